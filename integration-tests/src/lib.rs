@@ -1,0 +1,2 @@
+//! Test bed (skeleton).
+#![deny(missing_docs)]

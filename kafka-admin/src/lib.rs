@@ -1,0 +1,2 @@
+//! kafka-admin (skeleton).
+#![deny(missing_docs)]

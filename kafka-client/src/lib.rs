@@ -1,0 +1,3 @@
+//! kafka-client (skeleton).
+#![deny(missing_docs)]
+pub mod records;

@@ -1,0 +1,2 @@
+//! kafka-serde (skeleton).
+#![deny(missing_docs)]
