@@ -1,0 +1,403 @@
+//! [`Client`]: the broker pool plus the metadata cache. Producers, consumers and the
+//! admin client are built over it; `send` gives admin code raw request access.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use kafka_protocol::messages::{
+    MetadataRequest, TopicName, metadata_request::MetadataRequestTopic,
+};
+use kafka_protocol::protocol::{Request, StrBytes};
+use tokio::time::Instant;
+
+use crate::cluster::{ClusterMetadata, TopicInfo};
+use crate::config::{BrokerAddress, ClientBuilder, ClientConfig, backoff};
+use crate::error::{Error, ErrorCode, ErrorContext, Result};
+use crate::net::{Connection, ConnectionKind, NodeKey, Pool};
+
+/// Which broker a request goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Any live broker (one with an open connection when possible).
+    Any,
+    /// The broker with this node id.
+    Broker(i32),
+    /// The broker the cluster metadata names as controller.
+    Controller,
+}
+
+/// A connection to a Kafka cluster: brokers, metadata and request routing.
+///
+/// Cheap to clone (an `Arc` inside); every clone shares the connections and the cache.
+/// Creating one makes no connection: the first request bootstraps.
+///
+/// ```no_run
+/// # async fn run() -> kafka_client::Result<()> {
+/// let client = kafka_client::Client::builder()
+///     .bootstrap_servers(["127.0.0.1:9092"])
+///     .build()?;
+/// let metadata = client.metadata().await?;
+/// println!("cluster {:?} has {} brokers", metadata.cluster_id, metadata.brokers.len());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ClientConfig,
+    pool: Pool,
+    metadata: RwLock<Arc<ClusterMetadata>>,
+    /// Serialises refreshes: concurrent callers share one Metadata request.
+    refresh_lock: tokio::sync::Mutex<()>,
+    last_full_refresh: RwLock<Option<Instant>>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("bootstrap", &self.inner.config.bootstrap)
+            .field("client_id", &self.inner.config.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder with the Java client's defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    pub(crate) fn new(config: ClientConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pool: Pool::new(config.clone()),
+                config,
+                metadata: RwLock::new(Arc::new(ClusterMetadata::empty())),
+                refresh_lock: tokio::sync::Mutex::new(()),
+                last_full_refresh: RwLock::new(None),
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The metadata cached now (possibly empty or stale), without any request.
+    pub fn cached_metadata(&self) -> Arc<ClusterMetadata> {
+        self.inner
+            .metadata
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn store(&self, m: ClusterMetadata) -> Arc<ClusterMetadata> {
+        let m = Arc::new(m);
+        *self
+            .inner
+            .metadata
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = m.clone();
+        m
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Fetches fresh metadata for the whole cluster (every topic). Bootstraps on first use:
+    /// if no bootstrap server answers within the API timeout, the error names each one.
+    pub async fn metadata(&self) -> Result<Arc<ClusterMetadata>> {
+        let started = Instant::now();
+        let _guard = self.inner.refresh_lock.lock().await;
+        let last = *self
+            .inner
+            .last_full_refresh
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t >= started) {
+            return Ok(self.cached_metadata()); // someone refreshed while we waited
+        }
+        let resp = self.fetch_metadata(None).await?;
+        let merged = self.cached_metadata().merged(&resp, true);
+        *self
+            .inner
+            .last_full_refresh
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        Ok(self.store(merged))
+    }
+
+    /// Fetches fresh metadata for `topics` and merges it into the cache.
+    pub async fn refresh_topics(&self, topics: &[&str]) -> Result<Arc<ClusterMetadata>> {
+        let started = std::time::Instant::now();
+        let _guard = self.inner.refresh_lock.lock().await;
+        let current = self.cached_metadata();
+        let fresh = current.fetched_at.is_some_and(|t| t >= started)
+            && topics
+                .iter()
+                .all(|t| current.topics.contains_key(*t) || current.topic_errors.contains_key(*t));
+        if fresh {
+            return Ok(current);
+        }
+        let names: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+        let resp = self.fetch_metadata(Some(&names)).await?;
+        let merged = self.cached_metadata().merged(&resp, false);
+        Ok(self.store(merged))
+    }
+
+    /// The topic's metadata from the cache when fresh, else after a refresh. A topic the
+    /// cluster does not know gives [`ErrorCode::UNKNOWN_TOPIC_OR_PARTITION`].
+    pub async fn topic(&self, name: &str) -> Result<Arc<TopicInfo>> {
+        let cached = self.cached_metadata();
+        let fresh = cached
+            .fetched_at
+            .is_some_and(|t| t.elapsed() < self.inner.config.metadata_max_age);
+        if let (true, Some(t)) = (fresh, cached.topic(name)) {
+            return Ok(t.clone());
+        }
+        let m = self.refresh_topics(&[name]).await?;
+        if let Some(t) = m.topic(name) {
+            return Ok(t.clone());
+        }
+        let code = m
+            .topic_errors
+            .get(name)
+            .copied()
+            .unwrap_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        Err(Error::broker(
+            code,
+            ErrorContext::default().with_resource(name),
+            None,
+        ))
+    }
+
+    /// Forgets a topic's cached metadata (after a leader error), so the next lookup
+    /// refreshes it.
+    pub fn invalidate_topic(&self, name: &str) {
+        let current = self.cached_metadata();
+        if current.topics.contains_key(name) {
+            let mut next = (*current).clone();
+            next.topics.remove(name);
+            self.store(next);
+        }
+    }
+
+    /// The leader's node id and leader epoch for a partition. Refreshes once when the
+    /// cached leader is missing.
+    pub async fn leader(&self, topic: &str, partition: i32) -> Result<(i32, i32)> {
+        let not_found = || Error::UnknownTopicOrPartition(format!("{topic}-{partition}"));
+        let lookup = |t: &TopicInfo| {
+            t.partition(partition)
+                .map(|p| (p.leader, p.leader_epoch, p.error))
+        };
+        let t = self.topic(topic).await?;
+        let (leader, epoch, err) = lookup(&t).ok_or_else(not_found)?;
+        if let Some(l) = leader {
+            return Ok((l, epoch));
+        }
+        self.invalidate_topic(topic);
+        let t = self.topic(topic).await?;
+        match lookup(&t).ok_or_else(not_found)? {
+            (Some(l), e, _) => Ok((l, e)),
+            (None, _, e) => Err(Error::broker(
+                e.or(err).unwrap_or(ErrorCode::LEADER_NOT_AVAILABLE),
+                ErrorContext::default()
+                    .with_resource(topic)
+                    .with_partition(partition),
+                None,
+            )),
+        }
+    }
+
+    /// A connection to node `broker` for `kind` of traffic.
+    pub async fn connection(&self, broker: i32, kind: ConnectionKind) -> Result<Connection> {
+        self.check_open()?;
+        let addr = match self.cached_metadata().broker(broker) {
+            Some(b) => b.address.clone(),
+            None => self
+                .metadata()
+                .await?
+                .broker(broker)
+                .map(|b| b.address.clone())
+                .ok_or_else(|| Error::Connect {
+                    context: ErrorContext {
+                        broker: Some(broker),
+                        ..ErrorContext::default()
+                    },
+                    reason: "the broker is not in the cluster metadata".into(),
+                })?,
+        };
+        self.inner
+            .pool
+            .get(NodeKey::Broker(broker), &addr, kind)
+            .await
+    }
+
+    /// The node id of the controller named by the metadata (refreshing when unknown).
+    pub async fn controller(&self) -> Result<i32> {
+        if let Some(c) = self.cached_metadata().controller {
+            return Ok(c);
+        }
+        self.metadata()
+            .await?
+            .controller
+            .ok_or_else(|| Error::Broker {
+                code: ErrorCode::NOT_CONTROLLER,
+                context: ErrorContext::default(),
+                message: Some("the cluster metadata names no controller".into()),
+            })
+    }
+
+    /// Sends a request to `target` at the highest version both sides support.
+    pub async fn send<R: Request>(&self, target: Target, req: &R) -> Result<R::Response> {
+        let conn = self.target_connection(target).await?;
+        conn.request(req).await
+    }
+
+    /// A general-purpose connection to `target`.
+    pub async fn target_connection(&self, target: Target) -> Result<Connection> {
+        match target {
+            Target::Broker(id) => self.connection(id, ConnectionKind::General).await,
+            Target::Controller => {
+                let id = self.controller().await?;
+                self.connection(id, ConnectionKind::General).await
+            }
+            Target::Any => {
+                self.check_open()?;
+                let m = self.cached_metadata();
+                for id in m.brokers.keys() {
+                    if let Some(c) = self
+                        .inner
+                        .pool
+                        .existing(NodeKey::Broker(*id), ConnectionKind::General)
+                    {
+                        return Ok(c);
+                    }
+                }
+                let id = match m.brokers.keys().copied().collect::<Vec<_>>() {
+                    ids if !ids.is_empty() => ids[fastrand::usize(..ids.len())],
+                    _ => *self
+                        .metadata()
+                        .await?
+                        .brokers
+                        .keys()
+                        .next()
+                        .ok_or_else(|| Error::Connect {
+                            context: ErrorContext::default(),
+                            reason: "the cluster metadata lists no brokers".into(),
+                        })?,
+                };
+                self.connection(id, ConnectionKind::General).await
+            }
+        }
+    }
+
+    /// Closes the client: open connections end once their in-flight requests finish, and
+    /// later calls fail with [`Error::Closed`].
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.pool.clear();
+    }
+
+    /// One Metadata request, tried against known brokers then the bootstrap servers, with
+    /// backoff between rounds, until the API timeout.
+    async fn fetch_metadata(
+        &self,
+        topics: Option<&[String]>,
+    ) -> Result<kafka_protocol::messages::MetadataResponse> {
+        self.check_open()?;
+        let cfg = &self.inner.config;
+        let timeout = cfg.api_timeout;
+        let deadline = Instant::now() + timeout;
+        let req = MetadataRequest::default()
+            .with_topics(topics.map(|ts| {
+                ts.iter()
+                    .map(|t| {
+                        MetadataRequestTopic::default()
+                            .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
+                    })
+                    .collect()
+            }))
+            .with_allow_auto_topic_creation(false);
+        let mut attempts: Vec<String> = Vec::new();
+        for round in 0u32.. {
+            attempts.clear();
+            for (key, addr) in self.candidates() {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    break;
+                }
+                let attempt = async {
+                    let conn = self
+                        .inner
+                        .pool
+                        .get(key, &addr, ConnectionKind::General)
+                        .await?;
+                    conn.request(&req).await
+                };
+                match tokio::time::timeout(remaining, attempt).await {
+                    Ok(Ok(resp)) => match ErrorCode::from_code(resp.error_code) {
+                        None => return Ok(resp),
+                        Some(code) => attempts.push(format!("{addr}: {code}")),
+                    },
+                    Ok(Err(e)) => {
+                        tracing::debug!(%addr, error = %e, "metadata attempt failed");
+                        attempts.push(format!("{addr}: {e}"));
+                    }
+                    Err(_) => attempts.push(format!("{addr}: no answer before the deadline")),
+                }
+            }
+            let wait = backoff(cfg.retry_backoff, cfg.retry_backoff_max, round);
+            if Instant::now() + wait >= deadline {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+        }
+        Err(Error::Bootstrap {
+            attempts: attempts.join("; "),
+            timeout,
+        })
+    }
+
+    /// Where to send a Metadata request: known brokers (shuffled, connected ones first),
+    /// then every bootstrap address.
+    fn candidates(&self) -> Vec<(NodeKey, BrokerAddress)> {
+        let m = self.cached_metadata();
+        let mut known: Vec<(NodeKey, BrokerAddress)> = m
+            .brokers
+            .values()
+            .map(|b| (NodeKey::Broker(b.id), b.address.clone()))
+            .collect();
+        fastrand::shuffle(&mut known);
+        known.sort_by_key(|(k, _)| {
+            self.inner
+                .pool
+                .existing(*k, ConnectionKind::General)
+                .is_none()
+        });
+        let boot = self.inner.config.bootstrap.iter().enumerate();
+        known.extend(boot.map(|(i, a)| (NodeKey::Bootstrap(i), a.clone())));
+        known
+    }
+
+    /// Backoff for the `attempt`-th retry of a retriable error.
+    pub fn retry_backoff(&self, attempt: u32) -> Duration {
+        backoff(
+            self.inner.config.retry_backoff,
+            self.inner.config.retry_backoff_max,
+            attempt,
+        )
+    }
+}

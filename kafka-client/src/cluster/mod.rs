@@ -1,0 +1,5 @@
+//! Cluster metadata: brokers, controller, topics, partitions and leaders.
+
+mod metadata;
+
+pub use metadata::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};

@@ -1,0 +1,385 @@
+//! Connection-level settings shared by every handle (client, producer, consumer, admin).
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// A `host:port` pair: a DNS name, an IPv4 address, or a bracketed IPv6 address.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct BrokerAddress {
+    /// Host name or IP literal (without brackets).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl BrokerAddress {
+    /// Creates an address from its parts.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            host: host.into(),
+            port,
+        }
+    }
+}
+
+impl fmt::Display for BrokerAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl fmt::Debug for BrokerAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl FromStr for BrokerAddress {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |why: &str| Error::Config(format!("bootstrap server {s:?}: {why}"));
+        let s_trim = s.trim();
+        if s_trim.is_empty() {
+            return Err(bad("empty address"));
+        }
+        // Tolerate a scheme prefix as the Java client does ("PLAINTEXT://host:port").
+        let rest = s_trim.split_once("://").map_or(s_trim, |(_, r)| r);
+        let (host, port) = if let Some(after) = rest.strip_prefix('[') {
+            let (host, tail) = after
+                .split_once(']')
+                .ok_or_else(|| bad("unclosed '[' in IPv6 address"))?;
+            let port = tail
+                .strip_prefix(':')
+                .ok_or_else(|| bad("missing ':port'"))?;
+            (host, port)
+        } else {
+            rest.rsplit_once(':')
+                .ok_or_else(|| bad("missing ':port'"))?
+        };
+        if host.is_empty() {
+            return Err(bad("empty host"));
+        }
+        if host.contains(':') && !rest.starts_with('[') {
+            return Err(bad("IPv6 addresses must be bracketed, as in [::1]:9092"));
+        }
+        if host
+            .chars()
+            .any(|c| c.is_whitespace() || c == '/' || c == '@')
+        {
+            return Err(bad("invalid character in host"));
+        }
+        let port: u16 = port
+            .parse()
+            .map_err(|_| bad("port is not a number in 1..=65535"))?;
+        if port == 0 {
+            return Err(bad("port 0 is not a valid broker port"));
+        }
+        Ok(BrokerAddress::new(host, port))
+    }
+}
+
+/// Parses a comma-separated list (`"a:9092,b:9092"`), rejecting empty lists.
+pub(crate) fn parse_bootstrap(list: &[String]) -> Result<Vec<BrokerAddress>> {
+    let addrs = list
+        .iter()
+        .flat_map(|s| s.split(','))
+        .filter(|s| !s.trim().is_empty())
+        .map(BrokerAddress::from_str)
+        .collect::<Result<Vec<_>>>()?;
+    if addrs.is_empty() {
+        return Err(Error::Config(
+            "bootstrap.servers is empty: give at least one host:port".into(),
+        ));
+    }
+    Ok(addrs)
+}
+
+/// Validated connection settings. Built by [`crate::ClientBuilder`].
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub(crate) bootstrap: Vec<BrokerAddress>,
+    pub(crate) client_id: String,
+    pub(crate) request_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) api_timeout: Duration,
+    pub(crate) metadata_max_age: Duration,
+    pub(crate) reconnect_backoff: Duration,
+    pub(crate) reconnect_backoff_max: Duration,
+    pub(crate) retry_backoff: Duration,
+    pub(crate) retry_backoff_max: Duration,
+    pub(crate) max_response_size: usize,
+}
+
+impl ClientConfig {
+    /// The bootstrap servers.
+    pub fn bootstrap_servers(&self) -> &[BrokerAddress] {
+        &self.bootstrap
+    }
+    /// The client id sent in every request header.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    /// How long one request may wait for its response.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+    /// How long TCP connect plus the handshake may take.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+    /// How long an operation with retries (bootstrap, metadata, admin calls) may take.
+    pub fn api_timeout(&self) -> Duration {
+        self.api_timeout
+    }
+    /// Retry backoff for retriable errors: the first wait.
+    pub fn retry_backoff(&self) -> Duration {
+        self.retry_backoff
+    }
+    /// Retry backoff for retriable errors: the cap of the exponential growth.
+    pub fn retry_backoff_max(&self) -> Duration {
+        self.retry_backoff_max
+    }
+    /// Largest response frame accepted; a larger one is a protocol error.
+    pub fn max_response_size(&self) -> usize {
+        self.max_response_size
+    }
+}
+
+/// Builds a [`crate::Client`]: set what you need, then [`ClientBuilder::build`] validates
+/// everything at once.
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    bootstrap: Vec<String>,
+    client_id: String,
+    request_timeout: Duration,
+    connect_timeout: Duration,
+    api_timeout: Duration,
+    metadata_max_age: Duration,
+    reconnect_backoff: Duration,
+    reconnect_backoff_max: Duration,
+    retry_backoff: Duration,
+    retry_backoff_max: Duration,
+    max_response_size: usize,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            bootstrap: Vec::new(),
+            client_id: "kafka-rs".into(),
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            api_timeout: Duration::from_secs(60),
+            metadata_max_age: Duration::from_secs(300),
+            reconnect_backoff: Duration::from_millis(50),
+            reconnect_backoff_max: Duration::from_secs(1),
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(1),
+            max_response_size: 100 * 1024 * 1024,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with the Java client's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bootstrap servers: `host:port` strings; each may itself be a comma-separated list.
+    pub fn bootstrap_servers<I, S>(mut self, servers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.bootstrap = servers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The client id sent with every request (`client.id`). Default `kafka-rs`.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = id.into();
+        self
+    }
+
+    /// How long one request may wait for its response (`request.timeout.ms`). Default 30 s.
+    pub fn request_timeout(mut self, t: Duration) -> Self {
+        self.request_timeout = t;
+        self
+    }
+
+    /// How long a connection set-up may take (`socket.connection.setup.timeout.ms`).
+    /// Default 10 s.
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.connect_timeout = t;
+        self
+    }
+
+    /// How long an operation with retries may take, bootstrap included
+    /// (`default.api.timeout.ms`). Default 60 s.
+    pub fn api_timeout(mut self, t: Duration) -> Self {
+        self.api_timeout = t;
+        self
+    }
+
+    /// Cached metadata older than this is refreshed before use (`metadata.max.age.ms`).
+    /// Default 5 minutes.
+    pub fn metadata_max_age(mut self, t: Duration) -> Self {
+        self.metadata_max_age = t;
+        self
+    }
+
+    /// Reconnect backoff: first wait and cap (`reconnect.backoff.ms`,
+    /// `reconnect.backoff.max.ms`). Default 50 ms and 1 s.
+    pub fn reconnect_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.reconnect_backoff = initial;
+        self.reconnect_backoff_max = max;
+        self
+    }
+
+    /// Retry backoff for retriable errors: first wait and cap (`retry.backoff.ms`,
+    /// `retry.backoff.max.ms`). Default 100 ms and 1 s.
+    pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.retry_backoff = initial;
+        self.retry_backoff_max = max;
+        self
+    }
+
+    /// Largest response frame accepted (`receive.message.max.bytes`). Default 100 MiB.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// Validates the settings into a [`ClientConfig`].
+    pub fn build_config(self) -> Result<ClientConfig> {
+        let bootstrap = parse_bootstrap(&self.bootstrap)?;
+        let positive = |name: &str, d: Duration| {
+            if d.is_zero() {
+                Err(Error::Config(format!("{name} must be greater than zero")))
+            } else {
+                Ok(d)
+            }
+        };
+        positive("request.timeout", self.request_timeout)?;
+        positive("connect.timeout", self.connect_timeout)?;
+        positive("api.timeout", self.api_timeout)?;
+        if self.reconnect_backoff > self.reconnect_backoff_max {
+            return Err(Error::Config(
+                "reconnect.backoff must not exceed reconnect.backoff.max".into(),
+            ));
+        }
+        if self.retry_backoff > self.retry_backoff_max {
+            return Err(Error::Config(
+                "retry.backoff must not exceed retry.backoff.max".into(),
+            ));
+        }
+        if self.max_response_size < 1024 || self.max_response_size > i32::MAX as usize {
+            return Err(Error::Config(format!(
+                "max response size {} is outside 1024..={}",
+                self.max_response_size,
+                i32::MAX
+            )));
+        }
+        if self.client_id.len() > i16::MAX as usize {
+            return Err(Error::Config("client.id is longer than 32767 bytes".into()));
+        }
+        Ok(ClientConfig {
+            bootstrap,
+            client_id: self.client_id,
+            request_timeout: self.request_timeout,
+            connect_timeout: self.connect_timeout,
+            api_timeout: self.api_timeout,
+            metadata_max_age: self.metadata_max_age,
+            reconnect_backoff: self.reconnect_backoff,
+            reconnect_backoff_max: self.reconnect_backoff_max,
+            retry_backoff: self.retry_backoff,
+            retry_backoff_max: self.retry_backoff_max,
+            max_response_size: self.max_response_size,
+        })
+    }
+
+    /// Validates the settings and creates the client. No connection is made yet: the
+    /// first request bootstraps (see [`crate::Client::metadata`]).
+    pub fn build(self) -> Result<crate::Client> {
+        Ok(crate::Client::new(self.build_config()?))
+    }
+}
+
+/// Exponential backoff with ±20 % jitter: `initial * 2^attempt`, capped at `max`.
+pub(crate) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
+    let base = initial.saturating_mul(1u32 << attempt.min(16)).min(max);
+    let jitter = 0.8 + fastrand::f64() * 0.4;
+    base.mul_f64(jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_addresses() {
+        let a: BrokerAddress = "localhost:9092".parse().unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("localhost", 9092));
+        let a: BrokerAddress = "[::1]:19092".parse().unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("::1", 19092));
+        assert_eq!(a.to_string(), "[::1]:19092");
+        let a: BrokerAddress = "PLAINTEXT://10.0.0.1:9093".parse().unwrap();
+        assert_eq!(a.to_string(), "10.0.0.1:9093");
+    }
+
+    #[test]
+    fn rejects_bad_addresses_naming_them() {
+        for bad in [
+            "localhost",
+            "host:port",
+            "host:70000",
+            ":9092",
+            "::1:9092",
+            "h:0",
+            "a b:1",
+        ] {
+            let err = bad.parse::<BrokerAddress>().unwrap_err().to_string();
+            assert!(err.contains(bad), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn rejects_empty_bootstrap() {
+        let err = ClientBuilder::new().build_config().unwrap_err();
+        assert!(
+            matches!(err, Error::Config(ref m) if m.contains("empty")),
+            "{err}"
+        );
+        let err = ClientBuilder::new()
+            .bootstrap_servers([" , "])
+            .build_config()
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{err}");
+    }
+
+    #[test]
+    fn comma_separated_lists_split() {
+        let c = ClientBuilder::new()
+            .bootstrap_servers(["a:1,b:2", "c:3"])
+            .build_config()
+            .unwrap();
+        assert_eq!(c.bootstrap.len(), 3);
+    }
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let (i, m) = (Duration::from_millis(100), Duration::from_secs(1));
+        assert!(backoff(i, m, 0) <= Duration::from_millis(120));
+        assert!(backoff(i, m, 10) <= Duration::from_millis(1200));
+        assert!(backoff(i, m, 10) >= Duration::from_millis(800));
+    }
+}

@@ -1,0 +1,456 @@
+//! The client's error type, and the table of broker error codes.
+//!
+//! Every failure reaches the caller as an [`Error`]: a `#[non_exhaustive]` enum whose variants
+//! name the cause (not the operation), with context (broker, API, topic, partition) and
+//! predicates ([`Error::is_retriable`], [`Error::code`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::ApiKey;
+
+/// A `Result` whose error is the client's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A Kafka broker error code (`0` is success and never appears here), with its
+/// protocol name, description and retriable flag from Kafka's own error table.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ErrorCode(i16);
+
+impl ErrorCode {
+    /// Wraps a raw code. Returns `None` for `0` (no error).
+    pub fn from_code(code: i16) -> Option<Self> {
+        (code != 0).then_some(Self(code))
+    }
+
+    /// The raw protocol code.
+    pub fn code(self) -> i16 {
+        self.0
+    }
+
+    fn known(self) -> ResponseError {
+        // `try_from_code` returns None only for 0, which `from_code` excludes.
+        ResponseError::try_from_code(self.0).unwrap_or(ResponseError::Unknown(self.0))
+    }
+
+    /// Kafka's name for the code, e.g. `TOPIC_ALREADY_EXISTS`; `UNKNOWN_CODE_<n>` for a
+    /// code this client does not know.
+    pub fn name(self) -> String {
+        match self.known() {
+            ResponseError::Unknown(code) => format!("UNKNOWN_CODE_{code}"),
+            known => screaming_snake(&known.to_string()),
+        }
+    }
+
+    /// Whether Kafka marks the error retriable (the same request may succeed later).
+    /// Unknown codes are not retriable.
+    pub fn is_retriable(self) -> bool {
+        self.known().is_retriable()
+    }
+
+    /// Whether the code is one the client knows.
+    pub fn is_known(self) -> bool {
+        !matches!(self.known(), ResponseError::Unknown(_))
+    }
+}
+
+impl fmt::Debug for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({})", self.name(), self.0)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.0)
+    }
+}
+
+/// Well-known codes, for matching with [`Error::code`].
+#[allow(missing_docs)]
+impl ErrorCode {
+    pub const UNKNOWN_SERVER_ERROR: ErrorCode = ErrorCode(-1);
+    pub const OFFSET_OUT_OF_RANGE: ErrorCode = ErrorCode(1);
+    pub const CORRUPT_MESSAGE: ErrorCode = ErrorCode(2);
+    pub const UNKNOWN_TOPIC_OR_PARTITION: ErrorCode = ErrorCode(3);
+    pub const LEADER_NOT_AVAILABLE: ErrorCode = ErrorCode(5);
+    pub const NOT_LEADER_OR_FOLLOWER: ErrorCode = ErrorCode(6);
+    pub const REQUEST_TIMED_OUT: ErrorCode = ErrorCode(7);
+    pub const MESSAGE_TOO_LARGE: ErrorCode = ErrorCode(10);
+    pub const COORDINATOR_LOAD_IN_PROGRESS: ErrorCode = ErrorCode(14);
+    pub const COORDINATOR_NOT_AVAILABLE: ErrorCode = ErrorCode(15);
+    pub const NOT_COORDINATOR: ErrorCode = ErrorCode(16);
+    pub const NOT_ENOUGH_REPLICAS: ErrorCode = ErrorCode(19);
+    pub const NOT_ENOUGH_REPLICAS_AFTER_APPEND: ErrorCode = ErrorCode(20);
+    pub const ILLEGAL_GENERATION: ErrorCode = ErrorCode(22);
+    pub const UNKNOWN_MEMBER_ID: ErrorCode = ErrorCode(25);
+    pub const REBALANCE_IN_PROGRESS: ErrorCode = ErrorCode(27);
+    pub const TOPIC_AUTHORIZATION_FAILED: ErrorCode = ErrorCode(29);
+    pub const GROUP_AUTHORIZATION_FAILED: ErrorCode = ErrorCode(30);
+    pub const CLUSTER_AUTHORIZATION_FAILED: ErrorCode = ErrorCode(31);
+    pub const UNSUPPORTED_VERSION: ErrorCode = ErrorCode(35);
+    pub const TOPIC_ALREADY_EXISTS: ErrorCode = ErrorCode(36);
+    pub const INVALID_PARTITIONS: ErrorCode = ErrorCode(37);
+    pub const INVALID_REPLICATION_FACTOR: ErrorCode = ErrorCode(38);
+    pub const NOT_CONTROLLER: ErrorCode = ErrorCode(41);
+    pub const INVALID_REQUEST: ErrorCode = ErrorCode(42);
+    pub const POLICY_VIOLATION: ErrorCode = ErrorCode(44);
+    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: ErrorCode = ErrorCode(45);
+    pub const DUPLICATE_SEQUENCE_NUMBER: ErrorCode = ErrorCode(46);
+    pub const INVALID_PRODUCER_EPOCH: ErrorCode = ErrorCode(47);
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: ErrorCode = ErrorCode(53);
+    pub const CONCURRENT_TRANSACTIONS: ErrorCode = ErrorCode(51);
+    pub const SASL_AUTHENTICATION_FAILED: ErrorCode = ErrorCode(58);
+    pub const UNKNOWN_PRODUCER_ID: ErrorCode = ErrorCode(59);
+    pub const GROUP_ID_NOT_FOUND: ErrorCode = ErrorCode(69);
+    pub const FENCED_LEADER_EPOCH: ErrorCode = ErrorCode(74);
+    pub const UNKNOWN_LEADER_EPOCH: ErrorCode = ErrorCode(75);
+    pub const MEMBER_ID_REQUIRED: ErrorCode = ErrorCode(79);
+    pub const FENCED_INSTANCE_ID: ErrorCode = ErrorCode(82);
+    pub const GROUP_NOT_EMPTY: ErrorCode = ErrorCode(68);
+    pub const PRODUCER_FENCED: ErrorCode = ErrorCode(90);
+    pub const UNKNOWN_TOPIC_ID: ErrorCode = ErrorCode(100);
+    pub const TRANSACTION_ABORTABLE: ErrorCode = ErrorCode(120);
+}
+
+/// Turns `TopicAlreadyExists` into `TOPIC_ALREADY_EXISTS`.
+fn screaming_snake(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 8);
+    for (i, ch) in camel.chars().enumerate() {
+        if ch.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(ch.to_ascii_uppercase());
+    }
+    out
+}
+
+/// Where an error happened: which broker, which API, which topic and partition.
+/// Every field is optional; `Display` prints the ones that are set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorContext {
+    /// The broker's node id, when the request had one.
+    pub broker: Option<i32>,
+    /// The broker's address, when known.
+    pub address: Option<String>,
+    /// The API of the request.
+    pub api: Option<ApiKey>,
+    /// The topic (or other resource name: group, transactional id) concerned.
+    pub resource: Option<String>,
+    /// The partition concerned.
+    pub partition: Option<i32>,
+}
+
+impl ErrorContext {
+    /// A context naming a broker by id and address.
+    pub fn broker(id: Option<i32>, address: impl Into<String>) -> Self {
+        Self {
+            broker: id,
+            address: Some(address.into()),
+            ..Self::default()
+        }
+    }
+
+    /// This context with an API set.
+    pub fn with_api(mut self, api: ApiKey) -> Self {
+        self.api = Some(api);
+        self
+    }
+
+    /// This context with a resource (topic, group, ...) set.
+    pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// This context with a partition set.
+    pub fn with_partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+}
+
+impl fmt::Display for ErrorContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        let mut part = |f: &mut fmt::Formatter<'_>, args: fmt::Arguments<'_>| {
+            let r = write!(f, "{sep}{args}");
+            sep = ", ";
+            r
+        };
+        if let Some(api) = self.api {
+            part(f, format_args!("{api:?}"))?;
+        }
+        match (self.broker, &self.address) {
+            (Some(id), Some(addr)) => part(f, format_args!("broker {id} ({addr})"))?,
+            (Some(id), None) => part(f, format_args!("broker {id}"))?,
+            (None, Some(addr)) => part(f, format_args!("broker {addr}"))?,
+            (None, None) => {}
+        }
+        match (&self.resource, self.partition) {
+            (Some(r), Some(p)) => part(f, format_args!("{r}-{p}"))?,
+            (Some(r), None) => part(f, format_args!("{r}"))?,
+            (None, Some(p)) => part(f, format_args!("partition {p}"))?,
+            (None, None) => {}
+        }
+        Ok(())
+    }
+}
+
+/// The client's error.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration was rejected at `build()`; the message names the setting.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// No bootstrap address answered; every address is named with its own failure.
+    #[error("could not reach any bootstrap server within {timeout:?}: {attempts}")]
+    Bootstrap {
+        /// `address: reason` for each bootstrap server tried.
+        attempts: String,
+        /// How long the client tried.
+        timeout: Duration,
+    },
+
+    /// A connection could not be set up (TCP, TLS, SASL or the version handshake).
+    #[error("cannot connect to {context}: {reason}")]
+    Connect {
+        /// The broker.
+        context: ErrorContext,
+        /// What failed.
+        reason: String,
+    },
+
+    /// The connection died while the request was in flight or queued. Whether the broker
+    /// processed the request is unknown.
+    #[error("connection lost ({context}): {reason}")]
+    ConnectionLost {
+        /// The broker and API.
+        context: ErrorContext,
+        /// Why the connection ended.
+        reason: String,
+    },
+
+    /// No response arrived within the request timeout. The connection is closed, since
+    /// Kafka answers in order and later responses would queue behind the missing one.
+    #[error("request timed out after {timeout:?} ({context})")]
+    Timeout {
+        /// The broker and API.
+        context: ErrorContext,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+
+    /// The peer broke the Kafka protocol: an oversized, negative or garbled frame, a
+    /// response that does not decode, a wrong correlation id, or a peer that is not Kafka.
+    #[error("protocol error ({context}): {message}")]
+    Protocol {
+        /// The broker and API.
+        context: ErrorContext,
+        /// What was wrong.
+        message: String,
+    },
+
+    /// The broker supports no version of an API in common with this client.
+    #[error(
+        "{api:?} is not supported by broker {context}: client speaks versions {client_min}..={client_max}, broker {broker_versions}"
+    )]
+    UnsupportedVersion {
+        /// The API.
+        api: ApiKey,
+        /// The broker.
+        context: ErrorContext,
+        /// Lowest version the client speaks.
+        client_min: i16,
+        /// Highest version the client speaks.
+        client_max: i16,
+        /// What the broker advertised (`a..=b`, or `none`).
+        broker_versions: String,
+    },
+
+    /// The broker answered with an error code.
+    #[error("{code}{}{}", fmt_ctx(.context), fmt_msg(.message))]
+    Broker {
+        /// The code, with name and retriable flag.
+        code: ErrorCode,
+        /// Where it happened.
+        context: ErrorContext,
+        /// The broker's error message, when it sent one.
+        message: Option<String>,
+    },
+
+    /// The topic or partition is not known to the cluster (after a metadata refresh).
+    #[error("unknown topic or partition: {0}")]
+    UnknownTopicOrPartition(String),
+
+    /// A record or request is larger than a configured limit.
+    #[error("{what} is {size} bytes, over the limit of {limit} bytes")]
+    TooLarge {
+        /// What was too large.
+        what: String,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+
+    /// The client (or producer, or consumer) is closed.
+    #[error("client is closed")]
+    Closed,
+
+    /// A record batch could not be encoded or decoded (CRC mismatch, bad lengths,
+    /// decompression failure or bomb, ...).
+    #[error("record batch: {0}")]
+    Records(std::sync::Arc<crate::records::RecordsError>),
+
+    /// An operation gave up at its deadline.
+    #[error("{operation} did not complete within {timeout:?}: {last_error}")]
+    Deadline {
+        /// What was attempted.
+        operation: String,
+        /// The deadline.
+        timeout: Duration,
+        /// The last error seen, if any.
+        last_error: String,
+    },
+}
+
+impl From<crate::records::RecordsError> for Error {
+    fn from(e: crate::records::RecordsError) -> Self {
+        Error::Records(std::sync::Arc::new(e))
+    }
+}
+
+fn fmt_ctx(ctx: &ErrorContext) -> String {
+    let s = ctx.to_string();
+    if s.is_empty() { s } else { format!(" ({s})") }
+}
+
+fn fmt_msg(msg: &Option<String>) -> String {
+    match msg {
+        Some(m) if !m.is_empty() => format!(": {m}"),
+        _ => String::new(),
+    }
+}
+
+impl Error {
+    /// A broker error for `code` in `context`.
+    pub fn broker(code: ErrorCode, context: ErrorContext, message: Option<String>) -> Self {
+        Error::Broker {
+            code,
+            context,
+            message,
+        }
+    }
+
+    /// Turns a response's error code into `Err` (or `Ok` for 0).
+    pub fn check(code: i16, context: impl FnOnce() -> ErrorContext) -> Result<()> {
+        match ErrorCode::from_code(code) {
+            None => Ok(()),
+            Some(code) => Err(Error::broker(code, context(), None)),
+        }
+    }
+
+    /// The broker error code, for a [`Error::Broker`].
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying the same operation may succeed: retriable broker codes, lost
+    /// connections, timeouts and unreachable brokers.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Broker { code, .. } => code.is_retriable(),
+            Error::ConnectionLost { .. }
+            | Error::Timeout { .. }
+            | Error::Connect { .. }
+            | Error::Bootstrap { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the request may have been processed by the broker although no answer
+    /// arrived (a lost connection or timeout after the request was written).
+    pub fn is_indeterminate(&self) -> bool {
+        matches!(self, Error::ConnectionLost { .. } | Error::Timeout { .. })
+    }
+
+    /// Whether the error means cached metadata is stale (a leader moved).
+    pub fn is_stale_metadata(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(
+                ErrorCode::NOT_LEADER_OR_FOLLOWER
+                    | ErrorCode::LEADER_NOT_AVAILABLE
+                    | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                    | ErrorCode::FENCED_LEADER_EPOCH
+                    | ErrorCode::UNKNOWN_LEADER_EPOCH
+                    | ErrorCode::NOT_CONTROLLER
+                    | ErrorCode::UNKNOWN_TOPIC_ID
+            )
+        )
+    }
+
+    /// The error's context, where it has one.
+    pub fn context(&self) -> Option<&ErrorContext> {
+        match self {
+            Error::Connect { context, .. }
+            | Error::ConnectionLost { context, .. }
+            | Error::Timeout { context, .. }
+            | Error::Protocol { context, .. }
+            | Error::UnsupportedVersion { context, .. }
+            | Error::Broker { context, .. } => Some(context),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_kafka() {
+        assert_eq!(
+            ErrorCode::TOPIC_ALREADY_EXISTS.name(),
+            "TOPIC_ALREADY_EXISTS"
+        );
+        assert_eq!(
+            ErrorCode::NOT_LEADER_OR_FOLLOWER.name(),
+            "NOT_LEADER_OR_FOLLOWER"
+        );
+        assert!(ErrorCode::NOT_LEADER_OR_FOLLOWER.is_retriable());
+        assert!(!ErrorCode::TOPIC_ALREADY_EXISTS.is_retriable());
+        assert_eq!(ErrorCode::from_code(0), None);
+        let odd = ErrorCode::from_code(31_000).unwrap();
+        assert_eq!(odd.name(), "UNKNOWN_CODE_31000");
+        assert!(!odd.is_retriable() && !odd.is_known());
+    }
+
+    #[test]
+    fn display_carries_context() {
+        let e = Error::broker(
+            ErrorCode::TOPIC_ALREADY_EXISTS,
+            ErrorContext::broker(Some(1), "127.0.0.1:9092")
+                .with_api(ApiKey::CreateTopics)
+                .with_resource("orders"),
+            Some("Topic 'orders' already exists.".into()),
+        );
+        let s = e.to_string();
+        assert!(s.starts_with("TOPIC_ALREADY_EXISTS (36)"), "{s}");
+        assert!(
+            s.contains("CreateTopics") && s.contains("broker 1 (127.0.0.1:9092)"),
+            "{s}"
+        );
+        assert!(s.contains("orders") && s.contains("already exists"), "{s}");
+        assert_eq!(e.code(), Some(ErrorCode::TOPIC_ALREADY_EXISTS));
+        assert!(!e.is_retriable());
+    }
+}

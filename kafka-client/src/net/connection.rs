@@ -1,0 +1,471 @@
+//! One broker connection: a task owns the socket; callers hold a cheap [`Connection`]
+//! handle and get replies over oneshot channels.
+//!
+//! Requests are pipelined and matched to responses by correlation id, in order (Kafka
+//! answers in order on a connection). Dropping a caller's future only drops its oneshot
+//! receiver: the task still reads that response off the socket, so the stream never
+//! desynchronises. When the socket dies, every queued and in-flight request fails with a
+//! typed error and the handle reports itself closed, so the pool reconnects.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::{Request, StrBytes, VersionRange};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::frame::{self, check_length, set_correlation_id};
+use super::transport::BoxedStream;
+use super::versions::BrokerVersions;
+use crate::error::{Error, ErrorContext, Result};
+
+/// Requests queued to the task before `send` waits for room.
+const QUEUE_DEPTH: usize = 1024;
+/// Stop taking new requests while this many bytes wait to be written.
+const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
+
+/// Who is at the other end: node id (None for a bootstrap address) and address.
+#[derive(Clone, Debug)]
+pub(crate) struct Peer {
+    pub id: Option<i32>,
+    pub address: String,
+}
+
+impl Peer {
+    pub(crate) fn context(&self) -> ErrorContext {
+        ErrorContext::broker(self.id, self.address.clone())
+    }
+}
+
+enum Command {
+    Request(RequestCommand),
+    /// Close the connection: the caller found a response it could not decode, so the
+    /// stream can no longer be trusted.
+    Close(String),
+}
+
+struct RequestCommand {
+    api: ApiKey,
+    frame: BytesMut,
+    expect_response: bool,
+    timeout: Duration,
+    reply: oneshot::Sender<Result<Bytes>>,
+}
+
+struct InFlight {
+    correlation_id: i32,
+    api: ApiKey,
+    deadline: Instant,
+    timeout: Duration,
+    reply: oneshot::Sender<Result<Bytes>>,
+}
+
+/// Resolved once the bytes up to `end` (a running count of bytes written) are on the wire.
+struct AwaitingWrite {
+    end: u64,
+    reply: oneshot::Sender<Result<Bytes>>,
+}
+
+/// A handle to one broker connection. Cheap to clone; the connection closes when the
+/// last handle is dropped or the socket fails.
+#[derive(Clone)]
+pub struct Connection {
+    tx: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    peer: Peer,
+    versions: BrokerVersions,
+    client_id: StrBytes,
+    request_timeout: Duration,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("peer", &self.shared.peer)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Starts the task that owns `stream`, after the handshake negotiated `versions`.
+    pub(crate) fn spawn(
+        stream: BoxedStream,
+        peer: Peer,
+        versions: BrokerVersions,
+        client_id: StrBytes,
+        request_timeout: Duration,
+        max_response_size: usize,
+        first_correlation_id: i32,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let shared = Arc::new(Shared {
+            peer,
+            versions,
+            client_id,
+            request_timeout,
+        });
+        let task = ConnectionTask {
+            peer: shared.peer.clone(),
+            rx,
+            max_response_size,
+            next_correlation_id: first_correlation_id,
+            in_flight: VecDeque::new(),
+            awaiting_write: VecDeque::new(),
+            written: 0,
+            queued: 0,
+        };
+        tokio::spawn(task.run(stream));
+        Self { tx, shared }
+    }
+
+    /// Whether the task has ended (socket failed or closed): the pool then reconnects.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// The broker's node id (None for a bootstrap address not yet mapped to a node).
+    pub fn broker_id(&self) -> Option<i32> {
+        self.shared.peer.id
+    }
+
+    /// The broker's address.
+    pub fn address(&self) -> &str {
+        &self.shared.peer.address
+    }
+
+    /// The version ranges the broker advertised.
+    pub fn versions(&self) -> &BrokerVersions {
+        &self.shared.versions
+    }
+
+    /// The highest version of `R` that both this client (within `client`) and the
+    /// broker support.
+    pub fn negotiate<R: Request>(&self, client: VersionRange) -> Result<i16> {
+        let api = api_key::<R>();
+        self.shared
+            .versions
+            .negotiate(api, client, || self.context(api))
+    }
+
+    fn context(&self, api: ApiKey) -> ErrorContext {
+        self.shared.peer.context().with_api(api)
+    }
+
+    /// Sends `req` at the highest common version and waits for its response.
+    pub async fn request<R: Request>(&self, req: &R) -> Result<R::Response> {
+        let version = self.negotiate::<R>(R::VERSIONS)?;
+        self.request_at(req, version, self.shared.request_timeout)
+            .await
+    }
+
+    /// Sends `req` at `version` and waits up to `timeout` for the response.
+    pub async fn request_at<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response> {
+        let api = api_key::<R>();
+        let frame =
+            frame::encode_request(req, version, &self.shared.client_id).map_err(|message| {
+                Error::Protocol {
+                    context: self.context(api),
+                    message,
+                }
+            })?;
+        let bytes = self.send_frame(api, frame, true, timeout).await?;
+        frame::decode_response::<R>(bytes, version).map_err(|message| {
+            // A response that does not decode means the peer and we disagree on the
+            // protocol: close the connection rather than trust what follows.
+            let _ = self.tx.try_send(Command::Close(message.clone()));
+            Error::Protocol {
+                context: self.context(api),
+                message,
+            }
+        })
+    }
+
+    /// Sends `req` at `version` without waiting for a response (Produce with acks=0):
+    /// resolves once the bytes are written.
+    pub async fn send_no_response<R: Request>(&self, req: &R, version: i16) -> Result<()> {
+        let api = api_key::<R>();
+        let frame =
+            frame::encode_request(req, version, &self.shared.client_id).map_err(|message| {
+                Error::Protocol {
+                    context: self.context(api),
+                    message,
+                }
+            })?;
+        self.send_frame(api, frame, false, self.shared.request_timeout)
+            .await
+            .map(drop)
+    }
+
+    /// Sends an already-encoded frame (correlation id 0, patched by the task).
+    pub(crate) async fn send_frame(
+        &self,
+        api: ApiKey,
+        frame: BytesMut,
+        expect_response: bool,
+        timeout: Duration,
+    ) -> Result<Bytes> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Request(RequestCommand {
+            api,
+            frame,
+            expect_response,
+            timeout,
+            reply,
+        });
+        if self.tx.send(cmd).await.is_err() {
+            return Err(Error::ConnectionLost {
+                context: self.context(api),
+                reason: "connection closed before the request was sent".into(),
+            });
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(Error::ConnectionLost {
+                context: self.context(api),
+                reason: "connection task ended".into(),
+            })
+        })
+    }
+}
+
+fn api_key<R: Request>() -> ApiKey {
+    // Every `Request` in kafka-protocol has a valid key.
+    ApiKey::try_from(R::KEY).unwrap_or(ApiKey::ApiVersions)
+}
+
+struct ConnectionTask {
+    peer: Peer,
+    rx: mpsc::Receiver<Command>,
+    max_response_size: usize,
+    next_correlation_id: i32,
+    in_flight: VecDeque<InFlight>,
+    awaiting_write: VecDeque<AwaitingWrite>,
+    /// Bytes written to the socket so far.
+    written: u64,
+    /// Bytes handed to the write buffer so far.
+    queued: u64,
+}
+
+enum Exit {
+    /// Every handle was dropped and nothing is in flight.
+    Idle,
+    /// A failure: in-flight requests get this error.
+    Failed(Failure),
+}
+
+enum Failure {
+    Lost(String),
+    Protocol(String),
+    Timeout { api: ApiKey, timeout: Duration },
+}
+
+impl ConnectionTask {
+    async fn run(mut self, stream: BoxedStream) {
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        let mut rbuf = BytesMut::with_capacity(64 * 1024);
+        let mut wbuf = BytesMut::with_capacity(64 * 1024);
+        let mut accepting = true;
+        let exit = loop {
+            if !accepting && self.in_flight.is_empty() && wbuf.is_empty() {
+                break Exit::Idle;
+            }
+            let deadline = self.in_flight.front().map(|f| f.deadline);
+            tokio::select! {
+                cmd = self.rx.recv(), if accepting && wbuf.len() < WRITE_HIGH_WATER => {
+                    let mut next = cmd;
+                    let mut closing = None;
+                    // Take whatever else is queued too, so one write carries many requests.
+                    loop {
+                        match next {
+                            Some(Command::Request(cmd)) => self.enqueue(cmd, &mut wbuf),
+                            Some(Command::Close(reason)) => {
+                                closing = Some(reason);
+                                break;
+                            }
+                            None => {
+                                accepting = false;
+                                break;
+                            }
+                        }
+                        if wbuf.len() >= WRITE_HIGH_WATER {
+                            break;
+                        }
+                        match self.rx.try_recv() {
+                            Ok(cmd) => next = Some(cmd),
+                            Err(_) => break,
+                        }
+                    }
+                    if let Some(reason) = closing {
+                        break Exit::Failed(Failure::Protocol(reason));
+                    }
+                }
+                res = writer.write_buf(&mut wbuf), if !wbuf.is_empty() => {
+                    match res {
+                        Ok(0) => break Exit::Failed(Failure::Lost("socket closed for writing".into())),
+                        Ok(n) => {
+                            self.written += n as u64;
+                            self.resolve_written();
+                        }
+                        Err(e) => break Exit::Failed(Failure::Lost(format!("write failed: {e}"))),
+                    }
+                }
+                res = reader.read_buf(&mut rbuf) => {
+                    match res {
+                        Ok(0) => break Exit::Failed(Failure::Lost("connection closed by the broker".into())),
+                        Ok(_) => {
+                            if let Err(f) = self.dispatch_frames(&mut rbuf) {
+                                break Exit::Failed(f);
+                            }
+                        }
+                        Err(e) => break Exit::Failed(Failure::Lost(format!("read failed: {e}"))),
+                    }
+                }
+                () = sleep_until(deadline) => {
+                    let front = self.in_flight.front().expect("deadline implies an in-flight request");
+                    break Exit::Failed(Failure::Timeout { api: front.api, timeout: front.timeout });
+                }
+            }
+        };
+        let _ = writer.shutdown().await;
+        self.fail_all(exit);
+    }
+
+    fn enqueue(&mut self, mut cmd: RequestCommand, wbuf: &mut BytesMut) {
+        if cmd.reply.is_closed() {
+            return; // the caller gave up before the request was written: skip it
+        }
+        let id = self.next_correlation_id;
+        self.next_correlation_id = self.next_correlation_id.wrapping_add(1).max(0);
+        set_correlation_id(&mut cmd.frame, id);
+        wbuf.extend_from_slice(&cmd.frame);
+        self.queued += cmd.frame.len() as u64;
+        if cmd.expect_response {
+            self.in_flight.push_back(InFlight {
+                correlation_id: id,
+                api: cmd.api,
+                deadline: Instant::now() + cmd.timeout,
+                timeout: cmd.timeout,
+                reply: cmd.reply,
+            });
+        } else {
+            self.awaiting_write.push_back(AwaitingWrite {
+                end: self.queued,
+                reply: cmd.reply,
+            });
+        }
+    }
+
+    fn resolve_written(&mut self) {
+        while self
+            .awaiting_write
+            .front()
+            .is_some_and(|w| w.end <= self.written)
+        {
+            if let Some(w) = self.awaiting_write.pop_front() {
+                let _ = w.reply.send(Ok(Bytes::new()));
+            }
+        }
+    }
+
+    /// Hands every complete frame in `rbuf` to its waiting request.
+    fn dispatch_frames(&mut self, rbuf: &mut BytesMut) -> Result<(), Failure> {
+        loop {
+            if rbuf.len() < 4 {
+                rbuf.reserve(4);
+                return Ok(());
+            }
+            let raw_len = (&rbuf[..4]).get_i32();
+            let len = check_length(raw_len, self.max_response_size).map_err(Failure::Protocol)?;
+            if rbuf.len() < 4 + len {
+                rbuf.reserve(4 + len - rbuf.len());
+                return Ok(());
+            }
+            rbuf.advance(4);
+            let body = rbuf.split_to(len).freeze();
+            let correlation_id = (&body[..4]).get_i32();
+            let Some(front) = self.in_flight.pop_front() else {
+                return Err(Failure::Protocol(format!(
+                    "response with correlation id {correlation_id} but no request is in flight"
+                )));
+            };
+            if front.correlation_id != correlation_id {
+                let message = format!(
+                    "correlation id mismatch: expected {} for {:?}, got {correlation_id}",
+                    front.correlation_id, front.api
+                );
+                self.in_flight.push_front(front);
+                return Err(Failure::Protocol(message));
+            }
+            let _ = front.reply.send(Ok(body));
+        }
+    }
+
+    fn fail_all(mut self, exit: Exit) {
+        let Exit::Failed(failure) = exit else { return };
+        let base = self.peer.context();
+        let (label, reason) = match &failure {
+            Failure::Lost(r) => ("lost", r.clone()),
+            Failure::Protocol(m) => ("protocol", m.clone()),
+            Failure::Timeout { api, timeout } => (
+                "timeout",
+                format!("closed after a {api:?} request timed out after {timeout:?}"),
+            ),
+        };
+        tracing::debug!(broker = %self.peer.address, kind = label, %reason, "connection closed");
+        let mut first = true;
+        for f in self.in_flight.drain(..) {
+            let context = base.clone().with_api(f.api);
+            let err = match &failure {
+                Failure::Timeout { .. } if first => Error::Timeout {
+                    context,
+                    timeout: f.timeout,
+                },
+                Failure::Protocol(message) if first => Error::Protocol {
+                    context,
+                    message: message.clone(),
+                },
+                _ => Error::ConnectionLost {
+                    context,
+                    reason: reason.clone(),
+                },
+            };
+            first = false;
+            let _ = f.reply.send(Err(err));
+        }
+        for w in self.awaiting_write.drain(..) {
+            let _ = w.reply.send(Err(Error::ConnectionLost {
+                context: base.clone(),
+                reason: reason.clone(),
+            }));
+        }
+        // Requests still queued in the channel were never written: fail them too.
+        self.rx.close();
+        while let Ok(cmd) = self.rx.try_recv() {
+            let Command::Request(cmd) = cmd else { continue };
+            let _ = cmd.reply.send(Err(Error::ConnectionLost {
+                context: base.clone().with_api(cmd.api),
+                reason: format!("connection closed before the request was sent: {reason}"),
+            }));
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

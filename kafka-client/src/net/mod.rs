@@ -1,0 +1,14 @@
+//! Networking: transport, framing, the per-connection task, version negotiation, and the
+//! connection pool.
+
+mod connection;
+mod frame;
+mod handshake;
+mod pool;
+mod transport;
+mod versions;
+
+pub use connection::Connection;
+pub use pool::ConnectionKind;
+pub(crate) use pool::{NodeKey, Pool};
+pub use versions::BrokerVersions;
