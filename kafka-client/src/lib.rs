@@ -12,8 +12,10 @@
 mod client;
 pub mod cluster;
 pub mod config;
+pub mod consumer;
 pub mod error;
 pub mod net;
+pub mod producer;
 pub mod records;
 
 pub use client::{Client, Target};

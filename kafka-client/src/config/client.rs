@@ -259,6 +259,43 @@ impl ClientBuilder {
         self
     }
 
+    /// Takes the connection-level Java/librdkafka properties out of `props`:
+    /// `bootstrap.servers`, `client.id`, `request.timeout.ms`,
+    /// `socket.connection.setup.timeout.ms`, `default.api.timeout.ms`,
+    /// `metadata.max.age.ms`, `reconnect.backoff.ms`, `reconnect.backoff.max.ms`,
+    /// `retry.backoff.ms`, `retry.backoff.max.ms`, `receive.message.max.bytes`.
+    /// Producer and consumer builders call this, then take their own keys.
+    pub fn apply_properties(mut self, props: &mut super::Properties) -> Result<Self> {
+        if let Some(v) = props.take("bootstrap.servers") {
+            self.bootstrap = vec![v];
+        }
+        if let Some(v) = props.take("client.id") {
+            self.client_id = v;
+        }
+        let millis = [
+            ("request.timeout.ms", &mut self.request_timeout),
+            (
+                "socket.connection.setup.timeout.ms",
+                &mut self.connect_timeout,
+            ),
+            ("default.api.timeout.ms", &mut self.api_timeout),
+            ("metadata.max.age.ms", &mut self.metadata_max_age),
+            ("reconnect.backoff.ms", &mut self.reconnect_backoff),
+            ("reconnect.backoff.max.ms", &mut self.reconnect_backoff_max),
+            ("retry.backoff.ms", &mut self.retry_backoff),
+            ("retry.backoff.max.ms", &mut self.retry_backoff_max),
+        ];
+        for (key, field) in millis {
+            if let Some(d) = props.take_millis(key)? {
+                *field = d;
+            }
+        }
+        if let Some(n) = props.take_parsed::<usize>("receive.message.max.bytes")? {
+            self.max_response_size = n;
+        }
+        Ok(self)
+    }
+
     /// Validates the settings into a [`ClientConfig`].
     pub fn build_config(self) -> Result<ClientConfig> {
         let bootstrap = parse_bootstrap(&self.bootstrap)?;
@@ -373,6 +410,35 @@ mod tests {
             .build_config()
             .unwrap();
         assert_eq!(c.bootstrap.len(), 3);
+    }
+
+    #[test]
+    fn properties_apply_and_name_bad_values() {
+        let mut p: crate::config::Properties = [
+            ("bootstrap.servers", "a:1,b:2"),
+            ("request.timeout.ms", "1500"),
+            ("acks", "all"),
+        ]
+        .into_iter()
+        .collect();
+        let c = ClientBuilder::new()
+            .apply_properties(&mut p)
+            .unwrap()
+            .build_config()
+            .unwrap();
+        assert_eq!(c.bootstrap.len(), 2);
+        assert_eq!(c.request_timeout, Duration::from_millis(1500));
+        assert_eq!(
+            p.take("acks").as_deref(),
+            Some("all"),
+            "unknown keys are left for the caller"
+        );
+        let mut p: crate::config::Properties = [("retry.backoff.ms", "-1")].into_iter().collect();
+        let err = ClientBuilder::new()
+            .apply_properties(&mut p)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retry.backoff.ms"), "{err}");
     }
 
     #[test]
