@@ -1,2 +1,46 @@
-//! Test bed (skeleton).
+//! Test bed: a real Apache Kafka 4.1.1 cluster from Maven Central jars, no Docker.
+//!
+//! The broker's classpath is resolved once per machine with `mvn` (see [`jars`]); each
+//! node is a combined broker+controller JVM (`kafka.Kafka`) on free 127.0.0.1 ports in
+//! its own temporary directory, with its log in `node-N/broker.log`.
+//!
+//! ```no_run
+//! use kafka_testbed::{ClusterConfig, KafkaCluster, StopSignal};
+//!
+//! // Tests that only need *a* broker share one per process (or `KAFKA_BOOTSTRAP_SERVERS`).
+//! let bootstrap = kafka_testbed::shared_cluster().bootstrap_servers();
+//!
+//! // Fault-injection tests own their cluster.
+//! let cluster = KafkaCluster::start(ClusterConfig::new(3))?;
+//! cluster.stop_node(2, StopSignal::Kill)?;
+//! cluster.restart_node(2)?;
+//! # Ok::<(), kafka_testbed::Error>(())
+//! ```
+//!
+//! No JVM outlives its test binary: dropping a [`KafkaCluster`] kills its JVMs, and every
+//! JVM has a watchdog that kills it once the owning process is gone. When a test panics,
+//! the tail of every live cluster's broker logs is printed (see [`install_panic_hook`]).
+//!
+//! Environment: `KAFKA_BOOTSTRAP_SERVERS` (use an existing cluster), `KAFKA_TESTBED_HEAP`
+//! (`1g`), `KAFKA_TESTBED_KEEP=1` (keep directories), `KAFKA_TESTBED_CACHE` (where
+//! `cp.txt` lives), `JAVA_HOME`.
 #![deny(missing_docs)]
+
+mod cluster;
+mod config;
+mod error;
+pub mod jars;
+mod logs;
+mod ports;
+mod probe;
+mod process;
+mod shared;
+
+pub use cluster::{DetachedCluster, KEEP_ENV, KafkaCluster, StopSignal};
+pub use config::{ClusterConfig, HEAP_ENV};
+pub use error::{Error, Result};
+pub use logs::{PANIC_TAIL_LINES, install_panic_hook, live_cluster_log_report, tail_file};
+pub use ports::free_ports;
+pub use probe::{BrokerInfo, MetadataSnapshot, probe_metadata};
+pub use process::{pid_alive, send_signal};
+pub use shared::{BOOTSTRAP_ENV, SharedKafka, bootstrap_or_start, shared_cluster};

@@ -1,1 +1,258 @@
-fn main() {}
+//! `dev-kafka`: a Kafka cluster for development that outlives the command.
+//!
+//! ```text
+//! dev-kafka up [--nodes N] [--transaction-version V] [--heap 1g]
+//! dev-kafka status        # prints the bootstrap servers; exit 1 if down
+//! dev-kafka down
+//! dev-kafka logs [NODE] [--lines N]
+//! ```
+//!
+//! State lives in `<repo>/.dev-kafka/` (`state`, and the cluster in `cluster/`).
+//! `up` and `status` print only the bootstrap servers on stdout, so
+//! `export KAFKA_BOOTSTRAP_SERVERS=$(scripts/dev-kafka up)` works.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use kafka_testbed::{
+    ClusterConfig, DetachedCluster, KafkaCluster, pid_alive, send_signal, tail_file,
+};
+
+const USAGE: &str = "usage: dev-kafka up [--nodes N] [--transaction-version V] [--heap SIZE]
+       dev-kafka status | down | logs [NODE] [--lines N] | fetch (download the Kafka jars only)";
+
+fn state_dir() -> PathBuf {
+    let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    fs::canonicalize(&repo).unwrap_or(repo).join(".dev-kafka")
+}
+
+#[derive(Debug)]
+struct State {
+    bootstrap_servers: String,
+    dir: PathBuf,
+    pids: Vec<(i32, u32)>,
+}
+
+impl State {
+    fn render(&self) -> String {
+        let mut out = format!(
+            "bootstrap={}\ndir={}\n",
+            self.bootstrap_servers,
+            self.dir.display()
+        );
+        for (id, pid) in &self.pids {
+            out.push_str(&format!("pid={id}:{pid}\n"));
+        }
+        out
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let mut bootstrap_servers = None;
+        let mut dir = None;
+        let mut pids = Vec::new();
+        for line in text.lines() {
+            match line.split_once('=')? {
+                ("bootstrap", v) => bootstrap_servers = Some(v.to_owned()),
+                ("dir", v) => dir = Some(PathBuf::from(v)),
+                ("pid", v) => {
+                    let (id, pid) = v.split_once(':')?;
+                    pids.push((id.parse().ok()?, pid.parse().ok()?));
+                }
+                _ => {}
+            }
+        }
+        Some(State {
+            bootstrap_servers: bootstrap_servers?,
+            dir: dir?,
+            pids,
+        })
+    }
+
+    fn read() -> Option<Self> {
+        Self::parse(&fs::read_to_string(state_dir().join("state")).ok()?)
+    }
+
+    fn dead_nodes(&self) -> Vec<i32> {
+        self.pids
+            .iter()
+            .filter(|(_, pid)| !is_kafka(*pid))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
+
+/// Alive and still a Kafka broker (guards against pid reuse after a reboot; a zombie's
+/// empty command line also counts as dead).
+fn is_kafka(pid: u32) -> bool {
+    if !pid_alive(pid) {
+        return false;
+    }
+    match fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(cmdline) => String::from_utf8_lossy(&cmdline).contains("kafka.Kafka"),
+        Err(_) => !PathBuf::from("/proc/self").exists(),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("up") => up(&args[1..]),
+        Some("status") => Ok(status()),
+        Some("down") => down(),
+        Some("logs") => logs(&args[1..]),
+        Some("fetch") => kafka_testbed::jars::classpath()
+            .map(|cp| {
+                println!(
+                    "Kafka {} jars: {} entries on the classpath",
+                    kafka_testbed::jars::KAFKA_VERSION,
+                    cp.split(':').count()
+                );
+                ExitCode::SUCCESS
+            })
+            .map_err(|e| e.to_string()),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(USAGE.to_owned()),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("dev-kafka: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+fn flag_value<T: std::str::FromStr>(args: &[String], i: usize) -> Result<T, String> {
+    args.get(i + 1)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("{} needs a valid value\n{USAGE}", args[i]))
+}
+
+fn up(args: &[String]) -> Result<ExitCode, String> {
+    let mut config = ClusterConfig::new(1);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--nodes" | "-n" => config.nodes = flag_value(args, i)?,
+            "--transaction-version" => config.transaction_version = Some(flag_value(args, i)?),
+            "--heap" => config = config.with_heap(&flag_value::<String>(args, i)?),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+        i += 2;
+    }
+    if let Some(state) = State::read() {
+        if state.dead_nodes().is_empty() {
+            eprintln!("dev-kafka: already up");
+            return Ok(status());
+        }
+        eprintln!("dev-kafka: previous cluster is (partly) down; replacing it");
+        kill_all(&state);
+    }
+    let dir = state_dir();
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(|e| format!("removing {}: {e}", dir.display()))?;
+    }
+    config.detached = true;
+    config.dir = Some(dir.join("cluster"));
+    let nodes = config.nodes;
+    let cluster = KafkaCluster::start(config).map_err(|e| e.to_string())?;
+    let DetachedCluster {
+        bootstrap_servers,
+        pids,
+        dir: cluster_dir,
+        ..
+    } = cluster.into_detached();
+    let state = State {
+        bootstrap_servers,
+        dir: cluster_dir,
+        pids,
+    };
+    fs::write(dir.join("state"), state.render())
+        .map_err(|e| format!("writing {}: {e}", dir.join("state").display()))?;
+    eprintln!(
+        "dev-kafka: {nodes}-node cluster up (logs: {}/node-N/broker.log); stop it with `scripts/dev-kafka down`",
+        state.dir.display()
+    );
+    println!("{}", state.bootstrap_servers);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status() -> ExitCode {
+    let Some(state) = State::read() else {
+        eprintln!("dev-kafka: down (no state in {})", state_dir().display());
+        return ExitCode::FAILURE;
+    };
+    let dead = state.dead_nodes();
+    if dead.is_empty() {
+        eprintln!(
+            "dev-kafka: up, {} node(s), dir {}",
+            state.pids.len(),
+            state.dir.display()
+        );
+        println!("{}", state.bootstrap_servers);
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "dev-kafka: down (node(s) {dead:?} not running; `dev-kafka logs N` shows why, `dev-kafka down` cleans up)"
+        );
+        ExitCode::FAILURE
+    }
+}
+
+fn kill_all(state: &State) {
+    for (_, pid) in &state.pids {
+        if is_kafka(*pid) {
+            let _ = send_signal(*pid, "KILL");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state.pids.iter().any(|(_, pid)| is_kafka(*pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn down() -> Result<ExitCode, String> {
+    let dir = state_dir();
+    match State::read() {
+        Some(state) => {
+            kill_all(&state);
+            eprintln!("dev-kafka: stopped {} node(s)", state.pids.len());
+        }
+        None => eprintln!("dev-kafka: not running"),
+    }
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(|e| format!("removing {}: {e}", dir.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn logs(args: &[String]) -> Result<ExitCode, String> {
+    let state = State::read().ok_or("no cluster state (run `dev-kafka up`)")?;
+    let mut lines = 100;
+    let mut nodes: Vec<i32> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--lines" {
+            lines = flag_value(args, i)?;
+            i += 2;
+        } else {
+            nodes.push(
+                args[i]
+                    .parse()
+                    .map_err(|_| format!("bad node id {:?}", args[i]))?,
+            );
+            i += 1;
+        }
+    }
+    if nodes.is_empty() {
+        nodes = state.pids.iter().map(|(id, _)| *id).collect();
+    }
+    for id in nodes {
+        let path = state.dir.join(format!("node-{id}")).join("broker.log");
+        println!("==== node {id}: {} ====", path.display());
+        println!("{}", tail_file(&path, lines));
+    }
+    Ok(ExitCode::SUCCESS)
+}

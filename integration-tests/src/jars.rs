@@ -1,0 +1,180 @@
+//! Locating `java` and resolving Kafka's broker classpath with Maven into a shared cache.
+//!
+//! The classpath comes from `testbed/pom.xml` (`kafka_2.13` runtime closure plus the
+//! log4j2 SLF4J binding) via `mvn dependency:build-classpath`. The result is written to
+//! `cp.txt` in the cache directory and reused while every jar it names still exists.
+//! Concurrent test binaries serialise on a file lock in that directory.
+
+use std::fs::{self, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, PoisonError};
+
+use crate::error::{Error, Result};
+use crate::logs::tail_str;
+
+/// The Apache Kafka version the test bed runs.
+pub const KAFKA_VERSION: &str = "4.1.1";
+
+/// Environment variable overriding the jar-cache directory.
+pub const CACHE_ENV: &str = "KAFKA_TESTBED_CACHE";
+
+const POM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testbed/pom.xml");
+
+/// Directory holding `cp.txt` (and its lock): `$KAFKA_TESTBED_CACHE`, else
+/// `$HOME/.cache/kafka-rs-testbed/4.1.1`. The jars themselves live in Maven's `~/.m2`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(CACHE_ENV).filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let base = match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".cache"),
+        None => std::env::temp_dir(),
+    };
+    base.join("kafka-rs-testbed").join(KAFKA_VERSION)
+}
+
+/// The `java` executable: `$JAVA_HOME/bin/java` if present, else `java` on `PATH`.
+pub fn java_binary() -> Result<PathBuf> {
+    if let Some(home) = std::env::var_os("JAVA_HOME").filter(|v| !v.is_empty()) {
+        let java = PathBuf::from(home).join("bin").join("java");
+        if is_executable(&java) {
+            return Ok(java);
+        }
+    }
+    find_on_path("java").ok_or_else(|| {
+        Error::new(
+            "kafka-testbed: `java` not found (neither $JAVA_HOME/bin/java nor on PATH); \
+             Kafka 4.x needs a JDK/JRE 17 or newer (e.g. `apt-get install openjdk-17-jre-headless`)",
+        )
+    })
+}
+
+/// Kafka's runtime classpath (`:`-separated jar paths), resolving it with `mvn` on first
+/// use on this machine. Cached for the rest of the process.
+pub fn classpath() -> Result<String> {
+    static RESOLVED: Mutex<Option<String>> = Mutex::new(None);
+    let mut resolved = RESOLVED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(cp) = resolved.as_ref() {
+        return Ok(cp.clone());
+    }
+    let cp = resolve_classpath(&cache_dir())?;
+    *resolved = Some(cp.clone());
+    Ok(cp)
+}
+
+fn resolve_classpath(dir: &Path) -> Result<String> {
+    let cp_file = dir.join("cp.txt");
+    if let Some(cp) = read_valid_classpath(&cp_file) {
+        return Ok(cp);
+    }
+    fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let lock_path = dir.join("cp.lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
+    lock.lock()
+        .map_err(|e| Error::io(format!("locking {}", lock_path.display()), e))?;
+    // Another process may have finished the job while we waited for the lock.
+    if let Some(cp) = read_valid_classpath(&cp_file) {
+        return Ok(cp);
+    }
+    let mvn = find_on_path("mvn").ok_or_else(|| {
+        Error::new(format!(
+            "kafka-testbed: `mvn` not found on PATH; it is needed once per machine to fetch \
+             Kafka {KAFKA_VERSION}'s jars from Maven Central into ~/.m2 \
+             (e.g. `apt-get install maven`)"
+        ))
+    })?;
+    eprintln!(
+        "kafka-testbed: resolving Kafka {KAFKA_VERSION} jars with mvn (a fresh machine downloads ~100-200 MB) ..."
+    );
+    let started = std::time::Instant::now();
+    let tmp = dir.join(format!("cp.txt.{}.tmp", std::process::id()));
+    let output = Command::new(&mvn)
+        .args(["-B", "-q", "-f", POM, "dependency:build-classpath"])
+        .arg("-Dmdep.includeScope=runtime")
+        .arg(format!("-Dmdep.outputFile={}", tmp.display()))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::io(format!("running {}", mvn.display()), e))?;
+    if !output.status.success() {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::new(format!(
+            "kafka-testbed: `mvn dependency:build-classpath -f {POM}` failed ({}):\n{}\n{}",
+            output.status,
+            tail_str(&String::from_utf8_lossy(&output.stdout), 40),
+            tail_str(&String::from_utf8_lossy(&output.stderr), 40),
+        )));
+    }
+    let cp = read_valid_classpath(&tmp).ok_or_else(|| {
+        Error::new(format!(
+            "kafka-testbed: mvn succeeded but {} does not list Kafka's existing jars",
+            tmp.display()
+        ))
+    })?;
+    fs::rename(&tmp, &cp_file)
+        .map_err(|e| Error::io(format!("renaming {} to cp.txt", tmp.display()), e))?;
+    eprintln!(
+        "kafka-testbed: classpath ready in {:.1}s ({})",
+        started.elapsed().as_secs_f64(),
+        cp_file.display()
+    );
+    Ok(cp)
+}
+
+/// The classpath in `file` if it names Kafka's broker jar and every entry exists.
+fn read_valid_classpath(file: &Path) -> Option<String> {
+    let cp = fs::read_to_string(file).ok()?.trim().to_owned();
+    let has_kafka = cp
+        .split(':')
+        .any(|jar| jar.ends_with(&format!("kafka_2.13-{KAFKA_VERSION}.jar")));
+    let all_exist = cp.split(':').all(|jar| Path::new(jar).is_file());
+    (has_kafka && all_exist).then_some(cp)
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_missing_or_foreign_classpaths() {
+        let dir = std::env::temp_dir().join(format!("kafka-testbed-jars-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("cp.txt");
+        assert_eq!(read_valid_classpath(&file), None, "missing file");
+        let fake = dir.join(format!("kafka_2.13-{KAFKA_VERSION}.jar"));
+        fs::write(&fake, b"").unwrap();
+        fs::write(&file, format!("{}\n", fake.display())).unwrap();
+        assert_eq!(
+            read_valid_classpath(&file),
+            Some(fake.display().to_string())
+        );
+        fs::write(&file, format!("{}:/nonexistent/x.jar", fake.display())).unwrap();
+        assert_eq!(read_valid_classpath(&file), None, "a jar is gone");
+        fs::write(&file, "/bin/sh").unwrap();
+        assert_eq!(read_valid_classpath(&file), None, "no kafka jar");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn finds_sh_on_path() {
+        assert!(find_on_path("sh").is_some());
+        assert!(find_on_path("surely-not-a-real-binary-name").is_none());
+    }
+}

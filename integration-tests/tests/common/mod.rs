@@ -1,0 +1,70 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use kafka_admin::{Admin, CreateTopicsOptions, NewTopic};
+use kafka_client::Client;
+
+/// A client for `bootstrap` with test-friendly timeouts.
+pub fn client(bootstrap: &str) -> Client {
+    Client::builder()
+        .bootstrap_servers([bootstrap])
+        .client_id("integration-tests")
+        .request_timeout(Duration::from_secs(15))
+        .api_timeout(Duration::from_secs(30))
+        .build()
+        .expect("valid test config")
+}
+
+/// A topic name no other test (or earlier run against the same cluster) uses.
+pub fn unique_topic(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Creates a topic and waits until every partition has a leader in the metadata.
+pub async fn create_topic(client: &Client, name: &str, partitions: i32, rf: i16) {
+    let admin = Admin::new(client.clone());
+    let res = admin
+        .create_topics(
+            [NewTopic::new(name)
+                .partitions(partitions)
+                .replication_factor(rf)],
+            CreateTopicsOptions::default(),
+        )
+        .await
+        .expect("CreateTopics request");
+    res[name].as_ref().expect("topic created");
+    wait_for_leaders(client, name, partitions).await;
+}
+
+/// Polls metadata until `topic` shows `partitions` partitions, each with a leader.
+pub async fn wait_for_leaders(client: &Client, topic: &str, partitions: i32) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = client.refresh_topics(&[topic]).await.ok().is_some_and(|m| {
+            m.topic(topic).is_some_and(|t| {
+                t.partitions.len() == partitions as usize
+                    && t.partitions.iter().all(|p| p.leader.is_some())
+            })
+        });
+        if ready {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "topic {topic} has no leaders after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
