@@ -1,0 +1,30 @@
+//! The [`Serializer`] and [`Deserializer`] traits.
+
+use bytes::Bytes;
+use kafka_client::records::Header;
+
+use crate::SerdeError;
+
+/// Turns a `T` into a record's key or value bytes. `Ok(None)` is Kafka's null.
+///
+/// Serializers may add headers (a schema id, a content type) for the record.
+pub trait Serializer<T: ?Sized>: Send + Sync {
+    /// Serializes `value` for a record bound for `topic`.
+    fn serialize(
+        &self,
+        topic: &str,
+        headers: &mut Vec<Header>,
+        value: &T,
+    ) -> Result<Option<Bytes>, SerdeError>;
+}
+
+/// Turns a record's key or value bytes (`None` for Kafka's null) into a `T`.
+pub trait Deserializer<T>: Send + Sync {
+    /// Deserializes `data` from a record read from `topic`.
+    fn deserialize(
+        &self,
+        topic: &str,
+        headers: &[Header],
+        data: Option<&Bytes>,
+    ) -> Result<T, SerdeError>;
+}
