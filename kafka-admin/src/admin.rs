@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use kafka_client::{Client, Error, Result};
+use kafka_client::protocol::messages::ApiKey;
+use kafka_client::protocol::protocol::{Request, StrBytes};
+use kafka_client::{Client, Connection, Error, ErrorCode, ErrorContext, Result};
 use tokio::time::Instant;
 
 /// The admin client. Cheap to clone; shares the [`Client`]'s connections and metadata.
@@ -82,4 +84,50 @@ impl<'a> RetryClock<'a> {
         tokio::time::sleep(wait).await;
         Ok(())
     }
+}
+
+/// A `Duration` as the `i32` milliseconds of a request's timeout field (saturating).
+pub(crate) fn timeout_ms(d: Duration) -> i32 {
+    d.as_millis().min(i32::MAX as u128) as i32
+}
+
+/// A string as the protocol's string type.
+pub(crate) fn wire_str(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// The highest version of `R` both this crate's messages and the broker support.
+pub(crate) fn version<R: Request>(conn: &Connection) -> Result<i16> {
+    conn.negotiate::<R>(R::VERSIONS)
+}
+
+/// An item's error code (and message) as an [`Error`], or `None` for 0.
+pub(crate) fn item_error(
+    code: i16,
+    context: impl FnOnce() -> ErrorContext,
+    message: Option<&StrBytes>,
+) -> Option<Error> {
+    ErrorCode::from_code(code).map(|code| {
+        Error::broker(
+            code,
+            context(),
+            message.map(|m| m.to_string()).filter(|m| !m.is_empty()),
+        )
+    })
+}
+
+/// `Ok(())` for 0, else the item's error.
+pub(crate) fn check_item(
+    code: i16,
+    context: impl FnOnce() -> ErrorContext,
+    message: Option<&StrBytes>,
+) -> Result<()> {
+    item_error(code, context, message).map_or(Ok(()), Err)
+}
+
+/// A context naming the API and a resource.
+pub(crate) fn context(api: ApiKey, resource: &str) -> ErrorContext {
+    ErrorContext::default()
+        .with_api(api)
+        .with_resource(resource)
 }

@@ -3,6 +3,23 @@
 //! Results are per item: each call returns its own `Result` (the request as a whole),
 //! holding a `BTreeMap` from item name to that item's `Result`.
 //!
+//! | area | calls | sent to |
+//! |---|---|---|
+//! | topics | [`Admin::create_topics`], [`Admin::delete_topics`], [`Admin::create_partitions`] | controller |
+//! | | [`Admin::list_topics`], [`Admin::describe_topics`] | any broker (Metadata) |
+//! | cluster | [`Admin::describe_cluster`] | any broker |
+//! | configs | [`Admin::describe_configs`], [`Admin::incremental_alter_configs`] | the broker for its own configs; else any broker / the controller |
+//! | groups | [`Admin::list_groups`] | every broker |
+//! | | [`Admin::describe_consumer_groups`], [`Admin::delete_consumer_groups`] | each group's coordinator |
+//! | | [`Admin::list_consumer_group_offsets`], [`Admin::alter_consumer_group_offsets`], [`Admin::delete_consumer_group_offsets`], [`Admin::consumer_group_lag`] | the group's coordinator (and leaders, for lag) |
+//! | records | [`Admin::list_offsets`], [`Admin::delete_records`] | each partition's leader |
+//! | ACLs | [`Admin::create_acls`], [`Admin::delete_acls`] / [`Admin::describe_acls`] | controller / any broker |
+//!
+//! Every call retries what is worth retrying (a moved leader or controller, a loading
+//! coordinator, a lost connection) until its `timeout` option, and reports the rest per
+//! item as a typed [`kafka_client::Error`] whose [`kafka_client::Error::code`] is the
+//! broker's [`kafka_client::ErrorCode`].
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use kafka_admin::{Admin, NewTopic, CreateTopicsOptions};
@@ -23,17 +40,80 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! A consumer group's lag, and resetting an idle group to the start of a topic:
+//!
+//! ```no_run
+//! use kafka_admin::{
+//!     Admin, GroupLagOptions, GroupOffsetsOptions, ListOffsetsOptions, OffsetAndMetadata,
+//!     OffsetSpec, TopicPartition,
+//! };
+//!
+//! # async fn run(admin: Admin) -> kafka_client::Result<()> {
+//! for (tp, lag) in admin.consumer_group_lag("billing", GroupLagOptions::default()).await? {
+//!     match lag {
+//!         Ok(l) => println!("{tp}: committed {:?}, end {}, lag {:?}", l.committed, l.end_offset, l.lag),
+//!         Err(e) => println!("{tp}: {e}"),
+//!     }
+//! }
+//! let partitions = (0..6).map(|p| (TopicPartition::new("orders", p), OffsetSpec::Earliest));
+//! let earliest = admin.list_offsets(partitions, ListOffsetsOptions::default()).await?;
+//! let reset = earliest.into_iter().filter_map(|(tp, r)| {
+//!     let offset = r.ok()?.offset?;
+//!     Some((tp, OffsetAndMetadata::new(offset)))
+//! });
+//! let results = admin
+//!     .alter_consumer_group_offsets("billing", reset, GroupOffsetsOptions::default())
+//!     .await?;
+//! assert!(results.values().all(Result::is_ok), "the group must have no active members");
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+mod acl_types;
+mod acls;
 mod admin;
+mod assignment;
+mod cluster;
+mod config_types;
+mod configs;
+mod driver;
+mod group_describe;
+mod group_offsets;
+mod group_types;
+mod groups;
+mod lag;
+mod offsets;
+mod partitions;
+mod records;
 mod topics;
+mod types;
 
-pub use admin::Admin;
-pub use topics::{
-    CreateTopicsOptions, CreatedTopic, DeleteTopicsOptions, ListTopicsOptions, NewTopic,
-    TopicListing,
+pub use acl_types::{
+    AclBinding, AclBindingFilter, AclOperation, AclPermissionType, PatternType, ResourceType,
 };
+pub use acls::AclsOptions;
+pub use admin::Admin;
+pub use assignment::{MemberAssignment, MemberSubscription};
+pub use cluster::{BrokerNode, ClusterDescription, DescribeClusterOptions};
+pub use config_types::{ConfigEntry, ConfigResourceType, ConfigSource, ConfigSynonym, ConfigType};
+pub use configs::{AlterConfigOp, AlterConfigsOptions, ConfigResource, DescribeConfigsOptions};
+pub use group_offsets::{GroupOffsetsOptions, ListGroupOffsetsOptions, PartitionResults};
+pub use group_types::{
+    ConsumerGroupDescription, GroupListing, GroupState, GroupType, MemberDescription,
+};
+pub use groups::{GroupsOptions, ListGroupsOptions};
+pub use kafka_client::PartitionInfo;
+pub use lag::{GroupLagOptions, PartitionLag};
+pub use offsets::{ListOffsetsOptions, ListedOffset, OffsetSpec};
+pub use partitions::{CreatePartitionsOptions, NewPartitions};
+pub use records::{DeleteRecordsOptions, DeletedRecords, RecordsToDelete};
+pub use topics::{
+    CreateTopicsOptions, CreatedTopic, DeleteTopicsOptions, DescribeTopicsOptions,
+    ListTopicsOptions, NewTopic, TopicDescription, TopicListing,
+};
+pub use types::{OffsetAndMetadata, TopicPartition};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[doc = include_str!("../../README.md")]

@@ -1,4 +1,4 @@
-//! Topics: create, delete, list.
+//! Topics: create, delete, list, describe.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -11,7 +11,7 @@ use kafka_client::protocol::messages::{
     ApiKey, BrokerId, CreateTopicsRequest, DeleteTopicsRequest, TopicName,
 };
 use kafka_client::protocol::protocol::StrBytes;
-use kafka_client::{Error, ErrorCode, ErrorContext, Result, Target, Uuid};
+use kafka_client::{Error, ErrorCode, ErrorContext, PartitionInfo, Result, Target, Uuid};
 
 use crate::admin::{Admin, RetryClock};
 
@@ -384,5 +384,108 @@ impl Admin {
                 )
             })
             .collect())
+    }
+}
+
+/// Options for [`Admin::describe_topics`].
+#[derive(Clone, Debug)]
+pub struct DescribeTopicsOptions {
+    timeout: Duration,
+}
+
+impl Default for DescribeTopicsOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl DescribeTopicsOptions {
+    /// How long the whole call may take, retries included. Default 60 s.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+}
+
+/// A topic as described by [`Admin::describe_topics`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TopicDescription {
+    /// Topic name.
+    pub name: String,
+    /// Topic id.
+    pub id: Uuid,
+    /// Whether the topic is internal (`__consumer_offsets`, ...).
+    pub is_internal: bool,
+    /// Partitions ordered by index: leader, leader epoch, replicas, in-sync replicas,
+    /// offline replicas.
+    pub partitions: Vec<PartitionInfo>,
+}
+
+impl Admin {
+    /// Describes topics (from a fresh Metadata request): partitions with their leader,
+    /// replicas and in-sync replicas. A topic the cluster does not know gets
+    /// UNKNOWN_TOPIC_OR_PARTITION; a topic whose leaders are still being elected is
+    /// asked for again until the timeout.
+    pub async fn describe_topics<S: AsRef<str>>(
+        &self,
+        names: impl IntoIterator<Item = S>,
+        options: DescribeTopicsOptions,
+    ) -> Result<BTreeMap<String, Result<TopicDescription>>> {
+        let mut pending: BTreeSet<String> =
+            names.into_iter().map(|n| n.as_ref().to_string()).collect();
+        let mut results = BTreeMap::new();
+        let mut clock = RetryClock::new(&self.client, "DescribeTopics", options.timeout);
+        while !pending.is_empty() {
+            let names: Vec<&str> = pending.iter().map(String::as_str).collect();
+            let meta = match self.client.refresh_topics(&names).await {
+                Ok(m) => m,
+                Err(e) => {
+                    clock.retry_after(e).await?;
+                    continue;
+                }
+            };
+            let mut retry: Option<Error> = None;
+            for name in std::mem::take(&mut pending) {
+                if let Some(t) = meta.topic(&name) {
+                    let description = TopicDescription {
+                        name: t.name.clone(),
+                        id: t.id,
+                        is_internal: t.is_internal,
+                        partitions: t.partitions.clone(),
+                    };
+                    results.insert(name, Ok(description));
+                    continue;
+                }
+                let code = meta
+                    .topic_errors
+                    .get(&name)
+                    .copied()
+                    .unwrap_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+                let e = Error::broker(
+                    code,
+                    ErrorContext::default()
+                        .with_api(ApiKey::Metadata)
+                        .with_resource(&name),
+                    None,
+                );
+                if code.is_retriable() && code != ErrorCode::UNKNOWN_TOPIC_OR_PARTITION {
+                    pending.insert(name);
+                    retry = Some(e);
+                } else {
+                    results.insert(name, Err(e));
+                }
+            }
+            if let Some(e) = retry {
+                if let Err(e) = clock.retry_after(e).await {
+                    for name in std::mem::take(&mut pending) {
+                        results.insert(name, Err(e.clone()));
+                    }
+                }
+            }
+        }
+        Ok(results)
     }
 }
