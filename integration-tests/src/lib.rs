@@ -34,6 +34,7 @@ mod logs;
 mod ports;
 mod probe;
 mod process;
+pub mod secure;
 mod shared;
 
 pub use cluster::{DetachedCluster, KEEP_ENV, KafkaCluster, StopSignal};

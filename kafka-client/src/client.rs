@@ -352,6 +352,8 @@ impl Client {
                         None => return Ok(resp),
                         Some(code) => attempts.push(format!("{addr}: {code}")),
                     },
+                    // TLS and SASL failures will not heal by retrying: report them now.
+                    Ok(Err(e)) if e.is_authentication_failure() => return Err(e),
                     Ok(Err(e)) => {
                         tracing::debug!(%addr, error = %e, "metadata attempt failed");
                         attempts.push(format!("{addr}: {e}"));

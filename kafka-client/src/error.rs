@@ -102,6 +102,9 @@ impl ErrorCode {
     pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: ErrorCode = ErrorCode(53);
     pub const CONCURRENT_TRANSACTIONS: ErrorCode = ErrorCode(51);
     pub const SASL_AUTHENTICATION_FAILED: ErrorCode = ErrorCode(58);
+    pub const UNSUPPORTED_SASL_MECHANISM: ErrorCode = ErrorCode(33);
+    pub const ILLEGAL_SASL_STATE: ErrorCode = ErrorCode(34);
+    pub const DELEGATION_TOKEN_AUTHORIZATION_FAILED: ErrorCode = ErrorCode(65);
     pub const UNKNOWN_PRODUCER_ID: ErrorCode = ErrorCode(59);
     pub const GROUP_ID_NOT_FOUND: ErrorCode = ErrorCode(69);
     pub const FENCED_LEADER_EPOCH: ErrorCode = ErrorCode(74);
@@ -317,12 +320,163 @@ pub enum Error {
         /// The last error seen, if any.
         last_error: String,
     },
+
+    /// The producer's buffer (`buffer.memory`) has no room for the record: `try_send`
+    /// does not wait, and `send` waited `max.block` in vain.
+    #[error("producer buffer is full: {requested} bytes needed of {capacity} (waited {waited:?})")]
+    BufferFull {
+        /// Bytes the record needs.
+        requested: usize,
+        /// The buffer's size (`buffer.memory`).
+        capacity: usize,
+        /// How long the call waited for room (zero for `try_send`).
+        waited: Duration,
+    },
+
+    /// `try_send` found no metadata for the topic yet (it never waits for it); a fetch
+    /// has been started, so a later call may succeed. `send` waits instead.
+    #[error("metadata for topic {topic:?} is not loaded yet")]
+    MetadataPending {
+        /// The topic.
+        topic: String,
+    },
+
+    /// A record was not acknowledged within the producer's `delivery.timeout`.
+    #[error("delivery to {topic}-{partition} timed out after {timeout:?}{}", fmt_last(.last_error))]
+    DeliveryTimeout {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The delivery timeout.
+        timeout: Duration,
+        /// The last error a send attempt met, if any.
+        last_error: Option<Box<Error>>,
+    },
+
+    /// A consumer's position for a partition is outside the log and
+    /// `auto.offset.reset` is `none`: seek to continue.
+    #[error("offset {offset} is out of range for {topic}-{partition} (auto.offset.reset is none)")]
+    OffsetOutOfRange {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The position that was out of range.
+        offset: i64,
+    },
+
+    /// A partition has no committed offset and `auto.offset.reset` is `none`.
+    #[error("no committed offset for {topic}-{partition} and auto.offset.reset is none")]
+    NoOffsetForPartition {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
+
+    /// An offset commit was refused because the group rebalanced (or is rebalancing) or a
+    /// partition is no longer assigned to this member. No offset of the commit was stored.
+    #[error("offset commit failed: {reason}")]
+    CommitFailed {
+        /// Why, naming the partitions or the generation concerned.
+        reason: String,
+    },
+
+    /// An error that concerns one partition only (a consumer's fetch or decode failure);
+    /// the consumer's other partitions go on.
+    #[error("{topic}-{partition}: {error}")]
+    Partition {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// What went wrong.
+        error: std::sync::Arc<Error>,
+    },
+
+    /// The call does not fit the handle's state (a partition that is not assigned, a group
+    /// operation without `group.id`, ...). The message says what.
+    #[error("invalid state: {0}")]
+    InvalidState(String),
+
+    /// SASL authentication failed: the broker rejected the credentials or the mechanism
+    /// (`code` is then `SASL_AUTHENTICATION_FAILED`, `UNSUPPORTED_SASL_MECHANISM` or
+    /// `ILLEGAL_SASL_STATE`), or the broker could not prove that it knows the credentials
+    /// (a bad SCRAM server signature or nonce). Not retriable: the same credentials fail
+    /// the same way. The message never contains a password or token.
+    #[error("{}authentication failed ({context}): {message}", fmt_code_prefix(.code))]
+    Authentication {
+        /// The broker (and the SASL API that failed).
+        context: ErrorContext,
+        /// The broker's error code, when the broker gave one.
+        code: Option<ErrorCode>,
+        /// What failed: mechanism, user name, and the broker's explanation.
+        message: String,
+    },
+
+    /// The TLS handshake failed or the peer ended the TLS session with an alert: an
+    /// untrusted CA, a certificate that does not name the host, an expired certificate,
+    /// a client certificate the broker requires or rejects. Not retriable.
+    #[error("TLS {kind} ({context}): {message}")]
+    Tls {
+        /// The broker.
+        context: ErrorContext,
+        /// What kind of failure.
+        kind: TlsErrorKind,
+        /// Details from the TLS library.
+        message: String,
+    },
+}
+
+/// Why a TLS connection failed (see [`Error::Tls`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsErrorKind {
+    /// The broker's certificate does not chain to a trusted CA.
+    UntrustedCertificate,
+    /// The broker's certificate does not name the host connected to (SAN check).
+    HostnameMismatch,
+    /// The broker's certificate has expired.
+    CertificateExpired,
+    /// The broker's certificate is not valid yet.
+    CertificateNotYetValid,
+    /// The broker's certificate is otherwise invalid (bad encoding, signature, purpose).
+    InvalidCertificate,
+    /// The broker aborted the handshake with an alert: typically it requires a client
+    /// certificate and none was sent, or it does not trust the one sent.
+    RejectedByPeer,
+    /// Any other TLS failure.
+    Other,
+}
+
+impl fmt::Display for TlsErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TlsErrorKind::UntrustedCertificate => "untrusted certificate",
+            TlsErrorKind::HostnameMismatch => "hostname mismatch",
+            TlsErrorKind::CertificateExpired => "certificate expired",
+            TlsErrorKind::CertificateNotYetValid => "certificate not yet valid",
+            TlsErrorKind::InvalidCertificate => "invalid certificate",
+            TlsErrorKind::RejectedByPeer => "handshake rejected by the broker",
+            TlsErrorKind::Other => "failure",
+        })
+    }
+}
+
+fn fmt_code_prefix(code: &Option<ErrorCode>) -> String {
+    code.map_or(String::new(), |c| format!("{c}: "))
 }
 
 impl From<crate::records::RecordsError> for Error {
     fn from(e: crate::records::RecordsError) -> Self {
         Error::Records(std::sync::Arc::new(e))
     }
+}
+
+fn fmt_last(e: &Option<Box<Error>>) -> String {
+    e.as_ref()
+        .map_or(String::new(), |e| format!(" (last error: {e})"))
 }
 
 fn fmt_ctx(ctx: &ErrorContext) -> String {
@@ -359,8 +513,32 @@ impl Error {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Error::Broker { code, .. } => Some(*code),
+            Error::Authentication { code, .. } => *code,
             _ => None,
         }
+    }
+
+    /// Whether the client could not authenticate: SASL failures ([`Error::Authentication`])
+    /// and TLS failures ([`Error::Tls`]). These are never retriable, and end a bootstrap
+    /// at once.
+    pub fn is_authentication_failure(&self) -> bool {
+        matches!(self, Error::Authentication { .. } | Error::Tls { .. })
+    }
+
+    /// Whether the broker refused the operation to this principal: `TOPIC_`, `GROUP_`,
+    /// `CLUSTER_`, `TRANSACTIONAL_ID_` or `DELEGATION_TOKEN_AUTHORIZATION_FAILED`. Never
+    /// retriable.
+    pub fn is_authorization_failure(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(
+                ErrorCode::TOPIC_AUTHORIZATION_FAILED
+                    | ErrorCode::GROUP_AUTHORIZATION_FAILED
+                    | ErrorCode::CLUSTER_AUTHORIZATION_FAILED
+                    | ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                    | ErrorCode::DELEGATION_TOKEN_AUTHORIZATION_FAILED
+            )
+        )
     }
 
     /// Whether retrying the same operation may succeed: retriable broker codes, lost
@@ -406,7 +584,9 @@ impl Error {
             | Error::Timeout { context, .. }
             | Error::Protocol { context, .. }
             | Error::UnsupportedVersion { context, .. }
-            | Error::Broker { context, .. } => Some(context),
+            | Error::Broker { context, .. }
+            | Error::Authentication { context, .. }
+            | Error::Tls { context, .. } => Some(context),
             _ => None,
         }
     }

@@ -21,7 +21,7 @@ pub mod records;
 pub use client::{Client, Target};
 pub use cluster::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
 pub use config::{BrokerAddress, ClientBuilder, ClientConfig};
-pub use error::{Error, ErrorCode, ErrorContext, Result};
+pub use error::{Error, ErrorCode, ErrorContext, Result, TlsErrorKind};
 pub use net::{Connection, ConnectionKind};
 /// Topic ids are UUIDs.
 pub use uuid::Uuid;

@@ -116,6 +116,7 @@ pub struct ClientConfig {
     pub(crate) retry_backoff: Duration,
     pub(crate) retry_backoff_max: Duration,
     pub(crate) max_response_size: usize,
+    pub(crate) security: super::SecurityConfig,
 }
 
 impl ClientConfig {
@@ -151,6 +152,17 @@ impl ClientConfig {
     pub fn max_response_size(&self) -> usize {
         self.max_response_size
     }
+    /// How connections are secured (`security.protocol`).
+    pub fn security_protocol(&self) -> super::SecurityProtocol {
+        self.security.protocol
+    }
+    /// The SASL mechanism, when the protocol uses SASL.
+    pub fn sasl_mechanism(&self) -> Option<super::SaslMechanism> {
+        self.security
+            .sasl
+            .as_ref()
+            .map(super::SaslConfig::mechanism)
+    }
 }
 
 /// Builds a [`crate::Client`]: set what you need, then [`ClientBuilder::build`] validates
@@ -168,6 +180,7 @@ pub struct ClientBuilder {
     retry_backoff: Duration,
     retry_backoff_max: Duration,
     max_response_size: usize,
+    security: super::SecurityBuilder,
 }
 
 impl Default for ClientBuilder {
@@ -184,6 +197,7 @@ impl Default for ClientBuilder {
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_secs(1),
             max_response_size: 100 * 1024 * 1024,
+            security: super::SecurityBuilder::default(),
         }
     }
 }
@@ -259,11 +273,46 @@ impl ClientBuilder {
         self
     }
 
+    /// How connections are secured (`security.protocol`). When not set, it follows from
+    /// what is configured: [`ClientBuilder::tls`] gives `SSL`, [`ClientBuilder::sasl`]
+    /// gives `SASL_PLAINTEXT`, both give `SASL_SSL`, neither `PLAINTEXT`. Set
+    /// explicitly, it must agree with them (checked at build).
+    pub fn security_protocol(mut self, protocol: super::SecurityProtocol) -> Self {
+        self.security.protocol = Some(protocol);
+        self
+    }
+
+    /// TLS settings: trusted CAs, client certificate (mutual TLS), host name checking.
+    /// `SSL`/`SASL_SSL` without this trust the built-in Mozilla roots. PEM files named
+    /// here are read once, by [`ClientBuilder::build`].
+    pub fn tls(mut self, tls: super::TlsConfig) -> Self {
+        self.security.tls = Some(tls);
+        self
+    }
+
+    /// SASL mechanism and credentials (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`,
+    /// `OAUTHBEARER`).
+    pub fn sasl(mut self, sasl: super::SaslConfig) -> Self {
+        self.security.mechanism = None;
+        self.security.username = None;
+        self.security.password = None;
+        self.security.sasl = Some(sasl);
+        self
+    }
+
     /// Takes the connection-level Java/librdkafka properties out of `props`:
     /// `bootstrap.servers`, `client.id`, `request.timeout.ms`,
     /// `socket.connection.setup.timeout.ms`, `default.api.timeout.ms`,
     /// `metadata.max.age.ms`, `reconnect.backoff.ms`, `reconnect.backoff.max.ms`,
-    /// `retry.backoff.ms`, `retry.backoff.max.ms`, `receive.message.max.bytes`.
+    /// `retry.backoff.ms`, `retry.backoff.max.ms`, `receive.message.max.bytes`, and the
+    /// security keys: `security.protocol`, `sasl.mechanism` (`sasl.mechanisms`),
+    /// `sasl.username`, `sasl.password`, `sasl.jaas.config` (Plain/Scram login modules:
+    /// user name and password only), `ssl.ca.location`, `ssl.ca.pem`,
+    /// `ssl.certificate.location`, `ssl.certificate.pem`, `ssl.key.location`,
+    /// `ssl.key.pem`, `ssl.endpoint.identification.algorithm`, and Java's PEM stores
+    /// (`ssl.truststore.type=PEM`, `ssl.truststore.location`,
+    /// `ssl.truststore.certificates`, `ssl.keystore.type=PEM`, `ssl.keystore.location`,
+    /// `ssl.keystore.key`, `ssl.keystore.certificate.chain`).
     /// Producer and consumer builders call this, then take their own keys.
     pub fn apply_properties(mut self, props: &mut super::Properties) -> Result<Self> {
         if let Some(v) = props.take("bootstrap.servers") {
@@ -293,6 +342,7 @@ impl ClientBuilder {
         if let Some(n) = props.take_parsed::<usize>("receive.message.max.bytes")? {
             self.max_response_size = n;
         }
+        self.security.apply_properties(props)?;
         Ok(self)
     }
 
@@ -329,7 +379,9 @@ impl ClientBuilder {
         if self.client_id.len() > i16::MAX as usize {
             return Err(Error::Config("client.id is longer than 32767 bytes".into()));
         }
+        let security = self.security.build()?;
         Ok(ClientConfig {
+            security,
             bootstrap,
             client_id: self.client_id,
             request_timeout: self.request_timeout,

@@ -2,7 +2,13 @@
 
 mod client;
 mod properties;
+mod security;
 
 pub(crate) use client::backoff;
 pub use client::{BrokerAddress, ClientBuilder, ClientConfig};
 pub use properties::{Properties, bad_value};
+pub use security::{
+    OAuthBearerToken, PemSource, SaslConfig, SaslMechanism, Secret, SecurityProtocol, TlsConfig,
+    TokenError, TokenProvider,
+};
+pub(crate) use security::{SaslCredentials, SecurityBuilder, SecurityConfig};

@@ -84,6 +84,9 @@ struct Shared {
     versions: BrokerVersions,
     client_id: StrBytes,
     request_timeout: Duration,
+    /// When the SASL session nears its end (KIP-368): from then on the pool opens a new
+    /// connection for new requests.
+    session_expiry: Option<Instant>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -97,6 +100,7 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// Starts the task that owns `stream`, after the handshake negotiated `versions`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn spawn(
         stream: BoxedStream,
         peer: Peer,
@@ -105,6 +109,7 @@ impl Connection {
         request_timeout: Duration,
         max_response_size: usize,
         first_correlation_id: i32,
+        session_expiry: Option<Instant>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let shared = Arc::new(Shared {
@@ -112,6 +117,7 @@ impl Connection {
             versions,
             client_id,
             request_timeout,
+            session_expiry,
         });
         let task = ConnectionTask {
             peer: shared.peer.clone(),
@@ -127,9 +133,20 @@ impl Connection {
         Self { tx, shared }
     }
 
-    /// Whether the task has ended (socket failed or closed): the pool then reconnects.
+    /// Whether the connection takes no new requests: its task has ended (socket failed
+    /// or closed), or its SASL session is about to expire ([`Connection::is_expired`]).
+    /// The pool then reconnects.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.tx.is_closed() || self.is_expired()
+    }
+
+    /// Whether the broker's SASL session on this connection (KIP-368
+    /// `session_lifetime_ms`) has passed 85-95 % of its lifetime. Requests already sent
+    /// finish; new ones should go to a fresh connection, which authenticates again.
+    pub fn is_expired(&self) -> bool {
+        self.shared
+            .session_expiry
+            .is_some_and(|t| Instant::now() >= t)
     }
 
     /// The broker's node id (None for a bootstrap address not yet mapped to a node).

@@ -3,7 +3,6 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Byte offset of the correlation id in an encoded request frame:
 /// length (4) + api key (2) + api version (2).
@@ -79,42 +78,6 @@ pub(crate) fn decode_response<R: Request>(
         ));
     }
     Ok(resp)
-}
-
-/// Writes one request and reads one response frame: used during the handshake, before the
-/// connection task takes over the socket.
-pub(crate) async fn roundtrip<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: &mut S,
-    mut frame: BytesMut,
-    correlation_id: i32,
-    max: usize,
-) -> Result<Bytes, String> {
-    set_correlation_id(&mut frame, correlation_id);
-    stream
-        .write_all(&frame)
-        .await
-        .map_err(|e| format!("write failed: {e}"))?;
-    stream
-        .flush()
-        .await
-        .map_err(|e| format!("write failed: {e}"))?;
-    let len = stream.read_i32().await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => "connection closed by peer".to_string(),
-        _ => format!("read failed: {e}"),
-    })?;
-    let len = check_length(len, max)?;
-    let mut body = BytesMut::zeroed(len);
-    stream
-        .read_exact(&mut body)
-        .await
-        .map_err(|e| format!("read failed: {e}"))?;
-    let got = (&body[..4]).get_i32();
-    if got != correlation_id {
-        return Err(format!(
-            "correlation id mismatch: sent {correlation_id}, got {got}"
-        ));
-    }
-    Ok(body.freeze())
 }
 
 #[cfg(test)]

@@ -1,22 +1,29 @@
-//! Setting up a connection: TCP, then ApiVersions (KIP-511: retry at the version the
-//! broker says it supports), then the connection task takes over.
+//! Setting up a connection: TCP, TLS when configured, ApiVersions (KIP-511: retry at the
+//! version the broker says it supports), SASL when configured (KIP-152), then the
+//! connection task takes over.
+//!
+//! Authentication and TLS failures come back as typed, non-retriable errors
+//! ([`Error::Authentication`], [`Error::Tls`]).
 
-use bytes::Buf;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
-use kafka_protocol::protocol::{Decodable, Message, StrBytes};
+use kafka_protocol::protocol::{Decodable, Message, Request, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::connection::{Connection, Peer};
 use super::frame;
-use super::transport::{BoxedStream, connect_tcp};
+use super::transport::{self, BoxedStream, TlsErrors};
 use super::versions::BrokerVersions;
 use crate::config::{BrokerAddress, ClientConfig};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, ErrorContext, Result};
 
 const SOFTWARE_NAME: &str = "kafka-rs";
 const SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Opens a connection to `addr` (node `id`, None for a bootstrap address) and negotiates
-/// API versions, all within the configured connect timeout.
+/// Opens a connection to `addr` (node `id`, None for a bootstrap address), sets up TLS,
+/// negotiates API versions and authenticates, all within the configured connect timeout.
 pub(crate) async fn connect(
     config: &ClientConfig,
     id: Option<i32>,
@@ -26,32 +33,39 @@ pub(crate) async fn connect(
         id,
         address: addr.to_string(),
     };
-    let fail = |reason: String| Error::Connect {
-        context: peer.context(),
-        reason,
-    };
+    let context = peer.context();
     let setup = async {
-        let mut stream = connect_tcp(addr, config.connect_timeout)
-            .await
-            .map_err(fail)?;
-        let versions =
-            api_versions(&mut stream, config)
-                .await
-                .map_err(|reason| Error::Protocol {
-                    context: peer.context().with_api(ApiKey::ApiVersions),
-                    message: reason,
-                })?;
-        Ok::<_, Error>((stream, versions))
+        let transport = transport::connect(addr, config, &context).await?;
+        let mut stream = transport.stream;
+        let mut io = HandshakeIo {
+            stream: &mut stream,
+            tls_errors: transport.tls_errors,
+            client_id: StrBytes::from_string(config.client_id.clone()),
+            max_response_size: config.max_response_size,
+            next_correlation_id: 0,
+            context: &context,
+        };
+        let versions = api_versions(&mut io).await?;
+        let session_lifetime = match &config.security.sasl {
+            Some(sasl) => super::sasl::authenticate(&mut io, sasl, &versions, &context).await?,
+            None => None,
+        };
+        let next_correlation_id = io.next_correlation_id;
+        Ok::<_, Error>((stream, versions, session_lifetime, next_correlation_id))
     };
-    let (stream, versions) = tokio::time::timeout(config.connect_timeout, setup)
-        .await
-        .map_err(|_| {
-            fail(format!(
-                "connection set-up timed out after {:?}",
-                config.connect_timeout
-            ))
-        })??;
+    let started = tokio::time::Instant::now();
+    let (stream, versions, session_lifetime, next_correlation_id) =
+        tokio::time::timeout(config.connect_timeout, setup)
+            .await
+            .map_err(|_| Error::Connect {
+                context: context.clone(),
+                reason: format!(
+                    "connection set-up timed out after {:?}",
+                    config.connect_timeout
+                ),
+            })??;
     tracing::debug!(broker = %peer.address, id = ?peer.id, "connected");
+    let session_expiry = session_lifetime.map(|l| started + reauth_after(l));
     Ok(Connection::spawn(
         stream,
         peer,
@@ -59,18 +73,116 @@ pub(crate) async fn connect(
         StrBytes::from_string(config.client_id.clone()),
         config.request_timeout,
         config.max_response_size,
-        2,
+        next_correlation_id,
+        session_expiry,
     ))
+}
+
+/// When to stop using an authenticated connection for new requests: at a random point
+/// between 85 % and 95 % of the session lifetime the broker granted (as the Java client
+/// re-authenticates), measured from the start of the set-up. The pool then opens (and
+/// authenticates) a new connection, while requests already sent on the old one finish
+/// within the remaining margin.
+fn reauth_after(lifetime: Duration) -> Duration {
+    lifetime.mul_f64(0.85 + fastrand::f64() * 0.10)
+}
+
+/// Request/response exchange on a connection before its task takes over: one request at
+/// a time, in order, with our own correlation ids.
+pub(crate) struct HandshakeIo<'a> {
+    stream: &'a mut BoxedStream,
+    tls_errors: Option<TlsErrors>,
+    client_id: StrBytes,
+    max_response_size: usize,
+    next_correlation_id: i32,
+    context: &'a ErrorContext,
+}
+
+impl HandshakeIo<'_> {
+    /// Sends `req` at `version` and decodes its response.
+    pub(crate) async fn request<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+    ) -> Result<R::Response> {
+        let api = ApiKey::try_from(R::KEY).unwrap_or(ApiKey::ApiVersions);
+        let body = self.roundtrip(api, req, version).await?;
+        frame::decode_response::<R>(body, version).map_err(|message| Error::Protocol {
+            context: self.context.clone().with_api(api),
+            message,
+        })
+    }
+
+    /// Sends `req` and returns the raw response frame (starting at the correlation id).
+    async fn roundtrip<R: Request>(&mut self, api: ApiKey, req: &R, version: i16) -> Result<Bytes> {
+        let context = self.context.clone().with_api(api);
+        let protocol = |message: String| Error::Protocol {
+            context: context.clone(),
+            message,
+        };
+        let mut frame = frame::encode_request(req, version, &self.client_id).map_err(protocol)?;
+        let correlation_id = self.next_correlation_id;
+        self.next_correlation_id += 1;
+        frame::set_correlation_id(&mut frame, correlation_id);
+        let io_result = async {
+            self.stream.write_all(&frame).await?;
+            self.stream.flush().await?;
+            let len = self.stream.read_i32().await?;
+            Ok::<_, std::io::Error>(len)
+        }
+        .await;
+        let len = io_result.map_err(|e| self.io_error(&context, &e))?;
+        let len = frame::check_length(len, self.max_response_size).map_err(protocol)?;
+        let mut body = BytesMut::zeroed(len);
+        self.stream
+            .read_exact(&mut body)
+            .await
+            .map_err(|e| self.io_error(&context, &e))?;
+        let got = (&body[..4]).get_i32();
+        if got != correlation_id {
+            return Err(protocol(format!(
+                "correlation id mismatch: sent {correlation_id}, got {got}"
+            )));
+        }
+        Ok(body.freeze())
+    }
+
+    /// A typed TLS error when the TLS layer failed (e.g. the broker's alert that it
+    /// requires a client certificate), else a connection error.
+    fn io_error(&self, context: &ErrorContext, e: &std::io::Error) -> Error {
+        if let Some(tls) = self.tls_errors.as_ref().and_then(TlsErrors::take) {
+            return super::tls::tls_error(&tls, context.clone());
+        }
+        let reason = match e.kind() {
+            std::io::ErrorKind::UnexpectedEof if self.tls_errors.is_some() => {
+                "the broker closed the TLS connection during set-up (does the listener require \
+                 a client certificate, or a different security protocol?)"
+                    .to_owned()
+            }
+            std::io::ErrorKind::UnexpectedEof => {
+                "the broker closed the connection during set-up (does the listener expect TLS \
+                 or SASL?)"
+                    .to_owned()
+            }
+            _ => format!("{e}"),
+        };
+        Error::Connect {
+            context: context.clone(),
+            reason,
+        }
+    }
 }
 
 /// ApiVersions at our highest version; if the broker answers UNSUPPORTED_VERSION it lists
 /// its own ApiVersions range (in a v0 body), and we retry at its highest.
-async fn api_versions(
-    stream: &mut BoxedStream,
-    config: &ClientConfig,
-) -> Result<BrokerVersions, String> {
+async fn api_versions(io: &mut HandshakeIo<'_>) -> Result<BrokerVersions> {
+    let context = io.context.clone().with_api(ApiKey::ApiVersions);
+    let fail = |message: String| Error::Protocol {
+        context: context.clone(),
+        message,
+    };
     let max = ApiVersionsRequest::VERSIONS.max;
-    let resp = api_versions_at(stream, config, max, 0).await?;
+    let resp = api_versions_at(io, max).await?;
     let resp = match ErrorCode::from_code(resp.error_code) {
         None => resp,
         Some(ErrorCode::UNSUPPORTED_VERSION) => {
@@ -79,34 +191,27 @@ async fn api_versions(
                 .iter()
                 .find(|k| k.api_key == ApiKey::ApiVersions as i16)
                 .map(|k| k.max_version.min(max))
-                .ok_or("broker rejected ApiVersions without listing its supported versions")?;
-            let resp = api_versions_at(stream, config, theirs, 1).await?;
+                .ok_or_else(|| {
+                    fail(
+                        "broker rejected ApiVersions without listing its supported versions".into(),
+                    )
+                })?;
+            let resp = api_versions_at(io, theirs).await?;
             if let Some(code) = ErrorCode::from_code(resp.error_code) {
-                return Err(format!("ApiVersions v{theirs} failed: {code}"));
+                return Err(fail(format!("ApiVersions v{theirs} failed: {code}")));
             }
             resp
         }
-        Some(code) => return Err(format!("ApiVersions failed: {code}")),
+        Some(code) => return Err(fail(format!("ApiVersions failed: {code}"))),
     };
-    BrokerVersions::from_response(&resp)
+    BrokerVersions::from_response(&resp).map_err(fail)
 }
 
-async fn api_versions_at(
-    stream: &mut BoxedStream,
-    config: &ClientConfig,
-    version: i16,
-    correlation_id: i32,
-) -> Result<ApiVersionsResponse, String> {
+async fn api_versions_at(io: &mut HandshakeIo<'_>, version: i16) -> Result<ApiVersionsResponse> {
     let req = ApiVersionsRequest::default()
         .with_client_software_name(StrBytes::from_static_str(SOFTWARE_NAME))
         .with_client_software_version(StrBytes::from_static_str(SOFTWARE_VERSION));
-    let frame = frame::encode_request(
-        &req,
-        version,
-        &StrBytes::from_string(config.client_id.clone()),
-    )?;
-    let mut body =
-        frame::roundtrip(stream, frame, correlation_id, config.max_response_size).await?;
+    let mut body = io.roundtrip(ApiKey::ApiVersions, &req, version).await?;
     // ApiVersions responses always use header v0: just the correlation id, already checked.
     body.advance(4);
     // An UNSUPPORTED_VERSION answer is encoded at v0 whatever we asked for.
@@ -114,8 +219,11 @@ async fn api_versions_at(
     let decoded = ApiVersionsResponse::decode(&mut body, version);
     match decoded {
         Ok(r) if r.error_code == 0 => Ok(r),
-        _ => ApiVersionsResponse::decode(&mut peek, 0).map_err(|e| {
-            format!("ApiVersions response does not decode (is the peer a Kafka broker?): {e}")
+        _ => ApiVersionsResponse::decode(&mut peek, 0).map_err(|e| Error::Protocol {
+            context: io.context.clone().with_api(ApiKey::ApiVersions),
+            message: format!(
+                "ApiVersions response does not decode (is the peer a Kafka broker?): {e}"
+            ),
         }),
     }
 }

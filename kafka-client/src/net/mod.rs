@@ -1,10 +1,12 @@
-//! Networking: transport, framing, the per-connection task, version negotiation, and the
+//! Networking: transport (TCP, TLS), SASL, framing, the per-connection task, version negotiation, and the
 //! connection pool.
 
 mod connection;
 mod frame;
 mod handshake;
 mod pool;
+mod sasl;
+pub(crate) mod tls;
 mod transport;
 mod versions;
 

@@ -78,6 +78,11 @@ impl Pool {
             st.conn = None;
             st.address = Some(addr.clone());
         }
+        if st.conn.as_ref().is_some_and(Connection::is_expired) {
+            // The SASL session nears its end (KIP-368): not a failure, just reconnect (and
+            // re-authenticate); requests in flight on the old connection finish there.
+            st.conn = None;
+        }
         if let Some(conn) = &st.conn {
             if !conn.is_closed() {
                 return Ok(conn.clone());

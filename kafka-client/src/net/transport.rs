@@ -1,11 +1,17 @@
-//! The byte stream under a connection: TCP now, TLS over TCP when configured.
+//! The byte stream under a connection: TCP, or TLS (rustls) over TCP.
 
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::config::BrokerAddress;
+use super::tls;
+use crate::config::{BrokerAddress, ClientConfig};
+use crate::error::{Error, ErrorContext};
 
 /// What a connection reads and writes: any async byte stream.
 pub(crate) trait AsyncStream: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -18,7 +24,7 @@ pub(crate) type BoxedStream = Box<dyn AsyncStream>;
 pub(crate) async fn connect_tcp(
     addr: &BrokerAddress,
     timeout: Duration,
-) -> Result<BoxedStream, String> {
+) -> Result<TcpStream, String> {
     let target = (addr.host.as_str(), addr.port);
     let attempt = async {
         let mut last = String::from("no addresses resolved");
@@ -29,7 +35,7 @@ pub(crate) async fn connect_tcp(
             match TcpStream::connect(sock).await {
                 Ok(s) => {
                     let _ = s.set_nodelay(true);
-                    return Ok(Box::new(s) as BoxedStream);
+                    return Ok(s);
                 }
                 Err(e) => last = format!("{sock}: {e}"),
             }
@@ -39,5 +45,118 @@ pub(crate) async fn connect_tcp(
     match tokio::time::timeout(timeout, attempt).await {
         Ok(r) => r,
         Err(_) => Err(format!("TCP connect to {addr} timed out after {timeout:?}")),
+    }
+}
+
+/// A connected stream, plus (for TLS) the last TLS error seen on it: with TLS 1.3 the
+/// broker rejects a missing client certificate only after the client's handshake has
+/// finished, so the alert arrives with the first response.
+pub(crate) struct Transport {
+    pub(crate) stream: BoxedStream,
+    pub(crate) tls_errors: Option<TlsErrors>,
+}
+
+/// Connects to `addr` over TCP, then TLS when the security protocol says so. TLS
+/// verification failures come back as typed [`Error::Tls`]s.
+pub(crate) async fn connect(
+    addr: &BrokerAddress,
+    config: &ClientConfig,
+    context: &ErrorContext,
+) -> Result<Transport, Error> {
+    let fail = |reason: String| Error::Connect {
+        context: context.clone(),
+        reason,
+    };
+    let tcp = connect_tcp(addr, config.connect_timeout)
+        .await
+        .map_err(fail)?;
+    let Some(tls_config) = config.security.tls.clone() else {
+        return Ok(Transport {
+            stream: Box::new(tcp),
+            tls_errors: None,
+        });
+    };
+    let name = tls::server_name(&addr.host).map_err(fail)?;
+    let connector = tokio_rustls::TlsConnector::from(tls_config);
+    let stream = connector.connect(name, tcp).await.map_err(|e| {
+        tls::classify(&e, context).unwrap_or_else(|| fail(format!("TLS handshake failed: {e}")))
+    })?;
+    let errors = TlsErrors::default();
+    Ok(Transport {
+        stream: Box::new(Tapped {
+            inner: stream,
+            errors: errors.clone(),
+        }),
+        tls_errors: Some(errors),
+    })
+}
+
+/// The last rustls error a [`Tapped`] stream reported.
+#[derive(Clone, Default)]
+pub(crate) struct TlsErrors(Arc<Mutex<Option<rustls::Error>>>);
+
+impl TlsErrors {
+    /// The error seen, if any.
+    pub(crate) fn take(&self) -> Option<rustls::Error> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn note<T>(&self, r: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if let Poll::Ready(Err(e)) = &r {
+            if let Some(t) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(t.clone());
+            }
+        }
+        r
+    }
+}
+
+/// A stream that records the TLS errors its reads and writes return.
+struct Tapped<S> {
+    inner: S,
+    errors: TlsErrors,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tapped<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.errors.note(r)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tapped<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.errors.note(r)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        self.errors.note(r)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.errors.note(r)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }

@@ -1,0 +1,843 @@
+//! Security settings: the protocol (`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`),
+//! TLS ([`TlsConfig`]) and SASL ([`SaslConfig`]), plus [`Secret`], the redacting
+//! wrapper every password, token and private key travels in.
+//!
+//! The client reads only files it is explicitly pointed at (`ssl.ca.location`,
+//! `ssl.certificate.location`, `ssl.key.location`, PEM key/trust stores), once, when the
+//! configuration is built. It never follows a URL or a file named inside a JAAS string,
+//! and "system roots" means the Mozilla root program compiled into the binary
+//! (`webpki-roots`), not files of the operating system.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use futures::future::BoxFuture;
+
+use super::Properties;
+use crate::error::{Error, Result};
+
+/// A secret string (password, token, private key PEM). `Debug` prints `Secret(***)`;
+/// there is no `Display`. Read it with [`Secret::expose`].
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret itself. Do not log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the secret is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+/// How the client talks to brokers (`security.protocol`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SecurityProtocol {
+    /// TCP, no authentication.
+    #[default]
+    Plaintext,
+    /// TLS over TCP; with a client certificate, mutual TLS.
+    Ssl,
+    /// SASL authentication over plain TCP (credentials of PLAIN travel in clear).
+    SaslPlaintext,
+    /// SASL authentication over TLS.
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// Kafka's name: `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+
+    /// Whether connections use TLS.
+    pub fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+
+    /// Whether connections authenticate with SASL.
+    pub fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+}
+
+impl fmt::Display for SecurityProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SecurityProtocol {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "PLAINTEXT" => Ok(SecurityProtocol::Plaintext),
+            "SSL" => Ok(SecurityProtocol::Ssl),
+            "SASL_PLAINTEXT" => Ok(SecurityProtocol::SaslPlaintext),
+            "SASL_SSL" => Ok(SecurityProtocol::SaslSsl),
+            _ => Err(super::bad_value(
+                "security.protocol",
+                s,
+                "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+            )),
+        }
+    }
+}
+
+/// PEM data: a file to read (once, at build), or the PEM text itself (kept as a
+/// [`Secret`], since it may hold a private key).
+#[derive(Clone, PartialEq, Eq)]
+pub enum PemSource {
+    /// A PEM file.
+    File(PathBuf),
+    /// PEM text.
+    Inline(Secret),
+}
+
+impl fmt::Debug for PemSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PemSource::File(p) => f.debug_tuple("File").field(p).finish(),
+            PemSource::Inline(_) => f.write_str("Inline(***)"),
+        }
+    }
+}
+
+impl PemSource {
+    /// Where the PEM comes from, for error messages (a path, or `in-memory PEM`).
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            PemSource::File(p) => p.display().to_string(),
+            PemSource::Inline(_) => "in-memory PEM".to_owned(),
+        }
+    }
+}
+
+/// TLS settings: which CAs to trust, an optional client certificate (mutual TLS), and
+/// whether the broker's certificate must name the host connected to.
+///
+/// Certificates are checked with rustls (crypto provider: `ring`); the host name (DNS
+/// name or IP address) must appear in the certificate's subjectAltName.
+///
+/// ```
+/// use kafka_client::config::TlsConfig;
+/// let tls = TlsConfig::new()
+///     .ca_file("/etc/kafka/ca.pem")
+///     .client_cert_files("/etc/kafka/client.pem", "/etc/kafka/client.key");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsConfig {
+    pub(crate) ca: Option<PemSource>,
+    pub(crate) client_cert: Option<PemSource>,
+    pub(crate) client_key: Option<PemSource>,
+    pub(crate) verify_hostname: bool,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TlsConfig {
+    /// Trust the Mozilla root program (built in, no files read), check host names, no
+    /// client certificate.
+    pub fn new() -> Self {
+        Self {
+            ca: None,
+            client_cert: None,
+            client_key: None,
+            verify_hostname: true,
+        }
+    }
+
+    /// Trust only the CA certificates in this PEM file (`ssl.ca.location`).
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca = Some(PemSource::File(path.into()));
+        self
+    }
+
+    /// Trust only the CA certificates in this PEM text (`ssl.ca.pem`).
+    pub fn ca_pem(mut self, pem: impl Into<String>) -> Self {
+        self.ca = Some(PemSource::Inline(Secret::new(pem)));
+        self
+    }
+
+    /// Present the certificate chain and private key in these PEM files (mutual TLS).
+    /// The key may be PKCS#8, PKCS#1 (RSA) or SEC1 (EC), unencrypted. Both may be the
+    /// same file.
+    pub fn client_cert_files(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.client_cert = Some(PemSource::File(cert.into()));
+        self.client_key = Some(PemSource::File(key.into()));
+        self
+    }
+
+    /// Present this certificate chain and private key, given as PEM text (mutual TLS).
+    pub fn client_cert_pem(mut self, cert: impl Into<String>, key: impl Into<Secret>) -> Self {
+        self.client_cert = Some(PemSource::Inline(Secret::new(cert)));
+        self.client_key = Some(PemSource::Inline(key.into()));
+        self
+    }
+
+    /// Whether the broker's certificate must name the host connected to
+    /// (`ssl.endpoint.identification.algorithm=https`, the default). Turning this off
+    /// still checks the chain, validity dates and key usage.
+    pub fn verify_hostname(mut self, verify: bool) -> Self {
+        self.verify_hostname = verify;
+        self
+    }
+}
+
+/// A SASL mechanism (`sasl.mechanism`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SaslMechanism {
+    /// `PLAIN`: user name and password sent as they are (use over TLS).
+    Plain,
+    /// `SCRAM-SHA-256` (RFC 5802, RFC 7677).
+    ScramSha256,
+    /// `SCRAM-SHA-512`.
+    ScramSha512,
+    /// `OAUTHBEARER` (RFC 7628, KIP-255) with a token from a [`TokenProvider`].
+    OAuthBearer,
+}
+
+impl SaslMechanism {
+    /// The mechanism's name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            SaslMechanism::OAuthBearer => "OAUTHBEARER",
+        }
+    }
+}
+
+impl fmt::Display for SaslMechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SaslMechanism {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "PLAIN" => Ok(SaslMechanism::Plain),
+            "SCRAM-SHA-256" => Ok(SaslMechanism::ScramSha256),
+            "SCRAM-SHA-512" => Ok(SaslMechanism::ScramSha512),
+            "OAUTHBEARER" => Ok(SaslMechanism::OAuthBearer),
+            "GSSAPI" => Err(Error::Config(
+                "sasl.mechanism GSSAPI (Kerberos) is not supported; use PLAIN, SCRAM-SHA-256, \
+                 SCRAM-SHA-512 or OAUTHBEARER"
+                    .into(),
+            )),
+            _ => Err(super::bad_value(
+                "sasl.mechanism",
+                s,
+                "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
+            )),
+        }
+    }
+}
+
+/// An OAuth 2 bearer token for `OAUTHBEARER`, as a [`TokenProvider`] returns it.
+#[derive(Clone, Debug)]
+pub struct OAuthBearerToken {
+    /// The token (a JWT, typically). Redacted in `Debug`.
+    pub value: Secret,
+    /// When the token expires, if known. (The broker bounds the SASL session by the
+    /// token's own expiry and tells the client; the client reconnects, fetching a new
+    /// token, before the session ends.)
+    pub expires_at: Option<SystemTime>,
+    /// SASL extensions sent with the token (KIP-342), `key=value`.
+    pub extensions: Vec<(String, String)>,
+}
+
+impl OAuthBearerToken {
+    /// A token with no known expiry and no extensions.
+    pub fn new(value: impl Into<Secret>) -> Self {
+        Self {
+            value: value.into(),
+            expires_at: None,
+            extensions: Vec::new(),
+        }
+    }
+}
+
+/// The error a [`TokenProvider`] returns.
+pub type TokenError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Supplies tokens for `OAUTHBEARER`. Called for every new connection (and so for every
+/// re-authentication), so an implementation should cache its token until shortly
+/// before it expires.
+///
+/// ```
+/// use kafka_client::config::{OAuthBearerToken, TokenError, TokenProvider};
+/// use futures::future::BoxFuture;
+///
+/// #[derive(Debug)]
+/// struct Static(String);
+///
+/// impl TokenProvider for Static {
+///     fn token(&self) -> BoxFuture<'_, Result<OAuthBearerToken, TokenError>> {
+///         Box::pin(async move { Ok(OAuthBearerToken::new(self.0.clone())) })
+///     }
+/// }
+/// ```
+pub trait TokenProvider: Send + Sync + fmt::Debug {
+    /// A currently valid token.
+    fn token(&self) -> BoxFuture<'_, std::result::Result<OAuthBearerToken, TokenError>>;
+}
+
+/// The credentials a SASL mechanism needs.
+#[derive(Clone)]
+pub(crate) enum SaslCredentials {
+    UserPassword { username: String, password: Secret },
+    Token(Arc<dyn TokenProvider>),
+}
+
+/// SASL settings: a mechanism and its credentials.
+///
+/// ```
+/// use kafka_client::config::SaslConfig;
+/// let sasl = SaslConfig::scram_sha512("alice", "alice-secret");
+/// assert!(!format!("{sasl:?}").contains("alice-secret"));
+/// ```
+#[derive(Clone)]
+pub struct SaslConfig {
+    pub(crate) mechanism: SaslMechanism,
+    pub(crate) credentials: SaslCredentials,
+}
+
+impl fmt::Debug for SaslConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("SaslConfig");
+        d.field("mechanism", &self.mechanism);
+        match &self.credentials {
+            SaslCredentials::UserPassword { username, password } => {
+                d.field("username", username).field("password", password)
+            }
+            SaslCredentials::Token(p) => d.field("token_provider", p),
+        };
+        d.finish()
+    }
+}
+
+impl SaslConfig {
+    /// `PLAIN` with a user name and password.
+    pub fn plain(username: impl Into<String>, password: impl Into<Secret>) -> Self {
+        Self::user_password(SaslMechanism::Plain, username, password)
+    }
+
+    /// `SCRAM-SHA-256` with a user name and password.
+    pub fn scram_sha256(username: impl Into<String>, password: impl Into<Secret>) -> Self {
+        Self::user_password(SaslMechanism::ScramSha256, username, password)
+    }
+
+    /// `SCRAM-SHA-512` with a user name and password.
+    pub fn scram_sha512(username: impl Into<String>, password: impl Into<Secret>) -> Self {
+        Self::user_password(SaslMechanism::ScramSha512, username, password)
+    }
+
+    /// `OAUTHBEARER` with tokens from `provider`.
+    pub fn oauthbearer(provider: Arc<dyn TokenProvider>) -> Self {
+        Self {
+            mechanism: SaslMechanism::OAuthBearer,
+            credentials: SaslCredentials::Token(provider),
+        }
+    }
+
+    /// A user name/password mechanism (`PLAIN` or `SCRAM-*`).
+    fn user_password(
+        mechanism: SaslMechanism,
+        username: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Self {
+        Self {
+            mechanism,
+            credentials: SaslCredentials::UserPassword {
+                username: username.into(),
+                password: password.into(),
+            },
+        }
+    }
+
+    /// The mechanism.
+    pub fn mechanism(&self) -> SaslMechanism {
+        self.mechanism
+    }
+
+    /// The user name, for user name/password mechanisms.
+    pub fn username(&self) -> Option<&str> {
+        match &self.credentials {
+            SaslCredentials::UserPassword { username, .. } => Some(username),
+            SaslCredentials::Token(_) => None,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        match (&self.credentials, self.mechanism) {
+            (SaslCredentials::Token(_), SaslMechanism::OAuthBearer) => Ok(()),
+            (SaslCredentials::UserPassword { .. }, SaslMechanism::OAuthBearer) => {
+                Err(oauth_needs_provider())
+            }
+            (SaslCredentials::UserPassword { username, password }, m) => {
+                if username.is_empty() {
+                    return Err(Error::Config(format!("sasl.username is empty ({m})")));
+                }
+                if password.is_empty() {
+                    return Err(Error::Config(format!("sasl.password is empty ({m})")));
+                }
+                Ok(())
+            }
+            (SaslCredentials::Token(_), m) => Err(Error::Config(format!(
+                "a token provider only works with OAUTHBEARER, not {m}"
+            ))),
+        }
+    }
+}
+
+fn oauth_needs_provider() -> Error {
+    Error::Config(
+        "sasl.mechanism OAUTHBEARER needs a token provider: use \
+         ClientBuilder::sasl(SaslConfig::oauthbearer(provider))"
+            .into(),
+    )
+}
+
+/// Validated security settings, part of [`crate::ClientConfig`].
+#[derive(Clone, Default)]
+pub(crate) struct SecurityConfig {
+    pub(crate) protocol: SecurityProtocol,
+    /// Set for `SSL` and `SASL_SSL`.
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) tls_settings: Option<TlsConfig>,
+    /// Set for `SASL_PLAINTEXT` and `SASL_SSL`.
+    pub(crate) sasl: Option<SaslConfig>,
+}
+
+impl fmt::Debug for SecurityConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecurityConfig")
+            .field("protocol", &self.protocol)
+            .field("tls", &self.tls_settings)
+            .field("sasl", &self.sasl)
+            .finish()
+    }
+}
+
+/// The security part of [`crate::ClientBuilder`]: raw settings, validated at build.
+#[derive(Clone, Default)]
+pub(crate) struct SecurityBuilder {
+    pub(crate) protocol: Option<SecurityProtocol>,
+    pub(crate) tls: Option<TlsConfig>,
+    pub(crate) sasl: Option<SaslConfig>,
+    /// From properties: a mechanism whose credentials come separately.
+    pub(crate) mechanism: Option<SaslMechanism>,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<Secret>,
+}
+
+impl fmt::Debug for SecurityBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecurityBuilder")
+            .field("protocol", &self.protocol)
+            .field("tls", &self.tls)
+            .field("sasl", &self.sasl)
+            .field("mechanism", &self.mechanism)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .finish()
+    }
+}
+
+impl SecurityBuilder {
+    fn tls_mut(&mut self) -> &mut TlsConfig {
+        self.tls.get_or_insert_with(TlsConfig::new)
+    }
+
+    /// Takes the security properties (Java and librdkafka names) out of `props`.
+    pub(crate) fn apply_properties(&mut self, props: &mut Properties) -> Result<()> {
+        if let Some(v) = props.take("security.protocol") {
+            self.protocol = Some(v.parse()?);
+        }
+        // librdkafka spells it `sasl.mechanisms`.
+        for key in ["sasl.mechanism", "sasl.mechanisms"] {
+            if let Some(v) = props.take(key) {
+                self.mechanism = Some(v.parse()?);
+            }
+        }
+        if let Some(v) = props.take("sasl.username") {
+            self.username = Some(v);
+        }
+        if let Some(v) = props.take("sasl.password") {
+            self.password = Some(Secret::new(v));
+        }
+        if let Some(v) = props.take("sasl.jaas.config") {
+            let (user, pass) = parse_jaas(&v)?;
+            self.username = Some(user);
+            self.password = Some(pass);
+        }
+        let inline = |v: String| PemSource::Inline(Secret::new(v));
+        // librdkafka names.
+        if let Some(v) = props.take("ssl.ca.location") {
+            self.tls_mut().ca = Some(PemSource::File(v.into()));
+        }
+        if let Some(v) = props.take("ssl.ca.pem") {
+            self.tls_mut().ca = Some(inline(v));
+        }
+        if let Some(v) = props.take("ssl.certificate.location") {
+            self.tls_mut().client_cert = Some(PemSource::File(v.into()));
+        }
+        if let Some(v) = props.take("ssl.certificate.pem") {
+            self.tls_mut().client_cert = Some(inline(v));
+        }
+        if let Some(v) = props.take("ssl.key.location") {
+            self.tls_mut().client_key = Some(PemSource::File(v.into()));
+        }
+        if let Some(v) = props.take("ssl.key.pem") {
+            self.tls_mut().client_key = Some(inline(v));
+        }
+        // Java names, PEM stores only.
+        for key in ["ssl.truststore.type", "ssl.keystore.type"] {
+            if let Some(v) = props.take(key) {
+                if !v.trim().eq_ignore_ascii_case("PEM") {
+                    return Err(super::bad_value(
+                        key,
+                        &v,
+                        "PEM (JKS and PKCS12 stores are not supported: convert them to PEM)",
+                    ));
+                }
+            }
+        }
+        if let Some(v) = props.take("ssl.truststore.location") {
+            self.tls_mut().ca = Some(PemSource::File(v.into()));
+        }
+        if let Some(v) = props.take("ssl.truststore.certificates") {
+            self.tls_mut().ca = Some(inline(v));
+        }
+        if let Some(v) = props.take("ssl.keystore.location") {
+            // One PEM file with the private key and the certificate chain.
+            let tls = self.tls_mut();
+            tls.client_cert = Some(PemSource::File(v.clone().into()));
+            tls.client_key = Some(PemSource::File(v.into()));
+        }
+        if let Some(v) = props.take("ssl.keystore.certificate.chain") {
+            self.tls_mut().client_cert = Some(inline(v));
+        }
+        if let Some(v) = props.take("ssl.keystore.key") {
+            self.tls_mut().client_key = Some(inline(v));
+        }
+        for key in [
+            "ssl.key.password",
+            "ssl.keystore.password",
+            "ssl.truststore.password",
+        ] {
+            if props.take(key).is_some() {
+                // Never echo the value: it is a password.
+                return Err(Error::Config(format!(
+                    "{key} is not supported: encrypted private keys and password-protected \
+                     stores cannot be read; give an unencrypted PEM key"
+                )));
+            }
+        }
+        if let Some(v) = props.take("ssl.endpoint.identification.algorithm") {
+            let verify = match v.trim().to_ascii_lowercase().as_str() {
+                "https" => true,
+                "" | "none" => false,
+                _ => {
+                    return Err(super::bad_value(
+                        "ssl.endpoint.identification.algorithm",
+                        &v,
+                        "https, none or the empty string",
+                    ));
+                }
+            };
+            self.tls_mut().verify_hostname = verify;
+        }
+        Ok(())
+    }
+
+    /// Validates the settings and loads the TLS material.
+    pub(crate) fn build(self) -> Result<SecurityConfig> {
+        let sasl = match (self.sasl, self.mechanism) {
+            (Some(s), None) => Some(s),
+            (Some(s), Some(m)) if s.mechanism == m => Some(s),
+            (Some(s), Some(m)) => {
+                return Err(Error::Config(format!(
+                    "sasl.mechanism {m} conflicts with the SaslConfig given ({})",
+                    s.mechanism
+                )));
+            }
+            (None, Some(SaslMechanism::OAuthBearer)) => return Err(oauth_needs_provider()),
+            (None, Some(m)) => {
+                let username = self.username.ok_or_else(|| {
+                    Error::Config(format!("sasl.mechanism {m} needs sasl.username"))
+                })?;
+                let password = self.password.ok_or_else(|| {
+                    Error::Config(format!("sasl.mechanism {m} needs sasl.password"))
+                })?;
+                Some(SaslConfig::user_password(m, username, password))
+            }
+            (None, None) => {
+                if self.username.is_some() || self.password.is_some() {
+                    return Err(Error::Config(
+                        "sasl.username/sasl.password given without sasl.mechanism".into(),
+                    ));
+                }
+                None
+            }
+        };
+        if let Some(s) = &sasl {
+            s.validate()?;
+        }
+        let protocol = match self.protocol {
+            Some(p) => p,
+            None => match (self.tls.is_some(), sasl.is_some()) {
+                (false, false) => SecurityProtocol::Plaintext,
+                (true, false) => SecurityProtocol::Ssl,
+                (false, true) => SecurityProtocol::SaslPlaintext,
+                (true, true) => SecurityProtocol::SaslSsl,
+            },
+        };
+        if protocol.uses_sasl() && sasl.is_none() {
+            return Err(Error::Config(format!(
+                "security.protocol={protocol} needs sasl.mechanism and credentials"
+            )));
+        }
+        if !protocol.uses_sasl() && sasl.is_some() {
+            return Err(Error::Config(format!(
+                "SASL settings given but security.protocol={protocol}: use SASL_PLAINTEXT \
+                 or SASL_SSL"
+            )));
+        }
+        if !protocol.uses_tls() && self.tls.is_some() {
+            return Err(Error::Config(format!(
+                "TLS settings given but security.protocol={protocol}: use SSL or SASL_SSL"
+            )));
+        }
+        let (tls, tls_settings) = if protocol.uses_tls() {
+            let settings = self.tls.unwrap_or_default();
+            let config = crate::net::tls::client_config(&settings)?;
+            (Some(config), Some(settings))
+        } else {
+            (None, None)
+        };
+        Ok(SecurityConfig {
+            protocol,
+            tls,
+            tls_settings,
+            sasl,
+        })
+    }
+}
+
+/// Reads `username` and `password` out of a Java `sasl.jaas.config` for `PlainLoginModule`
+/// or `ScramLoginModule`. Other modules and options are rejected: nothing named in the
+/// string (files, URLs, classes) is ever loaded, and no value is echoed in errors.
+fn parse_jaas(jaas: &str) -> Result<(String, Secret)> {
+    let err = |why: &str| Error::Config(format!("sasl.jaas.config: {why}"));
+    let text = jaas.trim().trim_end_matches(';').trim();
+    let (module, rest) = text
+        .split_once(char::is_whitespace)
+        .ok_or_else(|| err("expected `<LoginModule> required username=\"..\" password=\"..\";`"))?;
+    let module_name = module.rsplit('.').next().unwrap_or(module);
+    if !matches!(module_name, "PlainLoginModule" | "ScramLoginModule") {
+        return Err(err(&format!(
+            "login module {module} is not supported (PlainLoginModule or ScramLoginModule only)"
+        )));
+    }
+    let rest = rest
+        .trim_start()
+        .strip_prefix("required")
+        .ok_or_else(|| err("the login module must be `required`"))?;
+    let (mut username, mut password) = (None, None);
+    let mut chars = rest.trim().chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            break;
+        }
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && !c.is_whitespace())).collect();
+        if chars.next() != Some('=') {
+            return Err(err(&format!("option {key:?} has no value")));
+        }
+        let value: String = if chars.next_if_eq(&'"').is_some() {
+            let mut v = String::new();
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some('\\') => v.extend(chars.next()),
+                    Some(c) => v.push(c),
+                    None => return Err(err(&format!("unterminated quote in option {key:?}"))),
+                }
+            }
+            v
+        } else {
+            std::iter::from_fn(|| chars.next_if(|c| !c.is_whitespace())).collect()
+        };
+        match key.as_str() {
+            "username" => username = Some(value),
+            "password" => password = Some(Secret::new(value)),
+            other => return Err(err(&format!("option {other:?} is not supported"))),
+        }
+    }
+    match (username, password) {
+        (Some(u), Some(p)) => Ok((u, p)),
+        _ => Err(err("username and password are both required")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(s.expose(), "hunter2");
+        let sasl = SaslConfig::plain("bob", "hunter2");
+        let d = format!("{sasl:?}");
+        assert!(d.contains("bob") && !d.contains("hunter2"), "{d}");
+        let tls = TlsConfig::new().client_cert_pem("CERT", "-----BEGIN PRIVATE KEY-----xyz");
+        let d = format!("{tls:?}");
+        assert!(!d.contains("xyz") && !d.contains("CERT"), "{d}");
+    }
+
+    #[test]
+    fn protocol_and_mechanism_names() {
+        for p in ["plaintext", "SSL", "sasl_plaintext", "SASL_SSL"] {
+            let parsed: SecurityProtocol = p.parse().unwrap();
+            assert_eq!(parsed.name(), p.to_ascii_uppercase());
+        }
+        assert!("TLS".parse::<SecurityProtocol>().is_err());
+        for m in ["PLAIN", "SCRAM-SHA-256", "scram-sha-512", "OAUTHBEARER"] {
+            let parsed: SaslMechanism = m.parse().unwrap();
+            assert_eq!(parsed.name(), m.to_ascii_uppercase());
+        }
+        let e = "GSSAPI".parse::<SaslMechanism>().unwrap_err().to_string();
+        assert!(e.contains("not supported"), "{e}");
+    }
+
+    #[test]
+    fn jaas_strings() {
+        let (u, p) = parse_jaas(
+            r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="a \"q\" b";"#,
+        )
+        .unwrap();
+        assert_eq!((u.as_str(), p.expose()), ("alice", "a \"q\" b"));
+        let (u, p) = parse_jaas("PlainLoginModule required username=bob password=pw").unwrap();
+        assert_eq!((u.as_str(), p.expose()), ("bob", "pw"));
+        let e = parse_jaas(
+            r#"com.sun.security.auth.module.Krb5LoginModule required keyTab="/etc/k.keytab";"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not supported"), "{e}");
+        let e =
+            parse_jaas(r#"PlainLoginModule required username="u" password="topsecret" file="/x";"#)
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("\"file\"") && !e.contains("topsecret"), "{e}");
+    }
+
+    #[test]
+    fn protocol_inferred_and_checked() {
+        let b = SecurityBuilder {
+            sasl: Some(SaslConfig::plain("u", "p")),
+            ..Default::default()
+        };
+        assert_eq!(b.build().unwrap().protocol, SecurityProtocol::SaslPlaintext);
+        let b = SecurityBuilder {
+            protocol: Some(SecurityProtocol::SaslSsl),
+            ..Default::default()
+        };
+        let e = b.build().unwrap_err().to_string();
+        assert!(e.contains("needs sasl.mechanism"), "{e}");
+        let b = SecurityBuilder {
+            protocol: Some(SecurityProtocol::Plaintext),
+            tls: Some(TlsConfig::new()),
+            ..Default::default()
+        };
+        assert!(b.build().is_err());
+        let b = SecurityBuilder {
+            protocol: Some(SecurityProtocol::Ssl),
+            ..Default::default()
+        };
+        assert!(b.build().unwrap().tls.is_some(), "SSL with built-in roots");
+    }
+
+    #[test]
+    fn properties_never_echo_secrets() {
+        let mut p: Properties = [
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "alice"),
+            ("sasl.password", "s3cr3t-pw"),
+        ]
+        .into_iter()
+        .collect();
+        let mut b = SecurityBuilder::default();
+        b.apply_properties(&mut p).unwrap();
+        assert!(!format!("{b:?}").contains("s3cr3t-pw"));
+        let c = b.build().unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t-pw"));
+        assert_eq!(c.sasl.unwrap().mechanism, SaslMechanism::ScramSha512);
+
+        let mut p: Properties = [("ssl.key.password", "s3cr3t-pw")].into_iter().collect();
+        let e = SecurityBuilder::default()
+            .apply_properties(&mut p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ssl.key.password") && !e.contains("s3cr3t-pw"),
+            "{e}"
+        );
+
+        let mut p: Properties = [("ssl.truststore.type", "JKS")].into_iter().collect();
+        assert!(SecurityBuilder::default().apply_properties(&mut p).is_err());
+    }
+}
