@@ -1,0 +1,86 @@
+//! `kafka-cli`: what `kafka-topics.sh`, `kafka-console-producer.sh`,
+//! `kafka-console-consumer.sh` and `kafka-consumer-groups.sh` do, in one binary.
+//!
+//! Exit codes scripts can rely on: 0 success; 1 the cluster answered but an operation
+//! (or one of its items) failed; 2 bad usage; 3 the cluster could not be reached or
+//! refused the credentials.
+
+mod exit;
+mod groups;
+mod topics;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use kafka_admin::Admin;
+use kafka_client::Client;
+
+use crate::exit::Failure;
+
+/// Manage topics and consumer groups, produce and consume, against a Kafka cluster.
+#[derive(Parser, Debug)]
+#[command(name = "kafka-cli", version, propagate_version = true)]
+struct Cli {
+    /// Bootstrap servers, `host:port[,host:port...]`.
+    #[arg(long, short = 'b', env = "KAFKA_BOOTSTRAP_SERVERS", global = true)]
+    bootstrap_server: Option<String>,
+    /// How long each operation may take, in seconds.
+    #[arg(long, default_value_t = 30, global = true)]
+    timeout: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create, list, describe, delete topics, and change their configs.
+    Topics {
+        #[command(subcommand)]
+        command: topics::TopicsCommand,
+    },
+    /// List, describe consumer groups, show their lag, reset their offsets.
+    Groups {
+        #[command(subcommand)]
+        command: groups::GroupsCommand,
+    },
+}
+
+/// What every subcommand gets: the admin client and the per-operation timeout.
+#[derive(Debug)]
+pub struct Ctx {
+    admin: Admin,
+    timeout: Duration,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let bootstrap = cli.bootstrap_server.ok_or_else(|| {
+        Failure::Usage(
+            "no cluster given: pass --bootstrap-server or set KAFKA_BOOTSTRAP_SERVERS".into(),
+        )
+    })?;
+    let timeout = Duration::from_secs(cli.timeout.max(1));
+    let client = Client::builder()
+        .bootstrap_servers([bootstrap.as_str()])
+        .client_id("kafka-cli")
+        .api_timeout(timeout)
+        .build()
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let ctx = Ctx {
+        admin: Admin::new(client),
+        timeout,
+    };
+    match cli.command {
+        Command::Topics { command } => topics::run(&ctx, command).await,
+        Command::Groups { command } => groups::run(&ctx, command).await,
+    }
+}
