@@ -20,6 +20,7 @@ pub mod records;
 
 pub use client::{Client, Target};
 pub use cluster::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
+pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, ConsumerRecords};
 pub use config::{BrokerAddress, ClientBuilder, ClientConfig};
 pub use error::{Error, ErrorCode, ErrorContext, Result, TlsErrorKind};
 pub use net::{Connection, ConnectionKind};

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod consumer_util;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 

@@ -1,1 +1,890 @@
-//! The consumer (in progress).
+//! The consumer: [`Consumer`] reads records from partitions it is assigned (`assign`)
+//! or that its group gives it (`subscribe`), with committed offsets, rebalance
+//! listeners and per-partition errors as data.
+//!
+//! # Shape
+//! A thin handle over state shared with two background tasks (the Java 4.x consumer's
+//! handle-plus-background-thread design):
+//! - the **fetch driver** ([`fetcher`]) keeps one Fetch per broker in flight on that
+//!   broker's `Fetch` connection, looks up positions (committed offsets, ListOffsets
+//!   resets) and fills the byte-bounded fetch buffer ([`fetch_buffer`]);
+//! - the **group task** ([`group`]) joins, syncs, heartbeats on its own timer, and turns
+//!   partition movement into steps that the next `poll` carries out (commit on revoke,
+//!   listener callbacks), so they never overlap the processing of a batch.
+//!
+//! `poll` drains the buffer synchronously under the state lock and awaits only while
+//! it holds nothing: dropping a `poll` future (a `select!` timeout) loses no record.
+//! Records are parsed lazily from the fetch buffer; keys and values are `Bytes` slices
+//! of it.
+//!
+//! File map: `builder.rs` settings, `properties.rs` the Java-style adapter,
+//! `record.rs` the public value types, `state.rs` what the handle and tasks share,
+//! `subscription.rs` per-partition positions, `fetcher.rs` and `fetch_buffer.rs`
+//! fetching, `offsets.rs` ListOffsets, `group/` the group protocol.
+
+mod builder;
+mod fetch_buffer;
+mod fetcher;
+pub(crate) mod group;
+mod offsets;
+mod properties;
+mod record;
+mod state;
+mod subscription;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+pub use builder::{
+    AssignmentStrategy, AutoOffsetReset, ConsumerBuilder, ConsumerConfig, IsolationLevel,
+};
+pub use group::RebalanceListener;
+pub use record::{
+    ConsumerRecord, ConsumerRecords, GroupMetadata, OffsetAndMetadata, OffsetAndTimestamp,
+    PartitionError, TopicPartition,
+};
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use group::GroupCommand;
+use group::commit::{Committer, commit as send_commit, fetch_committed};
+use state::{AppEvent, Shared, State};
+use subscription::{InitState, PartitionState, ResetTarget, Subscription};
+
+/// A Kafka consumer. Cheap to clone: clones share one consumer (its assignment,
+/// positions and group membership). Dropping the last clone stops the background tasks
+/// (a dynamic group member leaves the group); [`close`](Self::close) does that cleanly,
+/// with a final commit first.
+#[derive(Clone)]
+pub struct Consumer {
+    inner: Arc<Handle>,
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        let was_closed = std::mem::replace(&mut st.closed, true);
+        drop(st);
+        if !was_closed {
+            let (done, _) = oneshot::channel();
+            self.shared.group_command(GroupCommand::Leave { done });
+        }
+        self.shared.wake_all();
+    }
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("group_id", &self.inner.shared.config.group_id)
+            .field("assignment", &self.assignment())
+            .finish_non_exhaustive()
+    }
+}
+
+fn tp_list<I, T>(partitions: I) -> Vec<TopicPartition>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<TopicPartition>,
+{
+    partitions.into_iter().map(Into::into).collect()
+}
+
+impl Consumer {
+    /// A builder with the Java client's defaults.
+    pub fn builder() -> ConsumerBuilder {
+        ConsumerBuilder::new()
+    }
+
+    pub(crate) fn start(
+        client: Client,
+        config: ConsumerConfig,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        let shared = Arc::new(Shared::new(client, config));
+        runtime.spawn(fetcher::run(shared.clone()));
+        Self {
+            inner: Arc::new(Handle { shared, runtime }),
+        }
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// The client the consumer runs on.
+    pub fn client(&self) -> &Client {
+        &self.shared().client
+    }
+
+    /// The validated settings.
+    pub fn config(&self) -> &ConsumerConfig {
+        &self.shared().config
+    }
+
+    fn check_open(st: &State) -> Result<()> {
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        match &st.fatal {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Joins the group to read `topics`; the group decides which partitions this member
+    /// gets. Needs `group.id`. Topics that do not exist yet are waited for (they are
+    /// picked up when created). Replaces an earlier subscription.
+    pub fn subscribe<I, S>(&self, topics: I) -> Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let topics: BTreeSet<String> = topics.into_iter().map(Into::into).collect();
+        let shared = self.shared();
+        let Some(link) = shared.coordinator.clone() else {
+            return Err(Error::InvalidState("subscribe needs a group.id".into()));
+        };
+        if topics.is_empty() || topics.iter().any(|t| t.trim().is_empty()) {
+            return Err(Error::InvalidState(
+                "subscribe needs at least one non-empty topic name (use unsubscribe to stop)"
+                    .into(),
+            ));
+        }
+        {
+            let mut st = shared.lock();
+            Self::check_open(&st)?;
+            if st.subscription == Subscription::Manual {
+                return Err(Error::InvalidState(
+                    "the consumer has manually assigned partitions: unsubscribe before subscribe"
+                        .into(),
+                ));
+            }
+            st.subscription = Subscription::Topics(topics);
+        }
+        let mut tx = shared.group_tx.lock().unwrap_or_else(|e| e.into_inner());
+        if tx.as_ref().is_none_or(|t| t.is_closed()) {
+            let (t, rx) = tokio::sync::mpsc::unbounded_channel();
+            self.inner
+                .runtime
+                .spawn(group::membership::run(shared.clone(), link, rx));
+            *tx = Some(t);
+        }
+        if let Some(t) = tx.as_ref() {
+            let _ = t.send(GroupCommand::Subscribe);
+        }
+        Ok(())
+    }
+
+    /// Reads exactly `partitions` (no group management). Positions come from the
+    /// group's committed offsets when `group.id` is set, else from `auto.offset.reset`.
+    /// Replaces an earlier assignment; partitions kept keep their positions.
+    pub fn assign<I, T>(&self, partitions: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<TopicPartition>,
+    {
+        let wanted: BTreeSet<TopicPartition> = tp_list(partitions).into_iter().collect();
+        {
+            let mut st = self.shared().lock();
+            Self::check_open(&st)?;
+            if matches!(st.subscription, Subscription::Topics(_)) {
+                return Err(Error::InvalidState(
+                    "the consumer is subscribed to topics: unsubscribe before assign".into(),
+                ));
+            }
+            st.subscription = if wanted.is_empty() {
+                Subscription::None
+            } else {
+                Subscription::Manual
+            };
+            let st = &mut *st;
+            st.buffer
+                .discard(&mut st.partitions, |tp| !wanted.contains(tp));
+            st.partitions.retain(|tp, _| wanted.contains(tp));
+            for tp in wanted {
+                if let std::collections::btree_map::Entry::Vacant(slot) = st.partitions.entry(tp) {
+                    let topic: Arc<str> = Arc::from(slot.key().topic.as_str());
+                    slot.insert(PartitionState::new(topic, InitState::Committed));
+                }
+            }
+        }
+        self.shared().wake_all();
+        Ok(())
+    }
+
+    /// Stops reading: a group member commits (with auto-commit), runs the listener's
+    /// `revoked` and leaves the group; a manual assignment is dropped.
+    pub async fn unsubscribe(&self) -> Result<()> {
+        let subscribed = {
+            let st = self.shared().lock();
+            Self::check_open(&st)?;
+            matches!(st.subscription, Subscription::Topics(_))
+        };
+        if subscribed {
+            self.leave_group().await;
+        }
+        let mut st = self.shared().lock();
+        st.subscription = Subscription::None;
+        let st = &mut *st;
+        st.buffer.discard(&mut st.partitions, |_| true);
+        st.partitions.clear();
+        Ok(())
+    }
+
+    /// Final commit (auto-commit), `revoked`, LeaveGroup, and the group task's end.
+    async fn leave_group(&self) {
+        let shared = self.shared().clone();
+        // Steps queued for poll will not run now: release the group task waiting on them.
+        let pending: Vec<AppEvent> = shared.lock().events.drain(..).collect();
+        for ev in pending {
+            if let AppEvent::Revoke { done, .. } = ev {
+                let _ = done.send(());
+            }
+        }
+        let owned: Vec<TopicPartition> = {
+            let st = shared.lock();
+            st.partitions
+                .iter()
+                .filter(|(_, p)| !p.revoking)
+                .map(|(tp, _)| tp.clone())
+                .collect()
+        };
+        if shared.config.enable_auto_commit && !owned.is_empty() {
+            if let Err(e) = self.commit().await {
+                tracing::warn!(error = %e, "final commit failed");
+            }
+        }
+        if let (Some(l), false) = (shared.config.listener.clone(), owned.is_empty()) {
+            l.revoked(self.clone(), owned).await;
+        }
+        let (done, wait) = oneshot::channel();
+        if shared.group_command(GroupCommand::Leave { done }) {
+            let _ = tokio::time::timeout(shared.client.config().request_timeout(), wait).await;
+        }
+        *shared.group_tx.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut st = shared.lock();
+        st.group = state::GroupView::default();
+    }
+
+    /// The partitions assigned now (manually or by the group).
+    pub fn assignment(&self) -> BTreeSet<TopicPartition> {
+        self.shared()
+            .lock()
+            .partitions
+            .iter()
+            .filter(|(_, p)| !p.revoking)
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+
+    /// The subscribed topics (empty without a subscription).
+    pub fn subscription(&self) -> BTreeSet<String> {
+        match &self.shared().lock().subscription {
+            Subscription::Topics(t) => t.clone(),
+            _ => BTreeSet::new(),
+        }
+    }
+
+    /// Returns up to `max.poll.records` records, waiting up to `timeout` when none are
+    /// ready. Per-partition failures come back as [`ConsumerRecords::errors`]; `Err` is
+    /// for the consumer as a whole (closed, fenced, unauthorized for the group).
+    ///
+    /// Cancellation-safe: records are taken out of the buffer only in the same step that
+    /// returns them, so dropping the future loses nothing. Also runs pending rebalance
+    /// steps and, with auto-commit, commits what earlier polls returned.
+    pub async fn poll(&self, timeout: Duration) -> Result<ConsumerRecords> {
+        self.poll_up_to(self.config().max_poll_records, timeout)
+            .await
+    }
+
+    async fn poll_up_to(&self, max: usize, timeout: Duration) -> Result<ConsumerRecords> {
+        let shared = self.shared().clone();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let notified = shared.data_ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(out) = self.poll_now(max)? {
+                return Ok(out);
+            }
+            if Instant::now() >= deadline {
+                return Ok(ConsumerRecords::default());
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    /// The synchronous part of `poll`: events, auto-commit, drain.
+    fn poll_now(&self, max: usize) -> Result<Option<ConsumerRecords>> {
+        let shared = self.shared();
+        let mut guard = shared.lock();
+        Self::check_open(&guard)?;
+        let now = Instant::now();
+        guard.last_poll = now;
+        shared.polled.notify_waiters();
+        self.run_events(&mut guard);
+        if shared.config.enable_auto_commit
+            && now >= guard.next_auto_commit
+            && !guard.group.rebalancing
+        {
+            guard.next_auto_commit = now + shared.config.auto_commit_interval;
+            if let (Some(link), Some(who)) = (
+                shared.coordinator.clone(),
+                committer(&guard, &shared.config),
+            ) {
+                let offsets = consumed_offsets(&guard);
+                if !offsets.is_empty() {
+                    self.inner.runtime.spawn(async move {
+                        if let Err(e) = send_commit(&link, &who, &offsets).await {
+                            tracing::debug!(error = %e, "auto-commit failed");
+                        }
+                    });
+                }
+            }
+        }
+        let st = &mut *guard;
+        let mut out = ConsumerRecords::default();
+        let n = st.pending_errors.len();
+        out.errors.extend(st.pending_errors.drain(..n));
+        st.buffer.drain(
+            &mut st.partitions,
+            shared.config.isolation_level,
+            max,
+            &mut out.records,
+            &mut out.errors,
+        );
+        if out.is_empty() {
+            return Ok(None);
+        }
+        drop(guard);
+        shared.fetch_wake.notify_one();
+        Ok(Some(out))
+    }
+
+    /// Starts the next rebalance step if none is running.
+    fn run_events(&self, st: &mut State) {
+        if st.event_running {
+            return;
+        }
+        let Some(ev) = st.events.pop_front() else {
+            return;
+        };
+        st.event_running = true;
+        let shared = self.shared().clone();
+        let listener = shared.config.listener.clone();
+        let consumer = self.clone();
+        match ev {
+            AppEvent::Revoke { partitions, done } => {
+                for tp in &partitions {
+                    if let Some(p) = st.partitions.get_mut(tp) {
+                        p.revoking = true;
+                    }
+                }
+                st.buffer.discard(&mut st.partitions, |tp| {
+                    partitions.binary_search(tp).is_ok()
+                });
+                let commit = (shared.config.enable_auto_commit)
+                    .then(|| committer(st, &shared.config))
+                    .flatten()
+                    .zip(shared.coordinator.clone());
+                let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = consumed_offsets(st)
+                    .into_iter()
+                    .filter(|(tp, _)| partitions.binary_search(tp).is_ok())
+                    .collect();
+                self.inner.runtime.spawn(async move {
+                    if let Some((who, link)) = commit {
+                        if let Err(e) = send_commit(&link, &who, &offsets).await {
+                            tracing::warn!(error = %e, "commit on revocation failed");
+                        }
+                    }
+                    if let Some(l) = listener {
+                        l.revoked(consumer, partitions.clone()).await;
+                    }
+                    finish_event(&shared, &partitions, true);
+                    let _ = done.send(());
+                });
+            }
+            AppEvent::Assigned { partitions } => {
+                self.inner.runtime.spawn(async move {
+                    if let Some(l) = listener {
+                        l.assigned(consumer, partitions.clone()).await;
+                    }
+                    {
+                        let mut st = shared.lock();
+                        for tp in &partitions {
+                            if let Some(p) = st.partitions.get_mut(tp) {
+                                p.awaiting_callback = false;
+                            }
+                        }
+                    }
+                    finish_event(&shared, &[], false);
+                });
+            }
+            AppEvent::Lost { partitions } => {
+                self.inner.runtime.spawn(async move {
+                    if let Some(l) = listener {
+                        l.lost(consumer, partitions.clone()).await;
+                    }
+                    finish_event(&shared, &partitions, true);
+                });
+            }
+        }
+    }
+
+    /// A stream of records (and per-partition errors as `Err(Error::Partition)`). Ends
+    /// when the consumer is closed; a fatal error is yielded once, then the stream ends.
+    /// Records are taken one at a time, so dropping the stream loses none.
+    pub fn stream(&self) -> impl Stream<Item = Result<ConsumerRecord>> + Send + 'static {
+        let state: (Consumer, VecDeque<Result<ConsumerRecord>>, bool) =
+            (self.clone(), VecDeque::new(), false);
+        futures::stream::unfold(state, |(c, mut queued, mut ended)| async move {
+            loop {
+                if let Some(item) = queued.pop_front() {
+                    return Some((item, (c, queued, ended)));
+                }
+                if ended {
+                    return None;
+                }
+                match c.poll_up_to(1, Duration::from_secs(3600)).await {
+                    Ok(recs) => {
+                        let (records, errors) = recs.into_parts();
+                        queued.extend(errors.into_iter().map(|e| Err(e.into_error())));
+                        queued.extend(records.into_iter().map(Ok));
+                    }
+                    Err(Error::Closed) => return None,
+                    Err(e) => {
+                        ended = true;
+                        queued.push_back(Err(e));
+                    }
+                }
+            }
+        })
+    }
+
+    fn with_partition<R>(
+        &self,
+        tp: &TopicPartition,
+        f: impl FnOnce(&mut PartitionState) -> R,
+    ) -> Result<R> {
+        let mut st = self.shared().lock();
+        Self::check_open(&st)?;
+        match st.partitions.get_mut(tp) {
+            Some(p) if !p.revoking => Ok(f(p)),
+            _ => Err(Error::InvalidState(format!(
+                "{tp} is not assigned to this consumer"
+            ))),
+        }
+    }
+
+    /// Sets the next offset `poll` returns for `partition`. Buffered data is dropped and
+    /// a failed partition (corrupt batch, out of range) resumes.
+    pub fn seek(&self, partition: impl Into<TopicPartition>, offset: i64) -> Result<()> {
+        let tp = partition.into();
+        if offset < 0 {
+            return Err(Error::InvalidState(format!(
+                "cannot seek {tp} to negative offset {offset}"
+            )));
+        }
+        self.with_partition(&tp, |p| p.seek(offset))?;
+        self.discard_buffered(&[tp]);
+        Ok(())
+    }
+
+    fn discard_buffered(&self, tps: &[TopicPartition]) {
+        {
+            let mut st = self.shared().lock();
+            let st = &mut *st;
+            st.buffer.discard(&mut st.partitions, |tp| tps.contains(tp));
+        }
+        self.shared().wake_all();
+    }
+
+    fn reset_all(&self, tps: Vec<TopicPartition>, target: ResetTarget) -> Result<()> {
+        for tp in &tps {
+            self.with_partition(tp, |p| p.reset(InitState::Reset(target)))?;
+        }
+        self.discard_buffered(&tps);
+        Ok(())
+    }
+
+    /// Moves `partitions` to their log start (looked up lazily, at the next fetch).
+    pub fn seek_to_beginning<I, T>(&self, partitions: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<TopicPartition>,
+    {
+        self.reset_all(tp_list(partitions), ResetTarget::Earliest)
+    }
+
+    /// Moves `partitions` to their log end (looked up lazily, at the next fetch).
+    pub fn seek_to_end<I, T>(&self, partitions: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<TopicPartition>,
+    {
+        self.reset_all(tp_list(partitions), ResetTarget::Latest)
+    }
+
+    /// Moves `partitions` to the first record with a timestamp at or after `timestamp`
+    /// (milliseconds), or to the log end where there is none.
+    pub async fn seek_to_timestamp<I, T>(&self, partitions: I, timestamp: i64) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<TopicPartition>,
+    {
+        let tps = tp_list(partitions);
+        let found = self
+            .offsets_for_times(tps.iter().map(|tp| (tp.clone(), timestamp)))
+            .await?;
+        for tp in tps {
+            match found.get(&tp).copied().flatten() {
+                Some(o) => self.seek(tp, o.offset)?,
+                None => self.seek_to_end([tp])?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn lookup(
+        &self,
+        queries: Vec<(TopicPartition, i64)>,
+    ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndTimestamp>>> {
+        let cfg = self.config();
+        let res = offsets::list_offsets(self.client(), cfg.isolation_level, &queries).await;
+        res.into_iter().map(|(tp, r)| r.map(|v| (tp, v))).collect()
+    }
+
+    /// For each partition, the first offset whose timestamp is at or after the given one
+    /// (`None` when every record is older). Partitions need not be assigned.
+    pub async fn offsets_for_times<I, T>(
+        &self,
+        query: I,
+    ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndTimestamp>>>
+    where
+        I: IntoIterator<Item = (T, i64)>,
+        T: Into<TopicPartition>,
+    {
+        let queries: Vec<(TopicPartition, i64)> =
+            query.into_iter().map(|(t, ts)| (t.into(), ts)).collect();
+        if let Some((tp, ts)) = queries.iter().find(|(_, ts)| *ts < 0) {
+            return Err(Error::InvalidState(format!(
+                "negative timestamp {ts} for {tp}"
+            )));
+        }
+        self.lookup(queries).await
+    }
+
+    /// Log start offsets.
+    pub async fn beginning_offsets<I, T>(
+        &self,
+        partitions: I,
+    ) -> Result<BTreeMap<TopicPartition, i64>>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<TopicPartition>,
+    {
+        self.edge_offsets(tp_list(partitions), -2).await
+    }
+
+    /// Log end offsets (the high watermark; the last stable offset under read_committed).
+    pub async fn end_offsets<I, T>(&self, partitions: I) -> Result<BTreeMap<TopicPartition, i64>>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<TopicPartition>,
+    {
+        self.edge_offsets(tp_list(partitions), -1).await
+    }
+
+    async fn edge_offsets(
+        &self,
+        tps: Vec<TopicPartition>,
+        ts: i64,
+    ) -> Result<BTreeMap<TopicPartition, i64>> {
+        let found = self
+            .lookup(tps.into_iter().map(|tp| (tp, ts)).collect())
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|(tp, v)| (tp, v.map_or(-1, |o| o.offset)))
+            .collect())
+    }
+
+    /// Stops returning (and fetching) records of `partitions` until resumed; their
+    /// positions and group ownership stay.
+    pub fn pause<I, T>(&self, partitions: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<TopicPartition>,
+    {
+        for tp in tp_list(partitions) {
+            self.with_partition(&tp, |p| p.paused = true)?;
+        }
+        Ok(())
+    }
+
+    /// Resumes paused partitions.
+    pub fn resume<I, T>(&self, partitions: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<TopicPartition>,
+    {
+        for tp in tp_list(partitions) {
+            self.with_partition(&tp, |p| p.paused = false)?;
+        }
+        self.shared().wake_all();
+        Ok(())
+    }
+
+    /// The paused partitions.
+    pub fn paused(&self) -> BTreeSet<TopicPartition> {
+        self.shared()
+            .lock()
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.paused)
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+
+    /// The offset of the next record `poll` returns for `partition`, waiting (up to the
+    /// API timeout) for its committed offset or reset lookup when not known yet.
+    pub async fn position(&self, partition: impl Into<TopicPartition>) -> Result<i64> {
+        let tp = partition.into();
+        let shared = self.shared().clone();
+        let deadline = Instant::now() + shared.client.config().api_timeout();
+        loop {
+            let notified = shared.data_ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let known = self.with_partition(&tp, |p| {
+                matches!(p.init, InitState::Ready | InitState::Failed).then_some(p.position)
+            })?;
+            if let Some(pos) = known {
+                return Ok(pos);
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Deadline {
+                    operation: format!("looking up the position of {tp}"),
+                    timeout: shared.client.config().api_timeout(),
+                    last_error: String::new(),
+                });
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    /// The group's committed offsets for `partitions` (`None`: nothing committed).
+    pub async fn committed<I, T>(
+        &self,
+        partitions: I,
+    ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<TopicPartition>,
+    {
+        let link = self.link()?;
+        fetch_committed(&link, &tp_list(partitions)).await
+    }
+
+    fn link(&self) -> Result<Arc<group::CoordinatorLink>> {
+        self.shared()
+            .coordinator
+            .clone()
+            .ok_or_else(|| Error::InvalidState("committed offsets need a group.id".into()))
+    }
+
+    /// Commits what `poll` has returned so far, for every assigned partition.
+    pub async fn commit(&self) -> Result<()> {
+        let offsets = consumed_offsets(&self.shared().lock());
+        self.commit_offsets(offsets).await
+    }
+
+    /// Commits explicit offsets (each the offset of the *next* record to read), with
+    /// optional metadata, and waits for the coordinator's answer. A group member may
+    /// only commit partitions assigned to it now: after (or during) a rebalance that
+    /// took one away, the call fails with [`Error::CommitFailed`] and stores nothing.
+    pub async fn commit_offsets(
+        &self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> Result<()> {
+        let link = self.link()?;
+        let who = {
+            let st = self.shared().lock();
+            Self::check_open(&st)?;
+            checked_committer(&st, &self.shared().config, &offsets)?
+        };
+        send_commit(&link, &who, &offsets).await
+    }
+
+    /// Commits explicit offsets without waiting: the commit runs in the background. The
+    /// returned [`PendingCommit`] may be awaited for the outcome or dropped.
+    pub fn commit_offsets_async(
+        &self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> PendingCommit {
+        let (tx, rx) = oneshot::channel();
+        let c = self.clone();
+        self.inner.runtime.spawn(async move {
+            let _ = tx.send(c.commit_offsets(offsets).await);
+        });
+        PendingCommit { rx }
+    }
+
+    /// The current group membership (`None` without `group.id`).
+    pub fn group_metadata(&self) -> Option<GroupMetadata> {
+        let cfg = self.config();
+        let group_id = cfg.group_id.clone()?;
+        let st = self.shared().lock();
+        Some(GroupMetadata {
+            group_id,
+            generation_id: st.group.generation,
+            member_id: st.group.member_id.clone(),
+            group_instance_id: cfg.group_instance_id.clone(),
+        })
+    }
+
+    /// Closes the consumer: with auto-commit, commits what `poll` returned; a group
+    /// member runs `revoked` and leaves the group (a static member stays registered
+    /// until its session times out, so a restart gets its partitions back without a
+    /// rebalance). Later calls fail with [`Error::Closed`].
+    pub async fn close(&self) -> Result<()> {
+        let (subscribed, manual_commit) = {
+            let st = self.shared().lock();
+            if st.closed {
+                return Ok(());
+            }
+            (
+                matches!(st.subscription, Subscription::Topics(_)),
+                st.subscription == Subscription::Manual && self.config().enable_auto_commit,
+            )
+        };
+        if subscribed {
+            self.leave_group().await;
+        } else if manual_commit && self.shared().coordinator.is_some() {
+            if let Err(e) = self.commit().await {
+                tracing::warn!(error = %e, "final commit failed");
+            }
+        }
+        self.shared().lock().closed = true;
+        self.shared().wake_all();
+        Ok(())
+    }
+}
+
+/// Removes finished partitions (those still marked revoking) and lets the next step run.
+fn finish_event(shared: &Shared, remove: &[TopicPartition], removing: bool) {
+    {
+        let mut st = shared.lock();
+        let st = &mut *st;
+        if removing {
+            st.partitions
+                .retain(|tp, p| !(p.revoking && remove.binary_search(tp).is_ok()));
+        }
+        st.event_running = false;
+    }
+    shared.wake_all();
+}
+
+/// Offsets of what `poll` returned: the position of every assigned, positioned partition.
+fn consumed_offsets(st: &State) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+    st.partitions
+        .iter()
+        .filter(|(_, p)| matches!(p.init, InitState::Ready | InitState::Failed) && p.position >= 0)
+        .map(|(tp, p)| {
+            (
+                tp.clone(),
+                OffsetAndMetadata {
+                    offset: p.position,
+                    metadata: None,
+                    leader_epoch: p.leader_epoch,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Who commits now: the group generation for a group member, none for a member
+/// between generations.
+fn committer(st: &State, cfg: &ConsumerConfig) -> Option<Committer> {
+    match st.subscription {
+        Subscription::Topics(_) => (st.group.generation >= 0).then(|| Committer {
+            generation: st.group.generation,
+            member_id: st.group.member_id.clone(),
+            instance_id: cfg.group_instance_id.clone(),
+        }),
+        _ => Some(Committer {
+            generation: -1,
+            member_id: String::new(),
+            instance_id: None,
+        }),
+    }
+}
+
+/// [`committer`] plus the ownership checks of an application commit.
+fn checked_committer(
+    st: &State,
+    cfg: &ConsumerConfig,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+) -> Result<Committer> {
+    if let Subscription::Topics(_) = st.subscription {
+        if st.group.rebalancing {
+            return Err(Error::CommitFailed {
+                reason:
+                    "the group is rebalancing; poll to complete the rebalance, then commit again"
+                        .into(),
+            });
+        }
+        let lost: Vec<String> = offsets
+            .keys()
+            .filter(|tp| !st.partitions.contains_key(*tp))
+            .map(|tp| tp.to_string())
+            .collect();
+        if !lost.is_empty() {
+            return Err(Error::CommitFailed {
+                reason: format!(
+                    "{} no longer assigned to this member (the group rebalanced)",
+                    lost.join(", ")
+                ),
+            });
+        }
+    }
+    committer(st, cfg).ok_or_else(|| Error::CommitFailed {
+        reason: "the consumer is not in a group generation (rejoining after a rebalance)".into(),
+    })
+}
+
+/// A commit started by [`Consumer::commit_offsets_async`]: await it for the result, or
+/// drop it (the commit still completes).
+#[derive(Debug)]
+pub struct PendingCommit {
+    rx: oneshot::Receiver<Result<()>>,
+}
+
+impl Future for PendingCommit {
+    type Output = Result<()>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(Error::Closed)))
+    }
+}

@@ -1,0 +1,128 @@
+//! Reads a topic and prints each record, then a throughput summary.
+//!
+//! `cargo run -p examples --bin consumer -- --topic T [--group G] [--count N] [--from-beginning]`
+//!
+//! Without `--group` it assigns itself every partition of the topic; with it, it joins
+//! the group (committing as it goes). It stops after `--count` records, or after 5 s
+//! without any. With `KAFKA_BOOTSTRAP_SERVERS` set it uses that cluster; otherwise it
+//! starts a local single-node Kafka from the test bed.
+
+use std::time::{Duration, Instant};
+
+use kafka_client::consumer::{AutoOffsetReset, Consumer, TopicPartition};
+
+struct Args {
+    topic: String,
+    group: Option<String>,
+    count: Option<u64>,
+    from_beginning: bool,
+}
+
+fn usage() -> ! {
+    eprintln!("usage: consumer --topic T [--group G] [--count N] [--from-beginning]");
+    std::process::exit(2)
+}
+
+fn parse() -> Args {
+    let mut args = std::env::args().skip(1);
+    let (mut topic, mut group, mut count, mut from_beginning) = (None, None, None, false);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--topic" => topic = args.next(),
+            "--group" => group = args.next(),
+            "--count" => {
+                count = Some(
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or_else(|| usage()),
+                )
+            }
+            "--from-beginning" => from_beginning = true,
+            _ => usage(),
+        }
+    }
+    Args {
+        topic: topic.unwrap_or_else(|| usage()),
+        group,
+        count,
+        from_beginning,
+    }
+}
+
+fn show(b: Option<&[u8]>) -> String {
+    match b {
+        None => "null".into(),
+        Some(b) => String::from_utf8_lossy(b).into_owned(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse();
+    let (bootstrap, _local_cluster) = kafka_testbed::bootstrap_or_start(1)?;
+    eprintln!("bootstrap servers: {bootstrap}");
+    let mut builder = Consumer::builder()
+        .bootstrap_servers([bootstrap.as_str()])
+        .auto_offset_reset(if args.from_beginning {
+            AutoOffsetReset::Earliest
+        } else {
+            AutoOffsetReset::Latest
+        });
+    if let Some(g) = &args.group {
+        builder = builder.group_id(g.clone());
+    }
+    let consumer = builder.build()?;
+    match &args.group {
+        Some(_) => consumer.subscribe([args.topic.clone()])?,
+        None => {
+            let t = consumer.client().topic(&args.topic).await?;
+            consumer.assign(
+                t.partitions
+                    .iter()
+                    .map(|p| TopicPartition::new(args.topic.clone(), p.partition)),
+            )?;
+        }
+    }
+    let started = Instant::now();
+    let (mut records, mut bytes) = (0u64, 0u64);
+    let mut last = Instant::now();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    'outer: loop {
+        let batch = consumer.poll(Duration::from_millis(500)).await?;
+        for e in batch.errors() {
+            eprintln!("error on {}: {}", e.topic_partition, e.error);
+        }
+        if !batch.is_empty() {
+            last = Instant::now();
+        } else if last.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        for r in batch.records() {
+            use std::io::Write;
+            writeln!(
+                out,
+                "{}:{}:{} key={} value={}",
+                r.topic,
+                r.partition,
+                r.offset,
+                show(r.key.as_deref()),
+                show(r.value.as_deref())
+            )?;
+            records += 1;
+            bytes += r.value.as_ref().map_or(0, |v| v.len() as u64);
+            if args.count.is_some_and(|n| records >= n) {
+                break 'outer;
+            }
+        }
+    }
+    drop(out);
+    let secs = started.elapsed().as_secs_f64();
+    consumer.close().await?;
+    eprintln!(
+        "consumed {records} records ({:.2} MB of values) in {secs:.2} s: {:.0} records/s, {:.2} MB/s",
+        bytes as f64 / 1e6,
+        records as f64 / secs,
+        bytes as f64 / 1e6 / secs
+    );
+    Ok(())
+}

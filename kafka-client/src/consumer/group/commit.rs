@@ -1,0 +1,241 @@
+//! Committed offsets: OffsetCommit and OffsetFetch to the group coordinator, retried on
+//! coordinator moves; generation errors become [`Error::CommitFailed`].
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::{
+    ApiKey, GroupId, OffsetCommitRequest, OffsetFetchRequest, TopicName,
+};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
+use tokio::time::Instant;
+
+use crate::error::{Error, ErrorCode, ErrorContext, Result};
+
+use super::coordinator::CoordinatorLink;
+use crate::consumer::record::{OffsetAndMetadata, TopicPartition};
+
+/// Who commits: the generation and member (or -1 and "" for a commit outside the group
+/// protocol, as with `assign`).
+#[derive(Clone, Debug)]
+pub(crate) struct Committer {
+    pub generation: i32,
+    pub member_id: String,
+    pub instance_id: Option<String>,
+}
+
+fn str(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// Commits `offsets`. Every partition is stored or none is: any partition error fails
+/// the call (the broker validates the generation for the request as a whole).
+pub(crate) async fn commit(
+    link: &CoordinatorLink,
+    who: &Committer,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+) -> Result<()> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let client = &link.client;
+    let deadline = Instant::now() + client.config().api_timeout();
+    let mut attempt = 0u32;
+    loop {
+        let result = commit_once(link, who, offsets).await;
+        let err = match result {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if CoordinatorLink::is_coordinator_error(&err) {
+            link.invalidate();
+        } else if !err.is_retriable() || matches!(err, Error::CommitFailed { .. }) {
+            return Err(err);
+        }
+        let wait = client.retry_backoff(attempt);
+        attempt += 1;
+        if Instant::now() + wait >= deadline {
+            return Err(err);
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+async fn commit_once(
+    link: &CoordinatorLink,
+    who: &Committer,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+) -> Result<()> {
+    let conn = link.connection().await?;
+    let version = conn.negotiate::<OffsetCommitRequest>(VersionRange { min: 2, max: 9 })?;
+    let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
+    for (tp, om) in offsets {
+        topics.entry(tp.topic.as_str()).or_default().push(
+            OffsetCommitRequestPartition::default()
+                .with_partition_index(tp.partition)
+                .with_committed_offset(om.offset)
+                .with_committed_leader_epoch(if version >= 6 {
+                    om.leader_epoch.unwrap_or(-1)
+                } else {
+                    -1
+                })
+                .with_committed_metadata(Some(str(om.metadata.as_deref().unwrap_or("")))),
+        );
+    }
+    let req = OffsetCommitRequest::default()
+        .with_group_id(GroupId(str(&link.group_id)))
+        .with_generation_id_or_member_epoch(who.generation)
+        .with_member_id(str(&who.member_id))
+        .with_group_instance_id(if version >= 7 {
+            who.instance_id.as_deref().map(str)
+        } else {
+            None
+        })
+        .with_topics(
+            topics
+                .into_iter()
+                .map(|(t, ps)| {
+                    OffsetCommitRequestTopic::default()
+                        .with_name(TopicName(str(t)))
+                        .with_partitions(ps)
+                })
+                .collect(),
+        );
+    let resp = conn
+        .request_at(&req, version, link.client.config().request_timeout())
+        .await?;
+    let mut first: Option<Error> = None;
+    for t in &resp.topics {
+        for p in &t.partitions {
+            let Some(code) = ErrorCode::from_code(p.error_code) else {
+                continue;
+            };
+            let ctx = ErrorContext::broker(conn.broker_id(), conn.address())
+                .with_api(ApiKey::OffsetCommit)
+                .with_resource(t.name.0.to_string())
+                .with_partition(p.partition_index);
+            let e = match code {
+                ErrorCode::ILLEGAL_GENERATION
+                | ErrorCode::UNKNOWN_MEMBER_ID
+                | ErrorCode::REBALANCE_IN_PROGRESS
+                | ErrorCode::FENCED_INSTANCE_ID => Error::CommitFailed {
+                    reason: format!(
+                        "the group rebalanced: the coordinator answered {code} for generation {} \
+                         (member {:?}); poll to rejoin, then commit again",
+                        who.generation, who.member_id
+                    ),
+                },
+                _ => Error::broker(code, ctx, None),
+            };
+            // A coordinator error outranks the rest: it decides the retry.
+            let coord = CoordinatorLink::is_coordinator_error(&e);
+            if first.is_none() || coord {
+                first = Some(e);
+            }
+        }
+    }
+    match first {
+        None => Ok(()),
+        Some(e) => Err(e),
+    }
+}
+
+/// The committed offsets of `partitions` (`None`: nothing committed).
+pub(crate) async fn fetch_committed(
+    link: &CoordinatorLink,
+    partitions: &[TopicPartition],
+) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>> {
+    let client = &link.client;
+    let deadline = Instant::now() + client.config().api_timeout();
+    let mut attempt = 0u32;
+    loop {
+        let err = match fetch_once(link, partitions).await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        if CoordinatorLink::is_coordinator_error(&err) {
+            link.invalidate();
+        } else if !err.is_retriable() {
+            return Err(err);
+        }
+        let wait = client.retry_backoff(attempt);
+        attempt += 1;
+        if Instant::now() + wait >= deadline {
+            return Err(err);
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+async fn fetch_once(
+    link: &CoordinatorLink,
+    partitions: &[TopicPartition],
+) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>> {
+    let conn = link.connection().await?;
+    // v1-7 carry one group at the top level; v8+ batch groups.
+    let version = conn.negotiate::<OffsetFetchRequest>(VersionRange { min: 1, max: 7 })?;
+    let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for tp in partitions {
+        topics
+            .entry(tp.topic.as_str())
+            .or_default()
+            .push(tp.partition);
+    }
+    let req = OffsetFetchRequest::default()
+        .with_group_id(GroupId(str(&link.group_id)))
+        .with_require_stable(version >= 7)
+        .with_topics(Some(
+            topics
+                .into_iter()
+                .map(|(t, ps)| {
+                    OffsetFetchRequestTopic::default()
+                        .with_name(TopicName(str(t)))
+                        .with_partition_indexes(ps)
+                })
+                .collect(),
+        ));
+    let resp = conn
+        .request_at(&req, version, link.client.config().request_timeout())
+        .await?;
+    let ctx = || {
+        ErrorContext::broker(conn.broker_id(), conn.address())
+            .with_api(ApiKey::OffsetFetch)
+            .with_resource(link.group_id.clone())
+    };
+    if let Some(code) = ErrorCode::from_code(resp.error_code) {
+        return Err(Error::broker(code, ctx(), None));
+    }
+    let mut out = BTreeMap::new();
+    for t in resp.topics {
+        let topic = t.name.0.to_string();
+        for p in t.partitions {
+            if let Some(code) = ErrorCode::from_code(p.error_code) {
+                // UNSTABLE_OFFSET_COMMIT (a transaction is committing offsets) is retriable.
+                return Err(Error::broker(
+                    code,
+                    ctx()
+                        .with_resource(topic.clone())
+                        .with_partition(p.partition_index),
+                    None,
+                ));
+            }
+            let v = (p.committed_offset >= 0).then(|| OffsetAndMetadata {
+                offset: p.committed_offset,
+                metadata: p
+                    .metadata
+                    .as_ref()
+                    .map(|m| m.to_string())
+                    .filter(|m| !m.is_empty()),
+                leader_epoch: (p.committed_leader_epoch >= 0).then_some(p.committed_leader_epoch),
+            });
+            out.insert(TopicPartition::new(topic.clone(), p.partition_index), v);
+        }
+    }
+    for tp in partitions {
+        out.entry(tp.clone()).or_insert(None);
+    }
+    Ok(out)
+}

@@ -1,0 +1,515 @@
+//! The group task: one per subscribed consumer. It joins (JoinGroup, SyncGroup),
+//! heartbeats on its own timer whatever the application's poll rhythm, notices
+//! rebalances, coordinator moves, metadata changes and poll timeouts, and leaves.
+//!
+//! Partition movement goes through [`AppEvent`]s that the application's next `poll`
+//! carries out (commit on revoke, listener callbacks), as the Java client runs them
+//! inside `poll`. The task waits for a revocation to finish before rejoining (eager:
+//! before JoinGroup; cooperative: before the follow-up rebalance), heartbeating
+//! meanwhile; if the application does not poll within `max.poll.interval`, the
+//! partitions are declared lost instead.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Duration, Instant, sleep_until};
+
+use crate::consumer::builder::AssignmentStrategy;
+use crate::consumer::record::TopicPartition;
+use crate::consumer::state::{AppEvent, Shared};
+use crate::consumer::subscription::{InitState, PartitionState, Subscription};
+use crate::error::Error;
+
+use super::coordinator::CoordinatorLink;
+use super::heartbeat::{HeartbeatOutcome, heartbeat};
+use super::join::{JoinError, join_group, leader_plan, leave_group, sync_group};
+
+/// What the handle tells the group task.
+#[derive(Debug)]
+pub(crate) enum GroupCommand {
+    /// The subscription changed (already stored in the shared state).
+    Subscribe,
+    /// Leave the group (dynamic members send LeaveGroup) and stop.
+    Leave { done: oneshot::Sender<()> },
+}
+
+struct Membership {
+    shared: Arc<Shared>,
+    link: Arc<CoordinatorLink>,
+    rx: mpsc::UnboundedReceiver<GroupCommand>,
+    member_id: String,
+    generation: i32,
+    protocol: Option<AssignmentStrategy>,
+    topics: BTreeSet<String>,
+    owned: BTreeSet<TopicPartition>,
+    need_join: bool,
+    /// Partition counts of the topics the assignment was computed from.
+    counts: BTreeMap<String, i32>,
+    leader: bool,
+    next_heartbeat: Instant,
+    next_metadata_check: Instant,
+    attempt: u32,
+}
+
+/// Runs the group task until the consumer leaves or closes.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    link: Arc<CoordinatorLink>,
+    rx: mpsc::UnboundedReceiver<GroupCommand>,
+) {
+    let now = Instant::now();
+    let mut m = Membership {
+        shared,
+        link,
+        rx,
+        member_id: String::new(),
+        generation: -1,
+        protocol: None,
+        topics: BTreeSet::new(),
+        owned: BTreeSet::new(),
+        need_join: false,
+        counts: BTreeMap::new(),
+        leader: false,
+        next_heartbeat: now,
+        next_metadata_check: now,
+        attempt: 0,
+    };
+    m.run().await;
+}
+
+impl Membership {
+    fn cfg(&self) -> &crate::consumer::builder::ConsumerConfig {
+        &self.shared.config
+    }
+
+    fn is_static(&self) -> bool {
+        self.cfg().group_instance_id.is_some()
+    }
+
+    fn cooperative(&self) -> bool {
+        match self.protocol {
+            Some(p) => p.is_cooperative(),
+            None => self.cfg().strategies.iter().all(|s| s.is_cooperative()),
+        }
+    }
+
+    fn closed(&self) -> bool {
+        self.shared.lock().closed
+    }
+
+    async fn run(&mut self) {
+        loop {
+            if self.closed() {
+                // Dropped without close(): still leave the group if asked to.
+                while let Ok(cmd) = self.rx.try_recv() {
+                    if let GroupCommand::Leave { done } = cmd {
+                        self.leave("the consumer was dropped").await;
+                        let _ = done.send(());
+                    }
+                }
+                return;
+            }
+            if self.need_join && !self.topics.is_empty() {
+                match self.rebalance().await {
+                    Ok(()) => self.attempt = 0,
+                    Err(Some(fatal)) => {
+                        tracing::warn!(group = %self.link.group_id, error = %fatal, "consumer left the group for good");
+                        let parts: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
+                        self.post_lost(parts);
+                        let mut st = self.shared.lock();
+                        st.fatal = Some(fatal);
+                        drop(st);
+                        self.shared.wake_all();
+                        return;
+                    }
+                    Err(None) => {
+                        let wait = self.link.client.retry_backoff(self.attempt);
+                        self.attempt = self.attempt.saturating_add(1);
+                        if self.idle(Instant::now() + wait).await {
+                            return;
+                        }
+                    }
+                }
+                continue;
+            }
+            let wake = if self.generation >= 0 {
+                self.next_heartbeat.min(self.next_metadata_check)
+            } else {
+                self.next_metadata_check
+            };
+            if self.idle(wake).await {
+                return;
+            }
+            let now = Instant::now();
+            if self.generation >= 0 && now >= self.next_heartbeat {
+                self.beat().await;
+            }
+            if now >= self.next_metadata_check {
+                self.check_metadata().await;
+            }
+            self.check_poll_timeout().await;
+        }
+    }
+
+    /// Waits until `until` or a command; returns true when the task must stop.
+    async fn idle(&mut self, until: Instant) -> bool {
+        tokio::select! {
+            cmd = self.rx.recv() => match cmd {
+                None => true,
+                Some(GroupCommand::Subscribe) => {
+                    self.on_subscribe();
+                    false
+                }
+                Some(GroupCommand::Leave { done }) => {
+                    self.leave("the consumer is closing").await;
+                    let _ = done.send(());
+                    true
+                }
+            },
+            () = sleep_until(until) => false,
+        }
+    }
+
+    fn on_subscribe(&mut self) {
+        let topics = match &self.shared.lock().subscription {
+            Subscription::Topics(t) => t.clone(),
+            _ => BTreeSet::new(),
+        };
+        if topics != self.topics {
+            self.topics = topics;
+            self.need_join = true;
+            self.next_metadata_check = Instant::now();
+        }
+    }
+
+    async fn leave(&mut self, reason: &str) {
+        if !self.is_static() && !self.member_id.is_empty() && self.generation >= 0 {
+            leave_group(&self.link, &self.member_id, reason).await;
+        }
+        self.generation = -1;
+        self.member_id.clear();
+        self.publish_view(false);
+    }
+
+    fn publish_view(&self, rebalancing: bool) {
+        let mut st = self.shared.lock();
+        st.group.generation = self.generation;
+        st.group.member_id = self.member_id.clone();
+        st.group.rebalancing = rebalancing;
+    }
+
+    async fn beat(&mut self) {
+        let outcome = heartbeat(
+            &self.link,
+            self.generation,
+            &self.member_id,
+            self.cfg().group_instance_id.as_deref(),
+        )
+        .await;
+        let interval = self.cfg().heartbeat_interval;
+        self.next_heartbeat = Instant::now() + interval;
+        match outcome {
+            Ok(HeartbeatOutcome::Ok) => {}
+            Ok(HeartbeatOutcome::Rejoin) => {
+                tracing::debug!(group = %self.link.group_id, "group is rebalancing");
+                self.need_join = true;
+            }
+            Ok(HeartbeatOutcome::Lost { reset_member }) => {
+                tracing::info!(group = %self.link.group_id, "generation lost: partitions lost");
+                self.lose_all(reset_member);
+            }
+            Ok(HeartbeatOutcome::Retry) => {
+                self.next_heartbeat =
+                    Instant::now() + self.link.client.retry_backoff(0).min(interval);
+            }
+            Err(e) => {
+                tracing::warn!(group = %self.link.group_id, error = %e, "heartbeat failed");
+                if matches!(e.code(), Some(crate::error::ErrorCode::FENCED_INSTANCE_ID)) {
+                    self.lose_all(true);
+                    self.shared.lock().fatal = Some(e);
+                    self.shared.wake_all();
+                }
+            }
+        }
+    }
+
+    fn lose_all(&mut self, reset_member: bool) {
+        let parts: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
+        self.post_lost(parts);
+        self.generation = -1;
+        if reset_member {
+            self.member_id.clear();
+        }
+        self.need_join = true;
+        self.publish_view(false);
+    }
+
+    /// Queues a `lost` step and stops the partitions at once (they may be owned
+    /// elsewhere already: no commit, no more records).
+    fn post_lost(&self, parts: Vec<TopicPartition>) {
+        if parts.is_empty() {
+            return;
+        }
+        {
+            let mut guard = self.shared.lock();
+            let st = &mut *guard;
+            for tp in &parts {
+                if let Some(p) = st.partitions.get_mut(tp) {
+                    p.revoking = true;
+                }
+            }
+            st.buffer
+                .discard(&mut st.partitions, |tp| parts.binary_search(tp).is_ok());
+            st.events.push_back(AppEvent::Lost { partitions: parts });
+        }
+        self.shared.wake_all();
+    }
+
+    /// Queues a revocation for `poll` and waits for it, heartbeating meanwhile. If the
+    /// application does not poll in time, the partitions are lost instead.
+    async fn revoke(&mut self, parts: Vec<TopicPartition>, then: Option<AppEvent>) {
+        if parts.is_empty() {
+            return;
+        }
+        let (done, mut wait) = oneshot::channel();
+        {
+            let mut st = self.shared.lock();
+            st.events.push_back(AppEvent::Revoke {
+                partitions: parts.clone(),
+                done,
+            });
+            st.events.extend(then);
+        }
+        self.shared.wake_all();
+        loop {
+            let deadline = self.shared.lock().last_poll + self.cfg().max_poll_interval;
+            let beat_at = if self.generation >= 0 {
+                self.next_heartbeat
+            } else {
+                deadline
+            };
+            tokio::select! {
+                _ = &mut wait => return,
+                () = sleep_until(beat_at.min(deadline)) => {}
+            }
+            if self.closed() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(group = %self.link.group_id,
+                    "no poll within max.poll.interval during a revocation: partitions lost");
+                self.post_lost(parts);
+                return;
+            }
+            if self.generation >= 0 {
+                // REBALANCE_IN_PROGRESS is expected here; a lost generation is not.
+                if let Ok(HeartbeatOutcome::Lost { reset_member }) = heartbeat(
+                    &self.link,
+                    self.generation,
+                    &self.member_id,
+                    self.cfg().group_instance_id.as_deref(),
+                )
+                .await
+                {
+                    self.generation = -1;
+                    if reset_member {
+                        self.member_id.clear();
+                    }
+                }
+                self.next_heartbeat = Instant::now() + self.cfg().heartbeat_interval;
+            }
+        }
+    }
+
+    /// One full rebalance: revoke (eager), join, assign (leader), sync, apply.
+    /// `Err(None)` retries after a backoff; `Err(Some(e))` is fatal.
+    async fn rebalance(&mut self) -> Result<(), Option<Error>> {
+        if !self.cooperative() && !self.owned.is_empty() {
+            let parts: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
+            self.revoke(parts, None).await;
+        }
+        if self.closed() {
+            return Ok(());
+        }
+        self.publish_view(true);
+        let owned: Vec<TopicPartition> = self.owned.iter().cloned().collect();
+        let joined = loop {
+            match join_group(
+                &self.link,
+                self.cfg(),
+                &self.member_id,
+                &self.topics,
+                &owned,
+                self.generation,
+            )
+            .await
+            {
+                Ok(j) => break j,
+                Err(JoinError::RetryWithMember(id)) => {
+                    if id.is_empty() {
+                        // The coordinator forgot us: what we owned is gone.
+                        self.lose_all(true);
+                    }
+                    self.member_id = id;
+                }
+                Err(JoinError::Retry(e)) => {
+                    tracing::debug!(group = %self.link.group_id, error = %e, "JoinGroup failed; retrying");
+                    return Err(None);
+                }
+                Err(JoinError::Fatal(e)) => return Err(Some(e)),
+            }
+        };
+        self.member_id = joined.member_id.clone();
+        self.leader = joined.leader_members.is_some();
+        let plan = match &joined.leader_members {
+            Some(members) => match leader_plan(&self.link.client, joined.protocol, members).await {
+                Ok((plan, counts)) => {
+                    self.counts = counts;
+                    Some(plan)
+                }
+                Err(e) => {
+                    tracing::debug!(group = %self.link.group_id, error = %e, "assignment failed");
+                    return Err(None);
+                }
+            },
+            None => None,
+        };
+        let assignment = match sync_group(&self.link, self.cfg(), &joined, plan.as_ref()).await {
+            Ok(a) => a,
+            Err(JoinError::RetryWithMember(_)) => {
+                self.lose_all(true);
+                return Err(None);
+            }
+            Err(JoinError::Retry(e)) => {
+                tracing::debug!(group = %self.link.group_id, error = %e, "SyncGroup failed; rejoining");
+                if matches!(e.code(), Some(crate::error::ErrorCode::ILLEGAL_GENERATION)) {
+                    self.lose_all(false);
+                }
+                return Err(None);
+            }
+            Err(JoinError::Fatal(e)) => return Err(Some(e)),
+        };
+        self.generation = joined.generation;
+        self.protocol = Some(joined.protocol);
+        self.need_join = false;
+        self.next_heartbeat = Instant::now() + self.cfg().heartbeat_interval;
+        self.publish_view(false);
+        tracing::info!(group = %self.link.group_id, generation = self.generation,
+            member = %self.member_id, protocol = joined.protocol.name(),
+            partitions = assignment.len(), "joined group");
+        self.apply(assignment).await;
+        Ok(())
+    }
+
+    /// Applies a new assignment: new partitions start (committed offsets first) and
+    /// are announced; cooperative revocations run, then the member rejoins.
+    async fn apply(&mut self, assignment: Vec<TopicPartition>) {
+        let new: BTreeSet<TopicPartition> = assignment
+            .into_iter()
+            .filter(|tp| self.topics.contains(&tp.topic))
+            .collect();
+        let added: Vec<TopicPartition> = new.difference(&self.owned).cloned().collect();
+        let revoked: Vec<TopicPartition> = self.owned.difference(&new).cloned().collect();
+        {
+            let mut st = self.shared.lock();
+            for tp in &added {
+                let topic: Arc<str> = Arc::from(tp.topic.as_str());
+                let mut p = PartitionState::new(topic, InitState::Committed);
+                p.awaiting_callback = true;
+                st.partitions.insert(tp.clone(), p);
+            }
+        }
+        self.owned.extend(added.iter().cloned());
+        let assigned = AppEvent::Assigned { partitions: added };
+        if revoked.is_empty() {
+            self.shared.lock().events.push_back(assigned);
+            self.shared.wake_all();
+        } else {
+            for tp in &revoked {
+                self.owned.remove(tp);
+            }
+            // `revoked` runs before `assigned`, as in Java; then a follow-up rebalance
+            // hands the revoked partitions to their new owners.
+            self.revoke(revoked, Some(assigned)).await;
+            self.need_join = true;
+        }
+    }
+
+    /// Rejoins when a subscribed topic's partition count changed (or a missing topic
+    /// appeared). The leader watches every member's topics.
+    async fn check_metadata(&mut self) {
+        let cfg_age = self.link.client.config().metadata_max_age;
+        let topics: Vec<String> = if self.leader {
+            self.counts
+                .keys()
+                .chain(self.topics.iter())
+                .cloned()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        } else {
+            self.topics.iter().cloned().collect()
+        };
+        if topics.is_empty() || self.generation < 0 {
+            self.next_metadata_check = Instant::now() + Duration::from_secs(1);
+            return;
+        }
+        let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let mut missing = false;
+        if let Ok(meta) = self.link.client.refresh_topics(&refs).await {
+            for t in &topics {
+                let now = meta.topic(t).map(|i| i.partitions.len() as i32);
+                missing |= now.is_none();
+                let before = self.counts.get(t).copied();
+                let known = self.leader || self.counts.contains_key(t);
+                if known && now != before {
+                    tracing::info!(group = %self.link.group_id, topic = %t, ?before, ?now,
+                        "partition count changed: rejoining");
+                    self.need_join = true;
+                }
+                if !self.leader {
+                    if let Some(n) = now {
+                        self.counts.insert(t.clone(), n);
+                    }
+                }
+            }
+        }
+        let every = if missing {
+            Duration::from_secs(1)
+        } else {
+            cfg_age.min(Duration::from_secs(30))
+        };
+        self.next_metadata_check = Instant::now() + every;
+    }
+
+    /// Leaves the group when the application stopped polling for longer than
+    /// `max.poll.interval` (as Java does); rejoins at its next poll.
+    async fn check_poll_timeout(&mut self) {
+        let last = self.shared.lock().last_poll;
+        if self.generation < 0 || last.elapsed() < self.cfg().max_poll_interval {
+            return;
+        }
+        tracing::warn!(group = %self.link.group_id,
+            "no poll within max.poll.interval: leaving the group until the next poll");
+        let parts: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
+        self.post_lost(parts);
+        self.leave("consumer poll timeout has expired").await;
+        let polled = self.shared.polled.notified();
+        tokio::pin!(polled);
+        polled.as_mut().enable();
+        if self.shared.lock().last_poll.elapsed() >= self.cfg().max_poll_interval {
+            tokio::select! {
+                () = polled => {}
+                cmd = self.rx.recv() => {
+                    if let Some(GroupCommand::Leave { done }) = cmd {
+                        let _ = done.send(());
+                        self.shared.lock().closed = true;
+                        return;
+                    }
+                }
+            }
+        }
+        self.need_join = true;
+    }
+}

@@ -1,0 +1,190 @@
+//! Offset lookups by time (ListOffsets): log start (-2), log end (-1) or the first
+//! offset at or after a timestamp. Sent to each partition's leader, retried on leader
+//! moves and other retriable errors until the API timeout.
+
+use std::collections::{BTreeMap, HashMap};
+
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::{ApiKey, BrokerId, ListOffsetsRequest, TopicName};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
+use tokio::time::Instant;
+
+use crate::client::Client;
+use crate::error::{Error, ErrorCode, ErrorContext, Result};
+use crate::net::ConnectionKind;
+
+use super::builder::IsolationLevel;
+use super::record::{OffsetAndTimestamp, TopicPartition};
+
+/// The answer for one partition: `None` when no record has a timestamp at or after the
+/// one asked for.
+pub(crate) type Lookup = Result<Option<OffsetAndTimestamp>>;
+
+/// Looks up `(partition, timestamp)` pairs; every partition gets an answer.
+pub(crate) async fn list_offsets(
+    client: &Client,
+    isolation: IsolationLevel,
+    queries: &[(TopicPartition, i64)],
+) -> BTreeMap<TopicPartition, Lookup> {
+    let deadline = Instant::now() + client.config().api_timeout();
+    let mut out = BTreeMap::new();
+    let mut todo: Vec<(TopicPartition, i64)> = queries.to_vec();
+    let mut last_error: HashMap<TopicPartition, Error> = HashMap::new();
+    for attempt in 0u32.. {
+        let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64)>> = BTreeMap::new();
+        let mut retry = Vec::new();
+        for (tp, ts) in todo.drain(..) {
+            match client.leader(&tp.topic, tp.partition).await {
+                Ok((leader, _)) => by_leader.entry(leader).or_default().push((tp, ts)),
+                Err(e) if e.is_retriable() => {
+                    last_error.insert(tp.clone(), e);
+                    retry.push((tp, ts));
+                }
+                Err(e) => {
+                    out.insert(tp, Err(e));
+                }
+            }
+        }
+        let sends = by_leader
+            .into_iter()
+            .map(|(leader, parts)| send_one(client, isolation, leader, parts));
+        for (parts, result) in futures::future::join_all(sends).await {
+            match result {
+                Err(e) => {
+                    for (tp, ts) in parts {
+                        if e.is_retriable() {
+                            last_error.insert(tp.clone(), e.clone());
+                            retry.push((tp, ts));
+                        } else {
+                            out.insert(tp, Err(e.clone()));
+                        }
+                    }
+                }
+                Ok(answers) => {
+                    for (tp, ts) in parts {
+                        match answers.get(&tp) {
+                            Some(Ok(v)) => {
+                                out.insert(tp, Ok(*v));
+                            }
+                            Some(Err(e)) if e.is_retriable() => {
+                                if e.is_stale_metadata() {
+                                    client.invalidate_topic(&tp.topic);
+                                }
+                                last_error.insert(tp.clone(), e.clone());
+                                retry.push((tp, ts));
+                            }
+                            Some(Err(e)) => {
+                                out.insert(tp, Err(e.clone()));
+                            }
+                            None => {
+                                out.insert(
+                                    tp.clone(),
+                                    Err(Error::Protocol {
+                                        context: ErrorContext::default()
+                                            .with_api(ApiKey::ListOffsets)
+                                            .with_resource(tp.topic.clone())
+                                            .with_partition(tp.partition),
+                                        message: "the response does not mention the partition"
+                                            .into(),
+                                    }),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if retry.is_empty() {
+            break;
+        }
+        let wait = client.retry_backoff(attempt);
+        if Instant::now() + wait >= deadline {
+            for (tp, _) in retry {
+                let last = last_error
+                    .remove(&tp)
+                    .map_or_else(String::new, |e| e.to_string());
+                out.insert(
+                    tp,
+                    Err(Error::Deadline {
+                        operation: "ListOffsets".into(),
+                        timeout: client.config().api_timeout(),
+                        last_error: last,
+                    }),
+                );
+            }
+            break;
+        }
+        tokio::time::sleep(wait).await;
+        todo = retry;
+    }
+    out
+}
+
+type Answers = HashMap<TopicPartition, Lookup>;
+
+async fn send_one(
+    client: &Client,
+    isolation: IsolationLevel,
+    leader: i32,
+    parts: Vec<(TopicPartition, i64)>,
+) -> (Vec<(TopicPartition, i64)>, Result<Answers>) {
+    let result = async {
+        // The general connection: a long-polling fetch on the fetch connection would hold
+        // this request behind it.
+        let conn = client.connection(leader, ConnectionKind::General).await?;
+        let version = conn.negotiate::<ListOffsetsRequest>(VersionRange { min: 1, max: 10 })?;
+        let mut topics: BTreeMap<&str, Vec<ListOffsetsPartition>> = BTreeMap::new();
+        for (tp, ts) in &parts {
+            topics.entry(tp.topic.as_str()).or_default().push(
+                ListOffsetsPartition::default()
+                    .with_partition_index(tp.partition)
+                    .with_current_leader_epoch(-1)
+                    .with_timestamp(*ts),
+            );
+        }
+        let req = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_isolation_level(if version >= 2 { isolation.wire() } else { 0 })
+            .with_timeout_ms(client.config().request_timeout().as_millis() as i32)
+            .with_topics(
+                topics
+                    .into_iter()
+                    .map(|(t, ps)| {
+                        ListOffsetsTopic::default()
+                            .with_name(TopicName(StrBytes::from_string(t.to_string())))
+                            .with_partitions(ps)
+                    })
+                    .collect(),
+            );
+        let resp = conn
+            .request_at(&req, version, client.config().request_timeout())
+            .await?;
+        let mut answers = Answers::new();
+        for t in resp.topics {
+            let topic = t.name.0.to_string();
+            for p in t.partitions {
+                let tp = TopicPartition::new(topic.clone(), p.partition_index);
+                let v = match ErrorCode::from_code(p.error_code) {
+                    Some(code) => Err(Error::broker(
+                        code,
+                        ErrorContext::broker(Some(leader), conn.address())
+                            .with_api(ApiKey::ListOffsets)
+                            .with_resource(topic.clone())
+                            .with_partition(p.partition_index),
+                        None,
+                    )),
+                    None if p.offset < 0 => Ok(None),
+                    None => Ok(Some(OffsetAndTimestamp {
+                        offset: p.offset,
+                        timestamp: p.timestamp,
+                        leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
+                    })),
+                };
+                answers.insert(tp, v);
+            }
+        }
+        Ok(answers)
+    }
+    .await;
+    (parts, result)
+}

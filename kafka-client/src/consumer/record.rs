@@ -1,0 +1,224 @@
+//! What the consumer hands out: [`ConsumerRecord`]s (owned, `'static`, `Send`; keys and
+//! values are `Bytes` slices of the fetch buffer), per-partition errors as data, and the
+//! small value types of the consumer API.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::error::Error;
+use crate::records::{Header, TimestampType};
+
+/// A topic and a partition index.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    /// `topic`-`partition`.
+    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
+        Self {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+impl fmt::Debug for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl<S: Into<String>> From<(S, i32)> for TopicPartition {
+    fn from((topic, partition): (S, i32)) -> Self {
+        Self::new(topic, partition)
+    }
+}
+
+/// An offset to commit (the offset of the *next* record to read), with optional metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsetAndMetadata {
+    /// The next offset to consume.
+    pub offset: i64,
+    /// Free-form metadata stored with the commit.
+    pub metadata: Option<String>,
+    /// Leader epoch of the last consumed record, when known.
+    pub leader_epoch: Option<i32>,
+}
+
+impl OffsetAndMetadata {
+    /// An offset without metadata.
+    pub fn new(offset: i64) -> Self {
+        Self {
+            offset,
+            metadata: None,
+            leader_epoch: None,
+        }
+    }
+
+    /// This offset with `metadata`.
+    pub fn with_metadata(mut self, metadata: impl Into<String>) -> Self {
+        self.metadata = Some(metadata.into());
+        self
+    }
+}
+
+/// An offset found by timestamp ([`crate::consumer::Consumer::offsets_for_times`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OffsetAndTimestamp {
+    /// The earliest offset whose timestamp is at or after the one asked for.
+    pub offset: i64,
+    /// That record's timestamp.
+    pub timestamp: i64,
+    /// Leader epoch, when the broker sent one.
+    pub leader_epoch: Option<i32>,
+}
+
+/// One record as consumed. Owned and `'static`: key, value and header values are `Bytes`
+/// slices sharing the fetch response's buffer (no copy).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    /// Topic (shared between the records of a partition).
+    pub topic: Arc<str>,
+    /// Partition index.
+    pub partition: i32,
+    /// Offset in the partition.
+    pub offset: i64,
+    /// Timestamp in milliseconds since the epoch.
+    pub timestamp: i64,
+    /// Whether `timestamp` is the producer's create time or the broker's append time.
+    pub timestamp_type: TimestampType,
+    /// Key, if any.
+    pub key: Option<Bytes>,
+    /// Value, if any (`None` is a tombstone).
+    pub value: Option<Bytes>,
+    /// Headers in wire order (duplicate keys kept).
+    pub headers: Vec<Header>,
+    /// Leader epoch of the batch the record came in.
+    pub leader_epoch: Option<i32>,
+}
+
+impl ConsumerRecord {
+    /// The record's topic and partition.
+    pub fn topic_partition(&self) -> TopicPartition {
+        TopicPartition::new(&*self.topic, self.partition)
+    }
+}
+
+impl fmt::Debug for ConsumerRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsumerRecord")
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("offset", &self.offset)
+            .field("timestamp", &self.timestamp)
+            .field("key_len", &self.key.as_ref().map(Bytes::len))
+            .field("value_len", &self.value.as_ref().map(Bytes::len))
+            .field("headers", &self.headers.len())
+            .finish()
+    }
+}
+
+/// A failure that concerns one partition (corrupt batch, offset out of range with
+/// `auto.offset.reset=none`, authorization, ...). The consumer's other partitions go on;
+/// this one stops fetching until the application seeks it.
+#[derive(Clone, Debug)]
+pub struct PartitionError {
+    /// The partition.
+    pub topic_partition: TopicPartition,
+    /// What went wrong.
+    pub error: Error,
+}
+
+impl PartitionError {
+    /// The error as one [`Error::Partition`] naming the partition.
+    pub fn into_error(self) -> Error {
+        Error::Partition {
+            topic: self.topic_partition.topic,
+            partition: self.topic_partition.partition,
+            error: Arc::new(self.error),
+        }
+    }
+}
+
+/// What one [`poll`](crate::consumer::Consumer::poll) returns: records in offset order per
+/// partition, and per-partition errors as data.
+#[derive(Clone, Debug, Default)]
+pub struct ConsumerRecords {
+    pub(crate) records: Vec<ConsumerRecord>,
+    pub(crate) errors: Vec<PartitionError>,
+}
+
+impl ConsumerRecords {
+    /// The records.
+    pub fn records(&self) -> &[ConsumerRecord] {
+        &self.records
+    }
+
+    /// The per-partition errors.
+    pub fn errors(&self) -> &[PartitionError] {
+        &self.errors
+    }
+
+    /// Number of records (errors not counted).
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether there are neither records nor errors.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.errors.is_empty()
+    }
+
+    /// Iterates over the records.
+    pub fn iter(&self) -> std::slice::Iter<'_, ConsumerRecord> {
+        self.records.iter()
+    }
+
+    /// Splits into records and errors.
+    pub fn into_parts(self) -> (Vec<ConsumerRecord>, Vec<PartitionError>) {
+        (self.records, self.errors)
+    }
+}
+
+impl IntoIterator for ConsumerRecords {
+    type Item = ConsumerRecord;
+    type IntoIter = std::vec::IntoIter<ConsumerRecord>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.records.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a ConsumerRecords {
+    type Item = &'a ConsumerRecord;
+    type IntoIter = std::slice::Iter<'a, ConsumerRecord>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.records.iter()
+    }
+}
+
+/// The group membership a consumer holds now (Java's `ConsumerGroupMetadata`), e.g. for
+/// a transactional producer's `send_offsets`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupMetadata {
+    /// The group id.
+    pub group_id: String,
+    /// The generation, or -1 outside a generation.
+    pub generation_id: i32,
+    /// The member id the coordinator gave (empty before the first join).
+    pub member_id: String,
+    /// The static member id, if configured.
+    pub group_instance_id: Option<String>,
+}

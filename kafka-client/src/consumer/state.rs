@@ -1,0 +1,140 @@
+//! The state the consumer's handle and its background tasks share: assignment and
+//! positions, the fetch buffer, rebalance events waiting for `poll`, and the group view.
+//!
+//! One `std::sync::Mutex` guards it; nobody holds it across an `.await`, so every change
+//! `poll` makes happens synchronously inside one `Future::poll` call (the basis of
+//! `poll`'s cancellation safety).
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
+
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::client::Client;
+use crate::error::Error;
+
+use super::builder::ConsumerConfig;
+use super::fetch_buffer::FetchBuffer;
+use super::group::{CoordinatorLink, GroupCommand};
+use super::record::{PartitionError, TopicPartition};
+use super::subscription::{Assignment, Subscription};
+
+/// A rebalance step that runs at the application's next `poll`, as in the Java client,
+/// so listener callbacks and commit-on-revoke happen between two batches, never while
+/// the application is still working on one.
+#[derive(Debug)]
+pub(crate) enum AppEvent {
+    /// Commit (when auto-commit is on), call `revoked`, then drop the partitions.
+    Revoke {
+        partitions: Vec<TopicPartition>,
+        done: oneshot::Sender<()>,
+    },
+    /// Call `assigned`, then let the partitions' records out.
+    Assigned { partitions: Vec<TopicPartition> },
+    /// Call `lost` (no commit: another member may own them already).
+    Lost { partitions: Vec<TopicPartition> },
+}
+
+/// The group membership as the handle sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupView {
+    pub generation: i32,
+    pub member_id: String,
+    /// Between JoinGroup and the end of SyncGroup: application commits are refused.
+    pub rebalancing: bool,
+}
+
+impl Default for GroupView {
+    fn default() -> Self {
+        Self {
+            generation: -1,
+            member_id: String::new(),
+            rebalancing: false,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub subscription: Subscription,
+    pub partitions: Assignment,
+    pub buffer: FetchBuffer,
+    /// Errors found outside a fetch buffer entry (lookups, fetch error codes).
+    pub pending_errors: Vec<PartitionError>,
+    pub events: VecDeque<AppEvent>,
+    /// A rebalance step started by `poll` is still running.
+    pub event_running: bool,
+    pub closed: bool,
+    /// A group error that ends the consumer (fenced static member, authorization).
+    pub fatal: Option<Error>,
+    pub last_poll: Instant,
+    pub next_auto_commit: Instant,
+    pub group: GroupView,
+}
+
+/// Everything the handle and the tasks share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub client: Client,
+    pub config: ConsumerConfig,
+    state: Mutex<State>,
+    /// Wakes `poll`: data, errors or events arrived.
+    pub data_ready: Notify,
+    /// Wakes the fetch driver: assignment, positions or pause state changed.
+    pub fetch_wake: Notify,
+    /// Wakes the group task after a poll (a member that left on poll timeout rejoins).
+    pub polled: Notify,
+    pub coordinator: Option<std::sync::Arc<CoordinatorLink>>,
+    pub group_tx: Mutex<Option<mpsc::UnboundedSender<GroupCommand>>>,
+}
+
+impl Shared {
+    pub(crate) fn new(client: Client, config: ConsumerConfig) -> Self {
+        let coordinator = config
+            .group_id
+            .clone()
+            .map(|g| std::sync::Arc::new(CoordinatorLink::new(client.clone(), g)));
+        let now = Instant::now();
+        Self {
+            state: Mutex::new(State {
+                subscription: Subscription::None,
+                partitions: Assignment::new(),
+                buffer: FetchBuffer::default(),
+                pending_errors: Vec::new(),
+                events: VecDeque::new(),
+                event_running: false,
+                closed: false,
+                fatal: None,
+                last_poll: now,
+                next_auto_commit: now + config.auto_commit_interval,
+                group: GroupView::default(),
+            }),
+            client,
+            config,
+            data_ready: Notify::new(),
+            fetch_wake: Notify::new(),
+            polled: Notify::new(),
+            coordinator,
+            group_tx: Mutex::new(None),
+        }
+    }
+
+    /// Locks the state (a poisoned lock is taken over: the state stays consistent since
+    /// no code path panics while holding it).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes both `poll` and the fetch driver.
+    pub(crate) fn wake_all(&self) {
+        self.data_ready.notify_waiters();
+        self.fetch_wake.notify_one();
+    }
+
+    /// Sends a command to the group task, if there is one.
+    pub(crate) fn group_command(&self, cmd: GroupCommand) -> bool {
+        let tx = self.group_tx.lock().unwrap_or_else(|e| e.into_inner());
+        tx.as_ref().is_some_and(|tx| tx.send(cmd).is_ok())
+    }
+}

@@ -1,0 +1,152 @@
+//! What the consumer reads and where it is: the subscription (manual or by topic), and
+//! per assigned partition its position, fetch cursor, pause flag and readiness (Java's
+//! `SubscriptionState`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use super::record::TopicPartition;
+
+/// How partitions come to the consumer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Subscription {
+    /// Nothing yet.
+    #[default]
+    None,
+    /// `assign`: the application names partitions.
+    Manual,
+    /// `subscribe`: the group assigns partitions of these topics.
+    Topics(BTreeSet<String>),
+}
+
+/// Where a position lookup must start from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ResetTarget {
+    Earliest,
+    Latest,
+}
+
+impl ResetTarget {
+    /// The ListOffsets timestamp that means this target.
+    pub(crate) fn timestamp(self) -> i64 {
+        match self {
+            Self::Earliest => -2,
+            Self::Latest => -1,
+        }
+    }
+}
+
+/// Whether a partition has a position to fetch from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InitState {
+    /// Needs the group's committed offset (or the reset policy when there is none).
+    Committed,
+    /// Needs a ListOffsets lookup.
+    Reset(ResetTarget),
+    /// Has a position.
+    Ready,
+    /// Stopped after an error delivered to the application; a seek restarts it.
+    Failed,
+}
+
+/// One assigned partition.
+#[derive(Debug)]
+pub(crate) struct PartitionState {
+    pub topic: Arc<str>,
+    /// The next offset to hand to the application (valid when `Ready` or `Failed`).
+    pub position: i64,
+    /// The next offset to fetch (at or after `position`: data in between is buffered).
+    pub fetch_offset: i64,
+    /// Leader epoch of the last record handed out.
+    pub leader_epoch: Option<i32>,
+    pub init: InitState,
+    pub paused: bool,
+    /// Bumped on every seek or reset: fetch and lookup answers for an older epoch are dropped.
+    pub epoch: u64,
+    /// A Fetch request for the partition is outstanding.
+    pub fetch_in_flight: bool,
+    /// A position lookup (OffsetFetch or ListOffsets) is outstanding.
+    pub lookup_in_flight: bool,
+    /// Don't retry fetching or lookups before this.
+    pub backoff_until: Option<Instant>,
+    /// Assigned by the group but the listener's `assigned` has not run yet: no records out.
+    pub awaiting_callback: bool,
+    /// Being revoked or lost: no fetching, no records out.
+    pub revoking: bool,
+    /// Fetched bytes waiting in the fetch buffer.
+    pub buffered_bytes: usize,
+    pub high_watermark: i64,
+    pub last_stable_offset: i64,
+    pub log_start_offset: i64,
+}
+
+impl PartitionState {
+    pub(crate) fn new(topic: Arc<str>, init: InitState) -> Self {
+        Self {
+            topic,
+            position: -1,
+            fetch_offset: -1,
+            leader_epoch: None,
+            init,
+            paused: false,
+            epoch: 0,
+            fetch_in_flight: false,
+            lookup_in_flight: false,
+            backoff_until: None,
+            awaiting_callback: false,
+            revoking: false,
+            buffered_bytes: 0,
+            high_watermark: -1,
+            last_stable_offset: -1,
+            log_start_offset: -1,
+        }
+    }
+
+    /// Moves the partition to `offset`: clears errors and invalidates outstanding fetches.
+    pub(crate) fn seek(&mut self, offset: i64) {
+        self.position = offset;
+        self.fetch_offset = offset;
+        self.init = InitState::Ready;
+        self.epoch += 1;
+        self.backoff_until = None;
+    }
+
+    /// Asks for a new position lookup.
+    pub(crate) fn reset(&mut self, init: InitState) {
+        self.init = init;
+        self.epoch += 1;
+        self.backoff_until = None;
+    }
+
+    fn backed_off(&self, now: Instant) -> bool {
+        self.backoff_until.is_some_and(|t| t > now)
+    }
+
+    /// Whether a fetch may be sent for the partition now.
+    pub(crate) fn fetchable(&self, now: Instant, max_partition_bytes: usize) -> bool {
+        self.init == InitState::Ready
+            && !self.paused
+            && !self.revoking
+            && !self.fetch_in_flight
+            && !self.backed_off(now)
+            && self.buffered_bytes < max_partition_bytes
+    }
+
+    /// Whether the partition waits for a position lookup that may start now.
+    pub(crate) fn needs_lookup(&self, now: Instant) -> bool {
+        matches!(self.init, InitState::Committed | InitState::Reset(_))
+            && !self.lookup_in_flight
+            && !self.revoking
+            && !self.backed_off(now)
+    }
+
+    /// Whether buffered records of the partition may go to the application.
+    pub(crate) fn deliverable(&self) -> bool {
+        !self.paused && !self.awaiting_callback && !self.revoking
+    }
+}
+
+/// The assignment: partitions by name, in order.
+pub(crate) type Assignment = BTreeMap<TopicPartition, PartitionState>;
