@@ -20,10 +20,13 @@ pub mod records;
 
 pub use client::{Client, Target};
 pub use cluster::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
-pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, ConsumerRecords};
 pub use config::{BrokerAddress, ClientBuilder, ClientConfig};
+pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, ConsumerRecords};
 pub use error::{Error, ErrorCode, ErrorContext, Result, TlsErrorKind};
 pub use net::{Connection, ConnectionKind};
+pub use producer::{
+    Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
+};
 /// Topic ids are UUIDs.
 pub use uuid::Uuid;
 

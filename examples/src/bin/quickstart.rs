@@ -1,4 +1,5 @@
-//! Quickstart: connect, create a topic, print the cluster's metadata.
+//! Quickstart: connect, create a topic, print the cluster's metadata, produce ten
+//! records and consume them back.
 //!
 //! `cargo run -p examples --bin quickstart`. With `KAFKA_BOOTSTRAP_SERVERS` set it uses
 //! that cluster; otherwise it starts a local single-node Kafka from the test bed (Apache
@@ -7,7 +8,8 @@
 use std::time::Duration;
 
 use kafka_admin::{Admin, CreateTopicsOptions, NewTopic};
-use kafka_client::{Client, ErrorCode};
+use kafka_client::consumer::TopicPartition;
+use kafka_client::{Client, Consumer, ErrorCode, Producer, ProducerRecord};
 
 const TOPIC: &str = "quickstart";
 
@@ -76,6 +78,76 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             p.isr
         );
     }
+
+    // Produce: `send` waits only for buffer space; its future resolves on acknowledgement.
+    let producer = Producer::builder().client(client.clone()).build()?;
+    let mut deliveries = Vec::new();
+    for i in 0..10 {
+        let record = ProducerRecord::new(TOPIC)
+            .with_key(format!("user-{}", i % 3))
+            .with_value(format!("hello #{i}"))
+            .with_header("source", Some("quickstart"));
+        deliveries.push(producer.send(record).await?);
+    }
+    let mut written = Vec::new();
+    for d in deliveries {
+        let meta = d.await?;
+        written.push((meta.partition, meta.offset));
+    }
+    producer.close(Duration::from_secs(10)).await?;
+    println!("produced {} records", written.len());
+
+    // Consume exactly what was just written: from each record's offset on its partition.
+    let consumer = Consumer::builder().client(client.clone()).build()?;
+    let partitions: Vec<TopicPartition> = topic
+        .partitions
+        .iter()
+        .map(|p| TopicPartition::new(TOPIC, p.partition))
+        .collect();
+    consumer.assign(partitions.clone())?;
+    for tp in &partitions {
+        let first = written
+            .iter()
+            .filter(|(p, _)| *p == tp.partition)
+            .map(|(_, o)| *o)
+            .min();
+        match first {
+            Some(offset) => consumer.seek(tp.clone(), offset)?,
+            None => consumer.pause([tp.clone()])?,
+        }
+    }
+    let mut consumed = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while consumed < written.len() {
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!(
+                "consumed only {consumed} of {} records in 30 s",
+                written.len()
+            )
+            .into());
+        }
+        let batch = consumer.poll(Duration::from_millis(500)).await?;
+        for e in batch.errors() {
+            eprintln!("partition error: {e:?}");
+        }
+        for r in &batch {
+            let text = |b: &Option<bytes::Bytes>| {
+                b.as_ref()
+                    .map_or("null".into(), |b| String::from_utf8_lossy(b).into_owned())
+            };
+            println!(
+                "{}:{}:{} key={} value={}",
+                r.topic,
+                r.partition,
+                r.offset,
+                text(&r.key),
+                text(&r.value)
+            );
+            consumed += 1;
+        }
+    }
+    consumer.close().await?;
+    println!("consumed {consumed} records");
     println!("quickstart ok");
     Ok(())
 }

@@ -1,1 +1,573 @@
-//! The producer (in progress).
+//! The producer: [`Producer`] batches records per partition and sends them to each
+//! partition's leader, one Produce request per broker covering every ready partition.
+//!
+//! ```no_run
+//! # async fn run() -> kafka_client::Result<()> {
+//! use std::time::Duration;
+//! use kafka_client::producer::{Producer, ProducerRecord};
+//!
+//! let producer = Producer::builder()
+//!     .bootstrap_servers(["127.0.0.1:9092"])
+//!     .build()?;
+//! // `send` waits only for buffer space; the returned future resolves on acknowledgement.
+//! let delivery = producer
+//!     .send(ProducerRecord::new("events").with_key("user-1").with_value("clicked"))
+//!     .await?;
+//! let meta = delivery.await?;
+//! println!("{}-{} offset {}", meta.topic, meta.partition, meta.offset);
+//! producer.close(Duration::from_secs(10)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # How it works
+//! - **Accumulator** (`accumulator.rs`, `batch.rs`): each partition has its own lock, an
+//!   open batch that records are encoded straight into (a pooled buffer, no allocation
+//!   per record), and a queue of closed batches. `buffer.memory` (`memory.rs`) bounds
+//!   the bytes held: `send` waits for room, `try_send` fails at once.
+//! - **Senders** (`sender.rs`): one task per broker drains every ready partition it
+//!   leads (full, lingered, or flushed) into one Produce request, keeps up to
+//!   `max.in.flight` requests in flight on its connection, and settles or retries each
+//!   batch from the response. A batch is encoded (compressed, checksummed) once; retries
+//!   re-send the same bytes.
+//! - **Metadata** (`metadata.rs`): one task refreshes leaders when a sender meets a
+//!   leader error or a lost connection, moves partitions between senders, and expires
+//!   the batches of partitions that have no leader.
+//! - **Delivery** (`delivery.rs`): one completion cell per batch; a record's
+//!   [`DeliveryFuture`] is that cell plus the record's index.
+//!
+//! # Guarantees and limits
+//! - Every record accepted by `send`/`try_send` resolves its future exactly once: with
+//!   its offset, or a typed [`Error`](crate::Error) ([`Error::DeliveryTimeout`](crate::Error::DeliveryTimeout)
+//!   after `delivery.timeout`, the broker's error when it is not retriable, or
+//!   [`Error::Closed`](crate::Error::Closed) when `close` gave up).
+//! - Per-partition order is kept across retries: a retried batch goes back at its place
+//!   and its partition waits for it. With `max.in.flight` above 1, batches of the same
+//!   partition that were already in flight behind a failed one may still land before its
+//!   retry (the Java client's limit without idempotence); use `max_in_flight(1)` for
+//!   strict order.
+//! - Retries may duplicate records when a request's answer was lost (no idempotence yet).
+
+mod accumulator;
+mod batch;
+mod builder;
+mod delivery;
+mod memory;
+mod metadata;
+mod partitioner;
+mod properties;
+mod record;
+mod sender;
+mod shared;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use builder::{Acks, ProducerBuilder};
+pub use delivery::DeliveryFuture;
+pub use partitioner::{Partitioner, Partitioning, key_partition};
+pub use record::{ProducerRecord, RecordMetadata};
+
+use accumulator::{PartitionState, TopicEntry, Wake};
+use builder::ProducerConfig;
+use delivery::wait_settled;
+use record::now_ms;
+use shared::Shared;
+
+use crate::client::Client;
+use crate::error::{Error, ErrorCode, ErrorContext, Result};
+pub use crate::records::Compression;
+use crate::records::{self, BATCH_HEADER_SIZE, batch_size_upper_bound};
+
+/// A Kafka producer. Cheap to clone (an `Arc` inside); every clone shares the buffers,
+/// connections and background tasks. `Send + Sync`.
+///
+/// Dropping the last clone without [`close`](Self::close) stops accepting records but
+/// still delivers the pending ones in the background (bounded by `delivery.timeout`).
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<Handle>,
+}
+
+/// Owned by the handles only: when the last one goes, the producer starts closing.
+#[derive(Debug)]
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.begin_close();
+    }
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sh = &self.inner.shared;
+        f.debug_struct("Producer")
+            .field("client", &sh.client)
+            .field("acks", &sh.config.acks)
+            .field("closing", &sh.is_closing())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a partition could not be chosen.
+enum Choice {
+    Ok(i32),
+    OutOfRange(i32, usize),
+}
+
+impl Producer {
+    /// A builder with the Java client's defaults.
+    pub fn builder() -> ProducerBuilder {
+        ProducerBuilder::new()
+    }
+
+    pub(crate) fn new(client: Client, owns_client: bool, config: ProducerConfig) -> Self {
+        Producer {
+            inner: Arc::new(Handle {
+                shared: Arc::new(Shared::new(client, owns_client, config)),
+            }),
+        }
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// The client the producer sends through.
+    pub fn client(&self) -> &Client {
+        &self.shared().client
+    }
+
+    /// Queues `record` and returns the future of its delivery.
+    ///
+    /// Waits only for the topic's metadata (first send to a topic) and for room in
+    /// `buffer.memory`, both bounded by `max.block`. Fails at once, with the record not
+    /// queued, when the record is larger than `max.request.size` ([`Error::TooLarge`]),
+    /// its partition does not exist ([`Error::UnknownTopicOrPartition`]), the topic is
+    /// unknown after `max.block` (a broker error with code UNKNOWN_TOPIC_OR_PARTITION),
+    /// the buffer stays full ([`Error::BufferFull`]) or the producer is closed.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        let sh = self.shared();
+        sh.check_open()?;
+        let charge = self.charge_for(&record)?;
+        // Fast path: metadata known and room in the buffer, all under one lock, no clock.
+        if let Some(done) = self.append_now(&record, charge, false) {
+            return done;
+        }
+        let deadline = Instant::now() + sh.config.max_block;
+        let mut topic = match sh.topic(&record.topic) {
+            Some(t) => t,
+            None => self.load_topic(&record.topic, deadline).await?,
+        };
+        let in_range = matches!(
+            self.choose(&topic.partitions(), &topic, &record, charge),
+            Choice::Ok(_)
+        );
+        if !in_range {
+            // The topic may have grown: look once more before failing.
+            sh.client.invalidate_topic(&record.topic);
+            topic = self.load_topic(&record.topic, deadline).await?;
+            if let Choice::OutOfRange(p, n) =
+                self.choose(&topic.partitions(), &topic, &record, charge)
+            {
+                return Err(out_of_range(&record.topic, p, n));
+            }
+        }
+        sh.res
+            .memory
+            .reserve(charge, deadline, || sh.wake_senders())
+            .await?;
+        self.append_reserved(&topic, &record, charge)
+    }
+
+    /// Sends `record` and waits for its acknowledgement.
+    pub async fn send_and_wait(&self, record: ProducerRecord) -> Result<RecordMetadata> {
+        self.send(record).await?.await
+    }
+
+    /// Queues `record` if that needs no waiting; never waits. Fails with
+    /// [`Error::BufferFull`] when `buffer.memory` has no room, and with
+    /// [`Error::MetadataPending`] on the first record for a topic whose metadata is not
+    /// loaded yet (loading starts; a later call succeeds). Otherwise as
+    /// [`send`](Self::send).
+    pub fn try_send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        let sh = self.shared();
+        sh.check_open()?;
+        let charge = self.charge_for(&record)?;
+        match self.append_now(&record, charge, true) {
+            Some(done) => done,
+            None => {
+                self.load_in_background(&record.topic)?;
+                Err(Error::MetadataPending {
+                    topic: record.topic.to_string(),
+                })
+            }
+        }
+    }
+
+    /// Sends every record queued so far without waiting for linger, and waits until each
+    /// is acknowledged or failed. Records sent meanwhile are not waited for.
+    pub async fn flush(&self) {
+        let sh = self.shared();
+        let _flushing = sh.flush_guard();
+        wait_settled(sh.res.snapshot()).await;
+    }
+
+    /// Stops accepting records (later sends fail with [`Error::Closed`]), delivers the
+    /// pending ones, and waits up to `timeout` for them. Records still pending then fail
+    /// with [`Error::Closed`] and the call returns [`Error::Deadline`]. Either way every
+    /// record's future has resolved when this returns. Closes the client if the producer
+    /// built it.
+    pub async fn close(&self, timeout: Duration) -> Result<()> {
+        let sh = self.shared();
+        sh.begin_close();
+        let deadline = Instant::now() + timeout;
+        let mut result = Ok(());
+        loop {
+            let pending = sh.res.snapshot();
+            if pending.is_empty() {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, wait_settled(pending))
+                .await
+                .is_err()
+            {
+                let left = sh.res.snapshot().len();
+                sh.abort();
+                result = Err(Error::Deadline {
+                    operation: "closing the producer".into(),
+                    timeout,
+                    last_error: format!(
+                        "{left} batches were still pending; their records failed with Closed"
+                    ),
+                });
+                break;
+            }
+        }
+        if sh.owns_client {
+            sh.client.close();
+        }
+        result
+    }
+
+    /// The bytes of `buffer.memory` a record takes, after checking it can ever be sent.
+    fn charge_for(&self, r: &ProducerRecord) -> Result<usize> {
+        let sh = self.shared();
+        let (key, value) = (r.key.as_deref(), r.value.as_deref());
+        let charge = record_bound(key, value, &r.headers);
+        let limit = sh.config.max_request_size;
+        if charge.saturating_add(BATCH_HEADER_SIZE) > limit {
+            // Near the limit: decide on the exact encoded size, not the quick bound.
+            let size = batch_size_upper_bound(key, value, &r.headers);
+            if size > limit {
+                return Err(Error::TooLarge {
+                    what: format!("record for topic {} (max.request.size)", r.topic),
+                    size,
+                    limit,
+                });
+            }
+        }
+        if charge > sh.res.memory.capacity() {
+            return Err(Error::TooLarge {
+                what: format!("record for topic {} (buffer.memory)", r.topic),
+                size: charge,
+                limit: sh.res.memory.capacity(),
+            });
+        }
+        Ok(charge)
+    }
+
+    fn choose(
+        &self,
+        parts: &[Arc<PartitionState>],
+        topic: &TopicEntry,
+        r: &ProducerRecord,
+        charge: usize,
+    ) -> Choice {
+        let sh = self.shared();
+        let n = parts.len();
+        let p = match r.partition {
+            Some(p) => p,
+            None => topic.partitioner.choose(
+                &sh.config.partitioning,
+                &r.topic,
+                r.key.as_deref(),
+                r.value.as_deref(),
+                i32::try_from(n).unwrap_or(i32::MAX),
+                charge,
+                sh.config.batch_size,
+                |i| parts.get(i as usize).is_some_and(|p| p.leader() >= 0),
+            ),
+        };
+        if p < 0 || p as usize >= n {
+            Choice::OutOfRange(p, n)
+        } else {
+            Choice::Ok(p)
+        }
+    }
+
+    /// Appends `r` if that needs no waiting. `None` when the topic's metadata is not
+    /// loaded, or (unless `fail_fast`) when the partition is out of range or the buffer
+    /// is full, for the caller to wait; with `fail_fast` those are errors.
+    fn append_now(
+        &self,
+        r: &ProducerRecord,
+        charge: usize,
+        fail_fast: bool,
+    ) -> Option<Result<DeliveryFuture>> {
+        let sh = self.shared();
+        let (done, wake) = {
+            // Holding the registry's read lock keeps a closing task from stopping while
+            // this record goes in (see `Shared::may_stop`).
+            let topics = sh.topics();
+            let topic = topics.get(&*r.topic)?;
+            let parts = topic.partitions();
+            let partition = match self.choose(&parts, topic, r, charge) {
+                Choice::Ok(p) => p,
+                Choice::OutOfRange(p, n) if fail_fast => {
+                    return Some(Err(out_of_range(&r.topic, p, n)));
+                }
+                Choice::OutOfRange(..) => return None,
+            };
+            match sh.res.memory.try_reserve(charge) {
+                Ok(()) => {}
+                Err(Error::BufferFull { .. }) if !fail_fast => return None,
+                Err(e) => return Some(Err(e)),
+            }
+            self.append_locked(&parts, partition, r, charge)
+        };
+        if let Some(part) = wake {
+            sh.wake_for(&part);
+        }
+        Some(done)
+    }
+
+    /// Appends `r`, whose bytes are reserved already (after a wait).
+    fn append_reserved(
+        &self,
+        topic: &TopicEntry,
+        r: &ProducerRecord,
+        charge: usize,
+    ) -> Result<DeliveryFuture> {
+        let sh = self.shared();
+        let (done, wake) = {
+            let _gate = sh.topics();
+            let parts = topic.partitions();
+            match self.choose(&parts, topic, r, charge) {
+                Choice::Ok(p) => self.append_locked(&parts, p, r, charge),
+                Choice::OutOfRange(p, n) => {
+                    sh.res.memory.release(charge);
+                    (Err(out_of_range(&r.topic, p, n)), None)
+                }
+            }
+        };
+        if let Some(part) = wake {
+            sh.wake_for(&part);
+        }
+        done
+    }
+
+    /// Appends to the partition's open batch while the caller holds the registry's read
+    /// lock; gives the reserved bytes back on failure. Also returns the partition whose
+    /// sender to wake once the caller's locks are released.
+    fn append_locked(
+        &self,
+        parts: &[Arc<PartitionState>],
+        partition: i32,
+        r: &ProducerRecord,
+        charge: usize,
+    ) -> (Result<DeliveryFuture>, Option<Arc<PartitionState>>) {
+        let sh = self.shared();
+        let result = match parts.get(partition as usize) {
+            _ if sh.is_closing() => Err(Error::Closed),
+            None => Err(out_of_range(&r.topic, partition, parts.len())),
+            Some(part) => part
+                .append(
+                    &sh.res,
+                    r.timestamp.unwrap_or_else(now_ms),
+                    r.key.as_deref(),
+                    r.value.as_deref(),
+                    &r.headers,
+                    charge,
+                )
+                .map(|(fut, wake)| (fut, (wake == Wake::Sender).then(|| part.clone()))),
+        };
+        match result {
+            Ok((fut, wake)) => (Ok(fut), wake),
+            Err(e) => {
+                sh.res.memory.release(charge);
+                (Err(e), None)
+            }
+        }
+    }
+
+    /// Loads a topic's metadata, retrying until `deadline` while the topic is unknown.
+    async fn load_topic(&self, name: &str, deadline: Instant) -> Result<Arc<TopicEntry>> {
+        load_topic(self.shared(), name, deadline).await
+    }
+
+    /// Starts loading a topic's metadata for `try_send`, once per topic at a time.
+    fn load_in_background(&self, name: &Arc<str>) -> Result<()> {
+        let sh = self.shared().clone();
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::Config("the producer must be used inside a tokio runtime".into())
+        })?;
+        if !sh.start_loading(name) {
+            return Ok(());
+        }
+        let name = name.clone();
+        let deadline = Instant::now() + sh.config.max_block;
+        handle.spawn(async move {
+            if let Err(e) = load_topic(&sh, &name, deadline).await {
+                tracing::debug!(topic = %name, error = %e, "background metadata load failed");
+            }
+            sh.done_loading(&name);
+        });
+        Ok(())
+    }
+}
+
+async fn load_topic(sh: &Arc<Shared>, name: &str, deadline: Instant) -> Result<Arc<TopicEntry>> {
+    let mut last: Option<Error> = None;
+    for attempt in 0u32.. {
+        match tokio::time::timeout_at(deadline, sh.client.topic(name)).await {
+            Ok(Ok(info)) if !info.partitions.is_empty() => return sh.register_topic(&info),
+            Ok(Ok(_)) => {
+                last = Some(Error::broker(
+                    ErrorCode::LEADER_NOT_AVAILABLE,
+                    ErrorContext::default().with_resource(name),
+                    Some("the topic has no partitions in the metadata yet".into()),
+                ))
+            }
+            Ok(Err(e)) if e.is_retriable() => last = Some(e),
+            Ok(Err(e)) => return Err(e),
+            Err(_elapsed) => break,
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        // Back off, but never past the deadline: the topic may appear until max.block.
+        tokio::time::sleep_until((now + sh.client.retry_backoff(attempt)).min(deadline)).await;
+        // The next lookup must ask the cluster again.
+        sh.client.invalidate_topic(name);
+    }
+    let max_block = sh.config.max_block;
+    Err(match last {
+        Some(e)
+            if e.code() == Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+                || matches!(e, Error::UnknownTopicOrPartition(_)) =>
+        {
+            Error::broker(
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                ErrorContext::default().with_resource(name),
+                Some(format!(
+                    "topic {name} not present in metadata after {max_block:?} (max.block)"
+                )),
+            )
+        }
+        other => Error::Deadline {
+            operation: format!("loading metadata for topic {name}"),
+            timeout: max_block,
+            last_error: other.map_or_else(|| "no answer".into(), |e| e.to_string()),
+        },
+    })
+}
+
+/// A quick upper bound of a record's encoded size in a batch (every varint at its
+/// widest), without computing each varint's width.
+fn record_bound(key: Option<&[u8]>, value: Option<&[u8]>, headers: &[records::Header]) -> usize {
+    // Length 5, attributes 1, timestamp delta 10, offset delta 5, key and value lengths
+    // 5 + 5, header count 5; per header, two lengths of 5.
+    let len = |b: Option<&[u8]>| b.map_or(0, <[u8]>::len);
+    headers.iter().fold(
+        36usize.saturating_add(len(key)).saturating_add(len(value)),
+        |n, h| {
+            n.saturating_add(10 + h.key.len())
+                .saturating_add(len(h.value.as_deref()))
+        },
+    )
+}
+
+fn out_of_range(topic: &str, partition: i32, partitions: usize) -> Error {
+    Error::UnknownTopicOrPartition(format!(
+        "{topic}-{partition}: the topic has {partitions} partitions"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+    fn is_send<T: Send>(_: &T) {}
+
+    fn unreachable() -> Producer {
+        Producer::builder()
+            .bootstrap_servers(["127.0.0.1:1"])
+            .max_block(Duration::from_millis(300))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn handles_and_futures_are_send() {
+        send_sync::<Producer>();
+        send_sync::<DeliveryFuture>();
+        let p = unreachable();
+        is_send(&p.send(ProducerRecord::new("t")));
+        is_send(&p.send_and_wait(ProducerRecord::new("t")));
+        is_send(&p.flush());
+        is_send(&p.close(Duration::ZERO));
+    }
+
+    #[tokio::test]
+    async fn without_a_cluster_send_fails_typed_after_max_block() {
+        let p = unreachable();
+        let started = std::time::Instant::now();
+        let err = p
+            .send(ProducerRecord::new("t").with_value("v"))
+            .await
+            .unwrap_err();
+        let waited = started.elapsed();
+        assert!(matches!(err, Error::Deadline { .. }), "{err:?}");
+        assert!(
+            waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
+        // Nothing was queued: close is immediate and clean.
+        p.close(Duration::from_secs(1)).await.unwrap();
+        let err = p.send(ProducerRecord::new("t")).await.unwrap_err();
+        assert!(matches!(err, Error::Closed), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn oversized_records_fail_before_any_io() {
+        let p = Producer::builder()
+            .bootstrap_servers(["127.0.0.1:1"])
+            .max_request_size(2048)
+            .buffer_memory(1024)
+            .build()
+            .unwrap();
+        let err = p
+            .send(ProducerRecord::new("t").with_value(vec![0; 4096]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::TooLarge { limit: 2048, .. }),
+            "{err:?}"
+        );
+        // Under max.request.size but over buffer.memory: it could never be buffered.
+        let err = p
+            .try_send(ProducerRecord::new("t").with_value(vec![0; 1500]))
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::TooLarge { limit: 1024, .. }),
+            "{err:?}"
+        );
+    }
+}

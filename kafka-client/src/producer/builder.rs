@@ -1,0 +1,389 @@
+//! [`ProducerBuilder`]: typed producer settings, validated once in `build()`.
+
+use std::time::Duration;
+
+use super::Producer;
+use super::partitioner::Partitioning;
+use crate::client::Client;
+use crate::config::ClientBuilder;
+use crate::error::{Error, Result};
+use crate::records::Compression;
+
+/// How many acknowledgements the leader waits for before answering (`acks`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Acks {
+    /// `acks=0`: no answer at all; records are "delivered" once written to the socket,
+    /// with offset -1.
+    None,
+    /// `acks=1`: the leader wrote the records to its log.
+    Leader,
+    /// `acks=all` (`-1`): every in-sync replica has them (the Java default).
+    #[default]
+    All,
+}
+
+impl Acks {
+    /// The value of the Produce request's `acks` field.
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Acks::None => 0,
+            Acks::Leader => 1,
+            Acks::All => -1,
+        }
+    }
+
+    pub(crate) fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "0" => Some(Acks::None),
+            "1" => Some(Acks::Leader),
+            "all" | "-1" => Some(Acks::All),
+            _ => None,
+        }
+    }
+}
+
+/// Validated producer settings.
+#[derive(Clone, Debug)]
+pub(crate) struct ProducerConfig {
+    pub acks: Acks,
+    pub linger: Duration,
+    pub batch_size: usize,
+    pub buffer_memory: usize,
+    pub compression: Compression,
+    pub retries: u32,
+    pub delivery_timeout: Duration,
+    pub max_in_flight: usize,
+    pub max_request_size: usize,
+    pub max_block: Duration,
+    pub partitioning: Partitioning,
+    pub request_timeout: Duration,
+}
+
+/// Builds a [`Producer`]. Defaults follow the Java client (4.x): `acks=all`, linger
+/// 5 ms, `batch.size` 16 KiB, `buffer.memory` 32 MiB, no compression, retries until
+/// `delivery.timeout` (120 s), 5 requests in flight per broker, `max.request.size`
+/// 1 MiB, `max.block` 60 s.
+///
+/// ```no_run
+/// # async fn run() -> kafka_client::Result<()> {
+/// use std::time::Duration;
+/// use kafka_client::producer::{Acks, Producer, ProducerRecord};
+/// use kafka_client::records::Compression;
+///
+/// let producer = Producer::builder()
+///     .bootstrap_servers(["127.0.0.1:9092"])
+///     .acks(Acks::All)
+///     .linger(Duration::from_millis(10))
+///     .compression(Compression::Lz4)
+///     .build()?;
+/// let meta = producer
+///     .send_and_wait(ProducerRecord::new("orders").with_key("k").with_value("v"))
+///     .await?;
+/// println!("written at {}-{}@{}", meta.topic, meta.partition, meta.offset);
+/// producer.close(Duration::from_secs(5)).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ProducerBuilder {
+    client: ClientBuilder,
+    client_settings: Vec<&'static str>,
+    existing: Option<Client>,
+    acks: Acks,
+    linger: Duration,
+    batch_size: usize,
+    buffer_memory: usize,
+    compression: Compression,
+    retries: u32,
+    delivery_timeout: Duration,
+    max_in_flight: usize,
+    max_request_size: usize,
+    max_block: Duration,
+    partitioning: Partitioning,
+}
+
+impl Default for ProducerBuilder {
+    fn default() -> Self {
+        ProducerBuilder {
+            client: ClientBuilder::new().client_id("kafka-rs-producer"),
+            client_settings: Vec::new(),
+            existing: None,
+            acks: Acks::All,
+            linger: Duration::from_millis(5),
+            batch_size: 16 * 1024,
+            buffer_memory: 32 * 1024 * 1024,
+            compression: Compression::None,
+            retries: u32::MAX,
+            delivery_timeout: Duration::from_secs(120),
+            max_in_flight: 5,
+            max_request_size: 1024 * 1024,
+            max_block: Duration::from_secs(60),
+            partitioning: Partitioning::Default,
+        }
+    }
+}
+
+impl ProducerBuilder {
+    /// A builder with the Java client's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn client_setting(
+        mut self,
+        name: &'static str,
+        f: impl FnOnce(ClientBuilder) -> ClientBuilder,
+    ) -> Self {
+        self.client = f(self.client);
+        self.client_settings.push(name);
+        self
+    }
+
+    /// Bootstrap servers (`bootstrap.servers`).
+    pub fn bootstrap_servers<I, S>(self, servers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.client_setting("bootstrap.servers", |c| c.bootstrap_servers(servers))
+    }
+
+    /// The client id (`client.id`). Default `kafka-rs-producer`.
+    pub fn client_id(self, id: impl Into<String>) -> Self {
+        self.client_setting("client.id", |c| c.client_id(id))
+    }
+
+    /// How long one Produce request may wait for its answer, and how long the broker may
+    /// wait for replicas (`request.timeout.ms`). Default 30 s.
+    pub fn request_timeout(self, t: Duration) -> Self {
+        self.client_setting("request.timeout", |c| c.request_timeout(t))
+    }
+
+    /// Every connection-level setting at once (replaces the ones set before).
+    pub fn client_config(mut self, client: ClientBuilder) -> Self {
+        self.client = client;
+        self.client_settings.push("client config");
+        self
+    }
+
+    /// Produces through an existing [`Client`] (sharing its connections and metadata)
+    /// instead of building one. Connection-level settings then come from that client;
+    /// setting them here too is a configuration error.
+    pub fn client(mut self, client: Client) -> Self {
+        self.existing = Some(client);
+        self
+    }
+
+    /// Acknowledgements to wait for (`acks`). Default [`Acks::All`].
+    pub fn acks(mut self, acks: Acks) -> Self {
+        self.acks = acks;
+        self
+    }
+
+    /// How long a batch waits for more records before it is sent (`linger.ms`).
+    /// Default 5 ms.
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
+        self
+    }
+
+    /// Target size of a partition's batch in bytes (`batch.size`). Default 16384.
+    pub fn batch_size(mut self, bytes: usize) -> Self {
+        self.batch_size = bytes;
+        self
+    }
+
+    /// Bytes of records the producer holds before `send` waits (`buffer.memory`).
+    /// Default 32 MiB.
+    pub fn buffer_memory(mut self, bytes: usize) -> Self {
+        self.buffer_memory = bytes;
+        self
+    }
+
+    /// Batch compression (`compression.type`). Default none.
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// How many times a batch is retried after a retriable error (`retries`). Default
+    /// unlimited: `delivery.timeout` bounds retries instead.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// The longest a record may take from `send` to acknowledgement, retries included
+    /// (`delivery.timeout.ms`). Must be at least linger + request timeout. Default 120 s.
+    pub fn delivery_timeout(mut self, t: Duration) -> Self {
+        self.delivery_timeout = t;
+        self
+    }
+
+    /// Produce requests in flight per broker connection
+    /// (`max.in.flight.requests.per.connection`). Default 5.
+    ///
+    /// With more than one, a batch that fails and is retried may land after a later
+    /// batch of the same partition that was already in flight (the Java client has the
+    /// same limit without idempotence). Set 1 for strict per-partition order.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+
+    /// The largest Produce request, and so the largest record (`max.request.size`).
+    /// A larger record fails at `send`. Default 1 MiB.
+    pub fn max_request_size(mut self, bytes: usize) -> Self {
+        self.max_request_size = bytes;
+        self
+    }
+
+    /// How long `send` may wait for topic metadata or buffer space (`max.block.ms`).
+    /// Default 60 s.
+    pub fn max_block(mut self, t: Duration) -> Self {
+        self.max_block = t;
+        self
+    }
+
+    /// How records without an explicit partition are spread (`partitioner`).
+    pub fn partitioning(mut self, partitioning: Partitioning) -> Self {
+        self.partitioning = partitioning;
+        self
+    }
+
+    /// Sets the key-hash-or-sticky / sticky / round-robin / custom partitioner.
+    /// Same as [`partitioning`](Self::partitioning).
+    pub fn partitioner(self, partitioning: Partitioning) -> Self {
+        self.partitioning(partitioning)
+    }
+
+    pub(crate) fn client_builder_mut(&mut self) -> &mut ClientBuilder {
+        &mut self.client
+    }
+
+    /// Validates every setting and creates the producer. No connection is made yet.
+    ///
+    /// Background tasks start on the first `send`, so a producer may be built outside a
+    /// tokio runtime, but must be used inside one.
+    pub fn build(self) -> Result<Producer> {
+        let bad = |m: String| Err(Error::Config(m));
+        let (client, owns_client) = match self.existing {
+            Some(c) => {
+                if !self.client_settings.is_empty() {
+                    return bad(format!(
+                        "{} cannot be set together with an existing client",
+                        self.client_settings.join(", ")
+                    ));
+                }
+                (c, false)
+            }
+            None => (self.client.build()?, true),
+        };
+        if self.batch_size == 0 || self.batch_size > i32::MAX as usize {
+            return bad(format!(
+                "batch.size {} is outside 1..={}",
+                self.batch_size,
+                i32::MAX
+            ));
+        }
+        if self.max_request_size < 1024 || self.max_request_size > i32::MAX as usize {
+            return bad(format!(
+                "max.request.size {} is outside 1024..={}",
+                self.max_request_size,
+                i32::MAX
+            ));
+        }
+        if self.buffer_memory < 1024 || self.buffer_memory > (usize::MAX >> 4) {
+            return bad(format!(
+                "buffer.memory {} is outside 1024..={}",
+                self.buffer_memory,
+                usize::MAX >> 4
+            ));
+        }
+        if self.max_in_flight == 0 || self.max_in_flight > 1000 {
+            return bad(format!(
+                "max.in.flight.requests.per.connection {} is outside 1..=1000",
+                self.max_in_flight
+            ));
+        }
+        let request_timeout = client.config().request_timeout();
+        if self.delivery_timeout < self.linger + request_timeout {
+            return bad(format!(
+                "delivery.timeout ({:?}) must be at least linger ({:?}) + request.timeout ({:?})",
+                self.delivery_timeout, self.linger, request_timeout
+            ));
+        }
+        if self.linger > Duration::from_secs(3600) {
+            return bad(format!("linger {:?} is over an hour", self.linger));
+        }
+        if request_timeout.as_millis() > i32::MAX as u128 {
+            return bad("request.timeout does not fit the protocol's i32 milliseconds".into());
+        }
+        let config = ProducerConfig {
+            acks: self.acks,
+            linger: self.linger,
+            batch_size: self.batch_size,
+            buffer_memory: self.buffer_memory,
+            compression: self.compression,
+            retries: self.retries,
+            delivery_timeout: self.delivery_timeout,
+            max_in_flight: self.max_in_flight,
+            max_request_size: self.max_request_size,
+            max_block: self.max_block,
+            partitioning: self.partitioning,
+            request_timeout,
+        };
+        Ok(Producer::new(client, owns_client, config))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> ProducerBuilder {
+        ProducerBuilder::new().bootstrap_servers(["127.0.0.1:9092"])
+    }
+
+    #[test]
+    fn defaults_build() {
+        assert!(base().build().is_ok());
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting() {
+        let cases: Vec<(ProducerBuilder, &str)> = vec![
+            (base().batch_size(0), "batch.size"),
+            (base().max_request_size(10), "max.request.size"),
+            (base().buffer_memory(1), "buffer.memory"),
+            (base().max_in_flight(0), "max.in.flight"),
+            (
+                base().delivery_timeout(Duration::from_secs(1)),
+                "delivery.timeout",
+            ),
+            (ProducerBuilder::new(), "bootstrap.servers"),
+            (
+                base().client(
+                    Client::builder()
+                        .bootstrap_servers(["a:1"])
+                        .build()
+                        .unwrap(),
+                ),
+                "bootstrap.servers cannot be set together",
+            ),
+        ];
+        for (b, needle) in cases {
+            let err = b.build().unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+    }
+
+    #[test]
+    fn acks_parse() {
+        assert_eq!(Acks::parse("all"), Some(Acks::All));
+        assert_eq!(Acks::parse("-1"), Some(Acks::All));
+        assert_eq!(Acks::parse("0"), Some(Acks::None));
+        assert_eq!(Acks::parse("1"), Some(Acks::Leader));
+        assert_eq!(Acks::parse("2"), None);
+        assert_eq!(Acks::All.as_i16(), -1);
+    }
+}

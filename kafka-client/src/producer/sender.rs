@@ -1,0 +1,411 @@
+//! One sender task per broker: drains every ready partition the broker leads into one
+//! Produce request, keeps up to `max.in.flight` requests in flight on its produce
+//! connection, and settles, retries or splits each batch from the answer.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::VersionRange;
+use tokio::time::Instant;
+
+use super::accumulator::{DrainRules, PartitionState};
+use super::batch::ProducerBatch;
+use super::builder::Acks;
+use super::delivery::BatchAck;
+use super::shared::{SenderHandle, Shared};
+use crate::error::{Error, ErrorCode, ErrorContext};
+use crate::net::{Connection, ConnectionKind};
+use crate::records::BatchMeta;
+
+/// Produce v3 is the first with record batch v2; v13 names topics by id.
+const PRODUCE_MIN: i16 = 3;
+const PRODUCE_MAX_BY_NAME: i16 = 12;
+const PRODUCE_MAX: i16 = 13;
+
+type Sent = Vec<(Arc<PartitionState>, ProducerBatch)>;
+
+/// A request's outcome, handed back to the sender task.
+struct Completed {
+    batches: Sent,
+    /// `Ok(None)` for acks=0 (written, no answer).
+    result: crate::Result<Option<ProduceResponse>>,
+    version: i16,
+    conn: Option<Connection>,
+}
+
+struct Sender {
+    sh: Arc<Shared>,
+    me: Arc<SenderHandle>,
+    parts: Vec<Arc<PartitionState>>,
+    seen_epoch: Option<u64>,
+    /// Where the next drain starts, so every partition gets its turn first.
+    start: usize,
+    conn: Option<Connection>,
+    in_flight: FuturesUnordered<BoxFuture<'static, Completed>>,
+    expired: Vec<ProducerBatch>,
+}
+
+/// The sender task for one broker. Ends when the producer is closed and idle, or aborted.
+pub(crate) async fn run(sh: Arc<Shared>, me: Arc<SenderHandle>) {
+    let mut s = Sender {
+        sh,
+        me,
+        parts: Vec::new(),
+        seen_epoch: None,
+        start: 0,
+        conn: None,
+        in_flight: FuturesUnordered::new(),
+        expired: Vec::new(),
+    };
+    loop {
+        if s.sh.is_aborted() {
+            return; // dropping in-flight batches fails them (already failed by abort)
+        }
+        let epoch = s.sh.routing_epoch();
+        if s.seen_epoch != Some(epoch) {
+            s.sh.partitions_led_by(s.me.broker, &mut s.parts);
+            s.seen_epoch = Some(epoch);
+        }
+        let mut next_wake = None;
+        while s.in_flight.len() < s.sh.config.max_in_flight {
+            match s.drain(&mut next_wake) {
+                Some(req) => s.in_flight.push(req),
+                None => break,
+            }
+        }
+        s.fail_expired();
+        if s.sh.is_closing() {
+            if s.in_flight.is_empty() && s.sh.may_stop() {
+                return;
+            }
+            let poll = Instant::now() + Shared::STOP_POLL;
+            next_wake = Some(next_wake.map_or(poll, |t: Instant| t.min(poll)));
+        }
+        tokio::select! {
+            Some(done) = s.in_flight.next(), if !s.in_flight.is_empty() => s.handle(done),
+            () = s.me.notify.notified() => {}
+            () = sleep_until(next_wake) => {}
+        }
+    }
+}
+
+async fn sleep_until(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Sender {
+    /// Builds one request from every ready partition, or `None` when none is ready.
+    fn drain(&mut self, next_wake: &mut Option<Instant>) -> Option<BoxFuture<'static, Completed>> {
+        let cfg = &self.sh.config;
+        let rules = DrainRules {
+            broker: self.me.broker,
+            now: Instant::now(),
+            force: self.sh.force_ready(),
+            linger: cfg.linger,
+            delivery_timeout: cfg.delivery_timeout,
+        };
+        let n = self.parts.len();
+        let mut taken: Sent = Vec::new();
+        let mut size = 0usize;
+        for i in 0..n {
+            let part = &self.parts[(self.start + i) % n];
+            let budget = cfg.max_request_size.saturating_sub(size);
+            if let Some(b) = part.take_ready(
+                &rules,
+                budget,
+                taken.is_empty(),
+                &mut self.expired,
+                next_wake,
+            ) {
+                size += b.size();
+                taken.push((part.clone(), b));
+            }
+        }
+        if n > 0 {
+            self.start = (self.start + 1) % n;
+        }
+        if taken.is_empty() {
+            return None;
+        }
+        // Encode outside the partition locks; each batch once (retries reuse the bytes).
+        let mut batches: Sent = Vec::with_capacity(taken.len());
+        for (part, mut b) in taken {
+            match b.encode(&BatchMeta::default()) {
+                Ok(()) => batches.push((part, b)),
+                Err(e) => {
+                    part.answered();
+                    b.complete(Err(e));
+                }
+            }
+        }
+        if batches.is_empty() {
+            return None;
+        }
+        Some(self.request(batches))
+    }
+
+    /// The future that sends `batches` in one Produce request.
+    fn request(&self, batches: Sent) -> BoxFuture<'static, Completed> {
+        let cfg = &self.sh.config;
+        let mut topics: Vec<TopicProduceData> = Vec::new();
+        for (part, b) in &batches {
+            let data = PartitionProduceData::default()
+                .with_index(part.partition)
+                .with_records(b.bytes().cloned());
+            match topics.iter_mut().find(|t| t.name == part.topic.wire_name) {
+                Some(t) => t.partition_data.push(data),
+                None => {
+                    let id = part.topic.id();
+                    topics.push(
+                        TopicProduceData::default()
+                            .with_name(part.topic.wire_name.clone())
+                            .with_topic_id(id)
+                            .with_partition_data(vec![data]),
+                    );
+                }
+            }
+        }
+        // Topic ids (v13) only when every topic in the request has one.
+        let any_nil = topics.iter().any(|t| t.topic_id.is_nil());
+        let max = if any_nil {
+            PRODUCE_MAX_BY_NAME
+        } else {
+            PRODUCE_MAX
+        };
+        let timeout = cfg.request_timeout;
+        let req = ProduceRequest::default()
+            .with_acks(cfg.acks.as_i16())
+            .with_timeout_ms(i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX))
+            .with_topic_data(topics);
+        let acks_none = cfg.acks == Acks::None;
+        let cached = self.conn.clone().filter(|c| !c.is_closed());
+        let client = self.sh.client.clone();
+        let broker = self.me.broker;
+        Box::pin(async move {
+            let conn = match cached {
+                Some(c) => c,
+                None => match client.connection(broker, ConnectionKind::Produce).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        return Completed {
+                            batches,
+                            result: Err(e),
+                            version: 0,
+                            conn: None,
+                        };
+                    }
+                },
+            };
+            let mut version = 0;
+            let result = match conn.negotiate::<ProduceRequest>(VersionRange {
+                min: PRODUCE_MIN,
+                max,
+            }) {
+                Err(e) => Err(e),
+                Ok(v) => {
+                    version = v;
+                    if acks_none {
+                        conn.send_no_response(&req, v).await.map(|()| None)
+                    } else {
+                        conn.request_at(&req, v, timeout).await.map(Some)
+                    }
+                }
+            };
+            // Release the request's references to the batch bytes before they are recycled.
+            drop(req);
+            Completed {
+                batches,
+                result,
+                version,
+                conn: Some(conn),
+            }
+        })
+    }
+
+    /// Settles, retries or splits each batch of a finished request.
+    fn handle(&mut self, done: Completed) {
+        if let Some(c) = done.conn {
+            self.conn = (!c.is_closed()).then_some(c);
+        }
+        let now = Instant::now();
+        match done.result {
+            Err(e) => {
+                if e.is_retriable() {
+                    self.conn = None;
+                }
+                for (part, b) in done.batches {
+                    self.retry_or_fail(&part, b, e.clone(), now);
+                }
+            }
+            Ok(None) => {
+                for (part, b) in done.batches {
+                    self.answered(&part);
+                    b.complete(Ok(BatchAck {
+                        base_offset: -1,
+                        log_append_time: None,
+                    }));
+                }
+            }
+            Ok(Some(resp)) => self.handle_response(done.batches, resp, done.version, now),
+        }
+    }
+
+    fn handle_response(
+        &mut self,
+        batches: Sent,
+        resp: ProduceResponse,
+        version: i16,
+        now: Instant,
+    ) {
+        let mut slots: Vec<Option<(Arc<PartitionState>, ProducerBatch)>> =
+            batches.into_iter().map(Some).collect();
+        for topic in resp.responses {
+            for pr in topic.partition_responses {
+                let at = slots.iter().position(|s| {
+                    s.as_ref().is_some_and(|(p, _)| {
+                        p.partition == pr.index
+                            && if version >= 13 {
+                                p.topic.id() == topic.topic_id
+                            } else {
+                                p.topic.wire_name == topic.name
+                            }
+                    })
+                });
+                let Some((part, b)) = at.and_then(|i| slots[i].take()) else {
+                    continue;
+                };
+                match ErrorCode::from_code(pr.error_code) {
+                    None => {
+                        self.answered(&part);
+                        b.complete(Ok(BatchAck {
+                            base_offset: pr.base_offset,
+                            log_append_time: (pr.log_append_time_ms >= 0)
+                                .then_some(pr.log_append_time_ms),
+                        }));
+                    }
+                    Some(code) => {
+                        let mut message = pr.error_message.map(|m| m.to_string());
+                        if let Some(r) = pr.record_errors.first() {
+                            let detail = format!(
+                                "record {}: {}",
+                                r.batch_index,
+                                r.batch_index_error_message.as_deref().unwrap_or("rejected")
+                            );
+                            message =
+                                Some(message.map_or(detail.clone(), |m| format!("{m}; {detail}")));
+                        }
+                        let err = Error::broker(code, self.context(&part), message);
+                        self.retry_or_fail(&part, b, err, now);
+                    }
+                }
+            }
+        }
+        for (part, b) in slots.into_iter().flatten() {
+            self.answered(&part);
+            b.complete(Err(Error::Protocol {
+                context: self.context(&part),
+                message: "the Produce response does not mention this partition".into(),
+            }));
+        }
+    }
+
+    fn context(&self, part: &PartitionState) -> ErrorContext {
+        let mut ctx = ErrorContext::default()
+            .with_api(ApiKey::Produce)
+            .with_resource(part.topic.name.to_string())
+            .with_partition(part.partition);
+        ctx.broker = Some(self.me.broker);
+        ctx.address = self.conn.as_ref().map(|c| c.address().to_string());
+        ctx
+    }
+
+    /// After a failed attempt: split (MESSAGE_TOO_LARGE), retry with backoff, or fail.
+    fn retry_or_fail(
+        &mut self,
+        part: &Arc<PartitionState>,
+        mut b: ProducerBatch,
+        err: Error,
+        now: Instant,
+    ) {
+        let cfg = &self.sh.config;
+        if self.sh.is_aborted() {
+            part.answered();
+            b.complete(Err(Error::Closed));
+            return;
+        }
+        if err.code() == Some(ErrorCode::MESSAGE_TOO_LARGE) && b.records() > 1 {
+            match b.split() {
+                Ok(parts) => {
+                    tracing::debug!(topic = %part.topic.name, partition = part.partition, "batch too large for the broker: split in two");
+                    part.requeue_split(parts);
+                    drop(b); // settled as split; its futures follow the parts
+                    self.sh.wake_for(part);
+                    return;
+                }
+                Err(split_err) => {
+                    tracing::warn!(error = %split_err, "cannot split an oversized batch")
+                }
+            }
+        }
+        let expired = now >= b.deadline(cfg.delivery_timeout);
+        if err.is_retriable() && !expired && b.attempts < cfg.retries {
+            let backoff = self.sh.client.retry_backoff(b.attempts);
+            b.attempts += 1;
+            let stale = err.is_stale_metadata();
+            let lost = matches!(
+                err,
+                Error::ConnectionLost { .. } | Error::Timeout { .. } | Error::Connect { .. }
+            );
+            tracing::debug!(topic = %part.topic.name, partition = part.partition, attempt = b.attempts, error = %err, "retrying batch");
+            b.last_error = Some(err);
+            part.requeue(b, Some(now + backoff));
+            if stale && part.leader() == self.me.broker {
+                // Stop sending here until fresh metadata names the leader.
+                part.leader.store(
+                    super::accumulator::NO_LEADER,
+                    std::sync::atomic::Ordering::Release,
+                );
+                self.sh.rerouted();
+            }
+            if stale || lost {
+                self.sh.request_refresh(&part.topic);
+            }
+            if part.leader() != self.me.broker {
+                self.sh.wake_for(part);
+            }
+            return;
+        }
+        self.answered(part);
+        let final_err = if err.is_retriable() && expired {
+            b.last_error = Some(err);
+            b.timeout_error(cfg.delivery_timeout)
+        } else {
+            err
+        };
+        b.complete(Err(final_err));
+    }
+
+    /// Counts a batch's request as answered; a partition that moved to another broker
+    /// waited for this, so wake its new sender.
+    fn answered(&self, part: &PartitionState) {
+        part.answered();
+        if part.leader() != self.me.broker {
+            self.sh.wake_for(part);
+        }
+    }
+
+    fn fail_expired(&mut self) {
+        let timeout = self.sh.config.delivery_timeout;
+        for mut b in self.expired.drain(..) {
+            let e = b.timeout_error(timeout);
+            b.complete(Err(e));
+        }
+    }
+}
