@@ -8,7 +8,11 @@
 //!   replacement character);
 //! - [`JsonSerde`]: any `serde` type through `serde_json`;
 //! - [`Nullable`]: wraps any of them to map Kafka's null (a tombstone value, a missing
-//!   key) to `None`.
+//!   key) to `None`;
+//! - [`TypedProducer`] and [`TypedConsumer`]: the byte-level handles with a key and a
+//!   value serde on top. A record that fails to deserialize is a per-record
+//!   [`DeserializeError`] carrying its topic, partition, offset and raw bytes; the
+//!   records after it are still delivered.
 //!
 //! ```
 //! use kafka_serde::{Deserializer, JsonSerde, Serializer};
@@ -28,7 +32,12 @@
 mod error;
 mod impls;
 mod traits;
+mod typed;
 
 pub use error::SerdeError;
 pub use impls::{BytesSerde, JsonSerde, Nullable, StringSerde};
 pub use traits::{Deserializer, Serializer};
+pub use typed::{
+    ConsumeError, DeserializeError, Field, ProduceError, TypedConsumer, TypedConsumerRecord,
+    TypedProducer, TypedRecord, TypedRecords,
+};

@@ -1,6 +1,12 @@
 //! Reads a topic and prints each record, then a throughput summary.
 //!
-//! `cargo run -p examples --bin consumer -- --topic T [--group G] [--count N] [--from-beginning]`
+//! `cargo run -p examples --bin consumer -- --topic T [--group G] [--count N] [--from-beginning]
+//!     [--format raw|json]`
+//!
+//! `--format json` parses each value as JSON through a `kafka_serde::TypedConsumer`
+//! (`JsonSerde<serde_json::Value>`) and prints it compactly; a record whose value is not
+//! JSON (a poison record) is reported on stderr with its partition, offset and raw
+//! bytes, and consumption goes on.
 //!
 //! Without `--group` it assigns itself every partition of the topic; with it, it joins
 //! the group (committing as it goes). It stops after `--count` records, or after 5 s
@@ -10,22 +16,27 @@
 use std::time::{Duration, Instant};
 
 use kafka_client::consumer::{AutoOffsetReset, Consumer, TopicPartition};
+use kafka_serde::{JsonSerde, Nullable, StringSerde, TypedConsumer};
 
 struct Args {
     topic: String,
     group: Option<String>,
     count: Option<u64>,
     from_beginning: bool,
+    json: bool,
 }
 
 fn usage() -> ! {
-    eprintln!("usage: consumer --topic T [--group G] [--count N] [--from-beginning]");
+    eprintln!(
+        "usage: consumer --topic T [--group G] [--count N] [--from-beginning] [--format raw|json]"
+    );
     std::process::exit(2)
 }
 
 fn parse() -> Args {
     let mut args = std::env::args().skip(1);
     let (mut topic, mut group, mut count, mut from_beginning) = (None, None, None, false);
+    let mut json = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--topic" => topic = args.next(),
@@ -38,6 +49,11 @@ fn parse() -> Args {
                 )
             }
             "--from-beginning" => from_beginning = true,
+            "--format" => match args.next().as_deref() {
+                Some("raw") => json = false,
+                Some("json") => json = true,
+                _ => usage(),
+            },
             _ => usage(),
         }
     }
@@ -46,6 +62,7 @@ fn parse() -> Args {
         group,
         count,
         from_beginning,
+        json,
     }
 }
 
@@ -83,8 +100,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )?;
         }
     }
+    let typed: TypedConsumer<Option<String>, serde_json::Value> =
+        TypedConsumer::new(consumer.clone(), Nullable(StringSerde), JsonSerde::new());
     let started = Instant::now();
-    let (mut records, mut bytes) = (0u64, 0u64);
+    let (mut records, mut bytes, mut poison) = (0u64, 0u64, 0u64);
     let mut last = Instant::now();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     'outer: loop {
@@ -99,6 +118,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         for r in batch.records() {
             use std::io::Write;
+            records += 1;
+            bytes += r.value.as_ref().map_or(0, |v| v.len() as u64);
+            if args.json {
+                match typed.deserialize(r.clone()) {
+                    Ok(t) => writeln!(
+                        out,
+                        "{}:{}:{} key={} value={}",
+                        t.topic,
+                        t.partition,
+                        t.offset,
+                        t.key.as_deref().unwrap_or("null"),
+                        t.value
+                    )?,
+                    Err(e) => {
+                        poison += 1;
+                        eprintln!(
+                            "poison record {}:{}:{} ({}): raw value {:?}",
+                            e.topic(),
+                            e.partition(),
+                            e.offset(),
+                            e.error,
+                            show(e.value_bytes().map(|b| &b[..]))
+                        );
+                    }
+                }
+                if args.count.is_some_and(|n| records >= n) {
+                    break 'outer;
+                }
+                continue;
+            }
             writeln!(
                 out,
                 "{}:{}:{} key={} value={}",
@@ -108,8 +157,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 show(r.key.as_deref()),
                 show(r.value.as_deref())
             )?;
-            records += 1;
-            bytes += r.value.as_ref().map_or(0, |v| v.len() as u64);
             if args.count.is_some_and(|n| records >= n) {
                 break 'outer;
             }
@@ -118,6 +165,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(out);
     let secs = started.elapsed().as_secs_f64();
     consumer.close().await?;
+    if args.json {
+        eprintln!("{poison} poison record(s) (not JSON) reported and skipped");
+    }
     eprintln!(
         "consumed {records} records ({:.2} MB of values) in {secs:.2} s: {:.0} records/s, {:.2} MB/s",
         bytes as f64 / 1e6,

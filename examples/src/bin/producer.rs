@@ -3,7 +3,12 @@
 //! ```text
 //! cargo run -p examples --bin producer -- --topic T --count N [--size B] [--key K]
 //!     [--compression none|gzip|snappy|lz4|zstd] [--acks 0|1|all] [--partitions P]
+//!     [--format raw|json]
 //! ```
+//!
+//! `--format json` sends each value as a JSON object, `{"seq": i, "payload": "abc..."}`
+//! (the payload `--size` characters long), serialized by a `kafka_serde::TypedProducer`
+//! with `JsonSerde`; the consumer example's `--format json` parses them back.
 //!
 //! With `KAFKA_BOOTSTRAP_SERVERS` set it uses that cluster; otherwise it starts a local
 //! single-node Kafka from the test bed and stops it on exit. The topic is created (with
@@ -16,6 +21,7 @@ use kafka_admin::{Admin, CreateTopicsOptions, NewTopic};
 use kafka_client::producer::{Acks, Producer, ProducerRecord};
 use kafka_client::records::Compression;
 use kafka_client::{Client, ErrorCode};
+use kafka_serde::{JsonSerde, StringSerde, TypedProducer, TypedRecord};
 
 struct Args {
     topic: String,
@@ -25,10 +31,11 @@ struct Args {
     compression: Compression,
     acks: Acks,
     partitions: i32,
+    json: bool,
 }
 
 const USAGE: &str = "usage: producer --topic T --count N [--size B] [--key K] \
-[--compression none|gzip|snappy|lz4|zstd] [--acks 0|1|all] [--partitions P]";
+[--compression none|gzip|snappy|lz4|zstd] [--acks 0|1|all] [--partitions P] [--format raw|json]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -39,6 +46,7 @@ fn parse_args() -> Result<Args, String> {
         compression: Compression::None,
         acks: Acks::All,
         partitions: 3,
+        json: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -65,6 +73,13 @@ fn parse_args() -> Result<Args, String> {
             }
             "--partitions" => {
                 args.partitions = value.parse().map_err(|_| bad("a partition count"))?
+            }
+            "--format" => {
+                args.json = match value.as_str() {
+                    "raw" => false,
+                    "json" => true,
+                    _ => return Err(bad("raw or json")),
+                }
             }
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
@@ -104,15 +119,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|i| b'a' + (i % 26) as u8)
             .collect::<Vec<u8>>(),
     );
+    let typed: TypedProducer<str, serde_json::Value> =
+        TypedProducer::new(producer.clone(), StringSerde, JsonSerde::new());
+    let payload = String::from_utf8_lossy(&value).into_owned();
     let key = args.key.map(Bytes::from);
     let topic: std::sync::Arc<str> = args.topic.as_str().into();
 
     let started = Instant::now();
     let mut deliveries = Vec::with_capacity(args.count);
     let mut refused = 0usize;
-    for _ in 0..args.count {
-        let mut record = ProducerRecord::new(topic.clone()).with_value(value.clone());
-        record.key = key.clone();
+    for seq in 0..args.count {
+        let record = if args.json {
+            let doc = serde_json::json!({"seq": seq, "payload": payload});
+            let mut record = typed.serialize(TypedRecord::new(topic.clone(), &doc))?;
+            record.key = key.clone();
+            record
+        } else {
+            let mut record = ProducerRecord::new(topic.clone()).with_value(value.clone());
+            record.key = key.clone();
+            record
+        };
         match producer.send(record).await {
             Ok(f) => deliveries.push(f),
             Err(e) => {
@@ -143,10 +169,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.count, args.topic, secs
     );
     println!(
-        "{:.0} records/s, {:.2} MB/s ({}-byte values, compression {}, acks {:?})",
+        "{:.0} records/s, {:.2} MB/s ({}-byte payloads{}, compression {}, acks {:?})",
         delivered as f64 / secs,
         delivered as f64 * args.size as f64 / secs / 1e6,
         args.size,
+        if args.json { " in JSON" } else { "" },
         args.compression,
         args.acks
     );

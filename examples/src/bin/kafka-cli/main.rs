@@ -5,8 +5,10 @@
 //! (or one of its items) failed; 2 bad usage; 3 the cluster could not be reached or
 //! refused the credentials.
 
+mod consume;
 mod exit;
 mod groups;
+mod produce;
 mod topics;
 
 use std::process::ExitCode;
@@ -44,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: groups::GroupsCommand,
     },
+    /// Write lines from stdin as records (`--key-separator` for keys).
+    Produce(produce::ProduceArgs),
+    /// Print records to stdout, with a template or as JSON; exits after `--count`
+    /// records or when none arrived for `--timeout` seconds.
+    Consume(consume::ConsumeArgs),
 }
 
 /// What every subcommand gets: the admin client and the per-operation timeout.
@@ -82,5 +89,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Topics { command } => topics::run(&ctx, command).await,
         Command::Groups { command } => groups::run(&ctx, command).await,
+        Command::Produce(args) => produce::run(&ctx, args).await,
+        Command::Consume(args) => consume::run(&ctx, args).await,
     }
 }
