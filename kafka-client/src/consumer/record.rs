@@ -73,6 +73,19 @@ impl OffsetAndMetadata {
         self.metadata = Some(metadata.into());
         self
     }
+
+    /// This offset with the leader epoch of the record it follows (lets the broker
+    /// detect log truncation, KIP-320).
+    pub fn with_leader_epoch(mut self, epoch: i32) -> Self {
+        self.leader_epoch = Some(epoch);
+        self
+    }
+}
+
+impl From<i64> for OffsetAndMetadata {
+    fn from(offset: i64) -> Self {
+        Self::new(offset)
+    }
 }
 
 /// An offset found by timestamp ([`crate::consumer::Consumer::offsets_for_times`]).
