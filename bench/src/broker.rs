@@ -1,0 +1,136 @@
+//! The shared broker: one Kafka 4.1.1 node from the test bed, pinned to its own core, and
+//! the topic chores around each run (create, wait for leaders, check end offsets,
+//! delete), done with our admin client from the harness process (outside any clock).
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kafka_admin::{Admin, CreateTopicsOptions, NewTopic, OffsetSpec, TopicPartition};
+use kafka_client::Client;
+use kafka_testbed::{ClusterConfig, KafkaCluster};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The core the broker runs on; clients run on [`CLIENT_CORE`].
+pub const BROKER_CORE: usize = 0;
+/// The core every client process runs on.
+pub const CLIENT_CORE: usize = 1;
+
+/// Broker settings that differ from Kafka's defaults.
+pub const BROKER_PROPERTIES: &[(&str, &str)] = &[
+    // Room for a full 1 MiB batch plus its framing (the default is 1 MiB + 12 bytes).
+    ("message.max.bytes", "2097152"),
+    // Deleted topics' files go soon, between runs, rather than a minute later.
+    ("file.delete.delay.ms", "1000"),
+];
+
+/// The broker JVM heap.
+pub const BROKER_HEAP: &str = "1g";
+
+/// The running broker and an admin client on it.
+#[derive(Debug)]
+pub struct Broker {
+    /// The test-bed cluster, held only to keep the JVM alive (dropping it kills the JVM).
+    _cluster: KafkaCluster,
+    /// Its bootstrap servers.
+    pub bootstrap: String,
+    /// The broker JVM's pid.
+    pub pid: u32,
+    admin: Admin,
+}
+
+/// Pins every thread of process `pid` (and the threads it starts later) to `core`.
+pub fn pin_process(pid: u32, core: usize) -> Result<(), BoxError> {
+    let ok = Command::new("taskset")
+        .args(["-a", "-p", "-c", &core.to_string(), &pid.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()?
+        .success();
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("taskset could not pin pid {pid}").into())
+    }
+}
+
+impl Broker {
+    /// Starts a one-node cluster and pins it to [`BROKER_CORE`].
+    pub async fn start() -> Result<Self, BoxError> {
+        let mut config = ClusterConfig::new(1).with_heap(BROKER_HEAP);
+        for (k, v) in BROKER_PROPERTIES {
+            config = config.with_property(*k, *v);
+        }
+        let cluster = tokio::task::spawn_blocking(move || KafkaCluster::start(config)).await??;
+        let pid = *cluster.pids().first().ok_or("the broker has no pid")?;
+        pin_process(pid, BROKER_CORE)?;
+        let bootstrap = cluster.bootstrap_servers();
+        let client = Client::builder()
+            .bootstrap_servers([bootstrap.as_str()])
+            .client_id("bench-harness")
+            .api_timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Broker {
+            _cluster: cluster,
+            bootstrap,
+            pid,
+            admin: Admin::new(client),
+        })
+    }
+
+    /// Creates `topic` with `partitions` partitions and waits until each has a leader.
+    pub async fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), BoxError> {
+        self.admin
+            .create_topics(
+                [NewTopic::new(topic)
+                    .partitions(partitions)
+                    .replication_factor(1)],
+                CreateTopicsOptions::default(),
+            )
+            .await?
+            .remove(topic)
+            .ok_or("no answer for the topic")??;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let m = self.admin.client().refresh_topics(&[topic]).await?;
+            if m.topic(topic).is_some_and(|t| {
+                t.partitions.len() == partitions as usize
+                    && t.partitions.iter().all(|p| p.leader.is_some())
+            }) {
+                // Leaders are known; give the log a moment to be ready on the broker.
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("topic {topic} has no leaders after 30 s").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The sum of the partitions' end offsets: the records the topic holds.
+    pub async fn records_in(&self, topic: &str, partitions: i32) -> Result<u64, BoxError> {
+        let answer: BTreeMap<_, _> = self
+            .admin
+            .list_offsets(
+                (0..partitions).map(|p| (TopicPartition::new(topic, p), OffsetSpec::Latest)),
+                Default::default(),
+            )
+            .await?;
+        let mut total = 0u64;
+        for (_, r) in answer {
+            total += r?.offset.unwrap_or(0).max(0) as u64;
+        }
+        Ok(total)
+    }
+
+    /// Deletes topics (errors ignored: a leftover topic only costs disk).
+    pub async fn delete_topics(&self, topics: &[String]) {
+        if topics.is_empty() {
+            return;
+        }
+        let _ = self
+            .admin
+            .delete_topics(topics.to_vec(), Default::default())
+            .await;
+    }
+}

@@ -1,0 +1,252 @@
+//! PNG charts with `plotters`: records/s and CPU per million records by client and
+//! configuration (producer and consumer panels, grouped bars with min–max whiskers), and
+//! the end-to-end latency percentiles.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::results::{Kind, Results, Stat, Summary};
+use crate::run::HEADLINE;
+use crate::spec::ClientKind;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const WIDTH: u32 = 1400;
+
+fn color(c: ClientKind) -> RGBColor {
+    match c {
+        ClientKind::Sdk => RGBColor(0xd9, 0x5f, 0x02),
+        ClientKind::Rdkafka => RGBColor(0x1b, 0x9e, 0x77),
+        ClientKind::Java => RGBColor(0x75, 0x70, 0xb3),
+    }
+}
+
+fn err<E: std::fmt::Display>(e: E) -> BoxError {
+    e.to_string().into()
+}
+
+/// Writes `throughput.png`, `cpu.png` and `latency.png` into `dir`.
+pub fn all(r: &Results, dir: &Path) -> Result<(), BoxError> {
+    bars(
+        r,
+        &dir.join("throughput.png"),
+        "records/s (median; whiskers: min–max)",
+        |s| s.rate,
+        1.0,
+    )?;
+    bars(
+        r,
+        &dir.join("cpu.png"),
+        "client CPU-seconds per million records (median; Java net of JVM start) — lower is better",
+        |s| s.cpu_per_m,
+        1.0,
+    )?;
+    latency(r, &dir.join("latency.png"))
+}
+
+fn bars(
+    r: &Results,
+    path: &Path,
+    title: &str,
+    figure: fn(&Summary) -> Option<Stat>,
+    scale: f64,
+) -> Result<(), BoxError> {
+    let root = BitMapBackend::new(path, (WIDTH, 1000)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let (top, bottom) = root.split_vertically(500);
+    panel(r, &top, Kind::Produce, &format!("Producer: {title}"), figure, scale)?;
+    panel(r, &bottom, Kind::Consume, &format!("Consumer: {title}"), figure, scale)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+fn panel(
+    r: &Results,
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    kind: Kind,
+    title: &str,
+    figure: fn(&Summary) -> Option<Stat>,
+    scale: f64,
+) -> Result<(), BoxError> {
+    let configs = r.configs(kind);
+    let mut top: f64 = 0.0;
+    for c in &configs {
+        for k in ClientKind::ALL {
+            if let Some(s) = figure(&r.summary(kind, *c, k)) {
+                top = top.max(s.max * scale);
+            }
+        }
+    }
+    let top = if top > 0.0 { top * 1.3 } else { 1.0 };
+    let n = configs.len().max(1);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(90)
+        .build_cartesian_2d(0f64..n as f64, 0f64..top)
+        .map_err(err)?;
+    let labels: Vec<String> = configs.iter().map(|c| c.short()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n * 2 + 1)
+        .x_label_formatter(&|x| {
+            let i = x.floor() as usize;
+            if (x - i as f64 - 0.5).abs() < 0.01 {
+                labels.get(i).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|y| crate::markdown::si(*y))
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(err)?;
+    let width = 0.8 / ClientKind::ALL.len() as f64;
+    for (ci, client) in ClientKind::ALL.iter().enumerate() {
+        let col = color(*client);
+        let mut drawn = false;
+        for (i, c) in configs.iter().enumerate() {
+            let Some(s) = figure(&r.summary(kind, *c, *client)) else {
+                continue;
+            };
+            let x0 = i as f64 + 0.1 + ci as f64 * width;
+            let x1 = x0 + width * 0.9;
+            let xm = (x0 + x1) / 2.0;
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x0, 0.0), (x1, s.median * scale)],
+                    col.filled(),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    crate::markdown::si(s.median * scale),
+                    (x0, s.max.max(s.median) * scale + top * 0.01),
+                    ("sans-serif", 11).into_font().transform(FontTransform::Rotate270),
+                )))
+                .map_err(err)?;
+            let whisker = [(xm, s.min * scale), (xm, s.max * scale)];
+            let series = chart
+                .draw_series(std::iter::once(PathElement::new(whisker, BLACK.stroke_width(2))))
+                .map_err(err)?;
+            if !drawn {
+                series
+                    .label(client.label())
+                    .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], col.filled()));
+                drawn = true;
+            }
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+fn latency(r: &Results, path: &Path) -> Result<(), BoxError> {
+    let root = BitMapBackend::new(path, (WIDTH, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let (left, right) = root.split_horizontally(WIDTH / 2);
+    latency_panel(
+        r,
+        &left,
+        Kind::LatencyFixed,
+        &format!(
+            "End-to-end latency at {} records/s ({})",
+            crate::markdown::si(r.latency_rate as f64),
+            HEADLINE.short()
+        ),
+    )?;
+    latency_panel(
+        r,
+        &right,
+        Kind::LatencySequential,
+        "One record at a time (EndToEndLatency method)",
+    )?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+fn latency_panel(
+    r: &Results,
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    kind: Kind,
+    title: &str,
+) -> Result<(), BoxError> {
+    let points = |s: &Summary| -> Vec<(f64, f64)> {
+        [(0.0, s.p50), (1.0, s.p99), (2.0, s.p999)]
+            .into_iter()
+            .filter_map(|(x, v)| v.map(|v| (x, v.median / 1000.0)))
+            .collect()
+    };
+    let mut top: f64 = 0.0;
+    for c in ClientKind::ALL {
+        for (_, y) in points(&r.summary(kind, HEADLINE, c)) {
+            top = top.max(y);
+        }
+    }
+    let top = if top > 0.0 { top * 2.0 } else { 10.0 };
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.3f64..2.3f64, (0.5f64..top).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_labels(3)
+        .x_label_formatter(&|x| match x.round() as i32 {
+            0 => "p50".into(),
+            1 => "p99".into(),
+            2 => "p99.9".into(),
+            _ => String::new(),
+        })
+        .y_desc("milliseconds, log scale (median of runs)")
+        .y_label_formatter(&|y| format!("{y}"))
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(err)?;
+    for c in ClientKind::ALL {
+        let pts = points(&r.summary(kind, HEADLINE, c));
+        if pts.is_empty() {
+            continue;
+        }
+        let col = color(c);
+        chart
+            .draw_series(LineSeries::new(pts.clone(), col.stroke_width(3)))
+            .map_err(err)?
+            .label(c.label())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], col.stroke_width(3)));
+        chart
+            .draw_series(pts.iter().map(|p| Circle::new(*p, 5, col.filled())))
+            .map_err(err)?;
+        chart
+            .draw_series(pts.iter().map(|(x, y)| {
+                Text::new(
+                    format!("{y:.2}"),
+                    (*x + 0.04, *y),
+                    ("sans-serif", 14).into_font().color(&col),
+                )
+            }))
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! `kafka-bench`: the side-by-side benchmark of issue 8.
+//!
+//! ```text
+//! cargo run --release --manifest-path bench/Cargo.toml -- report [--quick] [--repeats N]
+//! cargo run --release --manifest-path bench/Cargo.toml -- render [results.json]
+//! cargo run --release --manifest-path bench/Cargo.toml -- null-broker [--records N]
+//! ```
+//!
+//! `report` starts one Kafka 4.1.1 broker from the test bed (pinned to core 0), runs
+//! every workload with this SDK, rust-rdkafka and Kafka's Java tools (each run a child
+//! process pinned to core 1, clients alternating A B C A B C), saves the raw figures to
+//! `bench/results/latest.json` and writes `docs/benchmarks.md` and the charts in
+//! `docs/benchmarks/`. `render` rewrites the document and charts from saved figures.
+//! `null-broker` runs only the null-broker ceiling and prints it; `broker` starts the
+//! pinned broker and keeps it running (for profiling by hand).
+//!
+//! Internal: `client <client json> <job json>` runs one job in this process (the harness
+//! spawns it), printing a JSON report line.
+
+mod alloc_count;
+mod broker;
+mod charts;
+mod child;
+mod java_tools;
+mod jmx;
+mod markdown;
+mod null_broker;
+mod payload;
+mod rdkafka_client;
+mod results;
+mod run;
+mod rusage;
+mod sdk_client;
+mod spec;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[global_allocator]
+static ALLOC: alloc_count::CountingAlloc = alloc_count::CountingAlloc;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The repository root (bench/..).
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn results_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("results/latest.json")
+}
+
+fn flag_value(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// Writes `docs/benchmarks.md` and the charts from `results`.
+fn render(results: &results::Results) -> Result<(), BoxError> {
+    let root = repo_root();
+    let chart_dir = root.join("docs/benchmarks");
+    std::fs::create_dir_all(&chart_dir)?;
+    charts::all(results, &chart_dir)?;
+    std::fs::write(root.join("docs/benchmarks.md"), markdown::document(results))?;
+    eprintln!(
+        "wrote {} and {}/*.png",
+        root.join("docs/benchmarks.md").display(),
+        chart_dir.display()
+    );
+    Ok(())
+}
+
+fn report(args: &[String]) -> Result<(), BoxError> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let repeats = flag_value(args, "--repeats").map(|v| v.parse()).transpose()?;
+    let plan = run::Plan::new(quick, repeats);
+    let results = run::run(&plan)?;
+    let path = results_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
+    eprintln!("saved {}", path.display());
+    render(&results)
+}
+
+fn null_broker(args: &[String]) -> Result<(), BoxError> {
+    let records = flag_value(args, "--records")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(10_000_000);
+    let job = spec::Job::NullBroker {
+        records,
+        size: 100,
+        partitions: 1,
+    };
+    let f = child::run_pinned(
+        &child::client_command(spec::ClientKind::Sdk, &job)?,
+        Duration::from_secs(300),
+    )?;
+    let r = child::parse_report(&f)?;
+    let cpu = r.client_cpu_secs.unwrap_or(f.usage.cpu_secs());
+    println!(
+        "null broker: {} records of 100 B in {:.2} s = {:.0} records/s; client CPU {:.2} s = {:.3} CPU-s per million; {:.0} records/request; {:.3} allocations ({:.1} bytes) per record; peak RSS {:.0} MiB",
+        r.records,
+        r.secs,
+        r.records as f64 / r.secs,
+        cpu,
+        cpu / (r.records as f64 / 1e6),
+        r.records as f64 / r.requests.unwrap_or(1).max(1) as f64,
+        r.allocs_per_record.unwrap_or(f64::NAN),
+        r.alloc_bytes_per_record.unwrap_or(f64::NAN),
+        f.usage.peak_rss_mib
+    );
+    Ok(())
+}
+
+/// Starts the pinned broker and keeps it until killed (for profiling by hand).
+fn serve_broker() -> Result<(), BoxError> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let broker = rt.block_on(broker::Broker::start())?;
+    println!("{} pid {}", broker.bootstrap, broker.pid);
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let result = match args.get(1).map(String::as_str) {
+        Some("report") => report(&args[2..]),
+        Some("render") => {
+            let path = args.get(2).map_or_else(results_path, PathBuf::from);
+            std::fs::read_to_string(&path)
+                .map_err(BoxError::from)
+                .and_then(|s| Ok(serde_json::from_str(&s)?))
+                .and_then(|r| render(&r))
+        }
+        Some("null-broker") => null_broker(&args[2..]),
+        Some("broker") => serve_broker(),
+        Some("client") if args.len() == 4 => child::client_main(&args[2], &args[3]),
+        _ => Err("usage: kafka-bench report [--quick] [--repeats N] | render [results.json] | null-broker [--records N]".into()),
+    };
+    if let Err(e) = result {
+        eprintln!("kafka-bench: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,265 @@
+//! The jobs as run by this SDK (`kafka-client`), inside a client child process.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_client::consumer::{AutoOffsetReset, Consumer, TopicPartition};
+use kafka_client::producer::{Acks, Producer, ProducerRecord};
+use kafka_client::records::Compression;
+
+use crate::alloc_count::Snapshot;
+use crate::payload;
+use crate::spec::{
+    CONSUMER_PREFETCH_BYTES, ChildReport, Codec, Percentiles, ProducerSettings, latency_histogram,
+};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A producer with the benchmark's settings. Idempotence is not implemented by this SDK
+/// yet, so `settings.idempotence` cannot be honoured (the report says so).
+pub fn producer(bootstrap: &str, s: &ProducerSettings) -> Result<Producer, BoxError> {
+    Ok(Producer::builder()
+        .bootstrap_servers([bootstrap])
+        .client_id("bench-kafka-rs")
+        .acks(Acks::All)
+        .linger(Duration::from_millis(s.linger_ms))
+        .batch_size(s.batch_bytes)
+        .max_request_size(s.max_request_bytes)
+        .buffer_memory(s.buffer_bytes)
+        .max_in_flight(s.in_flight)
+        .compression(match s.codec {
+            Codec::None => Compression::None,
+            Codec::Lz4 => Compression::Lz4,
+        })
+        .build()?)
+}
+
+/// Sends `records` values from the pool as fast as `send` accepts them, then flushes.
+///
+/// The delivery futures are dropped: the clock stops when `flush` returns (every record
+/// acknowledged or failed) and the harness checks afterwards, from the partitions' end
+/// offsets, that every record landed. Holding millions of futures would only measure the
+/// benchmark's own memory.
+pub async fn produce(
+    bootstrap: &str,
+    topic: &str,
+    records: u64,
+    size: usize,
+    s: &ProducerSettings,
+) -> Result<ChildReport, BoxError> {
+    let pool = payload::pool(size);
+    let producer = producer(bootstrap, s)?;
+    let topic: Arc<str> = topic.into();
+    // Metadata and the connection, outside the clock (one record; the harness knows).
+    producer
+        .send_and_wait(ProducerRecord::new(topic.clone()).with_value(pool[0].clone()))
+        .await?;
+    let half = records / 2;
+    let mut mark = Snapshot::now();
+    let t0 = Instant::now();
+    for i in 0..records {
+        if i == half {
+            mark = Snapshot::now();
+        }
+        let value = pool[(i % pool.len() as u64) as usize].clone();
+        // The future resolves on acknowledgement; see above for why it is dropped.
+        drop(
+            producer
+                .send(ProducerRecord::new(topic.clone()).with_value(value))
+                .await?,
+        );
+    }
+    producer.flush().await;
+    let secs = t0.elapsed().as_secs_f64();
+    let (allocs, alloc_bytes) = mark.per_record_since(records - half);
+    producer.close(Duration::from_secs(30)).await?;
+    Ok(ChildReport {
+        records,
+        bytes: records * size as u64,
+        secs,
+        allocs_per_record: Some(allocs),
+        alloc_bytes_per_record: Some(alloc_bytes),
+        ..ChildReport::default()
+    })
+}
+
+fn consumer(bootstrap: &str, fetch_max_wait: Duration) -> Result<Consumer, BoxError> {
+    Ok(Consumer::builder()
+        .bootstrap_servers([bootstrap])
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .enable_auto_commit(false)
+        .fetch_max_wait(fetch_max_wait)
+        .max_buffered_bytes(CONSUMER_PREFETCH_BYTES)
+        .build()?)
+}
+
+/// Drains `records` records from all partitions of `topic`, from offset 0.
+pub async fn consume(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    records: u64,
+) -> Result<ChildReport, BoxError> {
+    let consumer = consumer(bootstrap, Duration::from_millis(500))?;
+    let half = records / 2;
+    let mut mark = Snapshot::now();
+    let t0 = Instant::now();
+    consumer.assign((0..partitions).map(|p| TopicPartition::new(topic, p)))?;
+    for p in 0..partitions {
+        consumer.seek(TopicPartition::new(topic, p), 0)?;
+    }
+    let (mut n, mut bytes, mut marked, mut polls) = (0u64, 0u64, false, 0u64);
+    while n < records {
+        let batch = consumer.poll(Duration::from_secs(10)).await?;
+        if let Some(e) = batch.errors().first() {
+            return Err(e.clone().into_error().into());
+        }
+        if batch.is_empty() {
+            return Err(format!("stalled at {n} of {records} records").into());
+        }
+        for r in batch.records() {
+            bytes += r.value.as_ref().map_or(0, |v| v.len() as u64);
+        }
+        n += batch.len() as u64;
+        polls += 1;
+        if !marked && n >= half {
+            marked = true;
+            mark = Snapshot::now();
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let (allocs, alloc_bytes) = mark.per_record_since(n - half);
+    consumer.close().await?;
+    Ok(ChildReport {
+        records: n,
+        bytes,
+        secs,
+        allocs_per_record: Some(allocs),
+        alloc_bytes_per_record: Some(alloc_bytes),
+        polls: Some(polls),
+        ..ChildReport::default()
+    })
+}
+
+/// Nanoseconds since `epoch`, written into the first 8 bytes of a value.
+fn stamped(template: &Bytes, epoch: Instant, buf: &mut BytesMut) -> Bytes {
+    buf.reserve(template.len());
+    buf.put_u64(epoch.elapsed().as_nanos() as u64);
+    buf.put_slice(&template[8..]);
+    buf.split().freeze()
+}
+
+fn stamp_of(value: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(value.get(..8)?.try_into().ok()?))
+}
+
+/// End-to-end latency: a producer (paced at `rate`, or one record at a time when 0) and
+/// a consumer of the same one-partition topic in this process.
+#[allow(clippy::too_many_arguments)]
+pub async fn latency(
+    bootstrap: &str,
+    topic: &str,
+    rate: u64,
+    records: u64,
+    warmup: u64,
+    size: usize,
+    s: &ProducerSettings,
+) -> Result<ChildReport, BoxError> {
+    let pool = payload::pool(size.max(8));
+    let producer = producer(bootstrap, s)?;
+    let topic_name: Arc<str> = topic.into();
+    let max_wait = if rate == 0 {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(500)
+    };
+    let consumer = consumer(bootstrap, max_wait)?;
+    consumer.assign([TopicPartition::new(topic, 0)])?;
+    consumer.seek(TopicPartition::new(topic, 0), 0)?;
+    producer
+        .send_and_wait(ProducerRecord::new(topic_name.clone()).with_value(pool[0].clone()))
+        .await?;
+    let total = warmup + records + 1;
+    let epoch = Instant::now();
+    let mut hist = latency_histogram();
+    let t0 = Instant::now();
+    if rate == 0 {
+        let mut buf = BytesMut::new();
+        let mut seen = 1u64; // the warm-up record above
+        for i in 0..warmup + records {
+            let value = stamped(&pool[(i % pool.len() as u64) as usize], epoch, &mut buf);
+            drop(
+                producer
+                    .send(ProducerRecord::new(topic_name.clone()).with_value(value))
+                    .await?,
+            );
+            let target = seen + 1;
+            while seen < target {
+                let batch = consumer.poll(Duration::from_secs(30)).await?;
+                for r in batch.records() {
+                    seen += 1;
+                    let now = epoch.elapsed().as_nanos() as u64;
+                    if let Some(sent) = r.value.as_deref().and_then(stamp_of)
+                        && i >= warmup
+                        && seen == target
+                    {
+                        hist.record((now.saturating_sub(sent) / 1000).max(1))?;
+                    }
+                }
+                if batch.is_empty() {
+                    return Err(format!("record {i} not consumed within 30 s").into());
+                }
+            }
+        }
+    } else {
+        let consumer_task = tokio::spawn(async move {
+            let mut hist = latency_histogram();
+            let mut seen = 0u64;
+            while seen < total {
+                let batch = consumer.poll(Duration::from_secs(30)).await?;
+                if batch.is_empty() {
+                    return Err::<_, BoxError>(format!("stalled at {seen} of {total}").into());
+                }
+                let now = epoch.elapsed().as_nanos() as u64;
+                for r in batch.records() {
+                    seen += 1;
+                    if seen > warmup + 1
+                        && let Some(sent) = r.value.as_deref().and_then(stamp_of)
+                    {
+                        hist.record((now.saturating_sub(sent) / 1000).max(1))?;
+                    }
+                }
+            }
+            consumer.close().await?;
+            Ok(hist)
+        });
+        let mut buf = BytesMut::new();
+        let start = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        let mut sent = 0u64;
+        while sent < warmup + records {
+            tick.tick().await;
+            let due = ((start.elapsed().as_secs_f64() * rate as f64) as u64).min(warmup + records);
+            while sent < due {
+                let value = stamped(&pool[(sent % pool.len() as u64) as usize], epoch, &mut buf);
+                drop(
+                    producer
+                        .send(ProducerRecord::new(topic_name.clone()).with_value(value))
+                        .await?,
+                );
+                sent += 1;
+            }
+        }
+        hist = consumer_task.await??;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    producer.close(Duration::from_secs(30)).await?;
+    Ok(ChildReport {
+        records,
+        bytes: records * size as u64,
+        secs,
+        latency: Some(Percentiles::from_histogram(&hist)),
+        ..ChildReport::default()
+    })
+}
