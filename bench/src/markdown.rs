@@ -688,6 +688,12 @@ pub fn document(r: &Results) -> String {
         spread(nb.rss, num)
     );
 
+    // Hand-written profile notes (bench/analysis.md), kept next to the code that measures.
+    let notes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("analysis.md");
+    if let Ok(text) = std::fs::read_to_string(&notes) {
+        let _ = writeln!(out, "\n{}", text.trim_end());
+    }
+
     if !r.failures.is_empty() {
         let _ = writeln!(out, "\n## Failed runs\n");
         for f in &r.failures {

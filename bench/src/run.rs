@@ -36,7 +36,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The full run (about 30 minutes on 2 cores) or the quick smoke test.
+    /// The full run (5 repeats, about 27 minutes on 2 cores) or the quick smoke test.
     pub fn new(quick: bool, repeats: Option<usize>) -> Self {
         if quick {
             Plan {
@@ -50,7 +50,7 @@ impl Plan {
         } else {
             Plan {
                 quick,
-                repeats: repeats.unwrap_or(3),
+                repeats: repeats.unwrap_or(5),
                 records_100b: 3_000_000,
                 latency_secs: (10, 2),
                 sequential_records: 3_000,
