@@ -76,7 +76,12 @@ async fn leader_killed_mid_produce_loses_nothing() {
             Err(e) => {
                 // Typed: a delivery timeout or a broker error, never something untyped.
                 assert!(
-                    matches!(e, Error::DeliveryTimeout { .. } | Error::Broker { .. }),
+                    matches!(
+                        e,
+                        Error::DeliveryTimeout { .. }
+                            | Error::Broker { .. }
+                            | Error::PossiblyPersisted { .. }
+                    ),
                     "record {i}: {e:?}"
                 );
                 *failed

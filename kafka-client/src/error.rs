@@ -354,6 +354,21 @@ pub enum Error {
         last_error: Option<Box<Error>>,
     },
 
+    /// An idempotent producer's batch failed after a request carrying it was written
+    /// and its answer never came (lost connection, timeout): the records may or may not
+    /// be in the log. Never a plain failure: check before re-sending them.
+    #[error(
+        "delivery to {topic}-{partition} failed and its records were possibly persisted: {cause}"
+    )]
+    PossiblyPersisted {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The error that ended the delivery.
+        cause: Box<Error>,
+    },
+
     /// A consumer's position for a partition is outside the log and
     /// `auto.offset.reset` is `none`: seek to continue.
     #[error("offset {offset} is out of range for {topic}-{partition} (auto.offset.reset is none)")]
@@ -557,7 +572,10 @@ impl Error {
     /// Whether the request may have been processed by the broker although no answer
     /// arrived (a lost connection or timeout after the request was written).
     pub fn is_indeterminate(&self) -> bool {
-        matches!(self, Error::ConnectionLost { .. } | Error::Timeout { .. })
+        matches!(
+            self,
+            Error::ConnectionLost { .. } | Error::Timeout { .. } | Error::PossiblyPersisted { .. }
+        )
     }
 
     /// Whether the error means cached metadata is stale (a leader moved).

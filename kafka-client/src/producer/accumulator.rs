@@ -7,8 +7,12 @@
 //! backoff ends. The leader is an atomic, so senders and the metadata task never lock
 //! a partition just to route it.
 //!
-//! Idempotence (next) adds the producer id/epoch and each partition's next sequence
-//! number here; `BatchMeta` is already filled in when a batch is first drained.
+//! Idempotence: each partition numbers its batches (the base sequence) when a batch is
+//! first drained, for the producer identity current then; a retried batch keeps its
+//! stamp and bytes. When the identity changes (epoch bump), the partition waits for its
+//! in-flight batches, restarts at sequence 0, and re-stamps queued batches as they are
+//! drained; a batch that may already be in the log is never re-stamped (it fails as
+//! possibly persisted instead).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -20,7 +24,7 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::batch::{Order, ProducerBatch, Resources};
+use super::batch::{Order, ProducerBatch, ProducerIdent, Resources, Stamp, seq_add};
 use super::delivery::DeliveryFuture;
 use super::partitioner::TopicPartitioner;
 use crate::cluster::TopicInfo;
@@ -116,6 +120,8 @@ pub(crate) struct DrainRules {
     pub force: bool,
     pub linger: Duration,
     pub delivery_timeout: Duration,
+    /// Idempotence: the producer identity to stamp batches with.
+    pub producer: Option<ProducerIdent>,
 }
 
 /// One partition's batches.
@@ -142,6 +148,12 @@ struct PartitionQueue {
     /// After a retriable error, nothing is sent before this.
     hold_until: Option<Instant>,
     next_seq: u64,
+    /// Idempotence: the identity the sequence numbers below belong to.
+    seq_owner: Option<ProducerIdent>,
+    /// The next batch's base sequence.
+    next_sequence: i32,
+    /// The sequence after the last acknowledged batch, if any was acknowledged.
+    acked_end: Option<i32>,
 }
 
 /// What an append asks of the caller once the partition lock is released.
@@ -257,14 +269,52 @@ impl PartitionState {
             }
             q.close_open();
         }
-        let front = q.queued.front()?;
-        if front.is_retry() && q.in_flight > 0 {
-            return None;
+        if let Some(pid) = rules.producer {
+            if q.seq_owner != Some(pid) {
+                // A new identity: sequences restart at 0 once nothing is in flight.
+                if q.in_flight > 0 {
+                    return None;
+                }
+                q.seq_owner = Some(pid);
+                q.next_sequence = 0;
+                q.acked_end = None;
+            }
         }
-        if !first && front.size() > budget {
-            return None;
-        }
-        let batch = q.queued.pop_front()?;
+        let batch = loop {
+            let front = q.queued.front()?;
+            if front.is_retry() && q.in_flight > 0 {
+                return None;
+            }
+            if !first && front.size() > budget {
+                return None;
+            }
+            let mut batch = q.queued.pop_front()?;
+            let Some(pid) = rules.producer else {
+                break batch;
+            };
+            match batch.stamp {
+                Some(s) if s.producer == pid => break batch,
+                // Written under an older identity, maybe in the log: re-sending it
+                // under the new one could duplicate it.
+                Some(_) if batch.maybe_written => expired.push(batch),
+                _ => {
+                    let stamp = Stamp {
+                        producer: pid,
+                        base_sequence: q.next_sequence,
+                    };
+                    match batch.restamp(stamp) {
+                        Ok(()) => {
+                            q.next_sequence = seq_add(q.next_sequence, batch.records());
+                            break batch;
+                        }
+                        Err(e) => {
+                            batch.last_error = Some(e);
+                            expired.push(batch);
+                        }
+                    }
+                }
+            }
+        };
         q.retry_in_flight = batch.is_retry();
         q.in_flight += 1;
         q.in_flight_to = rules.broker;
@@ -294,6 +344,25 @@ impl PartitionState {
     /// Counts one in-flight batch as answered.
     pub(crate) fn answered(&self) {
         self.lock().answered();
+    }
+
+    /// Idempotence: records that the batch stamped `stamp` with `records` records was
+    /// acknowledged.
+    pub(crate) fn acked(&self, stamp: Option<Stamp>, records: u32) {
+        if let Some(s) = stamp {
+            let mut q = self.lock();
+            if q.seq_owner == Some(s.producer) {
+                q.acked_end = Some(seq_add(s.base_sequence, records));
+            }
+        }
+    }
+
+    /// Idempotence: whether the batch stamped `stamp` is the first one not yet
+    /// acknowledged (so an OUT_OF_ORDER_SEQUENCE_NUMBER for it is a real gap, not the
+    /// echo of an earlier batch's failure).
+    pub(crate) fn is_next_to_ack(&self, stamp: Stamp) -> bool {
+        let q = self.lock();
+        q.seq_owner == Some(stamp.producer) && q.acked_end == Some(stamp.base_sequence)
     }
 
     /// Moves expired batches (queued or open) to `out`, for a partition nobody sends

@@ -150,6 +150,25 @@ impl Order {
     }
 }
 
+/// An idempotent producer's identity: id and epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ProducerIdent {
+    pub id: i64,
+    pub epoch: i16,
+}
+
+/// The producer identity and base sequence a batch was (or will be) written with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub producer: ProducerIdent,
+    pub base_sequence: i32,
+}
+
+/// `seq + n` in Kafka's sequence space (wraps from `i32::MAX` to 0).
+pub(crate) fn seq_add(seq: i32, n: u32) -> i32 {
+    ((i64::from(seq) + i64::from(n)) % (i64::from(i32::MAX) + 1)) as i32
+}
+
 /// One batch of one partition.
 pub(crate) struct ProducerBatch {
     res: Arc<Resources>,
@@ -164,6 +183,10 @@ pub(crate) struct ProducerBatch {
     /// Failed attempts so far.
     pub attempts: u32,
     pub last_error: Option<Error>,
+    /// Idempotence: the identity and sequence it is sent with, from its first drain.
+    pub stamp: Option<Stamp>,
+    /// A request carrying it was written and never answered: it may be in the log.
+    pub maybe_written: bool,
 }
 
 impl std::fmt::Debug for ProducerBatch {
@@ -218,6 +241,8 @@ impl ProducerBatch {
             created,
             attempts: 0,
             last_error: None,
+            stamp: None,
+            maybe_written: false,
         }
     }
 
@@ -282,6 +307,42 @@ impl ProducerBatch {
         }
     }
 
+    /// Encodes the batch with its stamp (if any), once; later calls do nothing.
+    pub(crate) fn encode_stamped(&mut self) -> Result<()> {
+        let mut meta = BatchMeta::default();
+        if let Some(s) = self.stamp {
+            meta.producer_id = s.producer.id;
+            meta.producer_epoch = s.producer.epoch;
+            meta.base_sequence = s.base_sequence;
+        }
+        self.encode(&meta)
+    }
+
+    /// Gives the batch a new stamp; already-encoded bytes are re-stamped in place (a
+    /// new CRC, the records untouched).
+    pub(crate) fn restamp(&mut self, stamp: Stamp) -> Result<()> {
+        self.stamp = Some(stamp);
+        if !matches!(self.content, Content::Encoded(_)) {
+            return Ok(());
+        }
+        if let Content::Encoded(bytes) = std::mem::replace(&mut self.content, Content::Empty) {
+            let mut buf = bytes::BytesMut::from(&bytes[..]);
+            drop(bytes);
+            crate::records::restamp_producer(
+                &mut buf,
+                stamp.producer.id,
+                stamp.producer.epoch,
+                stamp.base_sequence,
+            )
+            .map_err(|e| Error::Protocol {
+                context: Default::default(),
+                message: format!("cannot re-stamp a batch: {e}"),
+            })?;
+            self.content = Content::Encoded(buf.freeze());
+        }
+        Ok(())
+    }
+
     /// Encodes the batch (compression and CRC), once; later calls do nothing.
     pub(crate) fn encode(&mut self, meta: &BatchMeta) -> Result<()> {
         if let Content::Building(_) = self.content {
@@ -342,6 +403,14 @@ impl ProducerBatch {
         let half = records.len() / 2;
         let mut first = self.part(&records[..half], first_order)?;
         let mut second = self.part(&records[half..], second_order)?;
+        // Idempotence: the halves keep the sequence numbers their records had.
+        if let Some(s) = self.stamp {
+            first.stamp = Some(s);
+            second.stamp = Some(Stamp {
+                producer: s.producer,
+                base_sequence: seq_add(s.base_sequence, u32::try_from(half).unwrap_or(0)),
+            });
+        }
         // The reserved bytes are now the parts' to give back.
         first.charge = self.charge / 2;
         second.charge = self.charge - first.charge;
@@ -378,11 +447,12 @@ impl ProducerBatch {
         part.records = u32::try_from(records.len()).unwrap_or(u32::MAX);
         part.attempts = self.attempts;
         part.last_error = self.last_error.clone();
+        part.maybe_written = self.maybe_written;
         Ok(part)
     }
 
     fn decode(&mut self) -> Result<Vec<crate::records::Record>> {
-        self.encode(&BatchMeta::default())?;
+        self.encode_stamped()?;
         let bytes = self.bytes().cloned().unwrap_or_default();
         let mut batches = decode_batches(bytes, DecodeLimits::default());
         let batch = batches.next().ok_or_else(|| Error::Protocol {

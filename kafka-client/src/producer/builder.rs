@@ -53,6 +53,8 @@ pub(crate) struct ProducerConfig {
     pub retries: u32,
     pub delivery_timeout: Duration,
     pub max_in_flight: usize,
+    /// Whether batches carry a producer id, epoch and sequence numbers.
+    pub idempotent: bool,
     pub max_request_size: usize,
     pub max_block: Duration,
     pub partitioning: Partitioning,
@@ -96,6 +98,7 @@ pub struct ProducerBuilder {
     retries: u32,
     delivery_timeout: Duration,
     max_in_flight: usize,
+    enable_idempotence: Option<bool>,
     max_request_size: usize,
     max_block: Duration,
     partitioning: Partitioning,
@@ -115,6 +118,7 @@ impl Default for ProducerBuilder {
             retries: u32::MAX,
             delivery_timeout: Duration::from_secs(120),
             max_in_flight: 5,
+            enable_idempotence: None,
             max_request_size: 1024 * 1024,
             max_block: Duration::from_secs(60),
             partitioning: Partitioning::Default,
@@ -230,6 +234,15 @@ impl ProducerBuilder {
         self
     }
 
+    /// Idempotence (`enable.idempotence`): the producer gets a producer id and numbers
+    /// each partition's batches, so retries never write duplicates. Default on, as in the
+    /// Java client; when not set explicitly, `acks` other than `all` or `max.in.flight`
+    /// above 5 turn it off silently; when set to `true`, they are a configuration error.
+    pub fn enable_idempotence(mut self, on: bool) -> Self {
+        self.enable_idempotence = Some(on);
+        self
+    }
+
     /// The largest Produce request, and so the largest record (`max.request.size`).
     /// A larger record fails at `send`. Default 1 MiB.
     pub fn max_request_size(mut self, bytes: usize) -> Self {
@@ -305,6 +318,17 @@ impl ProducerBuilder {
                 self.max_in_flight
             ));
         }
+        let compatible = self.acks == Acks::All && self.max_in_flight <= 5;
+        let idempotent = match self.enable_idempotence {
+            Some(true) if !compatible => {
+                return bad(format!(
+                    "enable.idempotence requires acks=all and max.in.flight.requests.per.connection <= 5 (got acks={:?}, max.in.flight={})",
+                    self.acks, self.max_in_flight
+                ));
+            }
+            Some(on) => on,
+            None => compatible,
+        };
         let request_timeout = client.config().request_timeout();
         if self.delivery_timeout < self.linger + request_timeout {
             return bad(format!(
@@ -327,6 +351,7 @@ impl ProducerBuilder {
             retries: self.retries,
             delivery_timeout: self.delivery_timeout,
             max_in_flight: self.max_in_flight,
+            idempotent,
             max_request_size: self.max_request_size,
             max_block: self.max_block,
             partitioning: self.partitioning,

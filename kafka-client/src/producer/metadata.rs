@@ -36,7 +36,7 @@ pub(crate) async fn run(sh: Arc<Shared>) {
         }
         for mut b in expired {
             let e = b.timeout_error(sh.config.delivery_timeout);
-            b.complete(Err(e));
+            sh.fail_batch(b, e);
         }
         if now.duration_since(last_full) >= max_age {
             wanted.extend(sh.topics().keys().cloned());

@@ -35,18 +35,42 @@
 //! - **Delivery** (`delivery.rs`): one completion cell per batch; a record's
 //!   [`DeliveryFuture`] is that cell plus the record's index.
 //!
+//! # Idempotence (on by default, as in the Java client)
+//! - Before its first Produce, a sender runs InitProducerId (no transactional id) on a
+//!   general connection to any broker (`shared.rs`); every batch is stamped with the
+//!   producer id, epoch and its partition's next base sequence when it is first drained
+//!   (`accumulator.rs`), and a retry re-sends the same bytes, so the broker drops a
+//!   duplicate (DUPLICATE_SEQUENCE_NUMBER counts as success).
+//! - Up to `max.in.flight` (at most 5) batches per partition are in flight; a retried
+//!   batch goes alone once the partition has nothing in flight, so order is kept.
+//! - OUT_OF_ORDER_SEQUENCE_NUMBER for a batch behind an unacknowledged one is retried
+//!   behind it; for the first unacknowledged batch (a real gap) the batch fails and the
+//!   epoch is bumped. UNKNOWN_PRODUCER_ID bumps the epoch and re-sends. A bump (KIP-360:
+//!   InitProducerId with the current id and epoch) waits for the sender's in-flight
+//!   requests, restarts every partition's sequences at 0, and re-stamps queued batches
+//!   (`records::restamp_producer`) as they are drained.
+//! - A batch that fails for good after a request carrying it was written without an
+//!   answer (lost connection, timeout, NOT_LEADER_OR_FOLLOWER) fails with
+//!   [`Error::PossiblyPersisted`](crate::Error::PossiblyPersisted) (`is_indeterminate()`),
+//!   never as a plain failure. Any failed stamped batch leaves an unresolved sequence, so
+//!   the epoch is bumped before its partition sends again; a batch that may be in the
+//!   log is never re-stamped under the new epoch (it fails as possibly persisted).
+//! - `acks` other than `all` or `max.in.flight` above 5 turn idempotence off when it was
+//!   not set, and are a configuration error when `enable_idempotence(true)` was set.
+//!
 //! # Guarantees and limits
 //! - Every record accepted by `send`/`try_send` resolves its future exactly once: with
 //!   its offset, or a typed [`Error`](crate::Error) ([`Error::DeliveryTimeout`](crate::Error::DeliveryTimeout)
-//!   after `delivery.timeout`, the broker's error when it is not retriable, or
-//!   [`Error::Closed`](crate::Error::Closed) when `close` gave up).
-//! - Per-partition order is kept across retries: a retried batch goes back at its place
-//!   and its partition waits for it. With `max.in.flight` above 1, batches of the same
-//!   partition that were already in flight behind a failed one may still land before its
-//!   retry (the Java client's limit without idempotence); use `max_in_flight(1)` for
-//!   strict order.
-//! - Retries may duplicate records when a request's answer was lost (no idempotence yet).
-
+//!   after `delivery.timeout`, [`Error::PossiblyPersisted`](crate::Error::PossiblyPersisted)
+//!   when idempotent and the outcome is unknown, the broker's error when it is not
+//!   retriable, or [`Error::Closed`](crate::Error::Closed) when `close` gave up).
+//! - Per-partition order is kept across retries. With idempotence (the default) this
+//!   holds with up to 5 requests in flight. Without it, batches of the same partition
+//!   that were already in flight behind a failed one may still land before its retry
+//!   (the Java client's limit); use `max_in_flight(1)` for strict order.
+//! - With idempotence, retries write no duplicates. Without it, retries may duplicate
+//!   records when a request's answer was lost.
+//! - Not yet: transactions (`TransactionalProducer`).
 mod accumulator;
 mod batch;
 mod builder;

@@ -25,7 +25,7 @@ impl ProducerBuilder {
     /// | `max.request.size` | bytes |
     /// | `max.block.ms` | milliseconds |
     /// | `partitioner` (`partitioner.class`) | `default`/`murmur2_random`, `sticky`, `round_robin`, or a Java class name of those |
-    /// | `enable.idempotence` | `false` (idempotence is not implemented yet) |
+    /// | `enable.idempotence` | `true` (default) or `false` |
     ///
     /// Unknown keys and malformed values fail, naming the key.
     ///
@@ -105,12 +105,8 @@ impl ProducerBuilder {
             })?;
             b = b.partitioning(p);
         }
-        if let Some(true) = props.take_bool("enable.idempotence")? {
-            return Err(bad_value(
-                "enable.idempotence",
-                "true",
-                "false (the idempotent producer is not implemented yet)",
-            ));
+        if let Some(on) = props.take_bool("enable.idempotence")? {
+            b = b.enable_idempotence(on);
         }
         props.reject_unknown()?;
         Ok(b)
@@ -183,7 +179,10 @@ mod tests {
             (vec![("retries", "-1")], "retries"),
             (vec![("partitioner", "fnv1a")], "partitioner"),
             (vec![("batch.size", "big")], "batch.size"),
-            (vec![("enable.idempotence", "true")], "enable.idempotence"),
+            (
+                vec![("enable.idempotence", "true"), ("acks", "1")],
+                "enable.idempotence",
+            ),
             (vec![("lingerr.ms", "5")], "lingerr.ms"),
         ] {
             let mut all = vec![("bootstrap.servers", "a:1")];

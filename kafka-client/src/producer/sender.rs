@@ -19,7 +19,6 @@ use super::delivery::BatchAck;
 use super::shared::{SenderHandle, Shared};
 use crate::error::{Error, ErrorCode, ErrorContext};
 use crate::net::{Connection, ConnectionKind};
-use crate::records::BatchMeta;
 
 /// Produce v3 is the first with record batch v2; v13 names topics by id.
 const PRODUCE_MIN: i16 = 3;
@@ -47,6 +46,9 @@ struct Sender {
     conn: Option<Connection>,
     in_flight: FuturesUnordered<BoxFuture<'static, Completed>>,
     expired: Vec<ProducerBatch>,
+    /// Idempotence: when InitProducerId may be tried again after a failure.
+    init_retry_at: Option<Instant>,
+    init_failures: u32,
 }
 
 /// The sender task for one broker. Ends when the producer is closed and idle, or aborted.
@@ -60,6 +62,8 @@ pub(crate) async fn run(sh: Arc<Shared>, me: Arc<SenderHandle>) {
         conn: None,
         in_flight: FuturesUnordered::new(),
         expired: Vec::new(),
+        init_retry_at: None,
+        init_failures: 0,
     };
     loop {
         if s.sh.is_aborted() {
@@ -71,11 +75,23 @@ pub(crate) async fn run(sh: Arc<Shared>, me: Arc<SenderHandle>) {
             s.seen_epoch = Some(epoch);
         }
         let mut next_wake = None;
-        while s.in_flight.len() < s.sh.config.max_in_flight {
-            match s.drain(&mut next_wake) {
-                Some(req) => s.in_flight.push(req),
-                None => break,
+        match s.sh.drain_identity() {
+            Ok(producer) => {
+                // Idempotence: requests must reach the broker in sequence order, so only
+                // one goes out until the connection is established and cached.
+                let limit = if producer.is_some() && s.conn.is_none() {
+                    1
+                } else {
+                    s.sh.config.max_in_flight
+                };
+                while s.in_flight.len() < limit {
+                    match s.drain(producer, &mut next_wake) {
+                        Some(req) => s.in_flight.push(req),
+                        None => break,
+                    }
+                }
             }
+            Err(()) => s.obtain_identity(&mut next_wake).await,
         }
         s.fail_expired();
         if s.sh.is_closing() {
@@ -102,9 +118,49 @@ async fn sleep_until(t: Option<Instant>) {
 
 impl Sender {
     /// Builds one request from every ready partition, or `None` when none is ready.
-    fn drain(&mut self, next_wake: &mut Option<Instant>) -> Option<BoxFuture<'static, Completed>> {
+    /// Idempotence: gets a producer id, or bumps the epoch, once this sender has nothing
+    /// in flight (batches of the old epoch must be answered first). Batches still expire
+    /// meanwhile.
+    async fn obtain_identity(&mut self, next_wake: &mut Option<Instant>) {
+        let now = Instant::now();
+        for p in &self.parts {
+            p.expire_unsent(now, self.sh.config.delivery_timeout, &mut self.expired);
+        }
+        let poll = now + std::time::Duration::from_millis(100);
+        *next_wake = Some(next_wake.map_or(poll, |t: Instant| t.min(poll)));
+        if !self.in_flight.is_empty() || self.init_retry_at.is_some_and(|t| t > now) {
+            return;
+        }
+        if self.sh.is_closing() && self.sh.res.is_idle() {
+            return;
+        }
+        let timeout = self.sh.config.request_timeout;
+        match tokio::time::timeout(timeout, self.sh.init_producer()).await {
+            Ok(Ok(())) => {
+                self.init_failures = 0;
+                self.init_retry_at = None;
+            }
+            res => {
+                let err = match res {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timed out".to_string(),
+                };
+                tracing::warn!(error = %err, "InitProducerId failed; retrying");
+                let backoff = self.sh.client.retry_backoff(self.init_failures);
+                self.init_failures = self.init_failures.saturating_add(1);
+                self.init_retry_at = Some(Instant::now() + backoff);
+            }
+        }
+    }
+
+    fn drain(
+        &mut self,
+        producer: Option<super::batch::ProducerIdent>,
+        next_wake: &mut Option<Instant>,
+    ) -> Option<BoxFuture<'static, Completed>> {
         let cfg = &self.sh.config;
         let rules = DrainRules {
+            producer,
             broker: self.me.broker,
             now: Instant::now(),
             force: self.sh.force_ready(),
@@ -137,11 +193,11 @@ impl Sender {
         // Encode outside the partition locks; each batch once (retries reuse the bytes).
         let mut batches: Sent = Vec::with_capacity(taken.len());
         for (part, mut b) in taken {
-            match b.encode(&BatchMeta::default()) {
+            match b.encode_stamped() {
                 Ok(()) => batches.push((part, b)),
                 Err(e) => {
                     part.answered();
-                    b.complete(Err(e));
+                    self.sh.fail_batch(b, e);
                 }
             }
         }
@@ -281,8 +337,14 @@ impl Sender {
                 let Some((part, b)) = at.and_then(|i| slots[i].take()) else {
                     continue;
                 };
-                match ErrorCode::from_code(pr.error_code) {
+                let code = ErrorCode::from_code(pr.error_code).filter(|c| {
+                    // Idempotence: the broker has this batch already (a retry of a
+                    // written one): success.
+                    !(*c == ErrorCode::DUPLICATE_SEQUENCE_NUMBER && b.stamp.is_some())
+                });
+                match code {
                     None => {
+                        part.acked(b.stamp, b.records());
                         self.answered(&part);
                         b.complete(Ok(BatchAck {
                             base_offset: pr.base_offset,
@@ -355,6 +417,43 @@ impl Sender {
             }
         }
         let expired = now >= b.deadline(cfg.delivery_timeout);
+        if let Some(stamp) = b.stamp {
+            let code = err.code();
+            let old_epoch = self.sh.current_producer() != Some(stamp.producer);
+            let requeue = match code {
+                // Sent under an identity since bumped: re-stamped at the next drain.
+                Some(ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED)
+                    if old_epoch =>
+                {
+                    true
+                }
+                // The broker lost this producer's state: bump, then re-send.
+                Some(ErrorCode::UNKNOWN_PRODUCER_ID) => {
+                    self.sh.request_bump(stamp.producer);
+                    true
+                }
+                Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER) => {
+                    if part.is_next_to_ack(stamp) {
+                        // A real gap (the broker lost acknowledged data): the Java
+                        // client fails the batch and bumps the epoch.
+                        false
+                    } else {
+                        // An earlier batch failed: retry behind it.
+                        true
+                    }
+                }
+                _ => false,
+            };
+            if requeue && !expired {
+                let backoff = self.sh.client.retry_backoff(b.attempts);
+                b.attempts += 1;
+                tracing::debug!(topic = %part.topic.name, partition = part.partition, error = %err, "idempotent batch: retrying");
+                b.last_error = Some(err);
+                part.requeue(b, Some(now + backoff));
+                self.sh.wake_for(part);
+                return;
+            }
+        }
         if err.is_retriable() && !expired && b.attempts < cfg.retries {
             let backoff = self.sh.client.retry_backoff(b.attempts);
             b.attempts += 1;
@@ -364,6 +463,18 @@ impl Sender {
                 Error::ConnectionLost { .. } | Error::Timeout { .. } | Error::Connect { .. }
             );
             tracing::debug!(topic = %part.topic.name, partition = part.partition, attempt = b.attempts, error = %err, "retrying batch");
+            if err.is_indeterminate()
+                || matches!(
+                    err.code(),
+                    Some(
+                        ErrorCode::NOT_LEADER_OR_FOLLOWER
+                            | ErrorCode::REQUEST_TIMED_OUT
+                            | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+                    )
+                )
+            {
+                b.maybe_written = true;
+            }
             b.last_error = Some(err);
             part.requeue(b, Some(now + backoff));
             if stale && part.leader() == self.me.broker {
@@ -389,7 +500,7 @@ impl Sender {
         } else {
             err
         };
-        b.complete(Err(final_err));
+        self.sh.fail_batch(b, final_err);
     }
 
     /// Counts a batch's request as answered; a partition that moved to another broker
@@ -403,9 +514,9 @@ impl Sender {
 
     fn fail_expired(&mut self) {
         let timeout = self.sh.config.delivery_timeout;
-        for mut b in self.expired.drain(..) {
+        for mut b in std::mem::take(&mut self.expired) {
             let e = b.timeout_error(timeout);
-            b.complete(Err(e));
+            self.sh.fail_batch(b, e);
         }
     }
 }

@@ -10,12 +10,14 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::accumulator::{PartitionState, TopicEntry, TopicMeta};
-use super::batch::{ProducerBatch, Resources};
+use super::batch::{ProducerBatch, ProducerIdent, Resources};
 use super::builder::ProducerConfig;
 use super::{metadata, sender};
 use crate::client::Client;
+use crate::client::Target;
 use crate::cluster::TopicInfo;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, ErrorContext, Result};
+use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, ProducerId};
 
 /// A sender task's mailbox.
 #[derive(Debug)]
@@ -77,6 +79,12 @@ pub(crate) struct Shared {
     flushing: AtomicUsize,
     closing: AtomicBool,
     aborted: AtomicBool,
+    /// Idempotence: the producer id and epoch from InitProducerId.
+    producer: Mutex<Option<ProducerIdent>>,
+    /// Idempotence: an epoch bump is wanted, away from this identity.
+    bump_from: Mutex<Option<ProducerIdent>>,
+    /// Serializes InitProducerId calls between senders.
+    init_lock: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -99,6 +107,9 @@ impl Shared {
             flushing: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
+            producer: Mutex::new(None),
+            bump_from: Mutex::new(None),
+            init_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -361,6 +372,118 @@ impl Shared {
         }
         let _gate = self.topics.write().unwrap_or_else(|e| e.into_inner());
         self.res.is_idle()
+    }
+
+    /// Idempotence: the identity batches are stamped with now, unless one must first be
+    /// obtained or bumped (then `Err(())`). `Ok(None)` when not idempotent.
+    pub(crate) fn drain_identity(&self) -> std::result::Result<Option<ProducerIdent>, ()> {
+        if !self.config.idempotent {
+            return Ok(None);
+        }
+        if self
+            .bump_from
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            return Err(());
+        }
+        match *self.producer.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(p) => Ok(Some(p)),
+            None => Err(()),
+        }
+    }
+
+    /// The current producer identity, if any.
+    pub(crate) fn current_producer(&self) -> Option<ProducerIdent> {
+        *self.producer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks for an epoch bump (KIP-360) away from `from`, unless it was bumped already.
+    pub(crate) fn request_bump(&self, from: ProducerIdent) {
+        if self.current_producer() == Some(from) {
+            let mut b = self.bump_from.lock().unwrap_or_else(|e| e.into_inner());
+            if b.is_none() {
+                tracing::info!(
+                    producer_id = from.id,
+                    epoch = from.epoch,
+                    "idempotent producer: epoch bump requested"
+                );
+                *b = Some(from);
+            }
+        }
+        self.wake_senders();
+    }
+
+    /// Runs InitProducerId: the first time to get a producer id, later to bump the
+    /// epoch of the current one (KIP-360). Concurrent callers wait for one call.
+    pub(crate) async fn init_producer(&self) -> Result<()> {
+        let _guard = self.init_lock.lock().await;
+        let current = self.current_producer();
+        let bump = *self.bump_from.lock().unwrap_or_else(|e| e.into_inner());
+        if current.is_some() && bump.is_none() {
+            return Ok(());
+        }
+        let mut req = InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+        let conn = self.client.target_connection(Target::Any).await?;
+        if let Some(c) = current {
+            if conn
+                .negotiate::<InitProducerIdRequest>(kafka_protocol::protocol::VersionRange {
+                    min: 3,
+                    max: 5,
+                })
+                .is_ok()
+            {
+                req = req
+                    .with_producer_id(ProducerId(c.id))
+                    .with_producer_epoch(c.epoch);
+            }
+        }
+        let resp = conn.request(&req).await?;
+        if let Some(code) = ErrorCode::from_code(resp.error_code) {
+            let mut ctx = ErrorContext::default().with_api(ApiKey::InitProducerId);
+            ctx.address = Some(conn.address().to_string());
+            return Err(Error::broker(code, ctx, None));
+        }
+        let ident = ProducerIdent {
+            id: resp.producer_id.0,
+            epoch: resp.producer_epoch,
+        };
+        tracing::debug!(
+            producer_id = ident.id,
+            epoch = ident.epoch,
+            "idempotent producer identity"
+        );
+        *self.producer.lock().unwrap_or_else(|e| e.into_inner()) = Some(ident);
+        *self.bump_from.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.wake_senders();
+        Ok(())
+    }
+
+    /// Settles a batch that failed for good. With idempotence, a batch that may be in
+    /// the log fails as [`Error::PossiblyPersisted`], and a failed stamped batch leaves
+    /// a sequence gap (an unresolved sequence), so the epoch is bumped first.
+    pub(crate) fn fail_batch(&self, b: ProducerBatch, err: Error) {
+        let err = if self.config.idempotent && (b.maybe_written || err.is_indeterminate()) {
+            match err {
+                e @ Error::PossiblyPersisted { .. } => e,
+                e => Error::PossiblyPersisted {
+                    topic: b.topic().to_string(),
+                    partition: b.partition(),
+                    cause: Box::new(e),
+                },
+            }
+        } else {
+            err
+        };
+        if let Some(s) = b.stamp {
+            self.request_bump(s.producer);
+        }
+        b.complete(Err(err));
     }
 
     /// How often a closing task checks whether it may stop.
