@@ -44,9 +44,10 @@ impl ErrorCode {
     }
 
     /// Whether Kafka marks the error retriable (the same request may succeed later).
-    /// Unknown codes are not retriable.
+    /// Unknown codes are not retriable. CONCURRENT_TRANSACTIONS counts as retriable, as
+    /// in the Java client (the previous transaction's markers are still being written).
     pub fn is_retriable(self) -> bool {
-        self.known().is_retriable()
+        self == ErrorCode::CONCURRENT_TRANSACTIONS || self.known().is_retriable()
     }
 
     /// Whether the code is one the client knows.
@@ -115,6 +116,10 @@ impl ErrorCode {
     pub const PRODUCER_FENCED: ErrorCode = ErrorCode(90);
     pub const UNKNOWN_TOPIC_ID: ErrorCode = ErrorCode(100);
     pub const TRANSACTION_ABORTABLE: ErrorCode = ErrorCode(120);
+    pub const INVALID_TXN_STATE: ErrorCode = ErrorCode(48);
+    pub const INVALID_PRODUCER_ID_MAPPING: ErrorCode = ErrorCode(49);
+    pub const INVALID_TRANSACTION_TIMEOUT: ErrorCode = ErrorCode(50);
+    pub const UNSUPPORTED_FOR_MESSAGE_FORMAT: ErrorCode = ErrorCode(43);
 }
 
 /// Turns `TopicAlreadyExists` into `TOPIC_ALREADY_EXISTS`.
@@ -369,6 +374,24 @@ pub enum Error {
         cause: Box<Error>,
     },
 
+    /// A transactional producer's operation failed. `kind` says what the application
+    /// does next: [`TransactionErrorKind::Abortable`] — the transaction was (or must be)
+    /// aborted and a new one may begin; [`TransactionErrorKind::Fatal`] — the producer is
+    /// fenced or not authorized and must be dropped; [`TransactionErrorKind::OutcomeUnknown`]
+    /// — a commit's outcome could not be learned: the producer re-initializes (fencing
+    /// the old epoch) before the next transaction, never reusing the epoch blindly.
+    #[error("transaction {transactional_id}: {kind}: {message}{}", fmt_cause(.cause))]
+    Transaction {
+        /// The producer's `transactional.id`.
+        transactional_id: String,
+        /// What the application should do next.
+        kind: TransactionErrorKind,
+        /// What happened.
+        message: String,
+        /// The underlying error, if any.
+        cause: Option<Box<Error>>,
+    },
+
     /// A consumer's position for a partition is outside the log and
     /// `auto.offset.reset` is `none`: seek to continue.
     #[error("offset {offset} is out of range for {topic}-{partition} (auto.offset.reset is none)")]
@@ -506,6 +529,36 @@ fn fmt_msg(msg: &Option<String>) -> String {
     }
 }
 
+/// How a transactional producer recovers from an [`Error::Transaction`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransactionErrorKind {
+    /// Abort the transaction (if the call did not already) and begin a new one.
+    Abortable,
+    /// The producer cannot go on (fenced by a newer instance with the same
+    /// `transactional.id`, or not authorized): drop it.
+    Fatal,
+    /// A commit's outcome is unknown; the next `begin` re-initializes the producer id
+    /// first, which completes or aborts the pending transaction on the coordinator.
+    OutcomeUnknown,
+}
+
+impl std::fmt::Display for TransactionErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransactionErrorKind::Abortable => "abortable error",
+            TransactionErrorKind::Fatal => "fatal error",
+            TransactionErrorKind::OutcomeUnknown => "outcome unknown",
+        })
+    }
+}
+
+fn fmt_cause(cause: &Option<Box<Error>>) -> String {
+    cause
+        .as_ref()
+        .map_or_else(String::new, |c| format!(" ({c})"))
+}
+
 impl Error {
     /// A broker error for `code` in `context`.
     pub fn broker(code: ErrorCode, context: ErrorContext, message: Option<String>) -> Self {
@@ -524,11 +577,13 @@ impl Error {
         }
     }
 
-    /// The broker error code, for a [`Error::Broker`].
+    /// The broker error code, for a [`Error::Broker`] (or the one underneath an
+    /// [`Error::Transaction`]).
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Error::Broker { code, .. } => Some(*code),
             Error::Authentication { code, .. } => *code,
+            Error::Transaction { cause, .. } => cause.as_ref().and_then(|c| c.code()),
             _ => None,
         }
     }
@@ -575,6 +630,23 @@ impl Error {
         matches!(
             self,
             Error::ConnectionLost { .. } | Error::Timeout { .. } | Error::PossiblyPersisted { .. }
+        )
+    }
+
+    /// The transactional recovery this error calls for, for an [`Error::Transaction`].
+    pub fn transaction_kind(&self) -> Option<TransactionErrorKind> {
+        match self {
+            Error::Transaction { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    /// Whether this transactional producer was fenced by a newer instance with the same
+    /// `transactional.id` (PRODUCER_FENCED or INVALID_PRODUCER_EPOCH): fatal.
+    pub fn is_fenced(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH)
         )
     }
 

@@ -22,7 +22,7 @@ pub use client::{Client, Target};
 pub use cluster::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
 pub use config::{BrokerAddress, ClientBuilder, ClientConfig};
 pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, ConsumerRecords};
-pub use error::{Error, ErrorCode, ErrorContext, Result, TlsErrorKind};
+pub use error::{Error, ErrorCode, ErrorContext, Result, TlsErrorKind, TransactionErrorKind};
 pub use net::{Connection, ConnectionKind};
 pub use producer::{
     Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,

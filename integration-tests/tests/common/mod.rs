@@ -3,6 +3,7 @@
 
 pub mod consumer_util;
 pub mod produce;
+pub mod txn;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

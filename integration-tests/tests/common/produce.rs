@@ -17,7 +17,20 @@ use std::io::Write;
 /// Every record of `topic`-`partition` from offset 0 up to the high watermark, read with
 /// raw Fetch requests and our batch decoder.
 pub async fn fetch_all(client: &Client, topic: &str, partition: i32) -> Vec<Record> {
-    fetch_all_detailed(client, topic, partition).await.0
+    fetch_until(client, topic, partition, 0).await.0
+}
+
+/// Like [`fetch_all`], and goes on until at least offset `end` (exclusive) was read: after
+/// a leader change the new leader's high watermark can lag behind what the old leader
+/// acknowledged for a moment, so a verifier that knows the last acknowledged offset reads
+/// up to it rather than stopping at a momentarily stale high watermark.
+pub async fn fetch_until(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    end: i64,
+) -> (Vec<Record>, Vec<Compression>) {
+    fetch_detailed(client, topic, partition, end).await
 }
 
 /// Like [`fetch_all`], also returning the compression of every batch read.
@@ -25,6 +38,15 @@ pub async fn fetch_all_detailed(
     client: &Client,
     topic: &str,
     partition: i32,
+) -> (Vec<Record>, Vec<Compression>) {
+    fetch_detailed(client, topic, partition, 0).await
+}
+
+async fn fetch_detailed(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    end: i64,
 ) -> (Vec<Record>, Vec<Compression>) {
     let mut codecs = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -103,8 +125,11 @@ pub async fn fetch_all_detailed(
                 offset = offset.max(batch.next_offset());
             }
         }
-        if offset >= hw {
+        if offset >= hw && offset >= end {
             return (out, codecs);
+        }
+        if offset >= hw {
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }

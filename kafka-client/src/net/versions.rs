@@ -11,6 +11,8 @@ use crate::error::{Error, ErrorContext, Result};
 #[derive(Clone, Debug, Default)]
 pub struct BrokerVersions {
     ranges: HashMap<i16, (i16, i16)>,
+    /// Finalized feature levels (KIP-584), e.g. `transaction.version`.
+    features: HashMap<String, i16>,
 }
 
 impl BrokerVersions {
@@ -26,7 +28,18 @@ impl BrokerVersions {
             }
             ranges.insert(k.api_key, (k.min_version, k.max_version));
         }
-        Ok(Self { ranges })
+        let features = resp
+            .finalized_features
+            .iter()
+            .map(|f| (f.name.to_string(), f.max_version_level))
+            .collect();
+        Ok(Self { ranges, features })
+    }
+
+    /// The cluster's finalized level of a feature (KIP-584) as this broker reported it,
+    /// e.g. `transaction.version`; `None` when not finalized or not reported.
+    pub fn finalized_feature(&self, name: &str) -> Option<i16> {
+        self.features.get(name).copied()
     }
 
     /// The broker's range for `api`, if it supports it at all.

@@ -15,7 +15,7 @@
 //! possibly persisted instead).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
@@ -130,6 +130,9 @@ pub(crate) struct PartitionState {
     pub topic: Arc<TopicMeta>,
     pub partition: i32,
     pub leader: AtomicI32,
+    /// Transactional producer, protocol v1: the transaction this partition was last
+    /// added to (AddPartitionsToTxn).
+    pub txn_added: AtomicU64,
     queue: Mutex<PartitionQueue>,
 }
 
@@ -171,6 +174,7 @@ impl PartitionState {
             topic,
             partition,
             leader: AtomicI32::new(NO_LEADER),
+            txn_added: AtomicU64::new(0),
             queue: Mutex::new(PartitionQueue::default()),
         }
     }
@@ -382,6 +386,22 @@ impl PartitionState {
     pub(crate) fn has_unsent(&self) -> bool {
         let q = self.lock();
         q.open.is_some() || !q.queued.is_empty()
+    }
+
+    /// Fails every batch not yet sent (queued or open) with `err` (a transaction abort).
+    /// Returns whether one of them had a sequence number (then the sequence has a gap).
+    pub(crate) fn fail_unsent(&self, err: &crate::error::Error) -> bool {
+        let unsent = {
+            let mut q = self.lock();
+            let mut out: Vec<ProducerBatch> = q.queued.drain(..).collect();
+            out.extend(q.open.take());
+            out
+        };
+        let stamped = unsent.iter().any(|b| b.stamp.is_some());
+        for b in unsent {
+            b.complete(Err(err.clone()));
+        }
+        stamped
     }
 
     /// Drops every queued batch (forced close: they were failed already).

@@ -24,6 +24,8 @@ use crate::records::{BatchBuilder, BatchMeta, Compression, DecodeLimits, Header,
 #[derive(Debug)]
 pub(crate) struct Resources {
     pub memory: Memory,
+    /// Batches are marked transactional (a transactional producer's).
+    pub transactional: bool,
     pub compression: Compression,
     pub batch_size: usize,
     pool: Mutex<Vec<Vec<u8>>>,
@@ -36,6 +38,7 @@ impl Resources {
     pub(crate) fn new(buffer_memory: usize, batch_size: usize, compression: Compression) -> Self {
         Resources {
             memory: Memory::new(buffer_memory),
+            transactional: false,
             compression,
             batch_size,
             pool: Mutex::new(Vec::new()),
@@ -309,7 +312,10 @@ impl ProducerBatch {
 
     /// Encodes the batch with its stamp (if any), once; later calls do nothing.
     pub(crate) fn encode_stamped(&mut self) -> Result<()> {
-        let mut meta = BatchMeta::default();
+        let mut meta = BatchMeta {
+            transactional: self.res.transactional,
+            ..BatchMeta::default()
+        };
         if let Some(s) = self.stamp {
             meta.producer_id = s.producer.id;
             meta.producer_epoch = s.producer.epoch;

@@ -59,6 +59,15 @@ pub(crate) struct ProducerConfig {
     pub max_block: Duration,
     pub partitioning: Partitioning,
     pub request_timeout: Duration,
+    /// Set for a [`TransactionalProducer`](super::TransactionalProducer).
+    pub transactional: Option<TxnConfig>,
+}
+
+/// A transactional producer's settings.
+#[derive(Clone, Debug)]
+pub(crate) struct TxnConfig {
+    pub id: String,
+    pub timeout: Duration,
 }
 
 /// Builds a [`Producer`]. Defaults follow the Java client (4.x): `acks=all`, linger
@@ -102,6 +111,8 @@ pub struct ProducerBuilder {
     max_request_size: usize,
     max_block: Duration,
     partitioning: Partitioning,
+    transactional_id: Option<String>,
+    transaction_timeout: Duration,
 }
 
 impl Default for ProducerBuilder {
@@ -122,6 +133,8 @@ impl Default for ProducerBuilder {
             max_request_size: 1024 * 1024,
             max_block: Duration::from_secs(60),
             partitioning: Partitioning::Default,
+            transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -278,6 +291,66 @@ impl ProducerBuilder {
     /// Background tasks start on the first `send`, so a producer may be built outside a
     /// tokio runtime, but must be used inside one.
     pub fn build(self) -> Result<Producer> {
+        if let Some(id) = &self.transactional_id {
+            return Err(Error::Config(format!(
+                "transactional.id {id:?} is set: build a TransactionalProducer with build_transactional()"
+            )));
+        }
+        self.build_inner()
+    }
+
+    /// `transactional.id` (Java `transactional.id`): the identity that survives restarts;
+    /// a new producer with the same id fences older ones. Only for
+    /// [`build_transactional`](Self::build_transactional).
+    pub fn transactional_id(mut self, id: impl Into<String>) -> Self {
+        self.transactional_id = Some(id.into());
+        self
+    }
+
+    /// `transaction.timeout.ms`: how long the coordinator lets a transaction stay open
+    /// before aborting it. Default 60 s.
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.transaction_timeout = timeout;
+        self
+    }
+
+    /// Builds a [`TransactionalProducer`](super::TransactionalProducer): needs
+    /// [`transactional_id`](Self::transactional_id), implies idempotence (acks=all, at
+    /// most 5 in flight), and runs InitProducerId, which fences older instances with the
+    /// same id and completes or aborts a transaction they left open.
+    pub async fn build_transactional(mut self) -> Result<super::TransactionalProducer> {
+        let Some(id) = self.transactional_id.take() else {
+            return Err(Error::Config(
+                "build_transactional needs a transactional.id".into(),
+            ));
+        };
+        if id.is_empty() {
+            return Err(Error::Config("transactional.id must not be empty".into()));
+        }
+        if self.enable_idempotence == Some(false) {
+            return Err(Error::Config(
+                "a transactional producer is idempotent: enable.idempotence cannot be false".into(),
+            ));
+        }
+        let ms = self.transaction_timeout.as_millis();
+        if ms == 0 || ms > i32::MAX as u128 {
+            return Err(Error::Config(format!(
+                "transaction.timeout {:?} is outside 1 ms..={} ms",
+                self.transaction_timeout,
+                i32::MAX
+            )));
+        }
+        self.enable_idempotence = Some(true);
+        let timeout = self.transaction_timeout;
+        let producer = self.build_inner_with(Some(TxnConfig { id, timeout }))?;
+        super::TransactionalProducer::init(producer).await
+    }
+
+    fn build_inner(self) -> Result<Producer> {
+        self.build_inner_with(None)
+    }
+
+    fn build_inner_with(self, transactional: Option<TxnConfig>) -> Result<Producer> {
         let bad = |m: String| Err(Error::Config(m));
         let (client, owns_client) = match self.existing {
             Some(c) => {
@@ -356,6 +429,7 @@ impl ProducerBuilder {
             max_block: self.max_block,
             partitioning: self.partitioning,
             request_timeout,
+            transactional,
         };
         Ok(Producer::new(client, owns_client, config))
     }

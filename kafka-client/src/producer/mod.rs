@@ -82,6 +82,7 @@ mod properties;
 mod record;
 mod sender;
 mod shared;
+mod txn;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +93,7 @@ pub use builder::{Acks, ProducerBuilder};
 pub use delivery::DeliveryFuture;
 pub use partitioner::{Partitioner, Partitioning, key_partition};
 pub use record::{ProducerRecord, RecordMetadata};
+pub use txn::{Transaction, TransactionalProducer};
 
 use accumulator::{PartitionState, TopicEntry, Wake};
 use builder::ProducerConfig;
@@ -157,7 +159,7 @@ impl Producer {
         }
     }
 
-    fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
     }
 

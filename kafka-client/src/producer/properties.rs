@@ -26,6 +26,8 @@ impl ProducerBuilder {
     /// | `max.block.ms` | milliseconds |
     /// | `partitioner` (`partitioner.class`) | `default`/`murmur2_random`, `sticky`, `round_robin`, or a Java class name of those |
     /// | `enable.idempotence` | `true` (default) or `false` |
+    /// | `transactional.id` | the id (then build with `build_transactional`) |
+    /// | `transaction.timeout.ms` | milliseconds (default 60000) |
     ///
     /// Unknown keys and malformed values fail, naming the key.
     ///
@@ -107,6 +109,12 @@ impl ProducerBuilder {
         }
         if let Some(on) = props.take_bool("enable.idempotence")? {
             b = b.enable_idempotence(on);
+        }
+        if let Some(id) = props.take("transactional.id") {
+            b = b.transactional_id(id);
+        }
+        if let Some(d) = props.take_millis("transaction.timeout.ms")? {
+            b = b.transaction_timeout(d);
         }
         props.reject_unknown()?;
         Ok(b)

@@ -128,6 +128,9 @@ impl Sender {
         }
         let poll = now + std::time::Duration::from_millis(100);
         *next_wake = Some(next_wake.map_or(poll, |t: Instant| t.min(poll)));
+        if self.sh.txn.is_some() {
+            return; // a transactional producer's identity comes from its coordinator
+        }
         if !self.in_flight.is_empty() || self.init_retry_at.is_some_and(|t| t > now) {
             return;
         }
@@ -170,8 +173,18 @@ impl Sender {
         let n = self.parts.len();
         let mut taken: Sent = Vec::new();
         let mut size = 0usize;
+        let gate = self.sh.txn_gate();
         for i in 0..n {
             let part = &self.parts[(self.start + i) % n];
+            if let (Some(generation), Some(txn)) = (gate, &self.sh.txn) {
+                // Transaction protocol v1: not before AddPartitionsToTxn for this one.
+                if part.txn_added.load(std::sync::atomic::Ordering::Acquire) != generation {
+                    if part.has_unsent() {
+                        txn.need_add(part);
+                    }
+                    continue;
+                }
+            }
             let budget = cfg.max_request_size.saturating_sub(size);
             if let Some(b) = part.take_ready(
                 &rules,
@@ -239,8 +252,18 @@ impl Sender {
         let req = ProduceRequest::default()
             .with_acks(cfg.acks.as_i16())
             .with_timeout_ms(i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX))
-            .with_topic_data(topics);
+            .with_topic_data(topics)
+            .with_transactional_id(self.sh.txn.as_ref().map(|t| {
+                kafka_protocol::messages::TransactionalId(
+                    kafka_protocol::protocol::StrBytes::from_string(t.id.clone()),
+                )
+            }));
         let acks_none = cfg.acks == Acks::None;
+        let min = if self.sh.needs_produce_v12() {
+            12
+        } else {
+            PRODUCE_MIN
+        };
         let cached = self.conn.clone().filter(|c| !c.is_closed());
         let client = self.sh.client.clone();
         let broker = self.me.broker;
@@ -260,10 +283,7 @@ impl Sender {
                 },
             };
             let mut version = 0;
-            let result = match conn.negotiate::<ProduceRequest>(VersionRange {
-                min: PRODUCE_MIN,
-                max,
-            }) {
+            let result = match conn.negotiate::<ProduceRequest>(VersionRange { min, max }) {
                 Err(e) => Err(e),
                 Ok(v) => {
                     version = v;
@@ -427,8 +447,9 @@ impl Sender {
                 {
                     true
                 }
-                // The broker lost this producer's state: bump, then re-send.
-                Some(ErrorCode::UNKNOWN_PRODUCER_ID) => {
+                // The broker lost this producer's state: bump, then re-send (a
+                // transactional producer fails the batch: its transaction aborts).
+                Some(ErrorCode::UNKNOWN_PRODUCER_ID) if self.sh.txn.is_none() => {
                     self.sh.request_bump(stamp.producer);
                     true
                 }

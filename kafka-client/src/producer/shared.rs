@@ -85,19 +85,18 @@ pub(crate) struct Shared {
     bump_from: Mutex<Option<ProducerIdent>>,
     /// Serializes InitProducerId calls between senders.
     init_lock: tokio::sync::Mutex<()>,
+    /// Transactional state, for a transactional producer.
+    pub txn: Option<Arc<super::txn::state::TxnShared>>,
 }
 
 impl Shared {
     pub(crate) fn new(client: Client, owns_client: bool, config: ProducerConfig) -> Self {
-        let res = Arc::new(Resources::new(
-            config.buffer_memory,
-            config.batch_size,
-            config.compression,
-        ));
+        let mut res = Resources::new(config.buffer_memory, config.batch_size, config.compression);
+        res.transactional = config.transactional.is_some();
+        let res = Arc::new(res);
         Shared {
             client,
             owns_client,
-            config,
             res,
             topics: RwLock::new(HashMap::default()),
             routing_epoch: AtomicU64::new(0),
@@ -110,6 +109,11 @@ impl Shared {
             producer: Mutex::new(None),
             bump_from: Mutex::new(None),
             init_lock: tokio::sync::Mutex::new(()),
+            txn: config
+                .transactional
+                .as_ref()
+                .map(|t| Arc::new(super::txn::state::TxnShared::new(t.id.clone(), t.timeout))),
+            config,
         }
     }
 
@@ -399,8 +403,53 @@ impl Shared {
         *self.producer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Transaction protocol v1: the number of the open transaction, which a partition
+    /// must have been added to (AddPartitionsToTxn) before its batches go out.
+    pub(crate) fn txn_gate(&self) -> Option<u64> {
+        self.txn
+            .as_ref()
+            .filter(|t| !t.is_v2())
+            .map(|t| t.generation())
+    }
+
+    /// Whether Produce must be v12 or later (transaction protocol v2 adds partitions to
+    /// the transaction through Produce).
+    pub(crate) fn needs_produce_v12(&self) -> bool {
+        self.txn.as_ref().is_some_and(|t| t.is_v2())
+    }
+
+    /// Sets the producer identity (from InitProducerId or a v2 EndTxn).
+    pub(crate) fn set_producer(&self, ident: ProducerIdent) {
+        *self.producer.lock().unwrap_or_else(|e| e.into_inner()) = Some(ident);
+        *self.bump_from.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.wake_senders();
+    }
+
+    /// Fails every batch not yet sent (a transaction abort); batches in flight settle
+    /// from their answers.
+    pub(crate) fn fail_unsent(&self, err: &Error) {
+        let mut stamped = false;
+        for t in self.topics().values() {
+            for p in t.partitions().iter() {
+                stamped |= p.fail_unsent(err);
+            }
+        }
+        if stamped {
+            if let Some(t) = self.txn.as_ref().filter(|t| !t.is_v2()) {
+                t.request_bump();
+            }
+        }
+    }
+
     /// Asks for an epoch bump (KIP-360) away from `from`, unless it was bumped already.
+    /// A transactional producer bumps only between transactions (after the abort).
     pub(crate) fn request_bump(&self, from: ProducerIdent) {
+        if let Some(t) = &self.txn {
+            if !t.is_v2() {
+                t.request_bump();
+            }
+            return;
+        }
         if self.current_producer() == Some(from) {
             let mut b = self.bump_from.lock().unwrap_or_else(|e| e.into_inner());
             if b.is_none() {
@@ -482,6 +531,9 @@ impl Shared {
         };
         if let Some(s) = b.stamp {
             self.request_bump(s.producer);
+        }
+        if let Some(t) = &self.txn {
+            t.fail(&err);
         }
         b.complete(Err(err));
     }

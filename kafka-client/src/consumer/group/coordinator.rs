@@ -16,7 +16,10 @@ use crate::net::{Connection, ConnectionKind};
 #[derive(Debug)]
 pub(crate) struct CoordinatorLink {
     pub client: Client,
+    /// The group id, or the transactional id for a transaction coordinator.
     pub group_id: String,
+    /// FindCoordinator's key type: 0 for a group, 1 for a transactional id.
+    key_type: i8,
     node: Mutex<Option<i32>>,
 }
 
@@ -25,7 +28,24 @@ impl CoordinatorLink {
         Self {
             client,
             group_id,
+            key_type: 0,
             node: Mutex::new(None),
+        }
+    }
+
+    /// The link to the transaction coordinator of `transactional_id`.
+    pub(crate) fn for_transaction(client: Client, transactional_id: String) -> Self {
+        Self {
+            key_type: 1,
+            ..Self::new(client, transactional_id)
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        if self.key_type == 1 {
+            "transactional id"
+        } else {
+            "group"
         }
     }
 
@@ -81,7 +101,11 @@ impl CoordinatorLink {
             tokio::time::sleep(wait).await;
         }
         Err(Error::Deadline {
-            operation: format!("finding the coordinator of group {}", self.group_id),
+            operation: format!(
+                "finding the coordinator of {} {}",
+                self.kind(),
+                self.group_id
+            ),
             timeout: self.client.config().api_timeout(),
             last_error: last.map_or_else(String::new, |e| e.to_string()),
         })
@@ -94,12 +118,12 @@ impl CoordinatorLink {
         let key = StrBytes::from_string(self.group_id.clone());
         let req = if version >= 4 {
             FindCoordinatorRequest::default()
-                .with_key_type(0)
+                .with_key_type(self.key_type)
                 .with_coordinator_keys(vec![key])
         } else {
             FindCoordinatorRequest::default()
                 .with_key(key)
-                .with_key_type(0)
+                .with_key_type(self.key_type)
         };
         let resp = conn
             .request_at(&req, version, self.client.config().request_timeout())
@@ -132,7 +156,7 @@ impl CoordinatorLink {
             self.client.metadata().await?;
         }
         *self.node.lock().unwrap_or_else(|e| e.into_inner()) = Some(node);
-        tracing::debug!(group = %self.group_id, node, "found group coordinator");
+        tracing::debug!(key = %self.group_id, kind = self.kind(), node, "found coordinator");
         Ok(node)
     }
 }

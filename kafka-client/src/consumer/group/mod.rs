@@ -4,7 +4,7 @@
 
 pub(crate) mod assignor;
 pub(crate) mod commit;
-mod coordinator;
+pub(crate) mod coordinator;
 mod heartbeat;
 mod join;
 mod listener;
