@@ -17,42 +17,7 @@ use std::sync::OnceLock;
 /// Builds `kafka-cli` (once per test process) and returns its path.
 fn cli_path() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        // target/<profile>/deps/cli-<hash>: the binary goes to target/<profile>/.
-        let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target/<profile>/deps")
-            .to_path_buf();
-        let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
-        let profile = profile_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("debug")
-            .to_owned();
-        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "-q", "-p", "examples", "--bin", "kafka-cli"])
-            .arg("--manifest-path")
-            .arg(manifest)
-            .arg("--target-dir")
-            .arg(&target_dir);
-        match profile.as_str() {
-            "debug" => {}
-            "release" => {
-                cmd.arg("--release");
-            }
-            other => {
-                cmd.args(["--profile", other]);
-            }
-        }
-        let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "building kafka-cli failed");
-        let bin = profile_dir.join(format!("kafka-cli{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.exists(), "{} missing after build", bin.display());
-        bin
-    })
+    PATH.get_or_init(|| common::example_bin("kafka-cli"))
 }
 
 /// Runs `kafka-cli` with `args` and `stdin`; returns its output.

@@ -43,3 +43,20 @@ pub fn values(records: &[ConsumerRecord]) -> Vec<String> {
         .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned())
         .collect()
 }
+
+/// The sum of the partitions' last stable offsets (what read_committed readers can see).
+pub async fn end_offsets(client: &kafka_client::Client, topic: &str, partitions: i32) -> i64 {
+    use kafka_admin::{Admin, ListOffsetsOptions, OffsetSpec};
+    let admin = Admin::new(client.clone());
+    let specs = (0..partitions).map(|p| (TopicPartition::new(topic, p), OffsetSpec::Latest));
+    match admin
+        .list_offsets(specs, ListOffsetsOptions::default().read_committed(true))
+        .await
+    {
+        Ok(m) => m
+            .values()
+            .filter_map(|r| r.as_ref().ok().and_then(|o| o.offset))
+            .sum(),
+        Err(_) => 0,
+    }
+}
