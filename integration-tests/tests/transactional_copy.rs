@@ -20,7 +20,14 @@ use kafka_testbed::{ClusterConfig, KafkaCluster};
 
 const KEYS: usize = 500;
 
-fn copier(bin: &std::path::Path, bootstrap: &str, input: &str, output: &str, group: &str, id: &str) -> Child {
+fn copier(
+    bin: &std::path::Path,
+    bootstrap: &str,
+    input: &str,
+    output: &str,
+    group: &str,
+    id: &str,
+) -> Child {
     Command::new(bin)
         .args([
             "--input",
@@ -60,10 +67,8 @@ fn verify(n: usize, records: &[(i32, i64, String, String)], who: &str) -> (usize
     for (_, _, key, value) in &sorted {
         let (k, seq) = parse(key, value);
         *seen.entry((k, seq)).or_default() += 1;
-        if let Some(prev) = last.insert(k, seq) {
-            if seq <= prev {
-                order_violations += 1;
-            }
+        if last.insert(k, seq).is_some_and(|prev| seq <= prev) {
+            order_violations += 1;
         }
     }
     let duplicates: usize = seen.values().map(|c| c - 1).sum();
@@ -170,25 +175,38 @@ async fn copy_with_a_copier_killed(nodes: usize, tv: u8, n: usize) {
     }
     println!("copy finished in {:?}", started.elapsed());
 
-    let ours: Vec<(i32, i64, String, String)> =
-        read_all(&b, &output, 6, IsolationLevel::ReadCommitted, Duration::from_secs(3))
-            .await
-            .into_iter()
-            .map(|r| {
-                (
-                    r.partition,
-                    r.offset,
-                    String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned(),
-                    String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
-                )
-            })
-            .collect();
+    let ours: Vec<(i32, i64, String, String)> = read_all(
+        &b,
+        &output,
+        6,
+        IsolationLevel::ReadCommitted,
+        Duration::from_secs(3),
+    )
+    .await
+    .into_iter()
+    .map(|r| {
+        (
+            r.partition,
+            r.offset,
+            String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned(),
+            String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
+        )
+    })
+    .collect();
     let (dup, missing, order) = verify(n, &ours, &format!("ours (tv{tv}, {nodes} nodes)"));
-    assert_eq!((dup, missing, order), (0, 0, 0), "exactly once, in order per key");
+    assert_eq!(
+        (dup, missing, order),
+        (0, 0, 0),
+        "exactly once, in order per key"
+    );
 
     let java = java_read_committed(&b, &output);
     let (jdup, jmissing, jorder) = verify(n, &java, &format!("java (tv{tv}, {nodes} nodes)"));
-    assert_eq!((jdup, jmissing, jorder), (0, 0, 0), "the Java reader agrees");
+    assert_eq!(
+        (jdup, jmissing, jorder),
+        (0, 0, 0),
+        "the Java reader agrees"
+    );
     let key = |v: &[(i32, i64, String, String)]| {
         let mut m: BTreeMap<(i32, i64), (String, String)> = BTreeMap::new();
         for (p, o, k, val) in v {

@@ -186,7 +186,10 @@ async fn copy_in_transaction(
         // The delivery futures are settled by the commit (it flushes first); a failed
         // record makes the commit abort.
         let _delivery = txn.send(out).await?;
-        next.insert(TopicPartition::new(r.topic.to_string(), r.partition), r.offset + 1);
+        next.insert(
+            TopicPartition::new(r.topic.to_string(), r.partition),
+            r.offset + 1,
+        );
     }
     let offsets = next
         .into_iter()
