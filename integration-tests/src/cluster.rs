@@ -473,9 +473,9 @@ impl KafkaCluster {
                 }
             }
             if Instant::now() >= deadline {
-                return Err(self.failure(&format!(
-                    "not fully replicated after {timeout:?}: {last}"
-                )));
+                return Err(
+                    self.failure(&format!("not fully replicated after {timeout:?}: {last}"))
+                );
             }
             std::thread::sleep(POLL);
         }

@@ -51,7 +51,11 @@ async fn w1_produce_survives_dropped_produce_responses() {
     let fired = r.fault_report.as_ref().map_or(0, |f| f.fired);
     assert!(fired >= 1, "the fault fired: {fired}");
     let c = r.counts.unwrap();
-    assert_eq!(c.acked, c.records, "every record acknowledged: {:?}", c.errors);
+    assert_eq!(
+        c.acked, c.records,
+        "every record acknowledged: {:?}",
+        c.errors
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,7 +67,11 @@ async fn w1_produce_survives_leader_cut_for_5s() {
     .await;
     assert!(r.fault_report.as_ref().is_some_and(|f| f.fired >= 1));
     let c = r.counts.unwrap();
-    assert_eq!(c.acked, c.records, "every record acknowledged: {:?}", c.errors);
+    assert_eq!(
+        c.acked, c.records,
+        "every record acknowledged: {:?}",
+        c.errors
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

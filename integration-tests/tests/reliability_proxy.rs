@@ -136,7 +136,10 @@ async fn forwards_pipelined_frames_in_order() {
     }
     assert_eq!(seen.other.load(Ordering::Relaxed), 3);
     let st = proxy.stats();
-    assert_eq!((st.accepted, st.requests, st.responses, st.open), (1, 3, 3, 1));
+    assert_eq!(
+        (st.accepted, st.requests, st.responses, st.open),
+        (1, 3, 3, 1)
+    );
 }
 
 #[tokio::test]
@@ -179,7 +182,11 @@ async fn black_hole_holds_traffic_then_delivers_it() {
     let mut resp = [0u8; 10];
     let early = tokio::time::timeout(Duration::from_millis(500), s.read_exact(&mut resp)).await;
     assert!(early.is_err(), "nothing passes a black hole");
-    assert_eq!(seen.other.load(Ordering::Relaxed), 1, "the broker saw nothing");
+    assert_eq!(
+        seen.other.load(Ordering::Relaxed),
+        1,
+        "the broker saw nothing"
+    );
     s.read_exact(&mut resp).await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(800));
     assert_eq!(i32::from_be_bytes(resp[4..8].try_into().unwrap()), 2);
@@ -208,10 +215,18 @@ async fn reset_mid_request_hits_only_the_targeted_api() {
     let mut s = connect(&proxy).await;
     assert_eq!(roundtrip(&mut s, api::METADATA, 1).await, Ok(1));
     assert!(roundtrip(&mut s, api::PRODUCE, 2).await.is_err());
-    assert!(proxy.wait_for(Duration::from_secs(2), |s| s.open == 0).await);
+    assert!(
+        proxy
+            .wait_for(Duration::from_secs(2), |s| s.open == 0)
+            .await
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(seen.produce.load(Ordering::Relaxed), 0, "no whole Produce");
-    assert_eq!(seen.partial.load(Ordering::Relaxed), 1, "half a frame arrived");
+    assert_eq!(
+        seen.partial.load(Ordering::Relaxed),
+        1,
+        "half a frame arrived"
+    );
     assert_eq!(proxy.stats().requests_reset, 1);
     // One shot only.
     let mut s = connect(&proxy).await;
@@ -225,7 +240,11 @@ async fn cut_mid_response_delivers_only_the_first_bytes() {
     let mut s = connect(&proxy).await;
     s.write_all(&request(api::PRODUCE, 9)).await.unwrap();
     let got = read_to_close(&mut s).await;
-    assert_eq!(got, [0, 0, 0, 6, 0, 0], "length and half the correlation id");
+    assert_eq!(
+        got,
+        [0, 0, 0, 6, 0, 0],
+        "length and half the correlation id"
+    );
     assert_eq!(seen.produce.load(Ordering::Relaxed), 1, "the broker got it");
     assert_eq!(proxy.stats().responses_cut, 1);
 }
@@ -240,8 +259,15 @@ async fn drop_response_after_the_broker_got_the_request() {
     s.write_all(&request(api::PRODUCE, 2)).await.unwrap();
     let got = read_to_close(&mut s).await;
     assert!(got.is_empty(), "no response: {got:?}");
-    assert!(started.elapsed() >= Duration::from_millis(250), "held first");
-    assert_eq!(seen.produce.load(Ordering::Relaxed), 1, "processed upstream");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "held first"
+    );
+    assert_eq!(
+        seen.produce.load(Ordering::Relaxed),
+        1,
+        "processed upstream"
+    );
     assert_eq!(proxy.stats().responses_dropped, 1);
 }
 

@@ -159,7 +159,10 @@ impl Counts {
         );
         check(
             self.close.0 <= self.close.1 + Duration::from_secs(1),
-            format!("I10 close took {:?} (timeout {:?})", self.close.0, self.close.1),
+            format!(
+                "I10 close took {:?} (timeout {:?})",
+                self.close.0, self.close.1
+            ),
         );
         v
     }

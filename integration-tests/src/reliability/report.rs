@@ -51,7 +51,10 @@ fn opt(v: Option<usize>) -> String {
 /// The whole markdown document.
 pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
     let mut out = String::new();
-    let failing = results.iter().filter(|r| !r.violations().is_empty()).count();
+    let failing = results
+        .iter()
+        .filter(|r| !r.violations().is_empty())
+        .count();
     let _ = writeln!(out, "# Reliability matrix\n");
     let _ = writeln!(
         out,
@@ -81,10 +84,10 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
     );
     let _ = writeln!(out, "|{}", "---|".repeat(18));
     for r in results {
-        let fired = r
-            .fault_report
-            .as_ref()
-            .map_or_else(|| "-".to_owned(), |f| format!("{} (node {})", f.fired, f.victim));
+        let fired = r.fault_report.as_ref().map_or_else(
+            || "-".to_owned(),
+            |f| format!("{} (node {})", f.fired, f.victim),
+        );
         match &r.counts {
             Ok(c) => {
                 let errors = if c.errors.is_empty() {
@@ -140,9 +143,12 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
     let notes: Vec<String> = results
         .iter()
         .filter_map(|r| match &r.counts {
-            Ok(c) if !c.notes.is_empty() => {
-                Some(format!("- {} / {}: {}", r.workload, r.fault, c.notes.join("; ")))
-            }
+            Ok(c) if !c.notes.is_empty() => Some(format!(
+                "- {} / {}: {}",
+                r.workload,
+                r.fault,
+                c.notes.join("; ")
+            )),
             _ => None,
         })
         .collect();

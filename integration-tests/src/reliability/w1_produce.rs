@@ -100,9 +100,9 @@ pub async fn run_w1(
         }
         if i == cfg.records / 4 {
             let cluster = env.cluster.clone();
-            fault_task = Some(tokio::spawn(
-                async move { inject(&cluster, fault, victim).await },
-            ));
+            fault_task = Some(tokio::spawn(async move {
+                inject(&cluster, fault, victim).await
+            }));
         }
         let record = ProducerRecord::new(topic.as_str())
             .with_key(format!("k{key}"))
@@ -164,11 +164,7 @@ pub async fn run_w1(
     (Ok(counts), report)
 }
 
-fn verify(
-    counts: &mut Counts,
-    outcomes: &[Outcome],
-    log: &BTreeMap<i32, Vec<super::LogRecord>>,
-) {
+fn verify(counts: &mut Counts, outcomes: &[Outcome], log: &BTreeMap<i32, Vec<super::LogRecord>>) {
     // Where each record index sits in the log.
     let mut found: HashMap<usize, Vec<(i32, i64)>> = HashMap::new();
     let mut at_offset: HashMap<(i32, i64), usize> = HashMap::new();

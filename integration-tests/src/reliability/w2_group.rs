@@ -244,12 +244,8 @@ pub async fn run_w2(
     let start = Instant::now();
     // Membership over time: 0 and 1 from the start, 2 joins at 3 s, 1 leaves at 12 s,
     // 3 joins at 14 s: three members most of the time, with a join, a leave and a join.
-    let plan: [(usize, u64, Option<u64>); 4] = [
-        (0, 0, None),
-        (1, 0, Some(12)),
-        (2, 3, None),
-        (3, 14, None),
-    ];
+    let plan: [(usize, u64, Option<u64>); 4] =
+        [(0, 0, None), (1, 0, Some(12)), (2, 3, None), (3, 14, None)];
     let members: Vec<_> = plan
         .iter()
         .map(|&(m, join, leave)| {
@@ -304,7 +300,9 @@ pub async fn run_w2(
             .is_err()
         {
             counts.no_outcome += 1;
-            counts.notes.push("a member did not stop within 60 s".into());
+            counts
+                .notes
+                .push("a member did not stop within 60 s".into());
         }
     }
     counts.duration = start.elapsed();
