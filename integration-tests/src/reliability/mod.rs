@@ -93,6 +93,9 @@ pub struct Counts {
     pub indeterminate: (usize, usize),
     /// I10: from the fault healing to the workload making progress again.
     pub recovery: Option<Duration>,
+    /// I10 (information): the longest time without any acknowledgement (W1) or
+    /// delivery (W2) while work remained: how long the fault stalled the workload.
+    pub longest_stall: Duration,
     /// I10: the bound `recovery` must stay under (session timeout + 5 s).
     pub recovery_bound: Duration,
     /// I10: the longest `close()` and the timeout it was given.
@@ -275,6 +278,22 @@ impl Env {
             .map(|(leader, _)| leader)
             .map_err(|e| format!("leader of {topic}-{partition}: {e}"))
     }
+}
+
+/// The longest gap between consecutive instants of `times` (sorted here), counting
+/// from `start`.
+pub(crate) fn longest_gap(
+    start: tokio::time::Instant,
+    mut times: Vec<tokio::time::Instant>,
+) -> Duration {
+    times.sort_unstable();
+    let mut prev = start;
+    let mut longest = Duration::ZERO;
+    for t in times {
+        longest = longest.max(t.saturating_duration_since(prev));
+        prev = prev.max(t);
+    }
+    longest
 }
 
 /// Request timeout of clients under test; the latency fault exceeds it.

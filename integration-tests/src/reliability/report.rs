@@ -80,9 +80,9 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
         "| workload | fault | fired | records / acked | I1 lost | I2 dup | I3 order | \
          I4 co-owners | I5 aborted | I6 offset conflicts | I7 no outcome | I7 typed errors | \
          I8 definite but persisted | I8 possibly persisted (persisted) | I10 recovery s (bound) | \
-         I10 close s (timeout) | duration s | verdict |"
+         I10 close s (timeout) | longest stall s | duration s | verdict |"
     );
-    let _ = writeln!(out, "|{}", "---|".repeat(18));
+    let _ = writeln!(out, "|{}", "---|".repeat(19));
     for r in results {
         let fired = r.fault_report.as_ref().map_or_else(
             || "-".to_owned(),
@@ -107,7 +107,7 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {fired} | {} / {} | {} | {} | {} | {} | {} | {} | {} | {errors} | {} | {} ({}) | {} ({}) | {} ({}) | {} | {verdict} |",
+                    "| {} | {} | {fired} | {} / {} | {} | {} | {} | {} | {} | {} | {} | {errors} | {} | {} ({}) | {} ({}) | {} ({}) | {} | {} | {verdict} |",
                     r.workload,
                     r.fault,
                     c.records,
@@ -126,6 +126,7 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
                     secs(c.recovery_bound),
                     secs(c.close.0),
                     secs(c.close.1),
+                    secs(c.longest_stall),
                     secs(c.duration),
                 );
             }
@@ -135,7 +136,7 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
                     "| {} | {} | {fired} | {} |",
                     r.workload,
                     r.fault,
-                    ["-"; 14].join(" | ") + &format!(" | not run: {e}")
+                    ["-"; 15].join(" | ") + &format!(" | not run: {e}")
                 );
             }
         }
@@ -174,7 +175,8 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
          \"possibly persisted\" failures (lost connection, timeout) are counted with how \
          many were in fact written.\n\
          - I10: recovery is from the fault healing (restarted node ready) to the first \
-         acknowledgement or delivery after it; close is the longest `close()`.\n\
+         acknowledgement or delivery after it; close is the longest `close()`; the longest stall is the longest time with no \
+         acknowledgement (W1) or delivery (W2) while work remained, from the start.\n\
          - I5 and I9 need W3 (transactional copy), which is a stub until the transactional \
          producer exists."
     );

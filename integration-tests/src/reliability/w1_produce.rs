@@ -138,6 +138,14 @@ pub async fn run_w1(
     }
     counts.close = (close_started.elapsed(), cfg.close_timeout);
     counts.duration = started.elapsed();
+    counts.longest_stall = super::longest_gap(
+        started,
+        outcomes
+            .iter()
+            .filter(|(_, r, _)| r.is_ok())
+            .map(|(_, _, at)| *at)
+            .collect(),
+    );
 
     if let Some(r) = &report {
         // I10: first acknowledgement after the fault healed (zero if nothing waited).

@@ -309,6 +309,7 @@ pub async fn run_w2(
     counts.close = (*ledger.longest_close.lock().unwrap(), cfg.session_timeout);
 
     let deliveries = ledger.deliveries.lock().unwrap().clone();
+    counts.longest_stall = super::longest_gap(start, deliveries.iter().map(|d| d.at).collect());
     if let Some(r) = &report {
         let waiting = deliveries.iter().any(|d| d.at >= r.healed_at);
         counts.recovery = Some(
