@@ -78,7 +78,7 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
     let _ = writeln!(
         out,
         "| workload | fault | fired | records / acked | I1 lost | I2 dup | I3 order | \
-         I4 co-owners | I5 aborted | I6 offset conflicts | I7 no outcome | I7 typed errors | \
+         I4 co-owners (sessions lost) | I5 aborted | I6 offset conflicts | I7 no outcome | I7 typed errors | \
          I8 definite but persisted | I8 possibly persisted (persisted) | I10 recovery s (bound) | \
          I10 close s (timeout) | longest stall s | duration s | verdict |"
     );
@@ -115,7 +115,10 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
                     c.lost,
                     c.duplicates,
                     c.order_violations,
-                    opt(c.concurrent_owners),
+                    match (c.concurrent_owners, c.sessions_lost) {
+                        (Some(o), Some(l)) => format!("{o} ({l})"),
+                        (o, _) => opt(o),
+                    },
                     opt(c.aborted_reads),
                     c.offset_conflicts,
                     c.no_outcome,
@@ -163,8 +166,10 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
         out,
         "\n## Reading the table\n\n\
          - W1 is at-least-once until the idempotent producer lands (then I2 must be 0): \
-         duplicates are reported, not failed. W2 duplicates are re-deliveries after a \
-         member lost its session (no commit on revoke is possible then).\n\
+         duplicates are reported, not failed. W2: I4 (no partition or offset handed out \
+         twice, no two owners at once) is a goal only when no member lost its session \
+         (sessions lost is the count of `lost` callbacks); after a session loss nothing \
+         can be committed on revoke, and the duplicates are the at-least-once count.\n\
          - I3 for W1: first copies of records appear in send order per partition, and \
          acknowledged offsets increase with send order; for W2: within one ownership a \
          member's offsets increase.\n\

@@ -17,6 +17,10 @@ use tokio::time::Instant;
 use super::faults::{Fault, FaultReport, inject};
 use super::{Counts, Env, Rng, error_kind};
 
+/// What a member's `close()` must stay under (the Java consumer's default close
+/// timeout; ours takes none).
+pub const CLOSE_BOUND: Duration = Duration::from_secs(30);
+
 /// W2's shape.
 #[derive(Debug, Clone)]
 pub struct W2Config {
@@ -80,6 +84,7 @@ struct Ledger {
     epochs: Mutex<HashMap<(usize, i32), u64>>,
     errors: Mutex<Vec<String>>,
     longest_close: Mutex<Duration>,
+    lost_callbacks: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -122,6 +127,7 @@ impl RebalanceListener for Listener {
         Box::pin(async {})
     }
     fn lost(&self, _c: Consumer, parts: Vec<TopicPartition>) -> BoxFuture<'static, ()> {
+        self.ledger.lost_callbacks.fetch_add(1, Ordering::Relaxed);
         self.drop_parts(&parts);
         Box::pin(async {})
     }
@@ -306,7 +312,8 @@ pub async fn run_w2(
         }
     }
     counts.duration = start.elapsed();
-    counts.close = (*ledger.longest_close.lock().unwrap(), cfg.session_timeout);
+    // `Consumer::close` takes no timeout; hold it to the Java client's default (30 s).
+    counts.close = (*ledger.longest_close.lock().unwrap(), CLOSE_BOUND);
 
     let deliveries = ledger.deliveries.lock().unwrap().clone();
     counts.longest_stall = super::longest_gap(start, deliveries.iter().map(|d| d.at).collect());
@@ -329,6 +336,7 @@ pub async fn run_w2(
         *counts.errors.entry(e.clone()).or_default() += 1;
     }
     counts.concurrent_owners = Some(ledger.overlaps.lock().unwrap().len());
+    counts.sessions_lost = Some(ledger.lost_callbacks.load(Ordering::Relaxed) as usize);
     verify(&mut counts, &deliveries, &truth);
     (Ok(counts), report)
 }
