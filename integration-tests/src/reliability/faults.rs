@@ -18,12 +18,13 @@ pub enum Fault {
     None,
     /// Cut the victim's connections and refuse new ones for this long.
     CutConnections(Duration),
-    /// Reset 5 requests with this API key half-way (one a second).
+    /// Reset requests with this API key half-way (armed once every 2 s for 12 s).
     ResetMidRequest(i16),
-    /// Cut 5 responses to requests with this API key after 10 bytes (one a second).
+    /// Cut responses to requests with this API key after 10 bytes (armed once every
+    /// 2 s for 12 s).
     CutMidResponse(i16),
-    /// Drop 5 responses to requests with this API key after the broker received the
-    /// request (one a second), closing the connection.
+    /// Drop responses to requests with this API key after the broker received the
+    /// request, closing the connection (armed once every 2 s for 12 s).
     DropResponse(i16),
     /// Add this latency each way on the victim for 10 s (above the 5 s request timeout).
     Latency(Duration),
@@ -134,13 +135,15 @@ pub async fn inject(cluster: &Arc<KafkaCluster>, fault: Fault, victim: i32) -> F
                 _ => s.responses_dropped,
             };
             let before = total(cluster, count);
-            for _ in 0..5 {
+            // Armed one shot per proxy every 2 s for 12 s, so that requests sent only at
+            // membership changes (JoinGroup at a leave or join) are caught too.
+            for _ in 0..6 {
                 arm_each_second(&|p| match fault {
                     Fault::ResetMidRequest(_) => p.arm_reset_mid_request(Target::Api(k), 1),
                     Fault::CutMidResponse(_) => p.arm_cut_mid_response(Target::Api(k), 10, 1),
                     _ => p.arm_drop_response(Target::Api(k), 1, Duration::ZERO),
                 });
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(Duration::from_secs(2)).await;
             }
             for p in cluster.proxies() {
                 p.heal();
