@@ -5,6 +5,30 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::ScenarioResult;
 
+/// What the matrix has found so far (kept with the report so every regeneration
+/// carries it).
+pub const FINDINGS: &str = "
+## Findings
+
+- **Fixed: zombie group members.** Before the fix, a member whose coordinator was
+  unreachable kept consuming its partitions until the coordinator answered again, by
+  which time the coordinator had expired it and given them away. First run (seed
+  20261122, 2026-11-22): W2 under a 30 s cut of the coordinator re-delivered 14,053 of
+  20,000 records with 5 concurrent owners; latency above the request timeout 11,527;
+  black hole 15 s 12,241 with 4 concurrent owners. Now a member with no heartbeat
+  answer for `session.timeout` treats its partitions as lost and rejoins (regression
+  test `consumer_session_expiry`).
+- **Open: `Consumer::close()` takes no timeout** (I10 asks that `close()` honour one).
+  With the coordinator unreachable or restarting, the longest close measured 24.4 s
+  (cut 30 s) and 19.8 s (controller killed); the matrix holds it to the Java client's
+  default of 30 s.
+- **Open: W1 without idempotence.** The producer cannot yet be idempotent on this
+  branch; W1 shows the at-least-once duplicates (a dropped or cut Produce response is
+  retried) with 0 lost, 0 reordered and 0 offset conflicts. Switch W1 to idempotence
+  (`w1_produce.rs`, `IDEMPOTENT`) when it lands: I2 must then be 0.
+- **Open: W3 is a stub** until the transactional producer exists (I5, I9).
+";
+
 /// What the report says about the run as a whole.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
@@ -185,6 +209,7 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
          - I5 and I9 need W3 (transactional copy), which is a stub until the transactional \
          producer exists."
     );
+    out.push_str(FINDINGS);
     out
 }
 
