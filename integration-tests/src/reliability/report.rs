@@ -8,24 +8,35 @@ use super::ScenarioResult;
 /// What the matrix has found so far (kept with the report so every regeneration
 /// carries it).
 pub const FINDINGS: &str = "
-## Findings
+## Findings (2026-11-22, seed 20261122)
 
-- **Fixed: zombie group members.** Before the fix, a member whose coordinator was
-  unreachable kept consuming its partitions until the coordinator answered again, by
-  which time the coordinator had expired it and given them away. First run (seed
-  20261122, 2026-11-22): W2 under a 30 s cut of the coordinator re-delivered 14,053 of
-  20,000 records with 5 concurrent owners; latency above the request timeout 11,527;
-  black hole 15 s 12,241 with 4 concurrent owners. Now a member with no heartbeat
-  answer for `session.timeout` treats its partitions as lost and rejoins (regression
-  test `consumer_session_expiry`).
+- **Changed: zombie group members.** A member whose coordinator was unreachable kept
+  consuming its partitions until the coordinator answered again, by which time the
+  coordinator had expired it and could have given them away (unbounded double
+  processing when one member is isolated). Now a member with no heartbeat answer for
+  `session.timeout` treats its partitions as lost and rejoins, as librdkafka does
+  (regression test `consumer_session_expiry`, which fails without the change). For
+  faults that cut *every* member off the coordinator the duplicates are dominated by
+  what was consumed while no commit could succeed, which no client can avoid at least
+  once; single runs before / after the change, W2 duplicates of 20,000: cut 30 s
+  14,053 / 11,653; latency 11,527 / 10,571; black hole 15 s 12,241 / 13,403; SIGKILL
+  coordinator 6,050 / 1,650; SIGSTOP 10 s 2,238 / 13,103; SIGKILL controller 3,565 /
+  3,088. The SIGSTOP rise fits a member giving up at exactly `session.timeout` while
+  the resumed coordinator would still have taken its heartbeat (the race librdkafka
+  has too); a margin before declaring the session lost is a possible refinement.
+- **Open: W2 under SIGKILL of the coordinator** re-delivered 1,650 records with no
+  session lost and no two owners at once: a revocation handed partitions over without
+  its commit landing (commit on revoke failing during coordinator failover, or a
+  commit acknowledged by the dying coordinator and not kept). To investigate with
+  client logs; it is the one goal the table marks violated.
 - **Open: `Consumer::close()` takes no timeout** (I10 asks that `close()` honour one).
-  With the coordinator unreachable or restarting, the longest close measured 24.4 s
-  (cut 30 s) and 19.8 s (controller killed); the matrix holds it to the Java client's
-  default of 30 s.
+  With the coordinator unreachable or restarting, the longest close measured 24.0 s
+  (cut 30 s); the matrix holds it to the Java client's default of 30 s.
 - **Open: W1 without idempotence.** The producer cannot yet be idempotent on this
   branch; W1 shows the at-least-once duplicates (a dropped or cut Produce response is
-  retried) with 0 lost, 0 reordered and 0 offset conflicts. Switch W1 to idempotence
-  (`w1_produce.rs`, `IDEMPOTENT`) when it lands: I2 must then be 0.
+  retried) with 0 lost, 0 reordered, 0 offset conflicts and 0 definite failures
+  persisted. Switch W1 to idempotence (`w1_produce.rs`, `IDEMPOTENT`) when it lands:
+  I2 must then be 0.
 - **Open: W3 is a stub** until the transactional producer exists (I5, I9).
 ";
 
