@@ -278,14 +278,24 @@ impl Env {
         }
     }
 
-    /// The current leader of `topic`-`partition` (direct metadata).
+    /// The current leader of `topic`-`partition` (direct metadata). Retries for up to
+    /// 30 s: a broker that has not caught up with a new topic's metadata yet answers
+    /// UNKNOWN_TOPIC_OR_PARTITION.
     pub async fn leader(&self, topic: &str, partition: i32) -> Result<i32, String> {
         let client = self.direct_client();
-        client
-            .leader(topic, partition)
-            .await
-            .map(|(leader, _)| leader)
-            .map_err(|e| format!("leader of {topic}-{partition}: {e}"))
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match client.leader(topic, partition).await {
+                Ok((leader, _)) => return Ok(leader),
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    return Err(format!("leader of {topic}-{partition}: {e}"));
+                }
+                Err(_) => {
+                    client.invalidate_topic(topic);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
     }
 }
 
