@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{self, ClusterConfig, NodeSpec};
 use crate::error::{Error, Result};
+use crate::fault_proxy::{FaultProxy, ProxyRuntime};
 use crate::logs::{self, NodeLogs};
 use crate::probe::{MetadataSnapshot, probe_metadata};
 use crate::process::{self, Jvm, JvmCommand};
@@ -56,6 +57,10 @@ pub struct KafkaCluster {
     state: Mutex<Vec<NodeState>>,
     cleaner: Option<Child>,
     registry_key: u64,
+    /// One per node (same order as `nodes`) when [`ClusterConfig::fault_proxy`] is set.
+    proxies: Vec<FaultProxy>,
+    /// Declared after `state`, so the JVMs are killed (in `drop`) before the proxies stop.
+    proxy_runtime: Option<ProxyRuntime>,
 }
 
 /// What is left of a cluster after [`KafkaCluster::into_detached`]: the JVMs keep running
@@ -134,6 +139,8 @@ impl KafkaCluster {
             classpath,
             nodes,
             registry_key,
+            proxies: Vec::new(),
+            proxy_runtime: None,
         };
         // From here on, Drop cleans up whatever fails.
         if cluster.remove_dir && !keep && !cluster.config.detached {
@@ -142,6 +149,7 @@ impl KafkaCluster {
                 &cluster.dir,
             )?);
         }
+        cluster.start_proxies()?;
         cluster.write_configs()?;
         cluster.format_storage()?;
         for i in 0..cluster.nodes.len() {
@@ -158,6 +166,25 @@ impl KafkaCluster {
             cluster.dir.display()
         );
         Ok(cluster)
+    }
+
+    fn start_proxies(&mut self) -> Result<()> {
+        if !self.config.fault_proxy {
+            return Ok(());
+        }
+        let runtime = ProxyRuntime::new()?;
+        for node in &self.nodes {
+            let Some((proxied, proxy_port)) = node.proxy else {
+                continue;
+            };
+            let listener = std::net::TcpListener::bind(("127.0.0.1", proxy_port))
+                .map_err(|e| Error::io(format!("binding proxy port {proxy_port}"), e))?;
+            let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], proxied));
+            self.proxies
+                .push(FaultProxy::start(&runtime, listener, upstream)?);
+        }
+        self.proxy_runtime = Some(runtime);
+        Ok(())
     }
 
     fn write_configs(&self) -> Result<()> {
@@ -356,6 +383,113 @@ impl KafkaCluster {
             .map(NodeSpec::client_address)
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// What clients under test should bootstrap from: the proxies' addresses when the
+    /// cluster has fault proxies (so every connection goes through them), else
+    /// [`KafkaCluster::bootstrap_servers`].
+    pub fn client_bootstrap_servers(&self) -> String {
+        if self.proxies.is_empty() {
+            return self.bootstrap_servers();
+        }
+        self.proxies
+            .iter()
+            .map(|p| p.address().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The fault proxy in front of node `id`, if the cluster was started
+    /// [`ClusterConfig::with_fault_proxy`].
+    pub fn proxy(&self, id: i32) -> Option<&FaultProxy> {
+        let i = self.index(id).ok()?;
+        self.proxies.get(i)
+    }
+
+    /// Every node's fault proxy (empty without [`ClusterConfig::fault_proxy`]).
+    pub fn proxies(&self) -> &[FaultProxy] {
+        &self.proxies
+    }
+
+    /// The active KRaft controller (the metadata quorum's leader), asked of the
+    /// controller listeners of running, unpaused nodes until one answers (up to
+    /// `timeout`).
+    pub fn active_controller(&self, timeout: Duration) -> Result<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let live = self.live_nodes();
+            let mut last = Error::new("no running node");
+            for id in live {
+                match crate::quorum::describe_quorum_leader(
+                    &self.controller_address(id),
+                    PROBE_TIMEOUT,
+                ) {
+                    Ok(leader) => return Ok(leader),
+                    Err(e) => last = e,
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::new(format!(
+                    "kafka-testbed: no active controller found within {timeout:?}: {last}"
+                )));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// SIGKILLs the active controller (a combined node, so its broker dies too) and
+    /// returns its id. Does not restart it.
+    pub fn kill_active_controller(&self) -> Result<i32> {
+        let id = self.active_controller(Duration::from_secs(30))?;
+        self.stop_node(id, StopSignal::Kill)?;
+        Ok(id)
+    }
+
+    /// Restarts every node in turn, as an operator would: SIGTERM (controlled
+    /// shutdown), start, wait until the cluster is ready and no partition is under
+    /// replicated, then the next node.
+    pub fn rolling_restart(&self) -> Result<()> {
+        for id in self.node_ids() {
+            self.restart_node(id)?;
+            self.wait_fully_replicated(Duration::from_secs(120))?;
+        }
+        Ok(())
+    }
+
+    /// Blocks until a running node reports every partition (internal ones too) with a
+    /// leader and all replicas in sync, or fails after `timeout`.
+    pub fn wait_fully_replicated(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut last = String::from("no running node");
+            for id in self.live_nodes() {
+                match crate::quorum::under_replicated_partitions(
+                    &self.node_address(id),
+                    PROBE_TIMEOUT,
+                ) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => last = format!("{n} partitions under replicated (node {id})"),
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(
+                    self.failure(&format!("not fully replicated after {timeout:?}: {last}"))
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Ids of nodes whose JVM runs and is not paused.
+    pub fn live_nodes(&self) -> Vec<i32> {
+        let state = self.lock_state();
+        self.nodes
+            .iter()
+            .zip(state.iter())
+            .filter(|(_, st)| st.jvm.is_some() && !st.paused)
+            .map(|(n, _)| n.id)
+            .collect()
     }
 
     /// Node ids (`1..=nodes`).

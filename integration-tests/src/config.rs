@@ -58,6 +58,12 @@ pub struct ClusterConfig {
     /// Use this directory (must be absent or empty) instead of a fresh temporary one.
     /// A caller-given directory is never removed by the test bed.
     pub dir: Option<PathBuf>,
+    /// Put a [`crate::FaultProxy`] in front of every node: each node gets a second
+    /// PLAINTEXT listener named `PROXIED` whose advertised port is the proxy's, so
+    /// clients that bootstrap through [`crate::KafkaCluster::client_bootstrap_servers`]
+    /// reach every broker through its proxy, while inter-broker (`PLAINTEXT`) and
+    /// controller traffic bypass it. Do not override `listeners` with it.
+    pub fault_proxy: bool,
 }
 
 impl Default for ClusterConfig {
@@ -79,7 +85,14 @@ impl ClusterConfig {
             startup_timeout: Duration::from_secs(90),
             detached: false,
             dir: None,
+            fault_proxy: false,
         }
+    }
+
+    /// Sets [`ClusterConfig::fault_proxy`].
+    pub fn with_fault_proxy(mut self) -> Self {
+        self.fault_proxy = true;
+        self
     }
 
     /// Sets [`ClusterConfig::transaction_version`].
@@ -148,6 +161,8 @@ pub(crate) struct NodeSpec {
     pub(crate) controller_port: u16,
     pub(crate) extra_ports: BTreeMap<String, u16>,
     pub(crate) dir: PathBuf,
+    /// With a fault proxy: `(broker's PROXIED listener port, proxy port)`.
+    pub(crate) proxy: Option<(u16, u16)>,
 }
 
 impl NodeSpec {
@@ -177,7 +192,8 @@ pub(crate) fn plan_nodes(
     config: &ClusterConfig,
     cluster_dir: &Path,
 ) -> std::io::Result<Vec<NodeSpec>> {
-    let per_node = 2 + config.extra_ports.len();
+    let proxy_ports = if config.fault_proxy { 2 } else { 0 };
+    let per_node = 2 + proxy_ports + config.extra_ports.len();
     let ports = crate::ports::free_ports(config.nodes * per_node)?;
     Ok(ports
         .chunks(per_node)
@@ -190,9 +206,10 @@ pub(crate) fn plan_nodes(
                 .extra_ports
                 .iter()
                 .cloned()
-                .zip(p[2..].iter().copied())
+                .zip(p[2 + proxy_ports..].iter().copied())
                 .collect(),
             dir: cluster_dir.join(format!("node-{}", i + 1)),
+            proxy: config.fault_proxy.then(|| (p[2], p[3])),
         })
         .collect())
 }
@@ -212,20 +229,25 @@ pub(crate) fn server_properties(
         .map(|s| format!("{}@127.0.0.1:{}", s.id, s.controller_port))
         .collect::<Vec<_>>()
         .join(",");
-    let listeners = format!(
+    let mut listeners = format!(
         "PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
         node.client_port, node.controller_port
     );
+    let mut advertised = listeners.clone();
+    if let Some((proxied, proxy)) = node.proxy {
+        let _ = write!(listeners, ",PROXIED://127.0.0.1:{proxied}");
+        let _ = write!(advertised, ",PROXIED://127.0.0.1:{proxy}");
+    }
     let data_dir = node.data_dir().display().to_string();
     let mut props: Vec<(String, String)> = [
         ("process.roles", "broker,controller".to_owned()),
         ("node.id", node.id.to_string()),
         ("controller.quorum.voters", voters),
-        ("listeners", listeners.clone()),
-        ("advertised.listeners", listeners),
+        ("listeners", listeners),
+        ("advertised.listeners", advertised),
         (
             "listener.security.protocol.map",
-            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL"
+            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL"
                 .to_owned(),
         ),
         ("controller.listener.names", "CONTROLLER".to_owned()),
@@ -410,6 +432,7 @@ mod tests {
                 controller_port: 9001 + i as u16 * 10,
                 extra_ports: [("sasl".to_owned(), 9002 + i as u16 * 10)].into(),
                 dir: PathBuf::from(format!("/tmp/c/node-{}", i + 1)),
+                proxy: None,
             })
             .collect()
     }
@@ -457,6 +480,25 @@ mod tests {
         ] {
             assert!(l.contains(&expected), "missing {expected:?} in\n{p}");
         }
+    }
+
+    #[test]
+    fn a_fault_proxy_is_advertised_only_on_its_own_listener() {
+        let mut all = specs(3);
+        for (i, s) in all.iter_mut().enumerate() {
+            s.proxy = Some((9005 + i as u16 * 10, 9006 + i as u16 * 10));
+        }
+        let p = server_properties(&ClusterConfig::new(3).with_fault_proxy(), &all[0], &all);
+        let l = lines(&p);
+        for expected in [
+            "listeners=PLAINTEXT://127.0.0.1:9000,CONTROLLER://127.0.0.1:9001,PROXIED://127.0.0.1:9005",
+            "advertised.listeners=PLAINTEXT://127.0.0.1:9000,CONTROLLER://127.0.0.1:9001,PROXIED://127.0.0.1:9006",
+            "inter.broker.listener.name=PLAINTEXT",
+            "controller.listener.names=CONTROLLER",
+        ] {
+            assert!(l.contains(&expected), "missing {expected:?} in\n{p}");
+        }
+        assert!(p.contains("PROXIED:PLAINTEXT"), "{p}");
     }
 
     #[test]

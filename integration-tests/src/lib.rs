@@ -29,17 +29,21 @@
 mod cluster;
 mod config;
 mod error;
+pub mod fault_proxy;
 pub mod jars;
 mod logs;
 mod ports;
 mod probe;
 mod process;
+mod quorum;
+pub mod reliability;
 pub mod secure;
 mod shared;
 
 pub use cluster::{DetachedCluster, KEEP_ENV, KafkaCluster, StopSignal};
 pub use config::{ClusterConfig, HEAP_ENV};
 pub use error::{Error, Result};
+pub use fault_proxy::{FaultProxy, ProxyStats, Target};
 pub use logs::{PANIC_TAIL_LINES, install_panic_hook, live_cluster_log_report, tail_file};
 pub use ports::free_ports;
 pub use probe::{BrokerInfo, MetadataSnapshot, probe_metadata};

@@ -48,6 +48,11 @@ struct Membership {
     counts: BTreeMap<String, i32>,
     leader: bool,
     next_heartbeat: Instant,
+    /// When the coordinator last answered a heartbeat (or the member joined): after
+    /// `session.timeout` without an answer the coordinator has expired the member, so
+    /// its partitions are treated as lost at once (as librdkafka does) instead of being
+    /// consumed by a zombie until the coordinator is reachable again.
+    last_heartbeat_ok: Instant,
     next_metadata_check: Instant,
     attempt: u32,
 }
@@ -72,6 +77,7 @@ pub(crate) async fn run(
         counts: BTreeMap::new(),
         leader: false,
         next_heartbeat: now,
+        last_heartbeat_ok: now,
         next_metadata_check: now,
         attempt: 0,
     };
@@ -209,6 +215,9 @@ impl Membership {
         .await;
         let interval = self.cfg().heartbeat_interval;
         self.next_heartbeat = Instant::now() + interval;
+        if matches!(outcome, Ok(HeartbeatOutcome::Ok | HeartbeatOutcome::Rejoin)) {
+            self.last_heartbeat_ok = Instant::now();
+        }
         match outcome {
             Ok(HeartbeatOutcome::Ok) => {}
             Ok(HeartbeatOutcome::Rejoin) => {
@@ -218,6 +227,11 @@ impl Membership {
             Ok(HeartbeatOutcome::Lost { reset_member }) => {
                 tracing::info!(group = %self.link.group_id, "generation lost: partitions lost");
                 self.lose_all(reset_member);
+            }
+            Ok(HeartbeatOutcome::Retry) if self.session_expired() => {
+                tracing::warn!(group = %self.link.group_id,
+                    "no heartbeat answer within session.timeout: partitions lost");
+                self.lose_all(!self.is_static());
             }
             Ok(HeartbeatOutcome::Retry) => {
                 self.next_heartbeat =
@@ -232,6 +246,11 @@ impl Membership {
                 }
             }
         }
+    }
+
+    /// Whether the coordinator has not answered a heartbeat for `session.timeout`.
+    fn session_expired(&self) -> bool {
+        self.generation >= 0 && self.last_heartbeat_ok.elapsed() >= self.cfg().session_timeout
     }
 
     fn lose_all(&mut self, reset_member: bool) {
@@ -394,6 +413,7 @@ impl Membership {
         self.protocol = Some(joined.protocol);
         self.need_join = false;
         self.next_heartbeat = Instant::now() + self.cfg().heartbeat_interval;
+        self.last_heartbeat_ok = Instant::now();
         self.publish_view(false);
         tracing::info!(group = %self.link.group_id, generation = self.generation,
             member = %self.member_id, protocol = joined.protocol.name(),

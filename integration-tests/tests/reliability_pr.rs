@@ -1,0 +1,82 @@
+//! PR tier of the reliability matrix: a few representative scenarios (20k records each,
+//! fixed seed) on one 3-node cluster behind fault proxies. The full matrix is
+//! `cargo run -p integration-tests --bin reliability-matrix` (writes
+//! `docs/reliability.md`).
+//!
+//! Every scenario asserts the invariants' goals: lost = 0 (I1), order (I3), one value
+//! per offset (I6), an outcome for everything (I7), no definite failure persisted (I8),
+//! recovery and close within bounds (I10). Duplicates are printed: W1 is at-least-once
+//! until the idempotent producer lands.
+
+use std::sync::{Arc, OnceLock};
+
+use kafka_testbed::fault_proxy::api;
+use kafka_testbed::reliability::{Env, Fault, ScenarioResult, Workload, run_scenario};
+use kafka_testbed::{ClusterConfig, KafkaCluster};
+
+const SEED: u64 = 20_261_122;
+
+fn cluster() -> Arc<KafkaCluster> {
+    static CLUSTER: OnceLock<Arc<KafkaCluster>> = OnceLock::new();
+    CLUSTER
+        .get_or_init(|| {
+            kafka_testbed::install_panic_hook();
+            Arc::new(
+                KafkaCluster::start(ClusterConfig::new(3).with_fault_proxy())
+                    .expect("3-node cluster with fault proxies"),
+            )
+        })
+        .clone()
+}
+
+/// One scenario at a time on the shared cluster.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn run(workload: Workload, fault: Fault) -> ScenarioResult {
+    let _turn = TURN.lock().await;
+    let env = Env {
+        cluster: cluster(),
+        seed: SEED,
+    };
+    let r = run_scenario(&env, workload, fault).await;
+    println!("{workload} / {fault}: {:#?}", r.counts);
+    let v = r.violations();
+    assert!(v.is_empty(), "{workload} / {fault}: {v:?}");
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn w1_produce_survives_dropped_produce_responses() {
+    let r = run(Workload::W1Produce, Fault::DropResponse(api::PRODUCE)).await;
+    let fired = r.fault_report.as_ref().map_or(0, |f| f.fired);
+    assert!(fired >= 1, "the fault fired: {fired}");
+    let c = r.counts.unwrap();
+    assert_eq!(
+        c.acked, c.records,
+        "every record acknowledged: {:?}",
+        c.errors
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn w1_produce_survives_leader_cut_for_5s() {
+    let r = run(
+        Workload::W1Produce,
+        Fault::CutConnections(std::time::Duration::from_secs(5)),
+    )
+    .await;
+    assert!(r.fault_report.as_ref().is_some_and(|f| f.fired >= 1));
+    let c = r.counts.unwrap();
+    assert_eq!(
+        c.acked, c.records,
+        "every record acknowledged: {:?}",
+        c.errors
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn w2_group_survives_dropped_offset_commit_responses() {
+    let r = run(Workload::W2Group, Fault::DropResponse(api::OFFSET_COMMIT)).await;
+    let fired = r.fault_report.as_ref().map_or(0, |f| f.fired);
+    assert!(fired >= 1, "the fault fired: {fired}");
+}
