@@ -1,10 +1,8 @@
 //! W1: one producer with acks=all writes keyed records through the fault proxies while a
 //! fault is injected; every record's outcome is kept and the topic is read back.
 //!
-//! Idempotence is being added to the producer on another branch. When
-//! `ProducerBuilder::enable_idempotence` lands, set [`IDEMPOTENT`] to `true` and
-//! uncomment the marked line: duplicates must then be 0 (I2), and up to 5 requests may
-//! be in flight without reordering.
+//! The producer is idempotent (as by default): duplicates must be 0 (I2), with up to 5
+//! requests in flight and no reordering.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -18,8 +16,8 @@ use tokio::time::Instant;
 use super::faults::{Fault, FaultReport, inject};
 use super::{Counts, Env, Rng, is_possibly_persisted, read_back};
 
-/// Whether W1 runs the idempotent producer (not implemented on this branch yet).
-pub const IDEMPOTENT: bool = false;
+/// Whether W1 runs the idempotent producer.
+pub const IDEMPOTENT: bool = true;
 
 /// W1's shape.
 #[derive(Debug, Clone)]
@@ -75,7 +73,7 @@ pub async fn run_w1(
         .delivery_timeout(cfg.delivery_timeout)
         // Without idempotence only one request in flight keeps per-partition order.
         .max_in_flight(if IDEMPOTENT { 5 } else { 1 })
-        // .enable_idempotence(IDEMPOTENT) // <- the one-line switch once it exists
+        .enable_idempotence(IDEMPOTENT)
         .build()
     {
         Ok(p) => p,
