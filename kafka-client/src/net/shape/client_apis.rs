@@ -13,10 +13,8 @@ const NODE_ENDPOINT: super::layout::Kind = arr![
     f!("rack", 0, N, STR),
 ];
 
-const LEADER_ID_AND_EPOCH: super::layout::Kind = st![
-    f!("leader_id", 0, N, I32),
-    f!("leader_epoch", 0, N, I32),
-];
+const LEADER_ID_AND_EPOCH: super::layout::Kind =
+    st![f!("leader_id", 0, N, I32), f!("leader_epoch", 0, N, I32),];
 
 pub(crate) const API_VERSIONS: Api = Api {
     key: 18,
@@ -206,10 +204,7 @@ pub(crate) const FETCH: Api = Api {
                             "aborted_transactions",
                             4,
                             N,
-                            arr![
-                                f!("producer_id", 4, N, I64),
-                                f!("first_offset", 4, N, I64),
-                            ]
+                            arr![f!("producer_id", 4, N, I64), f!("first_offset", 4, N, I64),]
                         ),
                         f!("preferred_read_replica", 11, N, I32),
                         f!("records", 0, N, BYTES),

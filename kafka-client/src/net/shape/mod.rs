@@ -22,6 +22,9 @@ pub(crate) mod layout;
 mod walk;
 
 #[cfg(test)]
+mod built_tests;
+
+#[cfg(test)]
 mod tests;
 
 use layout::Api;

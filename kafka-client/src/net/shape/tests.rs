@@ -62,7 +62,9 @@ impl Gen {
 
     fn kind(&mut self, kind: &Kind, field: &'static str) {
         match kind {
-            Kind::Fixed { size } => self.out.extend(std::iter::repeat_n(1u8, usize::from(*size))),
+            Kind::Fixed { size } => self
+                .out
+                .extend(std::iter::repeat_n(1u8, usize::from(*size))),
             Kind::Str => {
                 self.prefix(2, 2, field, false);
                 self.out.extend_from_slice(b"ab");
@@ -93,7 +95,10 @@ impl Gen {
         // tag with a one-byte probe. If kafka-protocol knew a tag the layout does not,
         // it would decode the probe structurally and the round trip would fail.
         let mut entries: Vec<(u32, Vec<u8>, Vec<Prefix>)> = Vec::new();
-        for f in fields.iter().filter(|f| f.tag.is_some() && f.present(self.version)) {
+        for f in fields
+            .iter()
+            .filter(|f| f.tag.is_some() && f.present(self.version))
+        {
             let mut inner = Gen {
                 out: Vec::new(),
                 version: self.version,
@@ -229,8 +234,9 @@ fn populated_bodies_match_kafka_protocol_for_every_version() {
         let c = codec_for(api.key);
         for v in api.min..=api.max {
             let g = synthesise(api, v);
-            let again = (c.roundtrip)(&g.out, v)
-                .unwrap_or_else(|e| panic!("{} v{v}: kafka-protocol rejects the layout: {e}", api.name));
+            let again = (c.roundtrip)(&g.out, v).unwrap_or_else(|e| {
+                panic!("{} v{v}: kafka-protocol rejects the layout: {e}", api.name)
+            });
             assert_eq!(again, g.out, "{} v{v}: re-encoded bytes differ", api.name);
             check_body(api.key, v, &g.out)
                 .unwrap_or_else(|e| panic!("{} v{v}: walker rejects a valid body: {e}", api.name));
@@ -260,7 +266,9 @@ fn corrupt(body: &[u8], p: &Prefix, flexible: bool, value: u32) -> Vec<u8> {
         }
         out.push(v as u8);
     } else if p.width == 2 {
-        out.extend_from_slice(&((value as i32).clamp(i16::MIN.into(), i16::MAX.into()) as i16).to_be_bytes());
+        out.extend_from_slice(
+            &((value as i32).clamp(i16::MIN.into(), i16::MAX.into()) as i16).to_be_bytes(),
+        );
     } else {
         out.extend_from_slice(&(value as i32).to_be_bytes());
     }
@@ -283,13 +291,18 @@ fn every_corrupted_count_and_length_is_rejected_with_its_field() {
                         api.name, p.field, p.offset
                     ));
                     assert!(
-                        err.contains(api.name) && err.contains(&format!("v{v}")) && err.contains(p.field),
+                        err.contains(api.name)
+                            && err.contains(&format!("v{v}"))
+                            && err.contains(p.field),
                         "{} v{v} {}: {err}",
                         api.name,
                         p.field
                     );
                     if p.array {
-                        assert!(err.contains("array count") || err.contains("negative"), "{err}");
+                        assert!(
+                            err.contains("array count") || err.contains("negative"),
+                            "{err}"
+                        );
                     }
                     corrupted += 1;
                 }
