@@ -186,10 +186,8 @@ async fn capture_fuzz_seed_corpus() {
     capture(
         &conn,
         "find-coordinator",
-        FindCoordinatorRequest::default()
-            .with_key(s(&group))
-            .with_coordinator_keys(vec![s(&group)]),
-        all(0, 6),
+        FindCoordinatorRequest::default().with_coordinator_keys(vec![s(&group)]),
+        all(4, 6),
     )
     .await;
     let commit = OffsetCommitRequest::default()
@@ -291,19 +289,21 @@ async fn capture_fuzz_seed_corpus() {
 }
 
 async fn find_coordinator(client: &kafka_client::Client, group: &str) -> i32 {
-    let resp = client
-        .send(
-            Target::Any,
-            &FindCoordinatorRequest::default()
-                .with_key(s(group))
-                .with_coordinator_keys(vec![s(group)]),
-        )
-        .await
-        .unwrap();
-    resp.coordinators
-        .first()
-        .map(|c| c.node_id.0)
-        .unwrap_or(resp.node_id.0)
+    for _ in 0..60 {
+        let resp = client
+            .send(
+                Target::Any,
+                &FindCoordinatorRequest::default().with_coordinator_keys(vec![s(group)]),
+            )
+            .await
+            .unwrap();
+        let node = resp.coordinators.first().map_or(-1, |c| c.node_id.0);
+        if node >= 0 {
+            return node;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("no coordinator for {group}");
 }
 
 async fn capture<R: Request>(

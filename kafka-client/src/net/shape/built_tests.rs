@@ -255,3 +255,23 @@ fn walk_cost_on_large_fetch_responses() {
         );
     }
 }
+
+#[test]
+fn overlong_varints_are_rejected_and_long_valid_ones_accepted() {
+    // ApiVersions v3 body: error_code, api_keys (compact array), throttle, tags.
+    let body = |count: &[u8]| {
+        let mut b = vec![0, 0];
+        b.extend_from_slice(count);
+        b.extend_from_slice(&[0, 0, 0, 0, 0]);
+        b
+    };
+    let err = super::check_body(18, 3, &body(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01])).unwrap_err();
+    assert!(
+        err.contains("varint overflows") && err.contains("api_keys"),
+        "{err}"
+    );
+    let err = super::check_body(18, 3, &body(&[0xff, 0xff, 0xff, 0xff, 0x1f])).unwrap_err();
+    assert!(err.contains("varint overflows"), "{err}");
+    // Count 0 (empty array) spelt in five bytes: accepted, as kafka-protocol does.
+    super::check_body(18, 3, &body(&[0x81, 0x80, 0x80, 0x80, 0x00])).unwrap();
+}

@@ -144,29 +144,28 @@ impl<'a> Walker<'a> {
     }
 
     fn fixed<const W: usize>(&mut self) -> Result<[u8; W], Fault> {
-        let bytes = self
-            .buf
-            .get(self.pos..self.pos + W)
-            .filter(|_| self.pos + W <= self.end)
+        let bytes = *self.buf[self.pos..self.end]
+            .first_chunk::<W>()
             .ok_or_else(|| Fault::new(format!("truncated: {} bytes left", self.left())))?;
         self.pos += W;
-        Ok(bytes.try_into().expect("slice of length W"))
+        Ok(bytes)
     }
 
     /// An unsigned varint of at most 5 bytes that fits in 32 bits.
     fn uvarint(&mut self) -> Result<u32, Fault> {
         let mut value: u32 = 0;
-        for i in 0..5 {
+        for i in 0..4 {
             let [b] = self.fixed::<1>()?;
-            if i == 4 && b > 0x0f {
-                return Err(Fault::new("unsigned varint overflows 32 bits".into()));
-            }
             value |= u32::from(b & 0x7f) << (7 * i);
             if b < 0x80 {
                 return Ok(value);
             }
         }
-        unreachable!("the fifth byte either ends the varint or is rejected")
+        let [last] = self.fixed::<1>()?;
+        if last > 0x0f {
+            return Err(Fault::new("unsigned varint overflows 32 bits".into()));
+        }
+        Ok(value | u32::from(last) << 28)
     }
 
     /// A length or count prefix: `None` for null, else the value.
