@@ -113,11 +113,19 @@ async fn capture_fuzz_seed_corpus() {
     capture(
         &conn,
         "api-versions",
-        ApiVersionsRequest::default(),
+        ApiVersionsRequest::default()
+            .with_client_software_name(s("kafka-rs-fuzz-seed"))
+            .with_client_software_version(s("0.1.0")),
         ApiVersionsRequest::VERSIONS,
     )
     .await;
-    capture(&conn, "metadata", MetadataRequest::default(), all(1, 13)).await;
+    capture(
+        &conn,
+        "metadata",
+        MetadataRequest::default().with_topics(None),
+        all(1, 13),
+    )
+    .await;
     let list_offsets = ListOffsetsRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_topics(vec![
