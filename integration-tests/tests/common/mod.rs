@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod consumer_util;
+pub mod fake_broker;
 pub mod produce;
 pub mod txn;
 

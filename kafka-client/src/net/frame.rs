@@ -67,6 +67,14 @@ pub(crate) fn decode_response<R: Request>(
     version: i16,
 ) -> Result<R::Response, String> {
     let api = ApiKey::try_from(R::KEY).map_err(|_| format!("unknown API key {}", R::KEY))?;
+    // Bounds every length and count first: kafka-protocol reserves array capacity from
+    // the wire count, and a failed huge allocation aborts the process.
+    super::shape::check_response(
+        R::KEY,
+        version,
+        R::Response::header_version(version),
+        &frame,
+    )?;
     ResponseHeader::decode(&mut frame, R::Response::header_version(version))
         .map_err(|e| format!("cannot decode {api:?} v{version} response header: {e}"))?;
     let resp = R::Response::decode(&mut frame, version)

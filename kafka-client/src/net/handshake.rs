@@ -216,14 +216,26 @@ async fn api_versions_at(io: &mut HandshakeIo<'_>, version: i16) -> Result<ApiVe
     body.advance(4);
     // An UNSUPPORTED_VERSION answer is encoded at v0 whatever we asked for.
     let mut peek = body.clone();
-    let decoded = ApiVersionsResponse::decode(&mut body, version);
-    match decoded {
-        Ok(r) if r.error_code == 0 => Ok(r),
-        _ => ApiVersionsResponse::decode(&mut peek, 0).map_err(|e| Error::Protocol {
+    // Bounded walk first (see `shape`): kafka-protocol reserves arrays from wire counts.
+    let decoded = super::shape::check_body(ApiKey::ApiVersions as i16, version, &body)
+        .and_then(|()| ApiVersionsResponse::decode(&mut body, version).map_err(|e| e.to_string()));
+    let first = match decoded {
+        Ok(r) if r.error_code == 0 => return Ok(r),
+        Ok(_) => None,
+        Err(e) => Some(e),
+    };
+    super::shape::check_body(ApiKey::ApiVersions as i16, 0, &peek)
+        .and_then(|()| ApiVersionsResponse::decode(&mut peek, 0).map_err(|e| e.to_string()))
+        .map_err(|e| Error::Protocol {
             context: io.context.clone().with_api(ApiKey::ApiVersions),
-            message: format!(
-                "ApiVersions response does not decode (is the peer a Kafka broker?): {e}"
-            ),
-        }),
-    }
+            message: match first {
+                Some(first) => format!(
+                    "ApiVersions response does not decode (is the peer a Kafka broker?): {first}; \
+                     read as v0: {e}"
+                ),
+                None => format!(
+                    "ApiVersions response does not decode (is the peer a Kafka broker?): {e}"
+                ),
+            },
+        })
 }

@@ -3,9 +3,13 @@
 
 mod connection;
 mod frame;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handshake;
 mod pool;
 mod sasl;
+mod shape;
 pub(crate) mod tls;
 mod transport;
 mod versions;

@@ -1,0 +1,292 @@
+//! A scriptable fake Kafka broker for hostile-input tests: it answers every request
+//! with a well-formed default (one broker, one topic `TOPIC` with two partitions led by
+//! itself, empty fetches, successful produces) unless the test's script returns other
+//! bytes for that request. Only for what a real broker cannot be made to send.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_client::Uuid;
+use kafka_client::protocol::messages::api_versions_response::ApiVersion;
+use kafka_client::protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_client::protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_client::protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_client::protocol::messages::produce_response::{
+    PartitionProduceResponse, TopicProduceResponse,
+};
+use kafka_client::protocol::messages::{
+    ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest,
+    ListOffsetsResponse, MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader,
+    ResponseHeader, TopicName,
+};
+use kafka_client::protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The topic the default Metadata answer describes.
+pub const TOPIC: &str = "fake-topic";
+
+/// One request as the fake broker received it.
+#[derive(Debug, Clone)]
+pub struct Req {
+    /// API of the request.
+    pub api: ApiKey,
+    /// Its version.
+    pub version: i16,
+    /// Its correlation id.
+    pub correlation_id: i32,
+    /// The request body, after the header.
+    pub body: Bytes,
+    /// The port the broker listens on (to advertise itself).
+    pub port: u16,
+}
+
+/// What to answer: `None` for the default answer, `Some(bytes)` to write exactly those
+/// bytes (a whole frame, length prefix included, or anything hostile).
+pub type Script = Arc<dyn Fn(&Req) -> Option<Vec<u8>> + Send + Sync>;
+
+/// A fake broker on a loopback port; it stops when the test's runtime ends.
+#[derive(Debug)]
+pub struct FakeBroker {
+    /// `127.0.0.1:<port>`.
+    pub bootstrap: String,
+}
+
+impl FakeBroker {
+    /// Starts a broker answering with `script` (falling back to the defaults).
+    pub async fn start(script: Script) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                tokio::spawn(serve(sock, port, script.clone()));
+            }
+        });
+        Self {
+            bootstrap: format!("127.0.0.1:{port}"),
+        }
+    }
+}
+
+/// A whole response frame: length, header (v0 for ApiVersions), body.
+pub fn frame<R: Encodable + HeaderVersion>(req: &Req, body: &R) -> Vec<u8> {
+    frame_with_id(req.correlation_id, req.api, req.version, body)
+}
+
+/// A whole response frame with an explicit correlation id.
+pub fn frame_with_id<R: Encodable + HeaderVersion>(
+    correlation_id: i32,
+    api: ApiKey,
+    version: i16,
+    body: &R,
+) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    let header_version = if api == ApiKey::ApiVersions {
+        0
+    } else {
+        R::header_version(version)
+    };
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut buf, header_version)
+        .unwrap();
+    body.encode(&mut buf, version).unwrap();
+    raw_frame(&buf)
+}
+
+/// Prefixes `payload` (correlation id onwards) with its length.
+pub fn raw_frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as i32).to_be_bytes().to_vec();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The response header bytes the client expects for `req` (correlation id, plus the
+/// tag buffer when the API version is flexible), to build hostile bodies by hand.
+pub fn header_bytes(req: &Req, flexible_header: bool) -> Vec<u8> {
+    let mut out = req.correlation_id.to_be_bytes().to_vec();
+    if flexible_header {
+        out.push(0);
+    }
+    out
+}
+
+/// The API version ranges the fake broker advertises.
+pub const VERSIONS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::Produce, 3, 9),
+];
+
+/// An ApiVersions body advertising `ranges`.
+pub fn api_versions(ranges: &[(ApiKey, i16, i16)]) -> ApiVersionsResponse {
+    ApiVersionsResponse::default().with_api_keys(
+        ranges
+            .iter()
+            .map(|&(k, min, max)| {
+                ApiVersion::default()
+                    .with_api_key(k as i16)
+                    .with_min_version(min)
+                    .with_max_version(max)
+            })
+            .collect(),
+    )
+}
+
+/// The default Metadata body: broker 1 (this one), `TOPIC` with partitions 0 and 1
+/// led by `leader`.
+pub fn metadata(port: u16, leader: i32) -> MetadataResponse {
+    MetadataResponse::default()
+        .with_brokers(vec![
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(1))
+                .with_host(StrBytes::from_static_str("127.0.0.1"))
+                .with_port(port as i32),
+        ])
+        .with_controller_id(BrokerId(1))
+        .with_topics(vec![
+            MetadataResponseTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_static_str(TOPIC))))
+                .with_topic_id(Uuid::from_u128(7))
+                .with_partitions(
+                    (0..2)
+                        .map(|p| {
+                            MetadataResponsePartition::default()
+                                .with_partition_index(p)
+                                .with_leader_id(BrokerId(leader))
+                                .with_replica_nodes(vec![BrokerId(leader)])
+                                .with_isr_nodes(vec![BrokerId(leader)])
+                        })
+                        .collect(),
+                ),
+        ])
+}
+
+/// A Fetch body giving `records(partition, offset)` for every partition asked for.
+pub fn fetch(req: &Req, records: impl Fn(i32, i64) -> Bytes) -> FetchResponse {
+    let fr = FetchRequest::decode(&mut req.body.clone(), req.version).unwrap();
+    let topics = fr
+        .topics
+        .iter()
+        .map(|t| {
+            FetchableTopicResponse::default()
+                .with_topic(t.topic.clone())
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            PartitionData::default()
+                                .with_partition_index(p.partition)
+                                .with_high_watermark(1_000)
+                                .with_last_stable_offset(1_000)
+                                .with_records(Some(records(p.partition, p.fetch_offset)))
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    FetchResponse::default().with_responses(topics)
+}
+
+/// A successful Produce body for exactly the partitions asked for.
+pub fn produce_ok(req: &Req) -> ProduceResponse {
+    let pr = ProduceRequest::decode(&mut req.body.clone(), req.version).unwrap();
+    ProduceResponse::default().with_responses(
+        pr.topic_data
+            .iter()
+            .map(|t| {
+                TopicProduceResponse::default()
+                    .with_name(t.name.clone())
+                    .with_partition_responses(
+                        t.partition_data
+                            .iter()
+                            .map(|p| PartitionProduceResponse::default().with_index(p.index))
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
+}
+
+fn default_answer(req: &Req) -> Vec<u8> {
+    match req.api {
+        ApiKey::ApiVersions => {
+            let mut r = req.clone();
+            r.version = req.version.min(3);
+            frame(&r, &api_versions(VERSIONS))
+        }
+        ApiKey::Metadata => frame(req, &metadata(req.port, 1)),
+        ApiKey::ListOffsets => {
+            let lr = ListOffsetsRequest::decode(&mut req.body.clone(), req.version).unwrap();
+            let resp = ListOffsetsResponse::default().with_topics(
+                lr.topics
+                    .iter()
+                    .map(|t| {
+                        ListOffsetsTopicResponse::default()
+                            .with_name(t.name.clone())
+                            .with_partitions(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| {
+                                        ListOffsetsPartitionResponse::default()
+                                            .with_partition_index(p.partition_index)
+                                            .with_offset(0)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            );
+            frame(req, &resp)
+        }
+        ApiKey::Fetch => frame(req, &fetch(req, |_, _| Bytes::new())),
+        ApiKey::Produce => frame(req, &produce_ok(req)),
+        other => panic!("fake broker got an unexpected {other:?}"),
+    }
+}
+
+async fn serve(mut sock: TcpStream, port: u16, script: Script) {
+    loop {
+        let Ok(len) = sock.read_i32().await else {
+            return;
+        };
+        let mut body = vec![0u8; len.max(0) as usize];
+        if sock.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let mut buf = Bytes::from(body);
+        let key = i16::from_be_bytes([buf[0], buf[1]]);
+        let version = i16::from_be_bytes([buf[2], buf[3]]);
+        let api = ApiKey::try_from(key).unwrap();
+        let header = RequestHeader::decode(&mut buf, api.request_header_version(version)).unwrap();
+        let req = Req {
+            api,
+            version,
+            correlation_id: header.correlation_id,
+            body: buf,
+            port,
+        };
+        let acks_zero = api == ApiKey::Produce
+            && ProduceRequest::decode(&mut req.body.clone(), version)
+                .map(|p| p.acks == 0)
+                .unwrap_or(false);
+        let out = script(&req).unwrap_or_else(|| default_answer(&req));
+        if api == ApiKey::Fetch && out.len() < 200 {
+            // Empty fetches: behave like a long poll instead of spinning.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if acks_zero {
+            continue;
+        }
+        if sock.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+}
