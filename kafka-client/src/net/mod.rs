@@ -9,6 +9,7 @@ mod sasl;
 pub(crate) mod tls;
 mod transport;
 mod versions;
+mod write_queue;
 
 pub use connection::Connection;
 pub use pool::ConnectionKind;
