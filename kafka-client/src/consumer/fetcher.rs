@@ -62,7 +62,8 @@ enum Outcome {
     Fetch {
         broker: i32,
         sent: Vec<Sent>,
-        result: Result<HashMap<TopicPartition, PartData>>,
+        /// Each partition's answer, at its index in `sent`.
+        result: Result<Vec<Option<PartData>>>,
     },
     Committed {
         sent: Vec<Sent>,
@@ -286,11 +287,7 @@ fn start_fetches(
 }
 
 /// One Fetch request (sessionless, v4-12: topics by name) and its decoding.
-async fn fetch(
-    shared: &Shared,
-    broker: i32,
-    sent: &[Sent],
-) -> Result<HashMap<TopicPartition, PartData>> {
+async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option<PartData>>> {
     let cfg = &shared.config;
     let conn = shared
         .client
@@ -340,10 +337,13 @@ async fn fetch(
         verify_crc: cfg.check_crcs,
         ..DecodeLimits::default()
     };
-    let mut out = HashMap::new();
+    let mut out: Vec<Option<PartData>> = Vec::with_capacity(sent.len());
+    out.resize_with(sent.len(), || None);
     for t in resp.responses {
-        let topic = t.topic.0.to_string();
         for p in t.partitions {
+            let Some(at) = sent_index(sent, &t.topic.0, p.partition_index) else {
+                continue; // not asked for: ignored
+            };
             let records = p.records.unwrap_or_default();
             let bytes = records.len();
             let mut batches = Vec::new();
@@ -359,9 +359,7 @@ async fn fetch(
                 }
             }
             let truncated_only = batches.is_empty() && decode_error.is_none() && bytes > 0;
-            out.insert(
-                TopicPartition::new(topic.clone(), p.partition_index),
-                PartData {
+            out[at] = Some(PartData {
                     error: ErrorCode::from_code(p.error_code),
                     high_watermark: p.high_watermark,
                     last_stable_offset: p.last_stable_offset,
@@ -376,11 +374,21 @@ async fn fetch(
                     decode_error,
                     truncated_only,
                     bytes,
-                },
-            );
+                });
         }
     }
     Ok(out)
+}
+
+/// Where `topic`-`partition` is in `sent` (sorted, as the assignment it was planned
+/// from is).
+fn sent_index(sent: &[Sent], topic: &str, partition: i32) -> Option<usize> {
+    sent.binary_search_by(|s| (s.tp.topic.as_str(), s.tp.partition).cmp(&(topic, partition)))
+        .ok()
+        .or_else(|| {
+            sent.iter()
+                .position(|s| s.tp.topic == topic && s.tp.partition == partition)
+        })
 }
 
 fn partition_error(tp: &TopicPartition, error: Error) -> PartitionError {
@@ -390,11 +398,11 @@ fn partition_error(tp: &TopicPartition, error: Error) -> PartitionError {
     }
 }
 
-fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<HashMap<TopicPartition, PartData>>) {
+fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData>>>) {
     let mut notify = false;
     let mut guard = shared.lock();
     let st = &mut *guard;
-    let mut data = match result {
+    let data = match result {
         Ok(d) => d,
         Err(e) => {
             tracing::debug!(error = %e, "fetch failed");
@@ -410,7 +418,7 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<HashMap<TopicPartit
         }
     };
     let now = Instant::now();
-    for s in sent {
+    for (s, d) in sent.into_iter().zip(data) {
         let Some(p) = st.partitions.get_mut(&s.tp) else {
             continue;
         };
@@ -418,7 +426,7 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<HashMap<TopicPartit
         if p.epoch != s.epoch {
             continue;
         }
-        let Some(d) = data.remove(&s.tp) else {
+        let Some(d) = d else {
             continue;
         };
         match d.error {
@@ -453,7 +461,7 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<HashMap<TopicPartit
                     p.init = InitState::Failed;
                 }
                 let fetch = CompletedFetch::new(
-                    s.tp.clone(),
+                    s.tp,
                     p.topic.clone(),
                     s.epoch,
                     d.batches,
