@@ -68,9 +68,9 @@ impl CompletedFetch {
     /// At most how many records it still holds (control and skipped records included).
     fn records_bound(&self) -> usize {
         let current = self.current.as_ref().map_or(0, |c| c.records.remaining());
-        self.batches
-            .iter()
-            .fold(current, |n, b| n.saturating_add(b.records_count().max(0) as usize))
+        self.batches.iter().fold(current, |n, b| {
+            n.saturating_add(b.records_count().max(0) as usize)
+        })
     }
 
     /// Whether everything in it has been handed out.

@@ -360,21 +360,21 @@ async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option
             }
             let truncated_only = batches.is_empty() && decode_error.is_none() && bytes > 0;
             out[at] = Some(PartData {
-                    error: ErrorCode::from_code(p.error_code),
-                    high_watermark: p.high_watermark,
-                    last_stable_offset: p.last_stable_offset,
-                    log_start_offset: p.log_start_offset,
-                    aborted: p
-                        .aborted_transactions
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|a| (a.producer_id.0, a.first_offset))
-                        .collect(),
-                    batches,
-                    decode_error,
-                    truncated_only,
-                    bytes,
-                });
+                error: ErrorCode::from_code(p.error_code),
+                high_watermark: p.high_watermark,
+                last_stable_offset: p.last_stable_offset,
+                log_start_offset: p.log_start_offset,
+                aborted: p
+                    .aborted_transactions
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| (a.producer_id.0, a.first_offset))
+                    .collect(),
+                batches,
+                decode_error,
+                truncated_only,
+                bytes,
+            });
         }
     }
     Ok(out)

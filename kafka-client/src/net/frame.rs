@@ -278,11 +278,13 @@ mod tests {
                 .with_index(i)
                 .with_records(Some(b.clone()))
         };
-        let req = ProduceRequest::default().with_acks(-1).with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_static_str("t")))
-                .with_partition_data(vec![part(0, &big), part(1, &small), part(2, &big)]),
-        ]);
+        let req = ProduceRequest::default()
+            .with_acks(-1)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(TopicName(StrBytes::from_static_str("t")))
+                    .with_partition_data(vec![part(0, &big), part(1, &small), part(2, &big)]),
+            ]);
         let id = StrBytes::from_static_str("c");
         for version in [3, 9, 12] {
             let mut f = encode_produce(&req, version, &id).unwrap();

@@ -167,7 +167,10 @@ mod tests {
     fn writes_heads_and_spliced_parts_in_order() {
         let batch = Bytes::from(b"BATCHBATCH".to_vec());
         let mut q = WriteQueue::with_capacity(4);
-        q.push(frame(b"abcdef", vec![(2, batch.clone()), (4, batch.clone())]));
+        q.push(frame(
+            b"abcdef",
+            vec![(2, batch.clone()), (4, batch.clone())],
+        ));
         q.push(frame(b"xyz", vec![]));
         q.push(frame(b"12", vec![(2, batch.clone())]));
         let expected = b"abBATCHBATCHcdBATCHBATCHefxyz12BATCHBATCH".to_vec();
