@@ -148,9 +148,7 @@ async fn sdk_job(job: Job) -> Result<ChildReport, BoxError> {
             warmup,
             size,
             settings,
-        } => {
-            sdk_client::latency(&bootstrap, &topic, rate, records, warmup, size, &settings).await
-        }
+        } => sdk_client::latency(&bootstrap, &topic, rate, records, warmup, size, &settings).await,
         Job::NullBroker {
             records,
             size,
@@ -212,11 +210,8 @@ async fn null_consume_job(
     };
     let template =
         crate::null_broker::FetchTemplate::new(size, batch_records, 1 << 20, compression)?;
-    let sink = NullBroker::start_with(
-        partitions,
-        Some(crate::broker::BROKER_CORE),
-        Some(template),
-    )?;
+    let sink =
+        NullBroker::start_with(partitions, Some(crate::broker::BROKER_CORE), Some(template))?;
     let bootstrap = sink.addr.to_string();
     let cpu0 = rusage::process_cpu();
     let mut report = sdk_client::consume(&bootstrap, "null-topic", partitions, records).await?;
@@ -225,7 +220,9 @@ async fn null_consume_job(
         .fetch_requests
         .load(std::sync::atomic::Ordering::Relaxed);
     let sink_cpu = sink.stop();
-    let cpu = rusage::process_cpu().saturating_sub(cpu0).saturating_sub(sink_cpu);
+    let cpu = rusage::process_cpu()
+        .saturating_sub(cpu0)
+        .saturating_sub(sink_cpu);
     report.client_cpu_secs = Some(cpu.as_secs_f64());
     report.requests = Some(requests);
     Ok(report)
@@ -234,7 +231,11 @@ async fn null_consume_job(
 /// Our producer against the in-process null broker: the sink's thread is moved to the
 /// broker core, the client stays on the client core, and the sink's CPU time is taken
 /// out of the process's.
-async fn null_broker_job(records: u64, size: usize, partitions: i32) -> Result<ChildReport, BoxError> {
+async fn null_broker_job(
+    records: u64,
+    size: usize,
+    partitions: i32,
+) -> Result<ChildReport, BoxError> {
     let sink = NullBroker::start(partitions, Some(crate::broker::BROKER_CORE))?;
     let bootstrap = sink.addr.to_string();
     let cpu0 = rusage::process_cpu();
@@ -246,7 +247,9 @@ async fn null_broker_job(records: u64, size: usize, partitions: i32) -> Result<C
         .produce_requests
         .load(std::sync::atomic::Ordering::Relaxed);
     let sink_cpu = sink.stop();
-    let cpu = rusage::process_cpu().saturating_sub(cpu0).saturating_sub(sink_cpu);
+    let cpu = rusage::process_cpu()
+        .saturating_sub(cpu0)
+        .saturating_sub(sink_cpu);
     report.client_cpu_secs = Some(cpu.as_secs_f64());
     report.requests = Some(requests);
     Ok(report)

@@ -76,7 +76,9 @@ fn render(results: &results::Results) -> Result<(), BoxError> {
 
 fn report(args: &[String]) -> Result<(), BoxError> {
     let quick = args.iter().any(|a| a == "--quick");
-    let repeats = flag_value(args, "--repeats").map(|v| v.parse()).transpose()?;
+    let repeats = flag_value(args, "--repeats")
+        .map(|v| v.parse())
+        .transpose()?;
     let plan = run::Plan::new(quick, repeats);
     let results = run::run(&plan)?;
     let path = results_path();
@@ -124,7 +126,10 @@ fn null_broker(args: &[String]) -> Result<(), BoxError> {
 /// allocations per record and per Fetch.
 fn null_consume(args: &[String]) -> Result<(), BoxError> {
     let num = |name: &str, default: u64| -> Result<u64, BoxError> {
-        Ok(flag_value(args, name).map(|v| v.parse()).transpose()?.unwrap_or(default))
+        Ok(flag_value(args, name)
+            .map(|v| v.parse())
+            .transpose()?
+            .unwrap_or(default))
     };
     let records = num("--records", 10_000_000)?;
     let size = num("--size", 100)? as usize;

@@ -18,16 +18,15 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_client::Uuid;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, FetchResponse, InitProducerIdResponse,
-    MetadataRequest,
-    MetadataResponse, ProduceRequest, ProduceResponse, ProducerId, RequestHeader, ResponseHeader,
-    TopicName,
+    MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, ProducerId, RequestHeader,
+    ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -99,11 +98,6 @@ impl FetchTemplate {
             starts,
             batch_records: batch_records as i64,
         })
-    }
-
-    /// Records in one answer.
-    pub fn records(&self) -> u64 {
-        self.starts.len() as u64 * self.batch_records as u64
     }
 
     /// The batches re-based at `offset`.
@@ -260,11 +254,13 @@ async fn connection(
             }
             ApiKey::Metadata => {
                 let req = MetadataRequest::decode(&mut frame, version)?;
-                let topics = req
-                    .topics
-                    .unwrap_or_default()
+                // "All topics" (a consumer's refresh) is the one topic the jobs use.
+                let names: Vec<TopicName> = match req.topics {
+                    Some(ts) => ts.into_iter().filter_map(|t| t.name).collect(),
+                    None => vec![TopicName(StrBytes::from_static_str("null-topic"))],
+                };
+                let topics = names
                     .into_iter()
-                    .filter_map(|t| t.name)
                     .map(|name| topic_metadata(name, partitions))
                     .collect();
                 let body = MetadataResponse::default()
@@ -297,7 +293,9 @@ async fn connection(
                     for p in t.partition_data {
                         let n = p.records.as_ref().map_or(0, count_records);
                         counters.records.fetch_add(n, Ordering::Relaxed);
-                        let slot = offs.get_mut(p.index as usize).ok_or("partition out of range")?;
+                        let slot = offs
+                            .get_mut(p.index as usize)
+                            .ok_or("partition out of range")?;
                         let base = *slot;
                         *slot += n as i64;
                         parts.push(
