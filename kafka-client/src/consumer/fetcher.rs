@@ -346,7 +346,7 @@ async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option
             };
             let records = p.records.unwrap_or_default();
             let bytes = records.len();
-            let mut batches = Vec::new();
+            let mut batches = Vec::with_capacity(complete_batches(&records));
             let mut decode_error = None;
             let mut decoder = decode_batches(records, limits);
             for b in decoder.by_ref() {
@@ -378,6 +378,24 @@ async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option
         }
     }
     Ok(out)
+}
+
+/// How many complete batches `records` holds, from the length fields alone (the decoder
+/// checks everything else): the batch vector is sized once.
+fn complete_batches(records: &[u8]) -> usize {
+    const LENGTH_AT: usize = 8;
+    const LOG_OVERHEAD: usize = 12;
+    let (mut pos, mut n) = (0usize, 0usize);
+    while let Some(len) = records.get(pos + LENGTH_AT..pos + LOG_OVERHEAD) {
+        let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+        let Ok(len) = usize::try_from(len) else { break };
+        pos = pos.saturating_add(LOG_OVERHEAD).saturating_add(len);
+        if pos > records.len() {
+            break;
+        }
+        n += 1;
+    }
+    n
 }
 
 /// Where `topic`-`partition` is in `sent` (sorted, as the assignment it was planned
@@ -598,4 +616,29 @@ fn on_reset(shared: &Shared, sent: Vec<Sent>, mut result: BTreeMap<TopicPartitio
     }
     drop(guard);
     shared.wake_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_batches;
+    use crate::records::{BatchBuilder, BatchMeta, Compression};
+
+    #[test]
+    fn complete_batches_counts_whole_batches_only() {
+        let mut all = Vec::new();
+        for i in 0..3 {
+            let mut b = BatchBuilder::new(Compression::None, 1 << 16);
+            b.append(i, None, Some(b"value"), &[]).unwrap();
+            all.extend_from_slice(&b.finish(&BatchMeta::default()).unwrap());
+        }
+        assert_eq!(complete_batches(&all), 3);
+        // A batch cut short by the broker's byte limit is not counted.
+        assert_eq!(complete_batches(&all[..all.len() - 1]), 2);
+        assert_eq!(complete_batches(&all[..5]), 0);
+        assert_eq!(complete_batches(&[]), 0);
+        // A negative length stops the count (the decoder reports it).
+        let mut bad = all.clone();
+        bad[8..12].copy_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(complete_batches(&bad), 0);
+    }
 }
