@@ -19,13 +19,16 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_client::Uuid;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, FetchResponse, InitProducerIdResponse,
-    MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, ProducerId, RequestHeader,
+    ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, ProducerId, RequestHeader,
     ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
@@ -249,6 +252,7 @@ async fn connection(
                     api(ApiKey::ApiVersions, 0, 4),
                     api(ApiKey::InitProducerId, 0, 5),
                     api(ApiKey::Fetch, 4, 12),
+                    api(ApiKey::ListOffsets, 1, 7),
                 ]);
                 respond(&mut out, key, version, cid, &body)?;
             }
@@ -345,6 +349,31 @@ async fn connection(
                     })
                     .collect();
                 let body = FetchResponse::default().with_responses(responses);
+                respond(&mut out, key, version, cid, &body)?;
+            }
+            ApiKey::ListOffsets => {
+                // Every partition starts at 0 (a consumer's reset before its seek lands).
+                let req = ListOffsetsRequest::decode(&mut frame, version)?;
+                let topics = req
+                    .topics
+                    .into_iter()
+                    .map(|t| {
+                        let parts = t
+                            .partitions
+                            .iter()
+                            .map(|p| {
+                                ListOffsetsPartitionResponse::default()
+                                    .with_partition_index(p.partition_index)
+                                    .with_timestamp(-1)
+                                    .with_offset(0)
+                            })
+                            .collect();
+                        ListOffsetsTopicResponse::default()
+                            .with_name(t.name)
+                            .with_partitions(parts)
+                    })
+                    .collect();
+                let body = ListOffsetsResponse::default().with_topics(topics);
                 respond(&mut out, key, version, cid, &body)?;
             }
             other => return Err(format!("null broker: {other:?} is not served").into()),
