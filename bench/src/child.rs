@@ -148,14 +148,19 @@ async fn sdk_job(job: Job) -> Result<ChildReport, BoxError> {
             warmup,
             size,
             settings,
-        } => {
-            sdk_client::latency(&bootstrap, &topic, rate, records, warmup, size, &settings).await
-        }
+        } => sdk_client::latency(&bootstrap, &topic, rate, records, warmup, size, &settings).await,
         Job::NullBroker {
             records,
             size,
             partitions,
         } => null_broker_job(records, size, partitions).await,
+        Job::NullConsume {
+            records,
+            size,
+            partitions,
+            batch_records,
+            codec,
+        } => null_consume_job(records, size, partitions, batch_records, codec).await,
     }
 }
 
@@ -183,14 +188,54 @@ fn rdkafka_job(job: Job) -> Result<ChildReport, BoxError> {
             size,
             settings,
         } => rdkafka_client::latency(&bootstrap, &topic, rate, records, warmup, size, &settings),
-        Job::NullBroker { .. } => Err("the null broker measures our producer only".into()),
+        Job::NullBroker { .. } | Job::NullConsume { .. } => {
+            Err("the null broker measures our client only".into())
+        }
     }
+}
+
+/// Our consumer against the in-process null broker, which answers every Fetch with the
+/// same batches (1 MiB per partition, like `max.partition.fetch.bytes`); CPU as for
+/// [`null_broker_job`].
+async fn null_consume_job(
+    records: u64,
+    size: usize,
+    partitions: i32,
+    batch_records: usize,
+    codec: crate::spec::Codec,
+) -> Result<ChildReport, BoxError> {
+    let compression = match codec {
+        crate::spec::Codec::None => kafka_client::records::Compression::None,
+        crate::spec::Codec::Lz4 => kafka_client::records::Compression::Lz4,
+    };
+    let template =
+        crate::null_broker::FetchTemplate::new(size, batch_records, 1 << 20, compression)?;
+    let sink =
+        NullBroker::start_with(partitions, Some(crate::broker::BROKER_CORE), Some(template))?;
+    let bootstrap = sink.addr.to_string();
+    let cpu0 = rusage::process_cpu();
+    let mut report = sdk_client::consume(&bootstrap, "null-topic", partitions, records).await?;
+    let requests = sink
+        .counters
+        .fetch_requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let sink_cpu = sink.stop();
+    let cpu = rusage::process_cpu()
+        .saturating_sub(cpu0)
+        .saturating_sub(sink_cpu);
+    report.client_cpu_secs = Some(cpu.as_secs_f64());
+    report.requests = Some(requests);
+    Ok(report)
 }
 
 /// Our producer against the in-process null broker: the sink's thread is moved to the
 /// broker core, the client stays on the client core, and the sink's CPU time is taken
 /// out of the process's.
-async fn null_broker_job(records: u64, size: usize, partitions: i32) -> Result<ChildReport, BoxError> {
+async fn null_broker_job(
+    records: u64,
+    size: usize,
+    partitions: i32,
+) -> Result<ChildReport, BoxError> {
     let sink = NullBroker::start(partitions, Some(crate::broker::BROKER_CORE))?;
     let bootstrap = sink.addr.to_string();
     let cpu0 = rusage::process_cpu();
@@ -202,7 +247,9 @@ async fn null_broker_job(records: u64, size: usize, partitions: i32) -> Result<C
         .produce_requests
         .load(std::sync::atomic::Ordering::Relaxed);
     let sink_cpu = sink.stop();
-    let cpu = rusage::process_cpu().saturating_sub(cpu0).saturating_sub(sink_cpu);
+    let cpu = rusage::process_cpu()
+        .saturating_sub(cpu0)
+        .saturating_sub(sink_cpu);
     report.client_cpu_secs = Some(cpu.as_secs_f64());
     report.requests = Some(requests);
     Ok(report)

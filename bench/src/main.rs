@@ -4,6 +4,7 @@
 //! cargo run --release --manifest-path bench/Cargo.toml -- report [--quick] [--repeats N]
 //! cargo run --release --manifest-path bench/Cargo.toml -- render [results.json]
 //! cargo run --release --manifest-path bench/Cargo.toml -- null-broker [--records N]
+//! cargo run --release --manifest-path bench/Cargo.toml -- null-consume [--records N] [--lz4]
 //! ```
 //!
 //! `report` starts one Kafka 4.1.1 broker from the test bed (pinned to core 0), runs
@@ -75,7 +76,9 @@ fn render(results: &results::Results) -> Result<(), BoxError> {
 
 fn report(args: &[String]) -> Result<(), BoxError> {
     let quick = args.iter().any(|a| a == "--quick");
-    let repeats = flag_value(args, "--repeats").map(|v| v.parse()).transpose()?;
+    let repeats = flag_value(args, "--repeats")
+        .map(|v| v.parse())
+        .transpose()?;
     let plan = run::Plan::new(quick, repeats);
     let results = run::run(&plan)?;
     let path = results_path();
@@ -118,6 +121,57 @@ fn null_broker(args: &[String]) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Our consumer against the null broker (`null-consume [--records N] [--size B]
+/// [--partitions P] [--batch-records R] [--lz4]`): the consumer's own ceiling and its
+/// allocations per record and per Fetch.
+fn null_consume(args: &[String]) -> Result<(), BoxError> {
+    let num = |name: &str, default: u64| -> Result<u64, BoxError> {
+        Ok(flag_value(args, name)
+            .map(|v| v.parse())
+            .transpose()?
+            .unwrap_or(default))
+    };
+    let records = num("--records", 10_000_000)?;
+    let size = num("--size", 100)? as usize;
+    let partitions = num("--partitions", 1)? as i32;
+    let batch_records = num("--batch-records", 1000)? as usize;
+    let codec = if args.iter().any(|a| a == "--lz4") {
+        spec::Codec::Lz4
+    } else {
+        spec::Codec::None
+    };
+    let job = spec::Job::NullConsume {
+        records,
+        size,
+        partitions,
+        batch_records,
+        codec,
+    };
+    let f = child::run_pinned(
+        &child::client_command(spec::ClientKind::Sdk, &job)?,
+        Duration::from_secs(300),
+    )?;
+    let r = child::parse_report(&f)?;
+    let cpu = r.client_cpu_secs.unwrap_or(f.usage.cpu_secs());
+    let fetches = r.requests.unwrap_or(1).max(1) as f64;
+    let allocs = r.allocs_per_record.unwrap_or(f64::NAN);
+    println!(
+        "null consume: {} records of {size} B in {:.2} s = {:.0} records/s; client CPU {:.2} s = {:.3} CPU-s per million; {:.0} records/Fetch; {:.4} allocations ({:.1} bytes) per record = {:.1} per Fetch; {} polls; peak RSS {:.0} MiB",
+        r.records,
+        r.secs,
+        r.records as f64 / r.secs,
+        cpu,
+        cpu / (r.records as f64 / 1e6),
+        r.records as f64 / fetches,
+        allocs,
+        r.alloc_bytes_per_record.unwrap_or(f64::NAN),
+        allocs * r.records as f64 / fetches,
+        r.polls.unwrap_or(0),
+        f.usage.peak_rss_mib
+    );
+    Ok(())
+}
+
 /// Starts the pinned broker and keeps it until killed (for profiling by hand).
 fn serve_broker() -> Result<(), BoxError> {
     let rt = tokio::runtime::Runtime::new()?;
@@ -140,9 +194,10 @@ fn main() {
                 .and_then(|r| render(&r))
         }
         Some("null-broker") => null_broker(&args[2..]),
+        Some("null-consume") => null_consume(&args[2..]),
         Some("broker") => serve_broker(),
         Some("client") if args.len() == 4 => child::client_main(&args[2], &args[3]),
-        _ => Err("usage: kafka-bench report [--quick] [--repeats N] | render [results.json] | null-broker [--records N]".into()),
+        _ => Err("usage: kafka-bench report [--quick] [--repeats N] | render [results.json] | null-broker [--records N] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4]".into()),
     };
     if let Err(e) = result {
         eprintln!("kafka-bench: {e}");

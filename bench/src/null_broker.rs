@@ -4,7 +4,9 @@
 //! It answers ApiVersions, Metadata (itself as broker 1, leader of every partition of
 //! every topic asked for), InitProducerId and Produce (offsets counted per partition,
 //! records counted from each batch header), using kafka-protocol's "broker" decoders and
-//! encoders. It runs on its own thread with a current-thread runtime, pinned to another
+//! encoders. With a [`FetchTemplate`] it also answers Fetch, with the same pre-built
+//! record batches every time (base offsets rewritten to the offset asked for), so the
+//! consumer's own cost shows the same way (`null-consume`). It runs on its own thread with a current-thread runtime, pinned to another
 //! core than the client, and that thread's allocations are not counted.
 
 use std::collections::HashMap;
@@ -16,14 +18,18 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_client::Uuid;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, BrokerId, InitProducerIdResponse, MetadataRequest,
-    MetadataResponse, ProduceRequest, ProduceResponse, ProducerId, RequestHeader, ResponseHeader,
-    TopicName,
+    ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, FetchResponse, InitProducerIdResponse,
+    ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, ProducerId, RequestHeader,
+    ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -42,6 +48,70 @@ pub struct Counters {
     pub produce_requests: AtomicU64,
     /// Records in them.
     pub records: AtomicU64,
+    /// Fetch requests answered.
+    pub fetch_requests: AtomicU64,
+}
+
+/// What the null broker answers a Fetch with, for every partition: `batches` batches of
+/// `batch_records` records each (values from the payload pool, no key), re-based at the
+/// offset asked for.
+#[derive(Debug, Clone)]
+pub struct FetchTemplate {
+    /// The batches, back to back, base offsets 0, `batch_records`, ...
+    bytes: Bytes,
+    /// Where each batch starts in `bytes`.
+    starts: Vec<usize>,
+    batch_records: i64,
+}
+
+impl FetchTemplate {
+    /// Batches of `batch_records` records of `size` bytes, as many as fit in `max_bytes`
+    /// (at least one), compressed with `compression`.
+    pub fn new(
+        size: usize,
+        batch_records: usize,
+        max_bytes: usize,
+        compression: kafka_client::records::Compression,
+    ) -> Result<Self, BoxError> {
+        use kafka_client::records::{BatchBuilder, BatchMeta};
+        let pool = crate::payload::pool(size);
+        let mut out = BytesMut::new();
+        let mut starts = Vec::new();
+        let mut next = 0usize;
+        loop {
+            let mut b = BatchBuilder::new(compression, usize::MAX);
+            for _ in 0..batch_records {
+                b.append(
+                    1_700_000_000_000,
+                    None,
+                    Some(&pool[next % pool.len()][..]),
+                    &[],
+                )?;
+                next += 1;
+            }
+            let batch = b.finish(&BatchMeta::default())?;
+            if !starts.is_empty() && out.len() + batch.len() > max_bytes {
+                break;
+            }
+            starts.push(out.len());
+            out.extend_from_slice(&batch);
+        }
+        Ok(FetchTemplate {
+            bytes: out.freeze(),
+            starts,
+            batch_records: batch_records as i64,
+        })
+    }
+
+    /// The batches re-based at `offset`.
+    fn at(&self, offset: i64) -> Bytes {
+        let mut b = BytesMut::from(&self.bytes[..]);
+        for (i, &at) in self.starts.iter().enumerate() {
+            let base = offset + i as i64 * self.batch_records;
+            b[at..at + 8].copy_from_slice(&base.to_be_bytes());
+        }
+        b.freeze()
+    }
 }
 
 /// A running null broker.
@@ -59,6 +129,15 @@ impl NullBroker {
     /// Starts the sink on its own thread, pinned to `core` when given; every topic has
     /// `partitions` partitions.
     pub fn start(partitions: i32, core: Option<usize>) -> Result<Self, BoxError> {
+        Self::start_with(partitions, core, None)
+    }
+
+    /// [`start`](Self::start), answering Fetch requests from `fetch` too.
+    pub fn start_with(
+        partitions: i32,
+        core: Option<usize>,
+        fetch: Option<FetchTemplate>,
+    ) -> Result<Self, BoxError> {
         let counters = Arc::new(Counters::default());
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -74,7 +153,7 @@ impl NullBroker {
                     .enable_all()
                     .build()
                     .expect("a current-thread runtime");
-                rt.block_on(serve(partitions, c, addr_tx, stop_rx));
+                rt.block_on(serve(partitions, c, fetch, addr_tx, stop_rx));
                 rusage::thread_cpu()
             })?;
         let addr = addr_rx.recv_timeout(Duration::from_secs(10))??;
@@ -101,6 +180,7 @@ impl NullBroker {
 async fn serve(
     partitions: i32,
     counters: Arc<Counters>,
+    fetch: Option<FetchTemplate>,
     addr_tx: std::sync::mpsc::Sender<std::io::Result<SocketAddr>>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -126,8 +206,9 @@ async fn serve(
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
                 let c = counters.clone();
+                let f = fetch.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = connection(stream, addr, partitions, c).await {
+                    if let Err(e) = connection(stream, addr, partitions, c, f).await {
                         eprintln!("null broker: connection ended: {e}");
                     }
                 });
@@ -142,6 +223,7 @@ async fn connection(
     me: SocketAddr,
     partitions: i32,
     counters: Arc<Counters>,
+    fetch: Option<FetchTemplate>,
 ) -> Result<(), BoxError> {
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::with_capacity(256 << 10, rd);
@@ -169,16 +251,20 @@ async fn connection(
                     api(ApiKey::Metadata, 0, 12),
                     api(ApiKey::ApiVersions, 0, 4),
                     api(ApiKey::InitProducerId, 0, 5),
+                    api(ApiKey::Fetch, 4, 12),
+                    api(ApiKey::ListOffsets, 1, 7),
                 ]);
                 respond(&mut out, key, version, cid, &body)?;
             }
             ApiKey::Metadata => {
                 let req = MetadataRequest::decode(&mut frame, version)?;
-                let topics = req
-                    .topics
-                    .unwrap_or_default()
+                // "All topics" (a consumer's refresh) is the one topic the jobs use.
+                let names: Vec<TopicName> = match req.topics {
+                    Some(ts) => ts.into_iter().filter_map(|t| t.name).collect(),
+                    None => vec![TopicName(StrBytes::from_static_str("null-topic"))],
+                };
+                let topics = names
                     .into_iter()
-                    .filter_map(|t| t.name)
                     .map(|name| topic_metadata(name, partitions))
                     .collect();
                 let body = MetadataResponse::default()
@@ -211,7 +297,9 @@ async fn connection(
                     for p in t.partition_data {
                         let n = p.records.as_ref().map_or(0, count_records);
                         counters.records.fetch_add(n, Ordering::Relaxed);
-                        let slot = offs.get_mut(p.index as usize).ok_or("partition out of range")?;
+                        let slot = offs
+                            .get_mut(p.index as usize)
+                            .ok_or("partition out of range")?;
                         let base = *slot;
                         *slot += n as i64;
                         parts.push(
@@ -232,6 +320,60 @@ async fn connection(
                     continue;
                 }
                 let body = ProduceResponse::default().with_responses(responses);
+                respond(&mut out, key, version, cid, &body)?;
+            }
+            ApiKey::Fetch if fetch.is_some() => {
+                let template = fetch.as_ref().ok_or("no fetch template")?;
+                let req = FetchRequest::decode(&mut frame, version)?;
+                counters.fetch_requests.fetch_add(1, Ordering::Relaxed);
+                let responses = req
+                    .topics
+                    .into_iter()
+                    .map(|t| {
+                        let parts = t
+                            .partitions
+                            .iter()
+                            .map(|p| {
+                                PartitionData::default()
+                                    .with_partition_index(p.partition)
+                                    .with_high_watermark(1 << 50)
+                                    .with_last_stable_offset(1 << 50)
+                                    .with_log_start_offset(0)
+                                    .with_records(Some(template.at(p.fetch_offset)))
+                            })
+                            .collect();
+                        FetchableTopicResponse::default()
+                            .with_topic(t.topic)
+                            .with_topic_id(t.topic_id)
+                            .with_partitions(parts)
+                    })
+                    .collect();
+                let body = FetchResponse::default().with_responses(responses);
+                respond(&mut out, key, version, cid, &body)?;
+            }
+            ApiKey::ListOffsets => {
+                // Every partition starts at 0 (a consumer's reset before its seek lands).
+                let req = ListOffsetsRequest::decode(&mut frame, version)?;
+                let topics = req
+                    .topics
+                    .into_iter()
+                    .map(|t| {
+                        let parts = t
+                            .partitions
+                            .iter()
+                            .map(|p| {
+                                ListOffsetsPartitionResponse::default()
+                                    .with_partition_index(p.partition_index)
+                                    .with_timestamp(-1)
+                                    .with_offset(0)
+                            })
+                            .collect();
+                        ListOffsetsTopicResponse::default()
+                            .with_name(t.name)
+                            .with_partitions(parts)
+                    })
+                    .collect();
+                let body = ListOffsetsResponse::default().with_topics(topics);
                 respond(&mut out, key, version, cid, &body)?;
             }
             other => return Err(format!("null broker: {other:?} is not served").into()),

@@ -144,6 +144,20 @@ pub enum Job {
         /// Partitions of the sink's topic.
         partitions: i32,
     },
+    /// The consumer against the null broker: it answers every Fetch with the same
+    /// pre-built batches, so only the consumer's own work is measured.
+    NullConsume {
+        /// Records to read.
+        records: u64,
+        /// Value size.
+        size: usize,
+        /// Partitions of the sink's topic (all assigned).
+        partitions: i32,
+        /// Records per batch in the answers.
+        batch_records: usize,
+        /// Codec of the batches.
+        codec: Codec,
+    },
 }
 
 /// What a client child prints (one JSON line on stdout) when its job is done.

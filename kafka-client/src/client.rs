@@ -224,24 +224,30 @@ impl Client {
     /// A connection to node `broker` for `kind` of traffic.
     pub async fn connection(&self, broker: i32, kind: ConnectionKind) -> Result<Connection> {
         self.check_open()?;
-        let addr = match self.cached_metadata().broker(broker) {
-            Some(b) => b.address.clone(),
-            None => self
-                .metadata()
-                .await?
-                .broker(broker)
-                .map(|b| b.address.clone())
-                .ok_or_else(|| Error::Connect {
-                    context: ErrorContext {
-                        broker: Some(broker),
-                        ..ErrorContext::default()
-                    },
-                    reason: "the broker is not in the cluster metadata".into(),
-                })?,
-        };
+        let cached = self.cached_metadata();
+        if let Some(b) = cached.broker(broker) {
+            // The hot path (every Fetch and Produce): no copy of the address.
+            return self
+                .inner
+                .pool
+                .get(NodeKey::Broker(broker), &b.address, kind)
+                .await;
+        }
+        drop(cached);
+        let fresh = self.metadata().await?;
+        let addr = fresh
+            .broker(broker)
+            .map(|b| &b.address)
+            .ok_or_else(|| Error::Connect {
+                context: ErrorContext {
+                    broker: Some(broker),
+                    ..ErrorContext::default()
+                },
+                reason: "the broker is not in the cluster metadata".into(),
+            })?;
         self.inner
             .pool
-            .get(NodeKey::Broker(broker), &addr, kind)
+            .get(NodeKey::Broker(broker), addr, kind)
             .await
     }
 

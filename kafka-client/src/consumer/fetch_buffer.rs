@@ -65,6 +65,14 @@ impl CompletedFetch {
         }
     }
 
+    /// At most how many records it still holds (control and skipped records included).
+    fn records_bound(&self) -> usize {
+        let current = self.current.as_ref().map_or(0, |c| c.records.remaining());
+        self.batches.iter().fold(current, |n, b| {
+            n.saturating_add(b.records_count().max(0) as usize)
+        })
+    }
+
     /// Whether everything in it has been handed out.
     pub(crate) fn is_drained(&self) -> bool {
         self.current.is_none() && self.batches.is_empty() && self.error.is_none()
@@ -204,6 +212,18 @@ impl FetchBuffer {
         }
         self.bytes += fetch.bytes;
         self.queue.push_back(fetch);
+    }
+
+    /// At most how many records the buffer holds, counted up to `max`.
+    pub(crate) fn records_bound(&self, max: usize) -> usize {
+        let mut n = 0usize;
+        for f in &self.queue {
+            n = n.saturating_add(f.records_bound());
+            if n >= max {
+                return max;
+            }
+        }
+        n
     }
 
     /// Drops the buffered data of partitions `matching` says to drop.

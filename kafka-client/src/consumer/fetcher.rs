@@ -62,7 +62,8 @@ enum Outcome {
     Fetch {
         broker: i32,
         sent: Vec<Sent>,
-        result: Result<HashMap<TopicPartition, PartData>>,
+        /// Each partition's answer, at its index in `sent`.
+        result: Result<Vec<Option<PartData>>>,
     },
     Committed {
         sent: Vec<Sent>,
@@ -286,11 +287,7 @@ fn start_fetches(
 }
 
 /// One Fetch request (sessionless, v4-12: topics by name) and its decoding.
-async fn fetch(
-    shared: &Shared,
-    broker: i32,
-    sent: &[Sent],
-) -> Result<HashMap<TopicPartition, PartData>> {
+async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option<PartData>>> {
     let cfg = &shared.config;
     let conn = shared
         .client
@@ -340,13 +337,16 @@ async fn fetch(
         verify_crc: cfg.check_crcs,
         ..DecodeLimits::default()
     };
-    let mut out = HashMap::new();
+    let mut out: Vec<Option<PartData>> = Vec::with_capacity(sent.len());
+    out.resize_with(sent.len(), || None);
     for t in resp.responses {
-        let topic = t.topic.0.to_string();
         for p in t.partitions {
+            let Some(at) = sent_index(sent, &t.topic.0, p.partition_index) else {
+                continue; // not asked for: ignored
+            };
             let records = p.records.unwrap_or_default();
             let bytes = records.len();
-            let mut batches = Vec::new();
+            let mut batches = Vec::with_capacity(complete_batches(&records));
             let mut decode_error = None;
             let mut decoder = decode_batches(records, limits);
             for b in decoder.by_ref() {
@@ -359,28 +359,54 @@ async fn fetch(
                 }
             }
             let truncated_only = batches.is_empty() && decode_error.is_none() && bytes > 0;
-            out.insert(
-                TopicPartition::new(topic.clone(), p.partition_index),
-                PartData {
-                    error: ErrorCode::from_code(p.error_code),
-                    high_watermark: p.high_watermark,
-                    last_stable_offset: p.last_stable_offset,
-                    log_start_offset: p.log_start_offset,
-                    aborted: p
-                        .aborted_transactions
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|a| (a.producer_id.0, a.first_offset))
-                        .collect(),
-                    batches,
-                    decode_error,
-                    truncated_only,
-                    bytes,
-                },
-            );
+            out[at] = Some(PartData {
+                error: ErrorCode::from_code(p.error_code),
+                high_watermark: p.high_watermark,
+                last_stable_offset: p.last_stable_offset,
+                log_start_offset: p.log_start_offset,
+                aborted: p
+                    .aborted_transactions
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| (a.producer_id.0, a.first_offset))
+                    .collect(),
+                batches,
+                decode_error,
+                truncated_only,
+                bytes,
+            });
         }
     }
     Ok(out)
+}
+
+/// How many complete batches `records` holds, from the length fields alone (the decoder
+/// checks everything else): the batch vector is sized once.
+fn complete_batches(records: &[u8]) -> usize {
+    const LENGTH_AT: usize = 8;
+    const LOG_OVERHEAD: usize = 12;
+    let (mut pos, mut n) = (0usize, 0usize);
+    while let Some(len) = records.get(pos + LENGTH_AT..pos + LOG_OVERHEAD) {
+        let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+        let Ok(len) = usize::try_from(len) else { break };
+        pos = pos.saturating_add(LOG_OVERHEAD).saturating_add(len);
+        if pos > records.len() {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Where `topic`-`partition` is in `sent` (sorted, as the assignment it was planned
+/// from is).
+fn sent_index(sent: &[Sent], topic: &str, partition: i32) -> Option<usize> {
+    sent.binary_search_by(|s| (s.tp.topic.as_str(), s.tp.partition).cmp(&(topic, partition)))
+        .ok()
+        .or_else(|| {
+            sent.iter()
+                .position(|s| s.tp.topic == topic && s.tp.partition == partition)
+        })
 }
 
 fn partition_error(tp: &TopicPartition, error: Error) -> PartitionError {
@@ -390,11 +416,11 @@ fn partition_error(tp: &TopicPartition, error: Error) -> PartitionError {
     }
 }
 
-fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<HashMap<TopicPartition, PartData>>) {
+fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData>>>) {
     let mut notify = false;
     let mut guard = shared.lock();
     let st = &mut *guard;
-    let mut data = match result {
+    let data = match result {
         Ok(d) => d,
         Err(e) => {
             tracing::debug!(error = %e, "fetch failed");
@@ -410,7 +436,7 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<HashMap<TopicPartit
         }
     };
     let now = Instant::now();
-    for s in sent {
+    for (s, d) in sent.into_iter().zip(data) {
         let Some(p) = st.partitions.get_mut(&s.tp) else {
             continue;
         };
@@ -418,7 +444,7 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<HashMap<TopicPartit
         if p.epoch != s.epoch {
             continue;
         }
-        let Some(d) = data.remove(&s.tp) else {
+        let Some(d) = d else {
             continue;
         };
         match d.error {
@@ -453,7 +479,7 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<HashMap<TopicPartit
                     p.init = InitState::Failed;
                 }
                 let fetch = CompletedFetch::new(
-                    s.tp.clone(),
+                    s.tp,
                     p.topic.clone(),
                     s.epoch,
                     d.batches,
@@ -590,4 +616,29 @@ fn on_reset(shared: &Shared, sent: Vec<Sent>, mut result: BTreeMap<TopicPartitio
     }
     drop(guard);
     shared.wake_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_batches;
+    use crate::records::{BatchBuilder, BatchMeta, Compression};
+
+    #[test]
+    fn complete_batches_counts_whole_batches_only() {
+        let mut all = Vec::new();
+        for i in 0..3 {
+            let mut b = BatchBuilder::new(Compression::None, 1 << 16);
+            b.append(i, None, Some(b"value"), &[]).unwrap();
+            all.extend_from_slice(&b.finish(&BatchMeta::default()).unwrap());
+        }
+        assert_eq!(complete_batches(&all), 3);
+        // A batch cut short by the broker's byte limit is not counted.
+        assert_eq!(complete_batches(&all[..all.len() - 1]), 2);
+        assert_eq!(complete_batches(&all[..5]), 0);
+        assert_eq!(complete_batches(&[]), 0);
+        // A negative length stops the count (the decoder reports it).
+        let mut bad = all.clone();
+        bad[8..12].copy_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(complete_batches(&bad), 0);
+    }
 }

@@ -363,6 +363,13 @@ impl Consumer {
         let mut out = ConsumerRecords::default();
         let n = st.pending_errors.len();
         out.errors.extend(st.pending_errors.drain(..n));
+        let bound = st.buffer.records_bound(max);
+        if bound > 0 {
+            // A vector a dropped poll result gave back, sized once for what is buffered.
+            out.records = shared.record_vecs.take();
+            out.records.reserve(bound);
+            out.recycle = Some(shared.record_vecs.clone());
+        }
         st.buffer.drain(
             &mut st.partitions,
             shared.config.isolation_level,

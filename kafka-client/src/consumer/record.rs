@@ -3,7 +3,7 @@
 //! small value types of the consumer API.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -166,12 +166,54 @@ impl PartitionError {
     }
 }
 
+/// Record vectors given back by dropped [`ConsumerRecords`], for later polls to fill
+/// again: in steady state a `poll` allocates nothing for the records it returns.
+#[derive(Debug, Default)]
+pub(crate) struct RecordVecs(Mutex<Vec<Vec<ConsumerRecord>>>);
+
+impl RecordVecs {
+    /// Vectors kept at most.
+    const KEEP: usize = 4;
+
+    /// An empty vector, reused when one was given back.
+    pub(crate) fn take(&self) -> Vec<ConsumerRecord> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn give_back(&self, mut v: Vec<ConsumerRecord>) {
+        v.clear();
+        if v.capacity() == 0 {
+            return;
+        }
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() < Self::KEEP {
+            kept.push(v);
+        }
+    }
+}
+
 /// What one [`poll`](crate::consumer::Consumer::poll) returns: records in offset order per
 /// partition, and per-partition errors as data.
+///
+/// When it is dropped with its records still inside, their vector goes back to the
+/// consumer for the next poll (no allocation per poll).
 #[derive(Clone, Debug, Default)]
 pub struct ConsumerRecords {
     pub(crate) records: Vec<ConsumerRecord>,
     pub(crate) errors: Vec<PartitionError>,
+    pub(crate) recycle: Option<Arc<RecordVecs>>,
+}
+
+impl Drop for ConsumerRecords {
+    fn drop(&mut self) {
+        if let Some(r) = self.recycle.take() {
+            r.give_back(std::mem::take(&mut self.records));
+        }
+    }
 }
 
 impl ConsumerRecords {
@@ -201,16 +243,19 @@ impl ConsumerRecords {
     }
 
     /// Splits into records and errors.
-    pub fn into_parts(self) -> (Vec<ConsumerRecord>, Vec<PartitionError>) {
-        (self.records, self.errors)
+    pub fn into_parts(mut self) -> (Vec<ConsumerRecord>, Vec<PartitionError>) {
+        (
+            std::mem::take(&mut self.records),
+            std::mem::take(&mut self.errors),
+        )
     }
 }
 
 impl IntoIterator for ConsumerRecords {
     type Item = ConsumerRecord;
     type IntoIter = std::vec::IntoIter<ConsumerRecord>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.records.into_iter()
+    fn into_iter(mut self) -> Self::IntoIter {
+        std::mem::take(&mut self.records).into_iter()
     }
 }
 

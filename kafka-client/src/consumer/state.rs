@@ -87,6 +87,8 @@ pub(crate) struct Shared {
     pub polled: Notify,
     pub coordinator: Option<std::sync::Arc<CoordinatorLink>>,
     pub group_tx: Mutex<Option<mpsc::UnboundedSender<GroupCommand>>>,
+    /// Record vectors of dropped poll results, reused by later polls.
+    pub record_vecs: std::sync::Arc<super::record::RecordVecs>,
 }
 
 impl Shared {
@@ -117,6 +119,7 @@ impl Shared {
             polled: Notify::new(),
             coordinator,
             group_tx: Mutex::new(None),
+            record_vecs: Default::default(),
         }
     }
 

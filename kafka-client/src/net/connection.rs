@@ -12,16 +12,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::messages::ApiKey;
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::{Request, StrBytes, VersionRange};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::frame::{self, check_length, set_correlation_id};
+use super::frame::{self, Frame, check_length};
 use super::transport::BoxedStream;
 use super::versions::BrokerVersions;
+use super::write_queue::WriteQueue;
 use crate::error::{Error, ErrorContext, Result};
 
 /// Requests queued to the task before `send` waits for room.
@@ -51,7 +52,7 @@ enum Command {
 
 struct RequestCommand {
     api: ApiKey,
-    frame: BytesMut,
+    frame: Frame,
     expect_response: bool,
     timeout: Duration,
     reply: oneshot::Sender<Result<Bytes>>,
@@ -191,14 +192,59 @@ impl Connection {
         version: i16,
         timeout: Duration,
     ) -> Result<R::Response> {
+        let frame = self.encode(req, version, &[])?;
+        self.request_frame::<R>(frame, version, timeout).await
+    }
+
+    /// Sends a Produce request at `version` and waits up to `timeout` for the response.
+    /// The record batches are written from their own buffers, never copied into the
+    /// frame.
+    pub async fn produce(
+        &self,
+        req: &ProduceRequest,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<ProduceResponse> {
+        let frame = self.encode_produce(req, version)?;
+        self.request_frame::<ProduceRequest>(frame, version, timeout)
+            .await
+    }
+
+    /// Sends a Produce request at `version` without waiting for a response (acks=0):
+    /// resolves once the bytes are written. Batches are not copied, as for
+    /// [`produce`](Self::produce).
+    pub async fn produce_no_response(&self, req: &ProduceRequest, version: i16) -> Result<()> {
+        let frame = self.encode_produce(req, version)?;
+        self.send_frame(ApiKey::Produce, frame, false, self.shared.request_timeout)
+            .await
+            .map(drop)
+    }
+
+    fn encode_produce(&self, req: &ProduceRequest, version: i16) -> Result<Frame> {
+        frame::encode_produce(req, version, &self.shared.client_id).map_err(|message| {
+            Error::Protocol {
+                context: self.context(ApiKey::Produce),
+                message,
+            }
+        })
+    }
+
+    fn encode<R: Request>(&self, req: &R, version: i16, splice: &[Bytes]) -> Result<Frame> {
+        frame::encode_spliced(req, version, &self.shared.client_id, splice).map_err(|message| {
+            Error::Protocol {
+                context: self.context(api_key::<R>()),
+                message,
+            }
+        })
+    }
+
+    async fn request_frame<R: Request>(
+        &self,
+        frame: Frame,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response> {
         let api = api_key::<R>();
-        let frame =
-            frame::encode_request(req, version, &self.shared.client_id).map_err(|message| {
-                Error::Protocol {
-                    context: self.context(api),
-                    message,
-                }
-            })?;
         let bytes = self.send_frame(api, frame, true, timeout).await?;
         frame::decode_response::<R>(bytes, version).map_err(|message| {
             // A response that does not decode means the peer and we disagree on the
@@ -215,13 +261,7 @@ impl Connection {
     /// resolves once the bytes are written.
     pub async fn send_no_response<R: Request>(&self, req: &R, version: i16) -> Result<()> {
         let api = api_key::<R>();
-        let frame =
-            frame::encode_request(req, version, &self.shared.client_id).map_err(|message| {
-                Error::Protocol {
-                    context: self.context(api),
-                    message,
-                }
-            })?;
+        let frame = self.encode(req, version, &[])?;
         self.send_frame(api, frame, false, self.shared.request_timeout)
             .await
             .map(drop)
@@ -231,7 +271,7 @@ impl Connection {
     pub(crate) async fn send_frame(
         &self,
         api: ApiKey,
-        frame: BytesMut,
+        frame: Frame,
         expect_response: bool,
         timeout: Duration,
     ) -> Result<Bytes> {
@@ -293,7 +333,7 @@ impl ConnectionTask {
     async fn run(mut self, stream: BoxedStream) {
         let (mut reader, mut writer) = tokio::io::split(stream);
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
-        let mut wbuf = BytesMut::with_capacity(64 * 1024);
+        let mut wbuf = WriteQueue::with_capacity(64 * 1024);
         let mut accepting = true;
         let exit = loop {
             if !accepting && self.in_flight.is_empty() && wbuf.is_empty() {
@@ -329,7 +369,7 @@ impl ConnectionTask {
                         break Exit::Failed(Failure::Protocol(reason));
                     }
                 }
-                res = writer.write_buf(&mut wbuf), if !wbuf.is_empty() => {
+                res = std::future::poll_fn(|cx| wbuf.poll_write(&mut writer, cx)), if !wbuf.is_empty() => {
                     match res {
                         Ok(0) => break Exit::Failed(Failure::Lost("socket closed for writing".into())),
                         Ok(n) => {
@@ -360,15 +400,15 @@ impl ConnectionTask {
         self.fail_all(exit);
     }
 
-    fn enqueue(&mut self, mut cmd: RequestCommand, wbuf: &mut BytesMut) {
+    fn enqueue(&mut self, mut cmd: RequestCommand, wbuf: &mut WriteQueue) {
         if cmd.reply.is_closed() {
             return; // the caller gave up before the request was written: skip it
         }
         let id = self.next_correlation_id;
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1).max(0);
-        set_correlation_id(&mut cmd.frame, id);
-        wbuf.extend_from_slice(&cmd.frame);
+        cmd.frame.set_correlation_id(id);
         self.queued += cmd.frame.len() as u64;
+        wbuf.push(cmd.frame);
         if cmd.expect_response {
             self.in_flight.push_back(InFlight {
                 correlation_id: id,

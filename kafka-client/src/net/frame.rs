@@ -1,7 +1,15 @@
 //! Request and response framing: a 4-byte big-endian length, then the header and body.
+//!
+//! Requests that carry record batches (Produce) are encoded into a [`Frame`]: the header
+//! and the small fields are written into one buffer, and each batch's `Bytes` is kept by
+//! reference at its place instead of being copied, so the connection writes it straight
+//! from the producer's batch buffer (vectored write) and the batch bytes are never
+//! resident twice.
 
+use bytes::buf::UninitSlice;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::buf::ByteBufMut;
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 
 /// Byte offset of the correlation id in an encoded request frame:
@@ -16,11 +24,7 @@ pub(crate) fn encode_request<R: Request>(
     client_id: &StrBytes,
 ) -> Result<BytesMut, String> {
     let api = ApiKey::try_from(R::KEY).map_err(|_| format!("unknown API key {}", R::KEY))?;
-    let header = RequestHeader::default()
-        .with_request_api_key(R::KEY)
-        .with_request_api_version(version)
-        .with_correlation_id(0)
-        .with_client_id(Some(client_id.clone()));
+    let header = request_header::<R>(version, client_id);
     let header_version = api.request_header_version(version);
     let size = header
         .compute_size(header_version)
@@ -35,6 +39,171 @@ pub(crate) fn encode_request<R: Request>(
     let len = (buf.len() - 4) as i32;
     buf[..4].copy_from_slice(&len.to_be_bytes());
     Ok(buf)
+}
+
+/// Byte strings shorter than this are always copied into the frame's buffer.
+const SPLICE_MIN: usize = 1024;
+
+/// An encoded request frame: `head` holds every byte except the spliced parts, each of
+/// which goes at its offset in `head` (before the byte at that offset).
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub(crate) head: BytesMut,
+    pub(crate) spliced: Vec<(usize, Bytes)>,
+}
+
+impl Frame {
+    /// Length on the wire, length prefix included.
+    pub(crate) fn len(&self) -> usize {
+        self.head.len() + self.spliced.iter().map(|(_, b)| b.len()).sum::<usize>()
+    }
+
+    /// Writes the correlation id (always in `head`: the header is never spliced).
+    pub(crate) fn set_correlation_id(&mut self, id: i32) {
+        set_correlation_id(&mut self.head, id);
+    }
+}
+
+/// A `BufMut` that writes into `head`, except that a `put_slice` of exactly one of
+/// `candidates` (same memory, same length) is recorded as a splice instead of copied.
+struct SplicingBuf<'a> {
+    head: BytesMut,
+    spliced: Vec<(usize, Bytes)>,
+    spliced_len: usize,
+    candidates: &'a [Bytes],
+    /// Candidates come in encoding order: where the next one is looked for first.
+    next: usize,
+}
+
+impl SplicingBuf<'_> {
+    fn find(&mut self, src: &[u8]) -> Option<Bytes> {
+        if src.len() < SPLICE_MIN {
+            return None;
+        }
+        let n = self.candidates.len();
+        (0..n)
+            .map(|i| (self.next + i) % n)
+            .find(|&i| {
+                let c = &self.candidates[i];
+                c.as_ptr() == src.as_ptr() && c.len() == src.len()
+            })
+            .map(|i| {
+                self.next = i + 1;
+                self.candidates[i].clone()
+            })
+    }
+}
+
+// SAFETY: every method forwards to `BytesMut`'s own `BufMut` implementation with the
+// caller's arguments, so the contract (`chunk_mut` valid for writes, `advance_mut` only
+// over initialised bytes) holds exactly as it does for `BytesMut`. Only `put_slice` is
+// overridden, and it goes through safe calls.
+#[allow(unsafe_code)]
+unsafe impl BufMut for SplicingBuf<'_> {
+    fn remaining_mut(&self) -> usize {
+        self.head.remaining_mut()
+    }
+
+    unsafe fn advance_mut(&mut self, cnt: usize) {
+        // SAFETY: forwarded unchanged; the caller upholds `advance_mut`'s contract.
+        unsafe { self.head.advance_mut(cnt) }
+    }
+
+    fn chunk_mut(&mut self) -> &mut UninitSlice {
+        self.head.chunk_mut()
+    }
+
+    fn put_slice(&mut self, src: &[u8]) {
+        match self.find(src) {
+            Some(part) => {
+                self.spliced_len += part.len();
+                self.spliced.push((self.head.len(), part));
+            }
+            None => self.head.extend_from_slice(src),
+        }
+    }
+}
+
+impl ByteBufMut for SplicingBuf<'_> {
+    fn offset(&self) -> usize {
+        self.head.len() + self.spliced_len
+    }
+
+    fn seek(&mut self, offset: usize) {
+        // Only gaps use seek/range, and kafka-protocol's message encoders use none; keep
+        // them correct for bytes written after the last splice.
+        self.head.resize(offset.saturating_sub(self.spliced_len), 0);
+    }
+
+    fn range(&mut self, r: std::ops::Range<usize>) -> &mut [u8] {
+        let d = self.spliced_len;
+        &mut self.head[r.start.saturating_sub(d)..r.end.saturating_sub(d)]
+    }
+}
+
+/// Encodes a Produce request into a [`Frame`] (correlation id 0) whose record batches
+/// are spliced in by reference rather than copied.
+pub(crate) fn encode_produce(
+    req: &ProduceRequest,
+    version: i16,
+    client_id: &StrBytes,
+) -> Result<Frame, String> {
+    let batches: Vec<Bytes> = req
+        .topic_data
+        .iter()
+        .flat_map(|t| t.partition_data.iter())
+        .filter_map(|p| p.records.clone())
+        .collect();
+    encode_spliced(req, version, client_id, &batches)
+}
+
+/// Encodes `req` into a [`Frame`], splicing in any of `candidates` the encoding writes.
+pub(crate) fn encode_spliced<R: Request>(
+    req: &R,
+    version: i16,
+    client_id: &StrBytes,
+    candidates: &[Bytes],
+) -> Result<Frame, String> {
+    let api = ApiKey::try_from(R::KEY).map_err(|_| format!("unknown API key {}", R::KEY))?;
+    let header = request_header::<R>(version, client_id);
+    let header_version = api.request_header_version(version);
+    let size = header
+        .compute_size(header_version)
+        .and_then(|h| req.compute_size(version).map(|b| h + b))
+        .map_err(|e| format!("cannot size {api:?} v{version}: {e}"))?;
+    let by_ref: usize = candidates
+        .iter()
+        .filter(|c| c.len() >= SPLICE_MIN)
+        .map(Bytes::len)
+        .sum();
+    let mut buf = SplicingBuf {
+        head: BytesMut::with_capacity((4 + size).saturating_sub(by_ref).max(64)),
+        spliced: Vec::with_capacity(candidates.len()),
+        spliced_len: 0,
+        candidates,
+        next: 0,
+    };
+    buf.put_i32(0);
+    header
+        .encode(&mut buf, header_version)
+        .and_then(|()| req.encode(&mut buf, version))
+        .map_err(|e| format!("cannot encode {api:?} v{version}: {e}"))?;
+    let total = buf.head.len() + buf.spliced_len;
+    let len = i32::try_from(total - 4)
+        .map_err(|_| format!("{api:?} v{version} request of {total} bytes is too large"))?;
+    buf.head[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(Frame {
+        head: buf.head,
+        spliced: buf.spliced,
+    })
+}
+
+fn request_header<R: Request>(version: i16, client_id: &StrBytes) -> RequestHeader {
+    RequestHeader::default()
+        .with_request_api_key(R::KEY)
+        .with_request_api_version(version)
+        .with_correlation_id(0)
+        .with_client_id(Some(client_id.clone()))
 }
 
 /// Writes the correlation id into an encoded frame.
@@ -104,6 +273,46 @@ mod tests {
         set_correlation_id(&mut f, 0x01020304);
         assert_eq!(&f[8..12], &[1, 2, 3, 4]);
         let _ = encode_request(&ApiVersionsRequest::default(), 3, &StrBytes::new()).unwrap();
+    }
+
+    #[test]
+    fn produce_batches_are_spliced_not_copied() {
+        use kafka_protocol::messages::TopicName;
+        use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+        let big = Bytes::from(vec![7u8; 5000]);
+        let small = Bytes::from(vec![9u8; 10]);
+        let part = |i, b: &Bytes| {
+            PartitionProduceData::default()
+                .with_index(i)
+                .with_records(Some(b.clone()))
+        };
+        let req = ProduceRequest::default()
+            .with_acks(-1)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(TopicName(StrBytes::from_static_str("t")))
+                    .with_partition_data(vec![part(0, &big), part(1, &small), part(2, &big)]),
+            ]);
+        let id = StrBytes::from_static_str("c");
+        for version in [3, 9, 12] {
+            let mut f = encode_produce(&req, version, &id).unwrap();
+            assert_eq!(f.spliced.len(), 2, "v{version}: the two big batches");
+            assert!(f.spliced.iter().all(|(_, b)| b.as_ptr() == big.as_ptr()));
+            // Flattened, the frame is byte for byte the copying encoder's.
+            let mut flat = Vec::new();
+            let mut at = 0;
+            for (pos, b) in &f.spliced {
+                flat.extend_from_slice(&f.head[at..*pos]);
+                flat.extend_from_slice(b);
+                at = *pos;
+            }
+            flat.extend_from_slice(&f.head[at..]);
+            let copied = encode_request(&req, version, &id).unwrap();
+            assert_eq!(flat, &copied[..]);
+            assert_eq!(f.len(), copied.len());
+            f.set_correlation_id(5);
+            assert_eq!(&f.head[8..12], &[0, 0, 0, 5]);
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod shape;
 pub(crate) mod tls;
 mod transport;
 mod versions;
+mod write_queue;
 
 pub use connection::Connection;
 pub use pool::ConnectionKind;

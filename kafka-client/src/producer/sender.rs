@@ -288,9 +288,9 @@ impl Sender {
                 Ok(v) => {
                     version = v;
                     if acks_none {
-                        conn.send_no_response(&req, v).await.map(|()| None)
+                        conn.produce_no_response(&req, v).await.map(|()| None)
                     } else {
-                        conn.request_at(&req, v, timeout).await.map(Some)
+                        conn.produce(&req, v, timeout).await.map(Some)
                     }
                 }
             };
