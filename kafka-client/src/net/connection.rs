@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -18,11 +19,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::frame::{self, check_length, set_correlation_id};
 use super::transport::BoxedStream;
 use super::versions::BrokerVersions;
 use crate::error::{Error, ErrorContext, Result};
+use crate::observe::{BrokerRef, RequestWritten, ResponseRead, Telemetry, api_name, broker_label};
 
 /// Requests queued to the task before `send` waits for room.
 const QUEUE_DEPTH: usize = 1024;
@@ -39,6 +43,13 @@ pub(crate) struct Peer {
 impl Peer {
     pub(crate) fn context(&self) -> ErrorContext {
         ErrorContext::broker(self.id, self.address.clone())
+    }
+
+    pub(crate) fn as_ref(&self) -> BrokerRef<'_> {
+        BrokerRef {
+            id: self.id,
+            address: &self.address,
+        }
     }
 }
 
@@ -60,6 +71,8 @@ struct RequestCommand {
 struct InFlight {
     correlation_id: i32,
     api: ApiKey,
+    version: i16,
+    queued_at: Instant,
     deadline: Instant,
     timeout: Duration,
     reply: oneshot::Sender<Result<Bytes>>,
@@ -87,6 +100,14 @@ struct Shared {
     /// When the SASL session nears its end (KIP-368): from then on the pool opens a new
     /// connection for new requests.
     session_expiry: Option<Instant>,
+    telemetry: Arc<Telemetry>,
+    /// The `broker` metric label.
+    label: String,
+    /// Reference point of `throttled_until_ms`.
+    created: Instant,
+    /// Milliseconds after `created` before which no new request goes out: the broker
+    /// asked for that throttle time (KIP-219). 0 when never throttled.
+    throttled_until_ms: AtomicU64,
 }
 
 impl std::fmt::Debug for Connection {
@@ -110,16 +131,23 @@ impl Connection {
         max_response_size: usize,
         first_correlation_id: i32,
         session_expiry: Option<Instant>,
+        telemetry: Arc<Telemetry>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let label = broker_label(peer.as_ref());
         let shared = Arc::new(Shared {
             peer,
             versions,
             client_id,
             request_timeout,
             session_expiry,
+            telemetry: telemetry.clone(),
+            label,
+            created: Instant::now(),
+            throttled_until_ms: AtomicU64::new(0),
         });
         let task = ConnectionTask {
+            telemetry,
             peer: shared.peer.clone(),
             rx,
             max_response_size,
@@ -178,7 +206,10 @@ impl Connection {
     }
 
     /// Sends `req` at the highest common version and waits for its response.
-    pub async fn request<R: Request>(&self, req: &R) -> Result<R::Response> {
+    pub async fn request<R: Request>(&self, req: &R) -> Result<R::Response>
+    where
+        R::Response: 'static,
+    {
         let version = self.negotiate::<R>(R::VERSIONS)?;
         self.request_at(req, version, self.shared.request_timeout)
             .await
@@ -190,7 +221,10 @@ impl Connection {
         req: &R,
         version: i16,
         timeout: Duration,
-    ) -> Result<R::Response> {
+    ) -> Result<R::Response>
+    where
+        R::Response: 'static,
+    {
         let api = api_key::<R>();
         let frame =
             frame::encode_request(req, version, &self.shared.client_id).map_err(|message| {
@@ -200,7 +234,7 @@ impl Connection {
                 }
             })?;
         let bytes = self.send_frame(api, frame, true, timeout).await?;
-        frame::decode_response::<R>(bytes, version).map_err(|message| {
+        let resp = frame::decode_response::<R>(bytes, version).map_err(|message| {
             // A response that does not decode means the peer and we disagree on the
             // protocol: close the connection rather than trust what follows.
             let _ = self.tx.try_send(Command::Close(message.clone()));
@@ -208,7 +242,28 @@ impl Connection {
                 context: self.context(api),
                 message,
             }
-        })
+        })?;
+        if let Some(throttle) = super::throttle::throttle_of(&resp) {
+            self.throttled(api, throttle);
+        }
+        Ok(resp)
+    }
+
+    /// The broker throttled us (KIP-219): hold back new requests on this connection for
+    /// `throttle`, and report it.
+    fn throttled(&self, api: ApiKey, throttle: Duration) {
+        let sh = &self.shared;
+        let until = (Instant::now() + throttle).saturating_duration_since(sh.created);
+        let until = u64::try_from(until.as_millis()).unwrap_or(u64::MAX).max(1);
+        sh.throttled_until_ms.fetch_max(until, Ordering::Relaxed);
+        sh.telemetry.throttled(sh.peer.as_ref(), api, throttle);
+    }
+
+    /// When the broker's last throttle ends, if it has not yet.
+    fn throttled_until(&self) -> Option<Instant> {
+        let ms = self.shared.throttled_until_ms.load(Ordering::Relaxed);
+        let until = self.shared.created + Duration::from_millis(ms);
+        (ms > 0 && until > Instant::now()).then_some(until)
     }
 
     /// Sends `req` at `version` without waiting for a response (Produce with acks=0):
@@ -235,26 +290,97 @@ impl Connection {
         expect_response: bool,
         timeout: Duration,
     ) -> Result<Bytes> {
-        let (reply, rx) = oneshot::channel();
-        let cmd = Command::Request(RequestCommand {
-            api,
-            frame,
-            expect_response,
-            timeout,
-            reply,
-        });
-        if self.tx.send(cmd).await.is_err() {
-            return Err(Error::ConnectionLost {
-                context: self.context(api),
-                reason: "connection closed before the request was sent".into(),
-            });
+        if let Some(until) = self.throttled_until() {
+            // KIP-219: the broker muted this connection for the throttle time; a request
+            // sent now would only wait in its socket buffer.
+            tokio::time::sleep_until(until).await;
         }
-        rx.await.unwrap_or_else(|_| {
-            Err(Error::ConnectionLost {
-                context: self.context(api),
-                reason: "connection task ended".into(),
-            })
-        })
+        let version = frame::frame_version(&frame);
+        let span = tracing::debug_span!(
+            "kafka_request",
+            api = api_name(api),
+            version,
+            broker = %self.shared.peer.address,
+            broker_id = ?self.shared.peer.id,
+            correlation_id = Empty,
+            latency_us = Empty,
+        );
+        let recorder = span.clone();
+        async move {
+            let tel = &self.shared.telemetry;
+            let started = Instant::now();
+            tel.request_started(&self.shared.label);
+            let mut guard = InFlightGuard {
+                conn: self,
+                api,
+                started,
+                ok: false,
+                done: false,
+            };
+            let (reply, rx) = oneshot::channel();
+            let cmd = Command::Request(RequestCommand {
+                api,
+                frame,
+                expect_response,
+                timeout,
+                reply,
+            });
+            let result = if self.tx.send(cmd).await.is_err() {
+                Err(Error::ConnectionLost {
+                    context: self.context(api),
+                    reason: "connection closed before the request was sent".into(),
+                })
+            } else {
+                rx.await.unwrap_or_else(|_| {
+                    Err(Error::ConnectionLost {
+                        context: self.context(api),
+                        reason: "connection task ended".into(),
+                    })
+                })
+            };
+            let latency = started.elapsed();
+            recorder.record("latency_us", latency.as_micros() as u64);
+            match &result {
+                Ok(body) if body.len() >= 4 => {
+                    recorder.record("correlation_id", (&body[..4]).get_i32());
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "request failed"),
+            }
+            guard.ok = result.is_ok();
+            guard.finish();
+            result
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Keeps the in-flight gauge right even when the caller drops the request's future.
+struct InFlightGuard<'a> {
+    conn: &'a Connection,
+    api: ApiKey,
+    started: Instant,
+    ok: bool,
+    done: bool,
+}
+
+impl InFlightGuard<'_> {
+    fn finish(&mut self) {
+        if !self.done {
+            self.done = true;
+            let sh = &self.conn.shared;
+            sh.telemetry
+                .request_finished(self.api, &sh.label, self.started.elapsed(), self.ok);
+        }
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        // Cancelled by the caller: not a failure of the request.
+        self.ok = true;
+        self.finish();
     }
 }
 
@@ -264,6 +390,7 @@ fn api_key<R: Request>() -> ApiKey {
 }
 
 struct ConnectionTask {
+    telemetry: Arc<Telemetry>,
     peer: Peer,
     rx: mpsc::Receiver<Command>,
     max_response_size: usize,
@@ -369,10 +496,24 @@ impl ConnectionTask {
         set_correlation_id(&mut cmd.frame, id);
         wbuf.extend_from_slice(&cmd.frame);
         self.queued += cmd.frame.len() as u64;
+        let version = frame::frame_version(&cmd.frame);
+        if let Some(h) = self.telemetry.hooks() {
+            h.on_request_written(&RequestWritten {
+                broker: self.peer.as_ref(),
+                api: cmd.api,
+                version,
+                correlation_id: id,
+                bytes: cmd.frame.len(),
+            });
+        }
+        tracing::trace!(api = api_name(cmd.api), version, correlation_id = id,
+            broker = %self.peer.address, "request queued for writing");
         if cmd.expect_response {
             self.in_flight.push_back(InFlight {
                 correlation_id: id,
                 api: cmd.api,
+                version,
+                queued_at: Instant::now(),
                 deadline: Instant::now() + cmd.timeout,
                 timeout: cmd.timeout,
                 reply: cmd.reply,
@@ -425,6 +566,16 @@ impl ConnectionTask {
                 );
                 self.in_flight.push_front(front);
                 return Err(Failure::Protocol(message));
+            }
+            if let Some(h) = self.telemetry.hooks() {
+                h.on_response_read(&ResponseRead {
+                    broker: self.peer.as_ref(),
+                    api: front.api,
+                    version: front.version,
+                    correlation_id,
+                    bytes: body.len() + 4,
+                    latency: front.queued_at.elapsed(),
+                });
             }
             let _ = front.reply.send(Ok(body));
         }

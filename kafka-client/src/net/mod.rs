@@ -6,6 +6,7 @@ mod frame;
 mod handshake;
 mod pool;
 mod sasl;
+mod throttle;
 pub(crate) mod tls;
 mod transport;
 mod versions;

@@ -58,6 +58,7 @@ mod properties;
 mod record;
 mod sender;
 mod shared;
+mod stats;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -185,6 +185,7 @@ impl Sender {
             .with_timeout_ms(i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX))
             .with_topic_data(topics);
         let acks_none = cfg.acks == Acks::None;
+        super::stats::request_sent(&self.sh, &batches);
         let cached = self.conn.clone().filter(|c| !c.is_closed());
         let client = self.sh.client.clone();
         let broker = self.me.broker;
@@ -247,6 +248,7 @@ impl Sender {
             Ok(None) => {
                 for (part, b) in done.batches {
                     self.answered(&part);
+                    super::stats::acked(&self.sh, self.me.broker, &part, &b, -1);
                     b.complete(Ok(BatchAck {
                         base_offset: -1,
                         log_append_time: None,
@@ -284,6 +286,7 @@ impl Sender {
                 match ErrorCode::from_code(pr.error_code) {
                     None => {
                         self.answered(&part);
+                        super::stats::acked(&self.sh, self.me.broker, &part, &b, pr.base_offset);
                         b.complete(Ok(BatchAck {
                             base_offset: pr.base_offset,
                             log_append_time: (pr.log_append_time_ms >= 0)
@@ -309,6 +312,7 @@ impl Sender {
         }
         for (part, b) in slots.into_iter().flatten() {
             self.answered(&part);
+            super::stats::failed(&self.sh, &b);
             b.complete(Err(Error::Protocol {
                 context: self.context(&part),
                 message: "the Produce response does not mention this partition".into(),
@@ -337,6 +341,7 @@ impl Sender {
         let cfg = &self.sh.config;
         if self.sh.is_aborted() {
             part.answered();
+            super::stats::failed(&self.sh, &b);
             b.complete(Err(Error::Closed));
             return;
         }
@@ -358,6 +363,7 @@ impl Sender {
         if err.is_retriable() && !expired && b.attempts < cfg.retries {
             let backoff = self.sh.client.retry_backoff(b.attempts);
             b.attempts += 1;
+            super::stats::retried(&self.sh);
             let stale = err.is_stale_metadata();
             let lost = matches!(
                 err,
@@ -389,6 +395,7 @@ impl Sender {
         } else {
             err
         };
+        super::stats::failed(&self.sh, &b);
         b.complete(Err(final_err));
     }
 
@@ -405,6 +412,7 @@ impl Sender {
         let timeout = self.sh.config.delivery_timeout;
         for mut b in self.expired.drain(..) {
             let e = b.timeout_error(timeout);
+            super::stats::failed(&self.sh, &b);
             b.complete(Err(e));
         }
     }
