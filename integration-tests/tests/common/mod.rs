@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod consumer_util;
+pub mod example_bin;
 pub mod produce;
 
 use std::sync::atomic::{AtomicU32, Ordering};
