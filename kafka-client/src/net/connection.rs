@@ -637,3 +637,93 @@ async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BufMut;
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
+    use kafka_protocol::messages::{
+        ApiVersionsResponse, MetadataRequest, MetadataResponse, ResponseHeader,
+    };
+    use kafka_protocol::protocol::Encodable;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Reads one request frame; returns its correlation id.
+    async fn read_request(s: &mut tokio::io::DuplexStream) -> i32 {
+        let len = s.read_i32().await.expect("length") as usize;
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).await.expect("body");
+        i32::from_be_bytes([body[4], body[5], body[6], body[7]])
+    }
+
+    async fn answer(s: &mut tokio::io::DuplexStream, correlation_id: i32, throttle_ms: i32) {
+        let mut buf = BytesMut::new();
+        ResponseHeader::default()
+            .with_correlation_id(correlation_id)
+            .encode(&mut buf, 0)
+            .expect("header");
+        MetadataResponse::default()
+            .with_throttle_time_ms(throttle_ms)
+            .encode(&mut buf, 4)
+            .expect("body");
+        let mut frame = BytesMut::new();
+        frame.put_i32(buf.len() as i32);
+        frame.extend_from_slice(&buf);
+        s.write_all(&frame).await.expect("write");
+    }
+
+    /// KIP-219: after a response with a throttle time, the next request on the
+    /// connection goes out only once the throttle has passed; stats count it.
+    #[tokio::test]
+    async fn throttled_response_holds_the_next_request() {
+        let (ours, mut broker) = tokio::io::duplex(64 * 1024);
+        let versions =
+            BrokerVersions::from_response(&ApiVersionsResponse::default().with_api_keys(vec![
+                ApiVersion::default()
+                    .with_api_key(ApiKey::Metadata as i16)
+                    .with_min_version(0)
+                    .with_max_version(4),
+            ]))
+            .expect("versions");
+        let telemetry = Arc::new(Telemetry::default());
+        let conn = Connection::spawn(
+            Box::new(ours),
+            Peer {
+                id: Some(1),
+                address: "fake:9092".into(),
+            },
+            versions,
+            StrBytes::from_static_str("t"),
+            Duration::from_secs(10),
+            1 << 20,
+            0,
+            None,
+            telemetry.clone(),
+        );
+        let server = tokio::spawn(async move {
+            let c = read_request(&mut broker).await;
+            answer(&mut broker, c, 400).await;
+            let answered = Instant::now();
+            let c = read_request(&mut broker).await;
+            let waited = answered.elapsed();
+            answer(&mut broker, c, 0).await;
+            waited
+        });
+        let req = MetadataRequest::default();
+        let first = conn.request_at(&req, 4, Duration::from_secs(5)).await;
+        assert_eq!(first.expect("first").throttle_time_ms, 400);
+        conn.request_at(&req, 4, Duration::from_secs(5))
+            .await
+            .expect("second");
+        let waited = server.await.expect("server");
+        assert!(
+            waited >= Duration::from_millis(390),
+            "sent after {waited:?}"
+        );
+        let s = telemetry.net.snapshot();
+        assert_eq!(s.throttled_responses, 1);
+        assert_eq!(s.throttle_time_total, Duration::from_millis(400));
+        assert_eq!((s.requests, s.requests_in_flight), (2, 0));
+    }
+}
