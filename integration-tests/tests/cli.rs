@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 /// Builds `kafka-cli` (once per test process) and returns its path.
 fn cli_path() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| common::example_bin("kafka-cli"))
+    PATH.get_or_init(|| common::example_bin::example_path("kafka-cli"))
 }
 
 /// Runs `kafka-cli` with `args` and `stdin`; returns its output.

@@ -321,7 +321,7 @@ async fn capture<R: Request>(
     range: VersionRange,
 ) -> R::Response
 where
-    R::Response: Encodable,
+    R::Response: Encodable + 'static,
 {
     let v = conn.negotiate::<R>(range).unwrap();
     let resp = conn

@@ -130,7 +130,7 @@ async fn copy_with_a_copier_killed(nodes: usize, tv: u8, n: usize) {
     let output = common::unique_topic("copy-out");
     common::create_topic(&client, &input, 6, rf).await;
     common::create_topic(&client, &output, 6, rf).await;
-    let bin = common::example_bin("transactional_copy");
+    let bin = common::example_bin::example_path("transactional_copy");
 
     // The input: n keyed records, value "<key>:<per-key sequence>".
     let p = Producer::builder()

@@ -15,6 +15,7 @@ use crate::cluster::{ClusterMetadata, TopicInfo};
 use crate::config::{BrokerAddress, ClientBuilder, ClientConfig, backoff};
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
 use crate::net::{Connection, ConnectionKind, NodeKey, Pool};
+use crate::observe::{NetworkStats, Telemetry};
 
 /// Which broker a request goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,7 @@ pub struct Client {
 struct Inner {
     config: ClientConfig,
     pool: Pool,
+    telemetry: Arc<Telemetry>,
     metadata: RwLock<Arc<ClusterMetadata>>,
     /// Serialises refreshes: concurrent callers share one Metadata request.
     refresh_lock: tokio::sync::Mutex<()>,
@@ -72,9 +74,11 @@ impl Client {
     }
 
     pub(crate) fn new(config: ClientConfig) -> Self {
+        let telemetry = Arc::new(Telemetry::new(config.hooks.clone()));
         Self {
             inner: Arc::new(Inner {
-                pool: Pool::new(config.clone()),
+                pool: Pool::new(config.clone(), telemetry.clone()),
+                telemetry,
                 config,
                 metadata: RwLock::new(Arc::new(ClusterMetadata::empty())),
                 refresh_lock: tokio::sync::Mutex::new(()),
@@ -87,6 +91,17 @@ impl Client {
     /// The validated configuration.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// This client's network figures now: connections, requests, in-flight requests,
+    /// latency and throttling (see `docs/metrics.md`).
+    pub fn stats(&self) -> NetworkStats {
+        self.inner.telemetry.net.snapshot()
+    }
+
+    /// Counters and hooks shared with connections, producers and consumers.
+    pub(crate) fn telemetry(&self) -> &Telemetry {
+        &self.inner.telemetry
     }
 
     /// The metadata cached now (possibly empty or stale), without any request.
@@ -267,7 +282,10 @@ impl Client {
     }
 
     /// Sends a request to `target` at the highest version both sides support.
-    pub async fn send<R: Request>(&self, target: Target, req: &R) -> Result<R::Response> {
+    pub async fn send<R: Request>(&self, target: Target, req: &R) -> Result<R::Response>
+    where
+        R::Response: 'static,
+    {
         let conn = self.target_connection(target).await?;
         conn.request(req).await
     }

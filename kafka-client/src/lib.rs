@@ -15,6 +15,7 @@ pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod net;
+pub mod observe;
 pub mod producer;
 pub mod records;
 

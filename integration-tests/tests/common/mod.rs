@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod consumer_util;
+pub mod example_bin;
 pub mod fake_broker;
 pub mod produce;
 pub mod txn;
@@ -72,45 +73,4 @@ pub async fn wait_for_leaders(client: &Client, topic: &str, partitions: i32) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Builds the `examples` binary `name` with the same cargo, profile and target directory
-/// as the running test, and returns its path. (`CARGO_BIN_EXE_*` only covers binaries of
-/// the test's own package.)
-pub fn example_bin(name: &str) -> std::path::PathBuf {
-    use std::process::Command;
-    // target/<profile>/deps/<test>-<hash>: the binary goes to target/<profile>/.
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps")
-        .to_path_buf();
-    let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
-    let profile = profile_dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("debug")
-        .to_owned();
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "-q", "-p", "examples", "--bin", name])
-        .arg("--manifest-path")
-        .arg(manifest)
-        .arg("--target-dir")
-        .arg(&target_dir);
-    match profile.as_str() {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
-    let status = cmd.status().expect("run cargo build");
-    assert!(status.success(), "building {name} failed");
-    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} missing after build", bin.display());
-    bin
 }

@@ -117,6 +117,7 @@ pub struct ClientConfig {
     pub(crate) retry_backoff_max: Duration,
     pub(crate) max_response_size: usize,
     pub(crate) security: super::SecurityConfig,
+    pub(crate) hooks: Option<crate::observe::HooksRef>,
 }
 
 impl ClientConfig {
@@ -181,6 +182,7 @@ pub struct ClientBuilder {
     retry_backoff_max: Duration,
     max_response_size: usize,
     security: super::SecurityBuilder,
+    hooks: Option<crate::observe::HooksRef>,
 }
 
 impl Default for ClientBuilder {
@@ -198,6 +200,7 @@ impl Default for ClientBuilder {
             retry_backoff_max: Duration::from_secs(1),
             max_response_size: 100 * 1024 * 1024,
             security: super::SecurityBuilder::default(),
+            hooks: None,
         }
     }
 }
@@ -300,6 +303,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Instrumentation callbacks ([`crate::observe::Hooks`]): connections, requests,
+    /// batches produced and fetched, throttling. Default none.
+    pub fn hooks(mut self, hooks: std::sync::Arc<dyn crate::observe::Hooks>) -> Self {
+        self.hooks = Some(crate::observe::HooksRef(hooks));
+        self
+    }
+
     /// Takes the connection-level Java/librdkafka properties out of `props`:
     /// `bootstrap.servers`, `client.id`, `request.timeout.ms`,
     /// `socket.connection.setup.timeout.ms`, `default.api.timeout.ms`,
@@ -393,6 +403,7 @@ impl ClientBuilder {
             retry_backoff: self.retry_backoff,
             retry_backoff_max: self.retry_backoff_max,
             max_response_size: self.max_response_size,
+            hooks: self.hooks,
         })
     }
 

@@ -325,7 +325,11 @@ async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option
                 .collect(),
         );
     let timeout = shared.client.config().request_timeout() + cfg.fetch_max_wait;
-    let resp = conn.request_at(&req, version, timeout).await?;
+    let started = Instant::now();
+    let resp = conn.request_at(&req, version, timeout).await;
+    let telemetry = shared.client.telemetry();
+    telemetry.fetch_done(broker, started.elapsed());
+    let resp = resp?;
     if let Some(code) = ErrorCode::from_code(resp.error_code) {
         return Err(Error::broker(
             code,
@@ -346,6 +350,13 @@ async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option
             };
             let records = p.records.unwrap_or_default();
             let bytes = records.len();
+            telemetry.partition_fetched(
+                broker,
+                &t.topic.0,
+                p.partition_index,
+                bytes,
+                p.high_watermark,
+            );
             let mut batches = Vec::with_capacity(complete_batches(&records));
             let mut decode_error = None;
             let mut decoder = decode_batches(records, limits);
@@ -452,6 +463,10 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData
                 p.high_watermark = d.high_watermark;
                 p.last_stable_offset = d.last_stable_offset;
                 p.log_start_offset = d.log_start_offset;
+                shared
+                    .client
+                    .telemetry()
+                    .lag(&s.tp, super::stats::lag(&shared.config, p));
                 if d.truncated_only {
                     p.init = InitState::Failed;
                     st.pending_errors.push(partition_error(

@@ -30,6 +30,7 @@ mod offsets;
 mod properties;
 mod record;
 mod state;
+mod stats;
 mod subscription;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -381,6 +382,7 @@ impl Consumer {
             return Ok(None);
         }
         drop(guard);
+        shared.client.telemetry().records_polled(out.records.len());
         shared.fetch_wake.notify_one();
         Ok(Some(out))
     }

@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -18,12 +19,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::frame::{self, Frame, check_length};
 use super::transport::BoxedStream;
 use super::versions::BrokerVersions;
 use super::write_queue::WriteQueue;
 use crate::error::{Error, ErrorContext, Result};
+use crate::observe::{BrokerRef, RequestWritten, ResponseRead, Telemetry, api_name, broker_label};
 
 /// Requests queued to the task before `send` waits for room.
 const QUEUE_DEPTH: usize = 1024;
@@ -40,6 +44,13 @@ pub(crate) struct Peer {
 impl Peer {
     pub(crate) fn context(&self) -> ErrorContext {
         ErrorContext::broker(self.id, self.address.clone())
+    }
+
+    pub(crate) fn as_ref(&self) -> BrokerRef<'_> {
+        BrokerRef {
+            id: self.id,
+            address: &self.address,
+        }
     }
 }
 
@@ -61,6 +72,8 @@ struct RequestCommand {
 struct InFlight {
     correlation_id: i32,
     api: ApiKey,
+    version: i16,
+    queued_at: Instant,
     deadline: Instant,
     timeout: Duration,
     reply: oneshot::Sender<Result<Bytes>>,
@@ -88,6 +101,14 @@ struct Shared {
     /// When the SASL session nears its end (KIP-368): from then on the pool opens a new
     /// connection for new requests.
     session_expiry: Option<Instant>,
+    telemetry: Arc<Telemetry>,
+    /// The `broker` metric label.
+    label: String,
+    /// Reference point of `throttled_until_ms`.
+    created: Instant,
+    /// Milliseconds after `created` before which no new request goes out: the broker
+    /// asked for that throttle time (KIP-219). 0 when never throttled.
+    throttled_until_ms: AtomicU64,
 }
 
 impl std::fmt::Debug for Connection {
@@ -111,16 +132,23 @@ impl Connection {
         max_response_size: usize,
         first_correlation_id: i32,
         session_expiry: Option<Instant>,
+        telemetry: Arc<Telemetry>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let label = broker_label(peer.as_ref());
         let shared = Arc::new(Shared {
             peer,
             versions,
             client_id,
             request_timeout,
             session_expiry,
+            telemetry: telemetry.clone(),
+            label,
+            created: Instant::now(),
+            throttled_until_ms: AtomicU64::new(0),
         });
         let task = ConnectionTask {
+            telemetry,
             peer: shared.peer.clone(),
             rx,
             max_response_size,
@@ -179,7 +207,10 @@ impl Connection {
     }
 
     /// Sends `req` at the highest common version and waits for its response.
-    pub async fn request<R: Request>(&self, req: &R) -> Result<R::Response> {
+    pub async fn request<R: Request>(&self, req: &R) -> Result<R::Response>
+    where
+        R::Response: 'static,
+    {
         let version = self.negotiate::<R>(R::VERSIONS)?;
         self.request_at(req, version, self.shared.request_timeout)
             .await
@@ -191,7 +222,10 @@ impl Connection {
         req: &R,
         version: i16,
         timeout: Duration,
-    ) -> Result<R::Response> {
+    ) -> Result<R::Response>
+    where
+        R::Response: 'static,
+    {
         let frame = self.encode(req, version, &[])?;
         self.request_frame::<R>(frame, version, timeout).await
     }
@@ -243,10 +277,13 @@ impl Connection {
         frame: Frame,
         version: i16,
         timeout: Duration,
-    ) -> Result<R::Response> {
+    ) -> Result<R::Response>
+    where
+        R::Response: 'static,
+    {
         let api = api_key::<R>();
         let bytes = self.send_frame(api, frame, true, timeout).await?;
-        frame::decode_response::<R>(bytes, version).map_err(|message| {
+        let resp = frame::decode_response::<R>(bytes, version).map_err(|message| {
             // A response that does not decode means the peer and we disagree on the
             // protocol: close the connection rather than trust what follows.
             let _ = self.tx.try_send(Command::Close(message.clone()));
@@ -254,7 +291,28 @@ impl Connection {
                 context: self.context(api),
                 message,
             }
-        })
+        })?;
+        if let Some(throttle) = super::throttle::throttle_of(&resp) {
+            self.throttled(api, throttle);
+        }
+        Ok(resp)
+    }
+
+    /// The broker throttled us (KIP-219): hold back new requests on this connection for
+    /// `throttle`, and report it.
+    fn throttled(&self, api: ApiKey, throttle: Duration) {
+        let sh = &self.shared;
+        let until = (Instant::now() + throttle).saturating_duration_since(sh.created);
+        let until = u64::try_from(until.as_millis()).unwrap_or(u64::MAX).max(1);
+        sh.throttled_until_ms.fetch_max(until, Ordering::Relaxed);
+        sh.telemetry.throttled(sh.peer.as_ref(), api, throttle);
+    }
+
+    /// When the broker's last throttle ends, if it has not yet.
+    fn throttled_until(&self) -> Option<Instant> {
+        let ms = self.shared.throttled_until_ms.load(Ordering::Relaxed);
+        let until = self.shared.created + Duration::from_millis(ms);
+        (ms > 0 && until > Instant::now()).then_some(until)
     }
 
     /// Sends `req` at `version` without waiting for a response (Produce with acks=0):
@@ -275,26 +333,97 @@ impl Connection {
         expect_response: bool,
         timeout: Duration,
     ) -> Result<Bytes> {
-        let (reply, rx) = oneshot::channel();
-        let cmd = Command::Request(RequestCommand {
-            api,
-            frame,
-            expect_response,
-            timeout,
-            reply,
-        });
-        if self.tx.send(cmd).await.is_err() {
-            return Err(Error::ConnectionLost {
-                context: self.context(api),
-                reason: "connection closed before the request was sent".into(),
-            });
+        if let Some(until) = self.throttled_until() {
+            // KIP-219: the broker muted this connection for the throttle time; a request
+            // sent now would only wait in its socket buffer.
+            tokio::time::sleep_until(until).await;
         }
-        rx.await.unwrap_or_else(|_| {
-            Err(Error::ConnectionLost {
-                context: self.context(api),
-                reason: "connection task ended".into(),
-            })
-        })
+        let version = frame::frame_version(&frame.head);
+        let span = tracing::debug_span!(
+            "kafka_request",
+            api = api_name(api),
+            version,
+            broker = %self.shared.peer.address,
+            broker_id = ?self.shared.peer.id,
+            correlation_id = Empty,
+            latency_us = Empty,
+        );
+        let recorder = span.clone();
+        async move {
+            let tel = &self.shared.telemetry;
+            let started = Instant::now();
+            tel.request_started(&self.shared.label);
+            let mut guard = InFlightGuard {
+                conn: self,
+                api,
+                started,
+                ok: false,
+                done: false,
+            };
+            let (reply, rx) = oneshot::channel();
+            let cmd = Command::Request(RequestCommand {
+                api,
+                frame,
+                expect_response,
+                timeout,
+                reply,
+            });
+            let result = if self.tx.send(cmd).await.is_err() {
+                Err(Error::ConnectionLost {
+                    context: self.context(api),
+                    reason: "connection closed before the request was sent".into(),
+                })
+            } else {
+                rx.await.unwrap_or_else(|_| {
+                    Err(Error::ConnectionLost {
+                        context: self.context(api),
+                        reason: "connection task ended".into(),
+                    })
+                })
+            };
+            let latency = started.elapsed();
+            recorder.record("latency_us", latency.as_micros() as u64);
+            match &result {
+                Ok(body) if body.len() >= 4 => {
+                    recorder.record("correlation_id", (&body[..4]).get_i32());
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "request failed"),
+            }
+            guard.ok = result.is_ok();
+            guard.finish();
+            result
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Keeps the in-flight gauge right even when the caller drops the request's future.
+struct InFlightGuard<'a> {
+    conn: &'a Connection,
+    api: ApiKey,
+    started: Instant,
+    ok: bool,
+    done: bool,
+}
+
+impl InFlightGuard<'_> {
+    fn finish(&mut self) {
+        if !self.done {
+            self.done = true;
+            let sh = &self.conn.shared;
+            sh.telemetry
+                .request_finished(self.api, &sh.label, self.started.elapsed(), self.ok);
+        }
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        // Cancelled by the caller: not a failure of the request.
+        self.ok = true;
+        self.finish();
     }
 }
 
@@ -304,6 +433,7 @@ fn api_key<R: Request>() -> ApiKey {
 }
 
 struct ConnectionTask {
+    telemetry: Arc<Telemetry>,
     peer: Peer,
     rx: mpsc::Receiver<Command>,
     max_response_size: usize,
@@ -408,11 +538,25 @@ impl ConnectionTask {
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1).max(0);
         cmd.frame.set_correlation_id(id);
         self.queued += cmd.frame.len() as u64;
+        let version = frame::frame_version(&cmd.frame.head);
+        if let Some(h) = self.telemetry.hooks() {
+            h.on_request_written(&RequestWritten {
+                broker: self.peer.as_ref(),
+                api: cmd.api,
+                version,
+                correlation_id: id,
+                bytes: cmd.frame.len(),
+            });
+        }
+        tracing::trace!(api = api_name(cmd.api), version, correlation_id = id,
+            broker = %self.peer.address, "request queued for writing");
         wbuf.push(cmd.frame);
         if cmd.expect_response {
             self.in_flight.push_back(InFlight {
                 correlation_id: id,
                 api: cmd.api,
+                version,
+                queued_at: Instant::now(),
                 deadline: Instant::now() + cmd.timeout,
                 timeout: cmd.timeout,
                 reply: cmd.reply,
@@ -465,6 +609,16 @@ impl ConnectionTask {
                 );
                 self.in_flight.push_front(front);
                 return Err(Failure::Protocol(message));
+            }
+            if let Some(h) = self.telemetry.hooks() {
+                h.on_response_read(&ResponseRead {
+                    broker: self.peer.as_ref(),
+                    api: front.api,
+                    version: front.version,
+                    correlation_id,
+                    bytes: body.len() + 4,
+                    latency: front.queued_at.elapsed(),
+                });
             }
             let _ = front.reply.send(Ok(body));
         }
@@ -524,5 +678,95 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BufMut;
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
+    use kafka_protocol::messages::{
+        ApiVersionsResponse, MetadataRequest, MetadataResponse, ResponseHeader,
+    };
+    use kafka_protocol::protocol::Encodable;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Reads one request frame; returns its correlation id.
+    async fn read_request(s: &mut tokio::io::DuplexStream) -> i32 {
+        let len = s.read_i32().await.expect("length") as usize;
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).await.expect("body");
+        i32::from_be_bytes([body[4], body[5], body[6], body[7]])
+    }
+
+    async fn answer(s: &mut tokio::io::DuplexStream, correlation_id: i32, throttle_ms: i32) {
+        let mut buf = BytesMut::new();
+        ResponseHeader::default()
+            .with_correlation_id(correlation_id)
+            .encode(&mut buf, 0)
+            .expect("header");
+        MetadataResponse::default()
+            .with_throttle_time_ms(throttle_ms)
+            .encode(&mut buf, 4)
+            .expect("body");
+        let mut frame = BytesMut::new();
+        frame.put_i32(buf.len() as i32);
+        frame.extend_from_slice(&buf);
+        s.write_all(&frame).await.expect("write");
+    }
+
+    /// KIP-219: after a response with a throttle time, the next request on the
+    /// connection goes out only once the throttle has passed; stats count it.
+    #[tokio::test]
+    async fn throttled_response_holds_the_next_request() {
+        let (ours, mut broker) = tokio::io::duplex(64 * 1024);
+        let versions =
+            BrokerVersions::from_response(&ApiVersionsResponse::default().with_api_keys(vec![
+                ApiVersion::default()
+                    .with_api_key(ApiKey::Metadata as i16)
+                    .with_min_version(0)
+                    .with_max_version(4),
+            ]))
+            .expect("versions");
+        let telemetry = Arc::new(Telemetry::default());
+        let conn = Connection::spawn(
+            Box::new(ours),
+            Peer {
+                id: Some(1),
+                address: "fake:9092".into(),
+            },
+            versions,
+            StrBytes::from_static_str("t"),
+            Duration::from_secs(10),
+            1 << 20,
+            0,
+            None,
+            telemetry.clone(),
+        );
+        let server = tokio::spawn(async move {
+            let c = read_request(&mut broker).await;
+            answer(&mut broker, c, 400).await;
+            let answered = Instant::now();
+            let c = read_request(&mut broker).await;
+            let waited = answered.elapsed();
+            answer(&mut broker, c, 0).await;
+            waited
+        });
+        let req = MetadataRequest::default();
+        let first = conn.request_at(&req, 4, Duration::from_secs(5)).await;
+        assert_eq!(first.expect("first").throttle_time_ms, 400);
+        conn.request_at(&req, 4, Duration::from_secs(5))
+            .await
+            .expect("second");
+        let waited = server.await.expect("server");
+        assert!(
+            waited >= Duration::from_millis(390),
+            "sent after {waited:?}"
+        );
+        let s = telemetry.net.snapshot();
+        assert_eq!(s.throttled_responses, 1);
+        assert_eq!(s.throttle_time_total, Duration::from_millis(400));
+        assert_eq!((s.requests, s.requests_in_flight), (2, 0));
     }
 }

@@ -206,6 +206,13 @@ fn request_header<R: Request>(version: i16, client_id: &StrBytes) -> RequestHead
         .with_client_id(Some(client_id.clone()))
 }
 
+/// The API version of an encoded request frame (bytes 6..8).
+pub(crate) fn frame_version(frame: &[u8]) -> i16 {
+    frame
+        .get(6..8)
+        .map_or(-1, |b| i16::from_be_bytes([b[0], b[1]]))
+}
+
 /// Writes the correlation id into an encoded frame.
 pub(crate) fn set_correlation_id(frame: &mut [u8], id: i32) {
     frame[CORRELATION_OFFSET..CORRELATION_OFFSET + 4].copy_from_slice(&id.to_be_bytes());

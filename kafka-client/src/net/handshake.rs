@@ -5,6 +5,7 @@
 //! Authentication and TLS failures come back as typed, non-retriable errors
 //! ([`Error::Authentication`], [`Error::Tls`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -18,6 +19,7 @@ use super::transport::{self, BoxedStream, TlsErrors};
 use super::versions::BrokerVersions;
 use crate::config::{BrokerAddress, ClientConfig};
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
+use crate::observe::Telemetry;
 
 const SOFTWARE_NAME: &str = "kafka-rs";
 const SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -26,6 +28,7 @@ const SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// negotiates API versions and authenticates, all within the configured connect timeout.
 pub(crate) async fn connect(
     config: &ClientConfig,
+    telemetry: &Arc<Telemetry>,
     id: Option<i32>,
     addr: &BrokerAddress,
 ) -> Result<Connection> {
@@ -54,17 +57,20 @@ pub(crate) async fn connect(
         Ok::<_, Error>((stream, versions, session_lifetime, next_correlation_id))
     };
     let started = tokio::time::Instant::now();
-    let (stream, versions, session_lifetime, next_correlation_id) =
-        tokio::time::timeout(config.connect_timeout, setup)
-            .await
-            .map_err(|_| Error::Connect {
-                context: context.clone(),
-                reason: format!(
-                    "connection set-up timed out after {:?}",
-                    config.connect_timeout
-                ),
-            })??;
-    tracing::debug!(broker = %peer.address, id = ?peer.id, "connected");
+    let outcome = tokio::time::timeout(config.connect_timeout, setup)
+        .await
+        .map_err(|_| Error::Connect {
+            context: context.clone(),
+            reason: format!(
+                "connection set-up timed out after {:?}",
+                config.connect_timeout
+            ),
+        })
+        .and_then(|r| r);
+    telemetry.connected(peer.as_ref(), started.elapsed(), outcome.as_ref().err());
+    let (stream, versions, session_lifetime, next_correlation_id) = outcome?;
+    tracing::debug!(broker = %peer.address, broker_id = ?peer.id,
+        elapsed_ms = started.elapsed().as_millis() as u64, "connected");
     let session_expiry = session_lifetime.map(|l| started + reauth_after(l));
     Ok(Connection::spawn(
         stream,
@@ -75,6 +81,7 @@ pub(crate) async fn connect(
         config.max_response_size,
         next_correlation_id,
         session_expiry,
+        telemetry.clone(),
     ))
 }
 

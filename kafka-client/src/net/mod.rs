@@ -10,6 +10,7 @@ mod handshake;
 mod pool;
 mod sasl;
 mod shape;
+mod throttle;
 pub(crate) mod tls;
 mod transport;
 mod versions;

@@ -12,6 +12,7 @@ use super::connection::Connection;
 use super::handshake;
 use crate::config::{BrokerAddress, ClientConfig, backoff};
 use crate::error::Result;
+use crate::observe::Telemetry;
 
 /// What a connection is used for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -47,13 +48,15 @@ type Slot = Arc<tokio::sync::Mutex<SlotState>>;
 /// The pool of connections.
 pub(crate) struct Pool {
     config: ClientConfig,
+    telemetry: Arc<Telemetry>,
     slots: Mutex<HashMap<(NodeKey, ConnectionKind), Slot>>,
 }
 
 impl Pool {
-    pub(crate) fn new(config: ClientConfig) -> Self {
+    pub(crate) fn new(config: ClientConfig, telemetry: Arc<Telemetry>) -> Self {
         Self {
             config,
+            telemetry,
             slots: Mutex::new(HashMap::new()),
         }
     }
@@ -103,14 +106,16 @@ impl Pool {
             NodeKey::Broker(id) => Some(id),
             NodeKey::Bootstrap(_) => None,
         };
-        match handshake::connect(&self.config, id, addr).await {
+        match handshake::connect(&self.config, &self.telemetry, id, addr).await {
             Ok(conn) => {
+                tracing::debug!(broker = %addr, broker_id = ?id, kind = ?kind, "connection ready");
                 st.failures = 0;
                 st.last_failure = None;
                 st.conn = Some(conn.clone());
                 Ok(conn)
             }
             Err(e) => {
+                tracing::debug!(broker = %addr, broker_id = ?id, kind = ?kind, failures = st.failures + 1, error = %e, "connection failed");
                 st.failures += 1;
                 st.last_failure = Some(Instant::now());
                 Err(e)

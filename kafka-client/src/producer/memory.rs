@@ -102,7 +102,6 @@ impl Memory {
     }
 
     /// Bytes free now.
-    #[cfg(test)]
     pub(crate) fn available(&self) -> usize {
         self.sem.available_permits()
     }

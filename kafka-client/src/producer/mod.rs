@@ -82,6 +82,7 @@ mod properties;
 mod record;
 mod sender;
 mod shared;
+mod stats;
 mod txn;
 
 use std::sync::Arc;

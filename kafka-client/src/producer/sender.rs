@@ -264,6 +264,7 @@ impl Sender {
         } else {
             PRODUCE_MIN
         };
+        super::stats::request_sent(&self.sh, &batches);
         let cached = self.conn.clone().filter(|c| !c.is_closed());
         let client = self.sh.client.clone();
         let broker = self.me.broker;
@@ -323,6 +324,7 @@ impl Sender {
             Ok(None) => {
                 for (part, b) in done.batches {
                     self.answered(&part);
+                    super::stats::acked(&self.sh, self.me.broker, &part, &b, -1);
                     b.complete(Ok(BatchAck {
                         base_offset: -1,
                         log_append_time: None,
@@ -366,6 +368,7 @@ impl Sender {
                     None => {
                         part.acked(b.stamp, b.records());
                         self.answered(&part);
+                        super::stats::acked(&self.sh, self.me.broker, &part, &b, pr.base_offset);
                         b.complete(Ok(BatchAck {
                             base_offset: pr.base_offset,
                             log_append_time: (pr.log_append_time_ms >= 0)
@@ -391,6 +394,7 @@ impl Sender {
         }
         for (part, b) in slots.into_iter().flatten() {
             self.answered(&part);
+            super::stats::failed(&self.sh, &b);
             b.complete(Err(Error::Protocol {
                 context: self.context(&part),
                 message: "the Produce response does not mention this partition".into(),
@@ -419,6 +423,7 @@ impl Sender {
         let cfg = &self.sh.config;
         if self.sh.is_aborted() {
             part.answered();
+            super::stats::failed(&self.sh, &b);
             b.complete(Err(Error::Closed));
             return;
         }
@@ -478,6 +483,7 @@ impl Sender {
         if err.is_retriable() && !expired && b.attempts < cfg.retries {
             let backoff = self.sh.client.retry_backoff(b.attempts);
             b.attempts += 1;
+            super::stats::retried(&self.sh);
             let stale = err.is_stale_metadata();
             let lost = matches!(
                 err,
@@ -521,6 +527,7 @@ impl Sender {
         } else {
             err
         };
+        super::stats::failed(&self.sh, &b);
         self.sh.fail_batch(b, final_err);
     }
 
@@ -537,6 +544,7 @@ impl Sender {
         let timeout = self.sh.config.delivery_timeout;
         for mut b in std::mem::take(&mut self.expired) {
             let e = b.timeout_error(timeout);
+            super::stats::failed(&self.sh, &b);
             self.sh.fail_batch(b, e);
         }
     }

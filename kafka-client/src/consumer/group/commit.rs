@@ -41,6 +41,24 @@ pub(crate) async fn commit(
     if offsets.is_empty() {
         return Ok(());
     }
+    let result = commit_with_retries(link, who, offsets).await;
+    link.client.telemetry().committed(result.is_ok());
+    match &result {
+        Ok(()) => {
+            tracing::debug!(group = %link.group_id, partitions = offsets.len(), "offsets committed")
+        }
+        Err(e) => {
+            tracing::debug!(group = %link.group_id, partitions = offsets.len(), error = %e, "commit failed")
+        }
+    }
+    result
+}
+
+async fn commit_with_retries(
+    link: &CoordinatorLink,
+    who: &Committer,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+) -> Result<()> {
     let client = &link.client;
     let deadline = Instant::now() + client.config().api_timeout();
     let mut attempt = 0u32;

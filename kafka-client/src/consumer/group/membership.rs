@@ -418,6 +418,7 @@ impl Membership {
         tracing::info!(group = %self.link.group_id, generation = self.generation,
             member = %self.member_id, protocol = joined.protocol.name(),
             partitions = assignment.len(), "joined group");
+        self.link.client.telemetry().rebalanced();
         self.apply(assignment).await;
         Ok(())
     }
@@ -431,6 +432,8 @@ impl Membership {
             .collect();
         let added: Vec<TopicPartition> = new.difference(&self.owned).cloned().collect();
         let revoked: Vec<TopicPartition> = self.owned.difference(&new).cloned().collect();
+        tracing::debug!(group = %self.link.group_id, generation = self.generation,
+            assigned = ?added, revoked = ?revoked, "rebalance: assignment applied");
         {
             let mut st = self.shared.lock();
             for tp in &added {

@@ -1,0 +1,286 @@
+//! Observability: `tracing` spans and events, metrics through the `metrics` facade,
+//! statistics snapshots on demand, and [`Hooks`] for custom instrumentation.
+//!
+//! - **Tracing**: every request runs in a `kafka_request` span at `DEBUG` with the fields
+//!   `api`, `version`, `broker` (address), `broker_id`, `correlation_id` and
+//!   `latency_us`; connection set-up and loss, batch retries and rebalances
+//!   (generation, assigned and revoked partitions) are `DEBUG` events. Nothing is logged
+//!   at `INFO` or above per record or per request, and no credential is ever a field.
+//! - **Metrics**: the names are in [`METRICS`] and in `docs/metrics.md`; install an
+//!   exporter (a `metrics` recorder) before building clients.
+//! - **Statistics**: [`crate::Producer::stats`], [`crate::Consumer::stats`] and
+//!   [`crate::Client::stats`] read relaxed atomic counters.
+
+mod hooks;
+mod names;
+mod stats;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use kafka_protocol::messages::ApiKey;
+
+pub use hooks::{
+    BatchFetched, BatchProduced, BrokerRef, ConnectEvent, Hooks, RequestWritten, ResponseRead,
+    ThrottleEvent,
+};
+pub use names::*;
+pub(crate) use stats::{ConsumerCounters, NetCounters, ProducerCounters};
+pub use stats::{ConsumerStats, NetworkStats, ProducerStats};
+
+/// A shared [`Hooks`] implementation, as stored in the client configuration.
+#[derive(Clone)]
+pub struct HooksRef(pub(crate) Arc<dyn Hooks>);
+
+impl std::fmt::Debug for HooksRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hooks")
+    }
+}
+
+/// The counters and hooks of one client, shared by its connections and by the
+/// producers and consumers built on it.
+#[derive(Debug, Default)]
+pub(crate) struct Telemetry {
+    pub hooks: Option<HooksRef>,
+    pub net: NetCounters,
+    pub producer: ProducerCounters,
+    pub consumer: ConsumerCounters,
+}
+
+/// A static name for an API key, for metric labels (no allocation per request).
+pub(crate) fn api_name(api: ApiKey) -> &'static str {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        (0..=i16::from(u8::MAX))
+            .map(|k| match ApiKey::try_from(k) {
+                Ok(a) => &*Box::leak(format!("{a:?}").into_boxed_str()),
+                Err(()) => "Unknown",
+            })
+            .collect()
+    });
+    names.get(api as i16 as usize).copied().unwrap_or("Unknown")
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn add_us(counter: &std::sync::atomic::AtomicU64, d: Duration) {
+    counter.fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Relaxed);
+}
+
+impl Telemetry {
+    pub(crate) fn new(hooks: Option<HooksRef>) -> Self {
+        Self {
+            hooks,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn hooks(&self) -> Option<&dyn Hooks> {
+        self.hooks.as_ref().map(|h| &*h.0)
+    }
+
+    // ---- connections and requests ----
+
+    pub(crate) fn connected(
+        &self,
+        broker: BrokerRef<'_>,
+        elapsed: Duration,
+        error: Option<&crate::Error>,
+    ) {
+        let label = broker_label(broker);
+        if error.is_none() {
+            self.net.connections_opened.fetch_add(1, Relaxed);
+            metrics::counter!(CONNECTIONS_OPENED, "broker" => label).increment(1);
+        } else {
+            self.net.connection_errors.fetch_add(1, Relaxed);
+            metrics::counter!(CONNECTION_ERRORS, "broker" => label).increment(1);
+        }
+        if let Some(h) = self.hooks() {
+            h.on_connect(&ConnectEvent {
+                broker,
+                elapsed,
+                error,
+            });
+        }
+    }
+
+    pub(crate) fn request_started(&self, broker: &str) {
+        self.net.requests.fetch_add(1, Relaxed);
+        self.net.in_flight.fetch_add(1, Relaxed);
+        metrics::gauge!(REQUESTS_IN_FLIGHT, "broker" => broker.to_owned()).increment(1.0);
+    }
+
+    pub(crate) fn request_finished(&self, api: ApiKey, broker: &str, latency: Duration, ok: bool) {
+        self.net.in_flight.fetch_sub(1, Relaxed);
+        add_us(&self.net.latency_us, latency);
+        let api = api_name(api);
+        metrics::gauge!(REQUESTS_IN_FLIGHT, "broker" => broker.to_owned()).decrement(1.0);
+        metrics::counter!(REQUESTS, "api" => api, "broker" => broker.to_owned()).increment(1);
+        metrics::histogram!(REQUEST_LATENCY, "api" => api, "broker" => broker.to_owned())
+            .record(secs(latency));
+        if !ok {
+            self.net.request_errors.fetch_add(1, Relaxed);
+            metrics::counter!(REQUEST_ERRORS, "api" => api, "broker" => broker.to_owned())
+                .increment(1);
+        }
+    }
+
+    pub(crate) fn throttled(&self, broker: BrokerRef<'_>, api: ApiKey, throttle: Duration) {
+        self.net.throttled.fetch_add(1, Relaxed);
+        self.net.throttle_ms.fetch_add(
+            u64::try_from(throttle.as_millis()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+        let label = broker_label(broker);
+        let name = api_name(api);
+        metrics::counter!(THROTTLED_RESPONSES, "api" => name, "broker" => label.clone())
+            .increment(1);
+        metrics::histogram!(THROTTLE_TIME, "api" => name, "broker" => label).record(secs(throttle));
+        tracing::debug!(api = name, broker = broker.address, broker_id = ?broker.id,
+            throttle_ms = throttle.as_millis() as u64, "throttled by the broker");
+        if let Some(h) = self.hooks() {
+            h.on_throttle(&ThrottleEvent {
+                broker,
+                api,
+                throttle,
+            });
+        }
+    }
+
+    // ---- producer ----
+
+    /// A Produce request is about to go out with these batches (records, bytes each).
+    pub(crate) fn produce_request(
+        &self,
+        batches: impl Iterator<Item = (u32, usize)>,
+        memory_in_use: usize,
+    ) {
+        let (mut records, mut bytes, mut count) = (0u64, 0u64, 0u64);
+        for (r, b) in batches {
+            records += u64::from(r);
+            bytes += b as u64;
+            count += 1;
+            metrics::histogram!(PRODUCER_BATCH_SIZE).record(b as f64);
+        }
+        let p = &self.producer;
+        p.requests.fetch_add(1, Relaxed);
+        p.batches_sent.fetch_add(count, Relaxed);
+        p.records_sent.fetch_add(records, Relaxed);
+        p.bytes_sent.fetch_add(bytes, Relaxed);
+        metrics::counter!(PRODUCER_RECORDS_SENT).increment(records);
+        metrics::counter!(PRODUCER_BYTES_SENT).increment(bytes);
+        metrics::histogram!(PRODUCER_RECORDS_PER_REQUEST).record(records as f64);
+        metrics::gauge!(PRODUCER_BUFFER_MEMORY).set(memory_in_use as f64);
+    }
+
+    /// A batch was acknowledged.
+    pub(crate) fn batch_acked(
+        &self,
+        broker: i32,
+        topic: &str,
+        partition: i32,
+        records: u32,
+        bytes: usize,
+        base_offset: i64,
+    ) {
+        self.producer
+            .records_acked
+            .fetch_add(u64::from(records), Relaxed);
+        metrics::counter!(PRODUCER_RECORDS_ACKED).increment(u64::from(records));
+        if let Some(h) = self.hooks() {
+            h.on_batch_produced(&BatchProduced {
+                broker,
+                topic,
+                partition,
+                records,
+                bytes,
+                base_offset,
+            });
+        }
+    }
+
+    /// A batch failed for good.
+    pub(crate) fn batch_failed(&self, records: u32) {
+        self.producer
+            .records_failed
+            .fetch_add(u64::from(records), Relaxed);
+        metrics::counter!(PRODUCER_RECORDS_FAILED).increment(u64::from(records));
+    }
+
+    /// A batch is queued again after a retriable error.
+    pub(crate) fn batch_retried(&self) {
+        self.producer.retries.fetch_add(1, Relaxed);
+        metrics::counter!(PRODUCER_RETRIES).increment(1);
+    }
+
+    // ---- consumer ----
+
+    pub(crate) fn fetch_done(&self, broker: i32, latency: Duration) {
+        self.consumer.fetch_requests.fetch_add(1, Relaxed);
+        add_us(&self.consumer.fetch_latency_us, latency);
+        metrics::histogram!(CONSUMER_FETCH_LATENCY, "broker" => broker.to_string())
+            .record(secs(latency));
+    }
+
+    pub(crate) fn lag(&self, tp: &crate::consumer::TopicPartition, lag: Option<i64>) {
+        if let Some(lag) = lag {
+            metrics::gauge!(CONSUMER_LAG, "topic" => tp.topic.clone(), "partition" => tp.partition.to_string())
+                .set(lag as f64);
+        }
+    }
+
+    pub(crate) fn partition_fetched(
+        &self,
+        broker: i32,
+        topic: &str,
+        partition: i32,
+        bytes: usize,
+        high_watermark: i64,
+    ) {
+        self.consumer.bytes_fetched.fetch_add(bytes as u64, Relaxed);
+        metrics::counter!(CONSUMER_BYTES_FETCHED).increment(bytes as u64);
+        if let Some(h) = self.hooks() {
+            h.on_batch_fetched(&BatchFetched {
+                broker,
+                topic,
+                partition,
+                bytes,
+                high_watermark,
+            });
+        }
+    }
+
+    pub(crate) fn records_polled(&self, n: usize) {
+        if n > 0 {
+            self.consumer.records_fetched.fetch_add(n as u64, Relaxed);
+            metrics::counter!(CONSUMER_RECORDS_FETCHED).increment(n as u64);
+        }
+    }
+
+    pub(crate) fn rebalanced(&self) {
+        self.consumer.rebalances.fetch_add(1, Relaxed);
+        metrics::counter!(CONSUMER_REBALANCES).increment(1);
+    }
+
+    pub(crate) fn committed(&self, ok: bool) {
+        if ok {
+            self.consumer.commits.fetch_add(1, Relaxed);
+            metrics::counter!(CONSUMER_COMMITS).increment(1);
+        } else {
+            self.consumer.commit_failures.fetch_add(1, Relaxed);
+            metrics::counter!(CONSUMER_COMMIT_FAILURES).increment(1);
+        }
+    }
+}
+
+/// The `broker` label: the node id, or the address before the node is known.
+pub(crate) fn broker_label(broker: BrokerRef<'_>) -> String {
+    match broker.id {
+        Some(id) => id.to_string(),
+        None => broker.address.to_owned(),
+    }
+}
