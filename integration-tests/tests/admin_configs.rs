@@ -52,6 +52,21 @@ async fn describe_topic_and_broker_configs() {
         .await
         .unwrap();
     created[&t].as_ref().expect("created");
+    // CreateTopics returns once the controller has the topic; the broker that answers
+    // DescribeConfigs learns it from the metadata log a moment later.
+    admin_support::eventually(
+        "the topic in the broker's metadata",
+        Duration::from_secs(30),
+        || {
+            let client = admin.client().clone();
+            let t = t.clone();
+            async move {
+                client.invalidate_topic(&t);
+                client.leader(&t, 0).await.ok()
+            }
+        },
+    )
+    .await;
     let missing = common::unique_topic("adm-cfg-missing");
 
     let plain = admin
