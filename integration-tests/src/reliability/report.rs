@@ -201,8 +201,8 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
     let _ = writeln!(
         out,
         "\n## Reading the table\n\n\
-         - W1 is at-least-once until the idempotent producer lands (then I2 must be 0): \
-         duplicates are reported, not failed. W2: I4 (no partition or offset handed out \
+         - W1 runs the idempotent producer (5 requests in flight) and W3 is exactly once: \
+         I2 must be 0 for both. W2: I4 (no partition or offset handed out \
          twice, no two owners at once) is a goal only when no member lost its session \
          (sessions lost is the count of `lost` callbacks); after a session loss nothing \
          can be committed on revoke, and the duplicates are the at-least-once count.\n\
@@ -218,8 +218,16 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
          - I10: recovery is from the fault healing (restarted node ready) to the first \
          acknowledgement or delivery after it; close is the longest `close()`; the longest stall is the longest time with no \
          acknowledgement (W1) or delivery (W2) while work remained, from the start.\n\
-         - I5 and I9 need W3 (transactional copy), which is a stub until the transactional \
-         producer exists."
+         - W3 (transactional copy): records / acked are input values / distinct values in \
+         the committed output (read back with read_committed once no transaction is open); \
+         I3 is input order per input partition within an output partition; I5 counts \
+         records the concurrent read_committed reader was handed that are not committed at \
+         that offset (or handed twice); I6 counts values seen at one offset but committed \
+         at another, or never input; the fault's victim is the transaction coordinator of \
+         the copier's transactional.id; recovery is from the heal to the next commit. I9 \
+         (never reuse an epoch after a commit with unknown outcome) is enforced by the \
+         client: such a commit returns `Transaction(OutcomeUnknown ...)` and the next \
+         `begin` re-initialises the producer id."
     );
     out.push_str(FINDINGS);
     out
