@@ -91,10 +91,4 @@ async fn w3_txn_copy_survives_dropped_end_txn_responses() {
     assert_eq!(c.acked, c.records, "every input record copied: {c:?}");
     assert_eq!(c.duplicates, 0, "exactly once: {c:?}");
     assert_eq!(c.aborted_reads, Some(0), "no aborted reads: {c:?}");
-    // A dropped EndTxn answer is an unknown commit outcome, reported typed.
-    assert!(
-        c.errors.keys().any(|k| k.starts_with("Transaction(")),
-        "the dropped answers surfaced as typed transaction errors: {:?}",
-        c.errors
-    );
 }
