@@ -5,8 +5,9 @@
 //!
 //! Every scenario asserts the invariants' goals: lost = 0 (I1), order (I3), one value
 //! per offset (I6), an outcome for everything (I7), no definite failure persisted (I8),
-//! recovery and close within bounds (I10). Duplicates are printed: W1 is at-least-once
-//! until the idempotent producer lands.
+//! recovery and close within bounds (I10), and for the idempotent W1 and the
+//! transactional W3 no duplicates (I2); W3 also no aborted reads (I5). W2's duplicates
+//! are printed (at least once).
 
 use std::sync::{Arc, OnceLock};
 
@@ -79,4 +80,15 @@ async fn w2_group_survives_dropped_offset_commit_responses() {
     let r = run(Workload::W2Group, Fault::DropResponse(api::OFFSET_COMMIT)).await;
     let fired = r.fault_report.as_ref().map_or(0, |f| f.fired);
     assert!(fired >= 1, "the fault fired: {fired}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn w3_txn_copy_survives_dropped_end_txn_responses() {
+    let r = run(Workload::W3TxnCopy, Fault::DropResponse(api::END_TXN)).await;
+    let fired = r.fault_report.as_ref().map_or(0, |f| f.fired);
+    assert!(fired >= 1, "the fault fired: {fired}");
+    let c = r.counts.unwrap();
+    assert_eq!(c.acked, c.records, "every input record copied: {c:?}");
+    assert_eq!(c.duplicates, 0, "exactly once: {c:?}");
+    assert_eq!(c.aborted_reads, Some(0), "no aborted reads: {c:?}");
 }

@@ -31,7 +31,7 @@ use kafka_client::{Client, Error};
 use crate::cluster::KafkaCluster;
 
 pub use faults::{Fault, FaultReport, inject};
-pub use readback::{LogRecord, read_back};
+pub use readback::{LogRecord, read_back, read_back_until};
 pub use w1_produce::{W1Config, run_w1};
 pub use w2_group::{W2Config, run_w2};
 pub use w3_txn_copy::{W3_IMPLEMENTED, W3Config, run_w3};
@@ -39,11 +39,11 @@ pub use w3_txn_copy::{W3_IMPLEMENTED, W3Config, run_w3};
 /// The workloads of the matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Workload {
-    /// W1: one producer, acks=all (idempotent once the producer supports it).
+    /// W1: one idempotent producer, acks=all.
     W1Produce,
     /// W2: a three-member consumer group with members joining and leaving.
     W2Group,
-    /// W3: transactional copy with a read_committed verifier (not yet implemented).
+    /// W3: transactional copy with a concurrent read_committed verifier.
     W3TxnCopy,
 }
 
@@ -182,6 +182,12 @@ impl Counts {
 
 /// A short name for an error's kind: the variant, with the Kafka code for broker errors.
 pub fn error_kind(e: &Error) -> String {
+    if let Error::Transaction { kind, cause, .. } = e {
+        return match cause {
+            Some(c) => format!("Transaction({kind:?}: {})", error_kind(c)),
+            None => format!("Transaction({kind:?})"),
+        };
+    }
     if let Some(code) = e.code() {
         return format!("Broker({code})");
     }
@@ -337,9 +343,10 @@ impl ScenarioResult {
     /// Invariant violations (an error running the scenario counts as one).
     pub fn violations(&self) -> Vec<String> {
         match &self.counts {
-            // W1 is at-least-once until the producer is idempotent, W2 is a group that
-            // may lose a session under faults: duplicates are reported, not failures.
-            Ok(c) => c.violations(true),
+            // W1 (idempotent) and W3 (transactional) must have no duplicates; W2 is an
+            // at-least-once group that may lose a session under faults: its duplicates
+            // are reported, not failures (I4 covers the cases where they are).
+            Ok(c) => c.violations(self.workload == Workload::W2Group),
             Err(e) => vec![format!("scenario failed: {e}")],
         }
     }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_client::consumer::{AutoOffsetReset, Consumer, TopicPartition};
+use kafka_client::consumer::{AutoOffsetReset, Consumer, IsolationLevel, TopicPartition};
 
 use super::Env;
 
@@ -25,8 +25,32 @@ pub async fn read_back(
     partitions: i32,
     timeout: Duration,
 ) -> Result<BTreeMap<i32, Vec<LogRecord>>, String> {
+    read_back_until(
+        env,
+        topic,
+        partitions,
+        timeout,
+        IsolationLevel::ReadUncommitted,
+        &BTreeMap::new(),
+    )
+    .await
+}
+
+/// As [`read_back`], with an isolation level, reading each partition at least up to
+/// `at_least` (partition → offset): a leader elected a moment ago can report a high
+/// watermark below offsets the old leader acknowledged, so the end offsets taken at
+/// the start alone could stop short of acknowledged records.
+pub async fn read_back_until(
+    env: &Env,
+    topic: &str,
+    partitions: i32,
+    timeout: Duration,
+    isolation: IsolationLevel,
+    at_least: &BTreeMap<i32, i64>,
+) -> Result<BTreeMap<i32, Vec<LogRecord>>, String> {
     let consumer = Consumer::builder()
         .client(env.direct_client())
+        .isolation_level(isolation)
         .auto_offset_reset(AutoOffsetReset::Earliest)
         .fetch_max_wait(Duration::from_millis(100))
         .max_poll_records(10_000)
@@ -37,7 +61,7 @@ pub async fn read_back(
         .assign(tps.clone())
         .map_err(|e| format!("assign: {e}"))?;
     let deadline = tokio::time::Instant::now() + timeout;
-    let ends = loop {
+    let mut ends = loop {
         match consumer.end_offsets(tps.clone()).await {
             Ok(ends) => break ends,
             Err(e) if tokio::time::Instant::now() < deadline => {
@@ -47,6 +71,11 @@ pub async fn read_back(
             Err(e) => return Err(format!("end offsets of {topic}: {e}")),
         }
     };
+    for (tp, end) in ends.iter_mut() {
+        if let Some(min) = at_least.get(&tp.partition) {
+            *end = (*end).max(*min);
+        }
+    }
     let mut out: BTreeMap<i32, Vec<LogRecord>> = (0..partitions).map(|p| (p, vec![])).collect();
     let mut next: BTreeMap<i32, i64> = (0..partitions).map(|p| (p, 0)).collect();
     let done = |next: &BTreeMap<i32, i64>| {

@@ -26,19 +26,35 @@ pub const FINDINGS: &str = "
   still have taken its heartbeat (librdkafka has the same race); a margin before
   declaring the session lost is a possible refinement.
 - **Open: W2 under SIGKILL of the coordinator** re-delivered 1,650 records (1,050 on a
-  rerun: reproducible) with no session lost and no two owners at once: a revocation handed partitions over without
+  rerun, 1,600 in the run of 07:27 UTC: reproducible) with no session lost and no two owners at once: a revocation handed partitions over without
   its commit landing (commit on revoke failing during coordinator failover, or a
   commit acknowledged by the dying coordinator and not kept). To investigate with
-  client logs; it is the one goal the table marks violated.
+  client logs.
 - **Open: `Consumer::close()` takes no timeout** (I10 asks that `close()` honour one).
   With the coordinator unreachable or restarting, the longest close measured 24.0 s
   (cut 30 s); the matrix holds it to the Java client's default of 30 s.
-- **Open: W1 without idempotence.** The producer cannot yet be idempotent on this
-  branch; W1 shows the at-least-once duplicates (a dropped or cut Produce response is
-  retried) with 0 lost, 0 reordered, 0 offset conflicts and 0 definite failures
-  persisted. Switch W1 to idempotence (`w1_produce.rs`, `IDEMPOTENT`) when it lands:
-  I2 must then be 0.
-- **Open: W3 is a stub** until the transactional producer exists (I5, I9).
+- **W1 is idempotent** (5 requests in flight): in the run of 2026-11-22 07:27 UTC all
+  12 W1 rows had 0 lost, 0 duplicates, 0 reordered and 0 offset conflicts, the dropped,
+  reset and cut Produce responses included. The read-back now reads at least up to the
+  highest acknowledged offset per partition (a newly elected leader can report a high
+  watermark below offsets its predecessor acknowledged).
+- **W3 (transactional copy)**, same run: all 13 rows had 0 lost, 0 duplicates, 0
+  aborted reads, 0 reordered, 0 offset conflicts. Reset, dropped and cut `EndTxn` and
+  `TxnOffsetCommit` answers were absorbed by the client's retries (0 failed
+  transactions). Black hole 15 s: one transaction failed
+  `Transaction(Abortable: UNKNOWN_MEMBER_ID)` (the copier's group session expired) and
+  the copier rewound to the committed offsets.
+- **Open: a transaction timed out by the coordinator ends fatal.** Cutting the
+  coordinator's connections for 30 s (longer than the copier's 20 s transaction
+  timeout) let the coordinator abort the open transaction and bump the epoch; the
+  client then reported `Transaction(Fatal: INVALID_PRODUCER_EPOCH)` and the copier
+  rebuilt the producer with the same `transactional.id` (nothing lost or duplicated).
+  Java treats INVALID_PRODUCER_EPOCH on the produce path as abortable since KIP-588,
+  so that an application can abort and go on without a new producer; whether this
+  client's classification should follow for the request that got it here is to check.
+- **Open: W2 under SIGKILL of the active controller** re-delivered 150 records with no
+  session lost in the same run (the SIGKILL coordinator case above: 1,600): I4 is
+  marked violated for both.
 ";
 
 /// What the report says about the run as a whole.
@@ -201,8 +217,8 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
     let _ = writeln!(
         out,
         "\n## Reading the table\n\n\
-         - W1 is at-least-once until the idempotent producer lands (then I2 must be 0): \
-         duplicates are reported, not failed. W2: I4 (no partition or offset handed out \
+         - W1 runs the idempotent producer (5 requests in flight) and W3 is exactly once: \
+         I2 must be 0 for both. W2: I4 (no partition or offset handed out \
          twice, no two owners at once) is a goal only when no member lost its session \
          (sessions lost is the count of `lost` callbacks); after a session loss nothing \
          can be committed on revoke, and the duplicates are the at-least-once count.\n\
@@ -218,8 +234,16 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
          - I10: recovery is from the fault healing (restarted node ready) to the first \
          acknowledgement or delivery after it; close is the longest `close()`; the longest stall is the longest time with no \
          acknowledgement (W1) or delivery (W2) while work remained, from the start.\n\
-         - I5 and I9 need W3 (transactional copy), which is a stub until the transactional \
-         producer exists."
+         - W3 (transactional copy): records / acked are input values / distinct values in \
+         the committed output (read back with read_committed once no transaction is open); \
+         I3 is input order per input partition within an output partition; I5 counts \
+         records the concurrent read_committed reader was handed that are not committed at \
+         that offset (or handed twice); I6 counts values seen at one offset but committed \
+         at another, or never input; the fault's victim is the transaction coordinator of \
+         the copier's transactional.id; recovery is from the heal to the next commit. I9 \
+         (never reuse an epoch after a commit with unknown outcome) is enforced by the \
+         client: such a commit returns `Transaction(OutcomeUnknown ...)` and the next \
+         `begin` re-initialises the producer id."
     );
     out.push_str(FINDINGS);
     out

@@ -10,11 +10,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use kafka_client::Error;
+use kafka_client::consumer::IsolationLevel;
 use kafka_client::producer::{Acks, Producer, ProducerRecord, RecordMetadata};
 use tokio::time::Instant;
 
 use super::faults::{Fault, FaultReport, inject};
-use super::{Counts, Env, Rng, is_possibly_persisted, read_back};
+use super::{Counts, Env, Rng, is_possibly_persisted, read_back_until};
 
 /// Whether W1 runs the idempotent producer.
 pub const IDEMPOTENT: bool = true;
@@ -163,7 +164,25 @@ pub async fn run_w1(
         }
     }
 
-    match read_back(env, &topic, cfg.partitions, Duration::from_secs(120)).await {
+    // Read at least up to every acknowledged offset (a new leader's high watermark can
+    // lag for a moment).
+    let mut at_least: BTreeMap<i32, i64> = BTreeMap::new();
+    for (_, res, _) in &outcomes {
+        if let Ok(m) = res {
+            let e = at_least.entry(m.partition).or_default();
+            *e = (*e).max(m.offset + 1);
+        }
+    }
+    match read_back_until(
+        env,
+        &topic,
+        cfg.partitions,
+        Duration::from_secs(120),
+        IsolationLevel::ReadUncommitted,
+        &at_least,
+    )
+    .await
+    {
         Ok(log) => verify(&mut counts, &outcomes, &log),
         Err(e) => return (Err(e), report),
     }

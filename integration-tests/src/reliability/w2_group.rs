@@ -347,15 +347,26 @@ async fn preload(
     cfg: &W2Config,
     topic: &str,
 ) -> Result<HashMap<(i32, i64), String>, String> {
+    preload_values(env, topic, cfg.records, env.seed ^ 0x5732).await
+}
+
+/// Produces values `"0".."records-1"` to `topic` on the direct listeners, keyed
+/// `k0..k63` from `key_seed`; returns `(partition, offset) → value`.
+pub(crate) async fn preload_values(
+    env: &Env,
+    topic: &str,
+    records: usize,
+    key_seed: u64,
+) -> Result<HashMap<(i32, i64), String>, String> {
     let producer = Producer::builder()
         .client(env.direct_client())
         .acks(Acks::All)
         .linger(Duration::from_millis(10))
         .build()
         .map_err(|e| format!("preload producer: {e}"))?;
-    let mut rng = Rng::new(env.seed ^ 0x5732);
-    let mut futures = Vec::with_capacity(cfg.records);
-    for i in 0..cfg.records {
+    let mut rng = Rng::new(key_seed);
+    let mut futures = Vec::with_capacity(records);
+    for i in 0..records {
         let record = ProducerRecord::new(topic)
             .with_key(format!("k{}", rng.below(64)))
             .with_value(format!("{i}"));
@@ -365,7 +376,7 @@ async fn preload(
             .map_err(|e| format!("preload: {e}"))?;
         futures.push((i, f));
     }
-    let mut truth = HashMap::with_capacity(cfg.records);
+    let mut truth = HashMap::with_capacity(records);
     for (i, f) in futures {
         let m = f.await.map_err(|e| format!("preload record {i}: {e}"))?;
         truth.insert((m.partition, m.offset), i.to_string());
