@@ -225,6 +225,8 @@ fn producer(bootstrap: &str) -> Producer {
         .delivery_timeout(Duration::from_secs(4))
         .linger(Duration::from_millis(0))
         .max_block(Duration::from_secs(4))
+        // The fake broker does not answer InitProducerId.
+        .enable_idempotence(false)
         .build()
         .unwrap()
 }

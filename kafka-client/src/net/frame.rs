@@ -250,7 +250,8 @@ pub(crate) fn decode_response<R: Request>(
         version,
         R::Response::header_version(version),
         &frame,
-    )?;
+    )
+    .map_err(|e| format!("cannot decode {e}"))?;
     ResponseHeader::decode(&mut frame, R::Response::header_version(version))
         .map_err(|e| format!("cannot decode {api:?} v{version} response header: {e}"))?;
     let resp = R::Response::decode(&mut frame, version)
