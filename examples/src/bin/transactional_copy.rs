@@ -150,7 +150,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 // unknown: the records of this batch go again from the committed offsets.
                 aborted += 1;
                 eprintln!("transactional_copy: transaction aborted ({e}); rewinding");
-                rewind(&consumer, &records).await?;
+                consumer
+                    .seek_to_committed(
+                        records
+                            .iter()
+                            .map(|r| TopicPartition::new(r.topic.to_string(), r.partition)),
+                    )
+                    .await?;
             }
         }
     }
@@ -196,31 +202,4 @@ async fn copy_in_transaction(
         .map(|(tp, o)| (tp, OffsetAndMetadata::new(o)));
     txn.send_offsets(offsets, group).await?;
     txn.commit().await
-}
-
-/// Seeks each partition of `records` that is still assigned back to its committed
-/// offset (or the beginning when none is committed).
-async fn rewind(
-    consumer: &Consumer,
-    records: &[kafka_client::consumer::ConsumerRecord],
-) -> Result<(), Error> {
-    let assigned = consumer.assignment();
-    let parts: Vec<TopicPartition> = records
-        .iter()
-        .map(|r| TopicPartition::new(r.topic.to_string(), r.partition))
-        .filter(|tp| assigned.contains(tp))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if parts.is_empty() {
-        return Ok(());
-    }
-    let committed = consumer.committed(parts.clone()).await?;
-    for tp in parts {
-        match committed.get(&tp).and_then(|o| o.as_ref()) {
-            Some(o) => consumer.seek(tp, o.offset)?,
-            None => consumer.seek_to_beginning([tp])?,
-        }
-    }
-    Ok(())
 }

@@ -344,7 +344,10 @@ fn spawn_copier(
                 }
             };
             if !rewind_needed.is_empty() {
-                if let Err(e) = rewind(&consumer, &rewind_needed).await {
+                if let Err(e) = consumer
+                    .seek_to_committed(rewind_needed.iter().cloned())
+                    .await
+                {
                     ledger.error(&e);
                     let _ = txn.abort().await;
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -478,28 +481,6 @@ async fn copy_batch(
         group,
     )
     .await
-}
-
-/// Seeks each of `parts` still assigned back to its committed offset (the beginning
-/// when none is committed).
-async fn rewind(consumer: &Consumer, parts: &BTreeSet<TopicPartition>) -> Result<(), Error> {
-    let assigned = consumer.assignment();
-    let parts: Vec<TopicPartition> = parts
-        .iter()
-        .filter(|tp| assigned.contains(tp))
-        .cloned()
-        .collect();
-    if parts.is_empty() {
-        return Ok(());
-    }
-    let committed = consumer.committed(parts.clone()).await?;
-    for tp in parts {
-        match committed.get(&tp).and_then(|o| o.as_ref()) {
-            Some(o) => consumer.seek(tp, o.offset)?,
-            None => consumer.seek_to_beginning([tp])?,
-        }
-    }
-    Ok(())
 }
 
 /// The concurrent read_committed reader of the output, on the direct listeners (the

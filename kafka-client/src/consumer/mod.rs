@@ -542,6 +542,34 @@ impl Consumer {
         self.reset_all(tp_list(partitions), ResetTarget::Earliest)
     }
 
+    /// Moves each of `partitions` that is still assigned back to its committed offset
+    /// (the log start when nothing is committed), dropping buffered records: after a
+    /// transaction abort in consume-transform-produce, so the aborted batch is read again.
+    /// Partitions no longer assigned are skipped (their new owner starts from the
+    /// committed offset anyway).
+    pub async fn seek_to_committed<I, T>(&self, partitions: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<TopicPartition>,
+    {
+        let assigned = self.assignment();
+        let parts: Vec<TopicPartition> = tp_list(partitions)
+            .into_iter()
+            .filter(|tp| assigned.contains(tp))
+            .collect();
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let committed = self.committed(parts.clone()).await?;
+        for tp in parts {
+            match committed.get(&tp).and_then(|o| o.as_ref()) {
+                Some(o) => self.seek(tp, o.offset)?,
+                None => self.seek_to_beginning([tp])?,
+            }
+        }
+        Ok(())
+    }
+
     /// Moves `partitions` to their log end (looked up lazily, at the next fetch).
     pub fn seek_to_end<I, T>(&self, partitions: I) -> Result<()>
     where

@@ -253,11 +253,7 @@ impl Sender {
             .with_acks(cfg.acks.as_i16())
             .with_timeout_ms(i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX))
             .with_topic_data(topics)
-            .with_transactional_id(self.sh.txn.as_ref().map(|t| {
-                kafka_protocol::messages::TransactionalId(
-                    kafka_protocol::protocol::StrBytes::from_string(t.id.clone()),
-                )
-            }));
+            .with_transactional_id(self.sh.txn.as_ref().map(|t| t.wire_id.clone()));
         let acks_none = cfg.acks == Acks::None;
         let min = if self.sh.needs_produce_v12() {
             12

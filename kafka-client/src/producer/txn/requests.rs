@@ -286,7 +286,7 @@ impl TxnCtx {
             })
             .collect();
         let req = AddPartitionsToTxnRequest::default()
-            .with_v3_and_below_transactional_id(TransactionalId(str(&self.txn.id)))
+            .with_v3_and_below_transactional_id(self.txn.wire_id.clone())
             .with_v3_and_below_producer_id(ProducerId(producer.id))
             .with_v3_and_below_producer_epoch(producer.epoch)
             .with_v3_and_below_topics(topics);
@@ -348,7 +348,7 @@ impl TxnCtx {
         let deadline = self.deadline();
         if !self.txn.is_v2() {
             let req = AddOffsetsToTxnRequest::default()
-                .with_transactional_id(TransactionalId(str(&self.txn.id)))
+                .with_transactional_id(self.txn.wire_id.clone())
                 .with_producer_id(ProducerId(producer.id))
                 .with_producer_epoch(producer.epoch)
                 .with_group_id(GroupId(str(&group.group_id)));
@@ -383,7 +383,7 @@ impl TxnCtx {
             })
             .collect();
         let req = TxnOffsetCommitRequest::default()
-            .with_transactional_id(TransactionalId(str(&self.txn.id)))
+            .with_transactional_id(self.txn.wire_id.clone())
             .with_group_id(GroupId(str(&group.group_id)))
             .with_producer_id(ProducerId(producer.id))
             .with_producer_epoch(producer.epoch)
@@ -459,7 +459,7 @@ impl TxnCtx {
     pub(crate) async fn end_txn(&self, commit: bool) -> Result<()> {
         let producer = self.producer()?;
         let req = EndTxnRequest::default()
-            .with_transactional_id(TransactionalId(str(&self.txn.id)))
+            .with_transactional_id(self.txn.wire_id.clone())
             .with_producer_id(ProducerId(producer.id))
             .with_producer_epoch(producer.epoch)
             .with_committed(commit);

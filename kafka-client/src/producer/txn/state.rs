@@ -17,6 +17,8 @@ use crate::producer::accumulator::PartitionState;
 pub(crate) struct TxnShared {
     /// `transactional.id`.
     pub id: String,
+    /// The same, as every Produce request carries it (built once, cloned cheaply).
+    pub wire_id: kafka_protocol::messages::TransactionalId,
     /// `transaction.timeout`.
     pub timeout: Duration,
     /// The open transaction's number (0 before the first). A partition may carry data
@@ -43,6 +45,9 @@ pub(crate) struct TxnShared {
 impl TxnShared {
     pub(crate) fn new(id: String, timeout: Duration) -> Self {
         TxnShared {
+            wire_id: kafka_protocol::messages::TransactionalId(
+                kafka_protocol::protocol::StrBytes::from_string(id.clone()),
+            ),
             id,
             timeout,
             generation: AtomicU64::new(0),
