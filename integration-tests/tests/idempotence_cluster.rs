@@ -4,15 +4,11 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::time::Duration;
 
-use common::produce::fetch_until;
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
-use kafka_client::Error;
-use kafka_client::producer::{Producer, ProducerRecord};
-use kafka_testbed::{ClusterConfig, KafkaCluster, StopSignal};
+use kafka_client::producer::Producer;
+use kafka_testbed::{ClusterConfig, KafkaCluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_producer_survives_leader_kill_and_restart() {
@@ -33,70 +29,18 @@ async fn idempotent_producer_survives_leader_kill_and_restart() {
         .build()
         .unwrap();
     const N: usize = 20_000;
-    let mut pending = FuturesUnordered::new();
-    let started = Instant::now();
-    for i in 0..N {
-        if i == N / 4 {
-            cluster
-                .stop_node(victim, StopSignal::Kill)
-                .expect("kill leader");
-        }
-        if i == N / 2 {
-            cluster.restart_node(victim).expect("restart");
-        }
-        let r = ProducerRecord::new(topic.as_str())
-            .with_key(format!("k{}", i % 101))
-            .with_value(format!("{i}"));
-        let f = p.send(r).await.expect("queued");
-        pending.push(async move { (i, f.await) });
-        if i.is_multiple_of(500) {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    let mut acked: HashMap<usize, (i32, i64)> = HashMap::new();
-    let mut failed: BTreeMap<String, usize> = BTreeMap::new();
-    while let Some((i, res)) = pending.next().await {
-        match res {
-            Ok(m) => {
-                acked.insert(i, (m.partition, m.offset));
-            }
-            Err(e) => {
-                assert!(
-                    matches!(
-                        e,
-                        Error::DeliveryTimeout { .. }
-                            | Error::Broker { .. }
-                            | Error::PossiblyPersisted { .. }
-                    ),
-                    "record {i}: {e:?}"
-                );
-                *failed
-                    .entry(format!("{e}").chars().take(70).collect())
-                    .or_default() += 1;
-            }
-        }
-    }
+    let run =
+        common::leader_kill::produce_through_kill(&cluster, &p, &topic, N, 101, victim, true).await;
+    let (acked, failed) = (&run.acked, &run.failed);
     p.close(Duration::from_secs(10)).await.unwrap();
 
     let mut count: HashMap<usize, usize> = HashMap::new();
     let mut at: HashMap<(i32, i64), usize> = HashMap::new();
-    for partition in 0..PARTITIONS {
-        // Read at least up to the last acknowledged offset (a new leader's high
-        // watermark can lag for a moment).
-        let end = acked
-            .values()
-            .filter(|(p, _)| *p == partition)
-            .map(|(_, o)| o + 1)
-            .max()
-            .unwrap_or(0);
-        for r in fetch_until(&client, &topic, partition, end).await.0 {
-            let i: usize = std::str::from_utf8(r.value.as_deref().unwrap())
-                .unwrap()
-                .parse()
-                .unwrap();
-            *count.entry(i).or_default() += 1;
-            at.insert((partition, r.offset), i);
-        }
+    for (partition, offset, i) in
+        common::leader_kill::read_back(&client, &topic, PARTITIONS, acked).await
+    {
+        *count.entry(i).or_default() += 1;
+        at.insert((partition, offset), i);
     }
     let mut lost_list: Vec<_> = acked
         .iter()
@@ -119,16 +63,13 @@ async fn idempotent_producer_survives_leader_kill_and_restart() {
         );
     }
     let duplicates: usize = count.values().map(|c| c - 1).sum();
-    let lost = acked
-        .iter()
-        .filter(|(i, pos)| at.get(pos) != Some(i) || count.get(i) != Some(&1))
-        .count();
+    let lost = lost_list.len();
     println!(
         "idempotent failover: {} acknowledged, {} failed {failed:?}, {} in log, {duplicates} duplicates, {lost} lost, in {:?} (killed node {victim})",
         acked.len(),
         N - acked.len(),
         count.len(),
-        started.elapsed()
+        run.elapsed
     );
     assert_eq!(duplicates, 0, "duplicates");
     assert_eq!(lost, 0, "lost");

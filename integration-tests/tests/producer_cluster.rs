@@ -6,13 +6,11 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::produce::{fetch_all, fetch_until};
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
+use common::produce::fetch_all;
 use kafka_admin::{Admin, CreateTopicsOptions, NewTopic};
 use kafka_client::Error;
 use kafka_client::producer::{Acks, Producer, ProducerRecord};
@@ -45,56 +43,14 @@ async fn leader_killed_mid_produce_loses_nothing() {
         .build()
         .unwrap();
     const N: usize = 20_000;
-    let mut pending = FuturesUnordered::new();
-    let started = Instant::now();
-    let mut killed = false;
-    for i in 0..N {
-        if i == N / 4 {
-            cluster
-                .stop_node(victim, StopSignal::Kill)
-                .expect("kill leader");
-            killed = true;
-        }
-        let r = ProducerRecord::new(topic.as_str())
-            .with_key(format!("k{}", i % 97))
-            .with_value(format!("{i}"));
-        let f = p.send(r).await.expect("queued");
-        pending.push(async move { (i, f.await) });
-        if i.is_multiple_of(500) {
-            // Spread the load over a few seconds so the kill lands mid-stream.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    assert!(killed);
-    let mut acked: HashMap<usize, (i32, i64)> = HashMap::new();
-    let mut failed: BTreeMap<String, usize> = BTreeMap::new();
-    while let Some((i, res)) = pending.next().await {
-        match res {
-            Ok(m) => {
-                acked.insert(i, (m.partition, m.offset));
-            }
-            Err(e) => {
-                // Typed: a delivery timeout or a broker error, never something untyped.
-                assert!(
-                    matches!(
-                        e,
-                        Error::DeliveryTimeout { .. }
-                            | Error::Broker { .. }
-                            | Error::PossiblyPersisted { .. }
-                    ),
-                    "record {i}: {e:?}"
-                );
-                *failed
-                    .entry(format!("{e}").chars().take(60).collect())
-                    .or_default() += 1;
-            }
-        }
-    }
+    let run =
+        common::leader_kill::produce_through_kill(cluster, &p, &topic, N, 97, victim, false).await;
+    let (acked, failed) = (&run.acked, &run.failed);
     println!(
         "{} acknowledged, {} failed {failed:?} in {:?} (killed node {victim})",
         acked.len(),
         N - acked.len(),
-        started.elapsed()
+        run.elapsed
     );
     p.close(Duration::from_secs(10)).await.unwrap();
     assert!(
@@ -103,24 +59,12 @@ async fn leader_killed_mid_produce_loses_nothing() {
     );
 
     // Every acknowledged record is in the log, at its acknowledged offset.
-    let mut in_log: HashMap<(i32, i64), usize> = HashMap::new();
-    for partition in 0..6 {
-        // At least up to the last acknowledged offset: a new leader's high watermark
-        // can lag for a moment after the kill.
-        let end = acked
-            .values()
-            .filter(|(p, _)| *p == partition)
-            .map(|(_, o)| o + 1)
-            .max()
-            .unwrap_or(0);
-        for r in fetch_until(&client, &topic, partition, end).await.0 {
-            let i: usize = std::str::from_utf8(r.value.as_deref().unwrap())
-                .unwrap()
-                .parse()
-                .unwrap();
-            in_log.insert((partition, r.offset), i);
-        }
-    }
+    let in_log: HashMap<(i32, i64), usize> =
+        common::leader_kill::read_back(&client, &topic, 6, acked)
+            .await
+            .into_iter()
+            .map(|(p, o, i)| ((p, o), i))
+            .collect();
     let lost: Vec<_> = acked
         .iter()
         .filter(|(i, at)| in_log.get(at) != Some(i))
