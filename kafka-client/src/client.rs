@@ -355,9 +355,18 @@ impl Client {
                     .collect()
             }))
             .with_allow_auto_topic_creation(false);
-        let mut attempts: Vec<String> = Vec::new();
+        // The latest answer per address; a round that ran out of time does not hide an
+        // earlier round's real error (a protocol error says more than the deadline).
+        let mut attempts: Vec<(String, String)> = Vec::new();
+        let note =
+            |attempts: &mut Vec<(String, String)>, addr: &str, msg: String, timeout: bool| {
+                match attempts.iter_mut().find(|(a, _)| a == addr) {
+                    Some(_) if timeout => {}
+                    Some(slot) => slot.1 = msg,
+                    None => attempts.push((addr.to_string(), msg)),
+                }
+            };
         for round in 0u32.. {
-            attempts.clear();
             for (key, addr) in self.candidates() {
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 if remaining.is_zero() {
@@ -374,15 +383,30 @@ impl Client {
                 match tokio::time::timeout(remaining, attempt).await {
                     Ok(Ok(resp)) => match ErrorCode::from_code(resp.error_code) {
                         None => return Ok(resp),
-                        Some(code) => attempts.push(format!("{addr}: {code}")),
+                        Some(code) => note(
+                            &mut attempts,
+                            &addr.to_string(),
+                            format!("{addr}: {code}"),
+                            false,
+                        ),
                     },
                     // TLS and SASL failures will not heal by retrying: report them now.
                     Ok(Err(e)) if e.is_authentication_failure() => return Err(e),
                     Ok(Err(e)) => {
                         tracing::debug!(%addr, error = %e, "metadata attempt failed");
-                        attempts.push(format!("{addr}: {e}"));
+                        note(
+                            &mut attempts,
+                            &addr.to_string(),
+                            format!("{addr}: {e}"),
+                            false,
+                        );
                     }
-                    Err(_) => attempts.push(format!("{addr}: no answer before the deadline")),
+                    Err(_) => note(
+                        &mut attempts,
+                        &addr.to_string(),
+                        format!("{addr}: no answer before the deadline"),
+                        true,
+                    ),
                 }
             }
             let wait = backoff(cfg.retry_backoff, cfg.retry_backoff_max, round);
@@ -392,7 +416,11 @@ impl Client {
             tokio::time::sleep(wait).await;
         }
         Err(Error::Bootstrap {
-            attempts: attempts.join("; "),
+            attempts: attempts
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect::<Vec<_>>()
+                .join("; "),
             timeout,
         })
     }
