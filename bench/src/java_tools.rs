@@ -1,40 +1,16 @@
 //! Kafka's Java performance tools (`org.apache.kafka:kafka-tools:4.1.1`): command lines
 //! with the benchmark's settings, and parsers for what they print.
 //!
-//! The classpath is the one the admin tests resolve with Maven and cache as
-//! `tools-cp.txt` next to the test bed's `cp.txt` (see
-//! `integration-tests/tests/admin_support/mod.rs`); this module reads that cache, or
-//! resolves it the same way when it is missing. The JVM gets the flags Kafka's own
+//! The classpath is the test bed's (`kafka_testbed::jars::tools_classpath`, from
+//! `integration-tests/testbed/tools-pom.xml`, cached as `tools-cp.txt`). The JVM gets the flags Kafka's own
 //! `kafka-run-class.sh` gives the tools (`-Xmx256M`, G1 with 20 ms pauses).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::spec::{Percentiles, ProducerSettings};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-const TOOLS_POM: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>local.kafka-rs</groupId>
-  <artifactId>kafka-tools-classpath</artifactId>
-  <version>0</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka-tools</artifactId>
-      <version>4.1.1</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-slf4j-impl</artifactId>
-      <version>2.24.3</version>
-    </dependency>
-  </dependencies>
-</project>
-"#;
 
 /// The JVM flags of `kafka-run-class.sh` for the tools.
 pub const JVM_FLAGS: &[&str] = &[
@@ -48,46 +24,9 @@ pub const JVM_FLAGS: &[&str] = &[
     "-Dlog4j2.level=WARN",
 ];
 
-fn valid(cp: &str) -> bool {
-    cp.split(':').any(|j| j.ends_with("kafka-tools-4.1.1.jar"))
-        && cp.split(':').all(|j| Path::new(j).is_file())
-}
-
-/// The tools' classpath: the shared `tools-cp.txt` cache, else resolved with `mvn`.
+/// The tools' classpath, resolved and cached by the test bed (`tools-cp.txt`).
 pub fn classpath() -> Result<String, BoxError> {
-    let dir = kafka_testbed::jars::cache_dir();
-    let file = dir.join("tools-cp.txt");
-    if let Ok(cp) = std::fs::read_to_string(&file)
-        && valid(cp.trim())
-    {
-        return Ok(cp.trim().to_string());
-    }
-    std::fs::create_dir_all(&dir)?;
-    let pom = dir.join("tools-pom.xml");
-    std::fs::write(&pom, TOOLS_POM)?;
-    let tmp = dir.join(format!("tools-cp.txt.{}.tmp", std::process::id()));
-    eprintln!("resolving kafka-tools 4.1.1 with mvn ...");
-    let out = Command::new("mvn")
-        .args(["-B", "-q", "-f"])
-        .arg(&pom)
-        .arg("dependency:build-classpath")
-        .arg("-Dmdep.includeScope=runtime")
-        .arg(format!("-Dmdep.outputFile={}", tmp.display()))
-        .stdin(Stdio::null())
-        .output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "mvn could not resolve kafka-tools: {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-        .into());
-    }
-    let cp = std::fs::read_to_string(&tmp)?.trim().to_string();
-    if !valid(&cp) {
-        return Err(format!("unusable tools classpath: {cp}").into());
-    }
-    std::fs::rename(&tmp, &file)?;
-    Ok(cp)
+    Ok(kafka_testbed::jars::tools_classpath()?)
 }
 
 /// A `java` command for `main_class` with the tools' classpath and flags.
@@ -169,7 +108,13 @@ pub fn end_to_end_latency(
     size: usize,
 ) -> Result<Command, BoxError> {
     let mut c = java(cp, "org.apache.kafka.tools.EndToEndLatency")?;
-    c.args([bootstrap, topic, &records.to_string(), "all", &size.to_string()]);
+    c.args([
+        bootstrap,
+        topic,
+        &records.to_string(),
+        "all",
+        &size.to_string(),
+    ]);
     Ok(c)
 }
 
@@ -217,9 +162,7 @@ pub fn parse_latency(out: &str) -> Option<(Percentiles, f64)> {
         .trim()
         .parse()
         .ok()?;
-    let line = out
-        .lines()
-        .find_map(|l| l.strip_prefix("Percentiles:"))?;
+    let line = out.lines().find_map(|l| l.strip_prefix("Percentiles:"))?;
     let mut v = line.split(',').filter_map(|part| {
         part.split('=')
             .nth(1)

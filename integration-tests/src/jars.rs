@@ -1,9 +1,10 @@
-//! Locating `java` and resolving Kafka's broker classpath with Maven into a shared cache.
+//! Locating `java` and resolving Kafka's classpaths with Maven into a shared cache.
 //!
-//! The classpath comes from `testbed/pom.xml` (`kafka_2.13` runtime closure plus the
-//! log4j2 SLF4J binding) via `mvn dependency:build-classpath`. The result is written to
-//! `cp.txt` in the cache directory and reused while every jar it names still exists.
-//! Concurrent test binaries serialise on a file lock in that directory.
+//! The broker's classpath comes from `testbed/pom.xml` (`kafka_2.13` runtime closure plus
+//! the log4j2 SLF4J binding), the tools' from `testbed/tools-pom.xml` (`kafka-tools`), via
+//! `mvn dependency:build-classpath`. Each is written to its file in the cache directory
+//! (`cp.txt`, `tools-cp.txt`) and reused while every jar it names still exists.
+//! Concurrent processes serialise on a file lock in that directory.
 
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -19,7 +20,24 @@ pub const KAFKA_VERSION: &str = "4.1.1";
 /// Environment variable overriding the jar-cache directory.
 pub const CACHE_ENV: &str = "KAFKA_TESTBED_CACHE";
 
-const POM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testbed/pom.xml");
+/// One classpath resolved with Maven: its pom, its cache file, the jar it must name.
+struct Spec {
+    pom: &'static str,
+    file: &'static str,
+    jar: &'static str,
+}
+
+const BROKER: Spec = Spec {
+    pom: concat!(env!("CARGO_MANIFEST_DIR"), "/testbed/pom.xml"),
+    file: "cp.txt",
+    jar: "kafka_2.13-4.1.1.jar",
+};
+
+const TOOLS: Spec = Spec {
+    pom: concat!(env!("CARGO_MANIFEST_DIR"), "/testbed/tools-pom.xml"),
+    file: "tools-cp.txt",
+    jar: "kafka-tools-4.1.1.jar",
+};
 
 /// Directory holding `cp.txt` (and its lock): `$KAFKA_TESTBED_CACHE`, else
 /// `$HOME/.cache/kafka-rs-testbed/4.1.1`. The jars themselves live in Maven's `~/.m2`.
@@ -54,18 +72,29 @@ pub fn java_binary() -> Result<PathBuf> {
 /// use on this machine. Cached for the rest of the process.
 pub fn classpath() -> Result<String> {
     static RESOLVED: Mutex<Option<String>> = Mutex::new(None);
-    let mut resolved = RESOLVED.lock().unwrap_or_else(PoisonError::into_inner);
+    cached(&RESOLVED, &BROKER)
+}
+
+/// The classpath of Kafka's command-line and performance tools (`kafka-tools` and its
+/// runtime closure), resolved like [`classpath`] and cached as `tools-cp.txt`.
+pub fn tools_classpath() -> Result<String> {
+    static RESOLVED: Mutex<Option<String>> = Mutex::new(None);
+    cached(&RESOLVED, &TOOLS)
+}
+
+fn cached(slot: &Mutex<Option<String>>, spec: &Spec) -> Result<String> {
+    let mut resolved = slot.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(cp) = resolved.as_ref() {
         return Ok(cp.clone());
     }
-    let cp = resolve_classpath(&cache_dir())?;
+    let cp = resolve_classpath(&cache_dir(), spec)?;
     *resolved = Some(cp.clone());
     Ok(cp)
 }
 
-fn resolve_classpath(dir: &Path) -> Result<String> {
-    let cp_file = dir.join("cp.txt");
-    if let Some(cp) = read_valid_classpath(&cp_file) {
+fn resolve_classpath(dir: &Path, spec: &Spec) -> Result<String> {
+    let cp_file = dir.join(spec.file);
+    if let Some(cp) = read_valid_classpath(&cp_file, spec.jar) {
         return Ok(cp);
     }
     fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
@@ -79,7 +108,7 @@ fn resolve_classpath(dir: &Path) -> Result<String> {
     lock.lock()
         .map_err(|e| Error::io(format!("locking {}", lock_path.display()), e))?;
     // Another process may have finished the job while we waited for the lock.
-    if let Some(cp) = read_valid_classpath(&cp_file) {
+    if let Some(cp) = read_valid_classpath(&cp_file, spec.jar) {
         return Ok(cp);
     }
     let mvn = find_on_path("mvn").ok_or_else(|| {
@@ -90,12 +119,13 @@ fn resolve_classpath(dir: &Path) -> Result<String> {
         ))
     })?;
     eprintln!(
-        "kafka-testbed: resolving Kafka {KAFKA_VERSION} jars with mvn (a fresh machine downloads ~100-200 MB) ..."
+        "kafka-testbed: resolving {} with mvn (a fresh machine downloads ~100-200 MB) ...",
+        spec.jar
     );
     let started = std::time::Instant::now();
-    let tmp = dir.join(format!("cp.txt.{}.tmp", std::process::id()));
+    let tmp = dir.join(format!("{}.{}.tmp", spec.file, std::process::id()));
     let output = Command::new(&mvn)
-        .args(["-B", "-q", "-f", POM, "dependency:build-classpath"])
+        .args(["-B", "-q", "-f", spec.pom, "dependency:build-classpath"])
         .arg("-Dmdep.includeScope=runtime")
         .arg(format!("-Dmdep.outputFile={}", tmp.display()))
         .stdin(Stdio::null())
@@ -104,20 +134,22 @@ fn resolve_classpath(dir: &Path) -> Result<String> {
     if !output.status.success() {
         let _ = fs::remove_file(&tmp);
         return Err(Error::new(format!(
-            "kafka-testbed: `mvn dependency:build-classpath -f {POM}` failed ({}):\n{}\n{}",
+            "kafka-testbed: `mvn dependency:build-classpath -f {}` failed ({}):\n{}\n{}",
+            spec.pom,
             output.status,
             tail_str(&String::from_utf8_lossy(&output.stdout), 40),
             tail_str(&String::from_utf8_lossy(&output.stderr), 40),
         )));
     }
-    let cp = read_valid_classpath(&tmp).ok_or_else(|| {
+    let cp = read_valid_classpath(&tmp, spec.jar).ok_or_else(|| {
         Error::new(format!(
-            "kafka-testbed: mvn succeeded but {} does not list Kafka's existing jars",
-            tmp.display()
+            "kafka-testbed: mvn succeeded but {} does not list {} and existing jars",
+            tmp.display(),
+            spec.jar
         ))
     })?;
     fs::rename(&tmp, &cp_file)
-        .map_err(|e| Error::io(format!("renaming {} to cp.txt", tmp.display()), e))?;
+        .map_err(|e| Error::io(format!("renaming {} to {}", tmp.display(), spec.file), e))?;
     eprintln!(
         "kafka-testbed: classpath ready in {:.1}s ({})",
         started.elapsed().as_secs_f64(),
@@ -126,12 +158,10 @@ fn resolve_classpath(dir: &Path) -> Result<String> {
     Ok(cp)
 }
 
-/// The classpath in `file` if it names Kafka's broker jar and every entry exists.
-fn read_valid_classpath(file: &Path) -> Option<String> {
+/// The classpath in `file` if it names `jar` and every entry exists.
+fn read_valid_classpath(file: &Path, jar: &str) -> Option<String> {
     let cp = fs::read_to_string(file).ok()?.trim().to_owned();
-    let has_kafka = cp
-        .split(':')
-        .any(|jar| jar.ends_with(&format!("kafka_2.13-{KAFKA_VERSION}.jar")));
+    let has_kafka = cp.split(':').any(|entry| entry.ends_with(jar));
     let all_exist = cp.split(':').all(|jar| Path::new(jar).is_file());
     (has_kafka && all_exist).then_some(cp)
 }
@@ -157,18 +187,30 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kafka-testbed-jars-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let file = dir.join("cp.txt");
-        assert_eq!(read_valid_classpath(&file), None, "missing file");
-        let fake = dir.join(format!("kafka_2.13-{KAFKA_VERSION}.jar"));
+        assert_eq!(
+            read_valid_classpath(&file, BROKER.jar),
+            None,
+            "missing file"
+        );
+        let fake = dir.join(BROKER.jar);
         fs::write(&fake, b"").unwrap();
         fs::write(&file, format!("{}\n", fake.display())).unwrap();
         assert_eq!(
-            read_valid_classpath(&file),
+            read_valid_classpath(&file, BROKER.jar),
             Some(fake.display().to_string())
         );
         fs::write(&file, format!("{}:/nonexistent/x.jar", fake.display())).unwrap();
-        assert_eq!(read_valid_classpath(&file), None, "a jar is gone");
+        assert_eq!(
+            read_valid_classpath(&file, BROKER.jar),
+            None,
+            "a jar is gone"
+        );
         fs::write(&file, "/bin/sh").unwrap();
-        assert_eq!(read_valid_classpath(&file), None, "no kafka jar");
+        assert_eq!(
+            read_valid_classpath(&file, BROKER.jar),
+            None,
+            "no kafka jar"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -21,7 +21,7 @@ use kafka_testbed::{
 };
 
 const USAGE: &str = "usage: dev-kafka up [--nodes N] [--transaction-version V] [--heap SIZE]
-       dev-kafka status | down | logs [NODE] [--lines N] | fetch (download the Kafka jars only)";
+       dev-kafka status | down | logs [NODE] [--lines N] | fetch (download the broker and tools jars only)";
 
 fn state_dir() -> PathBuf {
     let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
@@ -103,11 +103,13 @@ fn main() -> ExitCode {
         Some("down") => down(),
         Some("logs") => logs(&args[1..]),
         Some("fetch") => kafka_testbed::jars::classpath()
-            .map(|cp| {
+            .and_then(|cp| Ok((cp, kafka_testbed::jars::tools_classpath()?)))
+            .map(|(cp, tools)| {
                 println!(
-                    "Kafka {} jars: {} entries on the classpath",
+                    "Kafka {} jars: {} entries on the broker's classpath, {} on the tools'",
                     kafka_testbed::jars::KAFKA_VERSION,
-                    cp.split(':').count()
+                    cp.split(':').count(),
+                    tools.split(':').count()
                 );
                 ExitCode::SUCCESS
             })

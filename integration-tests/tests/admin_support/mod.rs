@@ -4,11 +4,8 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use kafka_admin::Admin;
@@ -190,73 +187,9 @@ where
     }
 }
 
-const TOOLS_POM: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>local.kafka-rs</groupId>
-  <artifactId>kafka-tools-classpath</artifactId>
-  <version>0</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka-tools</artifactId>
-      <version>4.1.1</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-slf4j-impl</artifactId>
-      <version>2.24.3</version>
-    </dependency>
-  </dependencies>
-</project>
-"#;
-
-/// The classpath of Kafka's command-line tools (`kafka-tools` 4.1.1 and its runtime
-/// closure, which the broker's cached classpath lacks): resolved once with `mvn` and
-/// cached as `tools-cp.txt` next to the test bed's `cp.txt`.
+/// The classpath of Kafka's command-line tools (the test bed resolves and caches it).
 pub fn tools_classpath() -> String {
-    static CACHED: Mutex<Option<String>> = Mutex::new(None);
-    let mut cached = CACHED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(cp) = cached.as_ref() {
-        return cp.clone();
-    }
-    let dir = kafka_testbed::jars::cache_dir();
-    let file = dir.join("tools-cp.txt");
-    let valid = |cp: &str| {
-        cp.split(':').any(|j| j.ends_with("kafka-tools-4.1.1.jar"))
-            && cp.split(':').all(|j| PathBuf::from(j).is_file())
-    };
-    let cp = match fs::read_to_string(&file) {
-        Ok(cp) if valid(cp.trim()) => cp.trim().to_string(),
-        _ => {
-            fs::create_dir_all(&dir).expect("cache dir");
-            let pom = dir.join("tools-pom.xml");
-            fs::write(&pom, TOOLS_POM).expect("write tools pom");
-            let tmp = dir.join(format!("tools-cp.txt.{}.tmp", std::process::id()));
-            let out = Command::new("mvn")
-                .args(["-B", "-q", "-f"])
-                .arg(&pom)
-                .arg("dependency:build-classpath")
-                .arg("-Dmdep.includeScope=runtime")
-                .arg(format!("-Dmdep.outputFile={}", tmp.display()))
-                .stdin(Stdio::null())
-                .output()
-                .expect("mvn is installed");
-            assert!(
-                out.status.success(),
-                "mvn could not resolve kafka-tools: {}",
-                String::from_utf8_lossy(&out.stdout)
-            );
-            let cp = fs::read_to_string(&tmp).expect("mvn wrote the classpath");
-            let cp = cp.trim().to_string();
-            assert!(valid(&cp), "unusable tools classpath: {cp}");
-            fs::rename(&tmp, &file).expect("cache the tools classpath");
-            cp
-        }
-    };
-    *cached = Some(cp.clone());
-    cp
+    kafka_testbed::jars::tools_classpath().expect("kafka-tools classpath")
 }
 
 /// One row of `kafka-consumer-groups.sh --describe` output, by column name.
