@@ -456,10 +456,10 @@ async fn connection(client: TcpStream, upstream_addr: SocketAddr, shared: Arc<Sh
     let (resp_tx, resp_rx) = mpsc::unbounded_channel();
 
     let end = tokio::select! {
-        e = read_requests(client_read, req_tx, &shared, &in_flight) => e,
-        e = write_frames(upstream_write, req_rx, &shared, true) => e,
-        e = read_responses(upstream_read, resp_tx, &shared, &in_flight) => e,
-        e = write_frames(client_write, resp_rx, &shared, false) => e,
+        e = read_frames(client_read, req_tx, &shared, &in_flight, Direction::Requests) => e,
+        e = write_frames(upstream_write, req_rx, &shared, Direction::Requests) => e,
+        e = read_frames(upstream_read, resp_tx, &shared, &in_flight, Direction::Responses) => e,
+        e = write_frames(client_write, resp_rx, &shared, Direction::Responses) => e,
         _ = generation.changed() => End::Cut,
     };
     if matches!(end, End::Cut) {
@@ -502,34 +502,44 @@ fn response_correlation(frame: &[u8]) -> Option<i32> {
     Some(i32::from_be_bytes(frame.get(4..8)?.try_into().ok()?))
 }
 
-async fn read_requests(
+/// Which way a pump carries frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// Client to broker.
+    Requests,
+    /// Broker to client.
+    Responses,
+}
+
+/// Reads frames from one side and queues them for the other with the action the armed
+/// faults call for. Requests record their API by correlation id, so that a response can
+/// be matched to the API it answers.
+async fn read_frames(
     mut r: OwnedReadHalf,
     tx: mpsc::UnboundedSender<Frame>,
     shared: &Shared,
     in_flight: &Mutex<HashMap<i32, i16>>,
+    direction: Direction,
 ) -> End {
     loop {
         let frame = match read_frame(&mut r).await {
             Ok(Some(f)) => f,
             _ => return End::Closed,
         };
-        let header = request_header(&frame);
-        if let Some((api, correlation)) = header {
-            in_flight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(correlation, api);
-        }
+        let mut in_flight = in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        let api = match direction {
+            Direction::Requests => request_header(&frame).map(|(api, correlation)| {
+                in_flight.insert(correlation, api);
+                api
+            }),
+            Direction::Responses => response_correlation(&frame).and_then(|c| in_flight.remove(&c)),
+        };
+        drop(in_flight);
         let (due, action) = {
             let mut c = shared.controls();
-            let action = if Armed::take(&mut c.reset_request, header.map(|h| h.0)) {
-                shared
-                    .counters
-                    .requests_reset
-                    .fetch_add(1, Ordering::Relaxed);
-                Action::Truncate(frame.len() / 2)
-            } else {
-                Action::Forward
+            let action = match direction {
+                Direction::Requests => request_action(&mut c, &shared.counters, api, frame.len()),
+                Direction::Responses => response_action(&mut c, &shared.counters, api, frame.len()),
             };
             (Instant::now() + c.latency, action)
         };
@@ -546,52 +556,26 @@ async fn read_requests(
     }
 }
 
-async fn read_responses(
-    mut r: OwnedReadHalf,
-    tx: mpsc::UnboundedSender<Frame>,
-    shared: &Shared,
-    in_flight: &Mutex<HashMap<i32, i16>>,
-) -> End {
-    loop {
-        let frame = match read_frame(&mut r).await {
-            Ok(Some(f)) => f,
-            _ => return End::Closed,
-        };
-        let api = response_correlation(&frame).and_then(|c| {
-            in_flight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&c)
-        });
-        let (due, action) = {
-            let mut c = shared.controls();
-            let action = if Armed::take(&mut c.drop_response, api) {
-                shared
-                    .counters
-                    .responses_dropped
-                    .fetch_add(1, Ordering::Relaxed);
-                Action::Drop(c.drop_hold)
-            } else if Armed::take(&mut c.cut_response, api) {
-                shared
-                    .counters
-                    .responses_cut
-                    .fetch_add(1, Ordering::Relaxed);
-                Action::Truncate(c.cut_after.min(frame.len().saturating_sub(1)))
-            } else {
-                Action::Forward
-            };
-            (Instant::now() + c.latency, action)
-        };
-        if tx
-            .send(Frame {
-                bytes: frame,
-                due,
-                action,
-            })
-            .is_err()
-        {
-            return End::Closed;
-        }
+/// What to do with a request of `api` (`len` bytes): reset mid-request when armed.
+fn request_action(c: &mut Controls, counters: &Counters, api: Option<i16>, len: usize) -> Action {
+    if Armed::take(&mut c.reset_request, api) {
+        counters.requests_reset.fetch_add(1, Ordering::Relaxed);
+        Action::Truncate(len / 2)
+    } else {
+        Action::Forward
+    }
+}
+
+/// What to do with a response to `api` (`len` bytes): drop it or cut it when armed.
+fn response_action(c: &mut Controls, counters: &Counters, api: Option<i16>, len: usize) -> Action {
+    if Armed::take(&mut c.drop_response, api) {
+        counters.responses_dropped.fetch_add(1, Ordering::Relaxed);
+        Action::Drop(c.drop_hold)
+    } else if Armed::take(&mut c.cut_response, api) {
+        counters.responses_cut.fetch_add(1, Ordering::Relaxed);
+        Action::Truncate(c.cut_after.min(len.saturating_sub(1)))
+    } else {
+        Action::Forward
     }
 }
 
@@ -616,7 +600,7 @@ async fn write_frames(
     mut w: OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<Frame>,
     shared: &Shared,
-    requests: bool,
+    direction: Direction,
 ) -> End {
     while let Some(frame) = rx.recv().await {
         tokio::time::sleep_until(frame.due).await;
@@ -626,10 +610,9 @@ async fn write_frames(
                 if w.write_all(&frame.bytes).await.is_err() {
                     return End::Closed;
                 }
-                let counter = if requests {
-                    &shared.counters.requests
-                } else {
-                    &shared.counters.responses
+                let counter = match direction {
+                    Direction::Requests => &shared.counters.requests,
+                    Direction::Responses => &shared.counters.responses,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
             }
