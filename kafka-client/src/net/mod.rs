@@ -3,6 +3,8 @@
 
 mod connection;
 mod frame;
+#[cfg(test)]
+mod fuzz_pass;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
