@@ -95,9 +95,13 @@ pub async fn create_topic(client: &Client, name: &str) {
 
 /// Produces `values` to partition 0 of `topic` with a raw ProduceRequest (acks=all);
 /// returns the base offset.
+/// Retried while the partition is not ready (see [`while_not_ready`]).
 pub async fn produce(client: &Client, topic: &str, values: &[&str]) -> kafka_client::Result<i64> {
-    let (leader, _) = client.leader(topic, 0).await?;
-    produce_on(client, leader, topic, values).await
+    while_not_ready(client, topic, || async {
+        let (leader, _) = client.leader(topic, 0).await?;
+        produce_on(client, leader, topic, values).await
+    })
+    .await
 }
 
 /// Like [`produce`], to broker `leader` without looking the topic up first (so the
@@ -152,9 +156,40 @@ pub async fn produce_on(
     Ok(p.base_offset)
 }
 
+/// [`fetch_once`], retried while the partition is not ready (see [`while_not_ready`]).
+pub async fn fetch(client: &Client, topic: &str) -> kafka_client::Result<(i64, Vec<String>)> {
+    while_not_ready(client, topic, || fetch_once(client, topic)).await
+}
+
+/// Runs `op` until it succeeds or fails with anything but a retriable broker error code,
+/// for at most 15 s: a broker can answer NOT_LEADER_OR_FOLLOWER for a moment after a
+/// topic is created, until it has applied its own leadership from the metadata log. A
+/// request that got such a code was not carried out, so repeating it is safe.
+async fn while_not_ready<T, Fut>(
+    client: &Client,
+    topic: &str,
+    mut op: impl FnMut() -> Fut,
+) -> kafka_client::Result<T>
+where
+    Fut: Future<Output = kafka_client::Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match op().await {
+            Err(Error::Broker { code, .. })
+                if code.is_retriable() && tokio::time::Instant::now() < deadline =>
+            {
+                let _ = client.refresh_topics(&[topic]).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Reads partition 0 of `topic` from offset 0 with a raw FetchRequest: the high
 /// watermark and every record value.
-pub async fn fetch(client: &Client, topic: &str) -> kafka_client::Result<(i64, Vec<String>)> {
+async fn fetch_once(client: &Client, topic: &str) -> kafka_client::Result<(i64, Vec<String>)> {
     let (leader, _) = client.leader(topic, 0).await?;
     let conn = client.connection(leader, ConnectionKind::Fetch).await?;
     let req = FetchRequest::default()
