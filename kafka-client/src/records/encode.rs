@@ -251,26 +251,17 @@ impl BatchBuilder {
         let offset_delta = self.count;
         // Everything up to the key's bytes is encoded once into `head`, after room for
         // the record's length prefix (whose width depends on the rest): attributes (1),
-        // timestamp delta (<= 10), offset delta (<= 5), key length (<= 5), value length
-        // (<= 5). The record's size is then counted from what was written, not computed
-        // a second time.
-        let mut head = [0u8; 5 + 26];
+        // timestamp delta (<= 10), offset delta (<= 5), key length (<= 5). The record's
+        // size is then counted from what was written, not computed a second time.
+        let mut head = [0u8; 5 + 21];
         let mut n = 5 + 1; // attributes: unused (0)
         n += write_varlong(&mut head[n..], timestamp_delta);
         n += write_varint(&mut head[n..], offset_delta);
         n += write_varint(&mut head[n..], key_len);
-        // With no key bytes between them, the value's length joins the head too (one
-        // copy fewer for the common keyless record).
-        let key_bytes = key.unwrap_or(&[]);
         let mut value_head = [0u8; 5];
-        let value_head_len = if key_bytes.is_empty() {
-            n += write_varint(&mut head[n..], value_len);
-            0
-        } else {
-            write_varint(&mut value_head, value_len)
-        };
+        let value_head_len = write_varint(&mut value_head, value_len);
         let body = (n - 5)
-            .saturating_add(key_bytes.len())
+            .saturating_add(key.map_or(0, <[u8]>::len))
             .saturating_add(value_head_len)
             .saturating_add(value.map_or(0, <[u8]>::len))
             .saturating_add(headers_size);
@@ -288,10 +279,10 @@ impl BatchBuilder {
         let buf = &mut self.buf;
         buf.reserve(total);
         buf.extend_from_slice(&head[start..n]);
-        if !key_bytes.is_empty() {
-            buf.extend_from_slice(key_bytes);
-            buf.extend_from_slice(&value_head[..value_head_len]);
+        if let Some(k) = key {
+            buf.extend_from_slice(k);
         }
+        buf.extend_from_slice(&value_head[..value_head_len]);
         if let Some(v) = value {
             buf.extend_from_slice(v);
         }
