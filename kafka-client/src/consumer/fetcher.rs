@@ -206,9 +206,9 @@ fn start_fetches(
 ) -> bool {
     let cfg = &shared.config;
     let meta = shared.client.cached_metadata();
-    let mut plan: BTreeMap<i32, Vec<Sent>> = BTreeMap::new();
+    // By leader: whether some partition has data to fetch, and the partitions to fetch.
+    let mut plan: BTreeMap<i32, (bool, Vec<Sent>)> = BTreeMap::new();
     let mut missing_leader = false;
-    let mut has_data: HashSet<i32> = HashSet::new();
     {
         let mut st = shared.lock();
         if st.buffer.bytes() >= cfg.max_buffered_bytes {
@@ -234,10 +234,9 @@ fn start_fetches(
                 IsolationLevel::ReadCommitted => p.last_stable_offset,
                 IsolationLevel::ReadUncommitted => p.high_watermark,
             };
-            if end < 0 || p.fetch_offset < end {
-                has_data.insert(leader);
-            }
-            plan.entry(leader).or_default().push(Sent {
+            let entry = plan.entry(leader).or_default();
+            entry.0 |= end < 0 || p.fetch_offset < end;
+            entry.1.push(Sent {
                 tp: tp.clone(),
                 epoch: p.epoch,
                 fetch_offset: p.fetch_offset,
@@ -247,23 +246,22 @@ fn start_fetches(
         // and holds the broker's one fetch slot meanwhile. While other partitions of
         // that broker are only waiting for `poll` to drain their buffered data, wait
         // for them instead (the drain wakes this task) so they are not held back.
-        let buffered_leaders: HashSet<i32> = st
-            .partitions
-            .iter()
-            .filter(|(_, p)| {
-                p.init == InitState::Ready
-                    && p.deliverable()
-                    && !p.fetch_in_flight
-                    && p.buffered_bytes >= max_part
-            })
-            .filter_map(|(tp, _)| {
-                meta.topic(&tp.topic)
-                    .and_then(|t| t.partition(tp.partition))
-                    .and_then(|i| i.leader)
-            })
-            .collect();
-        plan.retain(|leader, _| has_data.contains(leader) || !buffered_leaders.contains(leader));
-        for sent in plan.values() {
+        // (Looked up only for leaders with nothing to fetch: no set built per round.)
+        plan.retain(|leader, (has_data, _)| {
+            *has_data
+                || !st.partitions.iter().any(|(tp, p)| {
+                    p.init == InitState::Ready
+                        && p.deliverable()
+                        && !p.fetch_in_flight
+                        && p.buffered_bytes >= max_part
+                        && meta
+                            .topic(&tp.topic)
+                            .and_then(|t| t.partition(tp.partition))
+                            .and_then(|i| i.leader)
+                            == Some(*leader)
+                })
+        });
+        for (_, sent) in plan.values() {
             for s in sent {
                 if let Some(p) = st.partitions.get_mut(&s.tp) {
                     p.fetch_in_flight = true;
@@ -271,7 +269,7 @@ fn start_fetches(
             }
         }
     }
-    for (broker, sent) in plan {
+    for (broker, (_, sent)) in plan {
         busy.insert(broker);
         let s = shared.clone();
         tasks.push(tokio::spawn(async move {
@@ -294,16 +292,31 @@ async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option
         .connection(broker, ConnectionKind::Fetch)
         .await?;
     let version = conn.negotiate::<FetchRequest>(VersionRange { min: 4, max: 12 })?;
-    let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
-    for s in sent {
-        topics.entry(s.tp.topic.as_str()).or_default().push(
-            FetchPartition::default()
-                .with_partition(s.tp.partition)
-                .with_current_leader_epoch(-1)
-                .with_fetch_offset(s.fetch_offset)
-                .with_last_fetched_epoch(-1)
-                .with_log_start_offset(-1)
-                .with_partition_max_bytes(cfg.max_partition_fetch_bytes),
+    // `sent` is sorted by topic (planned from the sorted assignment): one pass groups it,
+    // each topic's partition vector sized once.
+    let mut topics: Vec<FetchTopic> = Vec::with_capacity(1);
+    let mut rest = sent;
+    while let Some(first) = rest.first() {
+        let topic = first.tp.topic.as_str();
+        let n = rest.iter().take_while(|s| s.tp.topic == topic).count();
+        let (group, tail) = rest.split_at(n);
+        rest = tail;
+        let partitions = group
+            .iter()
+            .map(|s| {
+                FetchPartition::default()
+                    .with_partition(s.tp.partition)
+                    .with_current_leader_epoch(-1)
+                    .with_fetch_offset(s.fetch_offset)
+                    .with_last_fetched_epoch(-1)
+                    .with_log_start_offset(-1)
+                    .with_partition_max_bytes(cfg.max_partition_fetch_bytes)
+            })
+            .collect();
+        topics.push(
+            FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_string(topic.to_owned())))
+                .with_partitions(partitions),
         );
     }
     let req = FetchRequest::default()
@@ -314,16 +327,7 @@ async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option
         .with_isolation_level(cfg.isolation_level.wire())
         .with_session_id(0)
         .with_session_epoch(-1)
-        .with_topics(
-            topics
-                .into_iter()
-                .map(|(t, ps)| {
-                    FetchTopic::default()
-                        .with_topic(TopicName(StrBytes::from_string(t.to_string())))
-                        .with_partitions(ps)
-                })
-                .collect(),
-        );
+        .with_topics(topics);
     let timeout = shared.client.config().request_timeout() + cfg.fetch_max_wait;
     let started = Instant::now();
     let resp = conn.request_at(&req, version, timeout).await;

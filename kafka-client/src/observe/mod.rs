@@ -15,11 +15,13 @@ mod hooks;
 mod names;
 mod stats;
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
+use metrics::{Key, Label, Level, Metadata};
 
 pub use hooks::{
     BatchFetched, BatchProduced, BrokerRef, ConnectEvent, Hooks, RequestWritten, ResponseRead,
@@ -47,6 +49,99 @@ pub(crate) struct Telemetry {
     pub net: NetCounters,
     pub producer: ProducerCounters,
     pub consumer: ConsumerCounters,
+    /// Metric keys with per-request labels, built once (see [`LabelKeys`]).
+    keys: LabelKeys,
+}
+
+/// The metric keys whose labels name a broker, an API or a partition, built on first
+/// use and kept: recording a request, a Fetch or a partition's lag then allocates
+/// nothing for its labels (the macros build a key, a label vector and the label
+/// strings on every call, a dozen allocations per request). The recorder is still asked
+/// on every call, so one installed later is used at once. Bounded by the brokers, APIs
+/// and partitions the client talks to.
+#[derive(Debug, Default)]
+struct LabelKeys {
+    /// By broker label: the in-flight gauge, and per API the request counter, latency
+    /// histogram and error counter.
+    requests: Mutex<HashMap<String, BrokerKeys>>,
+    /// Fetch latency, by broker id.
+    fetch_latency: Mutex<HashMap<i32, Key>>,
+    /// Consumer lag, by partition.
+    lag: Mutex<HashMap<crate::consumer::TopicPartition, Key>>,
+}
+
+#[derive(Debug)]
+struct BrokerKeys {
+    in_flight: Key,
+    apis: Vec<(ApiKey, ApiKeys)>,
+}
+
+#[derive(Debug)]
+struct ApiKeys {
+    requests: Key,
+    latency: Key,
+    errors: Key,
+}
+
+/// What the `metrics` macros would give as the metadata of these metrics.
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+fn key(name: &'static str, labels: Vec<Label>) -> Key {
+    Key::from_parts(name, labels)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl BrokerKeys {
+    fn new(broker: &str) -> Self {
+        BrokerKeys {
+            in_flight: key(
+                REQUESTS_IN_FLIGHT,
+                vec![Label::new("broker", broker.to_owned())],
+            ),
+            apis: Vec::new(),
+        }
+    }
+
+    fn api(&mut self, api: ApiKey, broker: &str) -> &ApiKeys {
+        let at = match self.apis.iter().position(|(a, _)| *a == api) {
+            Some(at) => at,
+            None => {
+                let name = api_name(api);
+                let labels = || {
+                    vec![
+                        Label::new("api", name),
+                        Label::new("broker", broker.to_owned()),
+                    ]
+                };
+                self.apis.push((
+                    api,
+                    ApiKeys {
+                        requests: key(REQUESTS, labels()),
+                        latency: key(REQUEST_LATENCY, labels()),
+                        errors: key(REQUEST_ERRORS, labels()),
+                    },
+                ));
+                self.apis.len() - 1
+            }
+        };
+        &self.apis[at].1
+    }
+}
+
+impl LabelKeys {
+    fn broker<R>(&self, broker: &str, f: impl FnOnce(&mut BrokerKeys) -> R) -> R {
+        let mut map = lock(&self.requests);
+        if let Some(keys) = map.get_mut(broker) {
+            return f(keys);
+        }
+        f(map
+            .entry(broker.to_owned())
+            .or_insert_with(|| BrokerKeys::new(broker)))
+    }
 }
 
 /// A static name for an API key, for metric labels (no allocation per request).
@@ -111,22 +206,29 @@ impl Telemetry {
     pub(crate) fn request_started(&self, broker: &str) {
         self.net.requests.fetch_add(1, Relaxed);
         self.net.in_flight.fetch_add(1, Relaxed);
-        metrics::gauge!(REQUESTS_IN_FLIGHT, "broker" => broker.to_owned()).increment(1.0);
+        self.keys.broker(broker, |k| {
+            metrics::with_recorder(|r| r.register_gauge(&k.in_flight, &METADATA).increment(1.0));
+        });
     }
 
     pub(crate) fn request_finished(&self, api: ApiKey, broker: &str, latency: Duration, ok: bool) {
         self.net.in_flight.fetch_sub(1, Relaxed);
         add_us(&self.net.latency_us, latency);
-        let api = api_name(api);
-        metrics::gauge!(REQUESTS_IN_FLIGHT, "broker" => broker.to_owned()).decrement(1.0);
-        metrics::counter!(REQUESTS, "api" => api, "broker" => broker.to_owned()).increment(1);
-        metrics::histogram!(REQUEST_LATENCY, "api" => api, "broker" => broker.to_owned())
-            .record(secs(latency));
         if !ok {
             self.net.request_errors.fetch_add(1, Relaxed);
-            metrics::counter!(REQUEST_ERRORS, "api" => api, "broker" => broker.to_owned())
-                .increment(1);
         }
+        self.keys.broker(broker, |k| {
+            metrics::with_recorder(|r| r.register_gauge(&k.in_flight, &METADATA).decrement(1.0));
+            let a = k.api(api, broker);
+            metrics::with_recorder(|r| {
+                r.register_counter(&a.requests, &METADATA).increment(1);
+                r.register_histogram(&a.latency, &METADATA)
+                    .record(secs(latency));
+                if !ok {
+                    r.register_counter(&a.errors, &METADATA).increment(1);
+                }
+            });
+        });
     }
 
     pub(crate) fn throttled(&self, broker: BrokerRef<'_>, api: ApiKey, throttle: Duration) {
@@ -222,14 +324,32 @@ impl Telemetry {
     pub(crate) fn fetch_done(&self, broker: i32, latency: Duration) {
         self.consumer.fetch_requests.fetch_add(1, Relaxed);
         add_us(&self.consumer.fetch_latency_us, latency);
-        metrics::histogram!(CONSUMER_FETCH_LATENCY, "broker" => broker.to_string())
-            .record(secs(latency));
+        let mut keys = lock(&self.keys.fetch_latency);
+        let key = keys.entry(broker).or_insert_with(|| {
+            key(
+                CONSUMER_FETCH_LATENCY,
+                vec![Label::new("broker", broker.to_string())],
+            )
+        });
+        metrics::with_recorder(|r| r.register_histogram(key, &METADATA).record(secs(latency)));
     }
 
     pub(crate) fn lag(&self, tp: &crate::consumer::TopicPartition, lag: Option<i64>) {
         if let Some(lag) = lag {
-            metrics::gauge!(CONSUMER_LAG, "topic" => tp.topic.clone(), "partition" => tp.partition.to_string())
-                .set(lag as f64);
+            let mut keys = lock(&self.keys.lag);
+            let key = match keys.get(tp) {
+                Some(k) => k,
+                None => keys.entry(tp.clone()).or_insert_with(|| {
+                    key(
+                        CONSUMER_LAG,
+                        vec![
+                            Label::new("topic", tp.topic.clone()),
+                            Label::new("partition", tp.partition.to_string()),
+                        ],
+                    )
+                }),
+            };
+            metrics::with_recorder(|r| r.register_gauge(key, &METADATA).set(lag as f64));
         }
     }
 

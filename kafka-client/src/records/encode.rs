@@ -16,7 +16,7 @@ use std::fmt;
 use bytes::Bytes;
 
 use super::layout::{self, CONTROL_BIT, RECORDS, TRANSACTIONAL_BIT};
-use super::varint::{put_varint, put_varlong, varint_len, varlong_len};
+use super::varint::{put_varint, varint_len, varlong_len, write_varint, write_varlong};
 use super::{Compression, Header, RecordsError, codec};
 
 /// Size of a batch with no records: the v2 batch header.
@@ -236,37 +236,71 @@ impl BatchBuilder {
         let key_len = nullable_len(key, "key")?;
         let value_len = nullable_len(value, "value")?;
         let header_count = checked_i32(headers.len(), "header count")?;
+        let mut headers_size = varint_len(header_count);
         for h in headers {
-            checked_i32(h.key.len(), "header key")?;
-            nullable_len(h.value.as_deref(), "header value")?;
+            let k = checked_i32(h.key.len(), "header key")?;
+            let value = h.value.as_deref();
+            let v = nullable_len(value, "header value")?;
+            headers_size = headers_size
+                .saturating_add(varint_len(k) + h.key.len())
+                .saturating_add(varint_len(v) + value.map_or(0, <[u8]>::len));
         }
 
         let base = *self.base_timestamp.get_or_insert(timestamp);
         let timestamp_delta = timestamp.wrapping_sub(base);
         let offset_delta = self.count;
-        let body = body_size(timestamp_delta, offset_delta, key, value, headers);
+        // Everything up to the key's bytes is encoded once into `head`, after room for
+        // the record's length prefix (whose width depends on the rest): attributes (1),
+        // timestamp delta (<= 10), offset delta (<= 5), key length (<= 5). The record's
+        // size is then counted from what was written, not computed a second time.
+        let mut head = [0u8; 5 + 21];
+        let mut n = 5 + 1; // attributes: unused (0)
+        n += write_varlong(&mut head[n..], timestamp_delta);
+        n += write_varint(&mut head[n..], offset_delta);
+        n += write_varint(&mut head[n..], key_len);
+        let mut value_head = [0u8; 5];
+        let value_head_len = write_varint(&mut value_head, value_len);
+        let body = (n - 5)
+            .saturating_add(key.map_or(0, <[u8]>::len))
+            .saturating_add(value_head_len)
+            .saturating_add(value.map_or(0, <[u8]>::len))
+            .saturating_add(headers_size);
         let body_len = checked_i32(body, "record")?;
-        let total = varint_len(body_len) + body;
+        let mut length = [0u8; 5];
+        let length_len = write_varint(&mut length, body_len);
+        let total = length_len + body;
         // An empty batch always fits, so a refused record never set the base timestamp.
         if check_fit && !self.fits(total) {
             return Ok(false);
         }
+        let start = 5 - length_len;
+        head[start..5].copy_from_slice(&length[..length_len]);
 
         let buf = &mut self.buf;
         buf.reserve(total);
-        put_varint(buf, body_len);
-        buf.push(0); // record attributes: unused
-        put_varlong(buf, timestamp_delta);
-        put_varint(buf, offset_delta);
-        put_nullable(buf, key_len, key);
-        put_nullable(buf, value_len, value);
-        put_varint(buf, header_count);
-        for h in headers {
-            put_varint(buf, h.key.len() as i32);
-            buf.extend_from_slice(h.key.as_bytes());
-            let value = h.value.as_deref();
-            put_nullable(buf, value.map_or(-1, |v| v.len() as i32), value);
+        buf.extend_from_slice(&head[start..n]);
+        if let Some(k) = key {
+            buf.extend_from_slice(k);
         }
+        buf.extend_from_slice(&value_head[..value_head_len]);
+        if let Some(v) = value {
+            buf.extend_from_slice(v);
+        }
+        if headers.is_empty() {
+            buf.push(0); // header count 0
+        } else {
+            put_varint(buf, header_count);
+            for h in headers {
+                put_varint(buf, h.key.len() as i32);
+                buf.extend_from_slice(h.key.as_bytes());
+                let value = h.value.as_deref();
+                put_nullable(buf, value.map_or(-1, |v| v.len() as i32), value);
+            }
+        }
+        debug_assert_eq!(
+            total,
+            varint_len(body_len) + body_size(timestamp_delta, offset_delta, key, value, headers)
+        );
 
         self.count += 1;
         if self.count == 1 || timestamp > self.max_timestamp {

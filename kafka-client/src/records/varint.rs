@@ -46,9 +46,36 @@ pub(crate) fn put_varint(buf: &mut Vec<u8>, value: i32) {
 }
 
 /// Appends `value` as a zig-zag varlong.
+#[cfg(test)]
 #[inline]
 pub(crate) fn put_varlong(buf: &mut Vec<u8>, value: i64) {
     put_uvarint(buf, zigzag64(value));
+}
+
+/// Writes `value` as a zig-zag varint at the start of `out` (at least 5 bytes); returns
+/// the bytes written.
+#[inline]
+pub(crate) fn write_varint(out: &mut [u8], value: i32) -> usize {
+    write_uvarint(out, u64::from(zigzag32(value)))
+}
+
+/// Writes `value` as a zig-zag varlong at the start of `out` (at least 10 bytes);
+/// returns the bytes written.
+#[inline]
+pub(crate) fn write_varlong(out: &mut [u8], value: i64) -> usize {
+    write_uvarint(out, zigzag64(value))
+}
+
+#[inline]
+fn write_uvarint(out: &mut [u8], mut value: u64) -> usize {
+    let mut n = 0;
+    while value >= 0x80 {
+        out[n] = (value as u8) | 0x80;
+        value >>= 7;
+        n += 1;
+    }
+    out[n] = value as u8;
+    n + 1
 }
 
 #[inline]
@@ -141,6 +168,36 @@ mod tests {
             enc64(i64::MIN),
             [0xff; 9].iter().copied().chain([0x01]).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn writing_into_a_slice_matches_appending() {
+        let samples32 = [
+            0,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            8191,
+            -8192,
+            1 << 20,
+            i32::MAX,
+            i32::MIN,
+        ];
+        for v in samples32 {
+            let mut out = [0u8; 5];
+            let n = write_varint(&mut out, v);
+            assert_eq!(&out[..n], enc32(v).as_slice(), "{v}");
+            assert_eq!(n, varint_len(v));
+        }
+        let samples64 = [0, 1, -1, 1 << 35, -(1 << 35), i64::MAX, i64::MIN];
+        for v in samples64 {
+            let mut out = [0u8; 10];
+            let n = write_varlong(&mut out, v);
+            assert_eq!(&out[..n], enc64(v).as_slice(), "{v}");
+            assert_eq!(n, varlong_len(v));
+        }
     }
 
     #[test]
