@@ -56,8 +56,22 @@ fn bars(
     let root = BitMapBackend::new(path, (WIDTH, 1000)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let (top, bottom) = root.split_vertically(500);
-    panel(r, &top, Kind::Produce, &format!("Producer: {title}"), figure, scale)?;
-    panel(r, &bottom, Kind::Consume, &format!("Consumer: {title}"), figure, scale)?;
+    panel(
+        r,
+        &top,
+        Kind::Produce,
+        &format!("Producer: {title}"),
+        figure,
+        scale,
+    )?;
+    panel(
+        r,
+        &bottom,
+        Kind::Consume,
+        &format!("Consumer: {title}"),
+        figure,
+        scale,
+    )?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -126,17 +140,22 @@ fn panel(
                 .draw_series(std::iter::once(Text::new(
                     crate::markdown::si(s.median * scale),
                     (x0, s.max.max(s.median) * scale + top * 0.01),
-                    ("sans-serif", 11).into_font().transform(FontTransform::Rotate270),
+                    ("sans-serif", 11)
+                        .into_font()
+                        .transform(FontTransform::Rotate270),
                 )))
                 .map_err(err)?;
             let whisker = [(xm, s.min * scale), (xm, s.max * scale)];
             let series = chart
-                .draw_series(std::iter::once(PathElement::new(whisker, BLACK.stroke_width(2))))
+                .draw_series(std::iter::once(PathElement::new(
+                    whisker,
+                    BLACK.stroke_width(2),
+                )))
                 .map_err(err)?;
             if !drawn {
-                series
-                    .label(client.label())
-                    .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], col.filled()));
+                series.label(client.label()).legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 6), (x + 14, y + 6)], col.filled())
+                });
                 drawn = true;
             }
         }

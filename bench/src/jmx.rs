@@ -97,9 +97,11 @@ impl RequestCounter {
                 let num = |i: usize| fields.get(i).and_then(|v| v.trim().parse::<f64>().ok());
                 if let (Some(p), Some(f)) = (num(p), num(f)) {
                     // Stamped on arrival: JmxTool queries and prints at once.
-                    s.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((now_ms(), p as u64, f as u64));
+                    s.lock().unwrap_or_else(|e| e.into_inner()).push((
+                        now_ms(),
+                        p as u64,
+                        f as u64,
+                    ));
                 }
             }
         });

@@ -121,7 +121,13 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
 
     let cpu = ratio(med(ps.cpu_per_m), med(pr.cpu_per_m));
     let cpu_idem = ratio(med(ps_idem.cpu_per_m), med(pr_idem.cpu_per_m));
-    let (wc, w) = worst_ratio(r, Kind::Produce, ClientKind::Rdkafka, |s| med(s.cpu_per_m), false);
+    let (wc, w) = worst_ratio(
+        r,
+        Kind::Produce,
+        ClientKind::Rdkafka,
+        |s| med(s.cpu_per_m),
+        false,
+    );
     v.push(Verdict {
         figure: "producer client CPU per million acknowledged 100 B records, acks=all".into(),
         target: "≤ 0.5 × librdkafka's".into(),
@@ -137,7 +143,8 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
     });
     let rr = ratio(med(ps.rate), med(pr.rate));
     let rj = ratio(med(ps.rate), med(pj.rate));
-    let (worst_cfg, worst) = worst_ratio(r, Kind::Produce, ClientKind::Rdkafka, |s| med(s.rate), true);
+    let (worst_cfg, worst) =
+        worst_ratio(r, Kind::Produce, ClientKind::Rdkafka, |s| med(s.rate), true);
     v.push(Verdict {
         figure: "producer records/s on the shared broker".into(),
         target: "≥ 1.0 × librdkafka's and ≥ 1.0 × Java's".into(),
@@ -156,7 +163,13 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
         met: ge(rr, 1.0).zip(ge(rj, 1.0)).map(|(a, b)| a && b),
     });
     let ccpu = ratio(med(cs.cpu_per_m), med(cr.cpu_per_m));
-    let (wc, w) = worst_ratio(r, Kind::Consume, ClientKind::Rdkafka, |s| med(s.cpu_per_m), false);
+    let (wc, w) = worst_ratio(
+        r,
+        Kind::Consume,
+        ClientKind::Rdkafka,
+        |s| med(s.cpu_per_m),
+        false,
+    );
     v.push(Verdict {
         figure: "consumer client CPU per million records".into(),
         target: "≤ 0.5 × librdkafka's".into(),
@@ -170,7 +183,8 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
         met: le(ccpu, 0.5),
     });
     let crate_ = ratio(med(cs.rate), med(cr.rate));
-    let (worst_cfg, worst) = worst_ratio(r, Kind::Consume, ClientKind::Rdkafka, |s| med(s.rate), true);
+    let (worst_cfg, worst) =
+        worst_ratio(r, Kind::Consume, ClientKind::Rdkafka, |s| med(s.rate), true);
     v.push(Verdict {
         figure: "consumer records/s".into(),
         target: "≥ 1.0 × librdkafka's".into(),
@@ -317,7 +331,10 @@ fn worst_ratio(
 ) -> (String, f64) {
     let mut worst: Option<(String, f64)> = None;
     for config in r.configs(kind) {
-        let x = ratio(f(&r.summary(kind, config, ClientKind::Sdk)), f(&r.summary(kind, config, other)));
+        let x = ratio(
+            f(&r.summary(kind, config, ClientKind::Sdk)),
+            f(&r.summary(kind, config, other)),
+        );
         if !x.is_finite() {
             continue;
         }
@@ -476,7 +493,8 @@ fn settings_table(out: &mut String) {
             "consumer assignment",
             "`assign` + `seek(0)`, no group".into(),
             "`assign` at offset 0 (a `group.id` is required but never joined)".into(),
-            "`ConsumerPerformance` subscribes in a fresh group; its fetch time excludes the join".into(),
+            "`ConsumerPerformance` subscribes in a fresh group; its fetch time excludes the join"
+                .into(),
         ),
     ];
     for (name, a, b, c) in rows {
@@ -514,7 +532,10 @@ pub fn document(r: &Results) -> String {
          idempotent librdkafka / Java producers (the issue's settings) is given in brackets.\n",
         HEADLINE.label()
     );
-    let _ = writeln!(out, "| figure | target | measured | verdict |\n|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| figure | target | measured | verdict |\n|---|---|---|---|"
+    );
     for x in &v {
         let _ = writeln!(
             out,
@@ -674,7 +695,10 @@ pub fn document(r: &Results) -> String {
     );
     latency_table(&mut out, r, Kind::LatencySequential);
 
-    let _ = writeln!(out, "\n## Null broker (kafka-rs producer ceiling, one core)\n");
+    let _ = writeln!(
+        out,
+        "\n## Null broker (kafka-rs producer ceiling, one core)\n"
+    );
     let nb = r.summary(Kind::NullBroker, HEADLINE, ClientKind::Sdk);
     let _ = writeln!(
         out,

@@ -11,11 +11,10 @@ use bytes::Bytes;
 
 const WORDS: &[&str] = &[
     "order", "user", "click", "view", "cart", "item", "price", "amount", "session", "page",
-    "event", "id", "time", "status", "ok", "error", "region", "eu", "us", "device",
-    "mobile", "desktop", "search", "query", "result", "payment", "card", "ship", "address",
-    "city", "country", "total", "count", "value", "true", "false", "null", "name", "email",
-    "product", "category", "books", "music", "games", "home", "garden", "sports", "red",
-    "green", "blue",
+    "event", "id", "time", "status", "ok", "error", "region", "eu", "us", "device", "mobile",
+    "desktop", "search", "query", "result", "payment", "card", "ship", "address", "city",
+    "country", "total", "count", "value", "true", "false", "null", "name", "email", "product",
+    "category", "books", "music", "games", "home", "garden", "sports", "red", "green", "blue",
 ];
 
 /// Bytes of pool per value size: about 1 MB.

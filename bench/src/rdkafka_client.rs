@@ -55,7 +55,10 @@ pub fn producer_config(bootstrap: &str, s: &ProducerSettings) -> ClientConfig {
         .set("message.max.bytes", s.max_request_bytes.to_string())
         .set("max.in.flight", s.in_flight.to_string())
         .set("compression.codec", s.codec.name())
-        .set("queue.buffering.max.kbytes", (s.buffer_bytes / 1024).to_string())
+        .set(
+            "queue.buffering.max.kbytes",
+            (s.buffer_bytes / 1024).to_string(),
+        )
         .set("queue.buffering.max.messages", "10000000");
     c
 }

@@ -256,7 +256,8 @@ impl Results {
     /// The summary of one (kind, config, client).
     pub fn summary(&self, kind: Kind, config: Config, client: ClientKind) -> Summary {
         let s = self.samples_of(kind, config, client);
-        let stat = |f: &dyn Fn(&Sample) -> Option<f64>| Stat::of(s.iter().filter_map(|x| f(x)).collect());
+        let stat =
+            |f: &dyn Fn(&Sample) -> Option<f64>| Stat::of(s.iter().filter_map(|x| f(x)).collect());
         let startup = match (client, kind) {
             (ClientKind::Java, Kind::Produce) => self.java_startup.produce_cpu_secs,
             (ClientKind::Java, Kind::Consume) => self.java_startup.consume_cpu_secs,

@@ -137,7 +137,10 @@ fn machine() -> String {
         .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
         .unwrap_or_else(|| "unknown CPU".into());
     // Not `available_parallelism`: the harness has pinned itself to one core by now.
-    let cores = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+    let cores = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
     format!("{cores} × {model}")
 }
 
@@ -233,16 +236,25 @@ impl Harness {
                 }
             }
         }
-        eprintln!("producers done in {:.1} min", t.elapsed().as_secs_f64() / 60.0);
+        eprintln!(
+            "producers done in {:.1} min",
+            t.elapsed().as_secs_f64() / 60.0
+        );
         for round in 0..plan.repeats {
             self.null_broker(plan, round);
         }
         let t = Instant::now();
         self.consumers(plan)?;
-        eprintln!("consumers done in {:.1} min", t.elapsed().as_secs_f64() / 60.0);
+        eprintln!(
+            "consumers done in {:.1} min",
+            t.elapsed().as_secs_f64() / 60.0
+        );
         let t = Instant::now();
         self.latency(plan)?;
-        eprintln!("latency done in {:.1} min", t.elapsed().as_secs_f64() / 60.0);
+        eprintln!(
+            "latency done in {:.1} min",
+            t.elapsed().as_secs_f64() / 60.0
+        );
         Ok(())
     }
 
@@ -299,10 +311,21 @@ impl Harness {
     }
 
     /// One producer run on a fresh topic.
-    fn produce(&mut self, plan: &Plan, config: Config, client: ClientKind, round: usize, kind: Kind) {
+    fn produce(
+        &mut self,
+        plan: &Plan,
+        config: Config,
+        client: ClientKind,
+        round: usize,
+        kind: Kind,
+    ) {
         let records = plan.records(config.size);
         let topic = self.topic("produce");
-        let label = format!("produce {} {} round {round}", config.label(), client.label());
+        let label = format!(
+            "produce {} {} round {round}",
+            config.label(),
+            client.label()
+        );
         match self.produce_inner(&topic, records, config, client, round, kind) {
             Ok(sample) => {
                 eprintln!(
@@ -349,7 +372,10 @@ impl Harness {
                 )?;
                 let f = child::run_pinned(&cmd, limit)?;
                 let (n, rate) = java_tools::parse_producer(&f.stdout).ok_or_else(|| {
-                    format!("ProducerPerformance printed no total: {}", child::tail(&f.stderr, 15))
+                    format!(
+                        "ProducerPerformance printed no total: {}",
+                        child::tail(&f.stderr, 15)
+                    )
                 })?;
                 (n, n as f64 / rate, f, None)
             }
@@ -373,7 +399,19 @@ impl Harness {
             .rt
             .block_on(self.broker.records_in(topic, config.partitions))?;
         let errors = expected.saturating_sub(landed) + report.as_ref().map_or(0, |r| r.errors);
-        Ok(sample(kind, config, client, round, idempotence, records, secs, &finished, report, Some(after.produce.saturating_sub(before.produce)), errors))
+        Ok(sample(
+            kind,
+            config,
+            client,
+            round,
+            idempotence,
+            records,
+            secs,
+            &finished,
+            report,
+            Some(after.produce.saturating_sub(before.produce)),
+            errors,
+        ))
     }
 
     fn null_broker(&mut self, plan: &Plan, round: usize) {
@@ -436,7 +474,13 @@ impl Harness {
             let records = plan.records(config.size);
             let t = Instant::now();
             let settings = ProducerSettings::standard(config.codec, false);
-            rdkafka_client::produce(&self.broker.bootstrap, &topic, records, config.size, &settings)?;
+            rdkafka_client::produce(
+                &self.broker.bootstrap,
+                &topic,
+                records,
+                config.size,
+                &settings,
+            )?;
             eprintln!(
                 "filled {topic} ({}) with {records} records in {:.1} s",
                 config.label(),
@@ -447,7 +491,11 @@ impl Harness {
         for round in 0..plan.repeats {
             for (config, topic, records) in &topics {
                 for client in ClientKind::ALL {
-                    let label = format!("consume {} {} round {round}", config.label(), client.label());
+                    let label = format!(
+                        "consume {} {} round {round}",
+                        config.label(),
+                        client.label()
+                    );
                     match self.consume(topic, *records, *config, client, round) {
                         Ok(s) => {
                             eprintln!(
@@ -493,7 +541,10 @@ impl Harness {
                 )?;
                 let f = child::run_pinned(&cmd, limit)?;
                 let (n, secs) = java_tools::parse_consumer(&f.stdout).ok_or_else(|| {
-                    format!("ConsumerPerformance printed no result: {}", child::tail(&f.stderr, 15))
+                    format!(
+                        "ConsumerPerformance printed no result: {}",
+                        child::tail(&f.stderr, 15)
+                    )
                 })?;
                 (n, secs, f, None)
             }
@@ -511,7 +562,19 @@ impl Harness {
         };
         let after = self.counts();
         let errors = records.saturating_sub(n);
-        Ok(sample(Kind::Consume, config, client, round, false, n, secs, &f, report, Some(after.fetch.saturating_sub(before.fetch)), errors))
+        Ok(sample(
+            Kind::Consume,
+            config,
+            client,
+            round,
+            false,
+            n,
+            secs,
+            &f,
+            report,
+            Some(after.fetch.saturating_sub(before.fetch)),
+            errors,
+        ))
     }
 
     /// Fixed-rate end-to-end latency (ours and rdkafka: Java's tool has no fixed-rate
@@ -551,7 +614,14 @@ impl Harness {
         Ok(())
     }
 
-    fn latency_run(&mut self, client: ClientKind, round: usize, rate: u64, records: u64, warmup: u64) {
+    fn latency_run(
+        &mut self,
+        client: ClientKind,
+        round: usize,
+        rate: u64,
+        records: u64,
+        warmup: u64,
+    ) {
         let kind = if rate == 0 {
             Kind::LatencySequential
         } else {
@@ -571,12 +641,33 @@ impl Harness {
             let limit = Duration::from_secs(300);
             match client {
                 ClientKind::Java => {
-                    let cmd = java_tools::end_to_end_latency(&h.cp, &bootstrap, &topic, records, config.size)?;
+                    let cmd = java_tools::end_to_end_latency(
+                        &h.cp,
+                        &bootstrap,
+                        &topic,
+                        records,
+                        config.size,
+                    )?;
                     let f = child::run_pinned(&cmd, limit)?;
                     let (p, avg) = java_tools::parse_latency(&f.stdout).ok_or_else(|| {
-                        format!("EndToEndLatency printed no percentiles: {}", child::tail(&f.stderr, 15))
+                        format!(
+                            "EndToEndLatency printed no percentiles: {}",
+                            child::tail(&f.stderr, 15)
+                        )
                     })?;
-                    let mut s = sample(kind, config, client, round, false, records, f.usage.wall_secs, &f, None, None, 0);
+                    let mut s = sample(
+                        kind,
+                        config,
+                        client,
+                        round,
+                        false,
+                        records,
+                        f.usage.wall_secs,
+                        &f,
+                        None,
+                        None,
+                        0,
+                    );
                     s.latency = Some(p);
                     s.latency_avg_us = Some(avg);
                     Ok(s)
@@ -593,7 +684,19 @@ impl Harness {
                     };
                     let f = child::run_pinned(&child::client_command(client, &job)?, limit)?;
                     let r = child::parse_report(&f)?;
-                    Ok(sample(kind, config, client, round, false, r.records, r.secs, &f, Some(r), None, 0))
+                    Ok(sample(
+                        kind,
+                        config,
+                        client,
+                        round,
+                        false,
+                        r.records,
+                        r.secs,
+                        &f,
+                        Some(r),
+                        None,
+                        0,
+                    ))
                 }
             }
         };
