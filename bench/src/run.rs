@@ -356,6 +356,7 @@ impl Harness {
     ) -> Result<Sample, BoxError> {
         self.rt
             .block_on(self.broker.create_topic(topic, config.partitions))?;
+        // kafka-rs keeps its default (idempotent) in every row: see sdk_client::producer.
         let idempotence = config.idempotence && client != ClientKind::Sdk;
         let settings = ProducerSettings::standard(config.codec, idempotence);
         let before = self.counts();

@@ -16,8 +16,8 @@ use crate::spec::{
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A producer with the benchmark's settings. Idempotence is not implemented by this SDK
-/// yet, so `settings.idempotence` cannot be honoured (the report says so).
+/// A producer with the benchmark's settings. Idempotence stays at the SDK's default (on)
+/// in every row, whatever `settings.idempotence` says (the report says so).
 pub fn producer(bootstrap: &str, s: &ProducerSettings) -> Result<Producer, BoxError> {
     Ok(Producer::builder()
         .bootstrap_servers([bootstrap])
