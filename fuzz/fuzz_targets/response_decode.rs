@@ -3,16 +3,6 @@
 //! from the correlation id on. Must never panic or abort, whatever the bytes.
 #![no_main]
 
-use bytes::Bytes;
-use kafka_client::net::fuzzing::{apis, decode_response};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let [a, v, frame @ ..] = data else {
-        return;
-    };
-    let apis = apis();
-    let (key, min, max) = apis[usize::from(*a) % apis.len()];
-    let version = min + i16::from(*v) % (max - min + 1);
-    let _ = decode_response(key, version, Bytes::copy_from_slice(frame));
-});
+fuzz_target!(|data: &[u8]| kafka_client::net::fuzzing::response_input(data));

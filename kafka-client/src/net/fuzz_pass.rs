@@ -8,10 +8,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
-use bytes::Bytes;
-
-use super::fuzzing::{apis, decode_response};
-use crate::records::{DecodeLimits, decode_batches};
+use super::fuzzing::{record_batches_input, response_input};
 
 /// Mutations per seed: 360,000 inputs over the 18 seeds, a few seconds in a debug build.
 const MUTATIONS: usize = 20_000;
@@ -89,36 +86,12 @@ fn pass(target: &str, check: impl Fn(&[u8])) -> usize {
 
 #[test]
 fn response_decoding_survives_mutated_broker_traffic() {
-    let apis = apis();
-    let runs = pass("response_decode", |data| {
-        let [a, v, frame @ ..] = data else {
-            return;
-        };
-        let (key, min, max) = apis[usize::from(*a) % apis.len()];
-        let version = min + i16::from(*v) % (max - min + 1);
-        let _ = decode_response(key, version, Bytes::copy_from_slice(frame));
-    });
+    let runs = pass("response_decode", response_input);
     assert!(runs > MUTATIONS, "{runs} inputs decoded");
 }
 
 #[test]
 fn record_batch_decoding_survives_mutated_batches() {
-    let runs = pass("record_batches", |data| {
-        let limits = DecodeLimits {
-            verify_crc: data.first().is_some_and(|b| b & 1 == 1),
-            max_decompressed_bytes: 4 << 20,
-        };
-        let input = Bytes::copy_from_slice(data.get(1..).unwrap_or_default());
-        for batch in decode_batches(input, limits) {
-            let Ok(batch) = batch else { break };
-            if let Ok(records) = batch.records() {
-                for record in records {
-                    if record.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
+    let runs = pass("record_batches", record_batches_input);
     assert!(runs > MUTATIONS, "{runs} inputs decoded");
 }

@@ -60,6 +60,39 @@ pub fn decode_response(key: i16, version: i16, frame: Bytes) -> Result<(), Strin
     )
 }
 
+/// The `response_decode` fuzz input: byte 0 picks the API (among [`apis`]), byte 1 the
+/// version, the rest is the frame from the correlation id on. Errors are ignored: only a
+/// panic or an abort is a finding.
+pub fn response_input(data: &[u8]) {
+    let [a, v, frame @ ..] = data else {
+        return;
+    };
+    let apis = apis();
+    let (key, min, max) = apis[usize::from(*a) % apis.len()];
+    let version = min + i16::from(*v) % (max - min + 1);
+    let _ = decode_response(key, version, Bytes::copy_from_slice(frame));
+}
+
+/// The `record_batches` fuzz input, decoded as the consumer does: split batches, parse
+/// each (CRC checked when byte 0 is odd), decompress (bounded) and iterate its records.
+pub fn record_batches_input(data: &[u8]) {
+    let limits = crate::records::DecodeLimits {
+        verify_crc: data.first().is_some_and(|b| b & 1 == 1),
+        max_decompressed_bytes: 4 << 20,
+    };
+    let input = Bytes::copy_from_slice(data.get(1..).unwrap_or_default());
+    for batch in crate::records::decode_batches(input, limits) {
+        let Ok(batch) = batch else { break };
+        if let Ok(records) = batch.records() {
+            for record in records {
+                if record.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
