@@ -2,7 +2,8 @@
 //! transaction.version=1 (AddPartitionsToTxn, AddOffsetsToTxn) and once with
 //! transaction.version=2 (KIP-890: partitions added by Produce, epoch bumped at every
 //! EndTxn): commit and abort visibility at both isolation levels, fencing by a second
-//! instance, offsets committed inside the transaction, and a dropped guard aborting.
+//! instance, offsets committed inside the transaction, a dropped guard aborting, and a
+//! transaction the coordinator aborted on its timeout (KIP-588).
 
 mod common;
 
@@ -41,8 +42,16 @@ async fn send_values(txn: &kafka_client::producer::Transaction<'_>, topic: &str,
 }
 
 async fn scenarios(tv: u8) {
-    let cluster =
-        KafkaCluster::start(ClusterConfig::new(1).with_transaction_version(tv)).expect("cluster");
+    // The coordinator looks for timed-out transactions every 500 ms (default 10 s).
+    let cluster = KafkaCluster::start(
+        ClusterConfig::new(1)
+            .with_transaction_version(tv)
+            .with_property(
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                "500",
+            ),
+    )
+    .expect("cluster");
     let b = cluster.bootstrap_servers();
     let client = common::client(&b);
     let topic = common::unique_topic(&format!("txn-v{tv}"));
@@ -183,6 +192,78 @@ async fn scenarios(tv: u8) {
     second.close(Duration::from_secs(10)).await.unwrap();
     drop(first);
     println!("v{tv}: offsets committed only with the transaction; stale generation refused: {err}");
+
+    timed_out_transaction(&b, tv, &client).await;
+}
+
+/// A transaction left open past its timeout: the coordinator aborts it and bumps the
+/// epoch. The records sent after that fail with a typed error (INVALID_PRODUCER_EPOCH on
+/// Produce is abortable, KIP-588), the commit fails, nothing of the transaction is ever
+/// visible, and the producer either recovers or reports a fatal (fenced) error; a new
+/// instance with the same id works.
+async fn timed_out_transaction(b: &str, tv: u8, client: &kafka_client::Client) {
+    let topic = common::unique_topic(&format!("txn-timeout-v{tv}"));
+    common::create_topic(client, &topic, 1, 1).await;
+    let id = format!("txn-timeout-{tv}-{}", std::process::id());
+    let mut p = Producer::builder()
+        .bootstrap_servers([b])
+        .transactional_id(id.as_str())
+        .transaction_timeout(Duration::from_secs(1))
+        .linger(Duration::from_millis(2))
+        .build_transactional()
+        .await
+        .expect("transactional producer");
+    let t = p.begin().await.unwrap();
+    send_values(&t, &topic, &["early"]).await;
+    // Past the timeout and the coordinator's next check: it aborts and bumps the epoch.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let late = t
+        .send(ProducerRecord::new(topic.as_str()).with_value("late"))
+        .await
+        .expect("queued")
+        .await;
+    let commit = t.commit().await;
+    println!("v{tv}: after the coordinator's timeout: late send {late:?}; commit {commit:?}");
+    let commit = commit.expect_err("a transaction the coordinator aborted cannot commit");
+    assert!(
+        commit.transaction_kind().is_some(),
+        "typed as a transaction error: {commit:?}"
+    );
+    if let Err(e) = &late {
+        if e.code() == Some(kafka_client::ErrorCode::INVALID_PRODUCER_EPOCH) {
+            assert_eq!(
+                commit.transaction_kind(),
+                Some(TransactionErrorKind::Abortable),
+                "INVALID_PRODUCER_EPOCH on Produce is abortable (KIP-588): {commit:?}"
+            );
+        }
+    }
+    match p.begin().await {
+        Ok(t) => {
+            send_values(&t, &topic, &["recovered"]).await;
+            t.commit().await.expect("the recovered producer commits");
+            println!("v{tv}: the producer recovered after the timeout");
+        }
+        Err(e) => {
+            assert_eq!(
+                e.transaction_kind(),
+                Some(TransactionErrorKind::Fatal),
+                "a producer that cannot go on says so: {e:?}"
+            );
+            println!("v{tv}: the producer is fenced after the timeout: {e}");
+        }
+    }
+    let mut fresh = transactional(b, &id).await;
+    let t = fresh.begin().await.unwrap();
+    send_values(&t, &topic, &["fresh"]).await;
+    t.commit().await.expect("a new instance commits");
+    let seen = values(&read_all(b, &topic, 1, IsolationLevel::ReadCommitted, QUIET).await);
+    assert!(
+        !seen.iter().any(|v| v == "early" || v == "late"),
+        "the timed-out transaction is never visible: {seen:?}"
+    );
+    assert_eq!(seen.last().map(String::as_str), Some("fresh"), "{seen:?}");
+    fresh.close(Duration::from_secs(10)).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kafka_protocol::messages::ApiKey;
 use tokio::sync::Notify;
 
 use crate::error::{Error, ErrorCode, TransactionErrorKind};
@@ -165,9 +166,20 @@ impl TxnShared {
 
     /// The kind of a broker's answer to a transactional request or a produce: fencing and
     /// authorization are fatal, the rest abortable.
+    ///
+    /// INVALID_PRODUCER_EPOCH on a Produce is abortable (KIP-588, as in the Java client):
+    /// a partition leader says so when the coordinator aborted the transaction on its
+    /// timeout and bumped the epoch, which is not proof of another producer. Whether this
+    /// producer can go on is then decided by the abort: the coordinator answers the
+    /// EndTxn of a fenced producer PRODUCER_FENCED, which is fatal. From the coordinator
+    /// itself INVALID_PRODUCER_EPOCH is fencing (older coordinators' PRODUCER_FENCED).
     pub(crate) fn classify(err: &Error) -> TransactionErrorKind {
+        let on_produce = err.context().and_then(|c| c.api) == Some(ApiKey::Produce);
         match err {
             Error::Transaction { kind, .. } => *kind,
+            _ if err.code() == Some(ErrorCode::INVALID_PRODUCER_EPOCH) && on_produce => {
+                TransactionErrorKind::Abortable
+            }
             _ if err.is_fenced() => TransactionErrorKind::Fatal,
             _ => match err.code() {
                 Some(
@@ -182,6 +194,49 @@ impl TxnShared {
                 }
                 _ => TransactionErrorKind::Abortable,
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorContext;
+
+    fn broker(code: ErrorCode, api: ApiKey) -> Error {
+        Error::broker(code, ErrorContext::default().with_api(api), None)
+    }
+
+    #[test]
+    fn invalid_epoch_on_produce_is_abortable_and_fencing_elsewhere_is_fatal() {
+        use TransactionErrorKind::{Abortable, Fatal};
+        let cases = [
+            (
+                ErrorCode::INVALID_PRODUCER_EPOCH,
+                ApiKey::Produce,
+                Abortable,
+            ),
+            (ErrorCode::INVALID_PRODUCER_EPOCH, ApiKey::EndTxn, Fatal),
+            (
+                ErrorCode::INVALID_PRODUCER_EPOCH,
+                ApiKey::TxnOffsetCommit,
+                Fatal,
+            ),
+            (ErrorCode::PRODUCER_FENCED, ApiKey::Produce, Fatal),
+            (ErrorCode::PRODUCER_FENCED, ApiKey::EndTxn, Fatal),
+            (ErrorCode::NOT_ENOUGH_REPLICAS, ApiKey::Produce, Abortable),
+            (
+                ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                ApiKey::AddPartitionsToTxn,
+                Fatal,
+            ),
+        ];
+        for (code, api, want) in cases {
+            assert_eq!(
+                TxnShared::classify(&broker(code, api)),
+                want,
+                "{code} on {api:?}"
+            );
         }
     }
 }
