@@ -17,9 +17,9 @@ use tokio::time::Instant;
 use super::faults::{Fault, FaultReport, inject};
 use super::{Counts, Env, Rng, error_kind};
 
-/// What a member's `close()` must stay under (the Java consumer's default close
-/// timeout; ours takes none).
-pub const CLOSE_BOUND: Duration = Duration::from_secs(30);
+/// What a member's `close()` must stay under: its default timeout
+/// (`kafka_client::consumer::DEFAULT_CLOSE_TIMEOUT`, the Java consumer's 30 s).
+pub const CLOSE_BOUND: Duration = kafka_client::consumer::DEFAULT_CLOSE_TIMEOUT;
 
 /// W2's shape.
 #[derive(Debug, Clone)]
@@ -312,7 +312,7 @@ pub async fn run_w2(
         }
     }
     counts.duration = start.elapsed();
-    // `Consumer::close` takes no timeout; hold it to the Java client's default (30 s).
+    // Members call `close()`, whose default timeout is 30 s.
     counts.close = (*ledger.longest_close.lock().unwrap(), CLOSE_BOUND);
 
     let deliveries = ledger.deliveries.lock().unwrap().clone();

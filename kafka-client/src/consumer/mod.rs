@@ -800,11 +800,23 @@ impl Consumer {
         })
     }
 
+    /// Closes the consumer within [`DEFAULT_CLOSE_TIMEOUT`] (30 s, the Java client's
+    /// default): see [`close_with_timeout`](Self::close_with_timeout).
+    pub async fn close(&self) -> Result<()> {
+        self.close_with_timeout(DEFAULT_CLOSE_TIMEOUT).await
+    }
+
     /// Closes the consumer: with auto-commit, commits what `poll` returned; a group
     /// member runs `revoked` and leaves the group (a static member stays registered
     /// until its session times out, so a restart gets its partitions back without a
     /// rebalance). Later calls fail with [`Error::Closed`].
-    pub async fn close(&self) -> Result<()> {
+    ///
+    /// All of it is bounded by `timeout`: when the coordinator cannot be reached in time
+    /// the consumer closes anyway, without the final commit or LeaveGroup (the group
+    /// then gives the partitions away when the session times out, from the last
+    /// committed offsets), and the call returns [`Error::Deadline`]. A failed final
+    /// commit is logged, not returned, as in the Java client.
+    pub async fn close_with_timeout(&self, timeout: Duration) -> Result<()> {
         let (subscribed, manual_commit) = {
             let st = self.shared().lock();
             if st.closed {
@@ -815,18 +827,43 @@ impl Consumer {
                 st.subscription == Subscription::Manual && self.config().enable_auto_commit,
             )
         };
-        if subscribed {
-            self.leave_group().await;
-        } else if manual_commit && self.shared().coordinator.is_some() {
-            if let Err(e) = self.commit().await {
-                tracing::warn!(error = %e, "final commit failed");
+        let goodbye = async {
+            if subscribed {
+                self.leave_group().await;
+            } else if manual_commit && self.shared().coordinator.is_some() {
+                if let Err(e) = self.commit().await {
+                    tracing::warn!(error = %e, "final commit failed");
+                }
             }
-        }
+        };
+        let result = match tokio::time::timeout(timeout, goodbye).await {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                tracing::warn!(
+                    ?timeout,
+                    "close timed out: closed without the final commit or LeaveGroup"
+                );
+                // The group task ends when its command channel closes.
+                *self
+                    .shared()
+                    .group_tx
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = None;
+                Err(Error::Deadline {
+                    operation: "closing the consumer (final commit and LeaveGroup)".into(),
+                    timeout,
+                    last_error: String::new(),
+                })
+            }
+        };
         self.shared().lock().closed = true;
         self.shared().wake_all();
-        Ok(())
+        result
     }
 }
+
+/// How long [`Consumer::close`] may take: the Java client's default close timeout.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Removes finished partitions (those still marked revoking) and lets the next step run.
 fn finish_event(shared: &Shared, remove: &[TopicPartition], removing: bool) {
