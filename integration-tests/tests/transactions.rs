@@ -229,14 +229,14 @@ async fn timed_out_transaction(b: &str, tv: u8, client: &kafka_client::Client) {
         commit.transaction_kind().is_some(),
         "typed as a transaction error: {commit:?}"
     );
-    if let Err(e) = &late {
-        if e.code() == Some(kafka_client::ErrorCode::INVALID_PRODUCER_EPOCH) {
-            assert_eq!(
-                commit.transaction_kind(),
-                Some(TransactionErrorKind::Abortable),
-                "INVALID_PRODUCER_EPOCH on Produce is abortable (KIP-588): {commit:?}"
-            );
-        }
+    if let Err(e) = &late
+        && e.code() == Some(kafka_client::ErrorCode::INVALID_PRODUCER_EPOCH)
+    {
+        assert_eq!(
+            commit.transaction_kind(),
+            Some(TransactionErrorKind::Abortable),
+            "INVALID_PRODUCER_EPOCH on Produce is abortable (KIP-588): {commit:?}"
+        );
     }
     match p.begin().await {
         Ok(t) => {

@@ -6,6 +6,7 @@
 //! ```
 //! `--only` keeps the scenarios whose "workload / fault" name contains TEXT (repeatable);
 //! the report then says it is a subset. Exits 1 when a goal was violated.
+//! `MATRIX_TRACE=1` prints the client's debug events (target `kafka_client`) to stderr.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,6 +64,16 @@ fn usage() -> ! {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     kafka_testbed::install_panic_hook();
+    if std::env::var_os("MATRIX_TRACE").is_some() {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::{Layer, filter};
+        let layer = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter::filter_fn(|m| {
+                m.target().starts_with("kafka_client") && *m.level() <= tracing::Level::DEBUG
+            }));
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
+    }
     let mut seed = DEFAULT_SEED;
     let mut only: Vec<String> = Vec::new();
     let mut out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/reliability.md");

@@ -37,6 +37,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -351,11 +352,13 @@ impl Consumer {
                 committer(&guard, &shared.config),
             ) {
                 let offsets = consumed_offsets(&guard);
-                if !offsets.is_empty() {
+                let busy = shared.auto_commit_busy.clone();
+                if !offsets.is_empty() && !busy.swap(true, Ordering::AcqRel) {
                     self.inner.runtime.spawn(async move {
                         if let Err(e) = send_commit(&link, &who, &offsets).await {
                             tracing::debug!(error = %e, "auto-commit failed");
                         }
+                        busy.store(false, Ordering::Release);
                     });
                 }
             }

@@ -89,6 +89,10 @@ pub(crate) struct Shared {
     pub group_tx: Mutex<Option<mpsc::UnboundedSender<GroupCommand>>>,
     /// Record vectors of dropped poll results, reused by later polls.
     pub record_vecs: std::sync::Arc<super::record::RecordVecs>,
+    /// An auto-commit is under way: the next interval skips its commit rather than
+    /// queue another behind it (while the coordinator is unreachable they would pile
+    /// up, and `close` would wait behind all of them).
+    pub auto_commit_busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Shared {
@@ -120,6 +124,7 @@ impl Shared {
             coordinator,
             group_tx: Mutex::new(None),
             record_vecs: Default::default(),
+            auto_commit_busy: Default::default(),
         }
     }
 

@@ -41,7 +41,9 @@ pub(crate) async fn commit(
     if offsets.is_empty() {
         return Ok(());
     }
+    let turn = link.commit_turn.lock().await;
     let result = commit_with_retries(link, who, offsets).await;
+    drop(turn);
     link.client.telemetry().committed(result.is_ok());
     match &result {
         Ok(()) => {

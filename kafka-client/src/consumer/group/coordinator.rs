@@ -21,6 +21,11 @@ pub(crate) struct CoordinatorLink {
     /// FindCoordinator's key type: 0 for a group, 1 for a transactional id.
     key_type: i8,
     node: Mutex<Option<i32>>,
+    /// Offset commits of this group go one at a time, in the order they were asked
+    /// ([`super::commit::commit`] holds it): a commit retried across a coordinator
+    /// failover must not land after a newer one and move the committed offsets back
+    /// (the reliability matrix saw re-deliveries with no session lost from exactly that).
+    pub(crate) commit_turn: tokio::sync::Mutex<()>,
 }
 
 impl CoordinatorLink {
@@ -30,6 +35,7 @@ impl CoordinatorLink {
             group_id,
             key_type: 0,
             node: Mutex::new(None),
+            commit_turn: tokio::sync::Mutex::new(()),
         }
     }
 
