@@ -10,51 +10,59 @@ use super::ScenarioResult;
 pub const FINDINGS: &str = "
 ## Findings (2026-11-22, seed 20261122)
 
-- **Changed: zombie group members.** A member whose coordinator was unreachable kept
-  consuming its partitions until the coordinator answered again, by which time the
-  coordinator had expired it and could have given them away (unbounded double
-  processing when one member is isolated). Now a member with no heartbeat answer for
-  `session.timeout` treats its partitions as lost and rejoins, as librdkafka does
-  (regression test `consumer_session_expiry`, which fails without the change). For
-  faults that cut *every* member off the coordinator the duplicates are dominated by
-  what was consumed while no commit could succeed, which no client can avoid at least
-  once; single runs before / after the change, W2 duplicates of 20,000: cut 30 s
-  14,053 / 11,653; latency 11,527 / 10,571; black hole 15 s 12,241 / 13,403; SIGKILL
-  coordinator 6,050 / 1,650; SIGSTOP 10 s 2,238 / 13,103; SIGKILL controller 3,565 /
-  3,088. Single runs vary a lot: a rerun of SIGSTOP 10 s with the change gave 3,450.
-  A member gives up at exactly `session.timeout`, when a resumed coordinator might
-  still have taken its heartbeat (librdkafka has the same race); a margin before
-  declaring the session lost is a possible refinement.
-- **Open: W2 under SIGKILL of the coordinator** re-delivered 1,650 records (1,050 on a
-  rerun, 1,600 in the run of 07:27 UTC: reproducible) with no session lost and no two owners at once: a revocation handed partitions over without
-  its commit landing (commit on revoke failing during coordinator failover, or a
-  commit acknowledged by the dying coordinator and not kept). To investigate with
-  client logs.
-- **Open: `Consumer::close()` takes no timeout** (I10 asks that `close()` honour one).
-  With the coordinator unreachable or restarting, the longest close measured 24.0 s
-  (cut 30 s); the matrix holds it to the Java client's default of 30 s.
-- **W1 is idempotent** (5 requests in flight): in the run of 2026-11-22 07:27 UTC all
-  12 W1 rows had 0 lost, 0 duplicates, 0 reordered and 0 offset conflicts, the dropped,
-  reset and cut Produce responses included. The read-back now reads at least up to the
-  highest acknowledged offset per partition (a newly elected leader can report a high
-  watermark below offsets its predecessor acknowledged).
-- **W3 (transactional copy)**, same run: all 13 rows had 0 lost, 0 duplicates, 0
-  aborted reads, 0 reordered, 0 offset conflicts. Reset, dropped and cut `EndTxn` and
-  `TxnOffsetCommit` answers were absorbed by the client's retries (0 failed
+- **Fixed: commits landing out of order (W2 under SIGKILL of the group coordinator and
+  of the active controller).** Re-deliveries with no session lost: 1,050-3,200 of 20,000
+  after killing the coordinator (every run), 150 after killing the controller. Cause,
+  from the client's debug trace (`MATRIX_TRACE=1`): auto-commits issued every 500 ms
+  while the coordinator was gone piled up, each retrying on its own backoff; when the
+  new coordinator answered they landed in any order, and an older one landing last (or
+  after the commit on revocation) moved the committed offsets back, so the next owner
+  re-read. Now a consumer's commits go one at a time in the order they were asked, and
+  at most one auto-commit is in flight. Regression test
+  `consumer_coordinator_faults::an_older_commit_retried_never_lands_after_a_newer_one`
+  (fails without the change: offset 10 kept instead of 20). After: 0 duplicates in
+  every one of 4 runs of each of the two rows.
+- **Fixed: `Consumer::close()` takes a timeout** (I10). `close()` is
+  `close_with_timeout(30 s)` (the Java client's default); past it the consumer closes
+  without the final commit and LeaveGroup and returns `Error::Deadline`. Test:
+  `consumer_coordinator_faults` (coordinator black-holed: 3.0 s for a 3 s timeout).
+  The longest close in this run: 23.9 s (cut 30 s: the final commit waits for the
+  coordinator to come back).
+- **Changed: a transaction timed out by the coordinator is abortable** (KIP-588). Cutting
+  the coordinator's connections for 30 s (longer than the copier's 20 s transaction
+  timeout) lets the coordinator abort the open transaction and bump the epoch; the next
+  Produce gets INVALID_PRODUCER_EPOCH, which is now `Transaction(Abortable)` as in the
+  Java client (it was Fatal). With transaction.version 2 (this cluster) the abort
+  succeeds and the same producer goes on: 1 failed transaction, 0 producer rebuilds
+  (was 1 rebuild). With version 1 the coordinator answers the abort PRODUCER_FENCED,
+  which is fatal, as in Java (`transactions.rs` covers both versions).
+- **Changed earlier this day: zombie group members.** A member whose coordinator was
+  unreachable kept consuming its partitions until the coordinator answered again, by
+  which time the coordinator had expired it and could have given them away. Now a
+  member with no heartbeat answer for `session.timeout` treats its partitions as lost
+  and rejoins, as librdkafka does (regression test `consumer_session_expiry`).
+- **W2 duplicates that remain are at-least-once after a session loss** (the `sessions
+  lost` column is 2 in every such row): cut 30 s, latency 6 s (> request timeout) and
+  SIGSTOP 10 s (= the 10 s session timeout) keep every member from committing while
+  they go on consuming what is buffered or led elsewhere, until their sessions expire;
+  what they consumed since their last commit is consumed again by the next owner. No
+  client can avoid that without stopping consumption when commits fail; Java and
+  librdkafka behave the same. The co-owner counts (4) in two of those rows are overlaps
+  around the expiry: the coordinator expires a member and hands its partitions on a
+  moment before the member, counting `session.timeout` from its last heartbeat
+  *answer*, declares them lost (librdkafka has the same window; giving up a margin
+  before `session.timeout` would close it, at the price of rebalances on slow answers).
+- **W1 is idempotent** (5 requests in flight): all 12 W1 rows have 0 lost, 0
+  duplicates, 0 reordered and 0 offset conflicts, the dropped, reset and cut Produce
+  responses included. The read-back reads at least up to the highest acknowledged
+  offset per partition (a newly elected leader can report a high watermark below
+  offsets its predecessor acknowledged).
+- **W3 (transactional copy)**: all 13 rows have 0 lost, 0 duplicates, 0 aborted reads,
+  0 reordered, 0 offset conflicts. Reset, dropped and cut `EndTxn` and
+  `TxnOffsetCommit` answers are absorbed by the client's retries (0 failed
   transactions). Black hole 15 s: one transaction failed
   `Transaction(Abortable: UNKNOWN_MEMBER_ID)` (the copier's group session expired) and
   the copier rewound to the committed offsets.
-- **Open: a transaction timed out by the coordinator ends fatal.** Cutting the
-  coordinator's connections for 30 s (longer than the copier's 20 s transaction
-  timeout) let the coordinator abort the open transaction and bump the epoch; the
-  client then reported `Transaction(Fatal: INVALID_PRODUCER_EPOCH)` and the copier
-  rebuilt the producer with the same `transactional.id` (nothing lost or duplicated).
-  Java treats INVALID_PRODUCER_EPOCH on the produce path as abortable since KIP-588,
-  so that an application can abort and go on without a new producer; whether this
-  client's classification should follow for the request that got it here is to check.
-- **Open: W2 under SIGKILL of the active controller** re-delivered 150 records with no
-  session lost in the same run (the SIGKILL coordinator case above: 1,600): I4 is
-  marked violated for both.
 ";
 
 /// What the report says about the run as a whole.
