@@ -239,7 +239,8 @@ async fn null_broker_job(
     let sink = NullBroker::start(partitions, Some(crate::broker::BROKER_CORE))?;
     let bootstrap = sink.addr.to_string();
     let cpu0 = rusage::process_cpu();
-    let settings = ProducerSettings::standard(crate::spec::Codec::None, false);
+    // Idempotent, as the settings (the sink answers InitProducerId).
+    let settings = ProducerSettings::standard(crate::spec::Codec::None, true);
     let mut report =
         sdk_client::produce(&bootstrap, "null-topic", records, size, &settings).await?;
     let requests = sink

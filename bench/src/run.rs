@@ -104,12 +104,13 @@ impl Plan {
     }
 }
 
-/// The configuration of the headline comparisons and the latency runs.
+/// The configuration of the headline comparisons and the latency runs: the issue's
+/// settings (idempotence on for every client).
 pub const HEADLINE: Config = Config {
     size: 100,
     partitions: 1,
     codec: Codec::None,
-    idempotence: false,
+    idempotence: true,
 };
 
 struct Harness {
@@ -356,8 +357,7 @@ impl Harness {
     ) -> Result<Sample, BoxError> {
         self.rt
             .block_on(self.broker.create_topic(topic, config.partitions))?;
-        // kafka-rs keeps its default (idempotent) in every row: see sdk_client::producer.
-        let idempotence = config.idempotence && client != ClientKind::Sdk;
+        let idempotence = config.idempotence;
         let settings = ProducerSettings::standard(config.codec, idempotence);
         let before = self.counts();
         let limit = Duration::from_secs(300);
@@ -634,7 +634,7 @@ impl Harness {
         let bootstrap = self.broker.bootstrap.clone();
         let run = |h: &mut Harness| -> Result<Sample, BoxError> {
             h.rt.block_on(h.broker.create_topic(&topic, 1))?;
-            let mut settings = ProducerSettings::standard(config.codec, false);
+            let mut settings = ProducerSettings::standard(config.codec, config.idempotence);
             if rate == 0 {
                 // As EndToEndLatency sets it.
                 settings.linger_ms = 0;
