@@ -79,7 +79,11 @@ fn report(args: &[String]) -> Result<(), BoxError> {
     let repeats = flag_value(args, "--repeats")
         .map(|v| v.parse())
         .transpose()?;
-    let plan = run::Plan::new(quick, repeats);
+    let mut plan = run::Plan::new(quick, repeats);
+    if let Some(n) = flag_value(args, "--records") {
+        plan.records_100b = n.parse()?;
+    }
+    plan.consumers_only = args.iter().any(|a| a == "--consumers-only");
     let results = run::run(&plan)?;
     let path = results_path();
     if let Some(dir) = path.parent() {
@@ -197,7 +201,7 @@ fn main() {
         Some("null-consume") => null_consume(&args[2..]),
         Some("broker") => serve_broker(),
         Some("client") if args.len() == 4 => child::client_main(&args[2], &args[3]),
-        _ => Err("usage: kafka-bench report [--quick] [--repeats N] | render [results.json] | null-broker [--records N] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4]".into()),
+        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] | render [results.json] | null-broker [--records N] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4]".into()),
     };
     if let Err(e) = result {
         eprintln!("kafka-bench: {e}");

@@ -33,6 +33,8 @@ pub struct Plan {
     pub sequential_records: u64,
     /// Null broker: records per run.
     pub null_records: u64,
+    /// Only the consumer rows (after the warm-up): for before/after runs by hand.
+    pub consumers_only: bool,
 }
 
 impl Plan {
@@ -46,6 +48,7 @@ impl Plan {
                 latency_secs: (3, 1),
                 sequential_records: 300,
                 null_records: 1_000_000,
+                consumers_only: false,
             }
         } else {
             Plan {
@@ -55,6 +58,7 @@ impl Plan {
                 latency_secs: (10, 2),
                 sequential_records: 3_000,
                 null_records: 10_000_000,
+                consumers_only: false,
             }
         }
     }
@@ -229,6 +233,15 @@ impl Harness {
     fn all(&mut self, plan: &Plan) -> Result<(), BoxError> {
         self.java_startup()?;
         self.warm_up(plan)?;
+        if plan.consumers_only {
+            let t = Instant::now();
+            self.consumers(plan)?;
+            eprintln!(
+                "consumers done in {:.1} min",
+                t.elapsed().as_secs_f64() / 60.0
+            );
+            return Ok(());
+        }
         let t = Instant::now();
         for round in 0..plan.repeats {
             for config in plan.produce_configs() {

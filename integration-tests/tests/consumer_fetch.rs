@@ -333,3 +333,75 @@ async fn stream_and_manual_commits() {
     assert_eq!(r[0].offset, 30);
     c2.close().await.unwrap();
 }
+
+/// Fetch-ahead with a small per-partition bound (many Fetches buffered ahead of
+/// `poll`): a seek back, a seek forward and a pause/resume in the middle of prefetched
+/// data neither skip nor repeat a record, and prefetched data of a paused partition
+/// is not delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefetched_data_follows_seek_and_pause() {
+    let b = bootstrap();
+    let client = common::client(&b);
+    let topic = common::unique_topic("prefetch");
+    common::create_topic(&client, &topic, 2, 1).await;
+    let count = 20_000;
+    kcat_produce(&b, &topic, "none", count, 0, 100, Some(0));
+    kcat_produce(&b, &topic, "none", count, count, 100, Some(1));
+    let p0 = TopicPartition::new(topic.clone(), 0);
+    let p1 = TopicPartition::new(topic.clone(), 1);
+    let c = consumer(&b)
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .max_partition_fetch_bytes(16 * 1024)
+        .max_partition_buffered_bytes(64 * 1024)
+        .max_poll_records(100)
+        .build()
+        .unwrap();
+    c.assign([p0.clone()]).unwrap();
+
+    // At least `n` records of partition 0 with contiguous offsets from `from`, after
+    // prefetch had time to fill; the next offset.
+    async fn take(c: &kafka_client::Consumer, from: i64, n: usize) -> i64 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let r = drain(c, n, Duration::from_secs(30)).await;
+        for (i, r) in r.iter().enumerate() {
+            assert_eq!((r.partition, r.offset), (0, from + i as i64));
+            assert_eq!(value_index(r), (from as usize) + i);
+        }
+        assert_eq!(
+            c.position(TopicPartition::new(r[0].topic.to_string(), 0))
+                .await
+                .unwrap(),
+            from + r.len() as i64
+        );
+        from + r.len() as i64
+    }
+    take(&c, 0, 1000).await;
+    // Back into data polled already, then forward past data buffered ahead.
+    c.seek(p0.clone(), 500).unwrap();
+    take(&c, 500, 700).await;
+    c.seek(p0.clone(), 15_000).unwrap();
+    let next = take(&c, 15_000, 300).await;
+    // Paused with prefetched data: nothing of it comes out; resumed: it continues
+    // exactly where it stopped.
+    c.pause([p0.clone()]).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let paused = c.poll(Duration::from_millis(300)).await.unwrap();
+    assert!(paused.is_empty(), "records from a paused partition");
+    c.resume([p0.clone()]).unwrap();
+    take(&c, next, count - next as usize).await;
+    let extra = c.poll(Duration::from_millis(300)).await.unwrap();
+    assert!(extra.is_empty(), "records past the end");
+    assert_eq!(c.position(p0.clone()).await.unwrap(), count as i64);
+
+    // Reassignment drops prefetched data of the partition given up.
+    c.seek(p0.clone(), 0).unwrap();
+    take(&c, 0, 100).await;
+    c.assign([p1.clone()]).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = drain(&c, count, Duration::from_secs(30)).await;
+    for (i, r) in r.iter().enumerate() {
+        assert_eq!((r.partition, r.offset), (1, i as i64));
+        assert_eq!(value_index(r), count + i);
+    }
+    c.close().await.unwrap();
+}

@@ -175,6 +175,8 @@ options! {
         "Records one `poll` returns at most.";
     Consumer "max_buffered_bytes" "-" [] "67108864" ""
         "Cap on fetched bytes buffered ahead of `poll`.";
+    Consumer "max_partition_buffered_bytes" "-" [] "4194304" ""
+        "Fetch-ahead per partition: a partition is fetched again while fewer bytes than this wait in the buffer for `poll` (1: only once its buffer is empty).";
     Consumer "session_timeout" "session.timeout.ms" [] "45000" "30000"
         "The group drops a member not heard from for this long.";
     Consumer "heartbeat_interval" "heartbeat.interval.ms" [] "3000" "1000"

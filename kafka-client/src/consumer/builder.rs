@@ -148,6 +148,7 @@ pub struct ConsumerConfig {
     pub(crate) max_partition_fetch_bytes: i32,
     pub(crate) max_poll_records: usize,
     pub(crate) max_buffered_bytes: usize,
+    pub(crate) max_partition_buffered_bytes: usize,
     pub(crate) session_timeout: Duration,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) max_poll_interval: Duration,
@@ -171,6 +172,10 @@ impl fmt::Debug for ConsumerConfig {
             .field("max_partition_fetch_bytes", &self.max_partition_fetch_bytes)
             .field("max_poll_records", &self.max_poll_records)
             .field("max_buffered_bytes", &self.max_buffered_bytes)
+            .field(
+                "max_partition_buffered_bytes",
+                &self.max_partition_buffered_bytes,
+            )
             .field("session_timeout", &self.session_timeout)
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("max_poll_interval", &self.max_poll_interval)
@@ -271,6 +276,7 @@ impl ConsumerBuilder {
                 max_partition_fetch_bytes: 1024 * 1024,
                 max_poll_records: 500,
                 max_buffered_bytes: 64 * 1024 * 1024,
+                max_partition_buffered_bytes: 4 * 1024 * 1024,
                 session_timeout: Duration::from_secs(45),
                 heartbeat_interval: Duration::from_secs(3),
                 max_poll_interval: Duration::from_secs(300),
@@ -387,6 +393,18 @@ impl ConsumerBuilder {
         self
     }
 
+    /// Fetch-ahead per partition: the next Fetch for a partition is sent while fewer
+    /// than `bytes` fetched bytes of it wait for `poll`, so the round trip overlaps the
+    /// draining of the previous response (librdkafka's `queued.min.messages`, in bytes).
+    /// A partition then buffers at most `bytes` plus one response
+    /// (`max.partition.fetch.bytes`); [`max_buffered_bytes`](Self::max_buffered_bytes)
+    /// still caps the total. `1` fetches a partition only once its buffered data is
+    /// drained (the Java consumer's behaviour). Default 4 MiB.
+    pub fn max_partition_buffered_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_partition_buffered_bytes = bytes;
+        self
+    }
+
     /// `session.timeout.ms`. Default 45 s.
     pub fn session_timeout(mut self, t: Duration) -> Self {
         self.config.session_timeout = t;
@@ -460,6 +478,9 @@ impl ConsumerBuilder {
                 "fetch.max.bytes must be at least 1024 and max.partition.fetch.bytes positive"
                     .into(),
             );
+        }
+        if c.max_partition_buffered_bytes == 0 {
+            return bad("max_partition_buffered_bytes must be at least 1".into());
         }
         if c.max_poll_records == 0 {
             return bad("max.poll.records must be at least 1".into());

@@ -5,8 +5,14 @@
 //! over the runtime's threads; the driver only updates the shared state.
 //!
 //! Prefetch is bounded by bytes: a partition is fetched again only while its buffered
-//! bytes are under `max.partition.fetch.bytes`, and nothing is fetched while the whole
-//! buffer holds more than `max_buffered_bytes`.
+//! (not yet polled) bytes are under `max_partition_buffered_bytes`, and nothing is
+//! fetched while the whole buffer holds more than `max_buffered_bytes`. With the
+//! default (4 MiB, above one 1 MiB response) the next Fetch of a partition goes out as
+//! soon as the previous response is buffered, so its round trip overlaps `poll`
+//! draining that response instead of following it. A prefetched response carries the
+//! partition's state epoch: a seek, reset or revocation bumps or drops the state and
+//! discards the buffered data, and a response that comes back for an older epoch is
+//! dropped (`on_fetch`), so positions neither skip nor repeat.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -214,9 +220,9 @@ fn start_fetches(
         if st.buffer.bytes() >= cfg.max_buffered_bytes {
             return false;
         }
-        let max_part = cfg.max_partition_fetch_bytes as usize;
+        let ahead = cfg.max_partition_buffered_bytes;
         for (tp, p) in st.partitions.iter_mut() {
-            if !p.fetchable(now, max_part) {
+            if !p.fetchable(now, ahead) {
                 continue;
             }
             let leader = meta
@@ -253,7 +259,7 @@ fn start_fetches(
                     p.init == InitState::Ready
                         && p.deliverable()
                         && !p.fetch_in_flight
-                        && p.buffered_bytes >= max_part
+                        && p.buffered_bytes >= ahead
                         && meta
                             .topic(&tp.topic)
                             .and_then(|t| t.partition(tp.partition))

@@ -7,7 +7,8 @@
 //! handle-plus-background-thread design):
 //! - the **fetch driver** ([`fetcher`]) keeps one Fetch per broker in flight on that
 //!   broker's `Fetch` connection, looks up positions (committed offsets, ListOffsets
-//!   resets) and fills the byte-bounded fetch buffer ([`fetch_buffer`]);
+//!   resets) and fills the byte-bounded fetch buffer ([`fetch_buffer`]), fetching
+//!   ahead of `poll` up to `max_partition_buffered_bytes` per partition;
 //! - the **group task** ([`group`]) joins, syncs, heartbeats on its own timer, and turns
 //!   partition movement into steps that the next `poll` carries out (commit on revoke,
 //!   listener callbacks), so they never overlap the processing of a batch.

@@ -125,13 +125,13 @@ impl PartitionState {
     }
 
     /// Whether a fetch may be sent for the partition now.
-    pub(crate) fn fetchable(&self, now: Instant, max_partition_bytes: usize) -> bool {
+    pub(crate) fn fetchable(&self, now: Instant, max_buffered_bytes: usize) -> bool {
         self.init == InitState::Ready
             && !self.paused
             && !self.revoking
             && !self.fetch_in_flight
             && !self.backed_off(now)
-            && self.buffered_bytes < max_partition_bytes
+            && self.buffered_bytes < max_buffered_bytes
     }
 
     /// Whether the partition waits for a position lookup that may start now.
