@@ -45,8 +45,29 @@ const PARTITION_BACKOFF: Duration = Duration::from_millis(200);
 #[derive(Debug)]
 struct Sent {
     tp: TopicPartition,
+    /// The topic's name as the request carries it (shared: no copy per fetch).
+    wire: TopicName,
     epoch: u64,
     fetch_offset: i64,
+}
+
+/// Topic names as requests carry them, built once per topic by the fetch driver.
+#[derive(Debug, Default)]
+struct WireNames(HashMap<String, TopicName>);
+
+impl WireNames {
+    fn get(&mut self, topic: &str) -> TopicName {
+        if let Some(n) = self.0.get(topic) {
+            return n.clone();
+        }
+        // Bounded: a consumer that went through very many topics starts afresh.
+        if self.0.len() >= 4096 {
+            self.0.clear();
+        }
+        let n = TopicName(StrBytes::from_string(topic.to_owned()));
+        self.0.insert(topic.to_owned(), n.clone());
+        n
+    }
 }
 
 /// One partition's answer, decoded in the fetch task.
@@ -88,6 +109,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let mut busy: HashSet<i32> = HashSet::new();
     let mut broker_backoff: HashMap<i32, (Instant, u32)> = HashMap::new();
     let mut refreshing = false;
+    let mut names = WireNames::default();
     loop {
         if shared.lock().closed {
             for t in &tasks {
@@ -96,8 +118,15 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             return;
         }
         let now = Instant::now();
-        start_lookups(&shared, &mut tasks, now);
-        let missing_leader = start_fetches(&shared, &mut tasks, &mut busy, &broker_backoff, now);
+        start_lookups(&shared, &mut tasks, &mut names, now);
+        let missing_leader = start_fetches(
+            &shared,
+            &mut tasks,
+            &mut busy,
+            &broker_backoff,
+            &mut names,
+            now,
+        );
         if missing_leader && !refreshing {
             refreshing = true;
             let s = shared.clone();
@@ -148,6 +177,7 @@ fn next_timer(shared: &Shared, brokers: &HashMap<i32, (Instant, u32)>) -> Option
 fn start_lookups(
     shared: &Arc<Shared>,
     tasks: &mut FuturesUnordered<JoinHandle<Outcome>>,
+    names: &mut WireNames,
     now: Instant,
 ) {
     let mut committed = Vec::new();
@@ -160,6 +190,7 @@ fn start_lookups(
             }
             let sent = Sent {
                 tp: tp.clone(),
+                wire: names.get(&tp.topic),
                 epoch: p.epoch,
                 fetch_offset: -1,
             };
@@ -208,12 +239,14 @@ fn start_fetches(
     tasks: &mut FuturesUnordered<JoinHandle<Outcome>>,
     busy: &mut HashSet<i32>,
     backoff: &HashMap<i32, (Instant, u32)>,
+    names: &mut WireNames,
     now: Instant,
 ) -> bool {
     let cfg = &shared.config;
     let meta = shared.client.cached_metadata();
-    // By leader: whether some partition has data to fetch, and the partitions to fetch.
-    let mut plan: BTreeMap<i32, (bool, Vec<Sent>)> = BTreeMap::new();
+    // By leader: whether some partition has data to fetch, and the partitions to fetch
+    // (a few leaders: a vector, searched, allocates less than a map per round).
+    let mut plan: Vec<(i32, bool, Vec<Sent>)> = Vec::new();
     let mut missing_leader = false;
     {
         let mut st = shared.lock();
@@ -240,10 +273,18 @@ fn start_fetches(
                 IsolationLevel::ReadCommitted => p.last_stable_offset,
                 IsolationLevel::ReadUncommitted => p.high_watermark,
             };
-            let entry = plan.entry(leader).or_default();
-            entry.0 |= end < 0 || p.fetch_offset < end;
-            entry.1.push(Sent {
+            let at = match plan.iter().position(|(l, ..)| *l == leader) {
+                Some(at) => at,
+                None => {
+                    plan.push((leader, false, Vec::new()));
+                    plan.len() - 1
+                }
+            };
+            let entry = &mut plan[at];
+            entry.1 |= end < 0 || p.fetch_offset < end;
+            entry.2.push(Sent {
                 tp: tp.clone(),
+                wire: names.get(&tp.topic),
                 epoch: p.epoch,
                 fetch_offset: p.fetch_offset,
             });
@@ -253,7 +294,7 @@ fn start_fetches(
         // that broker are only waiting for `poll` to drain their buffered data, wait
         // for them instead (the drain wakes this task) so they are not held back.
         // (Looked up only for leaders with nothing to fetch: no set built per round.)
-        plan.retain(|leader, (has_data, _)| {
+        plan.retain(|(leader, has_data, _)| {
             *has_data
                 || !st.partitions.iter().any(|(tp, p)| {
                     p.init == InitState::Ready
@@ -267,7 +308,7 @@ fn start_fetches(
                             == Some(*leader)
                 })
         });
-        for (_, sent) in plan.values() {
+        for (_, _, sent) in &plan {
             for s in sent {
                 if let Some(p) = st.partitions.get_mut(&s.tp) {
                     p.fetch_in_flight = true;
@@ -275,7 +316,7 @@ fn start_fetches(
             }
         }
     }
-    for (broker, (_, sent)) in plan {
+    for (broker, _, sent) in plan {
         busy.insert(broker);
         let s = shared.clone();
         tasks.push(tokio::spawn(async move {
@@ -321,7 +362,7 @@ async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option
             .collect();
         topics.push(
             FetchTopic::default()
-                .with_topic(TopicName(StrBytes::from_string(topic.to_owned())))
+                .with_topic(first.wire.clone())
                 .with_partitions(partitions),
         );
     }
