@@ -20,31 +20,35 @@ pub const FINDINGS: &str = "
   re-read. Now a consumer's commits go one at a time in the order they were asked, and
   at most one auto-commit is in flight. Regression test
   `consumer_coordinator_faults::an_older_commit_retried_never_lands_after_a_newer_one`
-  (fails without the change: offset 10 kept instead of 20). After, in 4 runs of each
-  row: killing the coordinator, 0 duplicates in all 4; killing the controller, 0 in 3,
-  and in one a member lost its session (7,988 re-delivered: at least once, below).
+  (fails without the change: offset 10 kept instead of 20). After, in 5 runs of each
+  row (3 targeted, 2 full matrices): killing the coordinator, 0 duplicates in all 5;
+  killing the controller, 0 in 4, and in one a member lost its session (7,988
+  re-delivered: at least once, below).
 - **Fixed: `Consumer::close()` takes a timeout** (I10). `close()` is
   `close_with_timeout(30 s)` (the Java client's default); past it the consumer closes
   without the final commit and LeaveGroup and returns `Error::Deadline`. Test:
   `consumer_coordinator_faults` (coordinator black-holed: 3.0 s for a 3 s timeout).
-  The longest close in this run: 23.9 s (cut 30 s: the final commit waits for the
+  The longest close in these runs: 23.9 s (cut 30 s: the final commit waits for the
   coordinator to come back).
-- **Changed: a transaction timed out by the coordinator is abortable** (KIP-588). Cutting
-  the coordinator's connections for 30 s (longer than the copier's 20 s transaction
-  timeout) lets the coordinator abort the open transaction and bump the epoch; the next
-  Produce gets INVALID_PRODUCER_EPOCH, which is now `Transaction(Abortable)` as in the
-  Java client (it was Fatal). With transaction.version 2 (this cluster) the abort
-  succeeds and the same producer goes on: 1 failed transaction, 0 producer rebuilds
-  (was 1 rebuild). With version 1 the coordinator answers the abort PRODUCER_FENCED,
-  which is fatal, as in Java (`transactions.rs` covers both versions).
+- **Changed: a transaction timed out by the coordinator is abortable on Produce**
+  (KIP-588). Cutting the coordinator's connections for 30 s (longer than the copier's
+  20 s transaction timeout) lets the coordinator abort the open transaction and bump the
+  epoch. If a Produce meets the bumped epoch first, INVALID_PRODUCER_EPOCH is now
+  `Transaction(Abortable)` as in the Java client (it was Fatal), and with transaction
+  version 2 (this cluster) the abort succeeds and the same producer goes on (run of
+  13:07: 1 failed transaction, 0 producer rebuilds). If a request to a coordinator meets
+  it first (TxnOffsetCommit, EndTxn), the answer means fencing and stays Fatal, as in
+  Java (run of 14:27: `Transaction(Fatal: INVALID_PRODUCER_EPOCH)`, 1 rebuild). Either
+  way nothing is lost or duplicated. With transaction version 1 the abort itself is
+  answered PRODUCER_FENCED (fatal, as Java); `transactions.rs` covers both versions.
 - **Changed earlier this day: zombie group members.** A member whose coordinator was
   unreachable kept consuming its partitions until the coordinator answered again, by
   which time the coordinator had expired it and could have given them away. Now a
   member with no heartbeat answer for `session.timeout` treats its partitions as lost
   and rejoins, as librdkafka does (regression test `consumer_session_expiry`).
 - **W2 duplicates that remain are at-least-once after a session loss** (the `sessions
-  lost` column is 2 in every such row): cut 30 s, latency 6 s (> request timeout) and
-  SIGSTOP 10 s (= the 10 s session timeout) keep every member from committing while
+  lost` column is 2 in every such row): cut 30 s, latency 6 s (> request timeout), black
+  hole 15 s and SIGSTOP 10 s (= the 10 s session timeout) keep members from committing while
   they go on consuming what is buffered or led elsewhere, until their sessions expire;
   what they consumed since their last commit is consumed again by the next owner. No
   client can avoid that without stopping consumption when commits fail; Java and
