@@ -20,12 +20,18 @@ use kafka_client::{Client, Error};
 use kafka_testbed::fault_proxy::{Target, api};
 use kafka_testbed::{ClusterConfig, KafkaCluster};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_older_commit_retried_never_lands_after_a_newer_one() {
+/// A 1-node cluster behind the fault proxy and a new topic of `partitions` on it.
+async fn proxied_cluster(prefix: &str, partitions: i32) -> (KafkaCluster, String) {
     let cluster = KafkaCluster::start(ClusterConfig::new(1).with_fault_proxy()).unwrap();
     let direct = common::client(&cluster.bootstrap_servers());
-    let topic = common::unique_topic("commit-order");
-    common::create_topic(&direct, &topic, 1, 1).await;
+    let topic = common::unique_topic(prefix);
+    common::create_topic(&direct, &topic, partitions, 1).await;
+    (cluster, topic)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_commit_retried_never_lands_after_a_newer_one() {
+    let (cluster, topic) = proxied_cluster("commit-order", 1).await;
     let group = common::unique_topic("g-commit-order");
     let tp = TopicPartition::new(topic.as_str(), 0);
     let at = |offset| BTreeMap::from([(tp.clone(), OffsetAndMetadata::new(offset))]);
@@ -74,10 +80,7 @@ async fn an_older_commit_retried_never_lands_after_a_newer_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_returns_within_its_timeout_when_the_coordinator_is_black_holed() {
-    let cluster = KafkaCluster::start(ClusterConfig::new(1).with_fault_proxy()).unwrap();
-    let direct = common::client(&cluster.bootstrap_servers());
-    let topic = common::unique_topic("close-timeout");
-    common::create_topic(&direct, &topic, 2, 1).await;
+    let (cluster, topic) = proxied_cluster("close-timeout", 2).await;
     kcat_produce(
         &cluster.bootstrap_servers(),
         &topic,

@@ -353,13 +353,13 @@ impl Consumer {
                 committer(&guard, &shared.config),
             ) {
                 let offsets = consumed_offsets(&guard);
-                let busy = shared.auto_commit_busy.clone();
-                if !offsets.is_empty() && !busy.swap(true, Ordering::AcqRel) {
+                if !offsets.is_empty() && !shared.auto_commit_busy.swap(true, Ordering::AcqRel) {
+                    let sh = shared.clone();
                     self.inner.runtime.spawn(async move {
                         if let Err(e) = send_commit(&link, &who, &offsets).await {
                             tracing::debug!(error = %e, "auto-commit failed");
                         }
-                        busy.store(false, Ordering::Release);
+                        sh.auto_commit_busy.store(false, Ordering::Release);
                     });
                 }
             }

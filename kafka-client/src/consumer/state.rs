@@ -92,7 +92,7 @@ pub(crate) struct Shared {
     /// An auto-commit is under way: the next interval skips its commit rather than
     /// queue another behind it (while the coordinator is unreachable they would pile
     /// up, and `close` would wait behind all of them).
-    pub auto_commit_busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub auto_commit_busy: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
