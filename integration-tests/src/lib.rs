@@ -23,7 +23,7 @@
 //!
 //! Environment: `KAFKA_BOOTSTRAP_SERVERS` (use an existing cluster), `KAFKA_TESTBED_HEAP`
 //! (`1g`), `KAFKA_TESTBED_KEEP=1` (keep directories), `KAFKA_TESTBED_CACHE` (where
-//! `cp.txt` lives), `JAVA_HOME`.
+//! `cp.txt` lives), `JAVA_HOME`, `KAFKA_TEST_TRACE=1` (the client's debug events on stderr).
 #![deny(missing_docs)]
 
 mod cluster;
@@ -39,6 +39,7 @@ mod quorum;
 pub mod reliability;
 pub mod secure;
 mod shared;
+mod trace;
 
 pub use cluster::{DetachedCluster, KEEP_ENV, KafkaCluster, StopSignal};
 pub use config::{ClusterConfig, HEAP_ENV};
@@ -49,3 +50,4 @@ pub use ports::free_ports;
 pub use probe::{BrokerInfo, MetadataSnapshot, probe_metadata};
 pub use process::{pid_alive, send_signal};
 pub use shared::{BOOTSTRAP_ENV, SharedKafka, bootstrap_or_start, shared_cluster};
+pub use trace::{TEST_TRACE_ENV, trace_client_if_set};

@@ -79,6 +79,7 @@ static REGISTRY: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
 pub(crate) fn register(dir: &Path, nodes: Vec<NodeLogs>) -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     install_panic_hook();
+    crate::trace::trace_client_if_set(crate::trace::TEST_TRACE_ENV);
     let key = NEXT.fetch_add(1, Ordering::Relaxed);
     lock_registry().push(Registered {
         key,

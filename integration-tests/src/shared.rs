@@ -46,6 +46,7 @@ fn env_bootstrap() -> Option<String> {
 /// If the cluster cannot be started (every later call panics with the same message).
 pub fn shared_cluster() -> &'static SharedKafka {
     static SHARED: OnceLock<std::result::Result<SharedKafka, String>> = OnceLock::new();
+    crate::trace::trace_client_if_set(crate::trace::TEST_TRACE_ENV);
     let shared = SHARED.get_or_init(|| match env_bootstrap() {
         Some(bootstrap_servers) => Ok(SharedKafka {
             bootstrap_servers,

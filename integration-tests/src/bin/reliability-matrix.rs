@@ -64,16 +64,7 @@ fn usage() -> ! {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     kafka_testbed::install_panic_hook();
-    if std::env::var_os("MATRIX_TRACE").is_some() {
-        use tracing_subscriber::layer::SubscriberExt;
-        use tracing_subscriber::{Layer, filter};
-        let layer = tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_filter(filter::filter_fn(|m| {
-                m.target().starts_with("kafka_client") && *m.level() <= tracing::Level::DEBUG
-            }));
-        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
-    }
+    kafka_testbed::trace_client_if_set("MATRIX_TRACE");
     let mut seed = DEFAULT_SEED;
     let mut only: Vec<String> = Vec::new();
     let mut out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/reliability.md");
