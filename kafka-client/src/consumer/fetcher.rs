@@ -10,9 +10,10 @@
 //! default (4 MiB, above one 1 MiB response) the next Fetch of a partition goes out as
 //! soon as the previous response is buffered, so its round trip overlaps `poll`
 //! draining that response instead of following it. A prefetched response carries the
-//! partition's state epoch: a seek, reset or revocation bumps or drops the state and
-//! discards the buffered data, and a response that comes back for an older epoch is
-//! dropped (`on_fetch`), so positions neither skip nor repeat.
+//! partition's state epoch, unique in the process: a seek, reset or revocation renews
+//! or drops the state and discards the buffered data, and a response that comes back
+//! for another epoch is dropped (`on_fetch`), so positions neither skip nor repeat,
+//! also when a revoked partition is assigned again while its old Fetch is out.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::time::Instant;
 
@@ -63,7 +64,8 @@ pub(crate) struct PartitionState {
     pub leader_epoch: Option<i32>,
     pub init: InitState,
     pub paused: bool,
-    /// Bumped on every seek or reset: fetch and lookup answers for an older epoch are dropped.
+    /// New on every seek or reset, and for every new state (see [`next_epoch`]): fetch and
+    /// lookup answers sent under another epoch are dropped.
     pub epoch: u64,
     /// A Fetch request for the partition is outstanding.
     pub fetch_in_flight: bool,
@@ -82,6 +84,17 @@ pub(crate) struct PartitionState {
     pub log_start_offset: i64,
 }
 
+/// A state epoch never used before in this process. Epochs are not counted per state: a
+/// partition revoked (its state dropped) and assigned again gets a new state, and a
+/// Fetch sent under the old state can still come back. Counted per state from 0, the
+/// new state reached the old one's epoch after the same number of seeks, and the old
+/// response, read from further ahead, was taken: the records between the new position
+/// and that response were skipped.
+fn next_epoch() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 impl PartitionState {
     pub(crate) fn new(topic: Arc<str>, init: InitState) -> Self {
         Self {
@@ -91,7 +104,7 @@ impl PartitionState {
             leader_epoch: None,
             init,
             paused: false,
-            epoch: 0,
+            epoch: next_epoch(),
             fetch_in_flight: false,
             lookup_in_flight: false,
             backoff_until: None,
@@ -109,14 +122,14 @@ impl PartitionState {
         self.position = offset;
         self.fetch_offset = offset;
         self.init = InitState::Ready;
-        self.epoch += 1;
+        self.epoch = next_epoch();
         self.backoff_until = None;
     }
 
     /// Asks for a new position lookup.
     pub(crate) fn reset(&mut self, init: InitState) {
         self.init = init;
-        self.epoch += 1;
+        self.epoch = next_epoch();
         self.backoff_until = None;
     }
 
@@ -150,3 +163,28 @@ impl PartitionState {
 
 /// The assignment: partitions by name, in order.
 pub(crate) type Assignment = BTreeMap<TopicPartition, PartitionState>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (flake of `consumer_group::three_members_join_and_leave_mid_stream`,
+    /// records never delivered): a partition assigned again must not take an answer sent
+    /// for its previous state.
+    #[test]
+    fn a_state_made_again_never_reuses_an_epoch() {
+        let mut old = PartitionState::new(Arc::from("t"), InitState::Committed);
+        old.seek(5);
+        let mut again = PartitionState::new(Arc::from("t"), InitState::Committed);
+        assert_ne!(again.epoch, old.epoch);
+        again.seek(5);
+        assert_ne!(
+            again.epoch, old.epoch,
+            "after as many seeks as the old state"
+        );
+        let before = again.epoch;
+        again.reset(InitState::Reset(ResetTarget::Earliest));
+        assert_ne!(again.epoch, before);
+        assert_ne!(again.epoch, old.epoch);
+    }
+}
