@@ -102,6 +102,7 @@ impl ErrorCode {
     pub const INVALID_PRODUCER_EPOCH: ErrorCode = ErrorCode(47);
     pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: ErrorCode = ErrorCode(53);
     pub const CONCURRENT_TRANSACTIONS: ErrorCode = ErrorCode(51);
+    pub const KAFKA_STORAGE_ERROR: ErrorCode = ErrorCode(56);
     pub const SASL_AUTHENTICATION_FAILED: ErrorCode = ErrorCode(58);
     pub const UNSUPPORTED_SASL_MECHANISM: ErrorCode = ErrorCode(33);
     pub const ILLEGAL_SASL_STATE: ErrorCode = ErrorCode(34);

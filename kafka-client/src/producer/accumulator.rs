@@ -366,7 +366,9 @@ impl PartitionState {
     /// echo of an earlier batch's failure).
     pub(crate) fn is_next_to_ack(&self, stamp: Stamp) -> bool {
         let q = self.lock();
-        q.seq_owner == Some(stamp.producer) && q.acked_end == Some(stamp.base_sequence)
+        // Nothing acknowledged yet under this identity: sequence 0 is next (as in Java,
+        // where the last acknowledged sequence starts at -1).
+        q.seq_owner == Some(stamp.producer) && q.acked_end.unwrap_or(0) == stamp.base_sequence
     }
 
     /// Moves expired batches (queued or open) to `out`, for a partition nobody sends
