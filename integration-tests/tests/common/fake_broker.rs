@@ -1,6 +1,7 @@
 //! A scriptable fake Kafka broker for hostile-input tests: it answers every request
 //! with a well-formed default (one broker, one topic `TOPIC` with two partitions led by
-//! itself, empty fetches, successful produces) unless the test's script returns other
+//! itself, empty fetches, successful produces, and a one-member group and an accepting
+//! transaction coordinator from `fake_coordinator`) unless the test's script returns other
 //! bytes for that request. Only for what a real broker cannot be made to send.
 
 use std::sync::Arc;
@@ -220,7 +221,12 @@ fn default_answer(req: &Req) -> Vec<u8> {
         ApiKey::ApiVersions => {
             let mut r = req.clone();
             r.version = req.version.min(3);
-            frame(&r, &api_versions(VERSIONS))
+            let all: Vec<(ApiKey, i16, i16)> = VERSIONS
+                .iter()
+                .chain(super::fake_coordinator::VERSIONS)
+                .copied()
+                .collect();
+            frame(&r, &api_versions(&all))
         }
         ApiKey::Metadata => frame(req, &metadata(req.port, 1)),
         ApiKey::ListOffsets => {
@@ -248,7 +254,8 @@ fn default_answer(req: &Req) -> Vec<u8> {
         }
         ApiKey::Fetch => frame(req, &fetch(req, |_, _| Bytes::new())),
         ApiKey::Produce => frame(req, &produce_ok(req)),
-        other => panic!("fake broker got an unexpected {other:?}"),
+        other => super::fake_coordinator::answer(req, 0)
+            .unwrap_or_else(|| panic!("fake broker got an unexpected {other:?}")),
     }
 }
 

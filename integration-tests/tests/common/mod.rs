@@ -4,6 +4,7 @@
 pub mod consumer_util;
 pub mod example_bin;
 pub mod fake_broker;
+pub mod fake_coordinator;
 pub mod leader_kill;
 pub mod produce;
 pub mod txn;

@@ -1,0 +1,220 @@
+//! The fake broker's answers for the coordinator APIs (a group with one member, a
+//! transaction coordinator that accepts everything), and an error answer for each API
+//! the error-code tests inject into. Answers mirror the request (its topics and
+//! partitions), so they are well-formed for whatever the client asked.
+
+use kafka_client::protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+};
+use kafka_client::protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_client::protocol::messages::leave_group_response::MemberResponse;
+use kafka_client::protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_client::protocol::messages::offset_fetch_response::{
+    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+};
+use kafka_client::protocol::messages::{
+    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, BrokerId, EndTxnResponse,
+    FetchResponse, FindCoordinatorResponse, HeartbeatResponse, InitProducerIdResponse,
+    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse,
+    OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+    ProduceResponse, ProducerId, SyncGroupRequest, SyncGroupResponse,
+};
+use kafka_client::protocol::protocol::{Decodable, StrBytes};
+
+use super::fake_broker::{Req, fetch, frame, produce_ok};
+
+/// The member id the fake group coordinator gives its only member.
+const MEMBER: &str = "fake-member-1";
+/// The producer id the fake broker hands out.
+pub const PRODUCER_ID: i64 = 4_000;
+
+/// Versions of the coordinator APIs the fake broker advertises.
+pub const VERSIONS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::FindCoordinator, 0, 3),
+    (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::JoinGroup, 0, 7),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::OffsetCommit, 2, 8),
+    (ApiKey::OffsetFetch, 1, 7),
+    (ApiKey::LeaveGroup, 0, 4),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 3),
+];
+
+fn s(v: &'static str) -> StrBytes {
+    StrBytes::from_static_str(v)
+}
+
+/// The well-formed answer to a coordinator API, with `code` as its error (0: success);
+/// `None` for an API this module does not answer.
+pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
+    let v = req.version;
+    let body = &mut req.body.clone();
+    Some(match req.api {
+        ApiKey::FindCoordinator => frame(
+            req,
+            &FindCoordinatorResponse::default()
+                .with_error_code(code)
+                .with_node_id(BrokerId(1))
+                .with_host(s("127.0.0.1"))
+                .with_port(req.port as i32),
+        ),
+        ApiKey::InitProducerId => frame(
+            req,
+            &InitProducerIdResponse::default()
+                .with_error_code(code)
+                .with_producer_id(ProducerId(PRODUCER_ID))
+                .with_producer_epoch(0),
+        ),
+        ApiKey::JoinGroup => {
+            let jr = JoinGroupRequest::decode(body, v).unwrap();
+            let first = jr.protocols.first().expect("a protocol");
+            let mut r = JoinGroupResponse::default()
+                .with_error_code(code)
+                .with_generation_id(1)
+                .with_protocol_name(Some(first.name.clone()))
+                .with_leader(s(MEMBER))
+                .with_member_id(s(MEMBER))
+                .with_members(vec![
+                    JoinGroupResponseMember::default()
+                        .with_member_id(s(MEMBER))
+                        .with_metadata(first.metadata.clone()),
+                ]);
+            if v >= 7 {
+                r = r.with_protocol_type(Some(jr.protocol_type.clone()));
+            }
+            frame(req, &r)
+        }
+        ApiKey::SyncGroup => {
+            let sr = SyncGroupRequest::decode(body, v).unwrap();
+            let mine = sr.assignments.iter().find(|a| a.member_id == sr.member_id);
+            let mut r = SyncGroupResponse::default()
+                .with_error_code(code)
+                .with_assignment(mine.map(|a| a.assignment.clone()).unwrap_or_default());
+            if v >= 5 {
+                r = r
+                    .with_protocol_type(sr.protocol_type.clone())
+                    .with_protocol_name(sr.protocol_name.clone());
+            }
+            frame(req, &r)
+        }
+        ApiKey::Heartbeat => frame(req, &HeartbeatResponse::default().with_error_code(code)),
+        ApiKey::LeaveGroup => {
+            let lr = LeaveGroupRequest::decode(body, v).unwrap();
+            let members = lr
+                .members
+                .iter()
+                .map(|m| MemberResponse::default().with_member_id(m.member_id.clone()))
+                .collect();
+            let mut r = LeaveGroupResponse::default().with_error_code(code);
+            if v >= 3 {
+                r = r.with_members(members);
+            }
+            frame(req, &r)
+        }
+        ApiKey::OffsetCommit => {
+            let cr = OffsetCommitRequest::decode(body, v).unwrap();
+            let topics = cr
+                .topics
+                .iter()
+                .map(|t| {
+                    OffsetCommitResponseTopic::default()
+                        .with_name(t.name.clone())
+                        .with_partitions(
+                            t.partitions
+                                .iter()
+                                .map(|p| {
+                                    OffsetCommitResponsePartition::default()
+                                        .with_partition_index(p.partition_index)
+                                        .with_error_code(code)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            frame(req, &OffsetCommitResponse::default().with_topics(topics))
+        }
+        ApiKey::OffsetFetch => {
+            let fr = OffsetFetchRequest::decode(body, v).unwrap();
+            let topics = fr
+                .topics
+                .unwrap_or_default()
+                .iter()
+                .map(|t| {
+                    OffsetFetchResponseTopic::default()
+                        .with_name(t.name.clone())
+                        .with_partitions(
+                            t.partition_indexes
+                                .iter()
+                                .map(|&p| {
+                                    OffsetFetchResponsePartition::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(-1)
+                                        .with_metadata(Some(s("")))
+                                        .with_error_code(code)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            frame(req, &OffsetFetchResponse::default().with_topics(topics))
+        }
+        ApiKey::AddPartitionsToTxn => {
+            let ar = AddPartitionsToTxnRequest::decode(body, v).unwrap();
+            let results = ar
+                .v3_and_below_topics
+                .iter()
+                .map(|t| {
+                    AddPartitionsToTxnTopicResult::default()
+                        .with_name(t.name.clone())
+                        .with_results_by_partition(
+                            t.partitions
+                                .iter()
+                                .map(|&p| {
+                                    AddPartitionsToTxnPartitionResult::default()
+                                        .with_partition_index(p)
+                                        .with_partition_error_code(code)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            frame(
+                req,
+                &AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results),
+            )
+        }
+        ApiKey::EndTxn => frame(req, &EndTxnResponse::default().with_error_code(code)),
+        _ => return None,
+    })
+}
+
+/// An answer to `req` carrying `code`: for Produce and Fetch every partition fails
+/// with it, for the coordinator APIs see [`answer`].
+pub fn error_answer(req: &Req, code: i16) -> Vec<u8> {
+    match req.api {
+        ApiKey::Produce => {
+            let mut r: ProduceResponse = produce_ok(req);
+            for t in &mut r.responses {
+                for p in &mut t.partition_responses {
+                    p.error_code = code;
+                    p.base_offset = -1;
+                }
+            }
+            frame(req, &r)
+        }
+        ApiKey::Fetch => {
+            let mut r: FetchResponse = fetch(req, |_, _| bytes::Bytes::new());
+            for t in &mut r.responses {
+                for p in &mut t.partitions {
+                    p.error_code = code;
+                }
+            }
+            frame(req, &r)
+        }
+        _ => answer(req, code).unwrap_or_else(|| panic!("no error answer for {:?}", req.api)),
+    }
+}
