@@ -42,6 +42,12 @@ pub const FINDINGS: &str = "
   `tests/hostile_broker.rs` (15 cases: lengths, counts, CRC, varints, compression bomb,
   doubled abort markers, correlation ids, partitions never asked for, missing leader,
   unknown codes, ApiVersions min > max).
+- **Run of 2026-12-05 18:44 UTC** (after both fixes): 38 scenarios, 0 lost, 0 duplicates
+  in W1 and W3, the same at-least-once W2 rows as before (below). The `InvalidState ×1`
+  in W3's 30 s cut row was the copier's own mistake, not the client's: after its
+  session expired (the `UNKNOWN_MEMBER_ID` abort in the same row) it asked to rewind a
+  partition it no longer owned, which `seek_to_committed` refuses with a typed error,
+  as Java's `seek` does. The copier now rewinds only partitions it still owns.
 
 ## Findings (2026-11-22, seed 20261122)
 

@@ -343,6 +343,10 @@ fn spawn_copier(
                     continue;
                 }
             };
+            // Partitions given away since (the session expired, a rebalance) start from
+            // the committed offsets with their new owner: only owned ones are rewound.
+            let owned = consumer.assignment();
+            rewind_needed.retain(|tp| owned.contains(tp));
             if !rewind_needed.is_empty() {
                 if let Err(e) = consumer
                     .seek_to_committed(rewind_needed.iter().cloned())
