@@ -17,7 +17,9 @@ use bytes::Bytes;
 use common::fake_broker::{FakeBroker, Req, TOPIC, fetch, frame};
 use common::fake_coordinator::error_answer;
 use kafka_client::TransactionErrorKind;
-use kafka_client::consumer::{AutoOffsetReset, Consumer, OffsetAndMetadata, TopicPartition};
+use kafka_client::consumer::{
+    AutoOffsetReset, Consumer, GroupMetadata, OffsetAndMetadata, TopicPartition,
+};
 use kafka_client::producer::{Producer, ProducerRecord};
 use kafka_client::protocol::messages::ApiKey;
 use kafka_client::records::{BatchBuilder, BatchMeta, Compression};
@@ -43,6 +45,8 @@ enum Flow {
     Idempotent,
     /// A transactional producer: init, begin, send one record, commit.
     Transaction,
+    /// The same, with the consumed offsets sent to the transaction before the commit.
+    TransactionOffsets,
     /// A group member subscribes, is assigned, heartbeats, commits, leaves.
     Group,
     /// A consumer assigned partition 0 reads the record at offset 0.
@@ -107,7 +111,7 @@ async fn run_flow(flow: Flow, bootstrap: &str) -> Result<(), Error> {
             let p = producer(bootstrap, matches!(flow, Flow::Idempotent)).build()?;
             send_one(&p).await
         }
-        Flow::Transaction => {
+        Flow::Transaction | Flow::TransactionOffsets => {
             let mut p = producer(bootstrap, true)
                 .transactional_id("fake-txn")
                 .build_transactional()
@@ -117,6 +121,16 @@ async fn run_flow(flow: Flow, bootstrap: &str) -> Result<(), Error> {
                 .send(ProducerRecord::new(TOPIC).with_partition(0).with_value("v"))
                 .await?
                 .await;
+            if matches!(flow, Flow::TransactionOffsets) {
+                let group = GroupMetadata {
+                    group_id: "fake-group".into(),
+                    generation_id: -1,
+                    member_id: String::new(),
+                    group_instance_id: None,
+                };
+                let offsets = [(TopicPartition::new(TOPIC, 0), OffsetAndMetadata::new(1))];
+                txn.send_offsets(offsets, &group).await?;
+            }
             // A failed record is reported on its own future; the commit must then fail
             // too (with the transaction error the test expects). A commit that succeeds
             // after a failed record surfaces the record's error, which no case expects.
@@ -477,6 +491,84 @@ async fn transaction_codes() {
         case(
             F,
             ApiKey::EndTxn,
+            ErrorCode::INVALID_PRODUCER_EPOCH,
+            1,
+            Txn(Fatal),
+        ),
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_offset_codes() {
+    use Flow::TransactionOffsets as F;
+    run_all(&[
+        case(
+            F,
+            ApiKey::AddOffsetsToTxn,
+            ErrorCode::NOT_COORDINATOR,
+            2,
+            Recovers,
+        ),
+        case(
+            F,
+            ApiKey::AddOffsetsToTxn,
+            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+            2,
+            Recovers,
+        ),
+        case(
+            F,
+            ApiKey::AddOffsetsToTxn,
+            ErrorCode::CONCURRENT_TRANSACTIONS,
+            2,
+            Recovers,
+        ),
+        case(
+            F,
+            ApiKey::AddOffsetsToTxn,
+            ErrorCode::TRANSACTION_ABORTABLE,
+            1,
+            Txn(Abortable),
+        ),
+        case(
+            F,
+            ApiKey::AddOffsetsToTxn,
+            ErrorCode::PRODUCER_FENCED,
+            1,
+            Txn(Fatal),
+        ),
+        case(
+            F,
+            ApiKey::TxnOffsetCommit,
+            ErrorCode::NOT_COORDINATOR,
+            2,
+            Recovers,
+        ),
+        case(
+            F,
+            ApiKey::TxnOffsetCommit,
+            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+            2,
+            Recovers,
+        ),
+        case(
+            F,
+            ApiKey::TxnOffsetCommit,
+            ErrorCode::TRANSACTION_ABORTABLE,
+            1,
+            Txn(Abortable),
+        ),
+        case(
+            F,
+            ApiKey::TxnOffsetCommit,
+            ErrorCode::PRODUCER_FENCED,
+            1,
+            Txn(Fatal),
+        ),
+        case(
+            F,
+            ApiKey::TxnOffsetCommit,
             ErrorCode::INVALID_PRODUCER_EPOCH,
             1,
             Txn(Fatal),

@@ -25,20 +25,21 @@ pub const FINDINGS: &str = "
   retried as if an earlier batch had failed (there was none); it now fails the batch with
   the typed code and bumps the epoch, as the Java client does. Found by the error-code
   matrix below.
-- **Error codes, per request type** (`tests/error_codes.rs`, fake broker, 50 cases in
+- **Error codes, per request type** (`tests/error_codes.rs`, fake broker, 60 cases in
   CI): every code of the guide's list served 1-2 times to each request type that can
   carry it, then normal answers. Retriable codes (NOT_LEADER_OR_FOLLOWER,
   NOT_ENOUGH_REPLICAS(_AFTER_APPEND), KAFKA_STORAGE_ERROR on Produce and Fetch;
   NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, CONCURRENT_TRANSACTIONS on
-  InitProducerId, AddPartitionsToTxn, EndTxn, FindCoordinator, OffsetFetch, OffsetCommit;
+  InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn,
+  FindCoordinator, OffsetFetch, OffsetCommit;
   REBALANCE_IN_PROGRESS and NOT_COORDINATOR on JoinGroup, SyncGroup, Heartbeat) recover;
   UNKNOWN_PRODUCER_ID recovers by an epoch bump; on an idempotent producer
   OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH and PRODUCER_FENCED fail the
-  record with the typed code; in a transaction TRANSACTION_ABORTABLE,
-  INVALID_PRODUCER_EPOCH and OUT_OF_ORDER_SEQUENCE_NUMBER on Produce are
-  `Transaction(Abortable)`, PRODUCER_FENCED anywhere and INVALID_PRODUCER_EPOCH on
-  AddPartitionsToTxn or EndTxn are `Transaction(Fatal)`, as in Java. Each case is bounded
-  (30 s) and checks that the code was really served. Malformed responses are in
+  record with the typed code; in a transaction TRANSACTION_ABORTABLE (on every
+  request that carries it), and INVALID_PRODUCER_EPOCH and OUT_OF_ORDER_SEQUENCE_NUMBER
+  on Produce, are `Transaction(Abortable)`; PRODUCER_FENCED anywhere and
+  INVALID_PRODUCER_EPOCH on AddPartitionsToTxn, TxnOffsetCommit or EndTxn are
+  `Transaction(Fatal)`, as in Java. Each case is bounded (30 s) and checks that the code was really served. Malformed responses are in
   `tests/hostile_broker.rs` (15 cases: lengths, counts, CRC, varints, compression bomb,
   doubled abort markers, correlation ids, partitions never asked for, missing leader,
   unknown codes, ApiVersions min > max).

@@ -14,12 +14,16 @@ use kafka_client::protocol::messages::offset_commit_response::{
 use kafka_client::protocol::messages::offset_fetch_response::{
     OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
+use kafka_client::protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
 use kafka_client::protocol::messages::{
-    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, BrokerId, EndTxnResponse,
-    FetchResponse, FindCoordinatorResponse, HeartbeatResponse, InitProducerIdResponse,
-    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse,
-    OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
-    ProduceResponse, ProducerId, SyncGroupRequest, SyncGroupResponse,
+    AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey,
+    BrokerId, EndTxnResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
+    InitProducerIdResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
+    OffsetFetchResponse, ProduceResponse, ProducerId, SyncGroupRequest, SyncGroupResponse,
+    TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 use kafka_client::protocol::protocol::{Decodable, StrBytes};
 
@@ -42,6 +46,8 @@ pub const VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::LeaveGroup, 0, 4),
     (ApiKey::AddPartitionsToTxn, 0, 3),
     (ApiKey::EndTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 3),
+    (ApiKey::TxnOffsetCommit, 0, 3),
 ];
 
 fn s(v: &'static str) -> StrBytes {
@@ -188,6 +194,32 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
             )
         }
         ApiKey::EndTxn => frame(req, &EndTxnResponse::default().with_error_code(code)),
+        ApiKey::AddOffsetsToTxn => frame(
+            req,
+            &AddOffsetsToTxnResponse::default().with_error_code(code),
+        ),
+        ApiKey::TxnOffsetCommit => {
+            let tr = TxnOffsetCommitRequest::decode(body, v).unwrap();
+            let topics = tr
+                .topics
+                .iter()
+                .map(|t| {
+                    TxnOffsetCommitResponseTopic::default()
+                        .with_name(t.name.clone())
+                        .with_partitions(
+                            t.partitions
+                                .iter()
+                                .map(|p| {
+                                    TxnOffsetCommitResponsePartition::default()
+                                        .with_partition_index(p.partition_index)
+                                        .with_error_code(code)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            frame(req, &TxnOffsetCommitResponse::default().with_topics(topics))
+        }
         _ => return None,
     })
 }
