@@ -53,23 +53,9 @@ enum Flow {
     Fetch,
 }
 
-struct Case {
-    flow: Flow,
-    api: ApiKey,
-    code: ErrorCode,
-    count: u32,
-    expect: Expect,
-}
-
-const fn case(flow: Flow, api: ApiKey, code: ErrorCode, count: u32, expect: Expect) -> Case {
-    Case {
-        flow,
-        api,
-        code,
-        count,
-        expect,
-    }
-}
+/// One case: the request type, the code it is answered with, how many times, and the
+/// outcome the flow must end in.
+type Case = (ApiKey, ErrorCode, u32, Expect);
 
 /// One record at offset 0 of partition 0; nothing elsewhere.
 fn one_record(partition: i32, offset: i64) -> Bytes {
@@ -180,9 +166,9 @@ async fn run_flow(flow: Flow, bootstrap: &str) -> Result<(), Error> {
 }
 
 /// Runs one case on its own fake broker; `Err` describes a wrong outcome.
-async fn run_case(c: &Case) -> Result<(), String> {
+async fn run_case(flow: Flow, &(api, error, count, expect): &Case) -> Result<(), String> {
     let served = Arc::new(AtomicU32::new(0));
-    let (api, code, count) = (c.api, c.code.code(), c.count);
+    let code = error.code();
     let hits = served.clone();
     let script = Arc::new(move |r: &Req| {
         if r.api == api && hits.fetch_add(1, Ordering::SeqCst) < count {
@@ -191,7 +177,7 @@ async fn run_case(c: &Case) -> Result<(), String> {
         (r.api == ApiKey::Fetch).then(|| frame(r, &fetch(r, one_record)))
     });
     let broker = FakeBroker::start(script).await;
-    let outcome = bounded(run_flow(c.flow, &broker.bootstrap)).await;
+    let outcome = bounded(run_flow(flow, &broker.bootstrap)).await;
     let served = served.load(Ordering::SeqCst).min(count);
     if served < count {
         return Err(format!(
@@ -201,9 +187,9 @@ async fn run_case(c: &Case) -> Result<(), String> {
     let Some(outcome) = outcome else {
         return Err("no outcome within 30 s (hang)".into());
     };
-    match (c.expect, outcome) {
+    match (expect, outcome) {
         (Expect::Recovers, Ok(())) => Ok(()),
-        (Expect::FailsWithCode, Err(e)) if e.code() == Some(c.code) => Ok(()),
+        (Expect::FailsWithCode, Err(e)) if e.code() == Some(error) => Ok(()),
         (Expect::Txn(kind), Err(Error::Transaction { kind: k, .. })) if k == kind => Ok(()),
         (want, got) => Err(format!("wanted {want:?}, got {got:?}")),
     }
@@ -213,14 +199,11 @@ async fn bounded<T>(f: impl Future<Output = T>) -> Option<T> {
     tokio::time::timeout(Duration::from_secs(30), f).await.ok()
 }
 
-async fn run_all(cases: &[Case]) {
+async fn run_all(flow: Flow, cases: &[Case]) {
     let mut wrong = Vec::new();
     for c in cases {
-        if let Err(why) = run_case(c).await {
-            wrong.push(format!(
-                "{:?} {:?} {} x{}: {why}",
-                c.flow, c.api, c.code, c.count
-            ));
+        if let Err(why) = run_case(flow, c).await {
+            wrong.push(format!("{flow:?} {:?} {} x{}: {why}", c.0, c.1, c.2));
         }
     }
     assert!(
@@ -232,461 +215,135 @@ async fn run_all(cases: &[Case]) {
     );
 }
 
+use ApiKey as A;
+use ErrorCode as E;
 use Expect::{FailsWithCode, Recovers, Txn};
 use TransactionErrorKind::{Abortable, Fatal};
 
+/// Codes a partition leader answers that a retry resolves.
+const LEADER_RETRIABLE: [ErrorCode; 4] = [
+    E::NOT_LEADER_OR_FOLLOWER,
+    E::NOT_ENOUGH_REPLICAS,
+    E::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+    E::KAFKA_STORAGE_ERROR,
+];
+
+/// Codes a coordinator answers that a retry (after a new lookup) resolves.
+const COORDINATOR_RETRIABLE: [ErrorCode; 3] = [
+    E::NOT_COORDINATOR,
+    E::COORDINATOR_LOAD_IN_PROGRESS,
+    E::CONCURRENT_TRANSACTIONS,
+];
+
+/// `api` answered twice with each of `codes`, recovering each time.
+fn recovers(api: ApiKey, codes: &[ErrorCode]) -> impl Iterator<Item = Case> + '_ {
+    codes.iter().map(move |&code| (api, code, 2, Recovers))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn produce_codes() {
-    use Flow::Produce as F;
-    run_all(&[
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::NOT_LEADER_OR_FOLLOWER,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::NOT_ENOUGH_REPLICAS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::KAFKA_STORAGE_ERROR,
-            2,
-            Recovers,
-        ),
-    ])
-    .await;
+    let cases: Vec<Case> = recovers(A::Produce, &LEADER_RETRIABLE).collect();
+    run_all(Flow::Produce, &cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_produce_codes() {
-    use Flow::Idempotent as F;
-    run_all(&[
-        case(
-            F,
-            ApiKey::InitProducerId,
-            ErrorCode::NOT_COORDINATOR,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::InitProducerId,
-            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::NOT_LEADER_OR_FOLLOWER,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::NOT_ENOUGH_REPLICAS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::KAFKA_STORAGE_ERROR,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::UNKNOWN_PRODUCER_ID,
-            1,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+    let mut cases: Vec<Case> = recovers(A::InitProducerId, &COORDINATOR_RETRIABLE[..2])
+        .chain(recovers(A::Produce, &LEADER_RETRIABLE))
+        .collect();
+    cases.extend([
+        (A::Produce, E::UNKNOWN_PRODUCER_ID, 1, Recovers),
+        (
+            A::Produce,
+            E::OUT_OF_ORDER_SEQUENCE_NUMBER,
             1,
             FailsWithCode,
         ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::INVALID_PRODUCER_EPOCH,
-            1,
-            FailsWithCode,
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::PRODUCER_FENCED,
-            1,
-            FailsWithCode,
-        ),
-    ])
-    .await;
+        (A::Produce, E::INVALID_PRODUCER_EPOCH, 1, FailsWithCode),
+        (A::Produce, E::PRODUCER_FENCED, 1, FailsWithCode),
+    ]);
+    run_all(Flow::Idempotent, &cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transaction_codes() {
-    use Flow::Transaction as F;
-    run_all(&[
-        case(
-            F,
-            ApiKey::FindCoordinator,
-            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::InitProducerId,
-            ErrorCode::NOT_COORDINATOR,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::InitProducerId,
-            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::InitProducerId,
-            ErrorCode::CONCURRENT_TRANSACTIONS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::AddPartitionsToTxn,
-            ErrorCode::NOT_COORDINATOR,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::AddPartitionsToTxn,
-            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::AddPartitionsToTxn,
-            ErrorCode::CONCURRENT_TRANSACTIONS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::AddPartitionsToTxn,
-            ErrorCode::TRANSACTION_ABORTABLE,
+    let mut cases: Vec<Case> = recovers(A::FindCoordinator, &COORDINATOR_RETRIABLE[1..2])
+        .chain(recovers(A::InitProducerId, &COORDINATOR_RETRIABLE))
+        .chain(recovers(A::AddPartitionsToTxn, &COORDINATOR_RETRIABLE))
+        .chain(recovers(A::Produce, &LEADER_RETRIABLE))
+        .chain(recovers(A::EndTxn, &COORDINATOR_RETRIABLE))
+        .collect();
+    cases.extend([
+        (
+            A::AddPartitionsToTxn,
+            E::TRANSACTION_ABORTABLE,
             1,
             Txn(Abortable),
         ),
-        case(
-            F,
-            ApiKey::AddPartitionsToTxn,
-            ErrorCode::PRODUCER_FENCED,
+        (A::AddPartitionsToTxn, E::PRODUCER_FENCED, 1, Txn(Fatal)),
+        (
+            A::AddPartitionsToTxn,
+            E::INVALID_PRODUCER_EPOCH,
             1,
             Txn(Fatal),
         ),
-        case(
-            F,
-            ApiKey::AddPartitionsToTxn,
-            ErrorCode::INVALID_PRODUCER_EPOCH,
-            1,
-            Txn(Fatal),
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::NOT_LEADER_OR_FOLLOWER,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::NOT_ENOUGH_REPLICAS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::KAFKA_STORAGE_ERROR,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::TRANSACTION_ABORTABLE,
+        (A::Produce, E::TRANSACTION_ABORTABLE, 1, Txn(Abortable)),
+        (A::Produce, E::INVALID_PRODUCER_EPOCH, 1, Txn(Abortable)),
+        (
+            A::Produce,
+            E::OUT_OF_ORDER_SEQUENCE_NUMBER,
             1,
             Txn(Abortable),
         ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::INVALID_PRODUCER_EPOCH,
-            1,
-            Txn(Abortable),
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
-            1,
-            Txn(Abortable),
-        ),
-        case(
-            F,
-            ApiKey::Produce,
-            ErrorCode::PRODUCER_FENCED,
-            1,
-            Txn(Fatal),
-        ),
-        case(F, ApiKey::EndTxn, ErrorCode::NOT_COORDINATOR, 2, Recovers),
-        case(
-            F,
-            ApiKey::EndTxn,
-            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::EndTxn,
-            ErrorCode::CONCURRENT_TRANSACTIONS,
-            2,
-            Recovers,
-        ),
-        case(F, ApiKey::EndTxn, ErrorCode::PRODUCER_FENCED, 1, Txn(Fatal)),
-        case(
-            F,
-            ApiKey::EndTxn,
-            ErrorCode::INVALID_PRODUCER_EPOCH,
-            1,
-            Txn(Fatal),
-        ),
-    ])
-    .await;
+        (A::Produce, E::PRODUCER_FENCED, 1, Txn(Fatal)),
+        (A::EndTxn, E::PRODUCER_FENCED, 1, Txn(Fatal)),
+        (A::EndTxn, E::INVALID_PRODUCER_EPOCH, 1, Txn(Fatal)),
+    ]);
+    run_all(Flow::Transaction, &cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transaction_offset_codes() {
-    use Flow::TransactionOffsets as F;
-    run_all(&[
-        case(
-            F,
-            ApiKey::AddOffsetsToTxn,
-            ErrorCode::NOT_COORDINATOR,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::AddOffsetsToTxn,
-            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::AddOffsetsToTxn,
-            ErrorCode::CONCURRENT_TRANSACTIONS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::AddOffsetsToTxn,
-            ErrorCode::TRANSACTION_ABORTABLE,
+    let mut cases: Vec<Case> = recovers(A::AddOffsetsToTxn, &COORDINATOR_RETRIABLE)
+        .chain(recovers(A::TxnOffsetCommit, &COORDINATOR_RETRIABLE[..2]))
+        .collect();
+    cases.extend([
+        (
+            A::AddOffsetsToTxn,
+            E::TRANSACTION_ABORTABLE,
             1,
             Txn(Abortable),
         ),
-        case(
-            F,
-            ApiKey::AddOffsetsToTxn,
-            ErrorCode::PRODUCER_FENCED,
-            1,
-            Txn(Fatal),
-        ),
-        case(
-            F,
-            ApiKey::TxnOffsetCommit,
-            ErrorCode::NOT_COORDINATOR,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::TxnOffsetCommit,
-            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::TxnOffsetCommit,
-            ErrorCode::TRANSACTION_ABORTABLE,
+        (A::AddOffsetsToTxn, E::PRODUCER_FENCED, 1, Txn(Fatal)),
+        (
+            A::TxnOffsetCommit,
+            E::TRANSACTION_ABORTABLE,
             1,
             Txn(Abortable),
         ),
-        case(
-            F,
-            ApiKey::TxnOffsetCommit,
-            ErrorCode::PRODUCER_FENCED,
-            1,
-            Txn(Fatal),
-        ),
-        case(
-            F,
-            ApiKey::TxnOffsetCommit,
-            ErrorCode::INVALID_PRODUCER_EPOCH,
-            1,
-            Txn(Fatal),
-        ),
-    ])
-    .await;
+        (A::TxnOffsetCommit, E::PRODUCER_FENCED, 1, Txn(Fatal)),
+        (A::TxnOffsetCommit, E::INVALID_PRODUCER_EPOCH, 1, Txn(Fatal)),
+    ]);
+    run_all(Flow::TransactionOffsets, &cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_codes() {
-    use Flow::Group as F;
-    run_all(&[
-        case(
-            F,
-            ApiKey::FindCoordinator,
-            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::JoinGroup,
-            ErrorCode::NOT_COORDINATOR,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::JoinGroup,
-            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::JoinGroup,
-            ErrorCode::REBALANCE_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::SyncGroup,
-            ErrorCode::NOT_COORDINATOR,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::SyncGroup,
-            ErrorCode::REBALANCE_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Heartbeat,
-            ErrorCode::NOT_COORDINATOR,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Heartbeat,
-            ErrorCode::REBALANCE_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::OffsetFetch,
-            ErrorCode::NOT_COORDINATOR,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::OffsetFetch,
-            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::OffsetCommit,
-            ErrorCode::NOT_COORDINATOR,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::OffsetCommit,
-            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
-            2,
-            Recovers,
-        ),
-    ])
-    .await;
+    let group_retriable = [E::NOT_COORDINATOR, E::REBALANCE_IN_PROGRESS];
+    let cases: Vec<Case> = recovers(A::FindCoordinator, &COORDINATOR_RETRIABLE[1..2])
+        .chain(recovers(A::JoinGroup, &COORDINATOR_RETRIABLE[..2]))
+        .chain(recovers(A::JoinGroup, &group_retriable[1..]))
+        .chain(recovers(A::SyncGroup, &group_retriable))
+        .chain(recovers(A::Heartbeat, &group_retriable))
+        .chain(recovers(A::OffsetFetch, &COORDINATOR_RETRIABLE[..2]))
+        .chain(recovers(A::OffsetCommit, &COORDINATOR_RETRIABLE[..2]))
+        .collect();
+    run_all(Flow::Group, &cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_codes() {
-    use Flow::Fetch as F;
-    run_all(&[
-        case(
-            F,
-            ApiKey::Fetch,
-            ErrorCode::NOT_LEADER_OR_FOLLOWER,
-            2,
-            Recovers,
-        ),
-        case(
-            F,
-            ApiKey::Fetch,
-            ErrorCode::KAFKA_STORAGE_ERROR,
-            2,
-            Recovers,
-        ),
-    ])
-    .await;
+    let codes = [E::NOT_LEADER_OR_FOLLOWER, E::KAFKA_STORAGE_ERROR];
+    let cases: Vec<Case> = recovers(A::Fetch, &codes).collect();
+    run_all(Flow::Fetch, &cases).await;
 }

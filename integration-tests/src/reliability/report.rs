@@ -25,7 +25,7 @@ pub const FINDINGS: &str = "
   retried as if an earlier batch had failed (there was none); it now fails the batch with
   the typed code and bumps the epoch, as the Java client does. Found by the error-code
   matrix below.
-- **Error codes, per request type** (`tests/error_codes.rs`, fake broker, 60 cases in
+- **Error codes, per request type** (`tests/error_codes.rs`, fake broker, 61 cases in
   CI): every code of the guide's list served 1-2 times to each request type that can
   carry it, then normal answers. Retriable codes (NOT_LEADER_OR_FOLLOWER,
   NOT_ENOUGH_REPLICAS(_AFTER_APPEND), KAFKA_STORAGE_ERROR on Produce and Fetch;
