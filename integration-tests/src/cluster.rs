@@ -13,8 +13,9 @@ use crate::config::{self, ClusterConfig, NodeSpec};
 use crate::error::{Error, Result};
 use crate::fault_proxy::{FaultProxy, ProxyRuntime};
 use crate::logs::{self, NodeLogs};
-use crate::probe::{MetadataSnapshot, probe_metadata};
+use crate::probe::{MetadataSnapshot, probe_api_keys, probe_metadata};
 use crate::process::{self, Jvm, JvmCommand};
+use kafka_protocol::messages::ApiKey;
 
 /// Environment variable: `1` keeps a dropped cluster's directory (logs and data).
 pub const KEEP_ENV: &str = "KAFKA_TESTBED_KEEP";
@@ -298,7 +299,8 @@ impl KafkaCluster {
     }
 
     /// Blocks until every running, unpaused node answers Metadata listing exactly the
-    /// running, unpaused nodes (plus a controller id when there is more than one), or
+    /// running, unpaused nodes (plus a controller id when there is more than one) and
+    /// advertises CreateTopics (see [`admin_api_missing`]), or
     /// fails after `timeout` with every broker log's tail. Fails at once if a JVM exits.
     pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
@@ -335,6 +337,8 @@ impl KafkaCluster {
                             ));
                         } else if expected.len() > 1 && snapshot.controller_id.is_none() {
                             problem = Some(format!("node {} reports no controller", node.id));
+                        } else {
+                            problem = admin_api_missing(node.id, &node.client_address());
                         }
                     }
                     Err(e) => problem = Some(e.to_string()),
@@ -712,4 +716,19 @@ fn prepare_given_dir(dir: &Path) -> Result<PathBuf> {
         )));
     }
     fs::canonicalize(dir).map_err(|e| Error::io(format!("resolving {}", dir.display()), e))
+}
+
+/// Why `node` is not ready for admin requests yet, if it is not: a KRaft broker leaves
+/// the APIs it forwards to the controller (CreateTopics and the other admin writes) out
+/// of ApiVersions until it knows the controller's versions. A client that connected in
+/// that window was told CreateTopics is unsupported (seen once in CI: a test's first
+/// CreateTopics right after start-up failed with UnsupportedVersion).
+fn admin_api_missing(node: i32, address: &str) -> Option<String> {
+    match probe_api_keys(address, PROBE_TIMEOUT) {
+        Ok(keys) if keys.contains(&(ApiKey::CreateTopics as i16)) => None,
+        Ok(_) => Some(format!(
+            "node {node} does not advertise CreateTopics yet (controller versions unknown)"
+        )),
+        Err(e) => Some(e.to_string()),
+    }
 }

@@ -47,7 +47,7 @@ pub use error::{Error, Result};
 pub use fault_proxy::{FaultProxy, ProxyStats, Target};
 pub use logs::{PANIC_TAIL_LINES, install_panic_hook, live_cluster_log_report, tail_file};
 pub use ports::free_ports;
-pub use probe::{BrokerInfo, MetadataSnapshot, probe_metadata};
+pub use probe::{BrokerInfo, MetadataSnapshot, probe_api_keys, probe_metadata};
 pub use process::{pid_alive, send_signal};
 pub use shared::{BOOTSTRAP_ENV, SharedKafka, bootstrap_or_start, shared_cluster};
 pub use trace::{TEST_TRACE_ENV, trace_client_if_set};

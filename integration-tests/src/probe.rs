@@ -1,11 +1,15 @@
-//! A tiny blocking Metadata client: the readiness probe ("metadata lists every broker").
+//! A tiny blocking Kafka client for the readiness probe: Metadata ("lists every
+//! broker") and ApiVersions ("advertises the APIs a client needs").
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use std::collections::BTreeSet;
+
 use kafka_protocol::messages::{
-    ApiKey, MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
+    RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 
@@ -46,14 +50,32 @@ impl MetadataSnapshot {
 /// Sends one Metadata (v12, no topics) request to `address` (`host:port`) and decodes
 /// the answer. `timeout` bounds the connect and each read/write.
 pub fn probe_metadata(address: &str, timeout: Duration) -> Result<MetadataSnapshot> {
-    let err = |what: &str, e: &dyn std::fmt::Display| {
-        Error::new(format!("metadata probe of {address}: {what}: {e}"))
-    };
+    let request = encode_request().map_err(|e| probe_error(address, "encoding", &e))?;
+    let body = round_trip(address, timeout, &request)?;
+    decode_response(&body).map_err(|e| probe_error(address, "decoding", &e))
+}
+
+/// The API keys `address` advertises in ApiVersions (v0). A KRaft broker leaves out the
+/// APIs it forwards to the controller (CreateTopics, ...) until it knows the
+/// controller's versions, so "Metadata answers" alone does not mean "admin works".
+pub fn probe_api_keys(address: &str, timeout: Duration) -> Result<BTreeSet<i16>> {
+    let request = encode_api_versions().map_err(|e| probe_error(address, "encoding", &e))?;
+    let body = round_trip(address, timeout, &request)?;
+    decode_api_versions(&body).map_err(|e| probe_error(address, "decoding", &e))
+}
+
+fn probe_error(address: &str, what: &str, e: &dyn std::fmt::Display) -> Error {
+    Error::new(format!("probe of {address}: {what}: {e}"))
+}
+
+/// Writes `request` (a whole frame) on a new connection and returns the response body.
+fn round_trip(address: &str, timeout: Duration, request: &[u8]) -> Result<Vec<u8>> {
+    let err = |what: &str, e: &dyn std::fmt::Display| probe_error(address, what, e);
     let addr = address
         .to_socket_addrs()
         .map_err(|e| err("resolving", &e))?
         .next()
-        .ok_or_else(|| Error::new(format!("metadata probe: {address} resolves to nothing")))?;
+        .ok_or_else(|| Error::new(format!("probe: {address} resolves to nothing")))?;
     let mut stream =
         TcpStream::connect_timeout(&addr, timeout).map_err(|e| err("connecting", &e))?;
     stream
@@ -63,10 +85,7 @@ pub fn probe_metadata(address: &str, timeout: Duration) -> Result<MetadataSnapsh
         .set_write_timeout(Some(timeout))
         .map_err(|e| err("socket", &e))?;
     let _ = stream.set_nodelay(true);
-
-    let request = encode_request().map_err(|e| err("encoding", &e))?;
-    stream.write_all(&request).map_err(|e| err("sending", &e))?;
-
+    stream.write_all(request).map_err(|e| err("sending", &e))?;
     let mut size = [0u8; 4];
     stream
         .read_exact(&mut size)
@@ -74,14 +93,48 @@ pub fn probe_metadata(address: &str, timeout: Duration) -> Result<MetadataSnapsh
     let size = i32::from_be_bytes(size);
     if !(0..=64 * 1024 * 1024).contains(&size) {
         return Err(Error::new(format!(
-            "metadata probe of {address}: bad response size {size}"
+            "probe of {address}: bad response size {size}"
         )));
     }
     let mut body = vec![0u8; size as usize];
     stream
         .read_exact(&mut body)
         .map_err(|e| err("reading", &e))?;
-    decode_response(&body).map_err(|e| err("decoding", &e))
+    Ok(body)
+}
+
+fn encode_api_versions() -> std::result::Result<Vec<u8>, String> {
+    let header = RequestHeader::default()
+        .with_request_api_key(ApiKey::ApiVersions as i16)
+        .with_request_api_version(0)
+        .with_correlation_id(CORRELATION_ID)
+        .with_client_id(Some(StrBytes::from_static_str("kafka-testbed-probe")));
+    let mut payload = Vec::new();
+    header
+        .encode(&mut payload, ApiVersionsRequest::header_version(0))
+        .map_err(|e| e.to_string())?;
+    ApiVersionsRequest::default()
+        .encode(&mut payload, 0)
+        .map_err(|e| e.to_string())?;
+    let mut frame = (payload.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&payload);
+    Ok(frame)
+}
+
+fn decode_api_versions(mut body: &[u8]) -> std::result::Result<BTreeSet<i16>, String> {
+    // ApiVersions responses always use header v0.
+    let header = ResponseHeader::decode(&mut body, 0).map_err(|e| e.to_string())?;
+    if header.correlation_id != CORRELATION_ID {
+        return Err(format!(
+            "unexpected correlation id {}",
+            header.correlation_id
+        ));
+    }
+    let response = ApiVersionsResponse::decode(&mut body, 0).map_err(|e| e.to_string())?;
+    if response.error_code != 0 {
+        return Err(format!("error code {}", response.error_code));
+    }
+    Ok(response.api_keys.iter().map(|k| k.api_key).collect())
 }
 
 fn encode_request() -> std::result::Result<Vec<u8>, String> {
@@ -184,6 +237,24 @@ mod tests {
         assert_eq!(snap.brokers[1].port, 9003);
         assert_eq!(snap.controller_id, None);
         assert_eq!(snap.cluster_id.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn api_versions_round_trip_through_the_codec() {
+        use kafka_protocol::messages::api_versions_response::ApiVersion;
+        let frame = encode_api_versions().unwrap();
+        assert_eq!(&frame[4..6], &18i16.to_be_bytes(), "api key ApiVersions");
+        let response = ApiVersionsResponse::default().with_api_keys(vec![
+            ApiVersion::default().with_api_key(3).with_max_version(12),
+            ApiVersion::default().with_api_key(19).with_max_version(7),
+        ]);
+        let mut body = Vec::new();
+        ResponseHeader::default()
+            .with_correlation_id(CORRELATION_ID)
+            .encode(&mut body, 0)
+            .unwrap();
+        response.encode(&mut body, 0).unwrap();
+        assert_eq!(decode_api_versions(&body).unwrap(), BTreeSet::from([3, 19]));
     }
 
     #[test]
