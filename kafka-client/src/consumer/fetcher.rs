@@ -133,6 +133,10 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             let s = shared.clone();
             tasks.push(tokio::spawn(async move {
                 let _ = s.client.metadata().await;
+                // Fetch with the new leaders at once; the backoff only spaces refreshes
+                // (it used to delay the first Fetch of every new consumer, and every
+                // fetch after a leader change, by 200 ms).
+                s.fetch_wake.notify_one();
                 tokio::time::sleep(PARTITION_BACKOFF).await;
                 Outcome::Refreshed
             }));
