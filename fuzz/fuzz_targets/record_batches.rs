@@ -4,4 +4,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| kafka_client::net::fuzzing::record_batches_input(data));
+fuzz_target!(|data: &[u8]| kafka_client::fuzzing::record_batches_input(data));

@@ -5,4 +5,4 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| kafka_client::net::fuzzing::response_input(data));
+fuzz_target!(|data: &[u8]| kafka_client::fuzzing::response_input(data));

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
-use kafka_client::protocol::messages::api_versions_response::ApiVersion;
-use kafka_client::protocol::messages::{ApiKey, ApiVersionsResponse, ResponseHeader};
-use kafka_client::protocol::protocol::Encodable;
 use kafka_client::{Client, Error};
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseHeader};
+use kafka_protocol::protocol::Encodable;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -5,8 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use kafka_client::protocol::messages::MetadataRequest;
-use kafka_client::{ConnectionKind, Error};
+use kafka_client::Error;
+use kafka_client::lowlevel::ConnectionKind;
+use kafka_protocol::messages::MetadataRequest;
 use kafka_testbed::{ClusterConfig, KafkaCluster, StopSignal};
 
 #[tokio::test]

@@ -5,10 +5,11 @@ mod common;
 use std::collections::HashSet;
 
 use futures::future::join_all;
-use kafka_client::protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_client::protocol::messages::{ApiKey, MetadataRequest, TopicName};
-use kafka_client::protocol::protocol::{Message, StrBytes};
-use kafka_client::{ConnectionKind, ErrorCode};
+use kafka_client::ErrorCode;
+use kafka_client::lowlevel::ConnectionKind;
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{ApiKey, MetadataRequest, TopicName};
+use kafka_protocol::protocol::{Message, StrBytes};
 
 #[tokio::test]
 async fn metadata_from_single_node_cluster() {
@@ -82,8 +83,8 @@ async fn negotiates_highest_common_versions() {
     // it, so negotiation fails with an error naming the API and both ranges.
     assert!(v.range(ApiKey::BrokerHeartbeat).is_none());
     let err = conn
-        .negotiate::<kafka_client::protocol::messages::BrokerHeartbeatRequest>(
-            kafka_client::protocol::messages::BrokerHeartbeatRequest::VERSIONS,
+        .negotiate::<kafka_protocol::messages::BrokerHeartbeatRequest>(
+            kafka_protocol::messages::BrokerHeartbeatRequest::VERSIONS,
         )
         .unwrap_err();
     let msg = err.to_string();
@@ -96,8 +97,8 @@ async fn negotiates_highest_common_versions() {
     // Produce and Fetch are negotiated within what both sides speak.
     let (pmin, pmax) = v.range(ApiKey::Produce).expect("Produce supported");
     let produce = conn
-        .negotiate::<kafka_client::protocol::messages::ProduceRequest>(
-            kafka_client::protocol::messages::ProduceRequest::VERSIONS,
+        .negotiate::<kafka_protocol::messages::ProduceRequest>(
+            kafka_protocol::messages::ProduceRequest::VERSIONS,
         )
         .unwrap();
     assert!(

@@ -12,8 +12,8 @@ use bytes::{Bytes, BytesMut};
 use common::fake_broker::{FakeBroker, TOPIC, fetch, frame};
 use kafka_client::Error;
 use kafka_client::consumer::{AutoOffsetReset, Consumer, TopicPartition};
-use kafka_client::protocol::messages::ApiKey;
 use kafka_client::records::{BatchBuilder, BatchMeta, Compression, RecordsError};
+use kafka_protocol::messages::ApiKey;
 
 /// A batch of two records at `base`, values `p<partition>-<offset>`.
 fn batch(partition: i32, base: i64) -> Bytes {

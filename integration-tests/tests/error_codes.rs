@@ -21,9 +21,9 @@ use kafka_client::consumer::{
     AutoOffsetReset, Consumer, GroupMetadata, OffsetAndMetadata, TopicPartition,
 };
 use kafka_client::producer::{Producer, ProducerRecord};
-use kafka_client::protocol::messages::ApiKey;
 use kafka_client::records::{BatchBuilder, BatchMeta, Compression};
 use kafka_client::{Client, Error, ErrorCode};
+use kafka_protocol::messages::ApiKey;
 
 /// What a case must end in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,27 +15,25 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use kafka_client::lowlevel::{Connection, Target};
 use kafka_client::producer::{Producer, ProducerRecord};
-use kafka_client::protocol::messages::create_topics_request::CreatableTopic;
-use kafka_client::protocol::messages::delete_records_request::{
+use kafka_client::records::{BatchBuilder, BatchMeta, Compression};
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
-use kafka_client::protocol::messages::describe_configs_request::DescribeConfigsResource;
-use kafka_client::protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_client::protocol::messages::list_offsets_request::{
-    ListOffsetsPartition, ListOffsetsTopic,
-};
-use kafka_client::protocol::messages::offset_commit_request::{
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
-use kafka_client::protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use kafka_client::protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_client::protocol::messages::*;
-use kafka_client::protocol::protocol::{
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{
     Encodable, HeaderVersion, Message, Request, StrBytes, VersionRange,
 };
-use kafka_client::records::{BatchBuilder, BatchMeta, Compression};
-use kafka_client::{Connection, Target};
 
 fn corpus_dir(target: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -212,7 +210,7 @@ async fn capture_fuzz_seed_corpus() {
         ]);
     let coordinator = client.connection(
         find_coordinator(&client, &group).await,
-        kafka_client::ConnectionKind::General,
+        kafka_client::lowlevel::ConnectionKind::General,
     );
     let coordinator = coordinator.await.unwrap();
     capture(&coordinator, "offset-commit", commit, all(2, 9)).await;
@@ -253,7 +251,7 @@ async fn capture_fuzz_seed_corpus() {
     let controller = client
         .connection(
             client.controller().await.unwrap(),
-            kafka_client::ConnectionKind::General,
+            kafka_client::lowlevel::ConnectionKind::General,
         )
         .await
         .unwrap();

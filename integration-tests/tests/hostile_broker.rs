@@ -18,16 +18,14 @@ use kafka_client::consumer::{
     AutoOffsetReset, Consumer, ConsumerRecord, IsolationLevel, PartitionError, TopicPartition,
 };
 use kafka_client::producer::{Producer, ProducerRecord};
-use kafka_client::protocol::messages::fetch_response::{AbortedTransaction, PartitionData};
-use kafka_client::protocol::messages::produce_response::{
-    PartitionProduceResponse, TopicProduceResponse,
-};
-use kafka_client::protocol::messages::{ApiKey, ProduceResponse, ProducerId, TopicName};
-use kafka_client::protocol::protocol::StrBytes;
 use kafka_client::records::{
     BatchBuilder, BatchMeta, Compression, ControlRecord, ControlRecordType, RecordsError,
 };
 use kafka_client::{Client, Error};
+use kafka_protocol::messages::fetch_response::{AbortedTransaction, PartitionData};
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ApiKey, ProduceResponse, ProducerId, TopicName};
+use kafka_protocol::protocol::StrBytes;
 
 /// Every test must finish well within this.
 const BOUND: Duration = Duration::from_secs(30);

@@ -7,13 +7,13 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use kafka_client::ConnectionKind;
+use kafka_client::lowlevel::ConnectionKind;
 use kafka_client::producer::{Acks, Producer, ProducerRecord};
-use kafka_client::protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_client::protocol::messages::{FetchRequest, TopicName};
-use kafka_client::protocol::protocol::{StrBytes, VersionRange};
 use kafka_client::records::{DecodeLimits, decode_batches};
 use kafka_client::{Client, Error};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{FetchRequest, TopicName};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 /// One batch as read back: producer id, epoch, base sequence, record count, values.
 #[derive(Debug)]

@@ -16,15 +16,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use kafka_client::consumer::TopicPartition;
+use kafka_client::lowlevel::Target;
 use kafka_client::observe::{
     BatchFetched, BatchProduced, ConnectEvent, Hooks, RequestWritten, ResponseRead, ThrottleEvent,
 };
-use kafka_client::protocol::messages::AlterClientQuotasRequest;
-use kafka_client::protocol::messages::alter_client_quotas_request::{
-    EntityData, EntryData, OpData,
-};
-use kafka_client::protocol::protocol::StrBytes;
-use kafka_client::{ClientBuilder, Consumer, Producer, ProducerRecord, Target};
+use kafka_client::{ClientBuilder, Consumer, Producer, ProducerRecord};
+use kafka_protocol::messages::AlterClientQuotasRequest;
+use kafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
+use kafka_protocol::protocol::StrBytes;
 
 /// A free loopback port (bound, then released for the child to take).
 fn free_port() -> u16 {

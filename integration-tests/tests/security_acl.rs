@@ -10,11 +10,12 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use kafka_admin::{AclBinding, AclOperation, AclsOptions, Admin, ResourceType};
-use kafka_client::protocol::messages::{
+use kafka_client::lowlevel::Target;
+use kafka_client::{Client, Error, ErrorCode, ErrorContext};
+use kafka_protocol::messages::{
     ApiKey, FindCoordinatorRequest, InitProducerIdRequest, TransactionalId,
 };
-use kafka_client::protocol::protocol::{Message, StrBytes};
-use kafka_client::{Client, Error, ErrorCode, ErrorContext, Target};
+use kafka_protocol::protocol::{Message, StrBytes};
 use kafka_testbed::secure::{ALICE, Listener};
 use security_common::*;
 

@@ -16,7 +16,8 @@ use kafka_client::config::{
     OAuthBearerToken, Properties, SaslConfig, SaslMechanism, SecurityProtocol, TokenError,
     TokenProvider,
 };
-use kafka_client::{ClientBuilder, ConnectionKind, Error, ErrorCode};
+use kafka_client::lowlevel::ConnectionKind;
+use kafka_client::{ClientBuilder, Error, ErrorCode};
 use kafka_testbed::secure::{ADMIN, ALICE, Listener, REAUTH_MS};
 use security_common::*;
 
@@ -361,7 +362,7 @@ async fn sessions_renewed_before_they_expire() {
     );
     // The broker does end the old sessions: a request on a retired connection fails.
     let err = old[0]
-        .request(&kafka_client::protocol::messages::MetadataRequest::default())
+        .request(&kafka_protocol::messages::MetadataRequest::default())
         .await
         .expect_err("the broker closes a connection whose session expired");
     assert!(

@@ -5,13 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::create_acls_request::AclCreation;
-use kafka_client::protocol::messages::delete_acls_request::DeleteAclsFilter;
-use kafka_client::protocol::messages::describe_acls_response::DescribeAclsResource;
-use kafka_client::protocol::messages::{
-    ApiKey, CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest,
-};
-use kafka_client::{Error, ErrorCode, ErrorContext, Result, Target};
+use kafka_client::lowlevel::Target;
+use kafka_client::{Error, ErrorCode, ErrorContext, Result};
+use kafka_protocol::messages::create_acls_request::AclCreation;
+use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
+use kafka_protocol::messages::describe_acls_response::DescribeAclsResource;
+use kafka_protocol::messages::{ApiKey, CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest};
 
 use crate::acl_types::{
     AclBinding, AclBindingFilter, AclOperation, AclPermissionType, PatternType, ResourceType,

@@ -1,11 +1,12 @@
-//! The [`Admin`] handle and the retry clock shared by its calls.
+//! The [`Admin`] handle and the small helpers its calls share. Retries are paced by
+//! kafka-client's `lowlevel::RetryClock`, the same helper the consumer and producer use.
 
 use std::time::Duration;
 
-use kafka_client::protocol::messages::ApiKey;
-use kafka_client::protocol::protocol::{Request, StrBytes};
-use kafka_client::{Client, Connection, Error, ErrorCode, ErrorContext, Result};
-use tokio::time::Instant;
+use kafka_client::lowlevel::Connection;
+use kafka_client::{Client, Error, ErrorCode, ErrorContext, Result};
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::{Request, StrBytes};
 
 /// The admin client. Cheap to clone; shares the [`Client`]'s connections and metadata.
 #[derive(Clone, Debug)]
@@ -31,58 +32,6 @@ impl Admin {
     /// The underlying client.
     pub fn client(&self) -> &Client {
         &self.client
-    }
-}
-
-/// Paces the retries of one admin call: exponential backoff until the call's deadline,
-/// and a metadata refresh after errors that mean the controller or a leader moved.
-pub(crate) struct RetryClock<'a> {
-    client: &'a Client,
-    operation: &'static str,
-    timeout: Duration,
-    deadline: Instant,
-    attempt: u32,
-}
-
-impl<'a> RetryClock<'a> {
-    pub(crate) fn new(client: &'a Client, operation: &'static str, timeout: Duration) -> Self {
-        Self {
-            client,
-            operation,
-            timeout,
-            deadline: Instant::now() + timeout,
-            attempt: 0,
-        }
-    }
-
-    /// Time left before the deadline.
-    pub(crate) fn remaining(&self) -> Duration {
-        self.deadline.saturating_duration_since(Instant::now())
-    }
-
-    /// After `err`: returns it at once when it is not worth retrying; otherwise waits the
-    /// backoff and returns `Ok`, or gives up with [`Error::Deadline`] when time is out.
-    pub(crate) async fn retry_after(&mut self, err: Error) -> Result<()> {
-        if !(err.is_retriable() || err.is_stale_metadata()) {
-            return Err(err);
-        }
-        if err.is_stale_metadata()
-            || matches!(err, Error::Connect { .. } | Error::ConnectionLost { .. })
-        {
-            let _ = self.client.metadata().await;
-        }
-        let wait = self.client.retry_backoff(self.attempt);
-        self.attempt += 1;
-        if Instant::now() + wait >= self.deadline {
-            return Err(Error::Deadline {
-                operation: self.operation.into(),
-                timeout: self.timeout,
-                last_error: err.to_string(),
-            });
-        }
-        tracing::debug!(operation = self.operation, error = %err, ?wait, "retrying");
-        tokio::time::sleep(wait).await;
-        Ok(())
     }
 }
 

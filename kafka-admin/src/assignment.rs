@@ -160,12 +160,12 @@ pub(crate) fn decode_subscription(bytes: &[u8]) -> Result<MemberSubscription, St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_client::protocol::messages::TopicName;
-    use kafka_client::protocol::messages::consumer_protocol_assignment::{
+    use kafka_protocol::messages::TopicName;
+    use kafka_protocol::messages::consumer_protocol_assignment::{
         ConsumerProtocolAssignment, TopicPartition as WireTp,
     };
-    use kafka_client::protocol::messages::consumer_protocol_subscription::ConsumerProtocolSubscription;
-    use kafka_client::protocol::protocol::{Encodable, StrBytes};
+    use kafka_protocol::messages::consumer_protocol_subscription::ConsumerProtocolSubscription;
+    use kafka_protocol::protocol::{Encodable, StrBytes};
 
     fn encode<T: Encodable>(version: i16, body: &T) -> Vec<u8> {
         let mut buf = version.to_be_bytes().to_vec();
@@ -223,7 +223,7 @@ mod tests {
         let sub = ConsumerProtocolSubscription::default()
             .with_topics(vec![StrBytes::from_static_str("orders")])
             .with_owned_partitions(vec![
-                kafka_client::protocol::messages::consumer_protocol_subscription::TopicPartition::default()
+                kafka_protocol::messages::consumer_protocol_subscription::TopicPartition::default()
                     .with_topic(TopicName(StrBytes::from_static_str("orders")))
                     .with_partitions(vec![3]),
             ])

@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::{ApiKey, DescribeClusterRequest};
-use kafka_client::{Error, Result, Target};
+use kafka_client::lowlevel::Target;
+use kafka_client::{Error, Result};
+use kafka_protocol::messages::{ApiKey, DescribeClusterRequest};
 
-use crate::admin::{Admin, RetryClock, check_item, version};
+use kafka_client::lowlevel::RetryClock;
+
+use crate::admin::{Admin, check_item, version};
 
 /// Options for [`Admin::describe_cluster`].
 #[derive(Clone, Debug)]

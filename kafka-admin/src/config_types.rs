@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use kafka_client::protocol::messages::describe_configs_response::DescribeConfigsResourceResult;
+use kafka_protocol::messages::describe_configs_response::DescribeConfigsResourceResult;
 
 /// The kind of a [`crate::ConfigResource`] (Kafka's `ConfigResource.Type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -8,15 +8,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::describe_configs_request::DescribeConfigsResource;
-use kafka_client::protocol::messages::describe_configs_response::DescribeConfigsResourceResult;
-use kafka_client::protocol::messages::incremental_alter_configs_request::{
+use kafka_client::Result;
+use kafka_client::lowlevel::Target;
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::describe_configs_response::DescribeConfigsResourceResult;
+use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
-use kafka_client::protocol::messages::{
-    ApiKey, DescribeConfigsRequest, IncrementalAlterConfigsRequest,
-};
-use kafka_client::{Result, Target};
+use kafka_protocol::messages::{ApiKey, DescribeConfigsRequest, IncrementalAlterConfigsRequest};
 
 use crate::admin::{Admin, check_item, context, version, wire_str};
 use crate::driver::{Call, Route, retry_controller_errors, retry_transient_errors};

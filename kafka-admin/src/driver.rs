@@ -12,15 +12,12 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::find_coordinator_response::Coordinator;
-use kafka_client::protocol::messages::{ApiKey, FindCoordinatorRequest};
-use kafka_client::{
-    Client, ClusterMetadata, Connection, ConnectionKind, Error, ErrorCode, ErrorContext, Result,
-    Target,
-};
-
-use crate::admin::{RetryClock, item_error, version, wire_str};
 use crate::types::TopicPartition;
+use kafka_client::lowlevel::{
+    Connection, ConnectionKind, CoordinatorType, RetryClock, Target, find_coordinators,
+};
+use kafka_client::{Client, ClusterMetadata, Error, ErrorCode, ErrorContext, Result};
+use kafka_protocol::messages::ApiKey;
 
 /// Where an item's request goes, as the lookup step decided.
 #[derive(Debug)]
@@ -298,66 +295,26 @@ fn leader_route(meta: &ClusterMetadata, tp: &TopicPartition) -> Route {
     }
 }
 
-/// Routes each group to its coordinator with FindCoordinator (key type 0; all keys in one
-/// request from v4, one request per key before).
+/// Routes each group to its coordinator (kafka-client's batched FindCoordinator).
 pub(crate) async fn coordinators(
     client: &Client,
     groups: Vec<String>,
 ) -> Result<BTreeMap<String, Route>> {
-    let conn = client.target_connection(Target::Any).await?;
-    let v = version::<FindCoordinatorRequest>(&conn)?;
-    let mut routes = BTreeMap::new();
-    if v >= 4 {
-        let req = FindCoordinatorRequest::default()
-            .with_key_type(0)
-            .with_coordinator_keys(groups.iter().map(|g| wire_str(g)).collect());
-        let resp = conn.request(&req).await?;
-        for c in resp.coordinators {
-            let Coordinator {
-                key,
-                node_id,
-                error_code,
-                error_message,
-                ..
-            } = c;
-            let group = key.to_string();
-            let route = coordinator_route(&group, node_id.0, error_code, error_message.as_ref());
-            routes.insert(group, route);
-        }
-    } else {
-        for group in groups {
-            let req = FindCoordinatorRequest::default()
-                .with_key(wire_str(&group))
-                .with_key_type(0);
-            let resp = conn.request(&req).await?;
-            let message = resp.error_message.as_ref();
-            let route = coordinator_route(&group, resp.node_id.0, resp.error_code, message);
-            routes.insert(group, route);
-        }
-    }
-    Ok(routes)
+    let found = find_coordinators(client, CoordinatorType::Group, groups).await?;
+    Ok(found
+        .into_iter()
+        .map(|(group, node)| {
+            let route = coordinator_route(node);
+            (group, route)
+        })
+        .collect())
 }
 
-fn coordinator_route(
-    group: &str,
-    node: i32,
-    code: i16,
-    message: Option<&kafka_client::protocol::protocol::StrBytes>,
-) -> Route {
-    let ctx = || {
-        ErrorContext::default()
-            .with_api(ApiKey::FindCoordinator)
-            .with_resource(group)
-    };
-    match item_error(code, ctx, message) {
-        None if node >= 0 => Route::To(Target::Broker(node)),
-        None => Route::Retry(Error::broker(
-            ErrorCode::COORDINATOR_NOT_AVAILABLE,
-            ctx(),
-            None,
-        )),
-        Some(e) if retry_coordinator_errors(&e) => Route::Retry(e),
-        Some(e) => Route::Fail(e),
+fn coordinator_route(node: Result<i32>) -> Route {
+    match node {
+        Ok(node) => Route::To(Target::Broker(node)),
+        Err(e) if retry_coordinator_errors(&e) => Route::Retry(e),
+        Err(e) => Route::Fail(e),
     }
 }
 
@@ -392,16 +349,17 @@ mod tests {
 
     #[test]
     fn a_found_coordinator_routes_to_its_node() {
+        let e = |c| Err(Error::broker(c, ErrorContext::default(), None));
         assert!(matches!(
-            coordinator_route("g", 3, 0, None),
+            coordinator_route(Ok(3)),
             Route::To(Target::Broker(3))
         ));
         assert!(matches!(
-            coordinator_route("g", -1, 15, None),
+            coordinator_route(e(ErrorCode::COORDINATOR_NOT_AVAILABLE)),
             Route::Retry(_)
         ));
         assert!(matches!(
-            coordinator_route("g", -1, 30, None),
+            coordinator_route(e(ErrorCode::GROUP_AUTHORIZATION_FAILED)),
             Route::Fail(_)
         ));
     }

@@ -5,16 +5,15 @@
 
 use std::collections::BTreeMap;
 
-use kafka_client::protocol::messages::consumer_group_describe_response::{
+use kafka_client::lowlevel::{Connection, ConnectionKind};
+use kafka_client::{Error, ErrorCode, Result};
+use kafka_protocol::messages::consumer_group_describe_response::{
     self as cgd, DescribedGroup as NewGroup,
 };
-use kafka_client::protocol::messages::describe_groups_response::{
-    DescribedGroup, DescribedGroupMember,
-};
-use kafka_client::protocol::messages::{
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::{
     ApiKey, ConsumerGroupDescribeRequest, DescribeGroupsRequest, GroupId,
 };
-use kafka_client::{Connection, ConnectionKind, Error, ErrorCode, Result};
 
 use crate::admin::{Admin, check_item, context, wire_str};
 use crate::assignment::{

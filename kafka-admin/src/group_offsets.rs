@@ -8,19 +8,20 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::offset_commit_request::{
+use kafka_client::lowlevel::{Connection, ConnectionKind};
+use kafka_client::{Error, ErrorContext, Result};
+use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
-use kafka_client::protocol::messages::offset_delete_request::{
+use kafka_protocol::messages::offset_delete_request::{
     OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
-use kafka_client::protocol::messages::offset_fetch_request::{
+use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
-use kafka_client::protocol::messages::{
+use kafka_protocol::messages::{
     ApiKey, GroupId, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest, TopicName,
 };
-use kafka_client::{Connection, ConnectionKind, Error, ErrorContext, Result};
 
 use crate::admin::{Admin, check_item, context, item_error, version, wire_str};
 use crate::driver::{Call, coordinators, is_coordinator_error, retry_coordinator_errors};

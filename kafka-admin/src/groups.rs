@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use kafka_client::protocol::messages::{ApiKey, DeleteGroupsRequest, GroupId, ListGroupsRequest};
-use kafka_client::{Connection, ConnectionKind, Error, ErrorContext, Result, Target};
+use kafka_client::lowlevel::{Connection, ConnectionKind, Target};
+use kafka_client::{Error, ErrorContext, Result};
+use kafka_protocol::messages::{ApiKey, DeleteGroupsRequest, GroupId, ListGroupsRequest};
 
 use crate::admin::{Admin, check_item, context, version, wire_str};
 use crate::driver::{Call, Route, coordinators, retry_coordinator_errors};

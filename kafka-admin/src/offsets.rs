@@ -4,11 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kafka_client::protocol::messages::list_offsets_request::{
-    ListOffsetsPartition, ListOffsetsTopic,
-};
-use kafka_client::protocol::messages::{ApiKey, BrokerId, ListOffsetsRequest, TopicName};
 use kafka_client::{ErrorContext, Result};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::{ApiKey, BrokerId, ListOffsetsRequest, TopicName};
 
 use crate::admin::{Admin, item_error, timeout_ms, version, wire_str};
 use crate::driver::{Call, leaders};

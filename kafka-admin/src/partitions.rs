@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::create_partitions_request::{
+use kafka_client::Result;
+use kafka_client::lowlevel::Target;
+use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
 };
-use kafka_client::protocol::messages::{ApiKey, BrokerId, CreatePartitionsRequest, TopicName};
-use kafka_client::{Result, Target};
+use kafka_protocol::messages::{ApiKey, BrokerId, CreatePartitionsRequest, TopicName};
 
 use crate::admin::{Admin, check_item, context, timeout_ms, wire_str};
 use crate::driver::{Call, fixed, retry_controller_errors};

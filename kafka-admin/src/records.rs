@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::delete_records_request::{
+use kafka_client::{ErrorContext, Result};
+use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
-use kafka_client::protocol::messages::{ApiKey, DeleteRecordsRequest, TopicName};
-use kafka_client::{ErrorContext, Result};
+use kafka_protocol::messages::{ApiKey, DeleteRecordsRequest, TopicName};
 
 use crate::admin::{Admin, check_item, timeout_ms, wire_str};
 use crate::driver::{Call, leaders};

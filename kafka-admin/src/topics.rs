@@ -3,17 +3,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use kafka_client::protocol::messages::create_topics_request::{
+use kafka_client::lowlevel::Target;
+use kafka_client::{Error, ErrorCode, ErrorContext, PartitionInfo, Result, Uuid};
+use kafka_protocol::messages::create_topics_request::{
     CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
 };
-use kafka_client::protocol::messages::delete_topics_request::DeleteTopicState;
-use kafka_client::protocol::messages::{
+use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+use kafka_protocol::messages::{
     ApiKey, BrokerId, CreateTopicsRequest, DeleteTopicsRequest, TopicName,
 };
-use kafka_client::protocol::protocol::StrBytes;
-use kafka_client::{Error, ErrorCode, ErrorContext, PartitionInfo, Result, Target, Uuid};
+use kafka_protocol::protocol::StrBytes;
 
-use crate::admin::{Admin, RetryClock};
+use kafka_client::lowlevel::RetryClock;
+
+use crate::admin::Admin;
 
 /// A topic to create. Unset partitions and replication factor take the broker defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -317,14 +317,15 @@ pub enum Error {
     Records(std::sync::Arc<crate::records::RecordsError>),
 
     /// An operation gave up at its deadline.
-    #[error("{operation} did not complete within {timeout:?}: {last_error}")]
+    #[error("{operation} did not complete within {timeout:?}{}", fmt_last(.last_error))]
     Deadline {
         /// What was attempted.
         operation: String,
         /// The deadline.
         timeout: Duration,
-        /// The last error seen, if any.
-        last_error: String,
+        /// The last real error an attempt met, if any (also [`std::error::Error::source`]).
+        #[source]
+        last_error: Option<Box<Error>>,
     },
 
     /// The producer's buffer (`buffer.memory`) has no room for the record: `try_send`
@@ -356,7 +357,8 @@ pub enum Error {
         partition: i32,
         /// The delivery timeout.
         timeout: Duration,
-        /// The last error a send attempt met, if any.
+        /// The last error a send attempt met, if any (also the error's `source`).
+        #[source]
         last_error: Option<Box<Error>>,
     },
 
@@ -371,7 +373,8 @@ pub enum Error {
         topic: String,
         /// The partition.
         partition: i32,
-        /// The error that ended the delivery.
+        /// The error that ended the delivery (also the error's `source`).
+        #[source]
         cause: Box<Error>,
     },
 
@@ -389,7 +392,8 @@ pub enum Error {
         kind: TransactionErrorKind,
         /// What happened.
         message: String,
-        /// The underlying error, if any.
+        /// The underlying error, if any (also the error's `source`).
+        #[source]
         cause: Option<Box<Error>>,
     },
 

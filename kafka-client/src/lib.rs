@@ -1,7 +1,9 @@
 //! A pure-Rust, async (tokio) Apache Kafka client.
 //!
 //! - [`Client`]: connections, version negotiation and the metadata cache; the base of
-//!   every other handle, and raw request access for admin code.
+//!   every other handle.
+//! - [`lowlevel`]: connections to named brokers and raw requests (`kafka-protocol`
+//!   messages), for admin code and requests the typed handles lack.
 //! - [`records`]: the record batch v2 codec (CRC-32C, gzip, snappy, lz4, zstd), pure Rust.
 //!
 //! Errors are one typed [`Error`] with predicates ([`Error::is_retriable`],
@@ -14,23 +16,27 @@ pub mod cluster;
 pub mod config;
 pub mod consumer;
 pub mod error;
-pub mod net;
+pub mod lowlevel;
+mod net;
 pub mod observe;
+mod ops;
 pub mod producer;
 pub mod records;
+mod types;
 
-pub use client::{Client, Target};
+pub use client::Client;
 pub use cluster::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
 pub use config::{BrokerAddress, ClientBuilder, ClientConfig};
 pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, ConsumerRecords};
 pub use error::{Error, ErrorCode, ErrorContext, Result, TlsErrorKind, TransactionErrorKind};
-pub use net::{Connection, ConnectionKind};
 pub use producer::{
     Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
 };
+pub use types::{GroupMetadata, OffsetAndMetadata, OffsetAndTimestamp, TopicPartition};
 /// Topic ids are UUIDs.
 pub use uuid::Uuid;
 
-/// The wire-message crate this client speaks through, re-exported so admin code and
-/// applications can build raw requests for [`Client::send`].
-pub use kafka_protocol as protocol;
+/// Entry points for the `fuzz/` targets (not part of the API).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use net::fuzzing;

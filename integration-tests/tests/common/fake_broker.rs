@@ -9,23 +9,21 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kafka_client::Uuid;
-use kafka_client::protocol::messages::api_versions_response::ApiVersion;
-use kafka_client::protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_client::protocol::messages::list_offsets_response::{
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
-use kafka_client::protocol::messages::metadata_response::{
+use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use kafka_client::protocol::messages::produce_response::{
-    PartitionProduceResponse, TopicProduceResponse,
-};
-use kafka_client::protocol::messages::{
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest,
     ListOffsetsResponse, MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader,
     ResponseHeader, TopicName,
 };
-use kafka_client::protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -3,21 +3,21 @@
 //! the error-code tests inject into. Answers mirror the request (its topics and
 //! partitions), so they are well-formed for whatever the client asked.
 
-use kafka_client::protocol::messages::add_partitions_to_txn_response::{
+use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
-use kafka_client::protocol::messages::join_group_response::JoinGroupResponseMember;
-use kafka_client::protocol::messages::leave_group_response::MemberResponse;
-use kafka_client::protocol::messages::offset_commit_response::{
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
-use kafka_client::protocol::messages::offset_fetch_response::{
+use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
-use kafka_client::protocol::messages::txn_offset_commit_response::{
+use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
-use kafka_client::protocol::messages::{
+use kafka_protocol::messages::{
     AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey,
     BrokerId, EndTxnResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
     InitProducerIdResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
@@ -25,7 +25,7 @@ use kafka_client::protocol::messages::{
     OffsetFetchResponse, ProduceResponse, ProducerId, SyncGroupRequest, SyncGroupResponse,
     TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
-use kafka_client::protocol::protocol::{Decodable, StrBytes};
+use kafka_protocol::protocol::{Decodable, StrBytes};
 
 use super::fake_broker::{Req, fetch, frame, produce_ok};
 

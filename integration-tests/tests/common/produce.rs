@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
 
-use kafka_client::ConnectionKind;
-use kafka_client::protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_client::protocol::messages::{FetchRequest, TopicName};
-use kafka_client::protocol::protocol::{StrBytes, VersionRange};
+use kafka_client::lowlevel::ConnectionKind;
 use kafka_client::records::{Compression, DecodeLimits, Record, decode_batches};
 use kafka_client::{Client, ErrorCode};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{FetchRequest, TopicName};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
 use std::io::Write;
 
 /// Every record of `topic`-`partition` from offset 0 up to the high watermark, read with

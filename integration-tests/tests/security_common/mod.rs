@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use kafka_admin::{Admin, CreateTopicsOptions, NewTopic};
 use kafka_client::config::TlsConfig;
-use kafka_client::protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_client::protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_client::protocol::messages::{ApiKey, BrokerId, FetchRequest, ProduceRequest, TopicName};
-use kafka_client::protocol::protocol::{StrBytes, VersionRange};
+use kafka_client::lowlevel::ConnectionKind;
 use kafka_client::records::{BatchBuilder, BatchMeta, Compression, DecodeLimits, decode_batches};
-use kafka_client::{Client, ClientBuilder, ConnectionKind, Error, ErrorContext};
+use kafka_client::{Client, ClientBuilder, Error, ErrorContext};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, ProduceRequest, TopicName};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
 use kafka_testbed::ClusterConfig;
 use kafka_testbed::secure::{Listener, SecureCluster};
 

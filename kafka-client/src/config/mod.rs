@@ -4,6 +4,7 @@ mod client;
 mod options;
 mod properties;
 mod security;
+mod tls_material;
 
 pub(crate) use client::backoff;
 pub use client::{BrokerAddress, ClientBuilder, ClientConfig};
@@ -14,3 +15,4 @@ pub use security::{
     TokenError, TokenProvider,
 };
 pub(crate) use security::{SaslCredentials, SecurityBuilder, SecurityConfig};
+pub(crate) use tls_material::provider as crypto_provider;

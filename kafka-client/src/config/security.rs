@@ -659,7 +659,7 @@ impl SecurityBuilder {
         }
         let (tls, tls_settings) = if protocol.uses_tls() {
             let settings = self.tls.unwrap_or_default();
-            let config = crate::net::tls::client_config(&settings)?;
+            let config = super::tls_material::client_config(&settings)?;
             (Some(config), Some(settings))
         } else {
             (None, None)

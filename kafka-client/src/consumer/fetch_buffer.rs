@@ -11,8 +11,9 @@ use crate::error::Error;
 use crate::records::{ControlRecord, ControlRecordType, RecordBatch, Records, TimestampType};
 
 use super::builder::IsolationLevel;
-use super::record::{ConsumerRecord, PartitionError, TopicPartition};
+use super::record::{ConsumerRecord, PartitionError};
 use super::subscription::{Assignment, InitState, PartitionState};
+use crate::types::TopicPartition;
 
 /// One partition's data from one Fetch response.
 #[derive(Debug)]

@@ -35,9 +35,10 @@ use super::builder::{AutoOffsetReset, IsolationLevel};
 use super::fetch_buffer::CompletedFetch;
 use super::group::commit::fetch_committed;
 use super::offsets::{Lookup, list_offsets};
-use super::record::{OffsetAndMetadata, PartitionError, TopicPartition};
+use super::record::PartitionError;
 use super::state::Shared;
 use super::subscription::{InitState, ResetTarget};
+use crate::types::{OffsetAndMetadata, TopicPartition};
 
 /// Backoff for a partition after a retriable fetch or lookup error.
 const PARTITION_BACKOFF: Duration = Duration::from_millis(200);

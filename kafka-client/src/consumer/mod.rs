@@ -50,10 +50,9 @@ pub use builder::{
     AssignmentStrategy, AutoOffsetReset, ConsumerBuilder, ConsumerConfig, IsolationLevel,
 };
 pub use group::RebalanceListener;
-pub use record::{
-    ConsumerRecord, ConsumerRecords, GroupMetadata, OffsetAndMetadata, OffsetAndTimestamp,
-    PartitionError, TopicPartition,
-};
+pub use record::{ConsumerRecord, ConsumerRecords, PartitionError};
+
+pub use crate::types::{GroupMetadata, OffsetAndMetadata, OffsetAndTimestamp, TopicPartition};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -724,7 +723,7 @@ impl Consumer {
                 return Err(Error::Deadline {
                     operation: format!("looking up the position of {tp}"),
                     timeout: shared.client.config().api_timeout(),
-                    last_error: String::new(),
+                    last_error: None,
                 });
             }
             tokio::select! {
@@ -747,7 +746,7 @@ impl Consumer {
         fetch_committed(&link, &tp_list(partitions)).await
     }
 
-    fn link(&self) -> Result<Arc<group::CoordinatorLink>> {
+    fn link(&self) -> Result<Arc<crate::ops::CoordinatorLink>> {
         self.shared()
             .coordinator
             .clone()
@@ -856,7 +855,7 @@ impl Consumer {
                 Err(Error::Deadline {
                     operation: "closing the consumer (final commit and LeaveGroup)".into(),
                     timeout,
-                    last_error: String::new(),
+                    last_error: None,
                 })
             }
         };

@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorCode, ErrorContext, Result};
 use crate::net::ConnectionKind;
 
 use super::builder::IsolationLevel;
-use super::record::{OffsetAndTimestamp, TopicPartition};
+use crate::types::{OffsetAndTimestamp, TopicPartition};
 
 /// The answer for one partition: `None` when no record has a timestamp at or after the
 /// one asked for.
@@ -100,9 +100,7 @@ pub(crate) async fn list_offsets(
         let wait = client.retry_backoff(attempt);
         if Instant::now() + wait >= deadline {
             for (tp, _) in retry {
-                let last = last_error
-                    .remove(&tp)
-                    .map_or_else(String::new, |e| e.to_string());
+                let last = last_error.remove(&tp).map(Box::new);
                 out.insert(
                     tp,
                     Err(Error::Deadline {

@@ -16,9 +16,11 @@ use crate::error::Error;
 
 use super::builder::ConsumerConfig;
 use super::fetch_buffer::FetchBuffer;
-use super::group::{CoordinatorLink, GroupCommand};
-use super::record::{PartitionError, TopicPartition};
+use super::group::GroupCommand;
+use super::record::PartitionError;
 use super::subscription::{Assignment, Subscription};
+use crate::ops::CoordinatorLink;
+use crate::types::TopicPartition;
 
 /// A rebalance step that runs at the application's next `poll`, as in the Java client,
 /// so listener callbacks and commit-on-revoke happen between two batches, never while

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::time::Instant;
 
-use super::record::TopicPartition;
+use crate::types::TopicPartition;
 
 /// How partitions come to the consumer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

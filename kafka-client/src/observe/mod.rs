@@ -67,7 +67,7 @@ struct LabelKeys {
     /// Fetch latency, by broker id.
     fetch_latency: Mutex<HashMap<i32, Key>>,
     /// Consumer lag, by partition.
-    lag: Mutex<HashMap<crate::consumer::TopicPartition, Key>>,
+    lag: Mutex<HashMap<crate::types::TopicPartition, Key>>,
 }
 
 #[derive(Debug)]
@@ -334,7 +334,7 @@ impl Telemetry {
         metrics::with_recorder(|r| r.register_histogram(key, &METADATA).record(secs(latency)));
     }
 
-    pub(crate) fn lag(&self, tp: &crate::consumer::TopicPartition, lag: Option<i64>) {
+    pub(crate) fn lag(&self, tp: &crate::types::TopicPartition, lag: Option<i64>) {
         if let Some(lag) = lag {
             let mut keys = lock(&self.keys.lag);
             let key = match keys.get(tp) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::consumer::TopicPartition;
+use crate::types::TopicPartition;
 
 /// Network figures of one [`crate::Client`] (shared by every producer, consumer and
 /// admin built on it).

@@ -266,11 +266,12 @@ impl Producer {
                 let left = sh.res.snapshot().len();
                 sh.abort();
                 result = Err(Error::Deadline {
-                    operation: "closing the producer".into(),
-                    timeout,
-                    last_error: format!(
-                        "{left} batches were still pending; their records failed with Closed"
+                    operation: format!(
+                        "closing the producer ({left} batches were still pending; their \
+                         records failed with Closed)"
                     ),
+                    timeout,
+                    last_error: None,
                 });
                 break;
             }
@@ -500,7 +501,7 @@ async fn load_topic(sh: &Arc<Shared>, name: &str, deadline: Instant) -> Result<A
         other => Error::Deadline {
             operation: format!("loading metadata for topic {name}"),
             timeout: max_block,
-            last_error: other.map_or_else(|| "no answer".into(), |e| e.to_string()),
+            last_error: other.map(Box::new),
         },
     })
 }

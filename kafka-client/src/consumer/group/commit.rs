@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
 
-use super::coordinator::CoordinatorLink;
-use crate::consumer::record::{OffsetAndMetadata, TopicPartition};
+use crate::ops::CoordinatorLink;
+use crate::types::{OffsetAndMetadata, TopicPartition};
 
 /// Who commits: the generation and member (or -1 and "" for a commit outside the group
 /// protocol, as with `assign`).

@@ -7,7 +7,7 @@ use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
 
-use super::coordinator::CoordinatorLink;
+use crate::ops::CoordinatorLink;
 
 /// What a heartbeat answer asks the member to do.
 #[derive(Debug, PartialEq, Eq)]

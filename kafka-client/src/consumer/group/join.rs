@@ -15,12 +15,12 @@ use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 use crate::client::Client;
 use crate::consumer::builder::{AssignmentStrategy, ConsumerConfig};
-use crate::consumer::record::TopicPartition;
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
+use crate::types::TopicPartition;
 
 use super::assignor::{self, Member};
-use super::coordinator::CoordinatorLink;
 use super::protocol;
+use crate::ops::CoordinatorLink;
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())

@@ -3,7 +3,7 @@
 use futures::future::BoxFuture;
 
 use crate::consumer::Consumer;
-use crate::consumer::record::TopicPartition;
+use crate::types::TopicPartition;
 
 /// Called as the group moves partitions. Callbacks run at the application's next
 /// `poll` (as in the Java client), so they never overlap the processing of a batch;

@@ -16,14 +16,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Duration, Instant, sleep_until};
 
 use crate::consumer::builder::AssignmentStrategy;
-use crate::consumer::record::TopicPartition;
 use crate::consumer::state::{AppEvent, Shared};
 use crate::consumer::subscription::{InitState, PartitionState, Subscription};
 use crate::error::Error;
+use crate::types::TopicPartition;
 
-use super::coordinator::CoordinatorLink;
 use super::heartbeat::{HeartbeatOutcome, heartbeat};
 use super::join::{JoinError, join_group, leader_plan, leave_group, sync_group};
+use crate::ops::CoordinatorLink;
 
 /// What the handle tells the group task.
 #[derive(Debug)]

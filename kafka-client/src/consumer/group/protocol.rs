@@ -12,7 +12,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
-use crate::consumer::record::TopicPartition;
+use crate::types::TopicPartition;
 
 /// The highest version this client writes and fully reads.
 const VERSION: i16 = 3;

@@ -154,7 +154,7 @@ pub(crate) async fn authenticate(
 
 /// Cryptographically secure random bytes, from the TLS crypto provider (ring).
 fn random_bytes(buf: &mut [u8]) -> Result<(), String> {
-    super::tls::provider()
+    crate::config::crypto_provider()
         .secure_random
         .fill(buf)
         .map_err(|_| "no secure random source available".to_owned())

@@ -37,9 +37,9 @@ use tokio::task::JoinHandle;
 
 use super::{DeliveryFuture, Producer, ProducerRecord};
 use crate::client::Client;
-use crate::consumer::group::coordinator::CoordinatorLink;
-use crate::consumer::{GroupMetadata, OffsetAndMetadata, TopicPartition};
 use crate::error::{Error, Result, TransactionErrorKind};
+use crate::ops::CoordinatorLink;
+use crate::types::{GroupMetadata, OffsetAndMetadata, TopicPartition};
 use requests::TxnCtx;
 use state::TxnShared;
 

@@ -19,13 +19,13 @@ use kafka_protocol::protocol::{StrBytes, VersionRange};
 use tokio::time::Instant;
 
 use super::state::TxnShared;
-use crate::consumer::group::coordinator::CoordinatorLink;
-use crate::consumer::{GroupMetadata, OffsetAndMetadata, TopicPartition};
 use crate::error::{Error, ErrorCode, ErrorContext, Result, TransactionErrorKind};
 use crate::net::Connection;
+use crate::ops::CoordinatorLink;
 use crate::producer::accumulator::PartitionState;
 use crate::producer::batch::ProducerIdent;
 use crate::producer::shared::Shared;
+use crate::types::{GroupMetadata, OffsetAndMetadata, TopicPartition};
 
 /// The feature that names the transaction protocol (KIP-890).
 const TRANSACTION_VERSION: &str = "transaction.version";

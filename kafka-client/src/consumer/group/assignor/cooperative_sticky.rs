@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{Member, Plan};
-use crate::consumer::record::TopicPartition;
+use crate::types::TopicPartition;
 
 pub(super) fn assign(members: &[&Member], partitions: &BTreeMap<String, i32>) -> Plan {
     let all: Vec<TopicPartition> = partitions

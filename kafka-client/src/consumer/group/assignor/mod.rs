@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::consumer::builder::AssignmentStrategy;
-use crate::consumer::record::TopicPartition;
+use crate::types::TopicPartition;
 
 use super::protocol::MemberSubscription;
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::{Member, Plan};
-use crate::consumer::record::TopicPartition;
+use crate::types::TopicPartition;
 
 pub(super) fn assign(members: &[&Member], partitions: &BTreeMap<String, i32>) -> Plan {
     let mut plan = Plan::new();

@@ -1,0 +1,25 @@
+//! Lower-level access, for kafka-admin and for applications that send Kafka requests
+//! of their own: connections to named brokers, request routing targets, the protocol
+//! operations the client already implements (coordinator lookup), and the retry helper
+//! every built-in operation paces itself with.
+//!
+//! Requests and responses are the message types of the `kafka-protocol` crate (add it
+//! to your own dependencies at the version this crate uses); they are not re-exported,
+//! so this crate's public API does not move with that 0.x crate's. The typed handles
+//! ([`Producer`](crate::Producer), [`Consumer`](crate::Consumer), kafka-admin's
+//! `Admin`) are what most programs need; reach for this module when they lack a request.
+//!
+//! ```no_run
+//! # async fn run() -> kafka_client::Result<()> {
+//! use kafka_client::Client;
+//! use kafka_client::lowlevel::{CoordinatorType, find_coordinators};
+//!
+//! let client = Client::builder().bootstrap_servers(["127.0.0.1:9092"]).build()?;
+//! let found = find_coordinators(&client, CoordinatorType::Group, ["billing".to_string()]).await?;
+//! println!("coordinator of billing: {:?}", found["billing"]);
+//! # Ok(()) }
+//! ```
+
+pub use crate::client::Target;
+pub use crate::net::{BrokerVersions, Connection, ConnectionKind};
+pub use crate::ops::{CoordinatorType, RetryClock, find_coordinators};
