@@ -91,7 +91,7 @@ async fn capture_fuzz_seed_corpus() {
                 .with_partition(p as i32)
                 .with_key(format!("k{i}"))
                 .with_value(format!("value {i} {}", "x".repeat(i * 7)))
-                .with_header("h", Some(format!("{i}")));
+                .with_header("h", format!("{i}"));
             acks.push(producer.send(r).await.unwrap());
         }
         for a in acks {

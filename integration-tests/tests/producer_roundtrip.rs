@@ -33,8 +33,8 @@ fn record(topic: &str, i: usize) -> ProducerRecord {
     }
     if i.is_multiple_of(3) {
         r = r
-            .with_header("h", Some(format!("{i}-a")))
-            .with_header("h", Some(format!("{i}-b")));
+            .with_header("h", format!("{i}-a"))
+            .with_header("h", format!("{i}-b"));
     }
     r
 }

@@ -47,7 +47,7 @@ async fn drain_typed<K: 'static, V: 'static>(
             out.len()
         );
         let batch = c.poll(Duration::from_millis(500)).await.expect("poll");
-        assert!(batch.errors.is_empty(), "{:?}", batch.errors);
+        assert!(batch.errors().is_empty(), "{:?}", batch.errors());
         out.extend(batch);
     }
     out
@@ -74,9 +74,9 @@ async fn strings_round_trip_with_keys_headers_and_null_keys() {
         let key = format!("k-{i}");
         let value = format!("héllo wörld {i}");
         let mut rec =
-            TypedRecord::new(topic.as_str(), value.as_str()).header("n", Some(i.to_string()));
+            TypedRecord::new(topic.as_str(), value.as_str()).with_header("n", i.to_string());
         if i % 5 != 0 {
-            rec = rec.key(key.as_str());
+            rec = rec.with_key(key.as_str());
         }
         acks.push(p.send(rec).await.expect("queued"));
     }

@@ -24,6 +24,8 @@ pub mod producer;
 pub mod records;
 mod types;
 
+/// Keys, values and header values are `Bytes` (cheaply cloned, shared slices).
+pub use bytes::Bytes;
 pub use client::Client;
 pub use cluster::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
 pub use config::{BrokerAddress, ClientBuilder, ClientConfig};
@@ -32,7 +34,8 @@ pub use error::{Error, ErrorCode, ErrorContext, Result, TlsErrorKind, Transactio
 pub use producer::{
     Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
 };
-pub use types::{GroupMetadata, OffsetAndMetadata, OffsetAndTimestamp, TopicPartition};
+pub use records::{Compression, Header};
+pub use types::{BoxFuture, GroupMetadata, OffsetAndMetadata, OffsetAndTimestamp, TopicPartition};
 /// Topic ids are UUIDs.
 pub use uuid::Uuid;
 

@@ -3,6 +3,8 @@
 //! from the rest of the crate, so no module has to import "upwards" to name a partition.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
 /// A topic and a partition index.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -106,3 +108,8 @@ pub struct GroupMetadata {
     /// The static member id, if configured.
     pub group_instance_id: Option<String>,
 }
+
+/// A boxed, `Send` future: what plug-in callbacks return (rebalance listeners, token
+/// providers). The same type as `futures::future::BoxFuture`, so implementing them needs
+/// no extra dependency: return `Box::pin(async move { ... })`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

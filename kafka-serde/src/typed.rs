@@ -55,9 +55,9 @@ pub enum ProduceError {
 /// ```
 /// use kafka_serde::TypedRecord;
 /// let record = TypedRecord::<str, str>::new("orders", "tea")
-///     .key("order-7")
-///     .header("trace", Some("abc"))
-///     .partition(0);
+///     .with_key("order-7")
+///     .with_header("trace", "abc")
+///     .with_partition(0);
 /// assert_eq!(record.topic(), "orders");
 /// ```
 pub struct TypedRecord<'a, K: ?Sized, V: ?Sized> {
@@ -114,31 +114,37 @@ impl<'a, K: ?Sized, V: ?Sized> TypedRecord<'a, K, V> {
     }
 
     /// Sets the key (without one the key is null and the serializer is not called).
-    pub fn key(mut self, key: &'a K) -> Self {
+    pub fn with_key(mut self, key: &'a K) -> Self {
         self.key = Some(key);
         self
     }
 
     /// Sets or clears the key.
-    pub fn maybe_key(mut self, key: Option<&'a K>) -> Self {
+    pub fn with_optional_key(mut self, key: Option<&'a K>) -> Self {
         self.key = key;
         self
     }
 
-    /// Appends a header (`None` is a null header value).
-    pub fn header(mut self, key: impl Into<String>, value: Option<impl Into<Bytes>>) -> Self {
-        self.headers.push(Header::new(key, value.map(Into::into)));
+    /// Appends a header with a value (duplicate keys are kept, in order).
+    pub fn with_header(mut self, key: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        self.headers.push(Header::new(key, Some(value.into())));
+        self
+    }
+
+    /// Appends a header whose value is null.
+    pub fn with_null_header(mut self, key: impl Into<String>) -> Self {
+        self.headers.push(Header::new(key, None));
         self
     }
 
     /// Sends to this partition instead of asking the partitioner.
-    pub fn partition(mut self, partition: i32) -> Self {
+    pub fn with_partition(mut self, partition: i32) -> Self {
         self.partition = Some(partition);
         self
     }
 
     /// Sets the create timestamp (milliseconds since the Unix epoch).
-    pub fn timestamp(mut self, timestamp_ms: i64) -> Self {
+    pub fn with_timestamp(mut self, timestamp_ms: i64) -> Self {
         self.timestamp = Some(timestamp_ms);
         self
     }
@@ -246,13 +252,19 @@ impl<K: ?Sized, V: ?Sized> TypedProducer<K, V> {
         key: Option<&K>,
         value: &V,
     ) -> Result<DeliveryFuture, ProduceError> {
-        self.send(TypedRecord::new(topic, value).maybe_key(key))
+        self.send(TypedRecord::new(topic, value).with_optional_key(key))
             .await
     }
 
     /// Waits until every record queued so far is delivered or failed.
     pub async fn flush(&self) {
         self.producer.flush().await;
+    }
+
+    /// Closes the producer underneath, as [`Producer::close`]: stops intake, delivers
+    /// what is queued within `timeout`, and fails the rest with `Closed`.
+    pub async fn close(&self, timeout: Duration) -> kafka_client::Result<()> {
+        self.producer.close(timeout).await
     }
 }
 
@@ -349,13 +361,40 @@ pub enum ConsumeError {
 /// deserialized or a [`DeserializeError`] with its raw bytes, plus per-partition errors.
 #[derive(Debug)]
 pub struct TypedRecords<K, V> {
-    /// The records in the order the consumer returned them.
-    pub records: Vec<Result<TypedConsumerRecord<K, V>, DeserializeError>>,
-    /// Per-partition failures, as from [`Consumer::poll`].
-    pub errors: Vec<PartitionError>,
+    records: Vec<Result<TypedConsumerRecord<K, V>, DeserializeError>>,
+    errors: Vec<PartitionError>,
 }
 
 impl<K, V> TypedRecords<K, V> {
+    /// The records in the order the consumer returned them, each deserialized or not
+    /// (as [`ConsumerRecords::records`](kafka_client::ConsumerRecords::records)).
+    pub fn records(&self) -> &[Result<TypedConsumerRecord<K, V>, DeserializeError>] {
+        &self.records
+    }
+
+    /// Per-partition failures, as [`ConsumerRecords::errors`](kafka_client::ConsumerRecords::errors).
+    pub fn errors(&self) -> &[PartitionError] {
+        &self.errors
+    }
+
+    /// Iterates over the records.
+    pub fn iter(
+        &self,
+    ) -> std::slice::Iter<'_, Result<TypedConsumerRecord<K, V>, DeserializeError>> {
+        self.records.iter()
+    }
+
+    /// Splits into records and per-partition errors.
+    #[allow(clippy::type_complexity)]
+    pub fn into_parts(
+        self,
+    ) -> (
+        Vec<Result<TypedConsumerRecord<K, V>, DeserializeError>>,
+        Vec<PartitionError>,
+    ) {
+        (self.records, self.errors)
+    }
+
     /// Number of records (deserialized or not).
     pub fn len(&self) -> usize {
         self.records.len()

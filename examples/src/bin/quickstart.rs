@@ -86,7 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let record = ProducerRecord::new(TOPIC)
             .with_key(format!("user-{}", i % 3))
             .with_value(format!("hello #{i}"))
-            .with_header("source", Some("quickstart"));
+            .with_header("source", "quickstart");
         deliveries.push(producer.send(record).await?);
     }
     let mut written = Vec::new();

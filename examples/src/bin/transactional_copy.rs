@@ -186,9 +186,7 @@ async fn copy_in_transaction(
         if let Some(v) = &r.value {
             out = out.with_value(v.clone());
         }
-        for h in &r.headers {
-            out = out.with_header(h.key.clone(), h.value.clone());
-        }
+        out = out.with_headers(r.headers.iter().cloned());
         // The delivery futures are settled by the commit (it flushes first); a failed
         // record makes the commit abort.
         let _delivery = txn.send(out).await?;

@@ -66,7 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (i, order) in orders.iter().enumerate() {
         let key = format!("order-{}", i + 1);
         let meta = typed
-            .send(TypedRecord::new(topic.as_str(), order).key(&key))
+            .send(TypedRecord::new(topic.as_str(), order).with_key(&key))
             .await?
             .await?;
         println!(

@@ -14,7 +14,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use futures::future::BoxFuture;
+use crate::types::BoxFuture;
 
 use super::Properties;
 use crate::error::{Error, Result};
@@ -314,7 +314,7 @@ pub type TokenError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// ```
 /// use kafka_client::config::{OAuthBearerToken, TokenError, TokenProvider};
-/// use futures::future::BoxFuture;
+/// use kafka_client::BoxFuture;
 ///
 /// #[derive(Debug)]
 /// struct Static(String);

@@ -52,7 +52,9 @@ pub use builder::{
 pub use group::RebalanceListener;
 pub use record::{ConsumerRecord, ConsumerRecords, PartitionError};
 
-pub use crate::types::{GroupMetadata, OffsetAndMetadata, OffsetAndTimestamp, TopicPartition};
+pub use crate::types::{
+    BoxFuture, GroupMetadata, OffsetAndMetadata, OffsetAndTimestamp, TopicPartition,
+};
 
 use crate::client::Client;
 use crate::error::{Error, Result};

@@ -48,7 +48,7 @@
 //!   epoch is bumped. UNKNOWN_PRODUCER_ID bumps the epoch and re-sends. A bump (KIP-360:
 //!   InitProducerId with the current id and epoch) waits for the sender's in-flight
 //!   requests, restarts every partition's sequences at 0, and re-stamps queued batches
-//!   (`records::restamp_producer`) as they are drained.
+//!   as they are drained.
 //! - A batch that fails for good after a request carrying it was written without an
 //!   answer (lost connection, timeout, NOT_LEADER_OR_FOLLOWER) fails with
 //!   [`Error::PossiblyPersisted`](crate::Error::PossiblyPersisted) (`is_indeterminate()`),
@@ -70,7 +70,15 @@
 //!   (the Java client's limit); use `max_in_flight(1)` for strict order.
 //! - With idempotence, retries write no duplicates. Without it, retries may duplicate
 //!   records when a request's answer was lost.
-//! - Not yet: transactions (`TransactionalProducer`).
+//!
+//! # Transactions
+//! [`ProducerBuilder::build_transactional`] gives a [`TransactionalProducer`]: `begin()`
+//! returns a [`Transaction`] guard with `send`, `send_offsets` (exactly-once
+//! consume-transform-produce), `commit` and `abort`; dropping it un-committed aborts.
+//! Errors say whether the transaction is abortable or the producer is fenced
+//! ([`TransactionErrorKind`](crate::TransactionErrorKind)). KIP-890 (transaction
+//! protocol v2) is used when the cluster finalizes it.
+
 mod accumulator;
 mod batch;
 mod builder;

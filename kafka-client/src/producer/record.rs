@@ -18,9 +18,11 @@ use crate::records::Header;
 /// let record = ProducerRecord::new("orders")
 ///     .with_key("order-17")
 ///     .with_value("{\"total\": 12}")
-///     .with_header("trace", Some("abc"))
-///     .with_header("trace", Some("def")); // duplicate keys are kept, in order
-/// assert_eq!(record.headers.len(), 2);
+///     .with_header("trace", "abc")
+///     .with_header("trace", "def") // duplicate keys are kept, in order
+///     .with_null_header("retry"); // a header with a null value
+/// assert_eq!(record.headers.len(), 3);
+/// assert_eq!(record.headers[2].value, None);
 /// let tombstone = ProducerRecord::new("orders").with_key("order-17"); // null value
 /// assert!(tombstone.value.is_none());
 /// ```
@@ -65,9 +67,21 @@ impl ProducerRecord {
         self
     }
 
-    /// Appends a header (`None` is a null header value).
-    pub fn with_header(mut self, key: impl Into<String>, value: Option<impl Into<Bytes>>) -> Self {
-        self.headers.push(Header::new(key, value.map(Into::into)));
+    /// Appends a header with a value (duplicate keys are kept, in order).
+    pub fn with_header(mut self, key: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        self.headers.push(Header::new(key, Some(value.into())));
+        self
+    }
+
+    /// Appends a header whose value is null.
+    pub fn with_null_header(mut self, key: impl Into<String>) -> Self {
+        self.headers.push(Header::new(key, None));
+        self
+    }
+
+    /// Appends headers as they are (e.g. copied from a consumed record).
+    pub fn with_headers(mut self, headers: impl IntoIterator<Item = Header>) -> Self {
+        self.headers.extend(headers);
         self
     }
 

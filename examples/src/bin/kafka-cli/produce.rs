@@ -132,7 +132,7 @@ pub async fn run(ctx: &Ctx, args: ProduceArgs) -> Result<(), Failure> {
             None => record = record.with_value(line.to_owned()),
         }
         for (k, v) in &headers {
-            record = record.with_header(k.clone(), Some(v.clone()));
+            record = record.with_header(k.clone(), v.clone());
         }
         if let Some(p) = args.partition {
             record = record.with_partition(p);

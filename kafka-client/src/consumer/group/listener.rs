@@ -1,9 +1,7 @@
 //! [`RebalanceListener`]: async callbacks around partition movement.
 
-use futures::future::BoxFuture;
-
 use crate::consumer::Consumer;
-use crate::types::TopicPartition;
+use crate::types::{BoxFuture, TopicPartition};
 
 /// Called as the group moves partitions. Callbacks run at the application's next
 /// `poll` (as in the Java client), so they never overlap the processing of a batch;
@@ -15,8 +13,7 @@ use crate::types::TopicPartition;
 /// rebalances; with `cooperative-sticky` only partitions that move are.
 ///
 /// ```
-/// use futures::future::BoxFuture;
-/// use kafka_client::consumer::{Consumer, RebalanceListener, TopicPartition};
+/// use kafka_client::consumer::{BoxFuture, Consumer, RebalanceListener, TopicPartition};
 ///
 /// struct Log;
 /// impl RebalanceListener for Log {
