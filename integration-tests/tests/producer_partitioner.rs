@@ -180,3 +180,61 @@ async fn round_robin_custom_and_explicit_partitions() {
         .unwrap();
     assert_eq!(m.partition, 1);
 }
+
+/// A round-robin partitioner that counts its calls.
+#[derive(Debug, Default)]
+struct Counting(std::sync::atomic::AtomicU32);
+
+impl Partitioner for Counting {
+    fn partition(&self, _: &str, _: Option<&[u8]>, _: Option<&[u8]>, partitions: i32) -> i32 {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (n % partitions as u32) as i32
+    }
+}
+
+/// The partition is chosen once per record, also when `send` must wait (for metadata on
+/// the first record, for buffer space on the rest): the partitioner runs exactly once per
+/// record, so a round-robin spreads records exactly evenly. Before, a send that waited
+/// asked the partitioner up to four times, and the partition checked was not always the
+/// one used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_partitioner_runs_once_per_record_even_when_send_waits() {
+    let bootstrap = &kafka_testbed::shared_cluster().bootstrap_servers();
+    let client = common::client(bootstrap);
+    let topic = common::unique_topic("choose-once");
+    common::create_topic(&client, &topic, 4, 1).await;
+    let counting = Arc::new(Counting::default());
+    // A buffer of ~4 records: most sends wait for room.
+    let producer = builder(bootstrap)
+        .partitioner(Partitioning::Custom(counting.clone()))
+        .buffer_memory(4 * 1100)
+        .batch_size(1024)
+        .build()
+        .expect("producer");
+    const N: usize = 400;
+    let mut deliveries = Vec::new();
+    for i in 0..N {
+        let record = ProducerRecord::new(topic.as_str()).with_value(vec![i as u8; 1000]);
+        deliveries.push(producer.send(record).await.expect("queued"));
+    }
+    let mut per_partition: BTreeMap<i32, usize> = BTreeMap::new();
+    for d in deliveries {
+        *per_partition
+            .entry(d.await.expect("acknowledged").partition)
+            .or_default() += 1;
+    }
+    producer
+        .close(Duration::from_secs(10))
+        .await
+        .expect("closed");
+    assert_eq!(
+        counting.0.load(std::sync::atomic::Ordering::Relaxed) as usize,
+        N,
+        "partitioner calls"
+    );
+    assert_eq!(
+        per_partition,
+        (0..4).map(|p| (p, N / 4)).collect::<BTreeMap<_, _>>(),
+        "round robin spreads evenly when each record asks once"
+    );
+}

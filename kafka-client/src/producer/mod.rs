@@ -154,6 +154,18 @@ enum Choice {
     OutOfRange(i32, usize),
 }
 
+/// What the fast path of a send did.
+enum Fast {
+    /// Appended (or failed for good).
+    Done(Result<DeliveryFuture>),
+    /// The topic's metadata is not loaded.
+    NoTopic,
+    /// The partition is out of range (an explicit one; the topic may have grown).
+    OutOfRange,
+    /// The buffer is full; this partition was chosen.
+    Full(i32),
+}
+
 impl Producer {
     /// A builder with the Java client's defaults.
     pub fn builder() -> ProducerBuilder {
@@ -190,33 +202,45 @@ impl Producer {
         sh.check_open()?;
         let charge = self.charge_for(&record)?;
         // Fast path: metadata known and room in the buffer, all under one lock, no clock.
-        if let Some(done) = self.append_now(&record, charge, false) {
-            return done;
-        }
+        // The partition is chosen once per record (the partitioner's round-robin counter
+        // and sticky byte count move once), here or below, and carried to the append.
+        let chosen = match self.append_now(&record, charge, false) {
+            Fast::Done(done) => return done,
+            Fast::Full(p) => Some(p),
+            Fast::NoTopic | Fast::OutOfRange => None,
+        };
         let deadline = Instant::now() + sh.config.max_block;
         let mut topic = match sh.topic(&record.topic) {
             Some(t) => t,
             None => self.load_topic(&record.topic, deadline).await?,
         };
-        let in_range = matches!(
-            self.choose(&topic.partitions(), &topic, &record, charge),
-            Choice::Ok(_)
-        );
-        if !in_range {
-            // The topic may have grown: look once more before failing.
-            sh.client.invalidate_topic(&record.topic);
-            topic = self.load_topic(&record.topic, deadline).await?;
-            if let Choice::OutOfRange(p, n) =
-                self.choose(&topic.partitions(), &topic, &record, charge)
-            {
-                return Err(out_of_range(&record.topic, p, n));
+        let partition = match chosen {
+            Some(p) => p,
+            None => {
+                let first = self.choose(&topic.partitions(), &topic, &record, charge);
+                match first {
+                    Choice::Ok(p) => p,
+                    Choice::OutOfRange(..) => {
+                        // Only an explicit partition is ever out of range (the partitioners
+                        // stay in range), so looking again has no side effect. The topic may
+                        // have grown: look once more before failing.
+                        sh.client.invalidate_topic(&record.topic);
+                        topic = self.load_topic(&record.topic, deadline).await?;
+                        match self.choose(&topic.partitions(), &topic, &record, charge) {
+                            Choice::Ok(p) => p,
+                            Choice::OutOfRange(p, n) => {
+                                return Err(out_of_range(&record.topic, p, n));
+                            }
+                        }
+                    }
+                }
             }
-        }
+        };
         sh.res
             .memory
             .reserve(charge, deadline, || sh.wake_senders())
             .await?;
-        self.append_reserved(&topic, &record, charge)
+        self.append_reserved(&topic, partition, &record, charge)
     }
 
     /// Sends `record` and waits for its acknowledgement.
@@ -234,8 +258,8 @@ impl Producer {
         sh.check_open()?;
         let charge = self.charge_for(&record)?;
         match self.append_now(&record, charge, true) {
-            Some(done) => done,
-            None => {
+            Fast::Done(done) => done,
+            Fast::NoTopic | Fast::Full(_) | Fast::OutOfRange => {
                 self.load_in_background(&record.topic)?;
                 Err(Error::MetadataPending {
                     topic: record.topic.to_string(),
@@ -346,46 +370,46 @@ impl Producer {
         }
     }
 
-    /// Appends `r` if that needs no waiting. `None` when the topic's metadata is not
-    /// loaded, or (unless `fail_fast`) when the partition is out of range or the buffer
-    /// is full, for the caller to wait; with `fail_fast` those are errors.
-    fn append_now(
-        &self,
-        r: &ProducerRecord,
-        charge: usize,
-        fail_fast: bool,
-    ) -> Option<Result<DeliveryFuture>> {
+    /// Appends `r` if that needs no waiting. Otherwise says why: the topic's metadata is
+    /// not loaded, or (unless `fail_fast`) the partition is out of range or the buffer is
+    /// full (with the partition chosen, for the caller to append to after waiting); with
+    /// `fail_fast` those are errors.
+    fn append_now(&self, r: &ProducerRecord, charge: usize, fail_fast: bool) -> Fast {
         let sh = self.shared();
         let (done, wake) = {
             // Holding the registry's read lock keeps a closing task from stopping while
             // this record goes in (see `Shared::may_stop`).
             let topics = sh.topics();
-            let topic = topics.get(&*r.topic)?;
+            let Some(topic) = topics.get(&*r.topic) else {
+                return Fast::NoTopic;
+            };
             let parts = topic.partitions();
             let partition = match self.choose(&parts, topic, r, charge) {
                 Choice::Ok(p) => p,
                 Choice::OutOfRange(p, n) if fail_fast => {
-                    return Some(Err(out_of_range(&r.topic, p, n)));
+                    return Fast::Done(Err(out_of_range(&r.topic, p, n)));
                 }
-                Choice::OutOfRange(..) => return None,
+                Choice::OutOfRange(..) => return Fast::OutOfRange,
             };
             match sh.res.memory.try_reserve(charge) {
                 Ok(()) => {}
-                Err(Error::BufferFull { .. }) if !fail_fast => return None,
-                Err(e) => return Some(Err(e)),
+                Err(Error::BufferFull { .. }) if !fail_fast => return Fast::Full(partition),
+                Err(e) => return Fast::Done(Err(e)),
             }
             self.append_locked(&parts, partition, r, charge)
         };
         if let Some(part) = wake {
             sh.wake_for(&part);
         }
-        Some(done)
+        Fast::Done(done)
     }
 
-    /// Appends `r`, whose bytes are reserved already (after a wait).
+    /// Appends `r` to `partition` (chosen already), whose bytes are reserved already
+    /// (after a wait).
     fn append_reserved(
         &self,
         topic: &TopicEntry,
+        partition: i32,
         r: &ProducerRecord,
         charge: usize,
     ) -> Result<DeliveryFuture> {
@@ -393,12 +417,11 @@ impl Producer {
         let (done, wake) = {
             let _gate = sh.topics();
             let parts = topic.partitions();
-            match self.choose(&parts, topic, r, charge) {
-                Choice::Ok(p) => self.append_locked(&parts, p, r, charge),
-                Choice::OutOfRange(p, n) => {
-                    sh.res.memory.release(charge);
-                    (Err(out_of_range(&r.topic, p, n)), None)
-                }
+            if partition >= 0 && (partition as usize) < parts.len() {
+                self.append_locked(&parts, partition, r, charge)
+            } else {
+                sh.res.memory.release(charge);
+                (Err(out_of_range(&r.topic, partition, parts.len())), None)
             }
         };
         if let Some(part) = wake {
