@@ -1,11 +1,15 @@
 //! Decoding the consumer protocol's member metadata (subscription) and assignment bytes,
 //! as Java's `ConsumerProtocol` writes them: an `i16` version, then the versioned body.
 //!
-//! Versions above the highest known (3) are read as 3, since later versions only append
-//! fields (Java does the same). Array counts are checked against the bytes left before
-//! anything is allocated, so a hostile count cannot cause a huge allocation.
+//! The decoding itself is kafka-client's (`lowlevel::consumer_protocol`, shared with the
+//! consumer's group leader): versions above 3 read as 3, every array count checked
+//! against the bytes left before anything is allocated. This module maps the result to
+//! kafka-admin's public types.
 
 use std::collections::BTreeSet;
+
+use kafka_client::Bytes;
+use kafka_client::lowlevel::consumer_protocol::{self, MalformedProtocolData};
 
 use crate::types::TopicPartition;
 
@@ -31,130 +35,30 @@ pub struct MemberSubscription {
     pub rack: Option<String>,
 }
 
-const HIGHEST_VERSION: i16 = 3;
-
-struct Reader<'a> {
-    buf: &'a [u8],
+/// Decodes a consumer-protocol assignment (kafka-client's bounded decoder). Empty bytes
+/// (a member not yet synced) are an empty assignment.
+pub(crate) fn decode_assignment(bytes: &[u8]) -> Result<MemberAssignment, MalformedProtocolData> {
+    let a = consumer_protocol::decode_assignment(Bytes::copy_from_slice(bytes))?;
+    Ok(MemberAssignment {
+        partitions: a.partitions.into_iter().collect(),
+        user_data: a.user_data.map(|d| d.to_vec()),
+    })
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if self.buf.len() < n {
-            return Err(format!("needs {n} more bytes, {} left", self.buf.len()));
-        }
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Ok(head)
-    }
-
-    fn i16(&mut self) -> Result<i16, String> {
-        let b = self.take(2)?;
-        Ok(i16::from_be_bytes([b[0], b[1]]))
-    }
-
-    fn i32(&mut self) -> Result<i32, String> {
-        let b = self.take(4)?;
-        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    /// An array count, rejected when `min_size`-byte elements could not fit in what is
-    /// left. `-1` (null) reads as empty.
-    fn count(&mut self, min_size: usize) -> Result<usize, String> {
-        let n = self.i32()?;
-        if n < 0 {
-            return Ok(0);
-        }
-        let n = n as usize;
-        if n.saturating_mul(min_size) > self.buf.len() {
-            return Err(format!("array of {n} elements in {} bytes", self.buf.len()));
-        }
-        Ok(n)
-    }
-
-    fn nullable_string(&mut self) -> Result<Option<String>, String> {
-        let len = self.i16()?;
-        if len < 0 {
-            return Ok(None);
-        }
-        let bytes = self.take(len as usize)?;
-        String::from_utf8(bytes.to_vec())
-            .map(Some)
-            .map_err(|_| "a string is not UTF-8".to_string())
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        self.nullable_string()?
-            .ok_or_else(|| "a non-nullable string is null".to_string())
-    }
-
-    /// Nullable bytes; missing entirely (the buffer ends) reads as null, as some clients
-    /// omit trailing user data.
-    fn nullable_bytes(&mut self) -> Result<Option<Vec<u8>>, String> {
-        if self.buf.is_empty() {
-            return Ok(None);
-        }
-        let len = self.i32()?;
-        if len < 0 {
-            return Ok(None);
-        }
-        Ok(Some(self.take(len as usize)?.to_vec()))
-    }
-
-    fn topic_partitions(&mut self, out: &mut BTreeSet<TopicPartition>) -> Result<(), String> {
-        for _ in 0..self.count(6)? {
-            let topic = self.string()?;
-            for _ in 0..self.count(4)? {
-                out.insert(TopicPartition::new(topic.clone(), self.i32()?));
-            }
-        }
-        Ok(())
-    }
-
-    fn version(&mut self) -> Result<i16, String> {
-        let v = self.i16()?;
-        if v < 0 {
-            return Err(format!("unsupported consumer protocol version {v}"));
-        }
-        Ok(v.min(HIGHEST_VERSION))
-    }
-}
-
-/// Decodes a consumer-protocol assignment. Empty bytes (a member not yet synced) are an
-/// empty assignment.
-pub(crate) fn decode_assignment(bytes: &[u8]) -> Result<MemberAssignment, String> {
-    let mut out = MemberAssignment::default();
+/// Decodes a consumer-protocol subscription (a member's metadata). Empty bytes are an
+/// empty subscription.
+pub(crate) fn decode_subscription(
+    bytes: &[u8],
+) -> Result<MemberSubscription, MalformedProtocolData> {
     if bytes.is_empty() {
-        return Ok(out);
+        return Ok(MemberSubscription::default());
     }
-    let mut r = Reader { buf: bytes };
-    r.version()?;
-    r.topic_partitions(&mut out.partitions)?;
-    out.user_data = r.nullable_bytes()?;
-    Ok(out)
-}
-
-/// Decodes a consumer-protocol subscription (a member's metadata).
-pub(crate) fn decode_subscription(bytes: &[u8]) -> Result<MemberSubscription, String> {
-    let mut out = MemberSubscription::default();
-    if bytes.is_empty() {
-        return Ok(out);
-    }
-    let mut r = Reader { buf: bytes };
-    let version = r.version()?;
-    for _ in 0..r.count(2)? {
-        out.topics.push(r.string()?);
-    }
-    r.nullable_bytes()?; // user data
-    if version >= 1 && !r.buf.is_empty() {
-        r.topic_partitions(&mut out.owned_partitions)?;
-    }
-    if version >= 2 && !r.buf.is_empty() {
-        r.i32()?; // generation id
-    }
-    if version >= 3 && !r.buf.is_empty() {
-        out.rack = r.nullable_string()?;
-    }
-    Ok(out)
+    let s = consumer_protocol::decode_subscription(Bytes::copy_from_slice(bytes))?;
+    Ok(MemberSubscription {
+        topics: s.topics.into_iter().collect(),
+        owned_partitions: s.owned.into_iter().collect(),
+        rack: s.rack,
+    })
 }
 
 #[cfg(test)]

@@ -23,13 +23,14 @@ use crate::driver::{Call, coordinators, retry_coordinator_errors};
 use crate::group_types::{ConsumerGroupDescription, GroupState, GroupType, MemberDescription};
 use crate::groups::{GroupsOptions, group_set};
 use crate::types::TopicPartition;
+use kafka_client::lowlevel::consumer_protocol::MalformedProtocolData;
 
 type Described = (String, Result<ConsumerGroupDescription>);
 
 fn classic_member(
     m: DescribedGroupMember,
     consumer: bool,
-) -> std::result::Result<MemberDescription, String> {
+) -> std::result::Result<MemberDescription, MalformedProtocolData> {
     let (assignment, subscription) = if consumer {
         (
             decode_assignment(&m.member_assignment)?,
@@ -62,15 +63,15 @@ fn classic_group(g: DescribedGroup, conn: &Connection) -> Described {
     }
     let protocol_type = g.protocol_type.to_string();
     let consumer = protocol_type == "consumer";
-    let members: std::result::Result<Vec<_>, String> = g
+    let members: std::result::Result<Vec<_>, MalformedProtocolData> = g
         .members
         .into_iter()
         .map(|m| classic_member(m, consumer))
         .collect();
     let result = match members {
-        Err(message) => Err(Error::Protocol {
+        Err(e) => Err(Error::Protocol {
             context: ctx(),
-            message: format!("a member's consumer protocol bytes do not decode: {message}"),
+            message: format!("a member's {e}"),
         }),
         Ok(members) => Ok(ConsumerGroupDescription {
             group_id: group_id.clone(),

@@ -1,6 +1,7 @@
 //! Lower-level access, for kafka-admin and for applications that send Kafka requests
 //! of their own: connections to named brokers, request routing targets, the protocol
-//! operations the client already implements (coordinator lookup), and the retry helper
+//! operations the client already implements (coordinator lookup, the consumer's
+//! embedded group protocol), and the retry helper
 //! every built-in operation paces itself with.
 //!
 //! Requests and responses are the message types of the `kafka-protocol` crate (add it
@@ -22,4 +23,5 @@
 
 pub use crate::client::Target;
 pub use crate::net::{BrokerVersions, Connection, ConnectionKind};
+pub use crate::ops::consumer_protocol;
 pub use crate::ops::{CoordinatorType, RetryClock, find_coordinators};

@@ -3,8 +3,11 @@
 //!
 //! - [`coordinator`]: FindCoordinator (one key or a batch) and the cached link to a
 //!   group's or a transactional id's coordinator.
+//! - [`consumer_protocol`]: the consumer's embedded group protocol (subscriptions and
+//!   assignments), encoded for JoinGroup/SyncGroup, decoded with every count bounded.
 //! - [`retry`]: [`RetryClock`], the one retry-with-backoff helper with a deadline.
 
+pub mod consumer_protocol;
 pub(crate) mod coordinator;
 pub(crate) mod retry;
 

@@ -19,8 +19,8 @@ use crate::error::{Error, ErrorCode, ErrorContext, Result};
 use crate::types::TopicPartition;
 
 use super::assignor::{self, Member};
-use super::protocol;
 use crate::ops::CoordinatorLink;
+use crate::ops::consumer_protocol;
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
@@ -94,13 +94,13 @@ pub(crate) async fn join_group(
         .map(|st| {
             // Eager members own nothing when they join: they revoked everything first.
             let (owned, user_data) = if st.is_cooperative() {
-                (owned, Some(protocol::sticky_user_data(generation)))
+                (owned, Some(consumer_protocol::sticky_user_data(generation)))
             } else {
                 (&[][..], None)
             };
             JoinGroupRequestProtocol::default()
                 .with_name(s(st.name()))
-                .with_metadata(protocol::encode_subscription(
+                .with_metadata(consumer_protocol::encode_subscription(
                     topics, user_data, owned, generation,
                 ))
         })
@@ -152,10 +152,10 @@ pub(crate) async fn join_group(
         let mut members = Vec::with_capacity(resp.members.len());
         for m in &resp.members {
             let subscription =
-                protocol::decode_subscription(m.metadata.clone()).map_err(|message| {
+                consumer_protocol::decode_subscription(m.metadata.clone()).map_err(|e| {
                     JoinError::Fatal(Error::Protocol {
                         context: ctx(),
-                        message: format!("member {}: {message}", m.member_id.as_str()),
+                        message: format!("member {}: {e}", m.member_id.as_str()),
                     })
                 })?;
             members.push(Member {
@@ -219,7 +219,7 @@ pub(crate) async fn sync_group(
                 .map(|(member, parts)| {
                     SyncGroupRequestAssignment::default()
                         .with_member_id(s(member))
-                        .with_assignment(protocol::encode_assignment(parts))
+                        .with_assignment(consumer_protocol::encode_assignment(parts))
                 })
                 .collect()
         })
@@ -260,13 +260,15 @@ pub(crate) async fn sync_group(
         return Err(classify(code, ctx, link));
     }
     let bytes: Bytes = resp.assignment;
-    protocol::decode_assignment(bytes).map_err(|message| {
-        JoinError::Fatal(Error::Protocol {
-            context: ErrorContext::broker(conn.broker_id(), conn.address())
-                .with_api(ApiKey::SyncGroup),
-            message,
+    consumer_protocol::decode_assignment(bytes)
+        .map(|a| a.partitions)
+        .map_err(|e| {
+            JoinError::Fatal(Error::Protocol {
+                context: ErrorContext::broker(conn.broker_id(), conn.address())
+                    .with_api(ApiKey::SyncGroup),
+                message: e.to_string(),
+            })
         })
-    })
 }
 
 /// LeaveGroup for a dynamic member. Best effort: errors are only logged.

@@ -1,5 +1,5 @@
 //! Consumer groups, classic protocol: the membership task
-//! (join, sync, heartbeat, leave), the embedded consumer protocol, assignors, commits
+//! (join, sync, heartbeat, leave), assignors, commits
 //! and the rebalance listener.
 
 pub(crate) mod assignor;
@@ -8,7 +8,6 @@ mod heartbeat;
 mod join;
 mod listener;
 pub(crate) mod membership;
-pub(crate) mod protocol;
 
 pub use listener::RebalanceListener;
 pub(crate) use membership::GroupCommand;

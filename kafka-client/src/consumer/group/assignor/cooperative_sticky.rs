@@ -25,8 +25,10 @@ pub(super) fn assign(members: &[&Member], partitions: &BTreeMap<String, i32>) ->
     for (i, m) in members.iter().enumerate() {
         // Members with an older subscription version carry the generation in user data.
         let generation = match m.subscription.generation {
-            -1 => super::super::protocol::sticky_generation(m.subscription.user_data.as_ref())
-                .unwrap_or(-1),
+            -1 => {
+                crate::ops::consumer_protocol::sticky_generation(m.subscription.user_data.as_ref())
+                    .unwrap_or(-1)
+            }
             g => g,
         };
         for tp in &m.subscription.owned {

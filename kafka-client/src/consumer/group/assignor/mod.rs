@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use crate::consumer::builder::AssignmentStrategy;
 use crate::types::TopicPartition;
 
-use super::protocol::MemberSubscription;
+use crate::ops::consumer_protocol::MemberSubscription;
 
 /// One member as the leader sees it in the JoinGroup response.
 #[derive(Clone, Debug)]
@@ -78,6 +78,7 @@ pub(crate) mod tests {
                     .map(|(t, p)| TopicPartition::new(*t, *p))
                     .collect(),
                 generation,
+                rack: None,
             },
         }
     }
