@@ -1,14 +1,17 @@
 //! List offsets: earliest, latest, by timestamp or of the max timestamp, with one
-//! ListOffsets request per partition leader.
+//! ListOffsets request per partition leader (kafka-client's `lowlevel::list_offsets_on`,
+//! the request the consumer sends too).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kafka_client::{ErrorContext, Result};
-use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::{ApiKey, BrokerId, ListOffsetsRequest, TopicName};
+use kafka_client::Result;
+use kafka_client::lowlevel::{
+    EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP, list_offsets_on,
+};
+use kafka_protocol::messages::ApiKey;
 
-use crate::admin::{Admin, item_error, timeout_ms, version, wire_str};
+use crate::admin::Admin;
 use crate::driver::{Call, leaders};
 use crate::types::TopicPartition;
 
@@ -40,9 +43,9 @@ impl OffsetSpec {
 
     fn wire(self) -> i64 {
         match self {
-            Self::Latest => -1,
-            Self::Earliest => -2,
-            Self::MaxTimestamp => -3,
+            Self::Latest => LATEST_TIMESTAMP,
+            Self::Earliest => EARLIEST_TIMESTAMP,
+            Self::MaxTimestamp => MAX_TIMESTAMP,
             Self::Timestamp(ms) => ms,
         }
     }
@@ -79,17 +82,8 @@ impl ListOffsetsOptions {
     }
 }
 
-/// An offset found by [`Admin::list_offsets`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ListedOffset {
-    /// The offset; `None` when a timestamp lookup found no record at or after it.
-    pub offset: Option<i64>,
-    /// The timestamp of the record found, for timestamp lookups.
-    pub timestamp: Option<i64>,
-    /// The leader epoch of that offset, when the broker sent one.
-    pub leader_epoch: Option<i32>,
-}
+/// An offset found by [`Admin::list_offsets`] (kafka-client's ListOffsets answer).
+pub use kafka_client::lowlevel::ListedOffset;
 
 impl Admin {
     /// Looks up offsets per partition, one request per partition leader (refreshing
@@ -109,63 +103,15 @@ impl Admin {
                 items,
                 |keys| leaders(client, keys),
                 |conn, batch| async move {
-                    let v = version::<ListOffsetsRequest>(&conn)?;
-                    let mut req = ListOffsetsRequest::default()
-                        .with_replica_id(BrokerId(-1))
-                        .with_topics(by_topic(&batch));
-                    if v >= 2 {
-                        req = req.with_isolation_level(i8::from(options.read_committed));
-                    }
-                    if v >= 10 {
-                        req = req.with_timeout_ms(timeout_ms(options.timeout));
-                    }
-                    let resp = conn.request(&req).await?;
-                    let mut out = Vec::new();
-                    for t in resp.topics {
-                        let topic = t.name.0.to_string();
-                        for p in t.partitions {
-                            let tp = TopicPartition::new(topic.clone(), p.partition_index);
-                            let ctx = || {
-                                ErrorContext::default()
-                                    .with_api(ApiKey::ListOffsets)
-                                    .with_resource(&topic)
-                                    .with_partition(p.partition_index)
-                            };
-                            let result = match item_error(p.error_code, ctx, None) {
-                                Some(e) => Err(e),
-                                None => Ok(ListedOffset {
-                                    offset: (p.offset >= 0).then_some(p.offset),
-                                    timestamp: (p.timestamp >= 0).then_some(p.timestamp),
-                                    leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
-                                }),
-                            };
-                            out.push((tp, result));
-                        }
-                    }
-                    Ok(out)
+                    let queries: Vec<(TopicPartition, i64)> = batch
+                        .into_iter()
+                        .map(|(tp, spec)| (tp, spec.wire()))
+                        .collect();
+                    list_offsets_on(&conn, &queries, options.read_committed, options.timeout).await
                 },
             )
             .await)
     }
-}
-
-fn by_topic(batch: &[(TopicPartition, OffsetSpec)]) -> Vec<ListOffsetsTopic> {
-    let mut topics: BTreeMap<&str, Vec<ListOffsetsPartition>> = BTreeMap::new();
-    for (tp, spec) in batch {
-        topics.entry(&tp.topic).or_default().push(
-            ListOffsetsPartition::default()
-                .with_partition_index(tp.partition)
-                .with_timestamp(spec.wire()),
-        );
-    }
-    topics
-        .into_iter()
-        .map(|(name, partitions)| {
-            ListOffsetsTopic::default()
-                .with_name(TopicName(wire_str(name)))
-                .with_partitions(partitions)
-        })
-        .collect()
 }
 
 #[cfg(test)]

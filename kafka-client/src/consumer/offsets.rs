@@ -4,14 +4,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::{ApiKey, BrokerId, ListOffsetsRequest, TopicName};
-use kafka_protocol::protocol::{StrBytes, VersionRange};
+use kafka_protocol::messages::ApiKey;
 use tokio::time::Instant;
 
 use crate::client::Client;
-use crate::error::{Error, ErrorCode, ErrorContext, Result};
+use crate::error::{Error, ErrorContext, Result};
 use crate::net::ConnectionKind;
+use crate::ops::list_offsets::list_offsets_on;
 
 use super::builder::IsolationLevel;
 use crate::types::{OffsetAndTimestamp, TopicPartition};
@@ -130,58 +129,22 @@ async fn send_one(
         // The general connection: a long-polling fetch on the fetch connection would hold
         // this request behind it.
         let conn = client.connection(leader, ConnectionKind::General).await?;
-        let version = conn.negotiate::<ListOffsetsRequest>(VersionRange { min: 1, max: 10 })?;
-        let mut topics: BTreeMap<&str, Vec<ListOffsetsPartition>> = BTreeMap::new();
-        for (tp, ts) in &parts {
-            topics.entry(tp.topic.as_str()).or_default().push(
-                ListOffsetsPartition::default()
-                    .with_partition_index(tp.partition)
-                    .with_current_leader_epoch(-1)
-                    .with_timestamp(*ts),
-            );
-        }
-        let req = ListOffsetsRequest::default()
-            .with_replica_id(BrokerId(-1))
-            .with_isolation_level(if version >= 2 { isolation.wire() } else { 0 })
-            .with_timeout_ms(client.config().request_timeout().as_millis() as i32)
-            .with_topics(
-                topics
-                    .into_iter()
-                    .map(|(t, ps)| {
-                        ListOffsetsTopic::default()
-                            .with_name(TopicName(StrBytes::from_string(t.to_string())))
-                            .with_partitions(ps)
+        let read_committed = isolation == IsolationLevel::ReadCommitted;
+        let timeout = client.config().request_timeout();
+        let answers = list_offsets_on(&conn, &parts, read_committed, timeout).await?;
+        Ok(answers
+            .into_iter()
+            .map(|(tp, answer)| {
+                let lookup = answer.map(|a| {
+                    a.offset.map(|offset| OffsetAndTimestamp {
+                        offset,
+                        timestamp: a.timestamp.unwrap_or(-1),
+                        leader_epoch: a.leader_epoch,
                     })
-                    .collect(),
-            );
-        let resp = conn
-            .request_at(&req, version, client.config().request_timeout())
-            .await?;
-        let mut answers = Answers::new();
-        for t in resp.topics {
-            let topic = t.name.0.to_string();
-            for p in t.partitions {
-                let tp = TopicPartition::new(topic.clone(), p.partition_index);
-                let v = match ErrorCode::from_code(p.error_code) {
-                    Some(code) => Err(Error::broker(
-                        code,
-                        ErrorContext::broker(Some(leader), conn.address())
-                            .with_api(ApiKey::ListOffsets)
-                            .with_resource(topic.clone())
-                            .with_partition(p.partition_index),
-                        None,
-                    )),
-                    None if p.offset < 0 => Ok(None),
-                    None => Ok(Some(OffsetAndTimestamp {
-                        offset: p.offset,
-                        timestamp: p.timestamp,
-                        leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
-                    })),
-                };
-                answers.insert(tp, v);
-            }
-        }
-        Ok(answers)
+                });
+                (tp, lookup)
+            })
+            .collect())
     }
     .await;
     (parts, result)

@@ -5,10 +5,13 @@
 //!   group's or a transactional id's coordinator.
 //! - [`consumer_protocol`]: the consumer's embedded group protocol (subscriptions and
 //!   assignments), encoded for JoinGroup/SyncGroup, decoded with every count bounded.
+//! - [`list_offsets`]: ListOffsets to one partition leader, for the consumer and
+//!   kafka-admin.
 //! - [`retry`]: [`RetryClock`], the one retry-with-backoff helper with a deadline.
 
 pub mod consumer_protocol;
 pub(crate) mod coordinator;
+pub mod list_offsets;
 pub(crate) mod retry;
 
 pub(crate) use coordinator::CoordinatorLink;
