@@ -113,3 +113,13 @@ pub struct GroupMetadata {
 /// providers). The same type as `futures::future::BoxFuture`, so implementing them needs
 /// no extra dependency: return `Box::pin(async move { ... })`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A producer's identity: the producer id and epoch its batches are stamped with
+/// (idempotence and transactions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ProducerIdent {
+    /// The producer id.
+    pub id: i64,
+    /// The epoch.
+    pub epoch: i16,
+}

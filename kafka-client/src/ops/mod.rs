@@ -7,10 +7,12 @@
 //!   assignments), encoded for JoinGroup/SyncGroup, decoded with every count bounded.
 //! - [`list_offsets`]: ListOffsets to one partition leader, for the consumer and
 //!   kafka-admin.
+//! - `init_producer_id`: InitProducerId for the idempotent and transactional producer.
 //! - [`retry`]: [`RetryClock`], the one retry-with-backoff helper with a deadline.
 
 pub mod consumer_protocol;
 pub(crate) mod coordinator;
+pub(crate) mod init_producer_id;
 pub mod list_offsets;
 pub(crate) mod retry;
 

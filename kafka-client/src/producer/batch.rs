@@ -153,12 +153,7 @@ impl Order {
     }
 }
 
-/// An idempotent producer's identity: id and epoch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ProducerIdent {
-    pub id: i64,
-    pub epoch: i16,
-}
+pub(crate) use crate::types::ProducerIdent;
 
 /// The producer identity and base sequence a batch was (or will be) written with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

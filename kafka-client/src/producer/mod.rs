@@ -83,6 +83,7 @@ mod accumulator;
 mod batch;
 mod builder;
 mod delivery;
+mod identity;
 mod memory;
 mod metadata;
 mod partitioner;

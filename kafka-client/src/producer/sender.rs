@@ -440,7 +440,7 @@ impl Sender {
         let expired = now >= b.deadline(cfg.delivery_timeout);
         if let Some(stamp) = b.stamp {
             let code = err.code();
-            let old_epoch = self.sh.current_producer() != Some(stamp.producer);
+            let old_epoch = self.sh.identity().is_stale(stamp.producer);
             let requeue = match code {
                 // Sent under an identity since bumped: re-stamped at the next drain.
                 Some(ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED)

@@ -12,12 +12,11 @@ use tokio::sync::Notify;
 use super::accumulator::{PartitionState, TopicEntry, TopicMeta};
 use super::batch::{ProducerBatch, ProducerIdent, Resources};
 use super::builder::ProducerConfig;
+use super::identity::{Identity, failure_verdict};
 use super::{metadata, sender};
 use crate::client::Client;
-use crate::client::Target;
 use crate::cluster::TopicInfo;
-use crate::error::{Error, ErrorCode, ErrorContext, Result};
-use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, ProducerId};
+use crate::error::{Error, Result};
 
 /// A sender task's mailbox.
 #[derive(Debug)]
@@ -79,12 +78,8 @@ pub(crate) struct Shared {
     flushing: AtomicUsize,
     closing: AtomicBool,
     aborted: AtomicBool,
-    /// Idempotence: the producer id and epoch from InitProducerId.
-    producer: Mutex<Option<ProducerIdent>>,
-    /// Idempotence: an epoch bump is wanted, away from this identity.
-    bump_from: Mutex<Option<ProducerIdent>>,
-    /// Serializes InitProducerId calls between senders.
-    init_lock: tokio::sync::Mutex<()>,
+    /// The producer id and epoch, and the epoch bump (`identity.rs`).
+    identity: Identity,
     /// Transactional state, for a transactional producer.
     pub txn: Option<Arc<super::txn::state::TxnShared>>,
 }
@@ -106,9 +101,7 @@ impl Shared {
             flushing: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
-            producer: Mutex::new(None),
-            bump_from: Mutex::new(None),
-            init_lock: tokio::sync::Mutex::new(()),
+            identity: Identity::default(),
             txn: config
                 .transactional
                 .as_ref()
@@ -384,23 +377,17 @@ impl Shared {
         if !self.config.idempotent {
             return Ok(None);
         }
-        if self
-            .bump_from
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
-        {
-            return Err(());
-        }
-        match *self.producer.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some(p) => Ok(Some(p)),
-            None => Err(()),
-        }
+        self.identity.for_stamping().map(Some).map_err(|_| ())
     }
 
     /// The current producer identity, if any.
     pub(crate) fn current_producer(&self) -> Option<ProducerIdent> {
-        *self.producer.lock().unwrap_or_else(|e| e.into_inner())
+        self.identity.current()
+    }
+
+    /// The producer identity's owner.
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     /// Transaction protocol v1: the number of the open transaction, which a partition
@@ -420,8 +407,7 @@ impl Shared {
 
     /// Sets the producer identity (from InitProducerId or a v2 EndTxn).
     pub(crate) fn set_producer(&self, ident: ProducerIdent) {
-        *self.producer.lock().unwrap_or_else(|e| e.into_inner()) = Some(ident);
-        *self.bump_from.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.identity.set(ident);
         self.wake_senders();
     }
 
@@ -450,16 +436,12 @@ impl Shared {
             }
             return;
         }
-        if self.current_producer() == Some(from) {
-            let mut b = self.bump_from.lock().unwrap_or_else(|e| e.into_inner());
-            if b.is_none() {
-                tracing::info!(
-                    producer_id = from.id,
-                    epoch = from.epoch,
-                    "idempotent producer: epoch bump requested"
-                );
-                *b = Some(from);
-            }
+        if self.identity.request_bump(from) {
+            tracing::info!(
+                producer_id = from.id,
+                epoch = from.epoch,
+                "idempotent producer: epoch bump requested"
+            );
         }
         self.wake_senders();
     }
@@ -467,49 +449,10 @@ impl Shared {
     /// Runs InitProducerId: the first time to get a producer id, later to bump the
     /// epoch of the current one (KIP-360). Concurrent callers wait for one call.
     pub(crate) async fn init_producer(&self) -> Result<()> {
-        let _guard = self.init_lock.lock().await;
-        let current = self.current_producer();
-        let bump = *self.bump_from.lock().unwrap_or_else(|e| e.into_inner());
-        if current.is_some() && bump.is_none() {
-            return Ok(());
+        let timeout = self.config.request_timeout;
+        if self.identity.obtain(&self.client, timeout).await?.is_some() {
+            self.wake_senders();
         }
-        let mut req = InitProducerIdRequest::default()
-            .with_transactional_id(None)
-            .with_transaction_timeout_ms(60_000)
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1);
-        let conn = self.client.target_connection(Target::Any).await?;
-        if let Some(c) = current {
-            if conn
-                .negotiate::<InitProducerIdRequest>(kafka_protocol::protocol::VersionRange {
-                    min: 3,
-                    max: 5,
-                })
-                .is_ok()
-            {
-                req = req
-                    .with_producer_id(ProducerId(c.id))
-                    .with_producer_epoch(c.epoch);
-            }
-        }
-        let resp = conn.request(&req).await?;
-        if let Some(code) = ErrorCode::from_code(resp.error_code) {
-            let mut ctx = ErrorContext::default().with_api(ApiKey::InitProducerId);
-            ctx.address = Some(conn.address().to_string());
-            return Err(Error::broker(code, ctx, None));
-        }
-        let ident = ProducerIdent {
-            id: resp.producer_id.0,
-            epoch: resp.producer_epoch,
-        };
-        tracing::debug!(
-            producer_id = ident.id,
-            epoch = ident.epoch,
-            "idempotent producer identity"
-        );
-        *self.producer.lock().unwrap_or_else(|e| e.into_inner()) = Some(ident);
-        *self.bump_from.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        self.wake_senders();
         Ok(())
     }
 
@@ -517,18 +460,13 @@ impl Shared {
     /// the log fails as [`Error::PossiblyPersisted`], and a failed stamped batch leaves
     /// a sequence gap (an unresolved sequence), so the epoch is bumped first.
     pub(crate) fn fail_batch(&self, b: ProducerBatch, err: Error) {
-        let err = if self.config.idempotent && (b.maybe_written || err.is_indeterminate()) {
-            match err {
-                e @ Error::PossiblyPersisted { .. } => e,
-                e => Error::PossiblyPersisted {
-                    topic: b.topic().to_string(),
-                    partition: b.partition(),
-                    cause: Box::new(e),
-                },
-            }
-        } else {
-            err
-        };
+        let err = failure_verdict(
+            self.config.idempotent,
+            b.maybe_written,
+            b.topic(),
+            b.partition(),
+            err,
+        );
         if let Some(s) = b.stamp {
             self.request_bump(s.producer);
         }

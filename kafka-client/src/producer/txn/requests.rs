@@ -12,8 +12,8 @@ use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::{
-    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, ApiKey, EndTxnRequest, GroupId,
-    InitProducerIdRequest, ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, ApiKey, EndTxnRequest, GroupId, ProducerId,
+    TopicName, TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 use tokio::time::Instant;
@@ -22,6 +22,7 @@ use super::state::TxnShared;
 use crate::error::{Error, ErrorCode, ErrorContext, Result, TransactionErrorKind};
 use crate::net::Connection;
 use crate::ops::CoordinatorLink;
+use crate::ops::init_producer_id::InitProducerId;
 use crate::producer::accumulator::PartitionState;
 use crate::producer::batch::ProducerIdent;
 use crate::producer::shared::Shared;
@@ -159,31 +160,26 @@ impl TxnCtx {
     /// and epoch to bump the epoch (KIP-360), which also completes or aborts a pending
     /// transaction. Learns the transaction protocol version on the way.
     pub(crate) async fn init_producer_id(&self, bump: Option<ProducerIdent>) -> Result<()> {
-        let timeout_ms = i32::try_from(self.txn.timeout.as_millis()).unwrap_or(i32::MAX);
         let deadline = self.deadline();
         let id = self.txn.id.clone();
         let ident = self
             .retrying(&self.coordinator, deadline, |conn| {
                 let id = id.clone();
                 async move {
-                    let min = if bump.is_some() { 3 } else { 0 };
-                    let version = match conn
-                        .negotiate::<InitProducerIdRequest>(VersionRange { min, max: 5 })
-                    {
+                    let ask = InitProducerId {
+                        transactional_id: Some(&id),
+                        transaction_timeout: self.txn.timeout,
+                        bump,
+                    };
+                    let version = match ask.version(&conn) {
                         Ok(v) => v,
                         Err(e) => return Step::Fail(e),
                     };
-                    let (pid, epoch) = bump.map_or((-1, -1), |b| (b.id, b.epoch));
-                    let mut req = InitProducerIdRequest::default()
-                        .with_transactional_id(Some(TransactionalId(str(&id))))
-                        .with_transaction_timeout_ms(timeout_ms);
-                    if version >= 3 {
-                        req = req
-                            .with_producer_id(ProducerId(pid))
-                            .with_producer_epoch(epoch);
-                    }
                     let timeout = self.sh.config.request_timeout;
-                    match conn.request_at(&req, version, timeout).await {
+                    match conn
+                        .request_at(&ask.request(version), version, timeout)
+                        .await
+                    {
                         Err(e) => Step::Retry(e),
                         Ok(r) => {
                             let v2 = conn
