@@ -507,14 +507,21 @@ impl ConsumerBuilder {
         Ok(c)
     }
 
-    /// Validates the settings and starts the consumer's background tasks. Needs a tokio
-    /// runtime; makes no connection yet.
-    pub fn build(self) -> Result<Consumer> {
+    /// The validated settings and the client, without starting anything (unit tests
+    /// build the consumer's state from them).
+    pub(crate) fn into_parts(self) -> Result<(crate::client::Client, ConsumerConfig)> {
         let config = self.build_config()?;
         let client = match self.client {
             ClientSource::Shared(c) => c,
             ClientSource::Builder(b) => (*b).build()?,
         };
+        Ok((client, config))
+    }
+
+    /// Validates the settings and starts the consumer's background tasks. Needs a tokio
+    /// runtime; makes no connection yet.
+    pub fn build(self) -> Result<Consumer> {
+        let (client, config) = self.into_parts()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::Config("Consumer::build must be called inside a tokio runtime".into())
         })?;

@@ -212,7 +212,7 @@ fn start_lookups(
         let s = shared.clone();
         tasks.push(tokio::spawn(async move {
             let tps: Vec<TopicPartition> = committed.iter().map(|x| x.tp.clone()).collect();
-            let result = match &s.coordinator {
+            let result = match s.coordinator.link() {
                 Some(link) => fetch_committed(link, &tps).await,
                 None => Ok(tps.into_iter().map(|tp| (tp, None)).collect()),
             };

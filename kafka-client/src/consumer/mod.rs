@@ -24,6 +24,7 @@
 //! fetching, `offsets.rs` ListOffsets, `group/` the group protocol.
 
 mod builder;
+mod coordinator;
 mod fetch_buffer;
 mod fetcher;
 pub(crate) mod group;
@@ -38,7 +39,6 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -58,8 +58,9 @@ pub use crate::types::{
 
 use crate::client::Client;
 use crate::error::{Error, Result};
+use coordinator::{checked_committer, consumed_offsets};
 use group::GroupCommand;
-use group::commit::{Committer, commit as send_commit, fetch_committed};
+use group::commit::{commit as send_commit, fetch_committed};
 use state::{AppEvent, Shared, State};
 use subscription::{InitState, PartitionState, ResetTarget, Subscription};
 
@@ -159,9 +160,7 @@ impl Consumer {
     {
         let topics: BTreeSet<String> = topics.into_iter().map(Into::into).collect();
         let shared = self.shared();
-        let Some(link) = shared.coordinator.clone() else {
-            return Err(Error::InvalidState("subscribe needs a group.id".into()));
-        };
+        shared.coordinator.require_link("subscribe")?;
         if topics.is_empty() || topics.iter().any(|t| t.trim().is_empty()) {
             return Err(Error::InvalidState(
                 "subscribe needs at least one non-empty topic name (use unsubscribe to stop)"
@@ -179,18 +178,9 @@ impl Consumer {
             }
             st.subscription = Subscription::Topics(topics);
         }
-        let mut tx = shared.group_tx.lock().unwrap_or_else(|e| e.into_inner());
-        if tx.as_ref().is_none_or(|t| t.is_closed()) {
-            let (t, rx) = tokio::sync::mpsc::unbounded_channel();
-            self.inner
-                .runtime
-                .spawn(group::membership::run(shared.clone(), link, rx));
-            *tx = Some(t);
-        }
-        if let Some(t) = tx.as_ref() {
-            let _ = t.send(GroupCommand::Subscribe);
-        }
-        Ok(())
+        shared
+            .coordinator
+            .start_membership(shared, &self.inner.runtime)
     }
 
     /// Reads exactly `partitions` (no group management). Positions come from the
@@ -267,7 +257,7 @@ impl Consumer {
                 .map(|(tp, _)| tp.clone())
                 .collect()
         };
-        if shared.config.enable_auto_commit && !owned.is_empty() {
+        if shared.coordinator.commits_on_revoke() && !owned.is_empty() {
             if let Err(e) = self.commit().await {
                 tracing::warn!(error = %e, "final commit failed");
             }
@@ -279,7 +269,7 @@ impl Consumer {
         if shared.group_command(GroupCommand::Leave { done }) {
             let _ = tokio::time::timeout(shared.client.config().request_timeout(), wait).await;
         }
-        *shared.group_tx.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        shared.coordinator.stop_membership();
         let mut st = shared.lock();
         st.group = state::GroupView::default();
     }
@@ -344,27 +334,14 @@ impl Consumer {
         guard.last_poll = now;
         shared.polled.notify_waiters();
         self.run_events(&mut guard);
-        if shared.config.enable_auto_commit
-            && now >= guard.next_auto_commit
-            && !guard.group.rebalancing
-        {
-            guard.next_auto_commit = now + shared.config.auto_commit_interval;
-            if let (Some(link), Some(who)) = (
-                shared.coordinator.clone(),
-                committer(&guard, &shared.config),
-            ) {
-                let offsets = consumed_offsets(&guard);
-                if !offsets.is_empty() && !shared.auto_commit_busy.swap(true, Ordering::AcqRel) {
-                    let sh = shared.clone();
-                    self.inner.runtime.spawn(async move {
-                        if let Err(e) = send_commit(&link, &who, &offsets).await {
-                            tracing::debug!(error = %e, "auto-commit failed");
-                        }
-                        sh.auto_commit_busy.store(false, Ordering::Release);
-                    });
-                }
-            }
-        }
+        let sh = shared.clone();
+        shared.coordinator.maybe_auto_commit(
+            &mut guard,
+            &shared.config,
+            now,
+            &self.inner.runtime,
+            move || sh.coordinator.auto_commit_done(),
+        );
         let st = &mut *guard;
         let mut out = ConsumerRecords::default();
         let n = st.pending_errors.len();
@@ -414,16 +391,11 @@ impl Consumer {
                 st.buffer.discard(&mut st.partitions, |tp| {
                     partitions.binary_search(tp).is_ok()
                 });
-                let commit = (shared.config.enable_auto_commit)
-                    .then(|| committer(st, &shared.config))
-                    .flatten()
-                    .zip(shared.coordinator.clone());
-                let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = consumed_offsets(st)
-                    .into_iter()
-                    .filter(|(tp, _)| partitions.binary_search(tp).is_ok())
-                    .collect();
+                let commit = shared
+                    .coordinator
+                    .revoke_commit(st, &shared.config, &partitions);
                 self.inner.runtime.spawn(async move {
-                    if let Some((who, link)) = commit {
+                    if let Some((link, who, offsets)) = commit {
                         if let Err(e) = send_commit(&link, &who, &offsets).await {
                             tracing::warn!(error = %e, "commit on revocation failed");
                         }
@@ -751,8 +723,7 @@ impl Consumer {
     fn link(&self) -> Result<Arc<crate::ops::CoordinatorLink>> {
         self.shared()
             .coordinator
-            .clone()
-            .ok_or_else(|| Error::InvalidState("committed offsets need a group.id".into()))
+            .require_link("committing or reading committed offsets")
     }
 
     /// Commits what `poll` has returned so far, for every assigned partition.
@@ -835,7 +806,7 @@ impl Consumer {
         let goodbye = async {
             if subscribed {
                 self.leave_group().await;
-            } else if manual_commit && self.shared().coordinator.is_some() {
+            } else if manual_commit && self.shared().coordinator.commits_on_close() {
                 if let Err(e) = self.commit().await {
                     tracing::warn!(error = %e, "final commit failed");
                 }
@@ -849,11 +820,7 @@ impl Consumer {
                     "close timed out: closed without the final commit or LeaveGroup"
                 );
                 // The group task ends when its command channel closes.
-                *self
-                    .shared()
-                    .group_tx
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = None;
+                self.shared().coordinator.stop_membership();
                 Err(Error::Deadline {
                     operation: "closing the consumer (final commit and LeaveGroup)".into(),
                     timeout,
@@ -882,74 +849,6 @@ fn finish_event(shared: &Shared, remove: &[TopicPartition], removing: bool) {
         st.event_running = false;
     }
     shared.wake_all();
-}
-
-/// Offsets of what `poll` returned: the position of every assigned, positioned partition.
-fn consumed_offsets(st: &State) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
-    st.partitions
-        .iter()
-        .filter(|(_, p)| matches!(p.init, InitState::Ready | InitState::Failed) && p.position >= 0)
-        .map(|(tp, p)| {
-            (
-                tp.clone(),
-                OffsetAndMetadata {
-                    offset: p.position,
-                    metadata: None,
-                    leader_epoch: p.leader_epoch,
-                },
-            )
-        })
-        .collect()
-}
-
-/// Who commits now: the group generation for a group member, none for a member
-/// between generations.
-fn committer(st: &State, cfg: &ConsumerConfig) -> Option<Committer> {
-    match st.subscription {
-        Subscription::Topics(_) => (st.group.generation >= 0).then(|| Committer {
-            generation: st.group.generation,
-            member_id: st.group.member_id.clone(),
-            instance_id: cfg.group_instance_id.clone(),
-        }),
-        _ => Some(Committer {
-            generation: -1,
-            member_id: String::new(),
-            instance_id: None,
-        }),
-    }
-}
-
-/// [`committer`] plus the ownership checks of an application commit.
-fn checked_committer(
-    st: &State,
-    cfg: &ConsumerConfig,
-    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
-) -> Result<Committer> {
-    if let Subscription::Topics(_) = st.subscription {
-        if st.group.rebalancing {
-            return Err(Error::CommitFailed {
-                reason:
-                    "the group is rebalancing; poll to complete the rebalance, then commit again"
-                        .into(),
-            });
-        }
-        let lost: Vec<String> = offsets
-            .keys()
-            .filter(|tp| !st.partitions.contains_key(*tp))
-            .map(|tp| tp.to_string())
-            .collect();
-        if !lost.is_empty() {
-            return Err(Error::CommitFailed {
-                reason: format!(
-                    "{} no longer assigned to this member (the group rebalanced)",
-                    lost.join(", ")
-                ),
-            });
-        }
-    }
-    committer(st, cfg).ok_or_else(|| Error::CommitFailed {
-        reason: "the consumer is not in a group generation (rejoining after a rebalance)".into(),
-    })
 }
 
 /// A commit started by [`Consumer::commit_offsets_async`]: await it for the result, or

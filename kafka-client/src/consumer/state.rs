@@ -8,18 +8,18 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
 use crate::client::Client;
 use crate::error::Error;
 
 use super::builder::ConsumerConfig;
+use super::coordinator::{AutoCommitTimer, ConsumerCoordinator};
 use super::fetch_buffer::FetchBuffer;
 use super::group::GroupCommand;
 use super::record::PartitionError;
 use super::subscription::{Assignment, Subscription};
-use crate::ops::CoordinatorLink;
 use crate::types::TopicPartition;
 
 /// A rebalance step that runs at the application's next `poll`, as in the Java client,
@@ -71,7 +71,8 @@ pub(crate) struct State {
     /// A group error that ends the consumer (fenced static member, authorization).
     pub fatal: Option<Error>,
     pub last_poll: Instant,
-    pub next_auto_commit: Instant,
+    /// When auto-commit next commits (`coordinator.rs`).
+    pub auto_commit: AutoCommitTimer,
     pub group: GroupView,
 }
 
@@ -87,22 +88,15 @@ pub(crate) struct Shared {
     pub fetch_wake: Notify,
     /// Wakes the group task after a poll (a member that left on poll timeout rejoins).
     pub polled: Notify,
-    pub coordinator: Option<std::sync::Arc<CoordinatorLink>>,
-    pub group_tx: Mutex<Option<mpsc::UnboundedSender<GroupCommand>>>,
+    /// The group policy: coordinator, membership task, commits (`coordinator.rs`).
+    pub coordinator: ConsumerCoordinator,
     /// Record vectors of dropped poll results, reused by later polls.
     pub record_vecs: std::sync::Arc<super::record::RecordVecs>,
-    /// An auto-commit is under way: the next interval skips its commit rather than
-    /// queue another behind it (while the coordinator is unreachable they would pile
-    /// up, and `close` would wait behind all of them).
-    pub auto_commit_busy: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
     pub(crate) fn new(client: Client, config: ConsumerConfig) -> Self {
-        let coordinator = config
-            .group_id
-            .clone()
-            .map(|g| std::sync::Arc::new(CoordinatorLink::new(client.clone(), g)));
+        let coordinator = ConsumerCoordinator::new(&client, &config);
         let now = Instant::now();
         Self {
             state: Mutex::new(State {
@@ -115,7 +109,11 @@ impl Shared {
                 closed: false,
                 fatal: None,
                 last_poll: now,
-                next_auto_commit: now + config.auto_commit_interval,
+                auto_commit: AutoCommitTimer::new(
+                    config.enable_auto_commit,
+                    config.auto_commit_interval,
+                    now,
+                ),
                 group: GroupView::default(),
             }),
             client,
@@ -124,9 +122,7 @@ impl Shared {
             fetch_wake: Notify::new(),
             polled: Notify::new(),
             coordinator,
-            group_tx: Mutex::new(None),
             record_vecs: Default::default(),
-            auto_commit_busy: Default::default(),
         }
     }
 
@@ -144,7 +140,6 @@ impl Shared {
 
     /// Sends a command to the group task, if there is one.
     pub(crate) fn group_command(&self, cmd: GroupCommand) -> bool {
-        let tx = self.group_tx.lock().unwrap_or_else(|e| e.into_inner());
-        tx.as_ref().is_some_and(|tx| tx.send(cmd).is_ok())
+        self.coordinator.command(cmd)
     }
 }
