@@ -15,6 +15,8 @@ mod client;
 pub mod cluster;
 pub mod config;
 pub mod consumer;
+#[cfg(test)]
+mod docs_gen;
 pub mod error;
 pub mod lowlevel;
 mod net;

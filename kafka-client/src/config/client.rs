@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+use super::options::{apply_options, option_table};
+use super::properties::{parse_millis, parse_value};
+
 /// A `host:port` pair: a DNS name, an IPv4 address, or a bracketed IPv6 address.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct BrokerAddress {
@@ -324,36 +327,10 @@ impl ClientBuilder {
     /// `ssl.truststore.certificates`, `ssl.keystore.type=PEM`, `ssl.keystore.location`,
     /// `ssl.keystore.key`, `ssl.keystore.certificate.chain`).
     /// Producer and consumer builders call this, then take their own keys.
-    pub fn apply_properties(mut self, props: &mut super::Properties) -> Result<Self> {
-        if let Some(v) = props.take("bootstrap.servers") {
-            self.bootstrap = vec![v];
-        }
-        if let Some(v) = props.take("client.id") {
-            self.client_id = v;
-        }
-        let millis = [
-            ("request.timeout.ms", &mut self.request_timeout),
-            (
-                "socket.connection.setup.timeout.ms",
-                &mut self.connect_timeout,
-            ),
-            ("default.api.timeout.ms", &mut self.api_timeout),
-            ("metadata.max.age.ms", &mut self.metadata_max_age),
-            ("reconnect.backoff.ms", &mut self.reconnect_backoff),
-            ("reconnect.backoff.max.ms", &mut self.reconnect_backoff_max),
-            ("retry.backoff.ms", &mut self.retry_backoff),
-            ("retry.backoff.max.ms", &mut self.retry_backoff_max),
-        ];
-        for (key, field) in millis {
-            if let Some(d) = props.take_millis(key)? {
-                *field = d;
-            }
-        }
-        if let Some(n) = props.take_parsed::<usize>("receive.message.max.bytes")? {
-            self.max_response_size = n;
-        }
-        self.security.apply_properties(props)?;
-        Ok(self)
+    pub fn apply_properties(self, props: &mut super::Properties) -> Result<Self> {
+        let mut b = apply_options(CLIENT_OPTIONS, self, props)?;
+        b.security = apply_options(super::security::SECURITY_OPTIONS, b.security, props)?;
+        Ok(b)
     }
 
     /// Validates the settings into a [`ClientConfig`].
@@ -411,6 +388,54 @@ impl ClientBuilder {
     /// first request bootstraps (see [`crate::Client::metadata`]).
     pub fn build(self) -> Result<crate::Client> {
         Ok(crate::Client::new(self.build_config()?))
+    }
+}
+
+option_table! {
+    /// The client's options (the security ones are `SECURITY_OPTIONS`).
+    CLIENT_OPTIONS: ClientBuilder {
+        "bootstrap_servers" "bootstrap.servers" [] "(required)" "127.0.0.1:9092"
+            "Comma-separated `host:port` list used for the first metadata request; IPv6 in brackets."
+            => |mut b, _, v| { b.bootstrap = vec![v]; Ok(b) };
+        "client_id" "client.id" [] "kafka-rs (producer: kafka-rs-producer)" "app-1"
+            "Client id sent in every request header (broker logs and quotas)."
+            => |b, _, v| Ok(b.client_id(v));
+        "request_timeout" "request.timeout.ms" [] "30000" "15000"
+            "How long one request may wait for its response; a timeout closes the connection."
+            => |b, k, v| Ok(b.request_timeout(parse_millis(k, &v)?));
+        "connect_timeout" "socket.connection.setup.timeout.ms" [] "10000" "5000"
+            "How long TCP connect, TLS, ApiVersions and SASL together may take."
+            => |b, k, v| Ok(b.connect_timeout(parse_millis(k, &v)?));
+        "api_timeout" "default.api.timeout.ms" [] "60000" "30000"
+            "How long an operation with retries (bootstrap, metadata, admin calls, commits) may take."
+            => |b, k, v| Ok(b.api_timeout(parse_millis(k, &v)?));
+        "metadata_max_age" "metadata.max.age.ms" [] "300000" "60000"
+            "Cached metadata older than this is refreshed before use."
+            => |b, k, v| Ok(b.metadata_max_age(parse_millis(k, &v)?));
+        "reconnect_backoff" "reconnect.backoff.ms" [] "50" "100"
+            "First wait before reconnecting to a broker after a failure; doubles per failure, with jitter."
+            => |mut b, k, v| { b.reconnect_backoff = parse_millis(k, &v)?; Ok(b) };
+        "reconnect_backoff" "reconnect.backoff.max.ms" [] "1000" "2000"
+            "Cap of the reconnect backoff."
+            => |mut b, k, v| { b.reconnect_backoff_max = parse_millis(k, &v)?; Ok(b) };
+        "retry_backoff" "retry.backoff.ms" [] "100" "200"
+            "First wait before retrying after a retriable error; doubles per attempt, with jitter."
+            => |mut b, k, v| { b.retry_backoff = parse_millis(k, &v)?; Ok(b) };
+        "retry_backoff" "retry.backoff.max.ms" [] "1000" "2000"
+            "Cap of the retry backoff."
+            => |mut b, k, v| { b.retry_backoff_max = parse_millis(k, &v)?; Ok(b) };
+        "max_response_size" "receive.message.max.bytes" [] "104857600" "1048576"
+            "Largest response frame accepted; a larger one is a protocol error (closes the connection)."
+            => |b, k, v| Ok(b.max_response_size(parse_value(k, &v)?));
+    }
+}
+
+option_table! {
+    /// Client options only the builder sets (documentation rows).
+    #[cfg(test)]
+    CLIENT_CODE_OPTIONS: ClientBuilder {
+        "hooks" "-" [] "(none)" ""
+            "Instrumentation callbacks (`observe::Hooks`): connections, requests, batches, throttling.";
     }
 }
 

@@ -1,15 +1,21 @@
 //! Typed configuration: builders validated once at `build()`.
 
 mod client;
-mod options;
+pub(crate) mod options;
 mod properties;
 mod security;
 mod tls_material;
 
+#[cfg(test)]
+pub(crate) use client::CLIENT_CODE_OPTIONS;
+#[cfg(test)]
+pub(crate) use client::CLIENT_OPTIONS;
 pub(crate) use client::backoff;
 pub use client::{BrokerAddress, ClientBuilder, ClientConfig};
-pub use options::{OPTIONS, OptionDoc, Scope, configuration_markdown};
 pub use properties::{Properties, bad_value};
+pub(crate) use properties::{parse_bool, parse_millis, parse_value};
+#[cfg(test)]
+pub(crate) use security::SECURITY_OPTIONS;
 pub use security::{
     OAuthBearerToken, PemSource, SaslConfig, SaslMechanism, Secret, SecurityProtocol, TlsConfig,
     TokenError, TokenProvider,

@@ -93,6 +93,32 @@ impl Properties {
     }
 }
 
+/// `value` of `key` parsed with `FromStr`; the error names the key and value.
+pub(crate) fn parse_value<T: FromStr>(key: &str, value: &str) -> Result<T> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| bad_value(key, value, std::any::type_name::<T>()))
+}
+
+/// `value` of `key`, a whole number of milliseconds, as a `Duration`.
+pub(crate) fn parse_millis(key: &str, value: &str) -> Result<Duration> {
+    value
+        .trim()
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| bad_value(key, value, "a non-negative number of milliseconds"))
+}
+
+/// `value` of `key`, `true` or `false`.
+pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(bad_value(key, value, "true or false")),
+    }
+}
+
 /// A config error naming the key, the bad value, and what was expected.
 pub fn bad_value(key: &str, value: &str, expected: &str) -> Error {
     Error::Config(format!("{key}={value:?} is not valid: expected {expected}"))

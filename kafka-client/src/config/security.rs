@@ -16,7 +16,8 @@ use std::time::SystemTime;
 
 use crate::types::BoxFuture;
 
-use super::Properties;
+use super::options::option_table;
+
 use crate::error::{Error, Result};
 
 /// A secret string (password, token, private key PEM). `Debug` prints `Secret(***)`;
@@ -497,108 +498,6 @@ impl SecurityBuilder {
         self.tls.get_or_insert_with(TlsConfig::new)
     }
 
-    /// Takes the security properties (Java and librdkafka names) out of `props`.
-    pub(crate) fn apply_properties(&mut self, props: &mut Properties) -> Result<()> {
-        if let Some(v) = props.take("security.protocol") {
-            self.protocol = Some(v.parse()?);
-        }
-        // librdkafka spells it `sasl.mechanisms`.
-        for key in ["sasl.mechanism", "sasl.mechanisms"] {
-            if let Some(v) = props.take(key) {
-                self.mechanism = Some(v.parse()?);
-            }
-        }
-        if let Some(v) = props.take("sasl.username") {
-            self.username = Some(v);
-        }
-        if let Some(v) = props.take("sasl.password") {
-            self.password = Some(Secret::new(v));
-        }
-        if let Some(v) = props.take("sasl.jaas.config") {
-            let (user, pass) = parse_jaas(&v)?;
-            self.username = Some(user);
-            self.password = Some(pass);
-        }
-        let inline = |v: String| PemSource::Inline(Secret::new(v));
-        // librdkafka names.
-        if let Some(v) = props.take("ssl.ca.location") {
-            self.tls_mut().ca = Some(PemSource::File(v.into()));
-        }
-        if let Some(v) = props.take("ssl.ca.pem") {
-            self.tls_mut().ca = Some(inline(v));
-        }
-        if let Some(v) = props.take("ssl.certificate.location") {
-            self.tls_mut().client_cert = Some(PemSource::File(v.into()));
-        }
-        if let Some(v) = props.take("ssl.certificate.pem") {
-            self.tls_mut().client_cert = Some(inline(v));
-        }
-        if let Some(v) = props.take("ssl.key.location") {
-            self.tls_mut().client_key = Some(PemSource::File(v.into()));
-        }
-        if let Some(v) = props.take("ssl.key.pem") {
-            self.tls_mut().client_key = Some(inline(v));
-        }
-        // Java names, PEM stores only.
-        for key in ["ssl.truststore.type", "ssl.keystore.type"] {
-            if let Some(v) = props.take(key) {
-                if !v.trim().eq_ignore_ascii_case("PEM") {
-                    return Err(super::bad_value(
-                        key,
-                        &v,
-                        "PEM (JKS and PKCS12 stores are not supported: convert them to PEM)",
-                    ));
-                }
-            }
-        }
-        if let Some(v) = props.take("ssl.truststore.location") {
-            self.tls_mut().ca = Some(PemSource::File(v.into()));
-        }
-        if let Some(v) = props.take("ssl.truststore.certificates") {
-            self.tls_mut().ca = Some(inline(v));
-        }
-        if let Some(v) = props.take("ssl.keystore.location") {
-            // One PEM file with the private key and the certificate chain.
-            let tls = self.tls_mut();
-            tls.client_cert = Some(PemSource::File(v.clone().into()));
-            tls.client_key = Some(PemSource::File(v.into()));
-        }
-        if let Some(v) = props.take("ssl.keystore.certificate.chain") {
-            self.tls_mut().client_cert = Some(inline(v));
-        }
-        if let Some(v) = props.take("ssl.keystore.key") {
-            self.tls_mut().client_key = Some(inline(v));
-        }
-        for key in [
-            "ssl.key.password",
-            "ssl.keystore.password",
-            "ssl.truststore.password",
-        ] {
-            if props.take(key).is_some() {
-                // Never echo the value: it is a password.
-                return Err(Error::Config(format!(
-                    "{key} is not supported: encrypted private keys and password-protected \
-                     stores cannot be read; give an unencrypted PEM key"
-                )));
-            }
-        }
-        if let Some(v) = props.take("ssl.endpoint.identification.algorithm") {
-            let verify = match v.trim().to_ascii_lowercase().as_str() {
-                "https" => true,
-                "" | "none" => false,
-                _ => {
-                    return Err(super::bad_value(
-                        "ssl.endpoint.identification.algorithm",
-                        &v,
-                        "https, none or the empty string",
-                    ));
-                }
-            };
-            self.tls_mut().verify_hostname = verify;
-        }
-        Ok(())
-    }
-
     /// Validates the settings and loads the TLS material.
     pub(crate) fn build(self) -> Result<SecurityConfig> {
         let sasl = match (self.sasl, self.mechanism) {
@@ -670,6 +569,105 @@ impl SecurityBuilder {
             tls_settings,
             sasl,
         })
+    }
+}
+
+fn inline(v: String) -> PemSource {
+    PemSource::Inline(Secret::new(v))
+}
+
+fn file(v: String) -> PemSource {
+    PemSource::File(v.into())
+}
+
+fn only_pem(b: SecurityBuilder, key: &str, v: String) -> Result<SecurityBuilder> {
+    if v.trim().eq_ignore_ascii_case("PEM") {
+        Ok(b)
+    } else {
+        Err(super::bad_value(
+            key,
+            &v,
+            "PEM (JKS and PKCS12 stores are not supported: convert them to PEM)",
+        ))
+    }
+}
+
+fn no_passwords(_: SecurityBuilder, key: &str, _: String) -> Result<SecurityBuilder> {
+    // Never echo the value: it is a password.
+    Err(Error::Config(format!(
+        "{key} is not supported: encrypted private keys and password-protected \
+         stores cannot be read; give an unencrypted PEM key"
+    )))
+}
+
+fn hostname_check(mut b: SecurityBuilder, key: &str, v: String) -> Result<SecurityBuilder> {
+    let verify = match v.trim().to_ascii_lowercase().as_str() {
+        "https" => true,
+        "" | "none" => false,
+        _ => return Err(super::bad_value(key, &v, "https, none or the empty string")),
+    };
+    b.tls_mut().verify_hostname = verify;
+    Ok(b)
+}
+
+option_table! {
+    /// The security options (part of the client's).
+    SECURITY_OPTIONS: SecurityBuilder {
+        "security_protocol" "security.protocol" [] "inferred (PLAINTEXT)" "PLAINTEXT"
+            "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; when unset it follows from the TLS and SASL settings."
+            => |mut b, _, v| { b.protocol = Some(v.parse()?); Ok(b) };
+        "sasl" "sasl.mechanism" ["sasl.mechanisms"] "(none)" "PLAIN"
+            "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (token provider set in code)."
+            => |mut b, _, v| { b.mechanism = Some(v.parse()?); Ok(b) };
+        "sasl" "sasl.username" [] "(none)" "alice"
+            "SASL user name (PLAIN, SCRAM)."
+            => |mut b, _, v| { b.username = Some(v); Ok(b) };
+        "sasl" "sasl.password" [] "(none)" "secret"
+            "SASL password (PLAIN, SCRAM); kept in a `Secret`, never printed."
+            => |mut b, _, v| { b.password = Some(Secret::new(v)); Ok(b) };
+        "sasl" "sasl.jaas.config" [] "(none)" "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";"
+            "Java JAAS line: only PlainLoginModule and ScramLoginModule with username and password are read."
+            => |mut b, _, v| {
+                let (user, pass) = parse_jaas(&v)?;
+                b.username = Some(user);
+                b.password = Some(pass);
+                Ok(b)
+            };
+        "tls" "ssl.ca.location" ["ssl.truststore.location"] "built-in Mozilla roots" "/etc/kafka/ca.pem"
+            "PEM file of the CA certificates to trust."
+            => |mut b, _, v| { b.tls_mut().ca = Some(file(v)); Ok(b) };
+        "tls" "ssl.ca.pem" ["ssl.truststore.certificates"] "(none)" "-----BEGIN CERTIFICATE-----"
+            "CA certificates as inline PEM."
+            => |mut b, _, v| { b.tls_mut().ca = Some(inline(v)); Ok(b) };
+        "tls" "ssl.certificate.location" [] "(none)" "/etc/kafka/client.pem"
+            "PEM file of the client certificate chain (mutual TLS)."
+            => |mut b, _, v| { b.tls_mut().client_cert = Some(file(v)); Ok(b) };
+        "tls" "ssl.certificate.pem" ["ssl.keystore.certificate.chain"] "(none)" "-----BEGIN CERTIFICATE-----"
+            "Client certificate chain as inline PEM."
+            => |mut b, _, v| { b.tls_mut().client_cert = Some(inline(v)); Ok(b) };
+        "tls" "ssl.key.location" [] "(none)" "/etc/kafka/client.key"
+            "PEM file of the client's private key (PKCS#8, PKCS#1 or SEC1; unencrypted)."
+            => |mut b, _, v| { b.tls_mut().client_key = Some(file(v)); Ok(b) };
+        "tls" "ssl.key.pem" ["ssl.keystore.key"] "(none)" "-----BEGIN PRIVATE KEY-----"
+            "Client private key as inline PEM."
+            => |mut b, _, v| { b.tls_mut().client_key = Some(inline(v)); Ok(b) };
+        "tls" "ssl.keystore.location" [] "(none)" "/etc/kafka/client-all.pem"
+            "One PEM file holding the client key and certificate chain."
+            => |mut b, _, v| {
+                let tls = b.tls_mut();
+                tls.client_cert = Some(file(v.clone()));
+                tls.client_key = Some(file(v));
+                Ok(b)
+            };
+        "tls" "ssl.endpoint.identification.algorithm" [] "https" "https"
+            "`https` checks the broker's host name against its certificate; empty or `none` disables only that check."
+            => hostname_check;
+        "tls" "ssl.truststore.type" ["ssl.keystore.type"] "PEM" "PEM"
+            "Only PEM is supported (JKS and PKCS12 stores are rejected: convert them to PEM)."
+            => only_pem;
+        "-" "ssl.key.password" ["ssl.keystore.password", "ssl.truststore.password"] "(unsupported)" "x"
+            "Rejected: encrypted keys and password-protected stores cannot be read; give an unencrypted PEM key."
+            => no_passwords;
     }
 }
 
@@ -812,7 +810,7 @@ mod tests {
 
     #[test]
     fn properties_never_echo_secrets() {
-        let mut p: Properties = [
+        let mut p: crate::config::Properties = [
             ("security.protocol", "SASL_SSL"),
             ("sasl.mechanism", "SCRAM-SHA-512"),
             ("sasl.username", "alice"),
@@ -820,24 +818,26 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let mut b = SecurityBuilder::default();
-        b.apply_properties(&mut p).unwrap();
+        let b = apply(&mut p).unwrap();
         assert!(!format!("{b:?}").contains("s3cr3t-pw"));
         let c = b.build().unwrap();
         assert!(!format!("{c:?}").contains("s3cr3t-pw"));
         assert_eq!(c.sasl.unwrap().mechanism, SaslMechanism::ScramSha512);
 
-        let mut p: Properties = [("ssl.key.password", "s3cr3t-pw")].into_iter().collect();
-        let e = SecurityBuilder::default()
-            .apply_properties(&mut p)
-            .unwrap_err()
-            .to_string();
+        let mut p: crate::config::Properties =
+            [("ssl.key.password", "s3cr3t-pw")].into_iter().collect();
+        let e = apply(&mut p).unwrap_err().to_string();
         assert!(
             e.contains("ssl.key.password") && !e.contains("s3cr3t-pw"),
             "{e}"
         );
 
-        let mut p: Properties = [("ssl.truststore.type", "JKS")].into_iter().collect();
-        assert!(SecurityBuilder::default().apply_properties(&mut p).is_err());
+        let mut p: crate::config::Properties =
+            [("ssl.truststore.type", "JKS")].into_iter().collect();
+        assert!(apply(&mut p).is_err());
+    }
+
+    fn apply(p: &mut crate::config::Properties) -> Result<SecurityBuilder> {
+        crate::config::options::apply_options(SECURITY_OPTIONS, SecurityBuilder::default(), p)
     }
 }

@@ -50,6 +50,8 @@ pub use builder::{
     AssignmentStrategy, AutoOffsetReset, ConsumerBuilder, ConsumerConfig, IsolationLevel,
 };
 pub use group::RebalanceListener;
+#[cfg(test)]
+pub(crate) use properties::CONSUMER_OPTIONS;
 pub use record::{ConsumerRecord, ConsumerRecords, PartitionError};
 
 pub use crate::types::{

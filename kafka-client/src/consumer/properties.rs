@@ -1,6 +1,7 @@
 //! The Java/librdkafka properties adapter for the consumer.
 
-use crate::config::Properties;
+use crate::config::options::{apply_options, option_table};
+use crate::config::{Properties, parse_bool, parse_millis, parse_value};
 use crate::error::{Error, Result};
 
 use super::builder::{AssignmentStrategy, ConsumerBuilder};
@@ -8,72 +9,85 @@ use super::builder::{AssignmentStrategy, ConsumerBuilder};
 /// Takes the client's keys, then the consumer's, and rejects whatever is left.
 pub(crate) fn builder_from_properties(mut props: Properties) -> Result<ConsumerBuilder> {
     let client = crate::config::ClientBuilder::new().apply_properties(&mut props)?;
-    let mut builder = ConsumerBuilder::new().client_builder(client);
-    {
-        let c = &mut builder.config;
-        if let Some(v) = props.take("group.id") {
-            c.group_id = Some(v);
-        }
-        if let Some(v) = props.take("group.instance.id") {
-            c.group_instance_id = Some(v);
-        }
-        if let Some(v) = props.take("auto.offset.reset") {
-            c.auto_offset_reset = v.parse()?;
-        }
-        if let Some(v) = props.take_bool("enable.auto.commit")? {
-            c.enable_auto_commit = v;
-        }
-        if let Some(v) = props.take("isolation.level") {
-            c.isolation_level = v.parse()?;
-        }
-        let millis = [
-            ("auto.commit.interval.ms", &mut c.auto_commit_interval),
-            ("fetch.max.wait.ms", &mut c.fetch_max_wait),
-            ("session.timeout.ms", &mut c.session_timeout),
-            ("heartbeat.interval.ms", &mut c.heartbeat_interval),
-            ("max.poll.interval.ms", &mut c.max_poll_interval),
-        ];
-        for (key, field) in millis {
-            if let Some(d) = props.take_millis(key)? {
-                *field = d;
-            }
-        }
-        let ints = [
-            ("fetch.min.bytes", &mut c.fetch_min_bytes),
-            ("fetch.max.bytes", &mut c.fetch_max_bytes),
-            (
-                "max.partition.fetch.bytes",
-                &mut c.max_partition_fetch_bytes,
-            ),
-        ];
-        for (key, field) in ints {
-            if let Some(n) = props.take_parsed::<i32>(key)? {
-                *field = n;
-            }
-        }
-        if let Some(n) = props.take_parsed::<usize>("max.poll.records")? {
-            c.max_poll_records = n;
-        }
-        if let Some(v) = props.take_bool("check.crcs")? {
-            c.check_crcs = v;
-        }
-        if let Some(v) = props.take("partition.assignment.strategy") {
-            let strategies = v
-                .split(',')
-                .filter(|s| !s.trim().is_empty())
-                .map(str::parse::<AssignmentStrategy>)
-                .collect::<Result<Vec<_>>>()?;
-            if strategies.is_empty() {
-                return Err(Error::Config(
-                    "partition.assignment.strategy is empty".into(),
-                ));
-            }
-            c.strategies = strategies;
-        }
-    }
+    let builder = ConsumerBuilder::new().client_builder(client);
+    let builder = apply_options(CONSUMER_OPTIONS, builder, &mut props)?;
     props.reject_unknown()?;
     builder.build_config()?;
     Ok(builder)
+}
+
+fn strategies(b: ConsumerBuilder, key: &str, v: String) -> Result<ConsumerBuilder> {
+    let strategies = v
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(str::parse::<AssignmentStrategy>)
+        .collect::<Result<Vec<_>>>()?;
+    if strategies.is_empty() {
+        return Err(Error::Config(format!("{key} is empty")));
+    }
+    Ok(b.assignment_strategies(strategies))
+}
+
+option_table! {
+    /// The consumer's options; the adapter is this table applied in order.
+    CONSUMER_OPTIONS: ConsumerBuilder {
+        "group_id" "group.id" [] "(none)" "my-group"
+            "Consumer group; without it only `assign` is possible and offsets are not committed."
+            => |b, _, v| Ok(b.group_id(v));
+        "group_instance_id" "group.instance.id" [] "(none)" "member-1"
+            "Static membership id (KIP-345): a restart within the session timeout keeps the assignment."
+            => |b, _, v| Ok(b.group_instance_id(v));
+        "auto_offset_reset" "auto.offset.reset" [] "latest" "earliest"
+            "Where to start without a committed offset: earliest, latest or none (error)."
+            => |b, _, v| Ok(b.auto_offset_reset(v.parse()?));
+        "enable_auto_commit" "enable.auto.commit" [] "true" "false"
+            "Commit polled positions every `auto.commit.interval.ms` and on revocation and close."
+            => |b, k, v| Ok(b.enable_auto_commit(parse_bool(k, &v)?));
+        "auto_commit_interval" "auto.commit.interval.ms" [] "5000" "1000"
+            "Interval of automatic commits."
+            => |b, k, v| Ok(b.auto_commit_interval(parse_millis(k, &v)?));
+        "isolation_level" "isolation.level" [] "read_uncommitted" "read_committed"
+            "read_committed hides aborted transactional records and stops at the last stable offset."
+            => |b, _, v| Ok(b.isolation_level(v.parse()?));
+        "fetch_min_bytes" "fetch.min.bytes" [] "1" "1024"
+            "Bytes a fetch waits for (up to `fetch.max.wait.ms`)."
+            => |b, k, v| Ok(b.fetch_min_bytes(parse_value(k, &v)?));
+        "fetch_max_wait" "fetch.max.wait.ms" [] "500" "100"
+            "Longest time the broker holds a fetch waiting for `fetch.min.bytes`."
+            => |b, k, v| Ok(b.fetch_max_wait(parse_millis(k, &v)?));
+        "fetch_max_bytes" "fetch.max.bytes" [] "52428800" "10485760"
+            "Bytes one fetch response may carry."
+            => |b, k, v| Ok(b.fetch_max_bytes(parse_value(k, &v)?));
+        "max_partition_fetch_bytes" "max.partition.fetch.bytes" [] "1048576" "2097152"
+            "Bytes per partition in one fetch response."
+            => |b, k, v| Ok(b.max_partition_fetch_bytes(parse_value(k, &v)?));
+        "max_poll_records" "max.poll.records" [] "500" "100"
+            "Records one `poll` returns at most."
+            => |b, k, v| Ok(b.max_poll_records(parse_value(k, &v)?));
+        "max_buffered_bytes" "-" [] "67108864" ""
+            "Cap on fetched bytes buffered ahead of `poll`.";
+        "max_partition_buffered_bytes" "-" [] "4194304" ""
+            "Fetch-ahead per partition: a partition is fetched again while fewer bytes than this wait in the buffer for `poll` (1: only once its buffer is empty).";
+        "session_timeout" "session.timeout.ms" [] "45000" "30000"
+            "The group drops a member not heard from for this long."
+            => |b, k, v| Ok(b.session_timeout(parse_millis(k, &v)?));
+        "heartbeat_interval" "heartbeat.interval.ms" [] "3000" "1000"
+            "Interval of heartbeats to the group coordinator."
+            => |b, k, v| Ok(b.heartbeat_interval(parse_millis(k, &v)?));
+        "max_poll_interval" "max.poll.interval.ms" [] "300000" "60000"
+            "A member that does not poll for this long leaves the group until it polls again."
+            => |b, k, v| Ok(b.max_poll_interval(parse_millis(k, &v)?));
+        "assignment_strategies" "partition.assignment.strategy" [] "range,cooperative-sticky" "cooperative-sticky"
+            "Assignors offered, in order of preference: range, roundrobin, cooperative-sticky (Java class names accepted)."
+            => strategies;
+        "check_crcs" "check.crcs" [] "true" "false"
+            "Verify each fetched batch's CRC-32C."
+            => |b, k, v| Ok(b.check_crcs(parse_bool(k, &v)?));
+        "rebalance_listener" "-" [] "(none)" ""
+            "Callbacks on partitions assigned, revoked and lost.";
+        "client" "-" [] "(own client)" ""
+            "Consume through an existing `Client`, sharing its connections, metadata and statistics.";
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub use hooks::{
     BatchFetched, BatchProduced, BrokerRef, ConnectEvent, Hooks, RequestWritten, ResponseRead,
     ThrottleEvent,
 };
+#[cfg(test)]
+pub(crate) use names::metrics_markdown;
 pub use names::*;
 pub(crate) use stats::{ConsumerCounters, NetCounters, ProducerCounters};
 pub use stats::{ConsumerStats, NetworkStats, ProducerStats};

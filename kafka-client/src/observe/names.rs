@@ -14,6 +14,7 @@ pub enum MetricKind {
 }
 
 impl MetricKind {
+    #[cfg(test)]
     fn as_str(self) -> &'static str {
         match self {
             MetricKind::Counter => "counter",
@@ -107,11 +108,12 @@ metrics_table! {
 }
 
 /// The metric table as Markdown, as `docs/metrics.md` holds it.
-pub fn metrics_markdown() -> String {
+#[cfg(test)]
+pub(crate) fn metrics_markdown() -> String {
     let mut out = String::from(
         "# Metrics\n\n\
          <!-- Generated from kafka-client/src/observe/names.rs by \
-         `cargo test -p kafka-client --test docs_current`; do not edit. -->\n\n\
+         `UPDATE_DOCS=1 cargo test -p kafka-client --lib docs_gen`; do not edit. -->\n\n\
          The client records these through the [`metrics`](https://docs.rs/metrics) facade.\n\
          They cost next to nothing until the application installs a recorder (an exporter),\n\
          for example `metrics-exporter-prometheus` as `examples/src/bin/metrics.rs` does.\n\

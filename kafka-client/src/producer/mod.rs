@@ -102,6 +102,8 @@ use tokio::time::Instant;
 pub use builder::{Acks, ProducerBuilder};
 pub use delivery::DeliveryFuture;
 pub use partitioner::{Partitioner, Partitioning, key_partition};
+#[cfg(test)]
+pub(crate) use properties::PRODUCER_OPTIONS;
 pub use record::{ProducerRecord, RecordMetadata};
 pub use txn::{Transaction, TransactionalProducer};
 

@@ -3,7 +3,8 @@
 
 use super::builder::{Acks, ProducerBuilder};
 use super::partitioner::Partitioning;
-use crate::config::{Properties, bad_value};
+use crate::config::options::{apply_options, option_table};
+use crate::config::{Properties, bad_value, parse_bool, parse_millis, parse_value};
 use crate::error::Result;
 use crate::records::Compression;
 
@@ -56,89 +57,74 @@ impl ProducerBuilder {
         *b.client_builder_mut() = client
             .client_id("kafka-rs-producer")
             .apply_properties(&mut props)?;
-
-        if let Some((key, v)) = take_any(&mut props, &["acks", "request.required.acks"]) {
-            b = b.acks(Acks::parse(&v).ok_or_else(|| bad_value(key, &v, "0, 1, all or -1"))?);
-        }
-        if let Some(d) = take_millis_any(&mut props, &["linger.ms", "queue.buffering.max.ms"])? {
-            b = b.linger(d);
-        }
-        if let Some(n) = props.take_parsed::<usize>("batch.size")? {
-            b = b.batch_size(n);
-        }
-        if let Some(n) = props.take_parsed::<usize>("buffer.memory")? {
-            b = b.buffer_memory(n);
-        }
-        if let Some((key, v)) = take_any(&mut props, &["compression.type", "compression.codec"]) {
-            let c: Compression = v
-                .parse()
-                .map_err(|_| bad_value(key, &v, "none, gzip, snappy, lz4 or zstd"))?;
-            b = b.compression(c);
-        }
-        for key in ["retries", "message.send.max.retries"] {
-            if let Some(v) = props.take(key) {
-                // Java accepts up to Integer.MAX_VALUE; negative counts are invalid.
-                let n: u32 = v
-                    .trim()
-                    .parse()
-                    .map_err(|_| bad_value(key, &v, "a non-negative count"))?;
-                b = b.retries(n);
-            }
-        }
-        if let Some(d) =
-            take_millis_any(&mut props, &["delivery.timeout.ms", "message.timeout.ms"])?
-        {
-            b = b.delivery_timeout(d);
-        }
-        for key in ["max.in.flight.requests.per.connection", "max.in.flight"] {
-            if let Some(n) = props.take_parsed::<usize>(key)? {
-                b = b.max_in_flight(n);
-            }
-        }
-        if let Some(n) = props.take_parsed::<usize>("max.request.size")? {
-            b = b.max_request_size(n);
-        }
-        if let Some(d) = props.take_millis("max.block.ms")? {
-            b = b.max_block(d);
-        }
-        if let Some((key, v)) = take_any(&mut props, &["partitioner", "partitioner.class"]) {
-            let p = Partitioning::parse(&v).ok_or_else(|| {
-                bad_value(key, &v, "default, murmur2_random, sticky or round_robin")
-            })?;
-            b = b.partitioning(p);
-        }
-        if let Some(on) = props.take_bool("enable.idempotence")? {
-            b = b.enable_idempotence(on);
-        }
-        if let Some(id) = props.take("transactional.id") {
-            b = b.transactional_id(id);
-        }
-        if let Some(d) = props.take_millis("transaction.timeout.ms")? {
-            b = b.transaction_timeout(d);
-        }
+        let b = apply_options(PRODUCER_OPTIONS, b, &mut props)?;
         props.reject_unknown()?;
         Ok(b)
     }
 }
 
-fn take_any<'k>(props: &mut Properties, keys: &[&'k str]) -> Option<(&'k str, String)> {
-    let mut found = None;
-    for key in keys {
-        if let Some(v) = props.take(key) {
-            found = Some((*key, v));
-        }
+option_table! {
+    /// The producer's options; the adapter is this table applied in order.
+    PRODUCER_OPTIONS: ProducerBuilder {
+        "acks" "acks" ["request.required.acks"] "all" "1"
+            "Acknowledgements the leader waits for: 0 (none), 1 (leader), all/-1 (in-sync replicas)."
+            => |b, k, v| Ok(b.acks(Acks::parse(&v).ok_or_else(|| bad_value(k, &v, "0, 1, all or -1"))?));
+        "linger" "linger.ms" ["queue.buffering.max.ms"] "5" "10"
+            "How long a batch waits for more records before it is sent."
+            => |b, k, v| Ok(b.linger(parse_millis(k, &v)?));
+        "batch_size" "batch.size" [] "16384" "65536"
+            "Target size in bytes of one partition's batch."
+            => |b, k, v| Ok(b.batch_size(parse_value(k, &v)?));
+        "buffer_memory" "buffer.memory" [] "33554432" "67108864"
+            "Bytes of records waiting to be acknowledged; `send` waits (and `try_send` fails) when full."
+            => |b, k, v| Ok(b.buffer_memory(parse_value(k, &v)?));
+        "compression" "compression.type" ["compression.codec"] "none" "lz4"
+            "none, gzip, snappy, lz4 or zstd."
+            => |b, k, v| {
+                let c: Compression = v
+                    .parse()
+                    .map_err(|_| bad_value(k, &v, "none, gzip, snappy, lz4 or zstd"))?;
+                Ok(b.compression(c))
+            };
+        "retries" "retries" ["message.send.max.retries"] "4294967295" "10"
+            "Retries of a batch after retriable errors, within `delivery.timeout.ms`."
+            => |b, k, v| {
+                // Java accepts up to Integer.MAX_VALUE; negative counts are invalid.
+                let n: u32 = v.trim().parse().map_err(|_| bad_value(k, &v, "a non-negative count"))?;
+                Ok(b.retries(n))
+            };
+        "delivery_timeout" "delivery.timeout.ms" ["message.timeout.ms"] "120000" "30000"
+            "Upper bound on the time from `send` to the record's outcome, retries included."
+            => |b, k, v| Ok(b.delivery_timeout(parse_millis(k, &v)?));
+        "max_in_flight" "max.in.flight.requests.per.connection" ["max.in.flight"] "5" "1"
+            "Produce requests in flight per broker connection."
+            => |b, k, v| Ok(b.max_in_flight(parse_value(k, &v)?));
+        "max_request_size" "max.request.size" [] "1048576" "2097152"
+            "Largest Produce request, and so the largest record."
+            => |b, k, v| Ok(b.max_request_size(parse_value(k, &v)?));
+        "max_block" "max.block.ms" [] "60000" "1000"
+            "How long `send` may wait for metadata of an unknown topic."
+            => |b, k, v| Ok(b.max_block(parse_millis(k, &v)?));
+        "partitioning" "partitioner" ["partitioner.class"] "default" "round_robin"
+            "default/murmur2_random (Java's key hash, sticky without key), sticky, round_robin; `partitioner()` takes a custom one."
+            => |b, k, v| {
+                let p = Partitioning::parse(&v).ok_or_else(|| {
+                    bad_value(k, &v, "default, murmur2_random, sticky or round_robin")
+                })?;
+                Ok(b.partitioning(p))
+            };
+        "enable_idempotence" "enable.idempotence" [] "true" "false"
+            "Sequence numbers so retries never duplicate or reorder; needs acks=all and at most 5 in flight (on by default when those hold, as in Java)."
+            => |b, k, v| Ok(b.enable_idempotence(parse_bool(k, &v)?));
+        "transactional_id" "transactional.id" [] "(none)" "copier-1"
+            "Stable id of a transactional producer (build with `build_transactional`); a new instance with the same id fences older ones."
+            => |b, _, v| Ok(b.transactional_id(v));
+        "transaction_timeout" "transaction.timeout.ms" [] "60000" "30000"
+            "How long the coordinator keeps a transaction open before aborting it."
+            => |b, k, v| Ok(b.transaction_timeout(parse_millis(k, &v)?));
+        "client" "-" [] "(own client)" ""
+            "Produce through an existing `Client`, sharing its connections, metadata and statistics.";
     }
-    found
-}
-
-fn take_millis_any(props: &mut Properties, keys: &[&str]) -> Result<Option<std::time::Duration>> {
-    let mut found = None;
-    for key in keys {
-        if let Some(d) = props.take_millis(key)? {
-            found = Some(d);
-        }
-    }
-    Ok(found)
 }
 
 #[cfg(test)]
