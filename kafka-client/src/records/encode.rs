@@ -20,7 +20,7 @@ use super::varint::{put_varint, varint_len, varlong_len, write_varint, write_var
 use super::{Compression, Header, RecordsError, codec};
 
 /// Size of a batch with no records: the v2 batch header.
-pub const BATCH_HEADER_SIZE: usize = RECORDS;
+pub(crate) const BATCH_HEADER_SIZE: usize = RECORDS;
 
 /// Buffer capacity allocated up front at most; larger batches grow into their size.
 const MAX_INITIAL_CAPACITY: usize = 1 << 20;
@@ -377,7 +377,7 @@ impl BatchBuilder {
 /// # Errors
 /// [`RecordsError::UnsupportedMagic`] or [`RecordsError::InvalidBatchLength`] if `batch`
 /// is not exactly one v2 batch.
-pub fn restamp_producer(
+pub(crate) fn restamp_producer(
     batch: &mut [u8],
     producer_id: i64,
     producer_epoch: i16,
@@ -409,26 +409,10 @@ pub fn restamp_producer(
     Ok(())
 }
 
-/// [`restamp_producer`] on shared bytes: returns a re-stamped copy (one memcpy of the
-/// batch, which only happens on the rare retry after an epoch bump).
-///
-/// # Errors
-/// As for [`restamp_producer`].
-pub fn restamped(
-    batch: &[u8],
-    producer_id: i64,
-    producer_epoch: i16,
-    base_sequence: i32,
-) -> Result<Bytes, RecordsError> {
-    let mut copy = batch.to_vec();
-    restamp_producer(&mut copy, producer_id, producer_epoch, base_sequence)?;
-    Ok(Bytes::from(copy))
-}
-
 /// An upper bound on the size of a batch holding just this record, whatever its
 /// timestamp and position: for rejecting records larger than `max.request.size` before
 /// they are queued.
-pub fn batch_size_upper_bound(
+pub(crate) fn batch_size_upper_bound(
     key: Option<&[u8]>,
     value: Option<&[u8]>,
     headers: &[Header],

@@ -8,7 +8,7 @@
 //! builds C compression libraries. All codecs here are pure Rust.
 //!
 //! - Producing: [`BatchBuilder`] appends records into one buffer and
-//!   [`finish`](BatchBuilder::finish)es into the batch bytes; [`restamp_producer`] rewrites
+//!   [`finish`](BatchBuilder::finish)es into the batch bytes; `restamp_producer` (crate-private) rewrites
 //!   producer id/epoch/sequence of a finished batch for retries after an epoch bump.
 //! - Consuming: [`decode_batches`] iterates [`RecordBatch`]es over a fetch buffer without
 //!   copying; [`RecordBatch::records`] parses [`Record`]s lazily, with keys and values as
@@ -57,9 +57,11 @@ pub use decode::{
     BatchDecoder, DEFAULT_MAX_DECOMPRESSED_BYTES, DecodeLimits, RecordBatch, TimestampType,
     decode_batches,
 };
-pub use encode::{
-    BATCH_HEADER_SIZE, BatchBuilder, BatchMeta, batch_size_upper_bound, restamp_producer, restamped,
-};
+pub(crate) use encode::{BATCH_HEADER_SIZE, batch_size_upper_bound, restamp_producer};
+pub use encode::{BatchBuilder, BatchMeta};
+
+#[cfg(test)]
+mod codec_tests;
 pub use error::{ParseCompressionError, RecordsError};
 pub use record::{Header, Record, Records};
 
