@@ -264,6 +264,17 @@ pub enum Error {
         message: String,
     },
 
+    /// A request could not be encoded at the version negotiated with the broker (a field
+    /// that version does not have, a value out of the wire type's range). Not the
+    /// broker's fault, and not retriable: the request as built cannot be sent.
+    #[error("request encoding failed ({context}): {message}")]
+    RequestEncoding {
+        /// The broker and API.
+        context: ErrorContext,
+        /// What could not be encoded.
+        message: String,
+    },
+
     /// The broker supports no version of an API in common with this client.
     #[error(
         "{api:?} is not supported by broker {context}: client speaks versions {client_min}..={client_max}, broker {broker_versions}"
@@ -678,6 +689,7 @@ impl Error {
             | Error::ConnectionLost { context, .. }
             | Error::Timeout { context, .. }
             | Error::Protocol { context, .. }
+            | Error::RequestEncoding { context, .. }
             | Error::UnsupportedVersion { context, .. }
             | Error::Broker { context, .. }
             | Error::Authentication { context, .. }

@@ -255,19 +255,19 @@ impl Connection {
     }
 
     fn encode_produce(&self, req: &ProduceRequest, version: i16) -> Result<Frame> {
-        frame::encode_produce(req, version, &self.shared.client_id).map_err(|message| {
-            Error::Protocol {
+        frame::encode_produce(req, version, &self.shared.client_id).map_err(|e| {
+            Error::RequestEncoding {
                 context: self.context(ApiKey::Produce),
-                message,
+                message: e.to_string(),
             }
         })
     }
 
     fn encode<R: Request>(&self, req: &R, version: i16, splice: &[Bytes]) -> Result<Frame> {
-        frame::encode_spliced(req, version, &self.shared.client_id, splice).map_err(|message| {
-            Error::Protocol {
+        frame::encode_spliced(req, version, &self.shared.client_id, splice).map_err(|e| {
+            Error::RequestEncoding {
                 context: self.context(api_key::<R>()),
-                message,
+                message: e.to_string(),
             }
         })
     }

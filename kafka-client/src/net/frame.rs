@@ -6,6 +6,8 @@
 //! from the producer's batch buffer (vectored write) and the batch bytes are never
 //! resident twice.
 
+use std::fmt;
+
 use bytes::buf::UninitSlice;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, RequestHeader, ResponseHeader};
@@ -16,26 +18,57 @@ use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, Str
 /// length (4) + api key (2) + api version (2).
 pub(crate) const CORRELATION_OFFSET: usize = 8;
 
+/// A request that could not be encoded: which API and version, and kafka-protocol's
+/// reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EncodeError {
+    api: i16,
+    version: i16,
+    detail: String,
+}
+
+impl EncodeError {
+    fn new<R: Request>(version: i16, detail: impl fmt::Display) -> Self {
+        Self {
+            api: R::KEY,
+            version,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match ApiKey::try_from(self.api) {
+            Ok(api) => write!(f, "{api:?} v{}: {}", self.version, self.detail),
+            Err(()) => write!(f, "API key {} v{}: {}", self.api, self.version, self.detail),
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
 /// Encodes `req` at `version` into a complete frame whose correlation id is 0; the
 /// connection task patches the real id in with [`set_correlation_id`].
 pub(crate) fn encode_request<R: Request>(
     req: &R,
     version: i16,
     client_id: &StrBytes,
-) -> Result<BytesMut, String> {
-    let api = ApiKey::try_from(R::KEY).map_err(|_| format!("unknown API key {}", R::KEY))?;
+) -> Result<BytesMut, EncodeError> {
+    let api =
+        ApiKey::try_from(R::KEY).map_err(|_| EncodeError::new::<R>(version, "unknown API key"))?;
     let header = request_header::<R>(version, client_id);
     let header_version = api.request_header_version(version);
     let size = header
         .compute_size(header_version)
         .and_then(|h| req.compute_size(version).map(|b| h + b))
-        .map_err(|e| format!("cannot size {api:?} v{version}: {e}"))?;
+        .map_err(|e| EncodeError::new::<R>(version, format_args!("cannot size: {e}")))?;
     let mut buf = BytesMut::with_capacity(4 + size);
     buf.put_i32(0);
     header
         .encode(&mut buf, header_version)
         .and_then(|()| req.encode(&mut buf, version))
-        .map_err(|e| format!("cannot encode {api:?} v{version}: {e}"))?;
+        .map_err(|e| EncodeError::new::<R>(version, e))?;
     let len = (buf.len() - 4) as i32;
     buf[..4].copy_from_slice(&len.to_be_bytes());
     Ok(buf)
@@ -147,7 +180,7 @@ pub(crate) fn encode_produce(
     req: &ProduceRequest,
     version: i16,
     client_id: &StrBytes,
-) -> Result<Frame, String> {
+) -> Result<Frame, EncodeError> {
     let batches: Vec<Bytes> = req
         .topic_data
         .iter()
@@ -163,14 +196,15 @@ pub(crate) fn encode_spliced<R: Request>(
     version: i16,
     client_id: &StrBytes,
     candidates: &[Bytes],
-) -> Result<Frame, String> {
-    let api = ApiKey::try_from(R::KEY).map_err(|_| format!("unknown API key {}", R::KEY))?;
+) -> Result<Frame, EncodeError> {
+    let api =
+        ApiKey::try_from(R::KEY).map_err(|_| EncodeError::new::<R>(version, "unknown API key"))?;
     let header = request_header::<R>(version, client_id);
     let header_version = api.request_header_version(version);
     let size = header
         .compute_size(header_version)
         .and_then(|h| req.compute_size(version).map(|b| h + b))
-        .map_err(|e| format!("cannot size {api:?} v{version}: {e}"))?;
+        .map_err(|e| EncodeError::new::<R>(version, format_args!("cannot size: {e}")))?;
     let by_ref: usize = candidates
         .iter()
         .filter(|c| c.len() >= SPLICE_MIN)
@@ -187,10 +221,14 @@ pub(crate) fn encode_spliced<R: Request>(
     header
         .encode(&mut buf, header_version)
         .and_then(|()| req.encode(&mut buf, version))
-        .map_err(|e| format!("cannot encode {api:?} v{version}: {e}"))?;
+        .map_err(|e| EncodeError::new::<R>(version, e))?;
     let total = buf.head.len() + buf.spliced_len;
-    let len = i32::try_from(total - 4)
-        .map_err(|_| format!("{api:?} v{version} request of {total} bytes is too large"))?;
+    let len = i32::try_from(total - 4).map_err(|_| {
+        EncodeError::new::<R>(
+            version,
+            format_args!("a request of {total} bytes is too large"),
+        )
+    })?;
     buf.head[..4].copy_from_slice(&len.to_be_bytes());
     Ok(Frame {
         head: buf.head,
@@ -268,6 +306,17 @@ pub(crate) fn decode_response<R: Request>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_the_version_lacks_is_an_encode_error_naming_api_and_version() {
+        use kafka_protocol::messages::FindCoordinatorRequest;
+        let req = FindCoordinatorRequest::default()
+            .with_coordinator_keys(vec![StrBytes::from_static_str("g")]);
+        let e = encode_request(&req, 3, &StrBytes::from_static_str("t")).unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("FindCoordinator v3: "), "{text}");
+        assert!(encode_request(&req, 4, &StrBytes::from_static_str("t")).is_ok());
+    }
     use kafka_protocol::messages::{ApiVersionsRequest, MetadataRequest};
 
     #[test]

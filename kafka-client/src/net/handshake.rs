@@ -127,7 +127,12 @@ impl HandshakeIo<'_> {
             context: context.clone(),
             message,
         };
-        let mut frame = frame::encode_request(req, version, &self.client_id).map_err(protocol)?;
+        let mut frame = frame::encode_request(req, version, &self.client_id).map_err(|e| {
+            Error::RequestEncoding {
+                context: context.clone(),
+                message: e.to_string(),
+            }
+        })?;
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id += 1;
         frame::set_correlation_id(&mut frame, correlation_id);
