@@ -283,7 +283,8 @@ impl Connection {
     {
         let api = api_key::<R>();
         let bytes = self.send_frame(api, frame, true, timeout).await?;
-        let resp = frame::decode_response::<R>(bytes, version).map_err(|message| {
+        let resp = frame::decode_response::<R>(bytes, version).map_err(|e| {
+            let message = e.into_message();
             // A response that does not decode means the peer and we disagree on the
             // protocol: close the connection rather than trust what follows.
             let _ = self.tx.try_send(Command::Close(message.clone()));
@@ -589,7 +590,8 @@ impl ConnectionTask {
                 return Ok(());
             }
             let raw_len = (&rbuf[..4]).get_i32();
-            let len = check_length(raw_len, self.max_response_size).map_err(Failure::Protocol)?;
+            let len = check_length(raw_len, self.max_response_size)
+                .map_err(|e| Failure::Protocol(e.into_message()))?;
             if rbuf.len() < 4 + len {
                 rbuf.reserve(4 + len - rbuf.len());
                 return Ok(());

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use super::Fault;
+
 use bytes::buf::UninitSlice;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, RequestHeader, ResponseHeader};
@@ -258,18 +260,18 @@ pub(crate) fn set_correlation_id(frame: &mut [u8], id: i32) {
 
 /// Reads the length prefix of a response and checks it: at least 4 bytes (the
 /// correlation id), at most `max`.
-pub(crate) fn check_length(len: i32, max: usize) -> Result<usize, String> {
+pub(crate) fn check_length(len: i32, max: usize) -> Result<usize, Fault> {
     if len < 4 {
-        return Err(format!(
+        return Err(Fault::decode(format!(
             "response frame length {len} is below the 4-byte minimum"
-        ));
+        )));
     }
     let len = len as usize;
     if len > max {
-        return Err(format!(
+        return Err(Fault::decode(format!(
             "response frame of {len} bytes exceeds the {max}-byte limit \
              (is the peer a Kafka broker speaking plaintext?)"
-        ));
+        )));
     }
     Ok(len)
 }
@@ -279,8 +281,9 @@ pub(crate) fn check_length(len: i32, max: usize) -> Result<usize, String> {
 pub(crate) fn decode_response<R: Request>(
     mut frame: Bytes,
     version: i16,
-) -> Result<R::Response, String> {
-    let api = ApiKey::try_from(R::KEY).map_err(|_| format!("unknown API key {}", R::KEY))?;
+) -> Result<R::Response, Fault> {
+    let api = ApiKey::try_from(R::KEY)
+        .map_err(|_| Fault::decode(format!("unknown API key {}", R::KEY)))?;
     // Bounds every length and count first: kafka-protocol reserves array capacity from
     // the wire count, and a failed huge allocation aborts the process.
     super::shape::check_response(
@@ -289,16 +292,19 @@ pub(crate) fn decode_response<R: Request>(
         R::Response::header_version(version),
         &frame,
     )
-    .map_err(|e| format!("cannot decode {e}"))?;
-    ResponseHeader::decode(&mut frame, R::Response::header_version(version))
-        .map_err(|e| format!("cannot decode {api:?} v{version} response header: {e}"))?;
+    .map_err(|e| Fault::decode(format!("cannot decode {e}")))?;
+    ResponseHeader::decode(&mut frame, R::Response::header_version(version)).map_err(|e| {
+        Fault::decode(format!(
+            "cannot decode {api:?} v{version} response header: {e}"
+        ))
+    })?;
     let resp = R::Response::decode(&mut frame, version)
-        .map_err(|e| format!("cannot decode {api:?} v{version} response: {e}"))?;
+        .map_err(|e| Fault::decode(format!("cannot decode {api:?} v{version} response: {e}")))?;
     if frame.has_remaining() {
-        return Err(format!(
+        return Err(Fault::decode(format!(
             "{api:?} v{version} response has {} trailing bytes",
             frame.remaining()
-        ));
+        )));
     }
     Ok(resp)
 }
@@ -376,7 +382,12 @@ mod tests {
     fn lengths_checked() {
         assert!(check_length(-1, 100).is_err());
         assert!(check_length(3, 100).is_err());
-        assert!(check_length(101, 100).unwrap_err().contains("exceeds"));
+        assert!(
+            check_length(101, 100)
+                .unwrap_err()
+                .to_string()
+                .contains("exceeds")
+        );
         assert_eq!(check_length(4, 100), Ok(4));
         // "HTTP" read as a length: an HTTP server on the port.
         assert!(check_length(i32::from_be_bytes(*b"HTTP"), 100 << 20).is_err());

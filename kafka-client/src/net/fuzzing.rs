@@ -17,7 +17,9 @@ pub fn decode_response(key: i16, version: i16, frame: Bytes) -> Result<(), Strin
     macro_rules! dispatch {
         ($($api:ident => $req:ty),* $(,)?) => {
             match ApiKey::try_from(key) {
-                $(Ok(ApiKey::$api) => super::frame::decode_response::<$req>(frame, version).map(drop),)*
+                $(Ok(ApiKey::$api) => super::frame::decode_response::<$req>(frame, version)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),)*
                 _ => Err(format!("API key {key} is not decoded by this client")),
             }
         };

@@ -13,6 +13,7 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::protocol::{Decodable, Message, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::Fault;
 use super::connection::{Connection, Peer};
 use super::frame;
 use super::transport::{self, BoxedStream, TlsErrors};
@@ -114,9 +115,9 @@ impl HandshakeIo<'_> {
     ) -> Result<R::Response> {
         let api = ApiKey::try_from(R::KEY).unwrap_or(ApiKey::ApiVersions);
         let body = self.roundtrip(api, req, version).await?;
-        frame::decode_response::<R>(body, version).map_err(|message| Error::Protocol {
+        frame::decode_response::<R>(body, version).map_err(|e| Error::Protocol {
             context: self.context.clone().with_api(api),
-            message,
+            message: e.into_message(),
         })
     }
 
@@ -144,7 +145,8 @@ impl HandshakeIo<'_> {
         }
         .await;
         let len = io_result.map_err(|e| self.io_error(&context, &e))?;
-        let len = frame::check_length(len, self.max_response_size).map_err(protocol)?;
+        let len = frame::check_length(len, self.max_response_size)
+            .map_err(|e| protocol(e.into_message()))?;
         let mut body = BytesMut::zeroed(len);
         self.stream
             .read_exact(&mut body)
@@ -216,7 +218,7 @@ async fn api_versions(io: &mut HandshakeIo<'_>) -> Result<BrokerVersions> {
         }
         Some(code) => return Err(fail(format!("ApiVersions failed: {code}"))),
     };
-    BrokerVersions::from_response(&resp).map_err(fail)
+    BrokerVersions::from_response(&resp).map_err(|f| fail(f.into_message()))
 }
 
 async fn api_versions_at(io: &mut HandshakeIo<'_>, version: i16) -> Result<ApiVersionsResponse> {
@@ -229,15 +231,20 @@ async fn api_versions_at(io: &mut HandshakeIo<'_>, version: i16) -> Result<ApiVe
     // An UNSUPPORTED_VERSION answer is encoded at v0 whatever we asked for.
     let mut peek = body.clone();
     // Bounded walk first (see `shape`): kafka-protocol reserves arrays from wire counts.
-    let decoded = super::shape::check_body(ApiKey::ApiVersions as i16, version, &body)
-        .and_then(|()| ApiVersionsResponse::decode(&mut body, version).map_err(|e| e.to_string()));
+    let decoded =
+        super::shape::check_body(ApiKey::ApiVersions as i16, version, &body).and_then(|()| {
+            ApiVersionsResponse::decode(&mut body, version)
+                .map_err(|e| Fault::decode(e.to_string()))
+        });
     let first = match decoded {
         Ok(r) if r.error_code == 0 => return Ok(r),
         Ok(_) => None,
         Err(e) => Some(e),
     };
     super::shape::check_body(ApiKey::ApiVersions as i16, 0, &peek)
-        .and_then(|()| ApiVersionsResponse::decode(&mut peek, 0).map_err(|e| e.to_string()))
+        .and_then(|()| {
+            ApiVersionsResponse::decode(&mut peek, 0).map_err(|e| Fault::decode(e.to_string()))
+        })
         .map_err(|e| Error::Protocol {
             context: io.context.clone().with_api(ApiKey::ApiVersions),
             message: match first {

@@ -2,6 +2,7 @@
 //! connection pool.
 
 mod connection;
+mod fault;
 mod frame;
 #[cfg(test)]
 mod fuzz_pass;
@@ -19,6 +20,7 @@ mod versions;
 mod write_queue;
 
 pub use connection::Connection;
+pub(crate) use fault::Fault;
 pub use pool::ConnectionKind;
 pub(crate) use pool::{NodeKey, Pool};
 pub use versions::BrokerVersions;

@@ -9,9 +9,9 @@ use crate::error::{Error, ErrorContext, Result, TlsErrorKind};
 
 /// The name the broker's certificate must carry: the host we connect to (an IP literal
 /// or a DNS name).
-pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, String> {
+pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, super::Fault> {
     ServerName::try_from(host.to_owned())
-        .map_err(|e| format!("{host:?} is not a valid TLS server name: {e}"))
+        .map_err(|e| super::Fault::connect(format!("{host:?} is not a valid TLS server name: {e}")))
 }
 
 /// A typed error for a rustls failure, if `e` carries one.

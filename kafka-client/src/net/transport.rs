@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::Fault;
 use super::tls;
 use crate::config::{BrokerAddress, ClientConfig};
 use crate::error::{Error, ErrorContext};
@@ -24,13 +25,13 @@ pub(crate) type BoxedStream = Box<dyn AsyncStream>;
 pub(crate) async fn connect_tcp(
     addr: &BrokerAddress,
     timeout: Duration,
-) -> Result<TcpStream, String> {
+) -> Result<TcpStream, Fault> {
     let target = (addr.host.as_str(), addr.port);
     let attempt = async {
         let mut last = String::from("no addresses resolved");
         let resolved = tokio::net::lookup_host(target)
             .await
-            .map_err(|e| format!("cannot resolve {addr}: {e}"))?;
+            .map_err(|e| Fault::connect(format!("cannot resolve {addr}: {e}")))?;
         for sock in resolved {
             match TcpStream::connect(sock).await {
                 Ok(s) => {
@@ -40,11 +41,13 @@ pub(crate) async fn connect_tcp(
                 Err(e) => last = format!("{sock}: {e}"),
             }
         }
-        Err(last)
+        Err(Fault::connect(last))
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(r) => r,
-        Err(_) => Err(format!("TCP connect to {addr} timed out after {timeout:?}")),
+        Err(_) => Err(Fault::connect(format!(
+            "TCP connect to {addr} timed out after {timeout:?}"
+        ))),
     }
 }
 
@@ -69,14 +72,14 @@ pub(crate) async fn connect(
     };
     let tcp = connect_tcp(addr, config.connect_timeout)
         .await
-        .map_err(fail)?;
+        .map_err(|f| fail(f.into_message()))?;
     let Some(tls_config) = config.security.tls.clone() else {
         return Ok(Transport {
             stream: Box::new(tcp),
             tls_errors: None,
         });
     };
-    let name = tls::server_name(&addr.host).map_err(fail)?;
+    let name = tls::server_name(&addr.host).map_err(|f| fail(f.into_message()))?;
     let connector = tokio_rustls::TlsConnector::from(tls_config);
     let stream = connector.connect(name, tcp).await.map_err(|e| {
         tls::classify(&e, context).unwrap_or_else(|| fail(format!("TLS handshake failed: {e}")))

@@ -17,14 +17,14 @@ pub struct BrokerVersions {
 
 impl BrokerVersions {
     /// Reads the ranges from an ApiVersions response, rejecting a range with min > max.
-    pub(crate) fn from_response(resp: &ApiVersionsResponse) -> Result<Self, String> {
+    pub(crate) fn from_response(resp: &ApiVersionsResponse) -> Result<Self, super::Fault> {
         let mut ranges = HashMap::with_capacity(resp.api_keys.len());
         for k in &resp.api_keys {
             if k.min_version > k.max_version || k.min_version < 0 {
-                return Err(format!(
+                return Err(super::Fault::decode(format!(
                     "ApiVersions lists API key {} with an invalid range {}..={}",
                     k.api_key, k.min_version, k.max_version
-                ));
+                )));
             }
             ranges.insert(k.api_key, (k.min_version, k.max_version));
         }

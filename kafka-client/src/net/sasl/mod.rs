@@ -22,13 +22,47 @@ use super::versions::BrokerVersions;
 use crate::config::{SaslConfig, SaslCredentials, SaslMechanism};
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
 
+/// Why the client ends a SASL exchange (a malformed or wrong server message, a bad
+/// proof, an unusable credential): a typed error, turned into
+/// `Error::Authentication` with the broker as context. Never holds a secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SaslFault(String);
+
+impl std::fmt::Display for SaslFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SaslFault {}
+
+#[cfg(test)]
+impl SaslFault {
+    /// Whether the message contains `needle` (tests).
+    pub(crate) fn contains(&self, needle: &str) -> bool {
+        self.0.contains(needle)
+    }
+}
+
+impl From<String> for SaslFault {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl From<&str> for SaslFault {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
 /// One side of a SASL mechanism.
 trait Mechanism: Send {
     /// The client's first message.
-    fn initial(&mut self) -> Result<Vec<u8>, String>;
+    fn initial(&mut self) -> Result<Vec<u8>, SaslFault>;
     /// Handles the broker's answer to our last message: `Some(next)` to send another
     /// message, `None` when the exchange is complete.
-    fn step(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, String>;
+    fn step(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, SaslFault>;
 }
 
 /// Most SaslAuthenticate round trips accepted (SCRAM needs 2, OAUTHBEARER's error path 2).
@@ -110,7 +144,7 @@ pub(crate) async fn authenticate(
 
     let mut message = mechanism
         .initial()
-        .map_err(|m| auth_error(ApiKey::SaslAuthenticate, None, m))?;
+        .map_err(|m| auth_error(ApiKey::SaslAuthenticate, None, m.to_string()))?;
     for _ in 0..MAX_ROUNDS {
         let req = SaslAuthenticateRequest::default().with_auth_bytes(message.into());
         let resp = io.request(&req, auth_version).await?;
@@ -129,7 +163,7 @@ pub(crate) async fn authenticate(
         }
         match mechanism
             .step(&resp.auth_bytes)
-            .map_err(|m| auth_error(ApiKey::SaslAuthenticate, None, m))?
+            .map_err(|m| auth_error(ApiKey::SaslAuthenticate, None, m.to_string()))?
         {
             Some(next) => message = next,
             None => {
@@ -153,9 +187,9 @@ pub(crate) async fn authenticate(
 }
 
 /// Cryptographically secure random bytes, from the TLS crypto provider (ring).
-fn random_bytes(buf: &mut [u8]) -> Result<(), String> {
+fn random_bytes(buf: &mut [u8]) -> Result<(), SaslFault> {
     crate::config::crypto_provider()
         .secure_random
         .fill(buf)
-        .map_err(|_| "no secure random source available".to_owned())
+        .map_err(|_| SaslFault::from("no secure random source available"))
 }

@@ -4,6 +4,7 @@
 //! fails the exchange with `SASL_AUTHENTICATION_FAILED`.
 
 use super::Mechanism;
+use super::SaslFault;
 use crate::config::OAuthBearerToken;
 
 const SEP: u8 = 0x01;
@@ -29,7 +30,7 @@ impl OAuthBearer {
 }
 
 impl Mechanism for OAuthBearer {
-    fn initial(&mut self) -> Result<Vec<u8>, String> {
+    fn initial(&mut self) -> Result<Vec<u8>, SaslFault> {
         let value = self.token.value.expose();
         if value.is_empty() || value.bytes().any(|b| !(0x20..0x7f).contains(&b)) {
             return Err("the token provider returned an empty or non-printable token".into());
@@ -40,10 +41,10 @@ impl Mechanism for OAuthBearer {
         m.extend_from_slice(value.as_bytes());
         for (k, v) in &self.token.extensions {
             if k.is_empty() || k == "auth" || !k.bytes().all(|b| b.is_ascii_alphabetic()) {
-                return Err(format!("invalid SASL extension name {k:?}"));
+                return Err(format!("invalid SASL extension name {k:?}").into());
             }
             if v.bytes().any(|b| b == SEP) {
-                return Err(format!("SASL extension {k:?} has an invalid value"));
+                return Err(format!("SASL extension {k:?} has an invalid value").into());
             }
             m.push(SEP);
             m.extend_from_slice(k.as_bytes());
@@ -56,7 +57,7 @@ impl Mechanism for OAuthBearer {
         Ok(m)
     }
 
-    fn step(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    fn step(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, SaslFault> {
         match &self.state {
             State::Sent if server.is_empty() => Ok(None),
             State::Sent => {
@@ -65,7 +66,7 @@ impl Mechanism for OAuthBearer {
                 self.state = State::Failed(status);
                 Ok(Some(vec![SEP]))
             }
-            State::Failed(status) => Err(format!("the broker rejected the token: {status}")),
+            State::Failed(status) => Err(format!("the broker rejected the token: {status}").into()),
             State::Start => Err("unexpected OAUTHBEARER challenge".into()),
         }
     }

@@ -1,6 +1,7 @@
 //! `PLAIN` (RFC 4616): one message, `authzid NUL authcid NUL password`.
 
 use super::Mechanism;
+use super::SaslFault;
 use crate::config::Secret;
 
 pub(super) struct Plain {
@@ -20,7 +21,7 @@ impl Plain {
 }
 
 impl Mechanism for Plain {
-    fn initial(&mut self) -> Result<Vec<u8>, String> {
+    fn initial(&mut self) -> Result<Vec<u8>, SaslFault> {
         if self.username.contains('\0') {
             return Err("the user name contains a NUL character".into());
         }
@@ -33,7 +34,7 @@ impl Mechanism for Plain {
         Ok(m)
     }
 
-    fn step(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    fn step(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, SaslFault> {
         if !self.sent || !server.is_empty() {
             return Err("unexpected PLAIN challenge from the broker".into());
         }

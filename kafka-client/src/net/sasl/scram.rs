@@ -4,6 +4,7 @@
 //! is sane, and, at the end, the server's signature: a peer that does not know the
 //! user's credentials cannot complete the exchange.
 
+use super::SaslFault;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
@@ -99,7 +100,7 @@ impl Scram {
         &mut self,
         client_first_bare: &str,
         server_first: &[u8],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, SaslFault> {
         let server_first = std::str::from_utf8(server_first)
             .map_err(|_| "the server-first message is not UTF-8".to_owned())?;
         let attrs = parse_attributes(server_first)?;
@@ -128,7 +129,8 @@ impl Scram {
             return Err(format!(
                 "the server asked for {iterations} iterations, outside \
                  {MIN_ITERATIONS}..={MAX_ITERATIONS}"
-            ));
+            )
+            .into());
         }
         let h = self.hash;
         let salted = h.salted_password(self.password.expose().as_bytes(), &salt, iterations);
@@ -151,7 +153,7 @@ impl Scram {
 }
 
 impl Mechanism for Scram {
-    fn initial(&mut self) -> Result<Vec<u8>, String> {
+    fn initial(&mut self) -> Result<Vec<u8>, SaslFault> {
         let nonce = match &self.nonce {
             Some(n) => n.clone(),
             None => {
@@ -168,7 +170,7 @@ impl Mechanism for Scram {
         Ok(message)
     }
 
-    fn step(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    fn step(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, SaslFault> {
         match std::mem::replace(&mut self.state, State::Done) {
             State::SentFirst { client_first_bare } => {
                 self.client_final(&client_first_bare, server).map(Some)
@@ -177,7 +179,7 @@ impl Mechanism for Scram {
                 let text = std::str::from_utf8(server)
                     .map_err(|_| "the server-final message is not UTF-8".to_owned())?;
                 match parse_attributes(text)?.first() {
-                    Some(('e', err)) => Err(format!("the server reports: {err}")),
+                    Some(('e', err)) => Err(format!("the server reports: {err}").into()),
                     Some(('v', sig)) => {
                         let sig = B64
                             .decode(sig)
@@ -206,13 +208,13 @@ fn saslname(username: &str) -> String {
 }
 
 /// `a=value,b=value` pairs; a value may itself contain `=`.
-fn parse_attributes(msg: &str) -> Result<Vec<(char, &str)>, String> {
+fn parse_attributes(msg: &str) -> Result<Vec<(char, &str)>, SaslFault> {
     msg.split(',')
         .map(|part| {
             let mut chars = part.chars();
             match (chars.next(), chars.next()) {
                 (Some(k), Some('=')) if k.is_ascii_alphabetic() => Ok((k, &part[2..])),
-                _ => Err("malformed SCRAM message from the broker".to_owned()),
+                _ => Err("malformed SCRAM message from the broker".into()),
             }
         })
         .collect()

@@ -29,6 +29,8 @@ mod tests;
 
 use layout::Api;
 
+use super::Fault;
+
 /// Every API whose responses this client decodes.
 pub(crate) const APIS: &[&Api] = &[
     &client_apis::PRODUCE,
@@ -79,7 +81,7 @@ pub(crate) fn check_response(
     version: i16,
     header_version: i16,
     frame: &[u8],
-) -> Result<(), String> {
+) -> Result<(), Fault> {
     // An API the SDK itself never sends (a raw `Client::send` of, say, AlterClientQuotas)
     // has no layout: it is decoded unchecked rather than refused. Every API the
     // producer, consumer, admin and handshake use has one (see `layout`).
@@ -91,20 +93,22 @@ pub(crate) fn check_response(
 }
 
 /// Checks a response body (after the header) of API `key` at `version`.
-pub(crate) fn check_body(key: i16, version: i16, body: &[u8]) -> Result<(), String> {
+pub(crate) fn check_body(key: i16, version: i16, body: &[u8]) -> Result<(), Fault> {
     let api = find(key, version)?;
     walk::body(api, version, body)
 }
 
-fn find(key: i16, version: i16) -> Result<&'static Api, String> {
+fn find(key: i16, version: i16) -> Result<&'static Api, Fault> {
     let api = layout(key).ok_or_else(|| {
-        format!("no response layout for API key {key}: refusing to decode it unchecked")
+        Fault::decode(format!(
+            "no response layout for API key {key}: refusing to decode it unchecked"
+        ))
     })?;
     if version < api.min || version > api.max {
-        return Err(format!(
+        return Err(Fault::decode(format!(
             "{} v{version} response: no layout for this version (known {}..={})",
             api.name, api.min, api.max
-        ));
+        )));
     }
     Ok(api)
 }

@@ -286,10 +286,12 @@ fn every_corrupted_count_and_length_is_rejected_with_its_field() {
                 let flexible = v >= api.flex;
                 for value in [i32::MAX as u32, 1 << 31, 0x7fff] {
                     let bad = corrupt(&g.out, p, flexible, value);
-                    let err = check_body(api.key, v, &bad).expect_err(&format!(
-                        "{} v{v}: corrupted {} at {} accepted",
-                        api.name, p.field, p.offset
-                    ));
+                    let err = check_body(api.key, v, &bad)
+                        .expect_err(&format!(
+                            "{} v{v}: corrupted {} at {} accepted",
+                            api.name, p.field, p.offset
+                        ))
+                        .to_string();
                     assert!(
                         err.contains(api.name)
                             && err.contains(&format!("v{v}"))
@@ -309,7 +311,9 @@ fn every_corrupted_count_and_length_is_rejected_with_its_field() {
                 // Negative lengths other than -1 (classic encodings only).
                 if !flexible {
                     let bad = corrupt(&g.out, p, false, (-2i32) as u32);
-                    let err = check_body(api.key, v, &bad).expect_err("negative length accepted");
+                    let err = check_body(api.key, v, &bad)
+                        .expect_err("negative length accepted")
+                        .to_string();
                     assert!(err.contains("negative"), "{err}");
                 }
             }

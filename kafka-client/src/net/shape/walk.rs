@@ -2,6 +2,7 @@
 //! prefix against the bytes that remain, without allocating.
 
 use super::layout::{Api, Field, Kind};
+use crate::net::Fault as NetFault;
 
 /// What was wrong, and where (field names innermost first).
 #[derive(Debug)]
@@ -59,7 +60,12 @@ struct Walker<'a> {
 }
 
 /// Walks a frame starting at the correlation id.
-pub(super) fn frame(api: &Api, version: i16, header_tags: bool, buf: &[u8]) -> Result<(), String> {
+pub(super) fn frame(
+    api: &Api,
+    version: i16,
+    header_tags: bool,
+    buf: &[u8],
+) -> Result<(), NetFault> {
     let mut w = Walker::new(api, version, buf);
     let header = w
         .skip(4)
@@ -67,14 +73,14 @@ pub(super) fn frame(api: &Api, version: i16, header_tags: bool, buf: &[u8]) -> R
         .map_err(|f| f.at("header"));
     header
         .and_then(|()| w.body(api))
-        .map_err(|f| f.render(api, version))
+        .map_err(|f| NetFault::decode(f.render(api, version)))
 }
 
 /// Walks a response body (after the header).
-pub(super) fn body(api: &Api, version: i16, buf: &[u8]) -> Result<(), String> {
+pub(super) fn body(api: &Api, version: i16, buf: &[u8]) -> Result<(), NetFault> {
     Walker::new(api, version, buf)
         .body(api)
-        .map_err(|f| f.render(api, version))
+        .map_err(|f| NetFault::decode(f.render(api, version)))
 }
 
 /// The fewest bytes `kind` can take on the wire.
