@@ -125,7 +125,8 @@ impl Admin {
                 |conn, batch| async move {
                     let mut out = Vec::new();
                     for (broker, ()) in batch {
-                        let resp = conn.request(&DescribeLogDirsRequest::default()).await?;
+                        let req = DescribeLogDirsRequest::default().with_topics(None);
+                        let resp = conn.request(&req).await?;
                         let ctx = || ErrorContext::default().with_api(api);
                         if let Some(e) = item_error(resp.error_code, ctx, None) {
                             out.push((broker, Err(e)));
