@@ -249,7 +249,9 @@ impl Admin {
     /// Upserts or deletes users' SCRAM credentials, with a result per user
     /// (RESOURCE_NOT_FOUND when deleting a credential that does not exist,
     /// UNACCEPTABLE_CREDENTIAL for an out-of-range iteration count or empty password,
-    /// DUPLICATE_RESOURCE for two changes of one user and mechanism, ...).
+    /// ...). Several changes of one user are sent one per request, in order (Kafka
+    /// refuses a request naming a user twice); after a failed one, the user's later
+    /// changes are not sent.
     pub async fn alter_user_scram_credentials(
         &self,
         alterations: impl IntoIterator<Item = (String, ScramAlteration)>,
@@ -261,47 +263,20 @@ impl Admin {
             by_user.entry(user).or_default().push(a);
         }
         let mut invalid = BTreeMap::new();
-        let mut items: BTreeMap<
-            String,
-            (Vec<ScramCredentialDeletion>, Vec<ScramCredentialUpsertion>),
-        > = BTreeMap::new();
+        // Kafka refuses a request naming a user twice (DUPLICATE_RESOURCE), so the n-th
+        // change of every user goes in the n-th request.
+        let mut rounds: Vec<BTreeMap<String, WireAlteration>> = Vec::new();
         for (user, alts) in by_user {
             if let Some(e) = invalid_alteration(&user, &alts) {
                 invalid.insert(user, Err(e));
                 continue;
             }
-            let mut deletions = Vec::new();
-            let mut upsertions = Vec::new();
-            for a in alts {
-                match a {
-                    ScramAlteration::Delete { mechanism } => deletions.push(
-                        ScramCredentialDeletion::default()
-                            .with_name(wire_str(&user))
-                            .with_mechanism(mechanism.code()),
-                    ),
-                    ScramAlteration::Upsert {
-                        mechanism,
-                        iterations,
-                        password,
-                    } => {
-                        let salt = random_salt()?;
-                        let salted = mechanism.salted_password(
-                            password.as_bytes(),
-                            &salt,
-                            iterations as u32,
-                        );
-                        upsertions.push(
-                            ScramCredentialUpsertion::default()
-                                .with_name(wire_str(&user))
-                                .with_mechanism(mechanism.code())
-                                .with_iterations(iterations)
-                                .with_salt(Bytes::from(salt))
-                                .with_salted_password(Bytes::from(salted)),
-                        );
-                    }
+            for (n, a) in alts.into_iter().enumerate() {
+                if rounds.len() <= n {
+                    rounds.push(BTreeMap::new());
                 }
+                rounds[n].insert(user.clone(), to_wire(&user, a)?);
             }
-            items.insert(user, (deletions, upsertions));
         }
         let call = Call::new(
             &self.client,
@@ -310,33 +285,75 @@ impl Admin {
             options.timeout,
         )
         .retry(retry_controller_errors);
-        let mut results = call
-            .run(
-                items,
-                |keys| fixed(Target::Controller, keys),
-                |conn, batch| async move {
-                    let mut req = AlterUserScramCredentialsRequest::default();
-                    for (_, (d, u)) in batch {
-                        req.deletions.extend(d);
-                        req.upsertions.extend(u);
-                    }
-                    let resp = conn.request(&req).await?;
-                    Ok(resp
-                        .results
-                        .into_iter()
-                        .map(|r| {
-                            let user = r.user.to_string();
-                            let ctx = || user_context(api, &user);
-                            let result = check_item(r.error_code, ctx, r.error_message.as_ref());
-                            (user, result)
-                        })
-                        .collect())
-                },
-            )
-            .await;
+        let mut results: BTreeMap<String, Result<()>> = BTreeMap::new();
+        for mut round in rounds {
+            round.retain(|user, _| !results.get(user).is_some_and(Result::is_err));
+            let answered = call
+                .run(
+                    round,
+                    |keys| fixed(Target::Controller, keys),
+                    |conn, batch| async move {
+                        let mut req = AlterUserScramCredentialsRequest::default();
+                        for (_, a) in batch {
+                            match a {
+                                WireAlteration::Delete(d) => req.deletions.push(d),
+                                WireAlteration::Upsert(u) => req.upsertions.push(u),
+                            }
+                        }
+                        let resp = conn.request(&req).await?;
+                        Ok(resp
+                            .results
+                            .into_iter()
+                            .map(|r| {
+                                let user = r.user.to_string();
+                                let ctx = || user_context(api, &user);
+                                let result =
+                                    check_item(r.error_code, ctx, r.error_message.as_ref());
+                                (user, result)
+                            })
+                            .collect())
+                    },
+                )
+                .await;
+            results.extend(answered);
+        }
         results.append(&mut invalid);
         Ok(results)
     }
+}
+
+/// One change as sent.
+#[derive(Clone, Debug)]
+enum WireAlteration {
+    Delete(ScramCredentialDeletion),
+    Upsert(ScramCredentialUpsertion),
+}
+
+/// The change as sent, with a fresh salt and the salted password for an upsert.
+fn to_wire(user: &str, a: ScramAlteration) -> Result<WireAlteration> {
+    Ok(match a {
+        ScramAlteration::Delete { mechanism } => WireAlteration::Delete(
+            ScramCredentialDeletion::default()
+                .with_name(wire_str(user))
+                .with_mechanism(mechanism.code()),
+        ),
+        ScramAlteration::Upsert {
+            mechanism,
+            iterations,
+            password,
+        } => {
+            let salt = random_salt()?;
+            let salted = mechanism.salted_password(password.as_bytes(), &salt, iterations as u32);
+            WireAlteration::Upsert(
+                ScramCredentialUpsertion::default()
+                    .with_name(wire_str(user))
+                    .with_mechanism(mechanism.code())
+                    .with_iterations(iterations)
+                    .with_salt(Bytes::from(salt))
+                    .with_salted_password(Bytes::from(salted)),
+            )
+        }
+    })
 }
 
 #[cfg(test)]
