@@ -2,19 +2,22 @@
 //! `alter_user_scram_credentials` (salted password computed client-side) logs in with
 //! our client (SCRAM-SHA-256 and -512) and with Kafka's Java client; describe lists the
 //! mechanisms and iterations; a deleted credential no longer logs in; bad input gets
-//! typed errors.
+//! typed errors. Delegation tokens: created over SASL (refused over PLAINTEXT),
+//! described, renewed, used by Kafka's Java client (SCRAM with `tokenauth=true`) and
+//! expired.
 
 mod security_common;
 
 use std::time::Duration;
 
 use kafka_admin::{
-    AclBinding, AclOperation, AclsOptions, Admin, PatternType, ResourceType, ScramAlteration,
-    ScramCredentialInfo, ScramMechanism, ScramOptions,
+    AclBinding, AclOperation, AclsOptions, Admin, CreateDelegationTokenOptions,
+    DelegationTokenOptions, PatternType, ResourceType, ScramAlteration, ScramCredentialInfo,
+    ScramMechanism, ScramOptions,
 };
 use kafka_client::Error;
 use kafka_client::config::SaslConfig;
-use kafka_testbed::secure::Listener;
+use kafka_testbed::secure::{ADMIN, Listener};
 use security_common::*;
 
 fn code(e: &Error) -> Option<i16> {
@@ -90,10 +93,18 @@ async fn admin_ops_scram_user_created_by_admin_logs_in() {
         .await
         .unwrap();
     created[&user].as_ref().expect("credentials created");
-    let described = admin
-        .describe_user_scram_credentials(Some(vec![user.clone()]), opts())
-        .await
-        .unwrap();
+    // Brokers apply the change from the metadata log a moment after the controller.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let described = loop {
+        let d = admin
+            .describe_user_scram_credentials(Some(vec![user.clone()]), opts())
+            .await
+            .unwrap();
+        if d[&user].as_ref().is_ok_and(|i| i.len() == 2) || tokio::time::Instant::now() > deadline {
+            break d;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let mut infos = described[&user].as_ref().expect("described").clone();
     infos.sort_by_key(|i| i.mechanism);
     let pairs: Vec<(ScramMechanism, i32)> = infos
@@ -201,5 +212,127 @@ async fn admin_ops_scram_user_created_by_admin_logs_in() {
         code(missing[&ghost].as_ref().unwrap_err()),
         Some(91),
         "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn admin_ops_delegation_token_created_renewed_used_and_expired() {
+    // Tokens are granted only over authenticated connections: the super user over SASL.
+    let admin = Admin::new(
+        builder(Listener::SaslPlaintext)
+            .sasl(SaslConfig::scram_sha512(ADMIN.0, ADMIN.1))
+            .build()
+            .unwrap(),
+    );
+    let refused = Admin::new(plaintext())
+        .create_delegation_token(CreateDelegationTokenOptions::default())
+        .await
+        .expect_err("not over PLAINTEXT");
+    assert_eq!(
+        code(&refused),
+        Some(64),
+        "DELEGATION_TOKEN_REQUEST_NOT_ALLOWED: {refused}"
+    );
+    let bad = admin
+        .create_delegation_token(CreateDelegationTokenOptions::default().renewer("alice"))
+        .await
+        .expect_err("a renewer must be TYPE:NAME");
+    assert_eq!(code(&bad), Some(67), "INVALID_PRINCIPAL_TYPE: {bad}");
+
+    let token = admin
+        .create_delegation_token(
+            CreateDelegationTokenOptions::default()
+                .renewer("User:alice")
+                .max_lifetime(Duration::from_secs(3600)),
+        )
+        .await
+        .expect("token created");
+    assert_eq!(token.owner, "User:admin");
+    assert_eq!(token.requester, "User:admin");
+    assert!(token.expiry_timestamp_ms > token.issue_timestamp_ms);
+    assert!(token.max_timestamp_ms <= token.issue_timestamp_ms + 3_600_000);
+    assert!(!format!("{token:?}").contains(&token.hmac_base64()));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let listed = loop {
+        let listed = admin
+            .describe_delegation_tokens(None, DelegationTokenOptions::default())
+            .await
+            .unwrap();
+        if listed.iter().any(|t| t.token_id == token.token_id)
+            || tokio::time::Instant::now() > deadline
+        {
+            break listed;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let found = listed
+        .iter()
+        .find(|t| t.token_id == token.token_id)
+        .expect("the token is described");
+    assert_eq!(found.renewers, vec!["User:alice".to_string()]);
+    assert_eq!(found.hmac, token.hmac);
+    let by_owner = admin
+        .describe_delegation_tokens(
+            Some(vec!["User:nobody".into()]),
+            DelegationTokenOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(by_owner.iter().all(|t| t.token_id != token.token_id));
+
+    let renewed = admin
+        .renew_delegation_token(
+            &token.hmac,
+            Some(Duration::from_secs(600)),
+            DelegationTokenOptions::default(),
+        )
+        .await
+        .expect("renewed by its owner");
+    assert!(renewed > token.issue_timestamp_ms && renewed <= token.max_timestamp_ms);
+
+    // Kafka's Java client authenticates with the token (SCRAM, tokenauth=true).
+    let jaas = format!(
+        "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{}\" password=\"{}\" tokenauth=true;",
+        token.token_id,
+        token.hmac_base64()
+    );
+    java_round_trip(
+        Listener::SaslPlaintext,
+        &[
+            ("security.protocol", "SASL_PLAINTEXT".into()),
+            ("sasl.mechanism", "SCRAM-SHA-256".into()),
+            ("sasl.jaas.config", jaas),
+        ],
+    )
+    .await;
+
+    let expired = admin
+        .expire_delegation_token(&token.hmac, None, DelegationTokenOptions::default())
+        .await
+        .expect("expired");
+    assert!(expired <= renewed);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let listed = admin
+            .describe_delegation_tokens(None, DelegationTokenOptions::default())
+            .await
+            .unwrap();
+        if listed.iter().all(|t| t.token_id != token.token_id) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expired token still described"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let gone = admin
+        .renew_delegation_token(&token.hmac, None, DelegationTokenOptions::default())
+        .await
+        .expect_err("an expired token cannot be renewed");
+    assert!(
+        matches!(code(&gone), Some(62) | Some(63)),
+        "DELEGATION_TOKEN_NOT_FOUND/EXPIRED: {gone}"
     );
 }

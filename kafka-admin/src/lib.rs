@@ -21,6 +21,7 @@
 //! | features, quorum | [`Admin::describe_features`], [`Admin::describe_metadata_quorum`] / [`Admin::update_features`] | any broker / controller |
 //! | transactions | [`Admin::list_transactions`] / [`Admin::describe_transactions`], [`Admin::fence_producers`] / [`Admin::describe_producers`], [`Admin::abort_transactions`] | every broker / each id's coordinator / each partition's leader |
 //! | epochs | [`Admin::offsets_for_leader_epoch`] | each partition's leader |
+//! | delegation tokens | [`Admin::create_delegation_token`], [`Admin::renew_delegation_token`], [`Admin::expire_delegation_token`] / [`Admin::describe_delegation_tokens`] | controller / any broker |
 //! | SCRAM | [`Admin::alter_user_scram_credentials`] / [`Admin::describe_user_scram_credentials`] | controller / any broker |
 //!
 //! Every call retries what is worth retrying (a moved leader or controller, a loading
@@ -87,6 +88,7 @@ mod cluster;
 mod codes;
 mod config_types;
 mod configs;
+mod delegation_tokens;
 mod driver;
 mod elect_leaders;
 mod features;
@@ -123,6 +125,9 @@ pub use assignment::{MemberAssignment, MemberSubscription};
 pub use cluster::{BrokerNode, ClusterDescription, DescribeClusterOptions};
 pub use config_types::{ConfigEntry, ConfigResourceType, ConfigSource, ConfigSynonym, ConfigType};
 pub use configs::{AlterConfigOp, AlterConfigsOptions, ConfigResource, DescribeConfigsOptions};
+pub use delegation_tokens::{
+    CreateDelegationTokenOptions, DelegationToken, DelegationTokenOptions,
+};
 pub use elect_leaders::{ElectLeadersOptions, ElectionType};
 pub use features::{FeatureMetadata, FeatureRange, FeatureUpdate, FeatureUpgrade, FeaturesOptions};
 pub use group_offsets::{GroupOffsetsOptions, ListGroupOffsetsOptions, PartitionResults};
