@@ -56,6 +56,19 @@ fn cli(bootstrap: Option<&str>, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().expect("kafka-cli output")
 }
 
+/// Runs `kafka-cli` until `done` accepts its output (up to 20 s): for reads of what
+/// the brokers learn from the metadata log a moment after the controller.
+fn cli_until(bootstrap: Option<&str>, args: &[&str], done: impl Fn(&Output) -> bool) -> Output {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let o = cli(bootstrap, args, "");
+        if done(&o) || std::time::Instant::now() > deadline {
+            return o;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 fn code(o: &Output) -> i32 {
     o.status.code().expect("exited normally")
 }
@@ -537,10 +550,11 @@ async fn cli_ops_quotas_scram_users_log_dirs_and_transactions() {
         "pw-from-stdin\n",
     );
     assert_eq!(code(&o), 0, "{}", show(&o));
-    let o = cli(
+    // Brokers apply the change from the metadata log a moment after the controller.
+    let o = cli_until(
         b,
         &["users", "scram", "describe", "--user", &user, "--json"],
-        "",
+        |o| code(o) == 0,
     );
     assert_eq!(code(&o), 0, "{}", show(&o));
     let v: serde_json::Value = serde_json::from_str(out(&o).trim()).unwrap();
@@ -583,7 +597,9 @@ async fn cli_ops_quotas_scram_users_log_dirs_and_transactions() {
         "",
     );
     assert_eq!(code(&o), 0, "{}", show(&o));
-    let o = cli(b, &["users", "scram", "describe", "--user", &user], "");
+    let o = cli_until(b, &["users", "scram", "describe", "--user", &user], |o| {
+        code(o) != 0
+    });
     assert_eq!(code(&o), 1, "no credentials left: {}", show(&o));
 
     // Log dirs.
@@ -682,6 +698,23 @@ async fn cli_ops_quotas_scram_users_log_dirs_and_transactions() {
         code(&o),
         1,
         "no open transaction at 0 any more: {}",
+        show(&o)
+    );
+    let o = cli(b, &["quorum", "describe"], "");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert!(
+        out(&o).contains("CurrentVoters:          [1,2,3]"),
+        "{}",
+        show(&o)
+    );
+    let o = cli(b, &["quorum", "describe", "--replication"], "");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(out(&o).matches("Leader").count(), 1, "{}", show(&o));
+    let o = cli(b, &["features", "describe"], "");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert!(
+        out(&o).contains("Feature: metadata.version"),
+        "{}",
         show(&o)
     );
     let o = cli(

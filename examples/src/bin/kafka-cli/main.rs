@@ -15,6 +15,7 @@ mod groups;
 mod log_dirs;
 mod partitions;
 mod produce;
+mod quorum;
 mod quotas;
 mod reassign;
 mod topics;
@@ -81,6 +82,16 @@ enum Command {
         #[command(subcommand)]
         command: log_dirs::LogDirsCommand,
     },
+    /// Describe the KRaft metadata quorum.
+    Quorum {
+        #[command(subcommand)]
+        command: quorum::QuorumCommand,
+    },
+    /// Describe finalized and supported feature levels.
+    Features {
+        #[command(subcommand)]
+        command: quorum::FeaturesCommand,
+    },
     /// List, describe and abort transactions.
     Transactions {
         #[command(subcommand)]
@@ -138,6 +149,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Users { command } => users::run(&ctx, command).await,
         Command::LogDirs { command } => log_dirs::run(&ctx, command).await,
         Command::Transactions { command } => transactions::run(&ctx, command).await,
+        Command::Quorum { command } => quorum::run(&ctx, command).await,
+        Command::Features { command } => quorum::run_features(&ctx, command).await,
         Command::DumpLog(args) => dump_log::run(args),
     }
 }
