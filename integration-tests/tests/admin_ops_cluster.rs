@@ -541,6 +541,29 @@ async fn admin_ops_log_dirs_quorum_and_features() {
         "LOG_DIR_NOT_FOUND: {bad:?}"
     );
 
+    // A broker that does not exist fails at once, not at the deadline.
+    let started = std::time::Instant::now();
+    let none = admin
+        .describe_log_dirs([99], LogDirsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        code(none[&99].as_ref().unwrap_err()),
+        Some(8),
+        "BROKER_NOT_AVAILABLE"
+    );
+    let elsewhere = TopicPartitionReplica::new(&topic, 0, 99);
+    let none = admin
+        .alter_replica_log_dirs([(elsewhere.clone(), to.clone())], LogDirsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(code(none[&elsewhere].as_ref().unwrap_err()), Some(8));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
     let quorum = admin
         .describe_metadata_quorum(QuorumOptions::default())
         .await

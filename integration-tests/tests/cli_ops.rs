@@ -627,6 +627,9 @@ async fn cli_ops_quotas_scram_users_log_dirs_and_transactions() {
         .collect();
     assert_eq!(names, vec![format!("{topic}-0")]);
 
+    let o = cli(b, &["log-dirs", "describe", "--broker-list", "99"], "");
+    assert_eq!(code(&o), 1, "{}", show(&o));
+
     // Transactions: an open one is listed, described and aborted.
     let txn_topic = common::unique_topic("cli-txn");
     common::create_topic(&client, &txn_topic, 1, 3).await;

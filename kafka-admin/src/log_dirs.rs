@@ -11,7 +11,7 @@ use kafka_client::protocol::messages::alter_replica_log_dirs_request::{
 use kafka_client::protocol::messages::{
     AlterReplicaLogDirsRequest, ApiKey, DescribeLogDirsRequest, TopicName,
 };
-use kafka_client::{Error, ErrorContext, Result, Target};
+use kafka_client::{ClusterMetadata, Error, ErrorCode, ErrorContext, Result, Target};
 
 use crate::admin::{Admin, check_item, item_error, wire_str};
 use crate::driver::{Call, Route, retry_transient_errors};
@@ -91,6 +91,27 @@ impl fmt::Display for TopicPartitionReplica {
     }
 }
 
+/// BROKER_NOT_AVAILABLE (8).
+fn broker_not_available() -> ErrorCode {
+    ErrorCode::from_code(8).unwrap_or(ErrorCode::LEADER_NOT_AVAILABLE)
+}
+
+/// To the broker, or a final BROKER_NOT_AVAILABLE when the metadata does not list it
+/// (an unknown id, or a broker that is down): not retried until the deadline.
+fn broker_route(meta: &ClusterMetadata, api: ApiKey, broker: i32) -> Route {
+    if meta.broker(broker).is_some() {
+        Route::To(Target::Broker(broker))
+    } else {
+        Route::Fail(Error::broker(
+            broker_not_available(),
+            ErrorContext::default()
+                .with_api(api)
+                .with_resource(format!("broker {broker}")),
+            Some(format!("broker {broker} is not in the cluster metadata")),
+        ))
+    }
+}
+
 /// A broker id as a driver key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct BrokerKey(i32);
@@ -102,7 +123,8 @@ impl fmt::Display for BrokerKey {
 }
 
 impl Admin {
-    /// Each broker's log dirs (dir path → description), with a result per broker.
+    /// Each broker's log dirs (dir path → description), with a result per broker:
+    /// BROKER_NOT_AVAILABLE for a broker the metadata does not list.
     pub async fn describe_log_dirs(
         &self,
         brokers: impl IntoIterator<Item = i32>,
@@ -111,15 +133,17 @@ impl Admin {
         let api = ApiKey::DescribeLogDirs;
         let items: BTreeMap<BrokerKey, ()> =
             brokers.into_iter().map(|b| (BrokerKey(b), ())).collect();
-        let call = Call::new(&self.client, "DescribeLogDirs", api, options.timeout)
+        let client = &self.client;
+        let call = Call::new(client, "DescribeLogDirs", api, options.timeout)
             .retry(retry_transient_errors);
         let results = call
             .run(
                 items,
                 |keys| async move {
+                    let meta = client.metadata().await?;
                     Ok(keys
                         .into_iter()
-                        .map(|k| (k, Route::To(Target::Broker(k.0))))
+                        .map(|k| (k, broker_route(&meta, api, k.0)))
                         .collect())
                 },
                 |conn, batch| async move {
@@ -183,16 +207,18 @@ impl Admin {
     ) -> Result<BTreeMap<TopicPartitionReplica, Result<()>>> {
         let api = ApiKey::AlterReplicaLogDirs;
         let items: BTreeMap<TopicPartitionReplica, String> = moves.into_iter().collect();
-        let call = Call::new(&self.client, "AlterReplicaLogDirs", api, options.timeout)
+        let client = &self.client;
+        let call = Call::new(client, "AlterReplicaLogDirs", api, options.timeout)
             .retry(retry_transient_errors);
         Ok(call
             .run(
                 items,
                 |keys| async move {
+                    let meta = client.metadata().await?;
                     Ok(keys
                         .into_iter()
                         .map(|k| {
-                            let to = Route::To(Target::Broker(k.broker));
+                            let to = broker_route(&meta, api, k.broker);
                             (k, to)
                         })
                         .collect())
