@@ -482,6 +482,42 @@ async fn cli_ops_quotas_scram_users_log_dirs_and_transactions() {
     assert_eq!(v["entity"]["client-id"], serde_json::json!(id));
     assert_eq!(v["quotas"]["producer_byte_rate"], serde_json::json!(1024.0));
     assert_eq!(v["quotas"]["consumer_byte_rate"], serde_json::json!(2048.0));
+    // Kafka's kafka-configs.sh (ConfigCommand) reads back the same quotas, in the words
+    // our text output uses.
+    let cp = kafka_testbed::jars::classpath().expect("classpath");
+    let java_out = java(
+        &cp,
+        "kafka.admin.ConfigCommand",
+        &[
+            "--bootstrap-server",
+            &bootstrap,
+            "--describe",
+            "--entity-type",
+            "clients",
+            "--entity-name",
+            &id,
+        ],
+    );
+    assert!(
+        java_out.status.success(),
+        "ConfigCommand: {}",
+        show(&java_out)
+    );
+    let theirs = out(&java_out);
+    let ours = out(&cli(b, &["quotas", "describe", "--client-id", &id], ""));
+    let quota_line = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("Quota configs for"))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no quota line in {text}"))
+    };
+    assert_eq!(
+        quota_line(&ours),
+        format!(
+            "Quota configs for client-id '{id}' are consumer_byte_rate=2048.0, producer_byte_rate=1024.0"
+        )
+    );
+    assert_eq!(quota_line(&ours), quota_line(&theirs));
     for bad in [
         vec![
             "quotas",
