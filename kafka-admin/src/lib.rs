@@ -14,6 +14,15 @@
 //! | | [`Admin::list_consumer_group_offsets`], [`Admin::alter_consumer_group_offsets`], [`Admin::delete_consumer_group_offsets`], [`Admin::consumer_group_lag`] | the group's coordinator (and leaders, for lag) |
 //! | records | [`Admin::list_offsets`], [`Admin::delete_records`] | each partition's leader |
 //! | ACLs | [`Admin::create_acls`], [`Admin::delete_acls`] / [`Admin::describe_acls`] | controller / any broker |
+//! | reassignment | [`Admin::alter_partition_reassignments`], [`Admin::list_partition_reassignments`] ([`ReassignmentPlan`]: Kafka's JSON; [`Admin::generate_reassignment`]) | controller |
+//! | leaders | [`Admin::elect_leaders`] | controller |
+//! | quotas | [`Admin::alter_client_quotas`] / [`Admin::describe_client_quotas`] | controller / any broker |
+//! | log dirs | [`Admin::describe_log_dirs`], [`Admin::alter_replica_log_dirs`] | each broker |
+//! | features, quorum | [`Admin::describe_features`], [`Admin::describe_metadata_quorum`] / [`Admin::update_features`] | any broker / controller |
+//! | transactions | [`Admin::list_transactions`] / [`Admin::describe_transactions`], [`Admin::fence_producers`] / [`Admin::describe_producers`], [`Admin::abort_transactions`] | every broker / each id's coordinator / each partition's leader |
+//! | epochs | [`Admin::offsets_for_leader_epoch`] | each partition's leader |
+//! | delegation tokens | [`Admin::create_delegation_token`], [`Admin::renew_delegation_token`], [`Admin::expire_delegation_token`] / [`Admin::describe_delegation_tokens`] | controller / any broker |
+//! | SCRAM | [`Admin::alter_user_scram_credentials`] / [`Admin::describe_user_scram_credentials`] | controller / any broker |
 //!
 //! Every call retries what is worth retrying (a moved leader or controller, a loading
 //! coordinator, a lost connection) until its `timeout` option, and reports the rest per
@@ -76,18 +85,35 @@ mod acls;
 mod admin;
 mod assignment;
 mod cluster;
+mod codes;
 mod config_types;
 mod configs;
+mod delegation_tokens;
 mod driver;
+mod elect_leaders;
+mod features;
 mod group_describe;
 mod group_offsets;
 mod group_types;
 mod groups;
 mod lag;
+mod leader_epoch;
+mod log_dirs;
 mod offsets;
+mod one_request;
 mod partitions;
+mod quorum;
+mod quota_types;
+mod quotas;
+mod reassignment_generate;
+mod reassignment_plan;
+mod reassignments;
 mod records;
+mod scram;
 mod topics;
+mod transaction_types;
+mod transactions;
+mod txn_coordinators;
 mod types;
 
 pub use acl_types::{
@@ -99,6 +125,11 @@ pub use assignment::{MemberAssignment, MemberSubscription};
 pub use cluster::{BrokerNode, ClusterDescription, DescribeClusterOptions};
 pub use config_types::{ConfigEntry, ConfigResourceType, ConfigSource, ConfigSynonym, ConfigType};
 pub use configs::{AlterConfigOp, AlterConfigsOptions, ConfigResource, DescribeConfigsOptions};
+pub use delegation_tokens::{
+    CreateDelegationTokenOptions, DelegationToken, DelegationTokenOptions,
+};
+pub use elect_leaders::{ElectLeadersOptions, ElectionType};
+pub use features::{FeatureMetadata, FeatureRange, FeatureUpdate, FeatureUpgrade, FeaturesOptions};
 pub use group_offsets::{GroupOffsetsOptions, ListGroupOffsetsOptions, PartitionResults};
 pub use group_types::{
     ConsumerGroupDescription, GroupListing, GroupState, GroupType, MemberDescription,
@@ -106,13 +137,37 @@ pub use group_types::{
 pub use groups::{GroupsOptions, ListGroupsOptions};
 pub use kafka_client::PartitionInfo;
 pub use lag::{GroupLagOptions, PartitionLag};
+pub use leader_epoch::{EpochEndOffset, LeaderEpochOptions};
+pub use log_dirs::{LogDirDescription, LogDirsOptions, ReplicaLogInfo, TopicPartitionReplica};
 pub use offsets::{ListOffsetsOptions, ListedOffset, OffsetSpec};
 pub use partitions::{CreatePartitionsOptions, NewPartitions};
+pub use quorum::{QuorumInfo, QuorumOptions, QuorumReplica};
+pub use quota_types::{
+    QuotaAlteration, QuotaEntity, QuotaEntityType, QuotaFilter, QuotaMatch, UnknownQuotaEntityType,
+    quota_keys,
+};
+pub use quotas::QuotasOptions;
+pub use reassignment_generate::{
+    GenerateError, GenerateReassignmentOptions, GeneratedReassignment,
+};
+pub use reassignment_plan::{
+    ANY_LOG_DIR, PlacementBroker, PlacementStart, PlanError, PlannedPartition, ReassignmentPlan,
+    assign_replicas,
+};
+pub use reassignments::{OngoingReassignment, Reassignment, ReassignmentOptions};
 pub use records::{DeleteRecordsOptions, DeletedRecords, RecordsToDelete};
+pub use scram::{
+    MAX_SCRAM_ITERATIONS, MIN_SCRAM_ITERATIONS, ScramAlteration, ScramCredentialInfo,
+    ScramMechanism, ScramOptions,
+};
 pub use topics::{
     CreateTopicsOptions, CreatedTopic, DeleteTopicsOptions, DescribeTopicsOptions,
     ListTopicsOptions, NewTopic, TopicDescription, TopicListing,
 };
+pub use transaction_types::{
+    AbortTransactionSpec, ProducerState, TransactionDescription, TransactionListing,
+};
+pub use transactions::{TransactionFilter, TransactionsOptions};
 pub use types::{OffsetAndMetadata, TopicPartition};
 
 /// The README's examples, compiled as doctests so they cannot rot.

@@ -24,9 +24,14 @@ use kafka_testbed::secure::{Listener, SecureCluster};
 pub fn secure() -> &'static SecureCluster {
     static CLUSTER: OnceLock<Result<SecureCluster, String>> = OnceLock::new();
     kafka_testbed::install_panic_hook();
-    match CLUSTER
-        .get_or_init(|| SecureCluster::start(ClusterConfig::new(1)).map_err(|e| e.to_string()))
-    {
+    match CLUSTER.get_or_init(|| {
+        // The secret key enables delegation tokens (admin_ops_scram).
+        let base = ClusterConfig::new(1).with_property(
+            "delegation.token.secret.key",
+            "kafka-rs-testbed-token-secret",
+        );
+        SecureCluster::start(base).map_err(|e| e.to_string())
+    }) {
         Ok(c) => c,
         Err(e) => panic!("secured cluster unavailable: {e}"),
     }

@@ -1,15 +1,26 @@
 //! `kafka-cli`: what `kafka-topics.sh`, `kafka-console-producer.sh`,
-//! `kafka-console-consumer.sh` and `kafka-consumer-groups.sh` do, in one binary.
+//! `kafka-console-consumer.sh`, `kafka-consumer-groups.sh`,
+//! `kafka-reassign-partitions.sh`, `kafka-leader-election.sh`, `kafka-configs.sh` (quotas,
+//! SCRAM users), `kafka-log-dirs.sh`, `kafka-transactions.sh` and `DumpLogSegments` do,
+//! in one binary.
 //!
 //! Exit codes scripts can rely on: 0 success; 1 the cluster answered but an operation
 //! (or one of its items) failed; 2 bad usage; 3 the cluster could not be reached or
 //! refused the credentials.
 
 mod consume;
+mod dump_log;
 mod exit;
 mod groups;
+mod log_dirs;
+mod partitions;
 mod produce;
+mod quorum;
+mod quotas;
+mod reassign;
 mod topics;
+mod transactions;
+mod users;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -51,6 +62,44 @@ enum Command {
     /// Print records to stdout, with a template or as JSON; exits after `--count`
     /// records or when none arrived for `--timeout` seconds.
     Consume(consume::ConsumeArgs),
+    /// Reassign partitions between brokers, elect leaders.
+    Partitions {
+        #[command(subcommand)]
+        command: partitions::PartitionsCommand,
+    },
+    /// Describe and alter client quotas (users, client ids, IPs).
+    Quotas {
+        #[command(subcommand)]
+        command: quotas::QuotasCommand,
+    },
+    /// Manage users' SCRAM credentials.
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
+    },
+    /// Describe brokers' log dirs.
+    LogDirs {
+        #[command(subcommand)]
+        command: log_dirs::LogDirsCommand,
+    },
+    /// Describe the KRaft metadata quorum.
+    Quorum {
+        #[command(subcommand)]
+        command: quorum::QuorumCommand,
+    },
+    /// Describe finalized and supported feature levels.
+    Features {
+        #[command(subcommand)]
+        command: quorum::FeaturesCommand,
+    },
+    /// List, describe and abort transactions.
+    Transactions {
+        #[command(subcommand)]
+        command: transactions::TransactionsCommand,
+    },
+    /// Decode local segment files (`.log`, `.index`, `.timeindex`) like Kafka's
+    /// DumpLogSegments; needs no cluster.
+    DumpLog(dump_log::DumpLogArgs),
 }
 
 /// What every subcommand gets: the admin client and the per-operation timeout.
@@ -70,6 +119,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
+    let command = match cli.command {
+        Command::DumpLog(args) => return dump_log::run(args),
+        other => other,
+    };
     let bootstrap = cli.bootstrap_server.ok_or_else(|| {
         Failure::Usage(
             "no cluster given: pass --bootstrap-server or set KAFKA_BOOTSTRAP_SERVERS".into(),
@@ -86,10 +139,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         admin: Admin::new(client),
         timeout,
     };
-    match cli.command {
+    match command {
         Command::Topics { command } => topics::run(&ctx, command).await,
         Command::Groups { command } => groups::run(&ctx, command).await,
         Command::Produce(args) => produce::run(&ctx, args).await,
         Command::Consume(args) => consume::run(&ctx, args).await,
+        Command::Partitions { command } => partitions::run(&ctx, command).await,
+        Command::Quotas { command } => quotas::run(&ctx, command).await,
+        Command::Users { command } => users::run(&ctx, command).await,
+        Command::LogDirs { command } => log_dirs::run(&ctx, command).await,
+        Command::Transactions { command } => transactions::run(&ctx, command).await,
+        Command::Quorum { command } => quorum::run(&ctx, command).await,
+        Command::Features { command } => quorum::run_features(&ctx, command).await,
+        Command::DumpLog(args) => dump_log::run(args),
     }
 }
