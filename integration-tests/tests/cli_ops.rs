@@ -839,7 +839,7 @@ async fn cli_ops_dump_log_prints_what_kafkas_dump_log_segments_prints() {
             let r = ProducerRecord::new(topic.as_str())
                 .with_key(format!("k{}", i % 4))
                 .with_value(format!("value-{i}"))
-                .with_header("h", Some(format!("{i}")));
+                .with_header("h", format!("{i}"));
             ds.push(p.send(r).await.unwrap());
         }
         for d in ds {

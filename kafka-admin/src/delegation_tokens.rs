@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
-use kafka_client::protocol::messages::create_delegation_token_request::CreatableRenewers;
-use kafka_client::protocol::messages::describe_delegation_token_request::DescribeDelegationTokenOwner;
-use kafka_client::protocol::messages::{
+use kafka_client::lowlevel::Target;
+use kafka_client::{Error, ErrorCode, ErrorContext, Result};
+use kafka_protocol::messages::create_delegation_token_request::CreatableRenewers;
+use kafka_protocol::messages::describe_delegation_token_request::DescribeDelegationTokenOwner;
+use kafka_protocol::messages::{
     ApiKey, CreateDelegationTokenRequest, DescribeDelegationTokenRequest,
     ExpireDelegationTokenRequest, RenewDelegationTokenRequest,
 };
-use kafka_client::protocol::protocol::StrBytes;
-use kafka_client::{Error, ErrorCode, ErrorContext, Result, Target};
+use kafka_protocol::protocol::StrBytes;
 
 use crate::admin::{Admin, check_item, wire_str};
 use crate::driver::{retry_controller_errors, retry_transient_errors};

@@ -300,7 +300,23 @@ pub(crate) async fn coordinators(
     client: &Client,
     groups: Vec<String>,
 ) -> Result<BTreeMap<String, Route>> {
-    let found = find_coordinators(client, CoordinatorType::Group, groups).await?;
+    coordinators_of(client, CoordinatorType::Group, groups).await
+}
+
+/// Routes each transactional id to its transaction coordinator.
+pub(crate) async fn transaction_coordinators(
+    client: &Client,
+    ids: Vec<String>,
+) -> Result<BTreeMap<String, Route>> {
+    coordinators_of(client, CoordinatorType::Transaction, ids).await
+}
+
+async fn coordinators_of(
+    client: &Client,
+    kind: CoordinatorType,
+    keys: Vec<String>,
+) -> Result<BTreeMap<String, Route>> {
+    let found = find_coordinators(client, kind, keys).await?;
     Ok(found
         .into_iter()
         .map(|(group, node)| {

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::elect_leaders_request::TopicPartitions;
-use kafka_client::protocol::messages::elect_leaders_response::ReplicaElectionResult;
-use kafka_client::protocol::messages::{ApiKey, ElectLeadersRequest, TopicName};
-use kafka_client::{Error, ErrorCode, ErrorContext, Result, Target};
+use kafka_client::lowlevel::Target;
+use kafka_client::{Error, ErrorCode, ErrorContext, Result};
+use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
+use kafka_protocol::messages::elect_leaders_response::ReplicaElectionResult;
+use kafka_protocol::messages::{ApiKey, ElectLeadersRequest, TopicName};
 
 use crate::admin::{Admin, check_item, timeout_ms, wire_str};
 use crate::driver::{Call, fixed};

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::update_features_request::FeatureUpdateKey;
-use kafka_client::protocol::messages::{ApiKey, ApiVersionsRequest, UpdateFeaturesRequest};
-use kafka_client::{ErrorContext, Result, Target};
+use kafka_client::lowlevel::Target;
+use kafka_client::{ErrorContext, Result};
+use kafka_protocol::messages::update_features_request::FeatureUpdateKey;
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, UpdateFeaturesRequest};
 
 use crate::admin::{Admin, check_item, timeout_ms, wire_str};
 use crate::driver::{Call, fixed, retry_controller_errors, retry_transient_errors};

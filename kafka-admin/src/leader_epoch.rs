@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::offset_for_leader_epoch_request::{
+use kafka_client::{ErrorContext, Result};
+use kafka_protocol::messages::offset_for_leader_epoch_request::{
     OffsetForLeaderPartition, OffsetForLeaderTopic,
 };
-use kafka_client::protocol::messages::{ApiKey, BrokerId, OffsetForLeaderEpochRequest, TopicName};
-use kafka_client::{ErrorContext, Result};
+use kafka_protocol::messages::{ApiKey, BrokerId, OffsetForLeaderEpochRequest, TopicName};
 
 use crate::admin::{Admin, item_error, wire_str};
 use crate::driver::{Call, leaders};

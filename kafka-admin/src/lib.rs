@@ -113,7 +113,6 @@ mod scram;
 mod topics;
 mod transaction_types;
 mod transactions;
-mod txn_coordinators;
 mod types;
 
 pub use acl_types::{

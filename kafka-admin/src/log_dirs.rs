@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::alter_replica_log_dirs_request::{
+use kafka_client::lowlevel::Target;
+use kafka_client::{ClusterMetadata, Error, ErrorCode, ErrorContext, Result};
+use kafka_protocol::messages::alter_replica_log_dirs_request::{
     AlterReplicaLogDir, AlterReplicaLogDirTopic,
 };
-use kafka_client::protocol::messages::{
+use kafka_protocol::messages::{
     AlterReplicaLogDirsRequest, ApiKey, DescribeLogDirsRequest, TopicName,
 };
-use kafka_client::{ClusterMetadata, Error, ErrorCode, ErrorContext, Result, Target};
 
 use crate::admin::{Admin, check_item, item_error, wire_str};
 use crate::driver::{Call, Route, retry_transient_errors};

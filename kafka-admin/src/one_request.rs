@@ -7,8 +7,9 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::ApiKey;
-use kafka_client::{Client, Connection, Error, ErrorContext, Result, Target};
+use kafka_client::lowlevel::{Connection, Target};
+use kafka_client::{Client, Error, ErrorContext, Result};
+use kafka_protocol::messages::ApiKey;
 
 use crate::driver::{Call, fixed};
 

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use kafka_client::protocol::messages::describe_quorum_request::{PartitionData, TopicData};
-use kafka_client::protocol::messages::describe_quorum_response::ReplicaState;
-use kafka_client::protocol::messages::{ApiKey, DescribeQuorumRequest, TopicName};
-use kafka_client::{Error, ErrorContext, Result, Target};
+use kafka_client::lowlevel::Target;
+use kafka_client::{Error, ErrorContext, Result};
+use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+use kafka_protocol::messages::describe_quorum_response::ReplicaState;
+use kafka_protocol::messages::{ApiKey, DescribeQuorumRequest, TopicName};
 
 use crate::admin::{Admin, check_item, wire_str};
 use crate::driver::retry_transient_errors;

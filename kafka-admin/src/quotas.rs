@@ -4,15 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::alter_client_quotas_request::{
-    EntityData, EntryData, OpData,
-};
-use kafka_client::protocol::messages::describe_client_quotas_request::ComponentData;
-use kafka_client::protocol::messages::{
-    AlterClientQuotasRequest, ApiKey, DescribeClientQuotasRequest,
-};
-use kafka_client::protocol::protocol::StrBytes;
-use kafka_client::{Error, ErrorContext, Result, Target};
+use kafka_client::lowlevel::Target;
+use kafka_client::{Error, ErrorContext, Result};
+use kafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
+use kafka_protocol::messages::describe_client_quotas_request::ComponentData;
+use kafka_protocol::messages::{AlterClientQuotasRequest, ApiKey, DescribeClientQuotasRequest};
+use kafka_protocol::protocol::StrBytes;
 
 use crate::admin::{Admin, check_item, wire_str};
 use crate::codes;

@@ -4,15 +4,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_client::protocol::messages::alter_partition_reassignments_request::{
+use kafka_client::lowlevel::Target;
+use kafka_client::{Error, ErrorContext, Result};
+use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
-use kafka_client::protocol::messages::list_partition_reassignments_request::ListPartitionReassignmentsTopics;
-use kafka_client::protocol::messages::{
+use kafka_protocol::messages::list_partition_reassignments_request::ListPartitionReassignmentsTopics;
+use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, ApiKey, BrokerId, ListPartitionReassignmentsRequest,
     TopicName,
 };
-use kafka_client::{Error, ErrorContext, Result, Target};
 
 use crate::admin::{Admin, check_item, item_error, timeout_ms, wire_str};
 use crate::codes;

@@ -8,14 +8,15 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_client::protocol::messages::alter_user_scram_credentials_request::{
+use kafka_client::lowlevel::Target;
+use kafka_client::{Error, ErrorContext, Result};
+use kafka_protocol::messages::alter_user_scram_credentials_request::{
     ScramCredentialDeletion, ScramCredentialUpsertion,
 };
-use kafka_client::protocol::messages::describe_user_scram_credentials_request::UserName;
-use kafka_client::protocol::messages::{
+use kafka_protocol::messages::describe_user_scram_credentials_request::UserName;
+use kafka_protocol::messages::{
     AlterUserScramCredentialsRequest, ApiKey, DescribeUserScramCredentialsRequest,
 };
-use kafka_client::{Error, ErrorContext, Result, Target};
 
 use crate::admin::{Admin, check_item, wire_str};
 use crate::codes;

@@ -6,22 +6,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use kafka_client::protocol::messages::describe_producers_request::TopicRequest;
-use kafka_client::protocol::messages::write_txn_markers_request::{
+use kafka_client::lowlevel::Target;
+use kafka_client::{Error, ErrorCode, ErrorContext, Result};
+use kafka_protocol::messages::describe_producers_request::TopicRequest;
+use kafka_protocol::messages::write_txn_markers_request::{
     WritableTxnMarker, WritableTxnMarkerTopic,
 };
-use kafka_client::protocol::messages::{
+use kafka_protocol::messages::{
     ApiKey, DescribeProducersRequest, DescribeTransactionsRequest, InitProducerIdRequest,
     ListTransactionsRequest, ProducerId, TopicName, TransactionalId, WriteTxnMarkersRequest,
 };
-use kafka_client::{Error, ErrorCode, ErrorContext, Result, Target};
 
 use crate::admin::{Admin, check_item, item_error, wire_str};
+use crate::driver::transaction_coordinators;
 use crate::driver::{Call, Route, is_coordinator_error, leaders, retry_transient_errors};
 use crate::transaction_types::{
     AbortTransactionSpec, ProducerState, TransactionDescription, TransactionListing,
 };
-use crate::txn_coordinators::transaction_coordinators;
 use crate::types::TopicPartition;
 
 /// Options for the transaction calls.
