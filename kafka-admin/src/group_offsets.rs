@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use kafka_client::lowlevel::offset_fetch_on;
 use kafka_client::lowlevel::{Connection, ConnectionKind};
 use kafka_client::{Error, ErrorContext, Result};
 use kafka_protocol::messages::offset_commit_request::{
@@ -16,14 +17,11 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::offset_delete_request::{
     OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
-use kafka_protocol::messages::offset_fetch_request::{
-    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
-};
 use kafka_protocol::messages::{
-    ApiKey, GroupId, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest, TopicName,
+    ApiKey, GroupId, OffsetCommitRequest, OffsetDeleteRequest, TopicName,
 };
 
-use crate::admin::{Admin, check_item, context, item_error, version, wire_str};
+use crate::admin::{Admin, check_item, context, wire_str};
 use crate::driver::{Call, coordinators, is_coordinator_error, retry_coordinator_errors};
 use crate::types::{OffsetAndMetadata, TopicPartition};
 
@@ -241,102 +239,15 @@ async fn offset_fetch(
     group: &str,
     options: &ListGroupOffsetsOptions,
 ) -> Result<PartitionResults<Option<OffsetAndMetadata>>> {
-    let api = ApiKey::OffsetFetch;
-    let v = version::<OffsetFetchRequest>(conn)?;
-    let asked = options.partitions.as_ref().map(by_topic);
-    let mut req = OffsetFetchRequest::default();
-    if v >= 8 {
-        let topics = asked.as_ref().map(|ts| {
-            ts.iter()
-                .map(|(t, ps)| {
-                    OffsetFetchRequestTopics::default()
-                        .with_name(TopicName(wire_str(t)))
-                        .with_partition_indexes(ps.clone())
-                })
-                .collect()
-        });
-        req = req.with_groups(vec![
-            OffsetFetchRequestGroup::default()
-                .with_group_id(GroupId(wire_str(group)))
-                .with_topics(topics),
-        ]);
-    } else {
-        let topics = asked.as_ref().map(|ts| {
-            ts.iter()
-                .map(|(t, ps)| {
-                    OffsetFetchRequestTopic::default()
-                        .with_name(TopicName(wire_str(t)))
-                        .with_partition_indexes(ps.clone())
-                })
-                .collect()
-        });
-        req = req
-            .with_group_id(GroupId(wire_str(group)))
-            .with_topics(topics);
-    }
-    if v >= 7 {
-        req = req.with_require_stable(options.require_stable);
-    }
-    let resp = conn.request(&req).await?;
-    // (topic, partition, offset, leader epoch, metadata, error code)
-    let mut rows: Vec<(String, i32, i64, i32, Option<String>, i16)> = Vec::new();
-    if v >= 8 {
-        let Some(g) = resp
-            .groups
-            .into_iter()
-            .find(|g| g.group_id.0.as_str() == group)
-        else {
-            return Err(Error::Protocol {
-                context: context(api, group),
-                message: "the response did not mention the group".into(),
-            });
-        };
-        check_item(g.error_code, || context(api, group), None)?;
-        for t in g.topics {
-            for p in t.partitions {
-                let meta = p.metadata.map(|m| m.to_string());
-                rows.push((
-                    t.name.0.to_string(),
-                    p.partition_index,
-                    p.committed_offset,
-                    p.committed_leader_epoch,
-                    meta,
-                    p.error_code,
-                ));
-            }
-        }
-    } else {
-        check_item(resp.error_code, || context(api, group), None)?;
-        for t in resp.topics {
-            for p in t.partitions {
-                let meta = p.metadata.map(|m| m.to_string());
-                rows.push((
-                    t.name.0.to_string(),
-                    p.partition_index,
-                    p.committed_offset,
-                    p.committed_leader_epoch,
-                    meta,
-                    p.error_code,
-                ));
-            }
-        }
-    }
-    Ok(rows
-        .into_iter()
-        .map(|(topic, partition, offset, epoch, metadata, code)| {
-            let tp = TopicPartition::new(topic, partition);
-            let result = match item_error(code, || partition_context(api, &tp), None) {
-                Some(e) => Err(e),
-                None if offset < 0 => Ok(None),
-                None => Ok(Some(OffsetAndMetadata {
-                    offset,
-                    metadata: metadata.filter(|m| !m.is_empty()),
-                    leader_epoch: (epoch >= 0).then_some(epoch),
-                })),
-            };
-            (tp, result)
-        })
-        .collect())
+    let rows = offset_fetch_on(
+        conn,
+        group,
+        options.partitions.as_deref(),
+        options.require_stable,
+        options.timeout,
+    )
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 async fn offset_commit(

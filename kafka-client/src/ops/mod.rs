@@ -8,12 +8,14 @@
 //! - [`list_offsets`]: ListOffsets to one partition leader, for the consumer and
 //!   kafka-admin.
 //! - `init_producer_id`: InitProducerId for the idempotent and transactional producer.
+//! - [`offset_fetch`]: OffsetFetch, for the consumer and kafka-admin.
 //! - [`retry`]: [`RetryClock`], the one retry-with-backoff helper with a deadline.
 
 pub mod consumer_protocol;
 pub(crate) mod coordinator;
 pub(crate) mod init_producer_id;
 pub mod list_offsets;
+pub mod offset_fetch;
 pub(crate) mod retry;
 
 pub(crate) use coordinator::CoordinatorLink;

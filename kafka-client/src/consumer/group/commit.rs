@@ -6,16 +6,14 @@ use std::collections::BTreeMap;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
-use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use kafka_protocol::messages::{
-    ApiKey, GroupId, OffsetCommitRequest, OffsetFetchRequest, TopicName,
-};
+use kafka_protocol::messages::{ApiKey, GroupId, OffsetCommitRequest, TopicName};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 use tokio::time::Instant;
 
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
 
 use crate::ops::CoordinatorLink;
+use crate::ops::offset_fetch::offset_fetch_on;
 use crate::types::{OffsetAndMetadata, TopicPartition};
 
 /// Who commits: the generation and member (or -1 and "" for a commit outside the group
@@ -195,67 +193,13 @@ async fn fetch_once(
     partitions: &[TopicPartition],
 ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>> {
     let conn = link.connection().await?;
-    // v1-7 carry one group at the top level; v8+ batch groups.
-    let version = conn.negotiate::<OffsetFetchRequest>(VersionRange { min: 1, max: 7 })?;
-    let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-    for tp in partitions {
-        topics
-            .entry(tp.topic.as_str())
-            .or_default()
-            .push(tp.partition);
-    }
-    let req = OffsetFetchRequest::default()
-        .with_group_id(GroupId(str(&link.group_id)))
-        .with_require_stable(version >= 7)
-        .with_topics(Some(
-            topics
-                .into_iter()
-                .map(|(t, ps)| {
-                    OffsetFetchRequestTopic::default()
-                        .with_name(TopicName(str(t)))
-                        .with_partition_indexes(ps)
-                })
-                .collect(),
-        ));
-    let resp = conn
-        .request_at(&req, version, link.client.config().request_timeout())
-        .await?;
-    let ctx = || {
-        ErrorContext::broker(conn.broker_id(), conn.address())
-            .with_api(ApiKey::OffsetFetch)
-            .with_resource(link.group_id.clone())
-    };
-    if let Some(code) = ErrorCode::from_code(resp.error_code) {
-        return Err(Error::broker(code, ctx(), None));
-    }
+    let timeout = link.client.config().request_timeout();
+    let rows = offset_fetch_on(&conn, &link.group_id, Some(partitions), true, timeout).await?;
     let mut out = BTreeMap::new();
-    for t in resp.topics {
-        let topic = t.name.0.to_string();
-        for p in t.partitions {
-            if let Some(code) = ErrorCode::from_code(p.error_code) {
-                // UNSTABLE_OFFSET_COMMIT (a transaction is committing offsets) is retriable.
-                return Err(Error::broker(
-                    code,
-                    ctx()
-                        .with_resource(topic.clone())
-                        .with_partition(p.partition_index),
-                    None,
-                ));
-            }
-            let v = (p.committed_offset >= 0).then(|| OffsetAndMetadata {
-                offset: p.committed_offset,
-                metadata: p
-                    .metadata
-                    .as_ref()
-                    .map(|m| m.to_string())
-                    .filter(|m| !m.is_empty()),
-                leader_epoch: (p.committed_leader_epoch >= 0).then_some(p.committed_leader_epoch),
-            });
-            out.insert(TopicPartition::new(topic.clone(), p.partition_index), v);
-        }
-    }
-    for tp in partitions {
-        out.entry(tp.clone()).or_insert(None);
+    for (tp, answer) in rows {
+        // Any partition error fails the lookup (UNSTABLE_OFFSET_COMMIT, a transaction
+        // committing offsets, is retriable).
+        out.insert(tp, answer?);
     }
     Ok(out)
 }
