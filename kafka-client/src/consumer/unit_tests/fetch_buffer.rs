@@ -473,3 +473,46 @@ fn no_records_of_a_failed_partition_follow_its_error() {
     assert_eq!(got, vec![(0, 0)], "nothing after the error");
     assert_eq!(parts[&t].position, 1);
 }
+
+#[test]
+fn read_committed_drops_an_aborted_transaction_starting_at_a_batch_last_offset() {
+    // A one-record aborted transaction: its first offset is the batch's last offset.
+    let specs = [
+        Spec::data(0, 1),
+        Spec::txn(1, 1, 7),
+        Spec::marker(2, 7, Abort),
+        Spec::txn(3, 2, 9),
+        Spec::marker(5, 9, Abort),
+    ];
+    // pid 9's transaction starts at its batch's last offset (4), not its base.
+    let mut f = completed(&tp("t", 0), 0, &specs, vec![(7, 1), (9, 4)], 10);
+    let (got, position) = drain_one(&mut f, RC, 0);
+    assert_eq!(got, vec![0]);
+    assert_eq!(position, 6);
+}
+
+#[test]
+fn data_buffered_for_a_previous_state_of_the_partition_is_dropped() {
+    // Revoked and assigned again (a new state, a new epoch) while an answer of the old
+    // state waits, at offsets the new state would read: it must not be delivered.
+    let mut parts = two_partitions();
+    let mut buf = FetchBuffer::default();
+    parts.get_mut(&tp("t", 0)).unwrap().seek(5);
+    push(&mut buf, &mut parts, 0, &[Spec::data(5, 2)], 10);
+    parts.insert(tp("t", 0), ready("t", 5));
+    let (got, _) = drain(&mut buf, &mut parts, 100);
+    assert!(got.is_empty(), "{got:?}");
+    assert_eq!(parts[&tp("t", 0)].position, 5);
+    assert_eq!(buf.bytes(), 0, "dropped, not kept");
+}
+
+#[test]
+fn a_seek_back_drops_data_fetched_for_the_old_position() {
+    let mut parts = two_partitions();
+    let mut buf = FetchBuffer::default();
+    parts.get_mut(&tp("t", 0)).unwrap().seek(10);
+    push(&mut buf, &mut parts, 0, &[Spec::data(10, 2)], 10);
+    parts.get_mut(&tp("t", 0)).unwrap().seek(10); // same offset, new epoch
+    let (got, _) = drain(&mut buf, &mut parts, 100);
+    assert!(got.is_empty(), "{got:?}");
+}

@@ -412,11 +412,23 @@ async fn a_committed_answer_for_an_old_state_is_dropped() {
     // Same epoch, but no longer waiting for a committed offset.
     let s = looking_up(&sh, InitState::Committed);
     with(&sh, |p| p.init = InitState::Reset(ResetTarget::Earliest));
-    on_committed(&sh, vec![s], Ok(BTreeMap::from([(tp("t", 0), Some(om))])));
+    on_committed(&sh, vec![s], Ok(BTreeMap::from([(tp("t", 0), Some(om.clone()))])));
     assert_eq!(
         with(&sh, |p| p.init),
         InitState::Reset(ResetTarget::Earliest)
     );
+    // Still waiting for a committed offset, but asked again since (a new epoch).
+    let s = looking_up(&sh, InitState::Committed);
+    with(&sh, |p| p.reset(InitState::Committed));
+    on_committed(&sh, vec![s], Ok(BTreeMap::from([(tp("t", 0), Some(om))])));
+    with(&sh, |p| {
+        assert_eq!(
+            p.init,
+            InitState::Committed,
+            "the answer to the old question"
+        );
+        assert_eq!(p.position, -1);
+    });
 }
 
 fn found(offset: i64) -> crate::consumer::offsets::Lookup {
