@@ -412,7 +412,11 @@ async fn a_committed_answer_for_an_old_state_is_dropped() {
     // Same epoch, but no longer waiting for a committed offset.
     let s = looking_up(&sh, InitState::Committed);
     with(&sh, |p| p.init = InitState::Reset(ResetTarget::Earliest));
-    on_committed(&sh, vec![s], Ok(BTreeMap::from([(tp("t", 0), Some(om.clone()))])));
+    on_committed(
+        &sh,
+        vec![s],
+        Ok(BTreeMap::from([(tp("t", 0), Some(om.clone()))])),
+    );
     assert_eq!(
         with(&sh, |p| p.init),
         InitState::Reset(ResetTarget::Earliest)
