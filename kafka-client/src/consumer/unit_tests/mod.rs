@@ -8,6 +8,7 @@ mod assignors;
 mod commit_policy;
 mod fetch_buffer;
 mod handle;
+mod lag;
 mod record;
 mod subscription;
 
