@@ -5,6 +5,7 @@
 //! modules, to reach their private handlers.
 
 mod assignors;
+mod close_and_commit;
 mod commit_policy;
 mod fetch_buffer;
 mod handle;
@@ -155,4 +156,14 @@ pub(crate) fn shared_with(f: impl FnOnce(ConsumerBuilder) -> ConsumerBuilder) ->
 
 pub(crate) fn offsets(records: &[crate::consumer::ConsumerRecord]) -> Vec<(i32, i64)> {
     records.iter().map(|r| (r.partition, r.offset)).collect()
+}
+
+/// A consumer handle on `shared` with no background task (no fetcher, no membership).
+pub(crate) fn consumer_on(shared: Arc<Shared>) -> super::Consumer {
+    super::Consumer {
+        inner: Arc::new(super::Handle {
+            shared,
+            runtime: tokio::runtime::Handle::current(),
+        }),
+    }
 }
