@@ -688,3 +688,197 @@ fn wire_names_are_built_once_and_bounded() {
     names.get("orders");
     assert_eq!(names.0.len(), 2);
 }
+
+/// Caches metadata in which partition `i` of `t` is led by `leaders[i]`.
+fn led_by(sh: &Shared, leaders: &[Option<i32>]) {
+    use crate::cluster::{ClusterMetadata, PartitionInfo, TopicInfo};
+    let mut m = ClusterMetadata::empty();
+    let partitions = leaders
+        .iter()
+        .enumerate()
+        .map(|(i, l)| PartitionInfo {
+            partition: i as i32,
+            leader: *l,
+            leader_epoch: 0,
+            replicas: Vec::new(),
+            isr: Vec::new(),
+            offline_replicas: Vec::new(),
+            error: None,
+        })
+        .collect();
+    m.topics.insert(
+        "t".into(),
+        Arc::new(TopicInfo {
+            name: "t".into(),
+            id: uuid::Uuid::nil(),
+            is_internal: false,
+            partitions,
+        }),
+    );
+    sh.client.set_cached_metadata(m);
+}
+
+/// Plans one round and cancels the fetches before they run (no I/O): the brokers that
+/// got a fetch and the partitions sent.
+fn planned(
+    sh: &Arc<Shared>,
+    busy: &mut HashSet<i32>,
+    backoff: &HashMap<i32, (Instant, u32)>,
+) -> (bool, Vec<i32>, Vec<i32>) {
+    let before: HashSet<i32> = busy.clone();
+    let mut tasks = Tasks::new();
+    let missing = start_fetches(
+        sh,
+        &mut tasks,
+        busy,
+        backoff,
+        &mut WireNames::default(),
+        Instant::now(),
+    );
+    for t in &tasks {
+        t.abort();
+    }
+    let mut brokers: Vec<i32> = busy.difference(&before).copied().collect();
+    brokers.sort_unstable();
+    assert_eq!(tasks.len(), brokers.len(), "one fetch per broker");
+    let sent = sh
+        .lock()
+        .partitions
+        .iter()
+        .filter(|(_, p)| p.fetch_in_flight)
+        .map(|(t, _)| t.partition)
+        .collect();
+    (missing, brokers, sent)
+}
+
+fn fetchable_partitions(sh: &Shared, n: i32) {
+    let mut st = sh.lock();
+    for p in 0..n {
+        st.partitions.insert(tp("t", p), ready("t", 0));
+    }
+}
+
+#[tokio::test]
+async fn one_fetch_per_leader_carries_all_its_partitions() {
+    let sh = shared(AutoOffsetReset::Latest);
+    led_by(&sh, &[Some(1), Some(2), Some(1)]);
+    fetchable_partitions(&sh, 3);
+    let (missing, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert!(!missing);
+    assert_eq!(brokers, vec![1, 2]);
+    assert_eq!(sent, vec![0, 1, 2]);
+}
+
+#[tokio::test]
+async fn a_broker_with_a_fetch_out_gets_no_second_one() {
+    let sh = shared(AutoOffsetReset::Latest);
+    led_by(&sh, &[Some(1), Some(2), Some(1)]);
+    fetchable_partitions(&sh, 3);
+    let mut busy = HashSet::from([1]);
+    let (_, brokers, sent) = planned(&sh, &mut busy, &HashMap::new());
+    assert_eq!(brokers, vec![2]);
+    assert_eq!(sent, vec![1]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_broker_backing_off_is_skipped_until_its_backoff_ends() {
+    let sh = shared(AutoOffsetReset::Latest);
+    led_by(&sh, &[Some(1), Some(2)]);
+    fetchable_partitions(&sh, 2);
+    let backoff = HashMap::from([(1, (Instant::now() + Duration::from_millis(100), 1u32))]);
+    let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &backoff);
+    assert_eq!((brokers, sent), (vec![2], vec![1]));
+    tokio::time::advance(Duration::from_millis(100)).await;
+    let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &backoff);
+    assert_eq!(brokers, vec![1], "the backoff is over");
+    assert_eq!(sent, vec![0, 1]);
+}
+
+#[tokio::test]
+async fn some_leaders_unknown_the_others_are_still_fetched() {
+    let sh = shared(AutoOffsetReset::Latest);
+    led_by(&sh, &[None, Some(3)]);
+    fetchable_partitions(&sh, 3); // t-2 is not even in the metadata
+    let (missing, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert!(missing);
+    assert_eq!((brokers, sent), (vec![3], vec![1]));
+}
+
+/// t-0 caught up (fetch offset at the end) and t-1, same leader, waiting for `poll`
+/// to drain its buffered data.
+fn caught_up_beside_a_full_partition(sh: &Shared) {
+    led_by(sh, &[Some(1), Some(1)]);
+    let limit = sh.config.max_partition_buffered_bytes;
+    let mut st = sh.lock();
+    let mut caught_up = ready("t", 5);
+    caught_up.high_watermark = 5;
+    caught_up.last_stable_offset = 5;
+    st.partitions.insert(tp("t", 0), caught_up);
+    let mut full = ready("t", 0);
+    full.buffered_bytes = limit;
+    st.partitions.insert(tp("t", 1), full);
+}
+
+#[tokio::test]
+async fn a_caught_up_fetch_does_not_hold_a_broker_others_wait_on() {
+    let sh = shared(AutoOffsetReset::Latest);
+    caught_up_beside_a_full_partition(&sh);
+    let (missing, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert!(!missing);
+    assert!(brokers.is_empty(), "no long poll while t-1 waits for poll");
+    assert!(sent.is_empty());
+}
+
+#[tokio::test]
+async fn a_caught_up_partition_long_polls_when_nothing_waits_to_be_drained() {
+    for block in ["paused", "none"] {
+        let sh = shared(AutoOffsetReset::Latest);
+        caught_up_beside_a_full_partition(&sh);
+        {
+            let mut st = sh.lock();
+            let p = st.partitions.get_mut(&tp("t", 1)).unwrap();
+            match block {
+                // A paused partition's data is not drained: nothing to wait for.
+                "paused" => p.paused = true,
+                _ => p.buffered_bytes = 0,
+            }
+        }
+        let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+        assert_eq!(brokers, vec![1], "{block}");
+        assert!(sent.contains(&0), "{block}");
+    }
+}
+
+#[tokio::test]
+async fn fetching_up_to_the_high_watermark_or_the_stable_offset_by_isolation() {
+    use crate::consumer::builder::IsolationLevel;
+    for (iso, fetched) in [
+        (IsolationLevel::ReadUncommitted, true),
+        (IsolationLevel::ReadCommitted, false),
+    ] {
+        let sh = shared_with(move |b| b.isolation_level(iso));
+        caught_up_beside_a_full_partition(&sh);
+        // Records up to 10 exist, stable only up to 5.
+        sh.lock()
+            .partitions
+            .get_mut(&tp("t", 0))
+            .unwrap()
+            .high_watermark = 10;
+        let (_, brokers, _) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+        assert_eq!(!brokers.is_empty(), fetched, "{iso:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_end_counts_as_data_to_fetch() {
+    let sh = shared(AutoOffsetReset::Latest);
+    caught_up_beside_a_full_partition(&sh);
+    {
+        let mut st = sh.lock();
+        let p = st.partitions.get_mut(&tp("t", 0)).unwrap();
+        p.high_watermark = -1;
+        p.last_stable_offset = -1;
+    }
+    let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert_eq!((brokers, sent), (vec![1], vec![0]));
+}
