@@ -113,6 +113,12 @@ impl Client {
             .clone()
     }
 
+    /// Replaces the cached metadata (unit tests: leader routing without a broker).
+    #[cfg(test)]
+    pub(crate) fn set_cached_metadata(&self, m: ClusterMetadata) {
+        self.store(m);
+    }
+
     fn store(&self, m: ClusterMetadata) -> Arc<ClusterMetadata> {
         let m = Arc::new(m);
         *self

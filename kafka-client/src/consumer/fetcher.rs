@@ -714,3 +714,7 @@ mod tests {
         assert_eq!(complete_batches(&bad), 0);
     }
 }
+
+#[cfg(test)]
+#[path = "unit_tests/fetcher_driver.rs"]
+mod driver_tests;

@@ -34,6 +34,8 @@ mod record;
 mod state;
 mod stats;
 mod subscription;
+#[cfg(test)]
+mod unit_tests;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;

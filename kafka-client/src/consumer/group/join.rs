@@ -299,3 +299,7 @@ pub(crate) async fn leave_group(link: &CoordinatorLink, member_id: &str, reason:
         tracing::debug!(group = %link.group_id, error = %e, "LeaveGroup failed");
     }
 }
+
+#[cfg(test)]
+#[path = "../unit_tests/join_errors.rs"]
+mod classify_tests;

@@ -536,3 +536,7 @@ impl Membership {
         self.need_join = true;
     }
 }
+
+#[cfg(test)]
+#[path = "../unit_tests/membership_task.rs"]
+mod task_tests;

@@ -1,0 +1,236 @@
+//! The handle's commit, close, stream and poll-wait paths that decide without a
+//! broker: refusals, what close releases and calls, how the stream ends.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::consumer::state::{AppEvent, Shared};
+use crate::consumer::subscription::Subscription;
+use crate::consumer::{Consumer, ConsumerBuilder, RebalanceListener};
+use crate::error::Error;
+use crate::types::{BoxFuture, OffsetAndMetadata, TopicPartition};
+
+use super::{Spec, completed, consumer_on, ready, shared_with, tp};
+
+fn consumer_with(f: impl FnOnce(ConsumerBuilder) -> ConsumerBuilder) -> (Consumer, Arc<Shared>) {
+    let sh = shared_with(f);
+    (consumer_on(sh.clone()), sh)
+}
+
+fn one(t: &TopicPartition, offset: i64) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+    BTreeMap::from([(t.clone(), OffsetAndMetadata::new(offset))])
+}
+
+#[tokio::test]
+async fn commits_need_a_group_and_an_open_consumer() {
+    let (c, _) = consumer_with(|b| b);
+    let e = c.commit_offsets(one(&tp("t", 0), 1)).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidState(m) if m.contains("group.id")),
+        "{e}"
+    );
+    let (c, sh) = consumer_with(|b| b.group_id("g"));
+    sh.lock().closed = true;
+    assert!(matches!(
+        c.commit_offsets(one(&tp("t", 0), 1)).await,
+        Err(Error::Closed)
+    ));
+}
+
+#[tokio::test]
+async fn a_member_cannot_commit_while_rebalancing_even_in_the_background() {
+    let (c, sh) = consumer_with(|b| b.group_id("g"));
+    {
+        let mut st = sh.lock();
+        st.subscription = Subscription::Topics(BTreeSet::from(["t".to_string()]));
+        st.group.generation = 2;
+        st.group.rebalancing = true;
+        st.partitions.insert(tp("t", 0), ready("t", 1));
+    }
+    let e = c.commit_offsets(one(&tp("t", 0), 1)).await.unwrap_err();
+    assert!(matches!(e, Error::CommitFailed { .. }), "{e}");
+    let e = c
+        .commit_offsets_async(one(&tp("t", 0), 1))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::CommitFailed { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn committing_with_nothing_consumed_succeeds_without_a_request() {
+    let (c, sh) = consumer_with(|b| b.group_id("g"));
+    sh.lock().subscription = Subscription::Manual;
+    c.commit().await.expect("nothing to commit");
+}
+
+#[tokio::test]
+async fn group_metadata_reports_the_membership() {
+    let (c, _) = consumer_with(|b| b);
+    assert!(c.group_metadata().is_none());
+    let (c, sh) = consumer_with(|b| b.group_id("g").group_instance_id("i"));
+    {
+        let mut st = sh.lock();
+        st.group.generation = 9;
+        st.group.member_id = "m-9".into();
+    }
+    let m = c.group_metadata().unwrap();
+    assert_eq!(
+        (
+            m.group_id.as_str(),
+            m.generation_id,
+            m.member_id.as_str(),
+            m.group_instance_id.as_deref()
+        ),
+        ("g", 9, "m-9", Some("i"))
+    );
+}
+
+#[tokio::test]
+async fn close_is_final_and_idempotent() {
+    let (c, sh) = consumer_with(|b| b);
+    c.assign([("t", 0)]).unwrap();
+    c.close().await.unwrap();
+    assert!(sh.lock().closed);
+    c.close().await.expect("closing again is fine");
+    assert!(matches!(c.poll_now(10), Err(Error::Closed)));
+    assert!(matches!(c.seek(("t", 0), 1), Err(Error::Closed)));
+    assert!(matches!(c.unsubscribe().await, Err(Error::Closed)));
+}
+
+#[derive(Default)]
+struct Revoked(Mutex<Vec<Vec<TopicPartition>>>);
+
+struct Listener(Arc<Revoked>);
+
+impl RebalanceListener for Listener {
+    fn assigned(&self, _c: Consumer, _p: Vec<TopicPartition>) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+    fn revoked(&self, _c: Consumer, p: Vec<TopicPartition>) -> BoxFuture<'static, ()> {
+        self.0.0.lock().unwrap().push(p);
+        Box::pin(async {})
+    }
+}
+
+#[tokio::test]
+async fn closing_a_member_revokes_what_it_owns_and_releases_waiting_steps() {
+    let log = Arc::new(Revoked::default());
+    let l = log.clone();
+    let (c, sh) = consumer_with(move |b| b.group_id("g").rebalance_listener(Arc::new(Listener(l))));
+    let (done, released) = oneshot::channel();
+    {
+        let mut st = sh.lock();
+        st.subscription = Subscription::Topics(BTreeSet::from(["t".to_string()]));
+        st.group.generation = -1; // between generations: the final commit is refused
+        st.group.member_id = "m".into();
+        st.partitions.insert(tp("t", 0), ready("t", 3));
+        st.partitions.insert(tp("t", 1), ready("t", 3));
+        st.partitions.get_mut(&tp("t", 1)).unwrap().revoking = true;
+        st.events.push_back(AppEvent::Revoke {
+            partitions: vec![tp("t", 1)],
+            done,
+        });
+    }
+    c.close().await.expect("closed");
+    assert!(released.await.is_ok(), "the group task is not left waiting");
+    assert_eq!(
+        *log.0.lock().unwrap(),
+        vec![vec![tp("t", 0)]],
+        "only what is still owned"
+    );
+    let st = sh.lock();
+    assert!(st.closed);
+    assert!(st.events.is_empty());
+    assert_eq!((st.group.generation, st.group.member_id.as_str()), (-1, ""));
+}
+
+#[tokio::test]
+async fn the_stream_ends_when_the_consumer_closes() {
+    let (c, sh) = consumer_with(|b| b);
+    sh.lock().closed = true;
+    let mut s = Box::pin(c.stream());
+    assert!(s.next().await.is_none());
+}
+
+#[tokio::test]
+async fn the_stream_yields_a_fatal_error_once_then_ends() {
+    let (c, sh) = consumer_with(|b| b);
+    sh.lock().fatal = Some(Error::InvalidState("fenced".into()));
+    let mut s = Box::pin(c.stream());
+    assert!(matches!(s.next().await, Some(Err(Error::InvalidState(_)))));
+    assert!(s.next().await.is_none());
+}
+
+#[tokio::test]
+async fn the_stream_yields_records_one_by_one_and_partition_errors_as_errors() {
+    let (c, sh) = consumer_with(|b| b);
+    c.assign([("t", 0)]).unwrap();
+    {
+        let mut st = sh.lock();
+        let st = &mut *st;
+        st.partitions.get_mut(&tp("t", 0)).unwrap().seek(0);
+        let epoch = st.partitions[&tp("t", 0)].epoch;
+        st.buffer.push(
+            completed(&tp("t", 0), epoch, &[Spec::data(0, 2)], vec![], 10),
+            &mut st.partitions,
+        );
+        st.pending_errors.push(crate::consumer::PartitionError {
+            topic_partition: tp("t", 5),
+            error: Error::InvalidState("x".into()),
+        });
+    }
+    let mut s = Box::pin(c.stream());
+    match s.next().await {
+        Some(Err(Error::Partition { partition, .. })) => assert_eq!(partition, 5),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.next().await.unwrap().unwrap().offset, 0);
+    assert_eq!(
+        sh.lock().partitions[&tp("t", 0)].position,
+        1,
+        "taken one at a time: the second record is still buffered"
+    );
+    assert_eq!(s.next().await.unwrap().unwrap().offset, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn poll_waits_for_its_timeout_when_nothing_arrives() {
+    let (c, _) = consumer_with(|b| b);
+    let started = Instant::now();
+    let r = c.poll(Duration::from_millis(700)).await.unwrap();
+    assert!(r.is_empty());
+    assert_eq!(started.elapsed(), Duration::from_millis(700));
+}
+
+#[tokio::test(start_paused = true)]
+async fn poll_returns_as_soon_as_data_arrives() {
+    let (c, sh) = consumer_with(|b| b);
+    c.assign([("t", 0)]).unwrap();
+    sh.lock().partitions.get_mut(&tp("t", 0)).unwrap().seek(0);
+    let started = Instant::now();
+    let feeder = {
+        let sh = sh.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            {
+                let mut st = sh.lock();
+                let st = &mut *st;
+                let epoch = st.partitions[&tp("t", 0)].epoch;
+                st.buffer.push(
+                    completed(&tp("t", 0), epoch, &[Spec::data(0, 1)], vec![], 10),
+                    &mut st.partitions,
+                );
+            }
+            sh.data_ready.notify_waiters();
+        })
+    };
+    let r = c.poll(Duration::from_secs(30)).await.unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(started.elapsed(), Duration::from_millis(100));
+    feeder.await.unwrap();
+}

@@ -1,0 +1,270 @@
+//! The coordinator's commit policy (Java's `ConsumerCoordinatorTest`, auto-commit
+//! part): when auto-commit fires, what it commits, who commits, and the request path
+//! that needs no broker.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::consumer::coordinator::{
+    AutoCommitTimer, checked_committer, committer, consumed_offsets,
+};
+use crate::consumer::group::GroupCommand;
+use crate::consumer::group::commit::{Committer, commit};
+use crate::consumer::state::{Shared, State};
+use crate::consumer::subscription::{InitState, PartitionState, ResetTarget, Subscription};
+use crate::types::OffsetAndMetadata;
+
+use super::{ready, shared_with, tp};
+
+fn shared(group: bool, auto: bool) -> Arc<Shared> {
+    shared_with(|b| {
+        let b = b
+            .enable_auto_commit(auto)
+            .auto_commit_interval(Duration::from_secs(5));
+        if group { b.group_id("g") } else { b }
+    })
+}
+
+fn member(st: &mut State, generation: i32) {
+    st.subscription = Subscription::Topics(BTreeSet::from(["t".to_string()]));
+    st.group.generation = generation;
+    st.group.member_id = "m".into();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_poll_restarts_the_interval_from_itself() {
+    let start = Instant::now();
+    let mut t = AutoCommitTimer::new(true, Duration::from_secs(5), start);
+    tokio::time::advance(Duration::from_secs(7)).await;
+    assert!(t.due(Instant::now(), false));
+    tokio::time::advance(Duration::from_secs(3)).await; // 10 s: 3 s after the commit
+    assert!(
+        !t.due(Instant::now(), false),
+        "not on the original schedule"
+    );
+    tokio::time::advance(Duration::from_secs(2)).await; // 12 s
+    assert!(t.due(Instant::now(), false));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deferred_commit_does_not_move_the_schedule() {
+    let start = Instant::now();
+    let mut t = AutoCommitTimer::new(true, Duration::from_secs(5), start);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(!t.due(Instant::now(), true));
+    assert!(!t.due(Instant::now(), true));
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert!(
+        t.due(Instant::now(), false),
+        "still due after the rebalance"
+    );
+}
+
+#[test]
+fn failed_partitions_commit_their_position_and_unpositioned_ones_nothing() {
+    let sh = shared(true, true);
+    let mut st = sh.lock();
+    let mut failed = ready("t", 8);
+    failed.init = InitState::Failed;
+    st.partitions.insert(tp("t", 0), failed);
+    let mut reset = ready("t", 3);
+    reset.reset(InitState::Reset(ResetTarget::Earliest));
+    st.partitions.insert(tp("t", 1), reset);
+    let mut unpositioned = PartitionState::new(Arc::from("t"), InitState::Ready);
+    unpositioned.position = -1;
+    st.partitions.insert(tp("t", 2), unpositioned);
+    st.partitions.insert(tp("t", 3), ready("t", 0));
+    let offsets = consumed_offsets(&st);
+    assert_eq!(
+        offsets.keys().cloned().collect::<Vec<_>>(),
+        vec![tp("t", 0), tp("t", 3)]
+    );
+    assert_eq!(offsets[&tp("t", 0)].offset, 8);
+    assert_eq!(offsets[&tp("t", 3)].offset, 0, "offset 0 is a position");
+    assert_eq!(offsets[&tp("t", 0)].metadata, None);
+}
+
+#[test]
+fn a_consumer_without_subscription_commits_outside_the_group_protocol() {
+    let sh = shared(true, false);
+    let st = sh.lock();
+    let who = committer(&st, &sh.config).expect("commits as nobody");
+    assert_eq!((who.generation, who.member_id.as_str()), (-1, ""));
+    assert_eq!(who.instance_id, None);
+}
+
+#[test]
+fn a_static_member_commits_with_its_instance_id() {
+    let sh = shared_with(|b| b.group_id("g").group_instance_id("i-1"));
+    let mut st = sh.lock();
+    member(&mut st, 0);
+    let who = committer(&st, &sh.config).expect("generation 0 is a generation");
+    assert_eq!(who.generation, 0);
+    assert_eq!(who.instance_id.as_deref(), Some("i-1"));
+    st.subscription = Subscription::Manual;
+    assert_eq!(committer(&st, &sh.config).unwrap().instance_id, None);
+}
+
+#[test]
+fn manual_assignment_commits_skip_the_ownership_checks() {
+    let sh = shared(true, false);
+    let mut st = sh.lock();
+    st.subscription = Subscription::Manual;
+    st.group.rebalancing = true;
+    let any = BTreeMap::from([(tp("elsewhere", 3), OffsetAndMetadata::new(1))]);
+    let who = checked_committer(&st, &sh.config, &any).expect("no group checks");
+    assert_eq!(who.generation, -1);
+}
+
+#[test]
+fn a_member_commit_names_every_partition_it_lost() {
+    let sh = shared(true, false);
+    let mut st = sh.lock();
+    member(&mut st, 4);
+    st.partitions.insert(tp("t", 0), ready("t", 0));
+    let offsets = BTreeMap::from([
+        (tp("t", 0), OffsetAndMetadata::new(1)),
+        (tp("t", 1), OffsetAndMetadata::new(1)),
+        (tp("t", 2), OffsetAndMetadata::new(1)),
+    ]);
+    let e = checked_committer(&st, &sh.config, &offsets).expect_err("lost two");
+    let msg = e.to_string();
+    assert!(msg.contains("t-1") && msg.contains("t-2"), "{msg}");
+    assert!(!msg.contains("t-0"), "{msg}");
+}
+
+#[test]
+fn close_and_revocation_commits_follow_the_auto_commit_setting() {
+    assert!(shared(true, true).coordinator.commits_on_close());
+    assert!(!shared(true, false).coordinator.commits_on_close());
+    assert!(!shared(false, true).coordinator.commits_on_close());
+    assert!(shared(true, true).coordinator.commits_on_revoke());
+    assert!(!shared(true, false).coordinator.commits_on_revoke());
+}
+
+#[test]
+fn a_revocation_between_generations_commits_nothing() {
+    let sh = shared(true, true);
+    let mut st = sh.lock();
+    member(&mut st, -1);
+    st.partitions.insert(tp("t", 0), ready("t", 5));
+    assert!(
+        sh.coordinator
+            .revoke_commit(&st, &sh.config, &[tp("t", 0)])
+            .is_none()
+    );
+}
+
+#[test]
+fn a_revocation_commits_each_revoked_partition_it_has_a_position_for() {
+    let sh = shared(true, true);
+    let mut st = sh.lock();
+    member(&mut st, 3);
+    for p in 0..4 {
+        st.partitions
+            .insert(tp("t", p), ready("t", 10 + i64::from(p)));
+    }
+    let revoked = [tp("t", 0), tp("t", 2), tp("t", 3)];
+    let (_, who, offsets) = sh
+        .coordinator
+        .revoke_commit(&st, &sh.config, &revoked)
+        .unwrap();
+    assert_eq!(who.member_id, "m");
+    let got: Vec<(i32, i64)> = offsets
+        .iter()
+        .map(|(t, o)| (t.partition, o.offset))
+        .collect();
+    assert_eq!(got, vec![(0, 10), (2, 12), (3, 13)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn auto_commit_starts_nothing_without_offsets_generation_or_group() {
+    let rt = tokio::runtime::Handle::current();
+    let attempt = |sh: &Arc<Shared>| {
+        let mut st = sh.lock();
+        sh.coordinator
+            .maybe_auto_commit(&mut st, &sh.config, Instant::now(), &rt, || {})
+    };
+    // Nothing positioned.
+    let sh = shared(true, true);
+    member(&mut sh.lock(), 1);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(!attempt(&sh));
+    // Between generations.
+    let sh = shared(true, true);
+    {
+        let mut st = sh.lock();
+        member(&mut st, -1);
+        st.partitions.insert(tp("t", 0), ready("t", 1));
+    }
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(!attempt(&sh));
+    // No group.
+    let sh = shared(false, true);
+    {
+        let mut st = sh.lock();
+        st.subscription = Subscription::Manual;
+        st.partitions.insert(tp("t", 0), ready("t", 1));
+    }
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(!attempt(&sh));
+    // Rebalancing.
+    let sh = shared(true, true);
+    {
+        let mut st = sh.lock();
+        member(&mut st, 1);
+        st.partitions.insert(tp("t", 0), ready("t", 1));
+        st.group.rebalancing = true;
+    }
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(!attempt(&sh));
+    sh.lock().group.rebalancing = false;
+    assert!(attempt(&sh), "due at the first poll after the rebalance");
+}
+
+#[tokio::test(start_paused = true)]
+async fn auto_commit_waits_for_its_interval() {
+    let rt = tokio::runtime::Handle::current();
+    let sh = shared(true, true);
+    {
+        let mut st = sh.lock();
+        member(&mut st, 1);
+        st.partitions.insert(tp("t", 0), ready("t", 1));
+    }
+    let attempt = || {
+        let mut st = sh.lock();
+        sh.coordinator
+            .maybe_auto_commit(&mut st, &sh.config, Instant::now(), &rt, || {})
+    };
+    tokio::time::advance(Duration::from_millis(4_999)).await;
+    assert!(!attempt());
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert!(attempt());
+}
+
+#[tokio::test]
+async fn commands_go_nowhere_once_membership_stopped() {
+    let sh = shared(true, true);
+    assert!(!sh.coordinator.command(GroupCommand::Subscribe));
+    sh.coordinator.stop_membership();
+    assert!(!sh.group_command(GroupCommand::Subscribe));
+    assert!(sh.coordinator.link().is_some());
+    assert_eq!(sh.coordinator.require_link("x").unwrap().group_id, "g");
+}
+
+#[tokio::test(start_paused = true)]
+async fn committing_nothing_sends_nothing() {
+    let sh = shared(true, true);
+    let link = sh.coordinator.link().unwrap().clone();
+    let who = Committer {
+        generation: 1,
+        member_id: "m".into(),
+        instance_id: None,
+    };
+    let started = Instant::now();
+    commit(&link, &who, &BTreeMap::new()).await.expect("no-op");
+    assert_eq!(started.elapsed(), Duration::ZERO, "no request, no retry");
+}

@@ -1,0 +1,884 @@
+//! The fetch driver's planning and answer handling (Java's `FetcherTest`,
+//! `OffsetFetcherTest`), without I/O: a child of `fetcher.rs` (its handlers are
+//! private), fed with answers as the fetch and lookup tasks return them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::*;
+use crate::consumer::builder::{AutoOffsetReset, ConsumerBuilder};
+use crate::consumer::state::Shared;
+use crate::consumer::subscription::{InitState, PartitionState, ResetTarget};
+use crate::consumer::unit_tests::{Spec, batches, ready, shared_with, tp};
+use crate::records::RecordsError;
+use crate::types::{OffsetAndMetadata, OffsetAndTimestamp, TopicPartition};
+
+fn shared(reset: AutoOffsetReset) -> Arc<Shared> {
+    shared_with(move |b: ConsumerBuilder| b.auto_offset_reset(reset))
+}
+
+/// `t-0` positioned at `at` with a fetch out; returns what was sent for it.
+fn in_flight(sh: &Shared, at: i64) -> Sent {
+    let mut st = sh.lock();
+    let mut p = ready("t", at);
+    p.fetch_in_flight = true;
+    let s = sent_for(&tp("t", 0), &p);
+    st.partitions.insert(tp("t", 0), p);
+    s
+}
+
+fn sent_for(t: &TopicPartition, p: &PartitionState) -> Sent {
+    Sent {
+        tp: t.clone(),
+        wire: WireNames::default().get(&t.topic),
+        epoch: p.epoch,
+        fetch_offset: p.fetch_offset,
+    }
+}
+
+fn answer(specs: &[Spec], bytes: usize) -> PartData {
+    PartData {
+        error: None,
+        high_watermark: 10,
+        last_stable_offset: 8,
+        log_start_offset: 1,
+        aborted: Vec::new(),
+        batches: batches(specs),
+        decode_error: None,
+        truncated_only: false,
+        bytes,
+    }
+}
+
+fn error_answer(code: ErrorCode) -> PartData {
+    PartData {
+        error: Some(code),
+        ..answer(&[], 0)
+    }
+}
+
+fn with<R>(sh: &Shared, f: impl FnOnce(&mut PartitionState) -> R) -> R {
+    f(sh.lock().partitions.get_mut(&tp("t", 0)).unwrap())
+}
+
+fn looking_up(sh: &Shared, init: InitState) -> Sent {
+    let mut p = PartitionState::new(Arc::from("t"), init);
+    p.lookup_in_flight = true;
+    let s = sent_for(&tp("t", 0), &p);
+    sh.lock().partitions.insert(tp("t", 0), p);
+    s
+}
+
+#[tokio::test]
+async fn an_answer_is_buffered_and_moves_the_fetch_offset_not_the_position() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = in_flight(&sh, 0);
+    on_fetch(
+        &sh,
+        vec![s],
+        Ok(vec![Some(answer(&[Spec::data(0, 3)], 50))]),
+    );
+    let st = sh.lock();
+    let p = &st.partitions[&tp("t", 0)];
+    assert!(!p.fetch_in_flight);
+    assert_eq!((p.position, p.fetch_offset), (0, 3));
+    assert_eq!(
+        (p.high_watermark, p.last_stable_offset, p.log_start_offset),
+        (10, 8, 1)
+    );
+    assert_eq!(p.buffered_bytes, 50);
+    assert_eq!(st.buffer.bytes(), 50);
+    assert_eq!(st.buffer.records_bound(100), 3);
+}
+
+#[tokio::test]
+async fn the_fetch_offset_never_moves_back() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = in_flight(&sh, 0);
+    with(&sh, |p| p.fetch_offset = 20);
+    on_fetch(&sh, vec![s], Ok(vec![Some(answer(&[Spec::data(0, 3)], 5))]));
+    assert_eq!(with(&sh, |p| p.fetch_offset), 20);
+}
+
+#[tokio::test]
+async fn an_answer_sent_before_a_seek_is_dropped() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = in_flight(&sh, 0);
+    with(&sh, |p| p.seek(100));
+    on_fetch(
+        &sh,
+        vec![s],
+        Ok(vec![Some(answer(&[Spec::data(0, 3)], 50))]),
+    );
+    let st = sh.lock();
+    let p = &st.partitions[&tp("t", 0)];
+    assert!(!p.fetch_in_flight, "the partition may be fetched again");
+    assert_eq!(p.fetch_offset, 100);
+    assert_eq!(p.high_watermark, -1, "nothing of the stale answer is taken");
+    assert_eq!(st.buffer.bytes(), 0);
+}
+
+#[tokio::test]
+async fn an_answer_for_a_partition_no_longer_assigned_is_ignored() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let gone = Sent {
+        tp: tp("gone", 0),
+        wire: WireNames::default().get("gone"),
+        epoch: 1,
+        fetch_offset: 0,
+    };
+    let s = in_flight(&sh, 0);
+    on_fetch(
+        &sh,
+        vec![gone, s],
+        Ok(vec![
+            Some(answer(&[Spec::data(0, 1)], 9)),
+            Some(answer(&[Spec::data(0, 2)], 7)),
+        ]),
+    );
+    assert_eq!(sh.lock().buffer.bytes(), 7);
+}
+
+#[tokio::test]
+async fn a_partition_missing_from_the_answer_is_just_fetched_again() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = in_flight(&sh, 4);
+    on_fetch(&sh, vec![s], Ok(vec![None]));
+    let st = sh.lock();
+    let p = &st.partitions[&tp("t", 0)];
+    assert!(!p.fetch_in_flight);
+    assert_eq!(
+        (p.init, p.fetch_offset, p.high_watermark),
+        (InitState::Ready, 4, -1)
+    );
+}
+
+#[tokio::test]
+async fn a_failed_request_only_frees_its_partitions() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = in_flight(&sh, 4);
+    on_fetch(&sh, vec![s], Err(Error::InvalidState("gone".into())));
+    let st = sh.lock();
+    let p = &st.partitions[&tp("t", 0)];
+    assert!(!p.fetch_in_flight);
+    assert_eq!((p.init, p.backoff_until), (InitState::Ready, None));
+    assert!(st.pending_errors.is_empty());
+}
+
+#[tokio::test]
+async fn an_empty_answer_updates_the_watermarks_only() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = in_flight(&sh, 4);
+    on_fetch(&sh, vec![s], Ok(vec![Some(answer(&[], 0))]));
+    let st = sh.lock();
+    let p = &st.partitions[&tp("t", 0)];
+    assert_eq!(
+        (p.init, p.fetch_offset, p.high_watermark),
+        (InitState::Ready, 4, 10)
+    );
+    assert_eq!(st.buffer.bytes(), 0);
+}
+
+#[tokio::test]
+async fn a_batch_larger_than_the_partition_limit_fails_the_partition() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = in_flight(&sh, 4);
+    let mut d = answer(&[], 700);
+    d.truncated_only = true;
+    on_fetch(&sh, vec![s], Ok(vec![Some(d)]));
+    let st = sh.lock();
+    assert_eq!(st.partitions[&tp("t", 0)].init, InitState::Failed);
+    assert_eq!(st.pending_errors.len(), 1);
+    match &st.pending_errors[0].error {
+        Error::TooLarge { size, limit, .. } => {
+            assert_eq!(*size, 700);
+            assert_eq!(*limit, sh.config.max_partition_fetch_bytes as usize);
+        }
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(st.buffer.bytes(), 0);
+}
+
+#[tokio::test]
+async fn a_corrupt_batch_stops_fetching_and_arrives_after_the_good_ones() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = in_flight(&sh, 0);
+    let mut d = answer(&[Spec::data(0, 2)], 40);
+    d.decode_error = Some(RecordsError::UnsupportedMagic {
+        base_offset: 2,
+        magic: 1,
+    });
+    on_fetch(&sh, vec![s], Ok(vec![Some(d)]));
+    let mut guard = sh.lock();
+    let st = &mut *guard;
+    assert_eq!(st.partitions[&tp("t", 0)].init, InitState::Failed);
+    assert_eq!(st.partitions[&tp("t", 0)].fetch_offset, 2);
+    let mut records = Vec::new();
+    let mut errors = Vec::new();
+    st.buffer.drain(
+        &mut st.partitions,
+        sh.config.isolation_level,
+        10,
+        &mut records,
+        &mut errors,
+    );
+    assert_eq!(records.len(), 2);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(st.partitions[&tp("t", 0)].position, 2);
+}
+
+#[tokio::test]
+async fn out_of_range_resets_by_policy() {
+    for (policy, target) in [
+        (AutoOffsetReset::Earliest, ResetTarget::Earliest),
+        (AutoOffsetReset::Latest, ResetTarget::Latest),
+    ] {
+        let sh = shared(policy);
+        let s = in_flight(&sh, 4);
+        let epoch = s.epoch;
+        on_fetch(
+            &sh,
+            vec![s],
+            Ok(vec![Some(error_answer(ErrorCode::OFFSET_OUT_OF_RANGE))]),
+        );
+        let st = sh.lock();
+        let p = &st.partitions[&tp("t", 0)];
+        assert_eq!(p.init, InitState::Reset(target));
+        assert_ne!(p.epoch, epoch, "buffered data of the old position is stale");
+        assert!(st.pending_errors.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn out_of_range_without_a_policy_is_the_applications_error() {
+    let sh = shared(AutoOffsetReset::None);
+    let s = in_flight(&sh, 4);
+    on_fetch(
+        &sh,
+        vec![s],
+        Ok(vec![Some(error_answer(ErrorCode::OFFSET_OUT_OF_RANGE))]),
+    );
+    let st = sh.lock();
+    assert_eq!(st.partitions[&tp("t", 0)].init, InitState::Failed);
+    assert!(matches!(
+        st.pending_errors[0].error,
+        Error::OffsetOutOfRange {
+            offset: 4,
+            partition: 0,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn out_of_range_for_an_offset_already_left_is_ignored() {
+    let sh = shared(AutoOffsetReset::Earliest);
+    let s = in_flight(&sh, 4);
+    let epoch = s.epoch;
+    with(&sh, |p| p.fetch_offset = 9);
+    on_fetch(
+        &sh,
+        vec![s],
+        Ok(vec![Some(error_answer(ErrorCode::OFFSET_OUT_OF_RANGE))]),
+    );
+    let st = sh.lock();
+    let p = &st.partitions[&tp("t", 0)];
+    assert_eq!((p.init, p.epoch), (InitState::Ready, epoch));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retriable_partition_error_backs_the_partition_off() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = in_flight(&sh, 4);
+    let now = Instant::now();
+    on_fetch(
+        &sh,
+        vec![s],
+        Ok(vec![Some(error_answer(ErrorCode::NOT_LEADER_OR_FOLLOWER))]),
+    );
+    let st = sh.lock();
+    let p = &st.partitions[&tp("t", 0)];
+    assert_eq!(p.init, InitState::Ready);
+    assert_eq!(p.backoff_until, Some(now + PARTITION_BACKOFF));
+    assert!(!p.fetchable(now + Duration::from_millis(199), usize::MAX));
+    assert!(p.fetchable(now + PARTITION_BACKOFF, usize::MAX));
+    assert!(st.pending_errors.is_empty());
+}
+
+#[tokio::test]
+async fn a_fatal_partition_error_fails_the_partition() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = in_flight(&sh, 4);
+    on_fetch(
+        &sh,
+        vec![s],
+        Ok(vec![Some(error_answer(
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+        ))]),
+    );
+    let st = sh.lock();
+    assert_eq!(st.partitions[&tp("t", 0)].init, InitState::Failed);
+    assert_eq!(st.pending_errors.len(), 1);
+    assert_eq!(
+        st.pending_errors[0].error.code(),
+        Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED)
+    );
+}
+
+#[tokio::test]
+async fn a_committed_offset_positions_the_partition() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = looking_up(&sh, InitState::Committed);
+    let om = OffsetAndMetadata {
+        offset: 17,
+        metadata: None,
+        leader_epoch: Some(3),
+    };
+    on_committed(&sh, vec![s], Ok(BTreeMap::from([(tp("t", 0), Some(om))])));
+    with(&sh, |p| {
+        assert!(!p.lookup_in_flight);
+        assert_eq!(
+            (p.init, p.position, p.fetch_offset),
+            (InitState::Ready, 17, 17)
+        );
+        assert_eq!(p.leader_epoch, Some(3));
+    });
+}
+
+#[tokio::test]
+async fn no_committed_offset_falls_back_to_the_reset_policy() {
+    for (policy, init) in [
+        (
+            AutoOffsetReset::Earliest,
+            InitState::Reset(ResetTarget::Earliest),
+        ),
+        (
+            AutoOffsetReset::Latest,
+            InitState::Reset(ResetTarget::Latest),
+        ),
+    ] {
+        let sh = shared(policy);
+        let s = looking_up(&sh, InitState::Committed);
+        on_committed(&sh, vec![s], Ok(BTreeMap::from([(tp("t", 0), None)])));
+        assert_eq!(with(&sh, |p| p.init), init);
+        assert!(sh.lock().pending_errors.is_empty());
+    }
+    let sh = shared(AutoOffsetReset::None);
+    let s = looking_up(&sh, InitState::Committed);
+    // Absent from the answer counts as nothing committed.
+    on_committed(&sh, vec![s], Ok(BTreeMap::new()));
+    assert_eq!(with(&sh, |p| p.init), InitState::Failed);
+    assert!(matches!(
+        sh.lock().pending_errors[0].error,
+        Error::NoOffsetForPartition { partition: 0, .. }
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_committed_lookup_is_retried_after_a_backoff() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = looking_up(&sh, InitState::Committed);
+    let now = Instant::now();
+    on_committed(&sh, vec![s], Err(Error::InvalidState("x".into())));
+    with(&sh, |p| {
+        assert_eq!(p.init, InitState::Committed);
+        assert_eq!(p.backoff_until, Some(now + PARTITION_BACKOFF));
+        assert!(!p.needs_lookup(now));
+        assert!(p.needs_lookup(now + PARTITION_BACKOFF));
+    });
+}
+
+#[tokio::test]
+async fn a_committed_answer_for_an_old_state_is_dropped() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = looking_up(&sh, InitState::Committed);
+    with(&sh, |p| p.seek(50));
+    let om = OffsetAndMetadata::new(3);
+    on_committed(
+        &sh,
+        vec![s],
+        Ok(BTreeMap::from([(tp("t", 0), Some(om.clone()))])),
+    );
+    with(&sh, |p| {
+        assert!(!p.lookup_in_flight);
+        assert_eq!(p.position, 50, "the seek wins");
+    });
+    // Same epoch, but no longer waiting for a committed offset.
+    let s = looking_up(&sh, InitState::Committed);
+    with(&sh, |p| p.init = InitState::Reset(ResetTarget::Earliest));
+    on_committed(
+        &sh,
+        vec![s],
+        Ok(BTreeMap::from([(tp("t", 0), Some(om.clone()))])),
+    );
+    assert_eq!(
+        with(&sh, |p| p.init),
+        InitState::Reset(ResetTarget::Earliest)
+    );
+    // Still waiting for a committed offset, but asked again since (a new epoch).
+    let s = looking_up(&sh, InitState::Committed);
+    with(&sh, |p| p.reset(InitState::Committed));
+    on_committed(&sh, vec![s], Ok(BTreeMap::from([(tp("t", 0), Some(om))])));
+    with(&sh, |p| {
+        assert_eq!(
+            p.init,
+            InitState::Committed,
+            "the answer to the old question"
+        );
+        assert_eq!(p.position, -1);
+    });
+}
+
+fn found(offset: i64) -> crate::consumer::offsets::Lookup {
+    Ok(Some(OffsetAndTimestamp {
+        offset,
+        timestamp: -1,
+        leader_epoch: None,
+    }))
+}
+
+#[tokio::test]
+async fn a_reset_answer_positions_the_partition() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = looking_up(&sh, InitState::Reset(ResetTarget::Latest));
+    on_reset(&sh, vec![s], BTreeMap::from([(tp("t", 0), found(99))]));
+    with(&sh, |p| {
+        assert!(!p.lookup_in_flight);
+        assert_eq!(
+            (p.init, p.position, p.fetch_offset),
+            (InitState::Ready, 99, 99)
+        );
+    });
+}
+
+#[tokio::test(start_paused = true)]
+async fn reset_lookups_retry_unless_the_error_is_final() {
+    let now = Instant::now();
+    let retried: Vec<Option<crate::consumer::offsets::Lookup>> = vec![
+        None,
+        Some(Ok(None)),
+        Some(Err(Error::broker(
+            ErrorCode::NOT_LEADER_OR_FOLLOWER,
+            ErrorContext::default(),
+            None,
+        ))),
+        Some(Err(Error::Deadline {
+            operation: "x".into(),
+            timeout: Duration::from_secs(1),
+            last_error: None,
+        })),
+    ];
+    for (i, answer) in retried.into_iter().enumerate() {
+        let sh = shared(AutoOffsetReset::Latest);
+        let s = looking_up(&sh, InitState::Reset(ResetTarget::Earliest));
+        let result = answer.map(|a| (tp("t", 0), a)).into_iter().collect();
+        on_reset(&sh, vec![s], result);
+        with(&sh, |p| {
+            assert_eq!(p.init, InitState::Reset(ResetTarget::Earliest), "case {i}");
+            assert_eq!(p.backoff_until, Some(now + PARTITION_BACKOFF), "case {i}");
+        });
+        assert!(sh.lock().pending_errors.is_empty(), "case {i}");
+    }
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = looking_up(&sh, InitState::Reset(ResetTarget::Earliest));
+    let fatal = Err(Error::broker(
+        ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+        ErrorContext::default(),
+        None,
+    ));
+    on_reset(&sh, vec![s], BTreeMap::from([(tp("t", 0), fatal)]));
+    assert_eq!(with(&sh, |p| p.init), InitState::Failed);
+    assert_eq!(sh.lock().pending_errors.len(), 1);
+}
+
+#[tokio::test]
+async fn a_reset_answer_for_an_old_state_is_dropped() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = looking_up(&sh, InitState::Reset(ResetTarget::Latest));
+    with(&sh, |p| p.reset(InitState::Reset(ResetTarget::Earliest)));
+    on_reset(&sh, vec![s], BTreeMap::from([(tp("t", 0), found(99))]));
+    with(&sh, |p| {
+        assert!(!p.lookup_in_flight);
+        assert_eq!(p.init, InitState::Reset(ResetTarget::Earliest));
+    });
+    let s = looking_up(&sh, InitState::Reset(ResetTarget::Latest));
+    with(&sh, |p| p.init = InitState::Committed);
+    on_reset(&sh, vec![s], BTreeMap::from([(tp("t", 0), found(99))]));
+    assert_eq!(with(&sh, |p| p.init), InitState::Committed);
+}
+
+type Tasks = FuturesUnordered<JoinHandle<Outcome>>;
+
+fn plan(sh: &Arc<Shared>, busy: &mut HashSet<i32>) -> (bool, Tasks) {
+    let mut tasks = Tasks::new();
+    let missing = start_fetches(
+        sh,
+        &mut tasks,
+        busy,
+        &HashMap::new(),
+        &mut WireNames::default(),
+        Instant::now(),
+    );
+    (missing, tasks)
+}
+
+#[tokio::test]
+async fn a_fetchable_partition_without_a_known_leader_asks_for_metadata() {
+    let sh = shared(AutoOffsetReset::Latest);
+    sh.lock().partitions.insert(tp("t", 0), ready("t", 0));
+    let (missing, tasks) = plan(&sh, &mut HashSet::new());
+    assert!(missing);
+    assert!(tasks.is_empty());
+    assert!(!with(&sh, |p| p.fetch_in_flight), "nothing was sent");
+}
+
+#[tokio::test]
+async fn partitions_that_may_not_be_fetched_need_no_leader() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let mut paused = ready("t", 0);
+    paused.paused = true;
+    sh.lock().partitions.insert(tp("t", 0), paused);
+    let mut lookup = PartitionState::new(Arc::from("t"), InitState::Committed);
+    lookup.lookup_in_flight = true;
+    sh.lock().partitions.insert(tp("t", 1), lookup);
+    let mut full = ready("t", 0);
+    full.buffered_bytes = sh.config.max_partition_buffered_bytes;
+    sh.lock().partitions.insert(tp("t", 2), full);
+    let (missing, tasks) = plan(&sh, &mut HashSet::new());
+    assert!(!missing);
+    assert!(tasks.is_empty());
+}
+
+#[tokio::test]
+async fn a_full_buffer_stops_all_fetching() {
+    let sh = shared_with(|b| b.max_buffered_bytes(1_000));
+    sh.lock().partitions.insert(tp("t", 0), ready("t", 0));
+    sh.lock().partitions.insert(tp("t", 1), ready("t", 0));
+    {
+        let mut st = sh.lock();
+        let st = &mut *st;
+        let epoch = st.partitions[&tp("t", 1)].epoch;
+        st.buffer.push(
+            crate::consumer::unit_tests::completed(
+                &tp("t", 1),
+                epoch,
+                &[Spec::data(0, 1)],
+                vec![],
+                1_000,
+            ),
+            &mut st.partitions,
+        );
+    }
+    let (missing, tasks) = plan(&sh, &mut HashSet::new());
+    assert!(!missing, "not even planned");
+    assert!(tasks.is_empty());
+    // One byte under the bound: planned again (and the leader is looked for).
+    {
+        let mut st = sh.lock();
+        let st = &mut *st;
+        st.buffer.discard(&mut st.partitions, |_| true);
+    }
+    let (missing, _) = plan(&sh, &mut HashSet::new());
+    assert!(missing);
+}
+
+#[tokio::test]
+async fn lookups_start_once_per_partition_and_only_for_those_needing_one() {
+    let sh = shared(AutoOffsetReset::Earliest);
+    {
+        let mut st = sh.lock();
+        st.partitions.insert(
+            tp("t", 0),
+            PartitionState::new(Arc::from("t"), InitState::Committed),
+        );
+        st.partitions.insert(tp("t", 1), ready("t", 3));
+    }
+    let mut tasks = Tasks::new();
+    let mut names = WireNames::default();
+    start_lookups(&sh, &mut tasks, &mut names, Instant::now());
+    assert_eq!(tasks.len(), 1, "one committed-offsets lookup");
+    assert!(with(&sh, |p| p.lookup_in_flight));
+    assert!(!sh.lock().partitions[&tp("t", 1)].lookup_in_flight);
+    start_lookups(&sh, &mut tasks, &mut names, Instant::now());
+    assert_eq!(tasks.len(), 1, "not asked twice");
+    // Without a group nothing is committed: the reset policy takes over.
+    let Some(Ok(Outcome::Committed { sent, result })) = tasks.next().await else {
+        panic!("a committed lookup");
+    };
+    assert_eq!(sent.len(), 1);
+    on_committed(&sh, sent, result);
+    with(&sh, |p| {
+        assert!(!p.lookup_in_flight);
+        assert_eq!(p.init, InitState::Reset(ResetTarget::Earliest));
+    });
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_driver_wakes_for_the_earliest_backoff_still_ahead() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let now = Instant::now();
+    assert_eq!(next_timer(&sh, &HashMap::new()), None);
+    for (p, ms) in [(0, 300u64), (1, 100), (2, 500)] {
+        let mut s = ready("t", 0);
+        s.backoff_until = Some(now + Duration::from_millis(ms));
+        sh.lock().partitions.insert(tp("t", p), s);
+    }
+    let mut past = ready("t", 0);
+    past.backoff_until = Some(now);
+    sh.lock().partitions.insert(tp("t", 3), past);
+    assert_eq!(
+        next_timer(&sh, &HashMap::new()),
+        Some(now + Duration::from_millis(100))
+    );
+    let brokers = HashMap::from([(1, (now + Duration::from_millis(50), 1u32))]);
+    assert_eq!(
+        next_timer(&sh, &brokers),
+        Some(now + Duration::from_millis(50))
+    );
+    tokio::time::advance(Duration::from_millis(100)).await;
+    assert_eq!(
+        next_timer(&sh, &brokers),
+        Some(now + Duration::from_millis(300)),
+        "past timers are not waited for"
+    );
+}
+
+#[test]
+fn answers_are_matched_to_what_was_sent() {
+    let mut names = WireNames::default();
+    let mk = |t: &str, p: i32, names: &mut WireNames| Sent {
+        tp: tp(t, p),
+        wire: names.get(t),
+        epoch: 0,
+        fetch_offset: 0,
+    };
+    let sorted = vec![
+        mk("a", 0, &mut names),
+        mk("a", 2, &mut names),
+        mk("b", 1, &mut names),
+    ];
+    assert_eq!(sent_index(&sorted, "a", 2), Some(1));
+    assert_eq!(sent_index(&sorted, "b", 1), Some(2));
+    assert_eq!(sent_index(&sorted, "a", 1), None);
+    assert_eq!(sent_index(&sorted, "c", 0), None);
+    let unsorted = vec![mk("b", 1, &mut names), mk("a", 0, &mut names)];
+    assert_eq!(sent_index(&unsorted, "a", 0), Some(1));
+}
+
+#[test]
+fn wire_names_are_built_once_and_bounded() {
+    let mut names = WireNames::default();
+    let a = names.get("orders");
+    let b = names.get("orders");
+    assert_eq!(a, b);
+    assert_eq!(&*a.0, "orders");
+    assert_eq!(names.0.len(), 1);
+    for i in 0..4095 {
+        names.get(&format!("t{i}"));
+    }
+    assert_eq!(names.0.len(), 4096);
+    names.get("one-more");
+    assert_eq!(names.0.len(), 1, "starts afresh past the bound");
+    names.get("orders");
+    assert_eq!(names.0.len(), 2);
+}
+
+/// Caches metadata in which partition `i` of `t` is led by `leaders[i]`.
+fn led_by(sh: &Shared, leaders: &[Option<i32>]) {
+    use crate::cluster::{ClusterMetadata, PartitionInfo, TopicInfo};
+    let mut m = ClusterMetadata::empty();
+    let partitions = leaders
+        .iter()
+        .enumerate()
+        .map(|(i, l)| PartitionInfo {
+            partition: i as i32,
+            leader: *l,
+            leader_epoch: 0,
+            replicas: Vec::new(),
+            isr: Vec::new(),
+            offline_replicas: Vec::new(),
+            error: None,
+        })
+        .collect();
+    m.topics.insert(
+        "t".into(),
+        Arc::new(TopicInfo {
+            name: "t".into(),
+            id: uuid::Uuid::nil(),
+            is_internal: false,
+            partitions,
+        }),
+    );
+    sh.client.set_cached_metadata(m);
+}
+
+/// Plans one round and cancels the fetches before they run (no I/O): the brokers that
+/// got a fetch and the partitions sent.
+fn planned(
+    sh: &Arc<Shared>,
+    busy: &mut HashSet<i32>,
+    backoff: &HashMap<i32, (Instant, u32)>,
+) -> (bool, Vec<i32>, Vec<i32>) {
+    let before: HashSet<i32> = busy.clone();
+    let mut tasks = Tasks::new();
+    let missing = start_fetches(
+        sh,
+        &mut tasks,
+        busy,
+        backoff,
+        &mut WireNames::default(),
+        Instant::now(),
+    );
+    for t in &tasks {
+        t.abort();
+    }
+    let mut brokers: Vec<i32> = busy.difference(&before).copied().collect();
+    brokers.sort_unstable();
+    assert_eq!(tasks.len(), brokers.len(), "one fetch per broker");
+    let sent = sh
+        .lock()
+        .partitions
+        .iter()
+        .filter(|(_, p)| p.fetch_in_flight)
+        .map(|(t, _)| t.partition)
+        .collect();
+    (missing, brokers, sent)
+}
+
+fn fetchable_partitions(sh: &Shared, n: i32) {
+    let mut st = sh.lock();
+    for p in 0..n {
+        st.partitions.insert(tp("t", p), ready("t", 0));
+    }
+}
+
+#[tokio::test]
+async fn one_fetch_per_leader_carries_all_its_partitions() {
+    let sh = shared(AutoOffsetReset::Latest);
+    led_by(&sh, &[Some(1), Some(2), Some(1)]);
+    fetchable_partitions(&sh, 3);
+    let (missing, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert!(!missing);
+    assert_eq!(brokers, vec![1, 2]);
+    assert_eq!(sent, vec![0, 1, 2]);
+}
+
+#[tokio::test]
+async fn a_broker_with_a_fetch_out_gets_no_second_one() {
+    let sh = shared(AutoOffsetReset::Latest);
+    led_by(&sh, &[Some(1), Some(2), Some(1)]);
+    fetchable_partitions(&sh, 3);
+    let mut busy = HashSet::from([1]);
+    let (_, brokers, sent) = planned(&sh, &mut busy, &HashMap::new());
+    assert_eq!(brokers, vec![2]);
+    assert_eq!(sent, vec![1]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_broker_backing_off_is_skipped_until_its_backoff_ends() {
+    let sh = shared(AutoOffsetReset::Latest);
+    led_by(&sh, &[Some(1), Some(2)]);
+    fetchable_partitions(&sh, 2);
+    let backoff = HashMap::from([(1, (Instant::now() + Duration::from_millis(100), 1u32))]);
+    let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &backoff);
+    assert_eq!((brokers, sent), (vec![2], vec![1]));
+    tokio::time::advance(Duration::from_millis(100)).await;
+    let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &backoff);
+    assert_eq!(brokers, vec![1], "the backoff is over");
+    assert_eq!(sent, vec![0, 1]);
+}
+
+#[tokio::test]
+async fn some_leaders_unknown_the_others_are_still_fetched() {
+    let sh = shared(AutoOffsetReset::Latest);
+    led_by(&sh, &[None, Some(3)]);
+    fetchable_partitions(&sh, 3); // t-2 is not even in the metadata
+    let (missing, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert!(missing);
+    assert_eq!((brokers, sent), (vec![3], vec![1]));
+}
+
+/// t-0 caught up (fetch offset at the end) and t-1, same leader, waiting for `poll`
+/// to drain its buffered data.
+fn caught_up_beside_a_full_partition(sh: &Shared) {
+    led_by(sh, &[Some(1), Some(1)]);
+    let limit = sh.config.max_partition_buffered_bytes;
+    let mut st = sh.lock();
+    let mut caught_up = ready("t", 5);
+    caught_up.high_watermark = 5;
+    caught_up.last_stable_offset = 5;
+    st.partitions.insert(tp("t", 0), caught_up);
+    let mut full = ready("t", 0);
+    full.buffered_bytes = limit;
+    st.partitions.insert(tp("t", 1), full);
+}
+
+#[tokio::test]
+async fn a_caught_up_fetch_does_not_hold_a_broker_others_wait_on() {
+    let sh = shared(AutoOffsetReset::Latest);
+    caught_up_beside_a_full_partition(&sh);
+    let (missing, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert!(!missing);
+    assert!(brokers.is_empty(), "no long poll while t-1 waits for poll");
+    assert!(sent.is_empty());
+}
+
+#[tokio::test]
+async fn a_caught_up_partition_long_polls_when_nothing_waits_to_be_drained() {
+    for block in ["paused", "none"] {
+        let sh = shared(AutoOffsetReset::Latest);
+        caught_up_beside_a_full_partition(&sh);
+        {
+            let mut st = sh.lock();
+            let p = st.partitions.get_mut(&tp("t", 1)).unwrap();
+            match block {
+                // A paused partition's data is not drained: nothing to wait for.
+                "paused" => p.paused = true,
+                _ => p.buffered_bytes = 0,
+            }
+        }
+        let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+        assert_eq!(brokers, vec![1], "{block}");
+        assert!(sent.contains(&0), "{block}");
+    }
+}
+
+#[tokio::test]
+async fn fetching_up_to_the_high_watermark_or_the_stable_offset_by_isolation() {
+    use crate::consumer::builder::IsolationLevel;
+    for (iso, fetched) in [
+        (IsolationLevel::ReadUncommitted, true),
+        (IsolationLevel::ReadCommitted, false),
+    ] {
+        let sh = shared_with(move |b| b.isolation_level(iso));
+        caught_up_beside_a_full_partition(&sh);
+        // Records up to 10 exist, stable only up to 5.
+        sh.lock()
+            .partitions
+            .get_mut(&tp("t", 0))
+            .unwrap()
+            .high_watermark = 10;
+        let (_, brokers, _) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+        assert_eq!(!brokers.is_empty(), fetched, "{iso:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_end_counts_as_data_to_fetch() {
+    let sh = shared(AutoOffsetReset::Latest);
+    caught_up_beside_a_full_partition(&sh);
+    {
+        let mut st = sh.lock();
+        let p = st.partitions.get_mut(&tp("t", 0)).unwrap();
+        p.high_watermark = -1;
+        p.last_stable_offset = -1;
+    }
+    let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert_eq!((brokers, sent), (vec![1], vec![0]));
+}
