@@ -12,7 +12,7 @@ use crate::records::{ControlRecord, ControlRecordType, RecordBatch, Records, Tim
 
 use super::builder::IsolationLevel;
 use super::record::{ConsumerRecord, PartitionError};
-use super::subscription::{Assignment, InitState, PartitionState};
+use super::subscription::{Assignment, PartitionState};
 use crate::types::TopicPartition;
 
 /// One partition's data from one Fetch response.
@@ -172,7 +172,7 @@ impl CompletedFetch {
         self.batches.clear();
         self.current = None;
         self.error = None;
-        part.init = InitState::Failed;
+        part.fail();
         PartitionError {
             topic_partition: self.tp.clone(),
             error,
@@ -287,6 +287,7 @@ impl FetchBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consumer::subscription::InitState;
     use crate::records::{BatchBuilder, BatchMeta, Compression, DecodeLimits, decode_batches};
     use bytes::{Bytes, BytesMut};
 

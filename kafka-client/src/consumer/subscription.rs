@@ -126,6 +126,17 @@ impl PartitionState {
         self.backoff_until = None;
     }
 
+    /// Stops the partition at an error met while draining its buffered data: no more
+    /// fetches or deliveries until it is sought. A new epoch, so data buffered after the
+    /// failed fetch under the old one is dropped, never delivered after the error (that
+    /// skipped the records between the error and that data). Errors the fetcher meets
+    /// before buffering set `InitState::Failed` alone: the data buffered before them is
+    /// good and is still delivered.
+    pub(crate) fn fail(&mut self) {
+        self.init = InitState::Failed;
+        self.epoch = next_epoch();
+    }
+
     /// Asks for a new position lookup.
     pub(crate) fn reset(&mut self, init: InitState) {
         self.init = init;

@@ -315,6 +315,8 @@ impl Membership {
             if self.closed() {
                 return;
             }
+            // A poll during the wait moves the deadline: read it again.
+            let deadline = self.shared.lock().last_poll + self.cfg().max_poll_interval;
             if Instant::now() >= deadline {
                 tracing::warn!(group = %self.link.group_id,
                     "no poll within max.poll.interval during a revocation: partitions lost");

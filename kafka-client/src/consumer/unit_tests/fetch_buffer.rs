@@ -454,7 +454,6 @@ fn a_corrupt_record_fails_the_partition_and_drops_the_rest_of_its_fetch() {
 /// under the same epoch) is still delivered: offsets 1-2 are skipped silently and the
 /// position (and so the next auto-commit) moves past them.
 #[test]
-#[ignore = "BUG: fetch_buffer.rs FetchBuffer::drain delivers prefetched data of a partition that CompletedFetch::fail just marked Failed"]
 fn no_records_of_a_failed_partition_follow_its_error() {
     let mut parts = two_partitions();
     let t = tp("t", 0);
