@@ -35,18 +35,37 @@ impl ParsedAvro {
         self.references.iter().collect()
     }
 
+    fn refs_with_main(&self) -> Vec<&apache_avro::Schema> {
+        self.references
+            .iter()
+            .chain(std::iter::once(&self.schema))
+            .collect()
+    }
+
     fn record_name(&self) -> Option<String> {
         self.schema.name().map(|n| n.fullname(None))
     }
 
     fn encode(&self, value: Value, id: u32) -> Result<Vec<u8>, RegistrySerdeError> {
         let encode = |e: apache_avro::Error| RegistrySerdeError::Encode(e.to_string());
-        let value = if self.references.is_empty() {
-            value.resolve(&self.schema)
+        // A value already in the schema's shape is written as it is (resolving would, for
+        // one, refuse a bytes decimal shorter than its precision's maximum, which is how
+        // Confluent's serializers write them); anything else is resolved to the schema
+        // (record fields by name, a union's branch, a string for an enum).
+        let valid = if self.references.is_empty() {
+            value.validate(&self.schema)
         } else {
-            value.resolve_schemata(&self.schema, self.refs())
-        }
-        .map_err(encode)?;
+            value.validate_schemata(self.refs_with_main())
+        };
+        let value = if valid {
+            value
+        } else if self.references.is_empty() {
+            value.resolve(&self.schema).map_err(encode)?
+        } else {
+            value
+                .resolve_schemata(&self.schema, self.refs())
+                .map_err(encode)?
+        };
         let datum = apache_avro::to_avro_datum_schemata(&self.schema, self.refs(), value)
             .map_err(encode)?;
         let mut out = Vec::with_capacity(5 + datum.len());
