@@ -1,5 +1,5 @@
 //! Serdes framed in the schema-registry wire format, byte-compatible with Confluent's
-//! serializers (features `schema-registry`, `avro`).
+//! serializers (features `schema-registry`, `avro`, `json-schema`, `protobuf`).
 //!
 //! A framed key or value is the magic byte 0, the schema's registry id as 4 bytes
 //! big-endian, then (Protobuf only) the message-index path, then the payload. The
@@ -39,6 +39,10 @@ mod avro;
 mod bridge;
 mod config;
 mod error;
+#[cfg(feature = "json-schema")]
+mod json_schema;
+#[cfg(feature = "protobuf")]
+mod protobuf;
 mod resolver;
 pub mod wire;
 
@@ -48,4 +52,8 @@ pub use avro::{
 };
 pub use config::{SchemaSelection, SerdeConfig, SubjectNameStrategy};
 pub use error::RegistrySerdeError;
+#[cfg(feature = "json-schema")]
+pub use json_schema::{JsonSchemaDeserializer, JsonSchemaSerializer, ParsedJsonSchema};
 pub use kafka_schema_registry::{self as registry, SchemaRegistryClient};
+#[cfg(feature = "protobuf")]
+pub use protobuf::{ProtobufDeserializer, ProtobufSerializer, message_indexes};

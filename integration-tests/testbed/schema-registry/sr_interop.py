@@ -71,7 +71,124 @@ def avro_serdes(client):
     return AvroSerializer(client, schema), AvroDeserializer(client)
 
 
-FORMATS = {"avro": (avro_fixture, avro_serdes)}
+def json_fixture():
+    return [
+        dict(id=1, item="tea", qty=2, tags=["hot", "green"], note=None),
+        dict(id=2, item="caf\u00e9 \u2615 \"quoted\"", qty=1, tags=[], note="x"),
+    ]
+
+
+def json_serdes(client):
+    from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
+
+    with open(os.path.join(HERE, "interop_order.schema.json")) as f:
+        schema = f.read()
+    return JSONSerializer(schema, client), JSONDeserializer(None, None, client)
+
+
+def protobuf_classes():
+    """shop/customer.proto and shop/order.proto, built as descriptors (no protoc needed)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    F = descriptor_pb2.FieldDescriptorProto
+    pool = descriptor_pool.DescriptorPool()
+
+    customer = descriptor_pb2.FileDescriptorProto(
+        name="shop/customer.proto", package="shop.v1", syntax="proto3"
+    )
+    m = customer.message_type.add(name="Customer")
+    m.field.add(name="name", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    m.field.add(name="email", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    pool.Add(customer)
+
+    order = descriptor_pb2.FileDescriptorProto(
+        name="shop/order.proto",
+        package="shop.v1",
+        syntax="proto3",
+        dependency=["shop/customer.proto"],
+    )
+    o = order.message_type.add(name="Order")
+    line = o.nested_type.add(name="Line")
+    line.field.add(name="sku", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    line.field.add(name="qty", number=2, type=F.TYPE_INT32, label=F.LABEL_OPTIONAL)
+    status = o.enum_type.add(name="Status")
+    status.value.add(name="NEW", number=0)
+    status.value.add(name="PAID", number=1)
+    o.field.add(name="id", number=1, type=F.TYPE_INT64, label=F.LABEL_OPTIONAL)
+    o.field.add(
+        name="customer", number=2, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL,
+        type_name=".shop.v1.Customer",
+    )
+    o.field.add(
+        name="lines", number=3, type=F.TYPE_MESSAGE, label=F.LABEL_REPEATED,
+        type_name=".shop.v1.Order.Line",
+    )
+    o.field.add(
+        name="status", number=4, type=F.TYPE_ENUM, label=F.LABEL_OPTIONAL,
+        type_name=".shop.v1.Order.Status",
+    )
+    o.field.add(name="payload", number=5, type=F.TYPE_BYTES, label=F.LABEL_OPTIONAL)
+    o.field.add(name="total", number=6, type=F.TYPE_DOUBLE, label=F.LABEL_OPTIONAL)
+    pool.Add(order)
+
+    get = message_factory.GetMessageClass
+    return (
+        get(pool.FindMessageTypeByName("shop.v1.Order")),
+        get(pool.FindMessageTypeByName("shop.v1.Order.Line")),
+    )
+
+
+PROTO = {}
+
+
+def protobuf_fixture():
+    if not PROTO:
+        PROTO["Order"], PROTO["Line"] = protobuf_classes()
+    Order, Line = PROTO["Order"], PROTO["Line"]
+    first = Order(
+        id=1,
+        lines=[Line(sku="tea", qty=2), Line(sku="cake", qty=1)],
+        status=1,
+        payload=b"\x00\x01\xfe\xff",
+        total=12.34,
+    )
+    first.customer.name = "Ada"
+    first.customer.email = "ada@example.com"
+    second = Order(id=-9000000000, status=0, total=-0.5)
+    second.customer.name = "Bob"
+    return [first, second, Line(sku="gift", qty=3)]
+
+
+def protobuf_serdes(client):
+    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
+
+    protobuf_fixture()
+    serdes = {}
+    for name, cls in PROTO.items():
+        serdes[cls] = (
+            ProtobufSerializer(cls, client, {"use.deprecated.format": False}),
+            ProtobufDeserializer(cls, {"use.deprecated.format": False}, client),
+        )
+    return PerClass(serdes, 0), PerClass(serdes, 1)
+
+
+class PerClass:
+    """Serializes or deserializes each fixture record with its own class's serde."""
+
+    def __init__(self, serdes, which):
+        self.serdes, self.which, self.next = serdes, which, 0
+
+    def __call__(self, value, ctx):
+        cls = type(protobuf_fixture()[self.next % 3])
+        self.next += 1
+        return self.serdes[cls][self.which](value, ctx)
+
+
+FORMATS = {
+    "avro": (avro_fixture, avro_serdes),
+    "json": (json_fixture, json_serdes),
+    "protobuf": (protobuf_fixture, protobuf_serdes),
+}
 
 
 def main(argv):
