@@ -520,3 +520,22 @@ async fn avro_schema_registry_through_kafka_with_confluent_kafka_both_ways() {
         .expect("the record after the poison ones");
     assert_eq!((last.offset, &last.value), (6, &want[1]));
 }
+
+#[test]
+fn avro_schema_registry_avro_orders_example_runs() {
+    let bootstrap = kafka_testbed::shared_cluster().bootstrap_servers();
+    let registry = SchemaRegistry::start().expect("registry");
+    let output = std::process::Command::new(common::example_bin::example_path("avro_orders"))
+        .env("KAFKA_BOOTSTRAP_SERVERS", &bootstrap)
+        .env("SCHEMA_REGISTRY_URL", registry.url())
+        .output()
+        .expect("run avro_orders");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("3 orders read back"), "{stdout}");
+    assert_eq!(stdout.matches("currency EUR").count(), 3, "{stdout}");
+}
