@@ -37,6 +37,11 @@ pub mod error;
 mod http;
 mod types;
 
+/// The README's example, compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use client::SchemaRegistryClient;
 pub use config::{Auth, RegistryConfig};
 pub use error::{Error, Result};
