@@ -16,9 +16,10 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::jars::cache_dir;
@@ -35,6 +36,8 @@ pub struct SchemaRegistry {
     url: String,
     child: Child,
     _stdin: ChildStdin,
+    // Kept open: srfake must never write into a closed pipe.
+    _stdout: BufReader<ChildStdout>,
 }
 
 impl SchemaRegistry {
@@ -64,7 +67,8 @@ impl SchemaRegistry {
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
-        BufReader::new(stdout)
+        let mut stdout = BufReader::new(stdout);
+        stdout
             .read_line(&mut line)
             .map_err(|e| Error::io("reading the registry's URL", e))?;
         let url = line.trim().to_owned();
@@ -80,6 +84,7 @@ impl SchemaRegistry {
             url,
             child,
             _stdin: stdin,
+            _stdout: stdout,
         })
     }
 
@@ -99,6 +104,40 @@ impl Drop for SchemaRegistry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts a registry that outlives this process (for `dev-kafka up --schema-registry`):
+/// its output goes to `dir/schema-registry.log`; returns its URL and process id. Stop it
+/// with a signal.
+pub fn start_detached(dir: &Path) -> Result<(String, u32)> {
+    let binary = srfake_binary()?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let log_path = dir.join("schema-registry.log");
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| Error::io(format!("creating {}", log_path.display()), e))?;
+    let err = log
+        .try_clone()
+        .map_err(|e| Error::io("duplicating the log file", e))?;
+    let child = Command::new(&binary)
+        .arg("-detached")
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| Error::io(format!("starting {}", binary.display()), e))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(url) = text.lines().find(|l| l.starts_with("http://")) {
+            return Ok((url.trim().to_owned(), child.id()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(Error::new(format!(
+        "kafka-testbed: the schema registry printed no URL in 10 s (see {})",
+        log_path.display()
+    )))
 }
 
 /// One registry shared by the tests of this process (started on first use).

@@ -1,6 +1,7 @@
 // A schema registry for the test bed: franz-go's srfake, an in-memory implementation of
 // the Confluent Schema Registry REST API, served on a random 127.0.0.1 port. Prints the
-// URL on stdout, then serves until stdin closes (the test process is gone) or a signal.
+// URL on stdout, then serves until stdin closes (the test process is gone) or a signal
+// (with -detached, only a signal: `dev-kafka up --schema-registry`).
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 
 func main() {
 	auth := flag.String("auth", "", "the exact Authorization header every request must carry")
+	detached := flag.Bool("detached", false, "serve until a signal, ignoring stdin")
 	flag.Parse()
 	var opts []srfake.Option
 	if *auth != "" {
@@ -26,10 +28,12 @@ func main() {
 	fmt.Println(reg.URL())
 
 	done := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		close(done)
-	}()
+	if !*detached {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			close(done)
+		}()
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
