@@ -74,6 +74,24 @@ impl ParsedAvro {
         Ok(out)
     }
 
+    /// Writes a `serde` value straight into the output with the schema-aware serializer
+    /// (no intermediate `Value`); falls back to [`encode`](Self::encode) through a
+    /// `Value`, resolved to the schema, when that fails or the schema has references.
+    fn encode_serde<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        id: u32,
+    ) -> Result<Vec<u8>, RegistrySerdeError> {
+        if self.references.is_empty() {
+            let mut out = Vec::with_capacity(64);
+            write_header(&mut out, id);
+            if apache_avro::write_avro_datum_ref(&self.schema, &value, &mut out).is_ok() {
+                return Ok(out);
+            }
+        }
+        self.encode(to_value(value)?, id)
+    }
+
     fn decode(
         &self,
         mut payload: &[u8],
@@ -242,7 +260,8 @@ impl<T: Serialize + ?Sized> Serializer<T> for AvroSerializer<T> {
         _headers: &mut Vec<Header>,
         value: &T,
     ) -> Result<Option<Bytes>, SerdeError> {
-        Ok(Some(self.writer.write(topic, to_value(value)?)?.into()))
+        let (id, schema) = self.writer.schemas.get(topic)?;
+        Ok(Some(schema.encode_serde(value, id)?.into()))
     }
 }
 
@@ -453,5 +472,57 @@ impl Deserializer<Value> for AvroValueDeserializer {
         data: Option<&Bytes>,
     ) -> Result<Value, SerdeError> {
         self.reader.read(data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Line {
+        sku: String,
+        qty: i32,
+    }
+
+    #[derive(Serialize)]
+    struct Order {
+        id: i64,
+        note: Option<String>,
+        lines: Vec<Line>,
+        tags: std::collections::BTreeMap<String, String>,
+        paid: bool,
+    }
+
+    const ORDER: &str = r#"{"type":"record","name":"Order","fields":[
+        {"name":"id","type":"long"},
+        {"name":"note","type":["null","string"],"default":null},
+        {"name":"lines","type":{"type":"array","items":{"type":"record","name":"Line","fields":[
+            {"name":"sku","type":"string"},{"name":"qty","type":"int"}]}}},
+        {"name":"tags","type":{"type":"map","values":"string"}},
+        {"name":"paid","type":"boolean"}]}"#;
+
+    #[test]
+    fn direct_serde_encoding_equals_the_value_path() {
+        let parsed = parse_avro(&Schema::avro(ORDER), &[]).unwrap();
+        for note in [None, Some("fragile".to_owned())] {
+            let order = Order {
+                id: -42,
+                note,
+                lines: vec![Line {
+                    sku: "tea".into(),
+                    qty: 3,
+                }],
+                tags: [("k".to_owned(), "v".to_owned())].into(),
+                paid: true,
+            };
+            let mut direct = Vec::new();
+            apache_avro::write_avro_datum_ref(&parsed.schema, &order, &mut direct)
+                .expect("the schema-aware serializer takes this value");
+            let via_value = parsed.encode(to_value(&order).unwrap(), 9).unwrap();
+            assert_eq!(&via_value[..5], &[0, 0, 0, 0, 9]);
+            assert_eq!(direct, via_value[5..]);
+            assert_eq!(parsed.encode_serde(&order, 9).unwrap(), via_value);
+        }
     }
 }
