@@ -145,43 +145,6 @@ fn tokenize(source: &str) -> Vec<&str> {
     tokens
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn message_indexes_skip_comments_strings_and_other_blocks() {
-        let proto = r#"
-            syntax = "proto3";
-            // message Commented { }
-            /* message Block { } */
-            package a.b;
-            option java_package = "message Fake {";
-            enum Top { A = 0; }
-            service S { rpc Call (First) returns (Second) {} }
-            message First {
-                oneof choice { string x = 1; int32 y = 2; }
-                enum Inner { B = 0; }
-                map<string, int32> counts = 3;
-            }
-            message Second {
-                message A {}
-                message B { message C { message D {} } }
-            }
-        "#;
-        assert_eq!(message_indexes(proto, "a.b.First").unwrap(), vec![0]);
-        assert_eq!(message_indexes(proto, "a.b.Second").unwrap(), vec![1]);
-        assert_eq!(message_indexes(proto, "Second.A").unwrap(), vec![1, 0]);
-        assert_eq!(
-            message_indexes(proto, "a.b.Second.B.C.D").unwrap(),
-            vec![1, 1, 0, 0]
-        );
-        assert!(message_indexes(proto, "Commented").is_err());
-        assert!(message_indexes(proto, "Block").is_err());
-        assert!(message_indexes(proto, "Fake").is_err());
-    }
-}
-
 /// Serializes `prost` messages of one type, with the registry id of their `.proto`
 /// schema and the message's index path in it.
 pub struct ProtobufSerializer<M> {
@@ -329,5 +292,42 @@ impl<M: prost::Message + Default> Deserializer<M> for ProtobufDeserializer<M> {
         let (id, payload) = read_header(data)?;
         self.writers.get(id)?;
         Ok(decode(payload)?.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_indexes_skip_comments_strings_and_other_blocks() {
+        let proto = r#"
+            syntax = "proto3";
+            // message Commented { }
+            /* message Block { } */
+            package a.b;
+            option java_package = "message Fake {";
+            enum Top { A = 0; }
+            service S { rpc Call (First) returns (Second) {} }
+            message First {
+                oneof choice { string x = 1; int32 y = 2; }
+                enum Inner { B = 0; }
+                map<string, int32> counts = 3;
+            }
+            message Second {
+                message A {}
+                message B { message C { message D {} } }
+            }
+        "#;
+        assert_eq!(message_indexes(proto, "a.b.First").unwrap(), vec![0]);
+        assert_eq!(message_indexes(proto, "a.b.Second").unwrap(), vec![1]);
+        assert_eq!(message_indexes(proto, "Second.A").unwrap(), vec![1, 0]);
+        assert_eq!(
+            message_indexes(proto, "a.b.Second.B.C.D").unwrap(),
+            vec![1, 1, 0, 0]
+        );
+        assert!(message_indexes(proto, "Commented").is_err());
+        assert!(message_indexes(proto, "Block").is_err());
+        assert!(message_indexes(proto, "Fake").is_err());
     }
 }
