@@ -46,28 +46,36 @@ impl ParsedAvro {
         self.schema.name().map(|n| n.fullname(None))
     }
 
-    fn encode(&self, value: Value, id: u32) -> Result<Vec<u8>, RegistrySerdeError> {
+    fn encode(&self, value: &Value, id: u32) -> Result<Vec<u8>, RegistrySerdeError> {
         let encode = |e: apache_avro::Error| RegistrySerdeError::Encode(e.to_string());
         // A value already in the schema's shape is written as it is (resolving would, for
         // one, refuse a bytes decimal shorter than its precision's maximum, which is how
-        // Confluent's serializers write them); anything else is resolved to the schema
-        // (record fields by name, a union's branch, a string for an enum).
+        // Confluent's serializers write them); anything else (or a value that validates
+        // but does not encode, such as a map for a record) is resolved to the schema
+        // first: record fields by name, a union's branch, a string for an enum.
         let valid = if self.references.is_empty() {
             value.validate(&self.schema)
         } else {
             value.validate_schemata(self.refs_with_main())
         };
-        let value = if valid {
-            value
-        } else if self.references.is_empty() {
-            value.resolve(&self.schema).map_err(encode)?
+        let as_is = if valid {
+            apache_avro::to_avro_datum_schemata(&self.schema, self.refs(), value.clone()).ok()
         } else {
-            value
-                .resolve_schemata(&self.schema, self.refs())
-                .map_err(encode)?
+            None
         };
-        let datum = apache_avro::to_avro_datum_schemata(&self.schema, self.refs(), value)
-            .map_err(encode)?;
+        let datum = match as_is {
+            Some(datum) => datum,
+            None => {
+                let resolved = if self.references.is_empty() {
+                    value.clone().resolve(&self.schema)
+                } else {
+                    value.clone().resolve_schemata(&self.schema, self.refs())
+                }
+                .map_err(encode)?;
+                apache_avro::to_avro_datum_schemata(&self.schema, self.refs(), resolved)
+                    .map_err(encode)?
+            }
+        };
         let mut out = Vec::with_capacity(5 + datum.len());
         write_header(&mut out, id);
         out.extend_from_slice(&datum);
@@ -89,7 +97,7 @@ impl ParsedAvro {
                 return Ok(out);
             }
         }
-        self.encode(to_value(value)?, id)
+        self.encode(&to_value(value)?, id)
     }
 
     fn decode(
@@ -176,12 +184,12 @@ impl AvroWriter {
         AvroWriter::new(registry, schema, &references, config)
     }
 
-    fn write(&self, topic: &str, value: Value) -> Result<Vec<u8>, RegistrySerdeError> {
+    fn write(&self, topic: &str, value: &Value) -> Result<Vec<u8>, RegistrySerdeError> {
         let (id, schema) = self.schemas.get(topic)?;
         schema.encode(value, id)
     }
 
-    async fn write_async(&self, topic: &str, value: Value) -> Result<Vec<u8>, RegistrySerdeError> {
+    async fn write_async(&self, topic: &str, value: &Value) -> Result<Vec<u8>, RegistrySerdeError> {
         let (id, schema) = self.schemas.get_async(topic).await?;
         schema.encode(value, id)
     }
@@ -249,7 +257,8 @@ impl<T: Serialize + ?Sized> AvroSerializer<T> {
         topic: &str,
         value: &T,
     ) -> Result<Vec<u8>, RegistrySerdeError> {
-        self.writer.write_async(topic, to_value(value)?).await
+        let (id, schema) = self.writer.schemas.get_async(topic).await?;
+        schema.encode_serde(value, id)
     }
 }
 
@@ -307,7 +316,7 @@ impl AvroValueSerializer {
         topic: &str,
         value: &Value,
     ) -> Result<Vec<u8>, RegistrySerdeError> {
-        self.writer.write_async(topic, value.clone()).await
+        self.writer.write_async(topic, value).await
     }
 }
 
@@ -318,7 +327,7 @@ impl Serializer<Value> for AvroValueSerializer {
         _headers: &mut Vec<Header>,
         value: &Value,
     ) -> Result<Option<Bytes>, SerdeError> {
-        Ok(Some(self.writer.write(topic, value.clone())?.into()))
+        Ok(Some(self.writer.write(topic, value)?.into()))
     }
 }
 
@@ -519,7 +528,7 @@ mod tests {
             let mut direct = Vec::new();
             apache_avro::write_avro_datum_ref(&parsed.schema, &order, &mut direct)
                 .expect("the schema-aware serializer takes this value");
-            let via_value = parsed.encode(to_value(&order).unwrap(), 9).unwrap();
+            let via_value = parsed.encode(&to_value(&order).unwrap(), 9).unwrap();
             assert_eq!(&via_value[..5], &[0, 0, 0, 0, 9]);
             assert_eq!(direct, via_value[5..]);
             assert_eq!(parsed.encode_serde(&order, 9).unwrap(), via_value);
