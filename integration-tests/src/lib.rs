@@ -28,6 +28,7 @@
 
 mod cluster;
 mod config;
+pub mod confluent_python;
 mod error;
 pub mod fault_proxy;
 pub mod jars;
@@ -37,8 +38,10 @@ mod probe;
 mod process;
 mod quorum;
 pub mod reliability;
+pub mod schema_registry;
 pub mod secure;
 mod shared;
+mod tools;
 mod trace;
 
 pub use cluster::{DetachedCluster, KEEP_ENV, KafkaCluster, StopSignal};
@@ -49,5 +52,6 @@ pub use logs::{PANIC_TAIL_LINES, install_panic_hook, live_cluster_log_report, ta
 pub use ports::free_ports;
 pub use probe::{BrokerInfo, MetadataSnapshot, probe_api_keys, probe_metadata};
 pub use process::{pid_alive, send_signal};
+pub use schema_registry::{SchemaRegistry, shared_schema_registry};
 pub use shared::{BOOTSTRAP_ENV, SharedKafka, bootstrap_or_start, shared_cluster};
 pub use trace::{TEST_TRACE_ENV, trace_client_if_set};

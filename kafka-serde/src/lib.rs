@@ -12,7 +12,9 @@
 //! - [`TypedProducer`] and [`TypedConsumer`]: the byte-level handles with a key and a
 //!   value serde on top. A record that fails to deserialize is a per-record
 //!   [`DeserializeError`] carrying its topic, partition, offset and raw bytes; the
-//!   records after it are still delivered.
+//!   records after it are still delivered;
+//! - [`schema_registry`] (features `schema-registry`, `avro`): Avro in the schema-registry
+//!   wire format, byte-compatible with Confluent's serializers.
 //!
 //! ```
 //! use kafka_serde::{Deserializer, JsonSerde, Serializer};
@@ -31,6 +33,8 @@
 
 mod error;
 mod impls;
+#[cfg(feature = "schema-registry")]
+pub mod schema_registry;
 mod traits;
 mod typed;
 

@@ -1,8 +1,8 @@
 //! `dev-kafka`: a Kafka cluster for development that outlives the command.
 //!
 //! ```text
-//! dev-kafka up [--nodes N] [--transaction-version V] [--heap 1g]
-//! dev-kafka status        # prints the bootstrap servers; exit 1 if down
+//! dev-kafka up [--nodes N] [--transaction-version V] [--heap 1g] [--schema-registry]
+//! dev-kafka status        # prints the bootstrap servers (the registry's URL on stderr); exit 1 if down
 //! dev-kafka down
 //! dev-kafka logs [NODE] [--lines N]
 //! ```
@@ -20,7 +20,7 @@ use kafka_testbed::{
     ClusterConfig, DetachedCluster, KafkaCluster, pid_alive, send_signal, tail_file,
 };
 
-const USAGE: &str = "usage: dev-kafka up [--nodes N] [--transaction-version V] [--heap SIZE]
+const USAGE: &str = "usage: dev-kafka up [--nodes N] [--transaction-version V] [--heap SIZE] [--schema-registry]
        dev-kafka status | down | logs [NODE] [--lines N] | fetch (download the broker and tools jars only)";
 
 fn state_dir() -> PathBuf {
@@ -33,6 +33,8 @@ struct State {
     bootstrap_servers: String,
     dir: PathBuf,
     pids: Vec<(i32, u32)>,
+    /// The schema registry's URL and process id (`up --schema-registry`).
+    registry: Option<(String, u32)>,
 }
 
 impl State {
@@ -45,6 +47,9 @@ impl State {
         for (id, pid) in &self.pids {
             out.push_str(&format!("pid={id}:{pid}\n"));
         }
+        if let Some((url, pid)) = &self.registry {
+            out.push_str(&format!("registry={url}\nregistry_pid={pid}\n"));
+        }
         out
     }
 
@@ -52,6 +57,7 @@ impl State {
         let mut bootstrap_servers = None;
         let mut dir = None;
         let mut pids = Vec::new();
+        let (mut registry_url, mut registry_pid) = (None, None);
         for line in text.lines() {
             match line.split_once('=')? {
                 ("bootstrap", v) => bootstrap_servers = Some(v.to_owned()),
@@ -60,6 +66,8 @@ impl State {
                     let (id, pid) = v.split_once(':')?;
                     pids.push((id.parse().ok()?, pid.parse().ok()?));
                 }
+                ("registry", v) => registry_url = Some(v.to_owned()),
+                ("registry_pid", v) => registry_pid = v.parse().ok(),
                 _ => {}
             }
         }
@@ -67,6 +75,7 @@ impl State {
             bootstrap_servers: bootstrap_servers?,
             dir: dir?,
             pids,
+            registry: registry_url.zip(registry_pid),
         })
     }
 
@@ -93,6 +102,13 @@ fn is_kafka(pid: u32) -> bool {
         Ok(cmdline) => String::from_utf8_lossy(&cmdline).contains("kafka.Kafka"),
         Err(_) => !PathBuf::from("/proc/self").exists(),
     }
+}
+
+/// Alive and still the test bed's schema registry.
+fn is_registry(pid: u32) -> bool {
+    pid_alive(pid)
+        && fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("srfake-server"))
 }
 
 fn main() -> ExitCode {
@@ -134,9 +150,15 @@ fn flag_value<T: std::str::FromStr>(args: &[String], i: usize) -> Result<T, Stri
 
 fn up(args: &[String]) -> Result<ExitCode, String> {
     let mut config = ClusterConfig::new(1);
+    let mut with_registry = false;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
+            "--schema-registry" => {
+                with_registry = true;
+                i += 1;
+                continue;
+            }
             "--nodes" | "-n" => config.nodes = flag_value(args, i)?,
             "--transaction-version" => config.transaction_version = Some(flag_value(args, i)?),
             "--heap" => config = config.with_heap(&flag_value::<String>(args, i)?),
@@ -166,10 +188,28 @@ fn up(args: &[String]) -> Result<ExitCode, String> {
         dir: cluster_dir,
         ..
     } = cluster.into_detached();
+    let registry = if with_registry {
+        let registry = kafka_testbed::schema_registry::start_detached(&dir);
+        match registry {
+            Ok(r) => Some(r),
+            Err(e) => {
+                kill_all(&State {
+                    bootstrap_servers,
+                    dir: cluster_dir,
+                    pids,
+                    registry: None,
+                });
+                return Err(e.to_string());
+            }
+        }
+    } else {
+        None
+    };
     let state = State {
         bootstrap_servers,
         dir: cluster_dir,
         pids,
+        registry,
     };
     fs::write(dir.join("state"), state.render())
         .map_err(|e| format!("writing {}: {e}", dir.join("state").display()))?;
@@ -177,6 +217,9 @@ fn up(args: &[String]) -> Result<ExitCode, String> {
         "dev-kafka: {nodes}-node cluster up (logs: {}/node-N/broker.log); stop it with `scripts/dev-kafka down`",
         state.dir.display()
     );
+    if let Some((url, _)) = &state.registry {
+        eprintln!("dev-kafka: schema registry at {url} (franz-go's srfake, in memory)");
+    }
     println!("{}", state.bootstrap_servers);
     Ok(ExitCode::SUCCESS)
 }
@@ -193,6 +236,11 @@ fn status() -> ExitCode {
             state.pids.len(),
             state.dir.display()
         );
+        match &state.registry {
+            Some((url, pid)) if is_registry(*pid) => eprintln!("dev-kafka: schema registry {url}"),
+            Some((url, _)) => eprintln!("dev-kafka: schema registry {url} is not running"),
+            None => {}
+        }
         println!("{}", state.bootstrap_servers);
         ExitCode::SUCCESS
     } else {
@@ -204,6 +252,9 @@ fn status() -> ExitCode {
 }
 
 fn kill_all(state: &State) {
+    if let Some((_, pid)) = state.registry.as_ref().filter(|(_, pid)| is_registry(*pid)) {
+        let _ = send_signal(*pid, "TERM");
+    }
     for (_, pid) in &state.pids {
         if is_kafka(*pid) {
             let _ = send_signal(*pid, "KILL");

@@ -11,6 +11,7 @@ use kafka_client::consumer::{
 
 use crate::Ctx;
 use crate::exit::Failure;
+use crate::produce::{ValueFormat, registry_for};
 
 #[derive(Args, Debug)]
 pub struct ConsumeArgs {
@@ -36,6 +37,62 @@ pub struct ConsumeArgs {
     /// headers.
     #[arg(long)]
     json: bool,
+    /// Decode values written in the schema-registry wire format (Avro, JSON Schema) and
+    /// print them as JSON; a value that does not decode is printed as it is, with a
+    /// warning on stderr.
+    #[arg(long, value_enum, default_value = "raw")]
+    value_format: ValueFormat,
+    /// The schema registry's URL for --value-format.
+    #[arg(long, value_name = "URL", env = "SCHEMA_REGISTRY_URL")]
+    schema_registry: Option<String>,
+}
+
+/// Decodes registry-framed values to JSON text.
+enum ValueDecoder {
+    Raw,
+    Avro(kafka_serde::schema_registry::AvroValueDeserializer),
+    Json(kafka_serde::schema_registry::JsonSchemaDeserializer<serde_json::Value>),
+}
+
+impl ValueDecoder {
+    fn new(args: &ConsumeArgs) -> Result<Self, Failure> {
+        use kafka_serde::schema_registry::{AvroValueDeserializer, JsonSchemaDeserializer};
+        let registry = registry_for(args.value_format, args.schema_registry.as_deref())?;
+        Ok(match (args.value_format, registry) {
+            (ValueFormat::Avro, Some(r)) => ValueDecoder::Avro(AvroValueDeserializer::new(r)),
+            (ValueFormat::JsonSchema, Some(r)) => {
+                ValueDecoder::Json(JsonSchemaDeserializer::new(r))
+            }
+            _ => ValueDecoder::Raw,
+        })
+    }
+
+    /// The record with its value replaced by its JSON text (unchanged if raw, null or
+    /// undecodable).
+    async fn decode(&self, mut r: ConsumerRecord) -> ConsumerRecord {
+        let Some(value) = r.value.as_ref() else {
+            return r;
+        };
+        let text = match self {
+            ValueDecoder::Raw => return r,
+            ValueDecoder::Avro(de) => de.deserialize_async(value).await.and_then(|v| {
+                serde_json::Value::try_from(v)
+                    .map(|j| j.to_string())
+                    .map_err(|e| {
+                        kafka_serde::schema_registry::RegistrySerdeError::Payload(e.to_string())
+                    })
+            }),
+            ValueDecoder::Json(de) => de.deserialize_async(value).await.map(|j| j.to_string()),
+        };
+        match text {
+            Ok(text) => r.value = Some(text.into()),
+            Err(e) => eprintln!(
+                "{}-{} offset {}: cannot decode the value: {e}",
+                r.topic, r.partition, r.offset
+            ),
+        }
+        r
+    }
 }
 
 const PLACEHOLDERS: [&str; 7] = [
@@ -143,6 +200,7 @@ fn json(r: &ConsumerRecord) -> String {
 
 pub async fn run(ctx: &Ctx, args: ConsumeArgs) -> Result<(), Failure> {
     let pieces = parse_template(args.format.as_deref().unwrap_or("{value}"))?;
+    let decoder = ValueDecoder::new(&args)?;
     let client = ctx.admin.client().clone();
     let meta = client.refresh_topics(&[args.topic.as_str()]).await?;
     let Some(info) = meta.topic(&args.topic) else {
@@ -204,6 +262,7 @@ pub async fn run(ctx: &Ctx, args: ConsumeArgs) -> Result<(), Failure> {
             if args.count.is_some_and(|n| printed >= n) {
                 break;
             }
+            let r = decoder.decode(r).await;
             let line = if args.json {
                 json(&r)
             } else {

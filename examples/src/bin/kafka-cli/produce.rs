@@ -61,6 +61,110 @@ pub struct ProduceArgs {
     /// Send every record to this partition.
     #[arg(long)]
     partition: Option<i32>,
+    /// Value encoding: `raw` (the line's bytes), or each line's JSON written as Avro or
+    /// JSON Schema in the schema-registry wire format, with --value-schema registered
+    /// under `<topic>-value` in --schema-registry.
+    #[arg(long, value_enum, default_value = "raw")]
+    value_format: ValueFormat,
+    /// The value schema file (an Avro `.avsc` or a JSON Schema) for --value-format.
+    #[arg(long, value_name = "FILE")]
+    value_schema: Option<std::path::PathBuf>,
+    /// The schema registry's URL for --value-format.
+    #[arg(long, value_name = "URL", env = "SCHEMA_REGISTRY_URL")]
+    schema_registry: Option<String>,
+}
+
+/// `--value-format` of `produce` and `consume`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ValueFormat {
+    /// Bytes as they are.
+    Raw,
+    /// Avro with a registry schema id (values as JSON on the command line).
+    Avro,
+    /// JSON validated against a registered JSON Schema.
+    JsonSchema,
+}
+
+/// The registry client for --value-format (`None` for `raw`).
+pub(crate) fn registry_for(
+    format: ValueFormat,
+    url: Option<&str>,
+) -> Result<Option<kafka_schema_registry::SchemaRegistryClient>, Failure> {
+    if format == ValueFormat::Raw {
+        return Ok(None);
+    }
+    let url = url.ok_or_else(|| {
+        Failure::Usage("--value-format needs --schema-registry URL (or SCHEMA_REGISTRY_URL)".into())
+    })?;
+    kafka_schema_registry::RegistryConfig::new(url)
+        .build()
+        .map(Some)
+        .map_err(|e| Failure::Usage(format!("--schema-registry: {e}")))
+}
+
+/// Encodes a line's JSON for the registry.
+enum ValueEncoder {
+    Raw,
+    Avro(kafka_serde::schema_registry::AvroValueSerializer),
+    Json(kafka_serde::schema_registry::JsonSchemaSerializer<serde_json::Value>),
+}
+
+impl ValueEncoder {
+    fn new(args: &ProduceArgs) -> Result<Self, Failure> {
+        use kafka_serde::schema_registry::{
+            AvroValueSerializer, JsonSchemaSerializer, SerdeConfig,
+        };
+        let Some(registry) = registry_for(args.value_format, args.schema_registry.as_deref())?
+        else {
+            return Ok(ValueEncoder::Raw);
+        };
+        let path = args
+            .value_schema
+            .as_ref()
+            .ok_or_else(|| Failure::Usage("--value-format needs --value-schema FILE".into()))?;
+        let schema = std::fs::read_to_string(path)
+            .map_err(|e| Failure::Usage(format!("--value-schema {}: {e}", path.display())))?;
+        let bad = |e: kafka_serde::schema_registry::RegistrySerdeError| {
+            Failure::Usage(format!("--value-schema {}: {e}", path.display()))
+        };
+        Ok(match args.value_format {
+            ValueFormat::Raw => ValueEncoder::Raw,
+            ValueFormat::Avro => ValueEncoder::Avro(
+                AvroValueSerializer::new(registry, &schema, SerdeConfig::value()).map_err(bad)?,
+            ),
+            ValueFormat::JsonSchema => ValueEncoder::Json(
+                JsonSchemaSerializer::new(registry, &schema, SerdeConfig::value()).map_err(bad)?,
+            ),
+        })
+    }
+
+    async fn encode(
+        &self,
+        topic: &str,
+        line_no: u64,
+        value: &str,
+    ) -> Result<bytes::Bytes, Failure> {
+        let fail = |e: &dyn std::fmt::Display| {
+            Failure::Failed(format!(
+                "line {line_no}: {e} (nothing after line {} was sent)",
+                line_no - 1
+            ))
+        };
+        let json = || serde_json::from_str::<serde_json::Value>(value).map_err(|e| fail(&e));
+        Ok(match self {
+            ValueEncoder::Raw => bytes::Bytes::copy_from_slice(value.as_bytes()),
+            ValueEncoder::Avro(ser) => ser
+                .serialize_async(topic, &apache_avro::types::Value::from(json()?))
+                .await
+                .map_err(|e| fail(&e))?
+                .into(),
+            ValueEncoder::Json(ser) => ser
+                .serialize_async(topic, &json()?)
+                .await
+                .map_err(|e| fail(&e))?
+                .into(),
+        })
+    }
 }
 
 pub async fn run(ctx: &Ctx, args: ProduceArgs) -> Result<(), Failure> {
@@ -99,6 +203,7 @@ pub async fn run(ctx: &Ctx, args: ProduceArgs) -> Result<(), Failure> {
             args.topic
         )));
     }
+    let encoder = ValueEncoder::new(&args)?;
     let producer = Producer::builder()
         .client(ctx.admin.client().clone())
         .compression(compression)
@@ -127,9 +232,10 @@ pub async fn run(ctx: &Ctx, args: ProduceArgs) -> Result<(), Failure> {
                         line_no - 1
                     ))
                 })?;
-                record = record.with_key(k.to_owned()).with_value(v.to_owned());
+                let v = encoder.encode(&args.topic, line_no, v).await?;
+                record = record.with_key(k.to_owned()).with_value(v);
             }
-            None => record = record.with_value(line.to_owned()),
+            None => record = record.with_value(encoder.encode(&args.topic, line_no, line).await?),
         }
         for (k, v) in &headers {
             record = record.with_header(k.clone(), v.clone());

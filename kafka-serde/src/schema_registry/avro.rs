@@ -1,0 +1,537 @@
+//! Avro through the registry (`apache-avro`): [`AvroSerializer`] / [`AvroDeserializer`]
+//! for `serde` types, [`AvroValueSerializer`] / [`AvroValueDeserializer`] for the generic
+//! [`Value`]. The payload after the 5-byte header is the Avro binary encoding, as
+//! Confluent's serializers write it.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use apache_avro::types::Value;
+use bytes::Bytes;
+use kafka_client::records::Header;
+use kafka_schema_registry::{RegisteredSchema, Schema, SchemaRegistryClient};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::resolver::{Format, ReaderSchemas, WriterSchemas, fetch_references};
+use super::wire::{read_header, write_header};
+use super::{RegistrySerdeError, SerdeConfig};
+use crate::{Deserializer, SerdeError, Serializer};
+
+/// A parsed Avro schema and the named types it refers to.
+#[derive(Debug)]
+pub struct ParsedAvro {
+    schema: apache_avro::Schema,
+    references: Vec<apache_avro::Schema>,
+}
+
+impl ParsedAvro {
+    /// The schema.
+    pub fn schema(&self) -> &apache_avro::Schema {
+        &self.schema
+    }
+
+    fn refs(&self) -> Vec<&apache_avro::Schema> {
+        self.references.iter().collect()
+    }
+
+    fn refs_with_main(&self) -> Vec<&apache_avro::Schema> {
+        self.references
+            .iter()
+            .chain(std::iter::once(&self.schema))
+            .collect()
+    }
+
+    fn record_name(&self) -> Option<String> {
+        self.schema.name().map(|n| n.fullname(None))
+    }
+
+    fn encode(&self, value: &Value, id: u32) -> Result<Vec<u8>, RegistrySerdeError> {
+        let encode = |e: apache_avro::Error| RegistrySerdeError::Encode(e.to_string());
+        // A value already in the schema's shape is written as it is (resolving would, for
+        // one, refuse a bytes decimal shorter than its precision's maximum, which is how
+        // Confluent's serializers write them); anything else (or a value that validates
+        // but does not encode, such as a map for a record) is resolved to the schema
+        // first: record fields by name, a union's branch, a string for an enum.
+        let valid = if self.references.is_empty() {
+            value.validate(&self.schema)
+        } else {
+            value.validate_schemata(self.refs_with_main())
+        };
+        let as_is = if valid {
+            apache_avro::to_avro_datum_schemata(&self.schema, self.refs(), value.clone()).ok()
+        } else {
+            None
+        };
+        let datum = match as_is {
+            Some(datum) => datum,
+            None => {
+                let resolved = if self.references.is_empty() {
+                    value.clone().resolve(&self.schema)
+                } else {
+                    value.clone().resolve_schemata(&self.schema, self.refs())
+                }
+                .map_err(encode)?;
+                apache_avro::to_avro_datum_schemata(&self.schema, self.refs(), resolved)
+                    .map_err(encode)?
+            }
+        };
+        let mut out = Vec::with_capacity(5 + datum.len());
+        write_header(&mut out, id);
+        out.extend_from_slice(&datum);
+        Ok(out)
+    }
+
+    /// Writes a `serde` value straight into the output with the schema-aware serializer
+    /// (no intermediate `Value`); falls back to [`encode`](Self::encode) through a
+    /// `Value`, resolved to the schema, when that fails or the schema has references.
+    fn encode_serde<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        id: u32,
+    ) -> Result<Vec<u8>, RegistrySerdeError> {
+        if self.references.is_empty() {
+            let mut out = Vec::with_capacity(64);
+            write_header(&mut out, id);
+            if apache_avro::write_avro_datum_ref(&self.schema, &value, &mut out).is_ok() {
+                return Ok(out);
+            }
+        }
+        self.encode(&to_value(value)?, id)
+    }
+
+    fn decode(
+        &self,
+        mut payload: &[u8],
+        reader: Option<&ParsedAvro>,
+    ) -> Result<Value, RegistrySerdeError> {
+        let payload_error = |e: apache_avro::Error| RegistrySerdeError::Payload(e.to_string());
+        let value =
+            apache_avro::from_avro_datum_schemata(&self.schema, self.refs(), &mut payload, None)
+                .map_err(payload_error)?;
+        match reader {
+            Some(r) if r.references.is_empty() => value.resolve(&r.schema),
+            Some(r) => value.resolve_schemata(&r.schema, r.refs()),
+            None => Ok(value),
+        }
+        .map_err(payload_error)
+    }
+}
+
+struct AvroFormat;
+
+impl Format for AvroFormat {
+    type Parsed = ParsedAvro;
+
+    fn parse(
+        schema: &Schema,
+        references: &[Arc<RegisteredSchema>],
+    ) -> Result<ParsedAvro, RegistrySerdeError> {
+        parse_avro(schema, references)
+    }
+}
+
+fn parse_avro(
+    schema: &Schema,
+    references: &[Arc<RegisteredSchema>],
+) -> Result<ParsedAvro, RegistrySerdeError> {
+    let schema_error = |e: apache_avro::Error| RegistrySerdeError::Schema(e.to_string());
+    if references.is_empty() {
+        return Ok(ParsedAvro {
+            schema: apache_avro::Schema::parse_str(&schema.schema).map_err(schema_error)?,
+            references: Vec::new(),
+        });
+    }
+    let texts = references
+        .iter()
+        .map(|r| r.schema.schema.as_str())
+        .chain(std::iter::once(schema.schema.as_str()));
+    let mut all = apache_avro::Schema::parse_list(texts).map_err(schema_error)?;
+    let main = all
+        .pop()
+        .ok_or_else(|| RegistrySerdeError::Schema("empty schema list".into()))?;
+    Ok(ParsedAvro {
+        schema: main,
+        references: all,
+    })
+}
+
+/// The shared part of the two Avro serializers.
+struct AvroWriter {
+    schemas: WriterSchemas<AvroFormat>,
+}
+
+impl AvroWriter {
+    fn new(
+        registry: SchemaRegistryClient,
+        schema: Schema,
+        references: &[Arc<RegisteredSchema>],
+        config: SerdeConfig,
+    ) -> Result<Self, RegistrySerdeError> {
+        let parsed = parse_avro(&schema, references)?;
+        let name = parsed.record_name();
+        Ok(AvroWriter {
+            schemas: WriterSchemas::new(registry, config, schema, parsed, name),
+        })
+    }
+
+    async fn with_references(
+        registry: SchemaRegistryClient,
+        schema: Schema,
+        config: SerdeConfig,
+    ) -> Result<Self, RegistrySerdeError> {
+        let references = fetch_references(&registry, &schema).await?;
+        AvroWriter::new(registry, schema, &references, config)
+    }
+
+    fn write(&self, topic: &str, value: &Value) -> Result<Vec<u8>, RegistrySerdeError> {
+        let (id, schema) = self.schemas.get(topic)?;
+        schema.encode(value, id)
+    }
+
+    async fn write_async(&self, topic: &str, value: &Value) -> Result<Vec<u8>, RegistrySerdeError> {
+        let (id, schema) = self.schemas.get_async(topic).await?;
+        schema.encode(value, id)
+    }
+}
+
+fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, RegistrySerdeError> {
+    apache_avro::to_value(value).map_err(|e| RegistrySerdeError::Encode(e.to_string()))
+}
+
+/// Serializes `serde` types as Avro with a registry schema id.
+///
+/// The value is turned into an Avro [`Value`] and resolved against the schema (so record
+/// fields go by name and an `Option` fills a `["null", T]` union).
+pub struct AvroSerializer<T: ?Sized> {
+    writer: AvroWriter,
+    _type: PhantomData<fn(&T)>,
+}
+
+impl<T: ?Sized> std::fmt::Debug for AvroSerializer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AvroSerializer")
+            .field("config", self.writer.schemas.config())
+            .field("schema", self.writer.schemas.own_parsed().schema())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: ?Sized> AvroSerializer<T> {
+    /// A serializer of `schema` (Avro JSON text, no references) for the topics it is
+    /// used with.
+    pub fn new(
+        registry: SchemaRegistryClient,
+        schema: &str,
+        config: SerdeConfig,
+    ) -> Result<Self, RegistrySerdeError> {
+        Ok(AvroSerializer {
+            writer: AvroWriter::new(registry, Schema::avro(schema), &[], config)?,
+            _type: PhantomData,
+        })
+    }
+
+    /// A serializer of a schema that refers to other registered schemas (named types).
+    pub async fn with_references(
+        registry: SchemaRegistryClient,
+        schema: Schema,
+        config: SerdeConfig,
+    ) -> Result<Self, RegistrySerdeError> {
+        Ok(AvroSerializer {
+            writer: AvroWriter::with_references(registry, schema, config).await?,
+            _type: PhantomData,
+        })
+    }
+
+    /// Registers or looks up the schema for `topic` now, so the first record does not
+    /// wait for the registry.
+    pub async fn prepare(&self, topic: &str) -> Result<u32, RegistrySerdeError> {
+        Ok(self.writer.schemas.get_async(topic).await?.0)
+    }
+}
+
+impl<T: Serialize + ?Sized> AvroSerializer<T> {
+    /// Serializes without blocking: the registry is asked asynchronously on a miss.
+    pub async fn serialize_async(
+        &self,
+        topic: &str,
+        value: &T,
+    ) -> Result<Vec<u8>, RegistrySerdeError> {
+        let (id, schema) = self.writer.schemas.get_async(topic).await?;
+        schema.encode_serde(value, id)
+    }
+}
+
+impl<T: Serialize + ?Sized> Serializer<T> for AvroSerializer<T> {
+    fn serialize(
+        &self,
+        topic: &str,
+        _headers: &mut Vec<Header>,
+        value: &T,
+    ) -> Result<Option<Bytes>, SerdeError> {
+        let (id, schema) = self.writer.schemas.get(topic)?;
+        Ok(Some(schema.encode_serde(value, id)?.into()))
+    }
+}
+
+/// Serializes generic Avro [`Value`]s with a registry schema id.
+pub struct AvroValueSerializer {
+    writer: AvroWriter,
+}
+
+impl std::fmt::Debug for AvroValueSerializer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AvroValueSerializer")
+            .field("config", self.writer.schemas.config())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AvroValueSerializer {
+    /// A serializer of `schema` (Avro JSON text, no references).
+    pub fn new(
+        registry: SchemaRegistryClient,
+        schema: &str,
+        config: SerdeConfig,
+    ) -> Result<Self, RegistrySerdeError> {
+        Ok(AvroValueSerializer {
+            writer: AvroWriter::new(registry, Schema::avro(schema), &[], config)?,
+        })
+    }
+
+    /// A serializer of a schema with references to other registered schemas.
+    pub async fn with_references(
+        registry: SchemaRegistryClient,
+        schema: Schema,
+        config: SerdeConfig,
+    ) -> Result<Self, RegistrySerdeError> {
+        Ok(AvroValueSerializer {
+            writer: AvroWriter::with_references(registry, schema, config).await?,
+        })
+    }
+
+    /// Serializes without blocking.
+    pub async fn serialize_async(
+        &self,
+        topic: &str,
+        value: &Value,
+    ) -> Result<Vec<u8>, RegistrySerdeError> {
+        self.writer.write_async(topic, value).await
+    }
+}
+
+impl Serializer<Value> for AvroValueSerializer {
+    fn serialize(
+        &self,
+        topic: &str,
+        _headers: &mut Vec<Header>,
+        value: &Value,
+    ) -> Result<Option<Bytes>, SerdeError> {
+        Ok(Some(self.writer.write(topic, value)?.into()))
+    }
+}
+
+/// The shared part of the two Avro deserializers.
+struct AvroReader {
+    writers: ReaderSchemas<AvroFormat>,
+    reader: Option<ParsedAvro>,
+}
+
+impl AvroReader {
+    fn new(
+        registry: SchemaRegistryClient,
+        reader: Option<&str>,
+    ) -> Result<Self, RegistrySerdeError> {
+        let reader = reader
+            .map(|s| parse_avro(&Schema::avro(s), &[]))
+            .transpose()?;
+        Ok(AvroReader {
+            writers: ReaderSchemas::new(registry),
+            reader,
+        })
+    }
+
+    fn read(&self, data: Option<&Bytes>) -> Result<Value, SerdeError> {
+        let data = data.ok_or(SerdeError::Null)?;
+        let (id, payload) = read_header(data)?;
+        let writer = self.writers.get(id)?;
+        Ok(writer.decode(payload, self.reader.as_ref())?)
+    }
+
+    async fn read_async(&self, data: &[u8]) -> Result<Value, RegistrySerdeError> {
+        let (id, payload) = read_header(data)?;
+        let writer = self.writers.get_async(id).await?;
+        writer.decode(payload, self.reader.as_ref())
+    }
+}
+
+/// Deserializes registry-framed Avro into `serde` types.
+///
+/// Decodes with the writer's schema (fetched by the record's id, then cached) and, when
+/// a reader schema is set, resolves to it (Avro schema resolution: a consumer on a newer
+/// compatible schema reads old records, defaults filled in).
+pub struct AvroDeserializer<T> {
+    reader: AvroReader,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for AvroDeserializer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AvroDeserializer")
+            .field(
+                "reader_schema",
+                &self.reader.reader.as_ref().map(|r| &r.schema),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> AvroDeserializer<T> {
+    /// A deserializer that reads each record with its writer's schema.
+    pub fn new(registry: SchemaRegistryClient) -> Self {
+        AvroDeserializer {
+            reader: AvroReader {
+                writers: ReaderSchemas::new(registry),
+                reader: None,
+            },
+            _type: PhantomData,
+        }
+    }
+
+    /// A deserializer that resolves every record to `reader_schema`.
+    pub fn with_reader_schema(
+        registry: SchemaRegistryClient,
+        reader_schema: &str,
+    ) -> Result<Self, RegistrySerdeError> {
+        Ok(AvroDeserializer {
+            reader: AvroReader::new(registry, Some(reader_schema))?,
+            _type: PhantomData,
+        })
+    }
+}
+
+impl<T: DeserializeOwned> AvroDeserializer<T> {
+    /// Deserializes without blocking: the registry is asked asynchronously on a miss.
+    pub async fn deserialize_async(&self, data: &[u8]) -> Result<T, RegistrySerdeError> {
+        let value = self.reader.read_async(data).await?;
+        from_value(&value)
+    }
+}
+
+fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, RegistrySerdeError> {
+    apache_avro::from_value(value).map_err(|e| RegistrySerdeError::Payload(e.to_string()))
+}
+
+impl<T: DeserializeOwned> Deserializer<T> for AvroDeserializer<T> {
+    fn deserialize(
+        &self,
+        _topic: &str,
+        _headers: &[Header],
+        data: Option<&Bytes>,
+    ) -> Result<T, SerdeError> {
+        let value = self.reader.read(data)?;
+        Ok(from_value(&value)?)
+    }
+}
+
+/// Deserializes registry-framed Avro into generic [`Value`]s.
+pub struct AvroValueDeserializer {
+    reader: AvroReader,
+}
+
+impl std::fmt::Debug for AvroValueDeserializer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AvroValueDeserializer")
+            .finish_non_exhaustive()
+    }
+}
+
+impl AvroValueDeserializer {
+    /// A deserializer that reads each record with its writer's schema.
+    pub fn new(registry: SchemaRegistryClient) -> Self {
+        AvroValueDeserializer {
+            reader: AvroReader {
+                writers: ReaderSchemas::new(registry),
+                reader: None,
+            },
+        }
+    }
+
+    /// A deserializer that resolves every record to `reader_schema`.
+    pub fn with_reader_schema(
+        registry: SchemaRegistryClient,
+        reader_schema: &str,
+    ) -> Result<Self, RegistrySerdeError> {
+        Ok(AvroValueDeserializer {
+            reader: AvroReader::new(registry, Some(reader_schema))?,
+        })
+    }
+
+    /// Deserializes without blocking.
+    pub async fn deserialize_async(&self, data: &[u8]) -> Result<Value, RegistrySerdeError> {
+        self.reader.read_async(data).await
+    }
+}
+
+impl Deserializer<Value> for AvroValueDeserializer {
+    fn deserialize(
+        &self,
+        _topic: &str,
+        _headers: &[Header],
+        data: Option<&Bytes>,
+    ) -> Result<Value, SerdeError> {
+        self.reader.read(data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Line {
+        sku: String,
+        qty: i32,
+    }
+
+    #[derive(Serialize)]
+    struct Order {
+        id: i64,
+        note: Option<String>,
+        lines: Vec<Line>,
+        tags: std::collections::BTreeMap<String, String>,
+        paid: bool,
+    }
+
+    const ORDER: &str = r#"{"type":"record","name":"Order","fields":[
+        {"name":"id","type":"long"},
+        {"name":"note","type":["null","string"],"default":null},
+        {"name":"lines","type":{"type":"array","items":{"type":"record","name":"Line","fields":[
+            {"name":"sku","type":"string"},{"name":"qty","type":"int"}]}}},
+        {"name":"tags","type":{"type":"map","values":"string"}},
+        {"name":"paid","type":"boolean"}]}"#;
+
+    #[test]
+    fn direct_serde_encoding_equals_the_value_path() {
+        let parsed = parse_avro(&Schema::avro(ORDER), &[]).unwrap();
+        for note in [None, Some("fragile".to_owned())] {
+            let order = Order {
+                id: -42,
+                note,
+                lines: vec![Line {
+                    sku: "tea".into(),
+                    qty: 3,
+                }],
+                tags: [("k".to_owned(), "v".to_owned())].into(),
+                paid: true,
+            };
+            let mut direct = Vec::new();
+            apache_avro::write_avro_datum_ref(&parsed.schema, &order, &mut direct)
+                .expect("the schema-aware serializer takes this value");
+            let via_value = parsed.encode(&to_value(&order).unwrap(), 9).unwrap();
+            assert_eq!(&via_value[..5], &[0, 0, 0, 0, 9]);
+            assert_eq!(direct, via_value[5..]);
+            assert_eq!(parsed.encode_serde(&order, 9).unwrap(), via_value);
+        }
+    }
+}
