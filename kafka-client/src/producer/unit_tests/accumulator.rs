@@ -62,7 +62,7 @@ async fn a_full_batch_is_ready_without_linger() {
     let res = res(200);
     // Records of 60 bytes: the third does not fit a 200-byte batch.
     for _ in 0..3 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let mut r = rules(1, Instant::now());
     r.linger = Duration::from_secs(3600);
@@ -96,7 +96,7 @@ async fn append_wakes_the_sender_on_open_and_on_full_only() {
 async fn a_record_larger_than_batch_size_gets_a_batch_of_its_own() {
     let (_t, p) = partition();
     let res = res(100);
-    let _ = append(&p, &res, 500);
+    drop(append(&p, &res, 500));
     let b = take(&p, &rules(1, Instant::now()))
         .batch
         .expect("full at once");
@@ -137,7 +137,7 @@ async fn several_batches_of_a_partition_may_be_in_flight_to_its_leader() {
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..4 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let a = take_now(&p, 1, None).unwrap();
     let b = take_now(&p, 1, None).unwrap();
@@ -149,7 +149,7 @@ async fn a_retried_batch_waits_until_nothing_of_its_partition_is_in_flight() {
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..6 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let mut a = take_now(&p, 1, None).unwrap();
     let _b = take_now(&p, 1, None).unwrap();
@@ -173,7 +173,7 @@ async fn a_fresh_batch_does_not_wait_for_others_in_flight() {
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..4 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let _a = take_now(&p, 1, None).unwrap();
     assert!(take_now(&p, 1, None).is_some());
@@ -184,7 +184,7 @@ async fn requeued_batches_go_back_to_their_place() {
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..6 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let a = take_now(&p, 1, None).unwrap();
     let b = take_now(&p, 1, None).unwrap();
@@ -223,7 +223,7 @@ async fn a_shorter_backoff_does_not_shorten_a_longer_hold() {
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..4 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let a = take_now(&p, 1, None).unwrap();
     let b = take_now(&p, 1, None).unwrap();
@@ -295,12 +295,12 @@ async fn a_batch_expires_at_exactly_its_delivery_timeout() {
 async fn expiry_stops_at_the_first_batch_still_in_time() {
     let (_t, p) = partition();
     let res = res(200);
-    let _ = append(&p, &res, 60);
-    let _ = append(&p, &res, 60);
+    drop(append(&p, &res, 60));
+    drop(append(&p, &res, 60));
     advance(Duration::from_millis(50)).await;
-    let _ = append(&p, &res, 60); // closes the first batch, opens a second
-    let _ = append(&p, &res, 60);
-    let _ = append(&p, &res, 60); // closes the second
+    drop(append(&p, &res, 60)); // closes the first batch, opens a second
+    drop(append(&p, &res, 60));
+    drop(append(&p, &res, 60)); // closes the second
     advance(TIMEOUT - Duration::from_millis(50)).await;
     let took = take(&p, &rules(1, Instant::now()));
     assert_eq!(took.expired.len(), 1);
@@ -378,7 +378,7 @@ async fn sequences_start_at_zero_and_advance_by_record_count() {
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..5 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let a = take_now(&p, 1, Some(P0)).unwrap();
     let b = take_now(&p, 1, Some(P0)).unwrap();
@@ -402,7 +402,7 @@ async fn a_retried_batch_keeps_its_sequence() {
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..6 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let mut a = take_now(&p, 1, Some(P0)).unwrap();
     let _b = take_now(&p, 1, Some(P0)).unwrap();
@@ -425,7 +425,7 @@ async fn a_new_identity_restarts_sequences_only_once_nothing_is_in_flight() {
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..5 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let _a = take_now(&p, 1, Some(P0)).unwrap();
     assert!(
@@ -450,7 +450,7 @@ async fn a_batch_stamped_under_an_old_identity_that_may_be_written_is_expired() 
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..4 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let mut a = take_now(&p, 1, Some(P0)).unwrap();
     a.maybe_written = true;
@@ -484,7 +484,7 @@ async fn a_batch_never_written_is_restamped_under_the_new_identity_bytes_include
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..3 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let _first = take_now(&p, 1, Some(P0)).unwrap();
     let mut a = take_now(&p, 1, Some(P0)).unwrap(); // base 2
@@ -518,7 +518,7 @@ async fn acknowledgements_decide_which_batch_is_next() {
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..5 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let a = take_now(&p, 1, Some(P0)).unwrap();
     let b = take_now(&p, 1, Some(P0)).unwrap();
@@ -554,7 +554,7 @@ async fn a_new_identity_forgets_old_acknowledgements() {
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..5 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let a = take_now(&p, 1, Some(P0)).unwrap();
     p.acked(a.stamp, a.records());
@@ -568,7 +568,7 @@ async fn split_halves_go_back_before_later_batches() {
     let (_t, p) = partition();
     let res = res(400);
     for _ in 0..7 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let mut a = take_now(&p, 1, Some(P0)).unwrap();
     let n = a.records();
@@ -594,7 +594,7 @@ async fn fail_unsent_fails_queued_and_open_batches() {
     let (_t, p) = partition();
     let res = res(200);
     let f1 = append(&p, &res, 60);
-    let _ = append(&p, &res, 60);
+    drop(append(&p, &res, 60));
     let f3 = append(&p, &res, 60); // opens a second batch
     let err = Error::Config("aborted".into());
     assert!(!p.fail_unsent(&err), "nothing was stamped");
@@ -609,7 +609,7 @@ async fn fail_unsent_reports_a_stamped_batch() {
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..4 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let mut a = take_now(&p, 1, Some(P0)).unwrap();
     a.attempts += 1;
@@ -622,7 +622,7 @@ async fn clear_hands_back_every_unsent_batch() {
     let (_t, p) = partition();
     let res = res(200);
     for _ in 0..3 {
-        let _ = append(&p, &res, 60);
+        drop(append(&p, &res, 60));
     }
     let all = p.clear();
     assert_eq!(all.iter().map(|b| b.records()).sum::<u32>(), 3);

@@ -166,8 +166,11 @@ fn round_robin_over_no_partitions_is_zero() {
     );
 }
 
+/// One call: topic, key, value, partition count.
+type Call = (String, Option<Vec<u8>>, Option<Vec<u8>>, i32);
+
 #[derive(Debug, Default)]
-struct Recording(Mutex<Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>, i32)>>);
+struct Recording(Mutex<Vec<Call>>);
 
 impl Partitioner for Recording {
     fn partition(&self, topic: &str, key: Option<&[u8]>, value: Option<&[u8]>, n: i32) -> i32 {
