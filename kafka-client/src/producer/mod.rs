@@ -93,6 +93,8 @@ mod sender;
 mod shared;
 mod stats;
 mod txn;
+#[cfg(test)]
+mod unit_tests;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -545,3 +545,7 @@ impl Sender {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "unit_tests/sender_internals.rs"]
+mod unit_tests;

@@ -372,3 +372,7 @@ async fn add_partitions_task(ctx: Arc<TxnCtx>) {
         ctx.add_pending_partitions().await;
     }
 }
+
+#[cfg(test)]
+#[path = "../unit_tests/txn_flow.rs"]
+mod unit_tests;
