@@ -24,7 +24,7 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::batch::{Order, ProducerBatch, ProducerIdent, Resources, Stamp, seq_add};
+use super::batch::{Order, ProducerBatch, ProducerIdent, Resources, Stamp, seq_add, seq_after};
 use super::delivery::DeliveryFuture;
 use super::partitioner::TopicPartitioner;
 use crate::cluster::TopicInfo;
@@ -356,7 +356,13 @@ impl PartitionState {
         if let Some(s) = stamp {
             let mut q = self.lock();
             if q.seq_owner == Some(s.producer) {
-                q.acked_end = Some(seq_add(s.base_sequence, records));
+                // Only forward: a late answer for an earlier batch (a retry answered
+                // DUPLICATE_SEQUENCE_NUMBER after a later batch was acknowledged) must
+                // not move it back, as Java only ever raises the last acked sequence.
+                let end = seq_add(s.base_sequence, records);
+                if q.acked_end.is_none_or(|current| seq_after(end, current)) {
+                    q.acked_end = Some(end);
+                }
             }
         }
     }

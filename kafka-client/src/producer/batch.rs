@@ -162,6 +162,14 @@ pub(crate) struct Stamp {
     pub base_sequence: i32,
 }
 
+/// Whether sequence `a` comes after `b` in Kafka's wrapping sequence space (less than
+/// half the space ahead).
+pub(crate) fn seq_after(a: i32, b: i32) -> bool {
+    let space = i64::from(i32::MAX) + 1;
+    let ahead = (i64::from(a) - i64::from(b)).rem_euclid(space);
+    ahead > 0 && ahead < space / 2
+}
+
 /// `seq + n` in Kafka's sequence space (wraps from `i32::MAX` to 0).
 pub(crate) fn seq_add(seq: i32, n: u32) -> i32 {
     ((i64::from(seq) + i64::from(n)) % (i64::from(i32::MAX) + 1)) as i32

@@ -696,7 +696,6 @@ fn the_topic_id_follows_metadata() {
 }
 
 #[tokio::test(start_paused = true)]
-#[ignore = "BUG: a late acknowledgement (a retried batch answered DUPLICATE_SEQUENCE_NUMBER after a later batch was acknowledged) moves acked_end backwards (accumulator.rs PartitionState::acked); Java keeps the maximum"]
 async fn a_late_acknowledgement_does_not_move_the_acknowledged_end_back() {
     let (_t, p) = partition();
     let res = res(200);

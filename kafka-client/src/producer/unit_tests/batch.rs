@@ -454,3 +454,14 @@ async fn full_and_size_follow_batch_size() {
     assert!(b.try_append(0, None, Some(b"x"), &[], 0).unwrap().is_none());
     assert_eq!(b.size(), b.bytes().unwrap().len());
 }
+
+#[test]
+fn sequence_order_survives_the_wrap() {
+    use crate::producer::batch::seq_after;
+    assert!(seq_after(5, 4));
+    assert!(!seq_after(4, 5));
+    assert!(!seq_after(7, 7));
+    assert!(seq_after(0, i32::MAX), "0 follows i32::MAX");
+    assert!(seq_after(3, i32::MAX - 2));
+    assert!(!seq_after(i32::MAX, 0));
+}
