@@ -1,11 +1,14 @@
 //! `dev-kafka`: a Kafka cluster for development that outlives the command.
 //!
 //! ```text
-//! dev-kafka up [--nodes N] [--transaction-version V] [--heap 1g]
+//! dev-kafka up [--nodes N] [--transaction-version V] [--heap 1g] [--kafka-version 3.9.1]
 //! dev-kafka status        # prints the bootstrap servers; exit 1 if down
 //! dev-kafka down
 //! dev-kafka logs [NODE] [--lines N]
+//! dev-kafka fetch [VERSION...]   # the jars only; default: every version CI tests
 //! ```
+//!
+//! The Kafka version is `--kafka-version`, else `KAFKA_VERSION`, else 4.4.0.
 //!
 //! State lives in `<repo>/.dev-kafka/` (`state`, and the cluster in `cluster/`).
 //! `up` and `status` print only the bootstrap servers on stdout, so
@@ -17,11 +20,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use kafka_testbed::{
-    ClusterConfig, DetachedCluster, KafkaCluster, pid_alive, send_signal, tail_file,
+    CI_VERSIONS, ClusterConfig, DetachedCluster, KafkaCluster, KafkaVersion, pid_alive,
+    send_signal, tail_file,
 };
 
-const USAGE: &str = "usage: dev-kafka up [--nodes N] [--transaction-version V] [--heap SIZE]
-       dev-kafka status | down | logs [NODE] [--lines N] | fetch (download the broker and tools jars only)";
+const USAGE: &str = "usage: dev-kafka up [--nodes N] [--transaction-version V] [--heap SIZE] [--kafka-version V]
+       dev-kafka status | down | logs [NODE] [--lines N]
+       dev-kafka fetch [VERSION...] (download the broker and tools jars only; default: every version CI tests)";
 
 fn state_dir() -> PathBuf {
     let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
@@ -102,18 +107,7 @@ fn main() -> ExitCode {
         Some("status") => Ok(status()),
         Some("down") => down(),
         Some("logs") => logs(&args[1..]),
-        Some("fetch") => kafka_testbed::jars::classpath()
-            .and_then(|cp| Ok((cp, kafka_testbed::jars::tools_classpath()?)))
-            .map(|(cp, tools)| {
-                println!(
-                    "Kafka {} jars: {} entries on the broker's classpath, {} on the tools'",
-                    kafka_testbed::jars::KAFKA_VERSION,
-                    cp.split(':').count(),
-                    tools.split(':').count()
-                );
-                ExitCode::SUCCESS
-            })
-            .map_err(|e| e.to_string()),
+        Some("fetch") => fetch(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -124,6 +118,30 @@ fn main() -> ExitCode {
         eprintln!("dev-kafka: {e}");
         ExitCode::FAILURE
     })
+}
+
+/// Resolves the broker's and the tools' classpaths of each version (Maven downloads the
+/// jars into `~/.m2` once).
+fn fetch(args: &[String]) -> Result<ExitCode, String> {
+    let names: Vec<&str> = if args.is_empty() {
+        CI_VERSIONS.to_vec()
+    } else {
+        args.iter().map(String::as_str).collect()
+    };
+    let versions = names
+        .iter()
+        .map(|v| v.parse::<KafkaVersion>())
+        .collect::<Result<Vec<_>, _>>()?;
+    for version in versions {
+        let cp = kafka_testbed::jars::classpath_for(version).map_err(|e| e.to_string())?;
+        let tools = kafka_testbed::jars::tools_classpath_for(version).map_err(|e| e.to_string())?;
+        println!(
+            "Kafka {version} jars: {} entries on the broker's classpath, {} on the tools'",
+            cp.split(':').count(),
+            tools.split(':').count()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn flag_value<T: std::str::FromStr>(args: &[String], i: usize) -> Result<T, String> {
@@ -140,6 +158,7 @@ fn up(args: &[String]) -> Result<ExitCode, String> {
             "--nodes" | "-n" => config.nodes = flag_value(args, i)?,
             "--transaction-version" => config.transaction_version = Some(flag_value(args, i)?),
             "--heap" => config = config.with_heap(&flag_value::<String>(args, i)?),
+            "--kafka-version" => config.kafka_version = flag_value(args, i)?,
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
         i += 2;
