@@ -227,6 +227,9 @@ impl KafkaCluster {
     /// `kafka-storage format` for every node, in parallel.
     fn format_storage(&self) -> Result<()> {
         let tool_log_flag = self.log_framework().jvm_flag(&self.tool_log_config());
+        let transaction_feature =
+            config::transaction_version_feature(&self.config).map_err(Error::new)?;
+        let transaction_feature = &transaction_feature;
         let results: Vec<Result<()>> = std::thread::scope(|scope| {
             let handles: Vec<_> = self
                 .nodes
@@ -241,9 +244,9 @@ impl KafkaCluster {
                             "-c".into(),
                             node.server_properties().into(),
                         ];
-                        if let Some(v) = self.config.transaction_version {
+                        if let Some(feature) = &transaction_feature {
                             args.push("--feature".into());
-                            args.push(format!("transaction.version={v}").into());
+                            args.push(feature.into());
                         }
                         args.extend(self.config.extra_format_args.iter().map(OsString::from));
                         JvmCommand {

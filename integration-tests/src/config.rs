@@ -42,8 +42,10 @@ pub struct ClusterConfig {
     /// The Kafka release to run ([`KafkaVersion::selected`] by default: `KAFKA_VERSION`,
     /// else [`crate::DEFAULT_KAFKA_VERSION`]).
     pub kafka_version: KafkaVersion,
-    /// Formats storage with `--feature transaction.version=N` (4.x clusters default to 2;
-    /// Kafka 3.9 knows only level 0 as stable).
+    /// Formats storage with `--feature transaction.version=N` (4.x clusters default to 2).
+    /// Kafka 3.x has only level 0; there level 1 (the same client-visible protocol as 0:
+    /// classic transactions, only the broker's state records differ) formats with the
+    /// default, and level 2 fails to start (see [`transaction_version_feature`]).
     pub transaction_version: Option<u8>,
     /// Lines appended to every node's `server.properties` (later keys win, so these
     /// override the defaults). Placeholders: see the type's docs.
@@ -312,6 +314,29 @@ pub(crate) fn server_properties(
     out
 }
 
+/// The `--feature` argument for `config.transaction_version`, if any: `None` when unset,
+/// or when level 1 is asked of a Kafka 3.x (which has only level 0, the same classic
+/// transaction protocol for clients). A level above the version's highest is an error.
+pub(crate) fn transaction_version_feature(
+    config: &ClusterConfig,
+) -> Result<Option<String>, String> {
+    let Some(level) = config.transaction_version else {
+        return Ok(None);
+    };
+    let max = config.kafka_version.max_transaction_version();
+    if level <= max {
+        Ok(Some(format!("transaction.version={level}")))
+    } else if level == 1 && max == 0 {
+        Ok(None)
+    } else {
+        Err(format!(
+            "kafka-testbed: Kafka {} has no transaction.version={level} (highest {max}); \
+             guard the test with kafka_at_least(\"4.0.0\", ...)",
+            config.kafka_version
+        ))
+    }
+}
+
 /// Replaces the per-node placeholders in an extra property value.
 pub(crate) fn substitute(value: &str, node: &NodeSpec) -> String {
     let mut out = value
@@ -464,6 +489,25 @@ mod tests {
         ] {
             assert!(l.contains(&expected), "missing {expected:?} in\n{p}");
         }
+    }
+
+    #[test]
+    fn transaction_versions_map_onto_what_each_release_has() {
+        let tv = |version: KafkaVersion, level: u8| {
+            transaction_version_feature(
+                &ClusterConfig::new(1)
+                    .with_kafka_version(version)
+                    .with_transaction_version(level),
+            )
+        };
+        let (old, new) = (KafkaVersion::new(3, 9, 1), KafkaVersion::new(4, 0, 2));
+        assert_eq!(tv(new, 2), Ok(Some("transaction.version=2".to_owned())));
+        assert_eq!(tv(new, 1), Ok(Some("transaction.version=1".to_owned())));
+        assert_eq!(tv(old, 1), Ok(None));
+        assert_eq!(tv(old, 0), Ok(Some("transaction.version=0".to_owned())));
+        assert!(tv(old, 2).unwrap_err().contains("no transaction.version=2"));
+        let unset = ClusterConfig::new(1).with_kafka_version(old);
+        assert_eq!(transaction_version_feature(&unset), Ok(None));
     }
 
     #[test]

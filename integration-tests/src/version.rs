@@ -62,6 +62,13 @@ impl KafkaVersion {
         self.major < 4
     }
 
+    /// The highest `transaction.version` feature level `kafka-storage format --feature`
+    /// accepts: 2 from Kafka 4.0 on (KIP-890 part 2), 0 before (3.9 has only level 0:
+    /// classic transactions).
+    pub fn max_transaction_version(self) -> u8 {
+        if self.major >= 4 { 2 } else { 0 }
+    }
+
     /// Share groups (KIP-932) and their `share.coordinator.*` broker settings exist from
     /// 4.0 on (early access in 4.0 and 4.1, GA in 4.2).
     pub fn has_share_coordinator(self) -> bool {
@@ -128,6 +135,10 @@ mod tests {
         assert!(KafkaVersion::new(4, 10, 0) > KafkaVersion::new(4, 4, 0));
         assert!(old.uses_log4j1() && !v.uses_log4j1());
         assert!(!old.has_share_coordinator() && v.has_share_coordinator());
+        assert_eq!(
+            (old.max_transaction_version(), v.max_transaction_version()),
+            (0, 2)
+        );
     }
 
     #[test]
@@ -135,6 +146,19 @@ mod tests {
         for bad in ["4.1", "4.1.1.1", "4.x.1", "", "4..1", "-4.1.1", "4.1.1-rc1"] {
             assert!(bad.parse::<KafkaVersion>().is_err(), "{bad:?} parsed");
         }
+    }
+
+    #[test]
+    fn docker_compose_follows_the_default_version() {
+        let compose = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docker-compose.yml"
+        ));
+        let images: Vec<&str> = compose
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("image: apache/kafka:"))
+            .collect();
+        assert_eq!(images, [DEFAULT_KAFKA_VERSION; 3], "{compose}");
     }
 
     #[test]
