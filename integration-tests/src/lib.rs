@@ -29,6 +29,7 @@
 //! events on stderr).
 #![deny(missing_docs)]
 
+pub mod api_versions;
 mod cluster;
 mod config;
 mod error;

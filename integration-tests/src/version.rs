@@ -162,6 +162,17 @@ mod tests {
     }
 
     #[test]
+    fn scripts_test_runs_the_subset_on_every_older_ci_version() {
+        let script = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/test"));
+        let line = script
+            .lines()
+            .find_map(|l| l.strip_prefix("COMPAT_VERSIONS=("))
+            .expect("scripts/test sets COMPAT_VERSIONS");
+        let listed: Vec<&str> = line.trim_end_matches(')').split_whitespace().collect();
+        assert_eq!(listed, CI_VERSIONS[1..], "{line}");
+    }
+
+    #[test]
     fn default_and_ci_versions_parse() {
         assert_eq!(
             KafkaVersion::default_version().to_string(),

@@ -6,6 +6,7 @@
 //! dev-kafka down
 //! dev-kafka logs [NODE] [--lines N]
 //! dev-kafka fetch [VERSION...]   # the jars only; default: every version CI tests
+//! dev-kafka api-versions [VERSION...]   # the negotiated-versions table of docs/compatibility.md
 //! ```
 //!
 //! The Kafka version is `--kafka-version`, else `KAFKA_VERSION`, else 4.4.0.
@@ -26,7 +27,8 @@ use kafka_testbed::{
 
 const USAGE: &str = "usage: dev-kafka up [--nodes N] [--transaction-version V] [--heap SIZE] [--kafka-version V]
        dev-kafka status | down | logs [NODE] [--lines N]
-       dev-kafka fetch [VERSION...] (download the broker and tools jars only; default: every version CI tests)";
+       dev-kafka fetch [VERSION...] (download the broker and tools jars only; default: every version CI tests)
+       dev-kafka api-versions [VERSION...] (start each version, print what the SDK negotiates as markdown)";
 
 fn state_dir() -> PathBuf {
     let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
         Some("down") => down(),
         Some("logs") => logs(&args[1..]),
         Some("fetch") => fetch(&args[1..]),
+        Some("api-versions") => api_versions(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -120,18 +123,42 @@ fn main() -> ExitCode {
     })
 }
 
-/// Resolves the broker's and the tools' classpaths of each version (Maven downloads the
-/// jars into `~/.m2` once).
-fn fetch(args: &[String]) -> Result<ExitCode, String> {
+/// The versions named in `args`, or every version CI tests.
+fn versions(args: &[String]) -> Result<Vec<KafkaVersion>, String> {
     let names: Vec<&str> = if args.is_empty() {
         CI_VERSIONS.to_vec()
     } else {
         args.iter().map(String::as_str).collect()
     };
-    let versions = names
-        .iter()
-        .map(|v| v.parse::<KafkaVersion>())
-        .collect::<Result<Vec<_>, _>>()?;
+    names.iter().map(|v| v.parse::<KafkaVersion>()).collect()
+}
+
+/// Starts a 1-node cluster of each version in turn, runs the SDK against it and prints
+/// the negotiated versions as a markdown table (`docs/compatibility.md`).
+fn api_versions(args: &[String]) -> Result<ExitCode, String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let mut reports = Vec::new();
+    for version in versions(args)? {
+        eprintln!("dev-kafka: recording the versions negotiated with Kafka {version} ...");
+        let report = runtime.block_on(kafka_testbed::api_versions::record(version))?;
+        for failure in &report.failures {
+            eprintln!("dev-kafka: Kafka {version}: workload step failed: {failure}");
+        }
+        reports.push(report);
+    }
+    print!("{}", kafka_testbed::api_versions::markdown(&reports));
+    let failed = reports.iter().any(|r| !r.failures.is_empty());
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Resolves the broker's and the tools' classpaths of each version (Maven downloads the
+/// jars into `~/.m2` once).
+fn fetch(args: &[String]) -> Result<ExitCode, String> {
+    let versions = versions(args)?;
     for version in versions {
         let cp = kafka_testbed::jars::classpath_for(version).map_err(|e| e.to_string())?;
         let tools = kafka_testbed::jars::tools_classpath_for(version).map_err(|e| e.to_string())?;
