@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::config::{self, ClusterConfig, NodeSpec};
 use crate::error::{Error, Result};
 use crate::fault_proxy::{FaultProxy, ProxyRuntime};
+use crate::log_config::LogFramework;
 use crate::logs::{self, NodeLogs};
 use crate::probe::{MetadataSnapshot, probe_api_keys, probe_metadata};
 use crate::process::{self, Jvm, JvmCommand};
@@ -105,7 +106,7 @@ impl KafkaCluster {
         }
         let started = Instant::now();
         let java = crate::jars::java_binary()?;
-        let classpath = crate::jars::classpath()?;
+        let classpath = crate::jars::classpath_for(config.kafka_version)?;
         let (dir, remove_dir) = match &config.dir {
             Some(dir) => (prepare_given_dir(dir)?, false),
             None => (create_temp_dir()?, true),
@@ -161,7 +162,7 @@ impl KafkaCluster {
         eprintln!(
             "kafka-testbed: {}-node Kafka {} ready at {} in {:.1}s (dir {})",
             cluster.nodes.len(),
-            crate::jars::KAFKA_VERSION,
+            cluster.config.kafka_version,
             cluster.bootstrap_servers(),
             started.elapsed().as_secs_f64(),
             cluster.dir.display()
@@ -192,7 +193,8 @@ impl KafkaCluster {
         let write = |path: PathBuf, text: &str| {
             fs::write(&path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))
         };
-        write(self.tool_log4j2(), config::tool_log4j2())?;
+        let framework = self.log_framework();
+        write(self.tool_log_config(), framework.tool_config())?;
         for node in &self.nodes {
             fs::create_dir_all(&node.dir)
                 .map_err(|e| Error::io(format!("creating {}", node.dir.display()), e))?;
@@ -201,26 +203,39 @@ impl KafkaCluster {
                 &config::server_properties(&self.config, node, &self.nodes),
             )?;
             write(
-                node.log4j2_properties(),
-                &config::broker_log4j2(&node.broker_log()),
+                node.log_config(framework),
+                &framework.broker_config(&node.broker_log()),
             )?;
         }
         Ok(())
     }
 
-    fn tool_log4j2(&self) -> PathBuf {
-        self.dir.join("log4j2-tools.properties")
+    fn log_framework(&self) -> LogFramework {
+        LogFramework::for_version(self.config.kafka_version)
+    }
+
+    fn tool_log_config(&self) -> PathBuf {
+        self.dir
+            .join(format!("tools-{}", self.log_framework().file_name()))
+    }
+
+    /// The Kafka release this cluster runs.
+    pub fn kafka_version(&self) -> crate::KafkaVersion {
+        self.config.kafka_version
     }
 
     /// `kafka-storage format` for every node, in parallel.
     fn format_storage(&self) -> Result<()> {
-        let tool_log4j2 = self.tool_log4j2();
+        let tool_log_flag = self.log_framework().jvm_flag(&self.tool_log_config());
+        let transaction_feature =
+            config::transaction_version_feature(&self.config).map_err(Error::new)?;
+        let transaction_feature = &transaction_feature;
         let results: Vec<Result<()>> = std::thread::scope(|scope| {
             let handles: Vec<_> = self
                 .nodes
                 .iter()
                 .map(|node| {
-                    let tool_log4j2 = &tool_log4j2;
+                    let tool_log_flag = &tool_log_flag;
                     scope.spawn(move || {
                         let mut args: Vec<OsString> = vec![
                             "format".into(),
@@ -229,9 +244,9 @@ impl KafkaCluster {
                             "-c".into(),
                             node.server_properties().into(),
                         ];
-                        if let Some(v) = self.config.transaction_version {
+                        if let Some(feature) = &transaction_feature {
                             args.push("--feature".into());
-                            args.push(format!("transaction.version={v}").into());
+                            args.push(feature.into());
                         }
                         args.extend(self.config.extra_format_args.iter().map(OsString::from));
                         JvmCommand {
@@ -242,7 +257,7 @@ impl KafkaCluster {
                                 "-XX:TieredStopAtLevel=1".into(),
                                 "-XX:+UseSerialGC".into(),
                             ],
-                            log4j2: tool_log4j2,
+                            log_flag: tool_log_flag.clone(),
                             main_class: "kafka.tools.StorageTool",
                             args,
                         }
@@ -273,7 +288,9 @@ impl KafkaCluster {
                 self.config.heap.clone(),
                 "-XX:+ExitOnOutOfMemoryError".into(),
             ],
-            log4j2: &node.log4j2_properties(),
+            log_flag: self
+                .log_framework()
+                .jvm_flag(&node.log_config(self.log_framework())),
             main_class: "kafka.Kafka",
             args: vec![node.server_properties().into()],
         };

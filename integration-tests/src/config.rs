@@ -1,10 +1,12 @@
 //! Cluster settings ([`ClusterConfig`]) and rendering of each node's `server.properties`
-//! and `log4j2.properties`.
+//! (the logging configuration is in `log_config.rs`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::version::KafkaVersion;
 
 /// Environment variable overriding the broker heap (`1g`, `768m` or `-Xmx1g`).
 pub const HEAP_ENV: &str = "KAFKA_TESTBED_HEAP";
@@ -37,7 +39,13 @@ pub const HEAP_ENV: &str = "KAFKA_TESTBED_HEAP";
 pub struct ClusterConfig {
     /// Number of combined broker+controller nodes (ids `1..=nodes`).
     pub nodes: usize,
-    /// Formats storage with `--feature transaction.version=N` (Kafka 4.1 defaults to 2).
+    /// The Kafka release to run ([`KafkaVersion::selected`] by default: `KAFKA_VERSION`,
+    /// else [`crate::DEFAULT_KAFKA_VERSION`]).
+    pub kafka_version: KafkaVersion,
+    /// Formats storage with `--feature transaction.version=N` (4.x clusters default to 2).
+    /// Kafka 3.x has only level 0; there level 1 (the same client-visible protocol as 0:
+    /// classic transactions, only the broker's state records differ) formats with the
+    /// default, and level 2 fails to start (see [`transaction_version_feature`]).
     pub transaction_version: Option<u8>,
     /// Lines appended to every node's `server.properties` (later keys win, so these
     /// override the defaults). Placeholders: see the type's docs.
@@ -77,6 +85,7 @@ impl ClusterConfig {
     pub fn new(nodes: usize) -> Self {
         Self {
             nodes,
+            kafka_version: KafkaVersion::selected(),
             transaction_version: None,
             extra_properties: Vec::new(),
             extra_ports: Vec::new(),
@@ -87,6 +96,12 @@ impl ClusterConfig {
             dir: None,
             fault_proxy: false,
         }
+    }
+
+    /// Sets [`ClusterConfig::kafka_version`].
+    pub fn with_kafka_version(mut self, version: KafkaVersion) -> Self {
+        self.kafka_version = version;
+        self
     }
 
     /// Sets [`ClusterConfig::fault_proxy`].
@@ -172,8 +187,9 @@ impl NodeSpec {
     pub(crate) fn server_properties(&self) -> PathBuf {
         self.dir.join("server.properties")
     }
-    pub(crate) fn log4j2_properties(&self) -> PathBuf {
-        self.dir.join("log4j2.properties")
+    /// The logging configuration, named as `framework` expects.
+    pub(crate) fn log_config(&self, framework: crate::log_config::LogFramework) -> PathBuf {
+        self.dir.join(framework.file_name())
     }
     pub(crate) fn broker_log(&self) -> PathBuf {
         self.dir.join("broker.log")
@@ -260,8 +276,6 @@ pub(crate) fn server_properties(
         ("transaction.state.log.replication.factor", rf.to_string()),
         ("transaction.state.log.min.isr", min_isr.to_string()),
         ("transaction.state.log.num.partitions", internal_partitions.to_string()),
-        ("share.coordinator.state.topic.replication.factor", rf.to_string()),
-        ("share.coordinator.state.topic.min.isr", min_isr.to_string()),
         ("broker.session.timeout.ms", "6000".to_owned()),
         ("broker.heartbeat.interval.ms", "1000".to_owned()),
         ("group.initial.rebalance.delay.ms", "0".to_owned()),
@@ -270,6 +284,18 @@ pub(crate) fn server_properties(
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    if config.kafka_version.has_share_coordinator() {
+        props.extend([
+            (
+                "share.coordinator.state.topic.replication.factor".to_owned(),
+                rf.to_string(),
+            ),
+            (
+                "share.coordinator.state.topic.min.isr".to_owned(),
+                min_isr.to_string(),
+            ),
+        ]);
+    }
     props.extend(
         config
             .extra_properties
@@ -286,6 +312,29 @@ pub(crate) fn server_properties(
         );
     }
     out
+}
+
+/// The `--feature` argument for `config.transaction_version`, if any: `None` when unset,
+/// or when level 1 is asked of a Kafka 3.x (which has only level 0, the same classic
+/// transaction protocol for clients). A level above the version's highest is an error.
+pub(crate) fn transaction_version_feature(
+    config: &ClusterConfig,
+) -> Result<Option<String>, String> {
+    let Some(level) = config.transaction_version else {
+        return Ok(None);
+    };
+    let max = config.kafka_version.max_transaction_version();
+    if level <= max {
+        Ok(Some(format!("transaction.version={level}")))
+    } else if level == 1 && max == 0 {
+        Ok(None)
+    } else {
+        Err(format!(
+            "kafka-testbed: Kafka {} has no transaction.version={level} (highest {max}); \
+             guard the test with kafka_at_least(\"4.0.0\", ...)",
+            config.kafka_version
+        ))
+    }
 }
 
 /// Replaces the per-node placeholders in an extra property value.
@@ -329,46 +378,6 @@ fn escape_property(s: &str, is_key: bool) -> String {
         }
     }
     out
-}
-
-/// Log4j2 configuration writing everything to `log_file`.
-pub(crate) fn broker_log4j2(log_file: &Path) -> String {
-    format!(
-        "# Generated by kafka-testbed\n\
-         status = warn\n\
-         name = kafka-testbed-broker\n\
-         appender.file.type = File\n\
-         appender.file.name = FILE\n\
-         appender.file.fileName = {}\n\
-         appender.file.append = true\n\
-         appender.file.layout.type = PatternLayout\n\
-         appender.file.layout.pattern = [%d{{ISO8601}}] %p %m (%c)%n\n\
-         rootLogger.level = INFO\n\
-         rootLogger.appenderRef.file.ref = FILE\n\
-         logger.kafka.name = kafka\n\
-         logger.kafka.level = INFO\n\
-         logger.apache.name = org.apache.kafka\n\
-         logger.apache.level = INFO\n\
-         logger.statechange.name = state.change.logger\n\
-         logger.statechange.level = WARN\n\
-         logger.request.name = kafka.request.logger\n\
-         logger.request.level = WARN\n",
-        log_file.display()
-    )
-}
-
-/// Log4j2 configuration for short-lived tools (storage format): warnings to stderr.
-pub(crate) fn tool_log4j2() -> &'static str {
-    "# Generated by kafka-testbed\n\
-     status = warn\n\
-     name = kafka-testbed-tool\n\
-     appender.err.type = Console\n\
-     appender.err.name = STDERR\n\
-     appender.err.target = SYSTEM_ERR\n\
-     appender.err.layout.type = PatternLayout\n\
-     appender.err.layout.pattern = [%d{ISO8601}] %p %m (%c)%n\n\
-     rootLogger.level = WARN\n\
-     rootLogger.appenderRef.err.ref = STDERR\n"
 }
 
 /// A fresh KRaft cluster id: 16 random bytes, base64url without padding (what
@@ -480,6 +489,36 @@ mod tests {
         ] {
             assert!(l.contains(&expected), "missing {expected:?} in\n{p}");
         }
+    }
+
+    #[test]
+    fn transaction_versions_map_onto_what_each_release_has() {
+        let tv = |version: KafkaVersion, level: u8| {
+            transaction_version_feature(
+                &ClusterConfig::new(1)
+                    .with_kafka_version(version)
+                    .with_transaction_version(level),
+            )
+        };
+        let (old, new) = (KafkaVersion::new(3, 9, 1), KafkaVersion::new(4, 0, 2));
+        assert_eq!(tv(new, 2), Ok(Some("transaction.version=2".to_owned())));
+        assert_eq!(tv(new, 1), Ok(Some("transaction.version=1".to_owned())));
+        assert_eq!(tv(old, 1), Ok(None));
+        assert_eq!(tv(old, 0), Ok(Some("transaction.version=0".to_owned())));
+        assert!(tv(old, 2).unwrap_err().contains("no transaction.version=2"));
+        let unset = ClusterConfig::new(1).with_kafka_version(old);
+        assert_eq!(transaction_version_feature(&unset), Ok(None));
+    }
+
+    #[test]
+    fn share_coordinator_settings_only_from_kafka_4() {
+        let all = specs(1);
+        let new = server_properties(&ClusterConfig::new(1), &all[0], &all);
+        let old_config = ClusterConfig::new(1).with_kafka_version(KafkaVersion::new(3, 9, 1));
+        let old = server_properties(&old_config, &all[0], &all);
+        let key = "share.coordinator.state.topic.replication.factor=1";
+        assert!(lines(&new).contains(&key), "{new}");
+        assert!(!old.contains("share.coordinator"), "{old}");
     }
 
     #[test]

@@ -1,11 +1,14 @@
-//! Locating `java` and resolving Kafka's classpaths with Maven into a shared cache.
+//! Locating `java` and resolving Kafka's classpaths with Maven into a per-version cache.
 //!
 //! The broker's classpath comes from `testbed/pom.xml` (`kafka_2.13` runtime closure plus
-//! the log4j2 SLF4J binding), the tools' from `testbed/tools-pom.xml` (`kafka-tools`), via
-//! `mvn dependency:build-classpath`. Each is written to its file in the cache directory
-//! (`cp.txt`, `tools-cp.txt`) and reused while every jar it names still exists.
-//! Concurrent processes serialise on a file lock in that directory.
+//! an SLF4J binding), the tools' from `testbed/tools-pom.xml` (`kafka-tools`), via
+//! `mvn dependency:build-classpath -Dkafka.version=V`. Kafka 4.x logs through log4j2
+//! (`log4j-slf4j-impl`, the poms' default), 3.x through log4j 1 (`slf4j-reload4j`, chosen
+//! with the `log.binding.*` properties). Each classpath is written to its file in the
+//! version's cache directory (`cp.txt`, `tools-cp.txt`) and reused while every jar it
+//! names still exists. Concurrent processes serialise on a file lock in that directory.
 
+use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,43 +16,55 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::error::{Error, Result};
 use crate::logs::tail_str;
+use crate::version::KafkaVersion;
 
-/// The Apache Kafka version the test bed runs.
-pub const KAFKA_VERSION: &str = "4.1.1";
-
-/// Environment variable overriding the jar-cache directory.
+/// Environment variable overriding the jar-cache base directory (one subdirectory per
+/// Kafka version).
 pub const CACHE_ENV: &str = "KAFKA_TESTBED_CACHE";
 
-/// One classpath resolved with Maven: its pom, its cache file, the jar it must name.
+/// One classpath resolved with Maven: its pom, its cache file, the artifact whose jar it
+/// must name.
 struct Spec {
     pom: &'static str,
     file: &'static str,
-    jar: &'static str,
+    artifact: &'static str,
+}
+
+impl Spec {
+    fn jar(&self, version: KafkaVersion) -> String {
+        format!("{}-{version}.jar", self.artifact)
+    }
 }
 
 const BROKER: Spec = Spec {
     pom: concat!(env!("CARGO_MANIFEST_DIR"), "/testbed/pom.xml"),
     file: "cp.txt",
-    jar: "kafka_2.13-4.1.1.jar",
+    artifact: "kafka_2.13",
 };
 
 const TOOLS: Spec = Spec {
     pom: concat!(env!("CARGO_MANIFEST_DIR"), "/testbed/tools-pom.xml"),
     file: "tools-cp.txt",
-    jar: "kafka-tools-4.1.1.jar",
+    artifact: "kafka-tools",
 };
 
-/// Directory holding `cp.txt` (and its lock): `$KAFKA_TESTBED_CACHE`, else
-/// `$HOME/.cache/kafka-rs-testbed/4.1.1`. The jars themselves live in Maven's `~/.m2`.
+/// Directory holding the selected version's `cp.txt` (and its lock); see
+/// [`cache_dir_for`].
 pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os(CACHE_ENV).filter(|v| !v.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let base = match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        Some(home) => PathBuf::from(home).join(".cache"),
-        None => std::env::temp_dir(),
+    cache_dir_for(KafkaVersion::selected())
+}
+
+/// Directory holding `version`'s `cp.txt` (and its lock): `$KAFKA_TESTBED_CACHE/V`, else
+/// `$HOME/.cache/kafka-rs-testbed/V`. The jars themselves live in Maven's `~/.m2`.
+pub fn cache_dir_for(version: KafkaVersion) -> PathBuf {
+    let base = match std::env::var_os(CACHE_ENV).filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".cache").join("kafka-rs-testbed"),
+            None => std::env::temp_dir().join("kafka-rs-testbed"),
+        },
     };
-    base.join("kafka-rs-testbed").join(KAFKA_VERSION)
+    base.join(version.to_string())
 }
 
 /// The `java` executable: `$JAVA_HOME/bin/java` if present, else `java` on `PATH`.
@@ -68,33 +83,59 @@ pub fn java_binary() -> Result<PathBuf> {
     })
 }
 
-/// Kafka's runtime classpath (`:`-separated jar paths), resolving it with `mvn` on first
-/// use on this machine. Cached for the rest of the process.
+/// The selected Kafka version's runtime classpath ([`KafkaVersion::selected`]); see
+/// [`classpath_for`].
 pub fn classpath() -> Result<String> {
-    static RESOLVED: Mutex<Option<String>> = Mutex::new(None);
-    cached(&RESOLVED, &BROKER)
+    classpath_for(KafkaVersion::selected())
 }
 
-/// The classpath of Kafka's command-line and performance tools (`kafka-tools` and its
-/// runtime closure), resolved like [`classpath`] and cached as `tools-cp.txt`.
+/// `version`'s broker runtime classpath (`:`-separated jar paths), resolving it with
+/// `mvn` on first use on this machine. Cached for the rest of the process.
+pub fn classpath_for(version: KafkaVersion) -> Result<String> {
+    cached(&BROKER, version)
+}
+
+/// The classpath of the selected version's command-line and performance tools; see
+/// [`tools_classpath_for`].
 pub fn tools_classpath() -> Result<String> {
-    static RESOLVED: Mutex<Option<String>> = Mutex::new(None);
-    cached(&RESOLVED, &TOOLS)
+    tools_classpath_for(KafkaVersion::selected())
 }
 
-fn cached(slot: &Mutex<Option<String>>, spec: &Spec) -> Result<String> {
-    let mut resolved = slot.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(cp) = resolved.as_ref() {
+/// The classpath of `version`'s command-line and performance tools (`kafka-tools` and
+/// its runtime closure), resolved like [`classpath_for`] and cached as `tools-cp.txt`.
+pub fn tools_classpath_for(version: KafkaVersion) -> Result<String> {
+    cached(&TOOLS, version)
+}
+
+fn cached(spec: &'static Spec, version: KafkaVersion) -> Result<String> {
+    static RESOLVED: Mutex<BTreeMap<(&'static str, KafkaVersion), String>> =
+        Mutex::new(BTreeMap::new());
+    let mut resolved = RESOLVED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(cp) = resolved.get(&(spec.file, version)) {
         return Ok(cp.clone());
     }
-    let cp = resolve_classpath(&cache_dir(), spec)?;
-    *resolved = Some(cp.clone());
+    let cp = resolve_classpath(&cache_dir_for(version), spec, version)?;
+    resolved.insert((spec.file, version), cp.clone());
     Ok(cp)
 }
 
-fn resolve_classpath(dir: &Path, spec: &Spec) -> Result<String> {
+/// The `-D` properties that select `version` (and its logging binding) in the poms.
+fn maven_properties(version: KafkaVersion) -> Vec<String> {
+    let mut props = vec![format!("-Dkafka.version={version}")];
+    if version.uses_log4j1() {
+        props.extend([
+            "-Dlog.binding.groupId=org.slf4j".to_owned(),
+            "-Dlog.binding.artifactId=slf4j-reload4j".to_owned(),
+            "-Dlog.binding.version=1.7.36".to_owned(),
+        ]);
+    }
+    props
+}
+
+fn resolve_classpath(dir: &Path, spec: &Spec, version: KafkaVersion) -> Result<String> {
+    let jar = spec.jar(version);
     let cp_file = dir.join(spec.file);
-    if let Some(cp) = read_valid_classpath(&cp_file, spec.jar) {
+    if let Some(cp) = read_valid_classpath(&cp_file, &jar) {
         return Ok(cp);
     }
     fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
@@ -108,24 +149,25 @@ fn resolve_classpath(dir: &Path, spec: &Spec) -> Result<String> {
     lock.lock()
         .map_err(|e| Error::io(format!("locking {}", lock_path.display()), e))?;
     // Another process may have finished the job while we waited for the lock.
-    if let Some(cp) = read_valid_classpath(&cp_file, spec.jar) {
+    if let Some(cp) = read_valid_classpath(&cp_file, &jar) {
         return Ok(cp);
     }
     let mvn = find_on_path("mvn").ok_or_else(|| {
         Error::new(format!(
             "kafka-testbed: `mvn` not found on PATH; it is needed once per machine to fetch \
-             Kafka {KAFKA_VERSION}'s jars from Maven Central into ~/.m2 \
+             Kafka {version}'s jars from Maven Central into ~/.m2 \
              (e.g. `apt-get install maven`)"
         ))
     })?;
     eprintln!(
         "kafka-testbed: resolving {} with mvn (a fresh machine downloads ~100-200 MB) ...",
-        spec.jar
+        jar
     );
     let started = std::time::Instant::now();
     let tmp = dir.join(format!("{}.{}.tmp", spec.file, std::process::id()));
     let output = Command::new(&mvn)
         .args(["-B", "-q", "-f", spec.pom, "dependency:build-classpath"])
+        .args(maven_properties(version))
         .arg("-Dmdep.includeScope=runtime")
         .arg(format!("-Dmdep.outputFile={}", tmp.display()))
         .stdin(Stdio::null())
@@ -134,18 +176,18 @@ fn resolve_classpath(dir: &Path, spec: &Spec) -> Result<String> {
     if !output.status.success() {
         let _ = fs::remove_file(&tmp);
         return Err(Error::new(format!(
-            "kafka-testbed: `mvn dependency:build-classpath -f {}` failed ({}):\n{}\n{}",
+            "kafka-testbed: `mvn dependency:build-classpath -f {} {}` failed ({}):\n{}\n{}",
             spec.pom,
+            maven_properties(version).join(" "),
             output.status,
             tail_str(&String::from_utf8_lossy(&output.stdout), 40),
             tail_str(&String::from_utf8_lossy(&output.stderr), 40),
         )));
     }
-    let cp = read_valid_classpath(&tmp, spec.jar).ok_or_else(|| {
+    let cp = read_valid_classpath(&tmp, &jar).ok_or_else(|| {
         Error::new(format!(
-            "kafka-testbed: mvn succeeded but {} does not list {} and existing jars",
+            "kafka-testbed: mvn succeeded but {} does not list {jar} and existing jars",
             tmp.display(),
-            spec.jar
         ))
     })?;
     fs::rename(&tmp, &cp_file)
@@ -187,31 +229,33 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kafka-testbed-jars-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let file = dir.join("cp.txt");
-        assert_eq!(
-            read_valid_classpath(&file, BROKER.jar),
-            None,
-            "missing file"
-        );
-        let fake = dir.join(BROKER.jar);
+        let jar = BROKER.jar(KafkaVersion::new(4, 4, 0));
+        assert_eq!(jar, "kafka_2.13-4.4.0.jar");
+        assert_eq!(read_valid_classpath(&file, &jar), None, "missing file");
+        let fake = dir.join(&jar);
         fs::write(&fake, b"").unwrap();
         fs::write(&file, format!("{}\n", fake.display())).unwrap();
         assert_eq!(
-            read_valid_classpath(&file, BROKER.jar),
+            read_valid_classpath(&file, &jar),
             Some(fake.display().to_string())
         );
         fs::write(&file, format!("{}:/nonexistent/x.jar", fake.display())).unwrap();
-        assert_eq!(
-            read_valid_classpath(&file, BROKER.jar),
-            None,
-            "a jar is gone"
-        );
+        assert_eq!(read_valid_classpath(&file, &jar), None, "a jar is gone");
         fs::write(&file, "/bin/sh").unwrap();
-        assert_eq!(
-            read_valid_classpath(&file, BROKER.jar),
-            None,
-            "no kafka jar"
-        );
+        assert_eq!(read_valid_classpath(&file, &jar), None, "no kafka jar");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn each_version_has_its_cache_dir_and_logging_binding() {
+        let old = KafkaVersion::new(3, 9, 1);
+        let new = KafkaVersion::new(4, 4, 0);
+        assert_ne!(cache_dir_for(old), cache_dir_for(new));
+        assert!(cache_dir_for(old).ends_with("3.9.1"));
+        assert_eq!(maven_properties(new), ["-Dkafka.version=4.4.0"]);
+        let old_props = maven_properties(old);
+        assert_eq!(old_props[0], "-Dkafka.version=3.9.1");
+        assert!(old_props.contains(&"-Dlog.binding.artifactId=slf4j-reload4j".to_owned()));
     }
 
     #[test]

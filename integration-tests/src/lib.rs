@@ -1,4 +1,5 @@
-//! Test bed: a real Apache Kafka 4.1.1 cluster from Maven Central jars, no Docker.
+//! Test bed: a real Apache Kafka cluster (4.4.0, or the release `KAFKA_VERSION` names)
+//! from Maven Central jars, no Docker.
 //!
 //! The broker's classpath is resolved once per machine with `mvn` (see [`jars`]); each
 //! node is a combined broker+controller JVM (`kafka.Kafka`) on free 127.0.0.1 ports in
@@ -23,15 +24,19 @@
 //!
 //! Environment: `KAFKA_BOOTSTRAP_SERVERS` (use an existing cluster), `KAFKA_TESTBED_HEAP`
 //! (`1g`), `KAFKA_TESTBED_KEEP=1` (keep directories), `KAFKA_TESTBED_CACHE` (where
-//! `cp.txt` lives), `JAVA_HOME`, `KAFKA_TEST_TRACE=1` (the client's debug events on stderr).
+//! the per-version `cp.txt` directories live), `KAFKA_VERSION` (the release to run, e.g.
+//! `3.9.1`; see [`KafkaVersion`]), `JAVA_HOME`, `KAFKA_TEST_TRACE=1` (the client's debug
+//! events on stderr).
 #![deny(missing_docs)]
 
+pub mod api_versions;
 mod cluster;
 mod config;
 pub mod confluent_python;
 mod error;
 pub mod fault_proxy;
 pub mod jars;
+mod log_config;
 mod logs;
 mod ports;
 mod probe;
@@ -43,6 +48,7 @@ pub mod secure;
 mod shared;
 mod tools;
 mod trace;
+mod version;
 
 pub use cluster::{DetachedCluster, KEEP_ENV, KafkaCluster, StopSignal};
 pub use config::{ClusterConfig, HEAP_ENV};
@@ -55,3 +61,4 @@ pub use process::{pid_alive, send_signal};
 pub use schema_registry::{SchemaRegistry, shared_schema_registry};
 pub use shared::{BOOTSTRAP_ENV, SharedKafka, bootstrap_or_start, shared_cluster};
 pub use trace::{TEST_TRACE_ENV, trace_client_if_set};
+pub use version::{CI_VERSIONS, DEFAULT_KAFKA_VERSION, KafkaVersion, VERSION_ENV, kafka_at_least};

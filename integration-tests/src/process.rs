@@ -39,7 +39,8 @@ pub(crate) struct JvmCommand<'a> {
     pub(crate) java: &'a Path,
     pub(crate) classpath: &'a str,
     pub(crate) jvm_flags: Vec<String>,
-    pub(crate) log4j2: &'a Path,
+    /// The `-D` flag naming the logging configuration (see `log_config.rs`).
+    pub(crate) log_flag: String,
     pub(crate) main_class: &'a str,
     pub(crate) args: Vec<OsString>,
 }
@@ -56,10 +57,7 @@ impl JvmCommand<'_> {
         };
         cmd.args(&self.jvm_flags)
             .arg("-Djava.awt.headless=true")
-            .arg(format!(
-                "-Dlog4j2.configurationFile={}",
-                self.log4j2.display()
-            ))
+            .arg(&self.log_flag)
             .arg("-cp")
             .arg(self.classpath)
             .arg(self.main_class)

@@ -396,6 +396,10 @@ async fn active_group_lifecycle() {
 /// `group.protocol=consumer`) is described through ConsumerGroupDescribe.
 #[tokio::test]
 async fn consumer_protocol_group_is_described() {
+    // Kafka 3.9 has the KIP-848 consumer protocol only as an off-by-default preview.
+    if !kafka_testbed::kafka_at_least("4.0.0", "the KIP-848 consumer group protocol") {
+        return;
+    }
     let admin = admin();
     let b = bootstrap();
     let topic = common::unique_topic("adm-848");

@@ -219,6 +219,9 @@ async fn copy_with_a_copier_killed(nodes: usize, tv: u8, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_copy_on_3_nodes_transaction_v2() {
+    if !kafka_testbed::kafka_at_least("4.0.0", "transaction.version=2 (KIP-890 part 2)") {
+        return;
+    }
     copy_with_a_copier_killed(3, 2, 50_000).await;
 }
 

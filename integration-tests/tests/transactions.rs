@@ -273,6 +273,9 @@ async fn transactions_on_protocol_v1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_on_protocol_v2() {
+    if !kafka_testbed::kafka_at_least("4.0.0", "transaction.version=2 (KIP-890 part 2)") {
+        return;
+    }
     scenarios(2).await;
 }
 

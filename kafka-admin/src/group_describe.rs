@@ -159,8 +159,12 @@ async fn describe_at(conn: Connection, groups: Vec<String>) -> Result<Vec<Descri
         classic.clear();
         for g in resp.groups {
             // GROUP_ID_NOT_FOUND here means "not a consumer-protocol group": it may be a
-            // classic one.
-            if g.error_code == ErrorCode::GROUP_ID_NOT_FOUND.code() {
+            // classic one. UNSUPPORTED_VERSION is a broker that advertises the API with
+            // the new protocol switched off (Kafka 3.9's default): ask DescribeGroups, as
+            // the Java admin client does.
+            if g.error_code == ErrorCode::GROUP_ID_NOT_FOUND.code()
+                || g.error_code == ErrorCode::UNSUPPORTED_VERSION.code()
+            {
                 classic.push(g.group_id.0.to_string());
             } else {
                 out.push(consumer_group(g, &conn));

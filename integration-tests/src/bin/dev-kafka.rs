@@ -1,11 +1,15 @@
 //! `dev-kafka`: a Kafka cluster for development that outlives the command.
 //!
 //! ```text
-//! dev-kafka up [--nodes N] [--transaction-version V] [--heap 1g] [--schema-registry]
+//! dev-kafka up [--nodes N] [--transaction-version V] [--heap 1g] [--kafka-version 3.9.1] [--schema-registry]
 //! dev-kafka status        # prints the bootstrap servers (the registry's URL on stderr); exit 1 if down
 //! dev-kafka down
 //! dev-kafka logs [NODE] [--lines N]
+//! dev-kafka fetch [VERSION...]   # the jars only; default: every version CI tests
+//! dev-kafka api-versions [VERSION...]   # the negotiated-versions table of docs/compatibility.md
 //! ```
+//!
+//! The Kafka version is `--kafka-version`, else `KAFKA_VERSION`, else 4.4.0.
 //!
 //! State lives in `<repo>/.dev-kafka/` (`state`, and the cluster in `cluster/`).
 //! `up` and `status` print only the bootstrap servers on stdout, so
@@ -17,11 +21,14 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use kafka_testbed::{
-    ClusterConfig, DetachedCluster, KafkaCluster, pid_alive, send_signal, tail_file,
+    CI_VERSIONS, ClusterConfig, DetachedCluster, KafkaCluster, KafkaVersion, pid_alive,
+    send_signal, tail_file,
 };
 
-const USAGE: &str = "usage: dev-kafka up [--nodes N] [--transaction-version V] [--heap SIZE] [--schema-registry]
-       dev-kafka status | down | logs [NODE] [--lines N] | fetch (download the broker and tools jars only)";
+const USAGE: &str = "usage: dev-kafka up [--nodes N] [--transaction-version V] [--heap SIZE] [--kafka-version V] [--schema-registry]
+       dev-kafka status | down | logs [NODE] [--lines N]
+       dev-kafka fetch [VERSION...] (download the broker and tools jars only; default: every version CI tests)
+       dev-kafka api-versions [VERSION...] (start each version, print what the SDK negotiates as markdown)";
 
 fn state_dir() -> PathBuf {
     let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
@@ -118,18 +125,8 @@ fn main() -> ExitCode {
         Some("status") => Ok(status()),
         Some("down") => down(),
         Some("logs") => logs(&args[1..]),
-        Some("fetch") => kafka_testbed::jars::classpath()
-            .and_then(|cp| Ok((cp, kafka_testbed::jars::tools_classpath()?)))
-            .map(|(cp, tools)| {
-                println!(
-                    "Kafka {} jars: {} entries on the broker's classpath, {} on the tools'",
-                    kafka_testbed::jars::KAFKA_VERSION,
-                    cp.split(':').count(),
-                    tools.split(':').count()
-                );
-                ExitCode::SUCCESS
-            })
-            .map_err(|e| e.to_string()),
+        Some("fetch") => fetch(&args[1..]),
+        Some("api-versions") => api_versions(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -140,6 +137,54 @@ fn main() -> ExitCode {
         eprintln!("dev-kafka: {e}");
         ExitCode::FAILURE
     })
+}
+
+/// The versions named in `args`, or every version CI tests.
+fn versions(args: &[String]) -> Result<Vec<KafkaVersion>, String> {
+    let names: Vec<&str> = if args.is_empty() {
+        CI_VERSIONS.to_vec()
+    } else {
+        args.iter().map(String::as_str).collect()
+    };
+    names.iter().map(|v| v.parse::<KafkaVersion>()).collect()
+}
+
+/// Starts a 1-node cluster of each version in turn, runs the SDK against it and prints
+/// the negotiated versions as a markdown table (`docs/compatibility.md`).
+fn api_versions(args: &[String]) -> Result<ExitCode, String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let mut reports = Vec::new();
+    for version in versions(args)? {
+        eprintln!("dev-kafka: recording the versions negotiated with Kafka {version} ...");
+        let report = runtime.block_on(kafka_testbed::api_versions::record(version))?;
+        for failure in &report.failures {
+            eprintln!("dev-kafka: Kafka {version}: workload step failed: {failure}");
+        }
+        reports.push(report);
+    }
+    print!("{}", kafka_testbed::api_versions::markdown(&reports));
+    let failed = reports.iter().any(|r| !r.failures.is_empty());
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Resolves the broker's and the tools' classpaths of each version (Maven downloads the
+/// jars into `~/.m2` once).
+fn fetch(args: &[String]) -> Result<ExitCode, String> {
+    let versions = versions(args)?;
+    for version in versions {
+        let cp = kafka_testbed::jars::classpath_for(version).map_err(|e| e.to_string())?;
+        let tools = kafka_testbed::jars::tools_classpath_for(version).map_err(|e| e.to_string())?;
+        println!(
+            "Kafka {version} jars: {} entries on the broker's classpath, {} on the tools'",
+            cp.split(':').count(),
+            tools.split(':').count()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn flag_value<T: std::str::FromStr>(args: &[String], i: usize) -> Result<T, String> {
@@ -162,6 +207,7 @@ fn up(args: &[String]) -> Result<ExitCode, String> {
             "--nodes" | "-n" => config.nodes = flag_value(args, i)?,
             "--transaction-version" => config.transaction_version = Some(flag_value(args, i)?),
             "--heap" => config = config.with_heap(&flag_value::<String>(args, i)?),
+            "--kafka-version" => config.kafka_version = flag_value(args, i)?,
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
         i += 2;
