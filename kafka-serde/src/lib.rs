@@ -13,7 +13,7 @@
 //!   value serde on top. A record that fails to deserialize is a per-record
 //!   [`DeserializeError`] carrying its topic, partition, offset and raw bytes; the
 //!   records after it are still delivered;
-//! - [`schema_registry`] (features `schema-registry`, `avro`): Avro in the schema-registry
+//! - `schema_registry` (features `schema-registry`, `avro`): Avro in the schema-registry
 //!   wire format, byte-compatible with Confluent's serializers.
 //!
 //! ```

@@ -5,11 +5,11 @@
 //! # Shape
 //! A thin handle over state shared with two background tasks (the Java 4.x consumer's
 //! handle-plus-background-thread design):
-//! - the **fetch driver** ([`fetcher`]) keeps one Fetch per broker in flight on that
+//! - the **fetch driver** (`fetcher.rs`) keeps one Fetch per broker in flight on that
 //!   broker's `Fetch` connection, looks up positions (committed offsets, ListOffsets
-//!   resets) and fills the byte-bounded fetch buffer ([`fetch_buffer`]), fetching
+//!   resets) and fills the byte-bounded fetch buffer (`fetch_buffer.rs`), fetching
 //!   ahead of `poll` up to `max_partition_buffered_bytes` per partition;
-//! - the **group task** ([`group`]) joins, syncs, heartbeats on its own timer, and turns
+//! - the **group task** (`group/`) joins, syncs, heartbeats on its own timer, and turns
 //!   partition movement into steps that the next `poll` carries out (commit on revoke,
 //!   listener callbacks), so they never overlap the processing of a batch.
 //!

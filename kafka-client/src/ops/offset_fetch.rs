@@ -108,10 +108,56 @@ pub async fn offset_fetch_on(
             .with_resource(group.to_string())
     };
     let group_error = |code: i16| ErrorCode::from_code(code).map(|c| Error::broker(c, ctx(), None));
-    let mut rows = Vec::new();
-    let mut row =
-        |topic: &str, partition: i32, code: i16, offset, epoch, meta: Option<&StrBytes>| {
-            let tp = TopicPartition::new(topic, partition);
+    // (topic, partition, error code, offset, leader epoch, metadata) as either layout has it.
+    type Row<'a> = (&'a str, i32, i16, i64, i32, Option<&'a StrBytes>);
+    let raw: Vec<Row<'_>> = if version >= 8 {
+        let Some(g) = resp.groups.iter().find(|g| g.group_id.0.as_str() == group) else {
+            return Err(Error::Protocol {
+                context: ctx(),
+                message: "the response did not mention the group".into(),
+            });
+        };
+        if let Some(e) = group_error(g.error_code) {
+            return Err(e);
+        }
+        g.topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
+            .map(|(t, p)| {
+                let (o, e) = (p.committed_offset, p.committed_leader_epoch);
+                (
+                    t.name.0.as_str(),
+                    p.partition_index,
+                    p.error_code,
+                    o,
+                    e,
+                    p.metadata.as_ref(),
+                )
+            })
+            .collect()
+    } else {
+        if let Some(e) = group_error(resp.error_code) {
+            return Err(e);
+        }
+        resp.topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
+            .map(|(t, p)| {
+                let (o, e) = (p.committed_offset, p.committed_leader_epoch);
+                (
+                    t.name.0.as_str(),
+                    p.partition_index,
+                    p.error_code,
+                    o,
+                    e,
+                    p.metadata.as_ref(),
+                )
+            })
+            .collect()
+    };
+    let mut rows: Vec<(TopicPartition, CommittedOffset)> = raw
+        .into_iter()
+        .map(|(topic, partition, code, offset, epoch, meta)| {
             let answer = match ErrorCode::from_code(code) {
                 Some(c) => Err(Error::broker(
                     c,
@@ -122,49 +168,9 @@ pub async fn offset_fetch_on(
                 )),
                 None => Ok(committed(offset, epoch, meta)),
             };
-            rows.push((tp, answer));
-        };
-    if version >= 8 {
-        let Some(g) = resp.groups.iter().find(|g| g.group_id.0.as_str() == group) else {
-            return Err(Error::Protocol {
-                context: ctx(),
-                message: "the response did not mention the group".into(),
-            });
-        };
-        if let Some(e) = group_error(g.error_code) {
-            return Err(e);
-        }
-        for t in &g.topics {
-            for p in &t.partitions {
-                let (o, e) = (p.committed_offset, p.committed_leader_epoch);
-                row(
-                    &t.name.0,
-                    p.partition_index,
-                    p.error_code,
-                    o,
-                    e,
-                    p.metadata.as_ref(),
-                );
-            }
-        }
-    } else {
-        if let Some(e) = group_error(resp.error_code) {
-            return Err(e);
-        }
-        for t in &resp.topics {
-            for p in &t.partitions {
-                let (o, e) = (p.committed_offset, p.committed_leader_epoch);
-                row(
-                    &t.name.0,
-                    p.partition_index,
-                    p.error_code,
-                    o,
-                    e,
-                    p.metadata.as_ref(),
-                );
-            }
-        }
-    }
+            (TopicPartition::new(topic, partition), answer)
+        })
+        .collect();
     if let Some(asked) = partitions {
         for tp in asked {
             if !rows.iter().any(|(t, _)| t == tp) {

@@ -51,7 +51,7 @@
 //!   as they are drained.
 //! - A batch that fails for good after a request carrying it was written without an
 //!   answer (lost connection, timeout, NOT_LEADER_OR_FOLLOWER) fails with
-//!   [`Error::PossiblyPersisted`](crate::Error::PossiblyPersisted) (`is_indeterminate()`),
+//!   [`Error::PossiblyPersisted`] (`is_indeterminate()`),
 //!   never as a plain failure. Any failed stamped batch leaves an unresolved sequence, so
 //!   the epoch is bumped before its partition sends again; a batch that may be in the
 //!   log is never re-stamped under the new epoch (it fails as possibly persisted).
@@ -60,10 +60,10 @@
 //!
 //! # Guarantees and limits
 //! - Every record accepted by `send`/`try_send` resolves its future exactly once: with
-//!   its offset, or a typed [`Error`](crate::Error) ([`Error::DeliveryTimeout`](crate::Error::DeliveryTimeout)
-//!   after `delivery.timeout`, [`Error::PossiblyPersisted`](crate::Error::PossiblyPersisted)
+//!   its offset, or a typed [`Error`] ([`Error::DeliveryTimeout`]
+//!   after `delivery.timeout`, [`Error::PossiblyPersisted`]
 //!   when idempotent and the outcome is unknown, the broker's error when it is not
-//!   retriable, or [`Error::Closed`](crate::Error::Closed) when `close` gave up).
+//!   retriable, or [`Error::Closed`] when `close` gave up).
 //! - Per-partition order is kept across retries. With idempotence (the default) this
 //!   holds with up to 5 requests in flight. Without it, batches of the same partition
 //!   that were already in flight behind a failed one may still land before its retry
