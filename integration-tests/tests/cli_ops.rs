@@ -109,6 +109,21 @@ fn java(classpath: &str, class: &str, args: &[&str]) -> Output {
         .expect("run java")
 }
 
+/// Runs one of Kafka's tools that moved between releases: `tools_class` on the tools
+/// classpath (Kafka 4.2 on: `org.apache.kafka.tools.*` in kafka-tools), else
+/// `broker_class` on the broker's (4.1 and before: `kafka.tools.*`, `kafka.admin.*`).
+fn java_moved_tool(tools_class: &str, broker_class: &str, args: &[&str]) -> Output {
+    let tools = kafka_testbed::jars::tools_classpath().expect("tools classpath");
+    let out = java(&tools, tools_class, args);
+    let missing =
+        String::from_utf8_lossy(&out.stderr).contains("Could not find or load main class");
+    if !missing {
+        return out;
+    }
+    let broker = kafka_testbed::jars::classpath().expect("classpath");
+    java(&broker, broker_class, args)
+}
+
 fn java_reassign(bootstrap: &str, args: &[&str]) -> String {
     let cp = kafka_testbed::jars::tools_classpath().expect("tools classpath");
     let mut all = vec!["--bootstrap-server", bootstrap];
@@ -484,9 +499,8 @@ async fn cli_ops_quotas_scram_users_log_dirs_and_transactions() {
     assert_eq!(v["quotas"]["consumer_byte_rate"], serde_json::json!(2048.0));
     // Kafka's kafka-configs.sh (ConfigCommand) reads back the same quotas, in the words
     // our text output uses.
-    let cp = kafka_testbed::jars::classpath().expect("classpath");
-    let java_out = java(
-        &cp,
+    let java_out = java_moved_tool(
+        "org.apache.kafka.tools.ConfigCommand",
         "kafka.admin.ConfigCommand",
         &[
             "--bootstrap-server",
@@ -791,9 +805,8 @@ fn partition_dir(topic: &str) -> PathBuf {
 
 /// Kafka's `DumpLogSegments --print-data-log` on `file`: its batch and record lines.
 fn java_dump(file: &Path) -> Vec<String> {
-    let cp = kafka_testbed::jars::classpath().expect("classpath");
-    let o = java(
-        &cp,
+    let o = java_moved_tool(
+        "org.apache.kafka.tools.DumpLogSegments",
         "kafka.tools.DumpLogSegments",
         &["--print-data-log", "--files", file.to_str().unwrap()],
     );
