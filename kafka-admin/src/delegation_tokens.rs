@@ -17,7 +17,7 @@ use kafka_protocol::messages::{
     ApiKey, CreateDelegationTokenRequest, DescribeDelegationTokenRequest,
     ExpireDelegationTokenRequest, RenewDelegationTokenRequest,
 };
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::protocol::{Request, StrBytes};
 
 use crate::admin::{Admin, check_item, wire_str};
 use crate::driver::{retry_controller_errors, retry_transient_errors};
@@ -254,24 +254,13 @@ impl Admin {
         period: Option<Duration>,
         options: DelegationTokenOptions,
     ) -> Result<i64> {
-        let api = ApiKey::RenewDelegationToken;
         let req = RenewDelegationTokenRequest::default()
             .with_hmac(Bytes::copy_from_slice(hmac))
             .with_renew_period_ms(period.map_or(-1, millis));
-        self.token_call("RenewDelegationToken", api, options.timeout)
-            .run(|conn| {
-                let req = &req;
-                async move {
-                    let resp = conn.request(req).await?;
-                    check_item(
-                        resp.error_code,
-                        || ErrorContext::default().with_api(api),
-                        None,
-                    )?;
-                    Ok(resp.expiry_timestamp_ms)
-                }
-            })
-            .await
+        self.expiry_call("RenewDelegationToken", &req, options.timeout, |r| {
+            (r.error_code, r.expiry_timestamp_ms)
+        })
+        .await
     }
 
     /// Expires a token after `period` (at once when `None`); returns the new expiry.
@@ -281,22 +270,35 @@ impl Admin {
         period: Option<Duration>,
         options: DelegationTokenOptions,
     ) -> Result<i64> {
-        let api = ApiKey::ExpireDelegationToken;
         let req = ExpireDelegationTokenRequest::default()
             .with_hmac(Bytes::copy_from_slice(hmac))
             .with_expiry_time_period_ms(period.map_or(-1, millis));
-        self.token_call("ExpireDelegationToken", api, options.timeout)
-            .run(|conn| {
-                let req = &req;
-                async move {
-                    let resp = conn.request(req).await?;
-                    check_item(
-                        resp.error_code,
-                        || ErrorContext::default().with_api(api),
-                        None,
-                    )?;
-                    Ok(resp.expiry_timestamp_ms)
-                }
+        self.expiry_call("ExpireDelegationToken", &req, options.timeout, |r| {
+            (r.error_code, r.expiry_timestamp_ms)
+        })
+        .await
+    }
+
+    /// Renew and expire: one request to the controller whose answer is an error code
+    /// and the token's new expiry.
+    async fn expiry_call<R>(
+        &self,
+        operation: &'static str,
+        req: &R,
+        timeout: Duration,
+        answer: fn(&R::Response) -> (i16, i64),
+    ) -> Result<i64>
+    where
+        R: Request,
+        R::Response: 'static,
+    {
+        let api = ApiKey::try_from(R::KEY).unwrap_or(ApiKey::RenewDelegationToken);
+        self.token_call(operation, api, timeout)
+            .run(|conn| async move {
+                let resp = conn.request(req).await?;
+                let (code, expiry) = answer(&resp);
+                check_item(code, || ErrorContext::default().with_api(api), None)?;
+                Ok(expiry)
             })
             .await
     }

@@ -155,14 +155,16 @@ impl ConsumerCoordinator {
 
     /// At a `poll`: starts an auto-commit of what earlier polls returned when one is
     /// due, unless one is still under way. Runs in the background; failures are logged
-    /// (the next interval commits again), as in the Java client.
-    pub(crate) fn maybe_auto_commit(
+    /// (the next interval commits again), as in the Java client. `on_done` makes the
+    /// callback the background commit runs when it ends; it is called only when a commit
+    /// starts, so a `poll` with nothing due does no work for it.
+    pub(crate) fn maybe_auto_commit<D: FnOnce() + Send + 'static>(
         &self,
         st: &mut State,
         config: &ConsumerConfig,
         now: Instant,
         runtime: &tokio::runtime::Handle,
-        done: impl FnOnce() + Send + 'static,
+        on_done: impl FnOnce() -> D,
     ) -> bool {
         let rebalancing = st.group.rebalancing;
         if !st.auto_commit.due(now, rebalancing) {
@@ -175,6 +177,7 @@ impl ConsumerCoordinator {
         if offsets.is_empty() || self.auto_commit_busy.swap(true, Ordering::AcqRel) {
             return false;
         }
+        let done = on_done();
         runtime.spawn(async move {
             if let Err(e) = send_commit(&link, &who, &offsets).await {
                 tracing::debug!(error = %e, "auto-commit failed");
@@ -451,7 +454,7 @@ mod tests {
         let attempt = |sh: &Arc<Shared>| {
             let mut st = sh.lock();
             sh.coordinator
-                .maybe_auto_commit(&mut st, &sh.config, Instant::now(), &rt, || {})
+                .maybe_auto_commit(&mut st, &sh.config, Instant::now(), &rt, || || {})
         };
         tokio::time::advance(interval).await;
         assert!(attempt(&sh));

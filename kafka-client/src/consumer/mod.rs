@@ -338,13 +338,15 @@ impl Consumer {
         guard.last_poll = now;
         shared.polled.notify_waiters();
         self.run_events(&mut guard);
-        let sh = shared.clone();
         shared.coordinator.maybe_auto_commit(
             &mut guard,
             &shared.config,
             now,
             &self.inner.runtime,
-            move || sh.coordinator.auto_commit_done(),
+            || {
+                let sh = shared.clone();
+                move || sh.coordinator.auto_commit_done()
+            },
         );
         let st = &mut *guard;
         let mut out = ConsumerRecords::default();

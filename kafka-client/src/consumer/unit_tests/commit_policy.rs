@@ -186,7 +186,7 @@ async fn auto_commit_starts_nothing_without_offsets_generation_or_group() {
     let attempt = |sh: &Arc<Shared>| {
         let mut st = sh.lock();
         sh.coordinator
-            .maybe_auto_commit(&mut st, &sh.config, Instant::now(), &rt, || {})
+            .maybe_auto_commit(&mut st, &sh.config, Instant::now(), &rt, || || {})
     };
     // Nothing positioned.
     let sh = shared(true, true);
@@ -237,7 +237,7 @@ async fn auto_commit_waits_for_its_interval() {
     let attempt = || {
         let mut st = sh.lock();
         sh.coordinator
-            .maybe_auto_commit(&mut st, &sh.config, Instant::now(), &rt, || {})
+            .maybe_auto_commit(&mut st, &sh.config, Instant::now(), &rt, || || {})
     };
     tokio::time::advance(Duration::from_millis(4_999)).await;
     assert!(!attempt());
