@@ -9,46 +9,19 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::Output;
 
-/// Builds `kafka-cli` (once per test process) and returns its path.
-fn cli_path() -> &'static PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| common::example_bin::example_path("kafka-cli"))
-}
+use common::example_bin::show;
 
 /// Runs `kafka-cli` with `args` and `stdin`; returns its output.
 fn run(bootstrap: Option<&str>, args: &[&str], stdin: &str) -> Output {
-    let mut cmd = Command::new(cli_path());
-    cmd.env_remove("KAFKA_BOOTSTRAP_SERVERS");
-    if let Some(b) = bootstrap {
-        cmd.args(["--bootstrap-server", b]);
-    }
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn kafka-cli");
-    let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin.as_bytes()).expect("write stdin");
-    drop(input);
-    child.wait_with_output().expect("kafka-cli output")
+    let mut all: Vec<&str> = bootstrap.map_or(Vec::new(), |b| vec!["--bootstrap-server", b]);
+    all.extend_from_slice(args);
+    common::example_bin::run_example("kafka-cli", &all, stdin)
 }
 
 fn code(o: &Output) -> i32 {
     o.status.code().expect("exited normally")
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn stdout(o: &Output) -> String {

@@ -9,12 +9,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use common::example_bin::show;
 use kafka_admin::{Admin, ConfigResource, CreateTopicsOptions, DescribeConfigsOptions, NewTopic};
 use kafka_client::Client;
 use kafka_client::producer::{Producer, ProducerRecord};
@@ -33,27 +33,11 @@ fn cluster() -> &'static KafkaCluster {
 /// One test at a time on the shared cluster.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn cli_path() -> &'static PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| common::example_bin::example_path("kafka-cli"))
-}
-
 /// Runs `kafka-cli` against the cluster (or none) with `args` and `stdin`.
 fn cli(bootstrap: Option<&str>, args: &[&str], stdin: &str) -> Output {
-    let mut cmd = Command::new(cli_path());
-    cmd.env_remove("KAFKA_BOOTSTRAP_SERVERS");
-    if let Some(b) = bootstrap {
-        cmd.args(["--bootstrap-server", b]);
-    }
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn kafka-cli");
-    let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin.as_bytes()).expect("write stdin");
-    drop(input);
-    child.wait_with_output().expect("kafka-cli output")
+    let mut all: Vec<&str> = bootstrap.map_or(Vec::new(), |b| vec!["--bootstrap-server", b]);
+    all.extend_from_slice(args);
+    common::example_bin::run_example("kafka-cli", &all, stdin)
 }
 
 /// Runs `kafka-cli` until `done` accepts its output (up to 20 s): for reads of what
@@ -71,15 +55,6 @@ fn cli_until(bootstrap: Option<&str>, args: &[&str], done: impl Fn(&Output) -> b
 
 fn code(o: &Output) -> i32 {
     o.status.code().expect("exited normally")
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn out(o: &Output) -> String {

@@ -5,8 +5,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use common::example_bin::show;
 
 use kafka_schema_registry::RegistryConfig;
 use kafka_serde::schema_registry::AvroValueDeserializer;
@@ -21,29 +22,10 @@ const ORDER_JSON_SCHEMA: &str = r#"{"type":"object","title":"shop.Order",
   "required":["id","item"]}"#;
 
 fn run(bootstrap: &str, registry: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(common::example_bin::example_path("kafka-cli"))
-        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
-        .args(["--bootstrap-server", bootstrap, "--timeout", "5"])
-        .args(args)
-        .args(["--schema-registry", registry])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn kafka-cli");
-    let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin.as_bytes()).expect("write stdin");
-    drop(input);
-    child.wait_with_output().expect("kafka-cli output")
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    let mut all = vec!["--bootstrap-server", bootstrap, "--timeout", "5"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--schema-registry", registry]);
+    common::example_bin::run_example("kafka-cli", &all, stdin)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

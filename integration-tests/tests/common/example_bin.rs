@@ -52,3 +52,32 @@ pub fn example_path(name: &str) -> PathBuf {
         .insert(name.to_owned(), bin.clone());
     bin
 }
+
+/// Runs example binary `name` with `args`, feeding it `stdin`; its output. The
+/// environment's `KAFKA_BOOTSTRAP_SERVERS` is removed, so only `args` name a cluster.
+pub fn run_example(name: &str, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(example_path(name))
+        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("example output")
+}
+
+/// A process's exit code, stdout and stderr, for assertion messages.
+pub fn show(o: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
