@@ -7,14 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use kafka_client::lowlevel::Target;
+use kafka_client::lowlevel::init_producer_id_on;
 use kafka_client::{Error, ErrorCode, ErrorContext, Result};
 use kafka_protocol::messages::describe_producers_request::TopicRequest;
 use kafka_protocol::messages::write_txn_markers_request::{
     WritableTxnMarker, WritableTxnMarkerTopic,
 };
 use kafka_protocol::messages::{
-    ApiKey, DescribeProducersRequest, DescribeTransactionsRequest, InitProducerIdRequest,
-    ListTransactionsRequest, ProducerId, TopicName, TransactionalId, WriteTxnMarkersRequest,
+    ApiKey, DescribeProducersRequest, DescribeTransactionsRequest, ListTransactionsRequest,
+    ProducerId, TopicName, TransactionalId, WriteTxnMarkersRequest,
 };
 
 use crate::admin::{Admin, check_item, item_error, wire_str};
@@ -350,17 +351,15 @@ impl Admin {
                 |conn, batch| async move {
                     let mut out = Vec::new();
                     for (id, ()) in batch {
-                        let req = InitProducerIdRequest::default()
-                            .with_transactional_id(Some(TransactionalId(wire_str(&id))))
-                            .with_transaction_timeout_ms(FENCE_TRANSACTION_TIMEOUT_MS);
-                        let result = match conn.request(&req).await {
-                            Ok(resp) => {
-                                let ctx =
-                                    || ErrorContext::default().with_api(api).with_resource(&id);
-                                check_item(resp.error_code, ctx, None)
-                            }
-                            Err(e) => Err(e),
-                        };
+                        let timeout = client.config().request_timeout();
+                        let result = init_producer_id_on(
+                            &conn,
+                            Some(&id),
+                            FENCE_TRANSACTION_TIMEOUT,
+                            timeout,
+                        )
+                        .await
+                        .map(drop);
                         out.push((id, result));
                     }
                     Ok(out)
@@ -371,4 +370,4 @@ impl Admin {
 }
 
 /// The transaction timeout sent with the fencing InitProducerId (the producer default).
-const FENCE_TRANSACTION_TIMEOUT_MS: i32 = 60_000;
+const FENCE_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);

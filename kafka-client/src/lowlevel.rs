@@ -1,6 +1,6 @@
 //! Lower-level access, for kafka-admin and for applications that send Kafka requests
 //! of their own: connections to named brokers, request routing targets, the protocol
-//! operations the client already implements (coordinator lookup, ListOffsets, OffsetFetch, the consumer's
+//! operations the client already implements (coordinator lookup, ListOffsets, OffsetFetch, InitProducerId, the consumer's
 //! embedded group protocol), and the retry helper
 //! every built-in operation paces itself with.
 //!
@@ -24,6 +24,7 @@
 pub use crate::client::Target;
 pub use crate::net::{BrokerVersions, Connection, ConnectionKind};
 pub use crate::ops::consumer_protocol;
+pub use crate::ops::init_producer_id::init_producer_id_on;
 pub use crate::ops::list_offsets::{
     EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, ListedOffset, MAX_TIMESTAMP, list_offsets_on,
 };

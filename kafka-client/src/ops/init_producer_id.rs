@@ -88,6 +88,26 @@ impl InitProducerId<'_> {
     }
 }
 
+/// Sends InitProducerId on `conn` for `transactional_id` (on its transaction coordinator's
+/// connection) or for an idempotent producer (`None`, any broker): a new producer id, or
+/// for a transactional id the current one with its epoch bumped, which fences the
+/// previous producer of that id (KIP-664). Returns the producer id and epoch, or the
+/// broker's error code typed, naming the transactional id.
+pub async fn init_producer_id_on(
+    conn: &Connection,
+    transactional_id: Option<&str>,
+    transaction_timeout: Duration,
+    timeout: Duration,
+) -> Result<(i64, i16)> {
+    let ask = InitProducerId {
+        transactional_id,
+        transaction_timeout,
+        bump: None,
+    };
+    let ident = ask.send(conn, timeout).await?;
+    Ok((ident.id, ident.epoch))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@
 
 pub mod consumer_protocol;
 pub(crate) mod coordinator;
-pub(crate) mod init_producer_id;
+pub mod init_producer_id;
 pub mod list_offsets;
 pub mod offset_fetch;
 pub(crate) mod retry;
