@@ -630,7 +630,21 @@ async fn cli_ops_quotas_scram_users_log_dirs_and_transactions() {
     // Log dirs.
     let topic = common::unique_topic("cli-dirs");
     create_assigned(&client, &topic, &[vec![1]]).await;
-    let o = cli(
+    // A leader in metadata does not mean broker 1 has made the log yet
+    // (DescribeLogDirs answers from its disk): ask until it is there.
+    let partition_names = |o: &Output| -> Vec<String> {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(out(o).trim()) else {
+            return Vec::new();
+        };
+        v["brokers"][0]["logDirs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|d| d["partitions"].as_array().into_iter().flatten())
+            .filter_map(|p| p["partition"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let o = cli_until(
         b,
         &[
             "log-dirs",
@@ -640,17 +654,15 @@ async fn cli_ops_quotas_scram_users_log_dirs_and_transactions() {
             "--topic-list",
             &topic,
         ],
-        "",
+        |o| code(o) == 0 && !partition_names(o).is_empty(),
     );
     assert_eq!(code(&o), 0, "{}", show(&o));
-    let v: serde_json::Value = serde_json::from_str(out(&o).trim()).unwrap();
-    let dirs = v["brokers"][0]["logDirs"].as_array().unwrap();
-    let names: Vec<&str> = dirs
-        .iter()
-        .flat_map(|d| d["partitions"].as_array().unwrap().iter())
-        .map(|p| p["partition"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, vec![format!("{topic}-0")]);
+    assert_eq!(
+        partition_names(&o),
+        vec![format!("{topic}-0")],
+        "{}",
+        show(&o)
+    );
 
     let o = cli(b, &["log-dirs", "describe", "--broker-list", "99"], "");
     assert_eq!(code(&o), 1, "{}", show(&o));
