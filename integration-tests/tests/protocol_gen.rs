@@ -4,12 +4,19 @@
 //! and lengths, negative lengths, overlong varints, truncation) into errors naming the
 //! field instead of allocating or panicking.
 
+mod common;
+
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use common::fake_broker::{FakeBroker, VERSIONS, api_versions, frame, header_bytes, raw_frame};
+use kafka_client::lowlevel::ConnectionKind;
+use kafka_client::lowlevel::protocol_gen::ShareFetchRequest;
 use kafka_client::lowlevel::protocol_gen::{
     ListOffsetsResponse, ShareFetchResponse, ShareGroupHeartbeatResponse,
 };
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_testbed::{KafkaVersion, jars};
 
@@ -145,4 +152,44 @@ fn protocol_gen_field_absent_in_the_version_is_an_encode_error() {
         .encode(&mut BytesMut::new(), 1)
         .expect_err("IsRenewAck is v2+");
     assert!(e.to_string().contains("is_renew_ack"), "{e}");
+}
+
+/// A broker that advertises ShareFetch v1-2 and answers it with a topics count of
+/// 2^32 - 2: the connection's `request` returns a protocol error naming the field.
+#[tokio::test]
+async fn protocol_gen_hostile_share_fetch_answer_is_a_protocol_error() {
+    let script: common::fake_broker::Script = Arc::new(|req| match req.api {
+        ApiKey::ApiVersions => {
+            let mut ranges = VERSIONS.to_vec();
+            ranges.push((ApiKey::ShareFetch, 1, 2));
+            Some(frame(req, &api_versions(&ranges)))
+        }
+        ApiKey::ShareFetch => {
+            let mut payload = header_bytes(req, true);
+            let mut body = share_fetch_head();
+            put_uvarint(&mut body, u32::MAX);
+            body.put_slice(&[0; 16]);
+            payload.extend_from_slice(&body);
+            Some(raw_frame(&payload))
+        }
+        _ => None,
+    });
+    let broker = FakeBroker::start(script).await;
+    let client = common::client(&broker.bootstrap);
+    let conn = client
+        .connection(1, ConnectionKind::Fetch)
+        .await
+        .expect("connection to the fake broker");
+    let err = conn
+        .request(&ShareFetchRequest::default())
+        .await
+        .expect_err("a hostile ShareFetch answer");
+    let msg = err.to_string();
+    assert!(
+        matches!(err, kafka_client::Error::Protocol { .. })
+            && msg.contains("ShareFetch")
+            && msg.contains("ShareFetchResponse.responses"),
+        "{err:?}"
+    );
+    client.close();
 }
