@@ -17,6 +17,7 @@ use std::process::{Command, Stdio};
 pub mod emit;
 pub mod jar;
 pub mod schema;
+mod wire;
 
 /// The Kafka release whose schemas are generated.
 pub const KAFKA_VERSION: &str = "4.4.0";
