@@ -412,3 +412,27 @@ pub fn message(msg: &Message, kafka: &str, source: &str) -> Result<String, Strin
     );
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snake_case_names() {
+        assert_eq!(snake("ThrottleTimeMs"), "throttle_time_ms");
+        assert_eq!(snake("TopicID"), "topic_id");
+        assert_eq!(snake("Type"), "type_");
+        assert_eq!(snake("IsRenewAck"), "is_renew_ack");
+    }
+
+    #[test]
+    fn conditions_are_simplified_against_valid_versions() {
+        let valid = Versions { min: 1, max: 2 };
+        let v = |s| Versions::parse(s).unwrap();
+        assert_eq!(cond(v("0+"), valid), "true");
+        assert_eq!(cond(v("2+"), valid), "version >= 2");
+        assert_eq!(cond(v("0-1"), valid), "version <= 1");
+        assert_eq!(cond(v("0"), valid), "false");
+        assert_eq!(cond(v("none"), valid), "false");
+    }
+}
