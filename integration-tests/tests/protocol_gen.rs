@@ -193,3 +193,67 @@ async fn protocol_gen_hostile_share_fetch_answer_is_a_protocol_error() {
     );
     client.close();
 }
+
+/// Generated newer versions of APIs kafka-protocol also has (ApiVersions v5, ListOffsets
+/// v11) go through the same connection to the real 4.4 broker and decode.
+#[tokio::test]
+async fn protocol_gen_newer_versions_of_known_apis_on_the_real_broker() {
+    use kafka_client::lowlevel::protocol_gen::list_offsets_request::{
+        ListOffsetsPartition, ListOffsetsTopic,
+    };
+    use kafka_client::lowlevel::protocol_gen::{ApiVersionsRequest, ListOffsetsRequest};
+    use kafka_protocol::protocol::StrBytes;
+
+    let client = common::client(kafka_testbed::shared_cluster().bootstrap_servers().as_ref());
+    let metadata = client.metadata().await.expect("metadata");
+    let node = *metadata.brokers.keys().next().expect("a broker");
+    let conn = client
+        .connection(node, ConnectionKind::General)
+        .await
+        .expect("connection");
+
+    let req = ApiVersionsRequest::default()
+        .with_client_software_name(StrBytes::from_static_str("kafka-rs-protocol-gen"))
+        .with_client_software_version(StrBytes::from_static_str("0.1.0"));
+    let resp = conn.request(&req).await.expect("ApiVersions v5");
+    assert_eq!(resp.error_code, 0);
+    let share_fetch = resp
+        .api_keys
+        .iter()
+        .find(|k| k.api_key == ApiKey::ShareFetch as i16)
+        .expect("4.4 lists ShareFetch");
+    assert_eq!((share_fetch.min_version, share_fetch.max_version), (1, 2));
+
+    let topic = common::unique_topic("protocol-gen-list-offsets");
+    common::create_topic(&client, &topic, 1, 1).await;
+    let version = conn
+        .negotiate::<ListOffsetsRequest>(kafka_protocol::protocol::VersionRange {
+            min: 11,
+            max: 11,
+        })
+        .expect("4.4 serves ListOffsets v11");
+    let req = ListOffsetsRequest::default()
+        .with_replica_id(-1)
+        .with_topics(vec![
+            ListOffsetsTopic::default()
+                .with_name(StrBytes::from_string(topic.clone()))
+                .with_partitions(vec![
+                    ListOffsetsPartition::default()
+                        .with_partition_index(0)
+                        .with_current_leader_epoch(-1)
+                        .with_timestamp(-1),
+                ]),
+        ]);
+    let (leader, _) = client.leader(&topic, 0).await.expect("leader");
+    let leader_conn = client
+        .connection(leader, ConnectionKind::Fetch)
+        .await
+        .expect("leader connection");
+    let resp = leader_conn
+        .request_at(&req, version, std::time::Duration::from_secs(10))
+        .await
+        .expect("ListOffsets v11");
+    let p = &resp.topics[0].partitions[0];
+    assert_eq!((p.error_code, p.offset), (0, 0), "{resp:?}");
+    client.close();
+}

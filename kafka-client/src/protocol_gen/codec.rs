@@ -12,6 +12,18 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::protocol::buf::ByteBuf;
 use uuid::Uuid;
 
+/// Whether `T` is one of the generated messages (a type under `protocol_gen`). Their
+/// decoders bound every count and length themselves, so the connection skips
+/// `net/shape`'s pre-decode walk for them (which has no layout for their newer
+/// versions). A unit test below pins what `type_name` looks like.
+pub(crate) fn is_generated<T>() -> bool {
+    let here = module_path!();
+    let parent = here.strip_suffix("::codec").unwrap_or(here);
+    std::any::type_name::<T>()
+        .strip_prefix(parent)
+        .is_some_and(|rest| rest.starts_with("::"))
+}
+
 /// Fails unless `min <= version <= max`.
 pub(crate) fn check_version(version: i16, min: i16, max: i16, what: &str) -> Result<()> {
     if version < min || version > max {
@@ -434,6 +446,18 @@ pub(crate) fn unknown_tags_size(fields: &BTreeMap<i32, Bytes>) -> usize {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    #[test]
+    fn generated_types_are_recognised_by_path() {
+        assert!(super::is_generated::<super::super::ShareFetchResponse>());
+        assert!(super::is_generated::<
+            super::super::share_fetch_response::PartitionData,
+        >());
+        assert!(!super::is_generated::<
+            kafka_protocol::messages::ShareFetchResponse,
+        >());
+        assert!(!super::is_generated::<bytes::Bytes>());
+    }
+
     use bytes::BytesMut;
     use kafka_protocol::protocol::{Decodable, Encodable};
 

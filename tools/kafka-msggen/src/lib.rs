@@ -41,6 +41,10 @@ pub const APIS: &[&str] = &[
     "TxnOffsetCommit",
     "DeleteGroups",
     "DescribeLogDirs",
+    // ApiVersions v5 (KIP-1242: cluster and node id checks, REBOOTSTRAP_REQUIRED).
+    "ApiVersions",
+    // AddRaftVoter v1 (the admin client's add_raft_voter).
+    "AddRaftVoter",
     // Streams groups (KIP-1071), new since 4.1.
     "StreamsGroupHeartbeat",
     "StreamsGroupDescribe",
