@@ -427,3 +427,42 @@ pub async fn java_round_trip(listener: Listener, settings: &[(&str, String)]) {
     let (_, values) = fetch(&plaintext(), &topic).await.expect("fetch");
     assert_eq!(values, ["j1", "j2", "j3"]);
 }
+
+/// librdkafka (confluent-kafka from PyPI, with a librdkafka recent enough for Kafka 4's
+/// SCRAM, unlike Debian's kcat) produces three records to a new topic over `listener`
+/// with `settings` and reads them back (`librdkafka_check.py`).
+pub async fn librdkafka_round_trip(listener: Listener, settings: &[(&str, String)]) {
+    let topic = unique_topic("rdkafka");
+    create_topic(&plaintext(), &topic).await;
+    let dir = secure().certs().dir.clone();
+    let props_file = dir.join(format!("{topic}.conf"));
+    let mut props = format!("bootstrap.servers={}\n", secure().bootstrap(listener));
+    for (k, v) in settings {
+        props.push_str(&format!("{k}={v}\n"));
+    }
+    std::fs::write(&props_file, props).expect("write librdkafka config");
+    let python = kafka_testbed::confluent_python::confluent_python().expect("confluent-kafka");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/security_common/librdkafka_check.py"
+    );
+    let topic_arg = topic.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .arg(&props_file)
+            .arg(topic_arg)
+            .stdin(Stdio::null())
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .expect("python task");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("VALUES=l1,l2,l3"),
+        "librdkafka client failed ({}): {stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
