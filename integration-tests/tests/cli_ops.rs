@@ -757,6 +757,49 @@ async fn cli_ops_quotas_scram_users_log_dirs_and_transactions() {
         "{}",
         show(&o)
     );
+    let o = cli(b, &["features", "describe", "--json"], "");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let metadata_version = out(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .find(|v| v["feature"] == "metadata.version")
+        .and_then(|v| v["finalizedVersionLevel"].as_i64())
+        .expect("metadata.version finalized");
+    assert!(metadata_version > 0, "{}", show(&o));
+    // A dry run validates with the controller and changes nothing; an unknown feature
+    // and a malformed level are refused.
+    let keep = format!("metadata.version={metadata_version}");
+    let o = cli(
+        b,
+        &["features", "upgrade", "--feature", &keep, "--dry-run"],
+        "",
+    );
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert!(
+        out(&o).contains(&format!(
+            "metadata.version can be upgraded to {metadata_version}"
+        )),
+        "{}",
+        show(&o)
+    );
+    let o = cli(
+        b,
+        &[
+            "features",
+            "downgrade",
+            "--feature",
+            "no.such.feature=1",
+            "--dry-run",
+        ],
+        "",
+    );
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let o = cli(
+        b,
+        &["features", "upgrade", "--feature", "metadata.version"],
+        "",
+    );
+    assert_eq!(code(&o), 2, "{}", show(&o));
     let o = cli(
         b,
         &[

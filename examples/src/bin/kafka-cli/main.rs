@@ -12,6 +12,7 @@ mod configs;
 mod consume;
 mod dump_log;
 mod exit;
+mod features;
 mod groups;
 mod log_dirs;
 mod partitions;
@@ -99,10 +100,10 @@ enum Command {
         #[command(subcommand)]
         command: quorum::QuorumCommand,
     },
-    /// Describe finalized and supported feature levels.
+    /// Describe, upgrade and downgrade finalized feature levels.
     Features {
         #[command(subcommand)]
-        command: quorum::FeaturesCommand,
+        command: features::FeaturesCommand,
     },
     /// List, describe and abort transactions.
     Transactions {
@@ -164,7 +165,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::LogDirs { command } => log_dirs::run(&ctx, command).await,
         Command::Transactions { command } => transactions::run(&ctx, command).await,
         Command::Quorum { command } => quorum::run(&ctx, command).await,
-        Command::Features { command } => quorum::run_features(&ctx, command).await,
+        Command::Features { command } => features::run(&ctx, command).await,
         Command::DumpLog(args) => dump_log::run(args),
     }
 }

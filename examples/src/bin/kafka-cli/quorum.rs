@@ -1,9 +1,8 @@
-//! `kafka-cli quorum describe` and `kafka-cli features describe`: what
-//! `kafka-metadata-quorum.sh describe --status/--replication` and
-//! `kafka-features.sh describe` print.
+//! `kafka-cli quorum describe`: what `kafka-metadata-quorum.sh describe
+//! --status/--replication` prints.
 
 use clap::Subcommand;
-use kafka_admin::{FeaturesOptions, QuorumOptions};
+use kafka_admin::QuorumOptions;
 
 use crate::Ctx;
 use crate::exit::Failure;
@@ -17,12 +16,6 @@ pub enum QuorumCommand {
         #[arg(long)]
         replication: bool,
     },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum FeaturesCommand {
-    /// Finalized and supported feature levels.
-    Describe,
 }
 
 pub async fn run(ctx: &Ctx, cmd: QuorumCommand) -> Result<(), Failure> {
@@ -66,24 +59,6 @@ pub async fn run(ctx: &Ctx, cmd: QuorumCommand) -> Result<(), Failure> {
         println!("MaxFollowerLag:         {max_lag}");
         println!("CurrentVoters:          [{}]", ids(&q.voters));
         println!("CurrentObservers:       [{}]", ids(&q.observers));
-    }
-    Ok(())
-}
-
-pub async fn run_features(ctx: &Ctx, cmd: FeaturesCommand) -> Result<(), Failure> {
-    let FeaturesCommand::Describe = cmd;
-    let f = ctx
-        .admin
-        .describe_features(FeaturesOptions::default().timeout(ctx.timeout))
-        .await?;
-    for (name, supported) in &f.supported {
-        let finalized = f.finalized.get(name).map_or(0, |r| r.max);
-        println!(
-            "Feature: {name}\tSupportedMinVersion: {}\tSupportedMaxVersion: {}\tFinalizedVersionLevel: {finalized}\tEpoch: {}",
-            supported.min,
-            supported.max,
-            f.finalized_epoch.map_or("-".to_string(), |e| e.to_string())
-        );
     }
     Ok(())
 }
