@@ -747,6 +747,22 @@ async fn cli_ops_quotas_scram_users_log_dirs_and_transactions() {
         "{}",
         show(&o)
     );
+    let o = cli(b, &["quorum", "describe", "--json"], "");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let q: serde_json::Value = serde_json::from_str(out(&o).trim()).expect("one JSON line");
+    let mut voters: Vec<i64> = q["voters"]
+        .as_array()
+        .expect("voters")
+        .iter()
+        .map(|v| v["nodeId"].as_i64().expect("nodeId"))
+        .collect();
+    voters.sort_unstable();
+    assert_eq!(voters, vec![1, 2, 3], "{}", show(&o));
+    assert!(
+        voters.contains(&q["leaderId"].as_i64().unwrap()),
+        "{}",
+        show(&o)
+    );
     let o = cli(b, &["quorum", "describe", "--replication"], "");
     assert_eq!(code(&o), 0, "{}", show(&o));
     assert_eq!(out(&o).matches("Leader").count(), 1, "{}", show(&o));
@@ -1022,6 +1038,23 @@ async fn cli_ops_configs_describe_alter_and_leaders_elect() {
     let client = common::client(&bootstrap);
     let topic = common::unique_topic("cli-configs");
     create_assigned(&client, &topic, &[vec![1, 2], vec![2, 1]]).await;
+
+    // Scripts read topics as JSON.
+    let o = cli(b, &["topics", "describe", "--topic", &topic, "--json"], "");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let d: serde_json::Value = serde_json::from_str(out(&o).trim()).expect("one JSON line");
+    assert_eq!(d["topic"], serde_json::json!(topic));
+    assert_eq!(d["partitions"][0]["replicas"], serde_json::json!([1, 2]));
+    assert_eq!(d["partitions"][1]["replicas"], serde_json::json!([2, 1]));
+    let o = cli(b, &["topics", "list", "--json"], "");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let listed = out(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .find(|v| v["topic"] == serde_json::json!(topic))
+        .expect("topic listed");
+    assert_eq!(listed["topicId"], d["topicId"]);
+    assert_eq!(listed["partitions"], serde_json::json!(2));
 
     // Set two topic configs, one a list in Kafka's bracket syntax.
     let o = cli(

@@ -15,16 +15,39 @@ pub enum QuorumCommand {
         /// One line per replica (NodeId, LogEndOffset, Lag, Status) instead of the summary.
         #[arg(long)]
         replication: bool,
+        /// One JSON object (leader, epoch, high watermark, each replica) instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 pub async fn run(ctx: &Ctx, cmd: QuorumCommand) -> Result<(), Failure> {
-    let QuorumCommand::Describe { replication } = cmd;
+    let QuorumCommand::Describe { replication, json } = cmd;
     let q = ctx
         .admin
         .describe_metadata_quorum(QuorumOptions::default().timeout(ctx.timeout))
         .await?;
-    if replication {
+    if json {
+        let replicas = |rs: &[kafka_admin::QuorumReplica]| -> Vec<serde_json::Value> {
+            rs.iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "nodeId": r.id,
+                        "logEndOffset": r.log_end_offset,
+                        "lag": q.lag(r),
+                    })
+                })
+                .collect()
+        };
+        let line = serde_json::json!({
+            "leaderId": q.leader_id,
+            "leaderEpoch": q.leader_epoch,
+            "highWatermark": q.high_watermark,
+            "voters": replicas(&q.voters),
+            "observers": replicas(&q.observers),
+        });
+        println!("{line}");
+    } else if replication {
         println!("{:<8} {:>14} {:>6} Status", "NodeId", "LogEndOffset", "Lag");
         for (replicas, role) in [(&q.voters, "Follower"), (&q.observers, "Observer")] {
             for r in replicas.iter() {
