@@ -2,6 +2,7 @@
 //! produced in memory, and its fault controls.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -21,10 +22,11 @@ use kafka_protocol::messages::offset_fetch_response::{
 };
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, EndTxnRequest, FetchRequest, FetchResponse, InitProducerIdRequest,
-    InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest,
-    MetadataResponse, OffsetCommitRequest, OffsetFetchRequest, OffsetFetchResponse, ProduceRequest,
-    ProduceResponse, ProducerId, TopicName, TxnOffsetCommitRequest,
+    ApiKey, BrokerId, EndTxnRequest, FetchRequest, FetchResponse, FindCoordinatorResponse,
+    InitProducerIdRequest, InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse,
+    MetadataRequest, MetadataResponse, OffsetCommitRequest, OffsetFetchRequest,
+    OffsetFetchResponse, ProduceRequest, ProduceResponse, ProducerId, TopicName,
+    TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 use tokio::net::TcpListener;
@@ -39,16 +41,37 @@ use crate::server::{Handler, serve};
 const OFFSET_OUT_OF_RANGE: i16 = 1;
 const CORRUPT_MESSAGE: i16 = 2;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const LEADER_NOT_AVAILABLE: i16 = 5;
+const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 const INVALID_TOPIC_EXCEPTION: i16 = 17;
 
 /// Builds a [`Cluster`]: its topics, then [`start`](Self::start).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClusterBuilder {
+    brokers: i32,
     topics: Vec<(String, i32)>,
     auto_create: Option<i32>,
 }
 
+impl Default for ClusterBuilder {
+    fn default() -> Self {
+        ClusterBuilder {
+            brokers: 1,
+            topics: Vec::new(),
+            auto_create: None,
+        }
+    }
+}
+
 impl ClusterBuilder {
+    /// How many brokers (ids 1..=n, each on its own loopback port; default 1). Every
+    /// broker holds every partition (one shared log, as if fully replicated); leaders
+    /// are spread round-robin.
+    pub fn brokers(mut self, n: i32) -> Self {
+        self.brokers = n.max(1);
+        self
+    }
+
     /// A topic that exists from the start, with `partitions` partitions (at least 1).
     pub fn topic(mut self, name: impl Into<String>, partitions: i32) -> Self {
         self.topics.push((name.into(), partitions.max(1)));
@@ -66,33 +89,51 @@ impl ClusterBuilder {
     /// Binds a loopback port and starts serving; the cluster runs until the tokio
     /// runtime it was started in ends. Fails only if no port can be bound.
     pub async fn start(self) -> std::io::Result<Cluster> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
+        let mut listeners = Vec::new();
+        let mut nodes = Vec::new();
+        for id in 1..=self.brokers {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            nodes.push(Node {
+                id,
+                port: listener.local_addr()?.port(),
+                alive: AtomicBool::new(true),
+            });
+            listeners.push(listener);
+        }
         let mut state = State {
             auto_create: self.auto_create,
+            brokers: self.brokers,
             ..State::default()
         };
         for (name, partitions) in self.topics {
             state.create(&name, partitions);
         }
         let inner = Arc::new(Inner {
-            port,
+            nodes,
             state: Mutex::new(state),
             faults: Mutex::new(Faults::default()),
         });
-        let handler_inner = inner.clone();
-        let handler: Handler = Arc::new(move |req: &Req| handler_inner.handle(req));
-        tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                tokio::spawn(serve(sock, port, handler.clone()));
-            }
-        });
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let node = i as i32 + 1;
+            let port = inner.nodes[i].port;
+            let handler_inner = inner.clone();
+            let handler: Handler = Arc::new(move |req: &Req| handler_inner.handle(node, req));
+            let accept_inner = inner.clone();
+            tokio::spawn(async move {
+                while let Ok((sock, _)) = listener.accept().await {
+                    // A killed broker takes connections and closes them at once.
+                    if accept_inner.alive(node) {
+                        tokio::spawn(serve(sock, port, handler.clone()));
+                    }
+                }
+            });
+        }
         Ok(Cluster { inner })
     }
 }
 
-/// An in-process Kafka-speaking broker (one node, id 1, on `127.0.0.1`) that stores
-/// produced batches in memory and serves them to fetches. Cheap to clone; every clone
+/// An in-process Kafka-speaking cluster (brokers with ids from 1 on `127.0.0.1`) that
+/// stores produced batches in memory and serves them to fetches. Cheap to clone; every clone
 /// controls the same broker. See the [crate documentation](crate) for what it models.
 #[derive(Debug, Clone)]
 pub struct Cluster {
@@ -105,9 +146,58 @@ impl Cluster {
         ClusterBuilder::default()
     }
 
-    /// The address to give a client's `bootstrap.servers`: `127.0.0.1:<port>`.
+    /// The address to give a client's `bootstrap.servers`: every broker's
+    /// `127.0.0.1:<port>`, comma-separated.
     pub fn bootstrap_servers(&self) -> String {
-        format!("127.0.0.1:{}", self.inner.port)
+        let all: Vec<String> = self
+            .inner
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        all.join(",")
+    }
+
+    /// The current leader of a partition, if the partition exists.
+    pub fn leader(&self, topic: &str, partition: i32) -> Option<i32> {
+        self.inner.state().leader(topic, partition)
+    }
+
+    /// Makes `broker` the partition's leader: clients that send to the old one get
+    /// NOT_LEADER_OR_FOLLOWER and find the new one in the metadata. No effect for an
+    /// unknown partition or broker.
+    pub fn move_leader(&self, topic: &str, partition: i32, broker: i32) {
+        if (1..=self.inner.nodes.len() as i32).contains(&broker) {
+            self.inner.state().set_leader(topic, partition, broker);
+        }
+    }
+
+    /// Stops a broker: its connections close and new ones are closed at once, and the
+    /// partitions it led move to the next live broker (the log is shared, so nothing
+    /// is lost). Killing the last live broker leaves its partitions without a leader.
+    pub fn kill(&self, broker: i32) {
+        let Some(node) = self.inner.node(broker) else {
+            return;
+        };
+        node.alive.store(false, Ordering::SeqCst);
+        let next = self
+            .inner
+            .nodes
+            .iter()
+            .map(|n| n.id)
+            .cycle()
+            .skip(broker as usize)
+            .take(self.inner.nodes.len())
+            .find(|&id| self.inner.alive(id));
+        self.inner.state().fail_over(broker, next.unwrap_or(-1));
+    }
+
+    /// Starts a killed broker again (leaders stay where they moved; see
+    /// [`move_leader`](Self::move_leader)).
+    pub fn restart(&self, broker: i32) {
+        if let Some(node) = self.inner.node(broker) {
+            node.alive.store(true, Ordering::SeqCst);
+        }
     }
 
     /// Creates a topic (no effect if it exists).
@@ -178,8 +268,15 @@ impl Cluster {
 }
 
 #[derive(Debug)]
-struct Inner {
+struct Node {
+    id: i32,
     port: u16,
+    alive: AtomicBool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    nodes: Vec<Node>,
     state: Mutex<State>,
     faults: Mutex<Faults>,
 }
@@ -188,10 +285,13 @@ struct Inner {
 struct Topic {
     id: u128,
     partitions: Vec<PartitionLog>,
+    /// Leader broker of each partition (-1: none).
+    leaders: Vec<i32>,
 }
 
 #[derive(Debug, Default)]
 struct State {
+    brokers: i32,
     topics: BTreeMap<String, Topic>,
     auto_create: Option<i32>,
     /// (group, topic, partition) → committed offset.
@@ -206,12 +306,47 @@ struct State {
 impl State {
     fn create(&mut self, name: &str, partitions: i32) {
         let id = self.topics.len() as u128 + 1;
+        let brokers = self.brokers.max(1);
+        // Leaders round-robin from a per-topic start, as Kafka spreads them.
+        let first = (id as i32 - 1) % brokers;
         self.topics
             .entry(name.to_string())
             .or_insert_with(|| Topic {
                 id,
                 partitions: (0..partitions).map(|_| PartitionLog::default()).collect(),
+                leaders: (0..partitions).map(|p| (first + p) % brokers + 1).collect(),
             });
+    }
+
+    fn leader(&self, topic: &str, partition: i32) -> Option<i32> {
+        let p = usize::try_from(partition).ok()?;
+        self.topics.get(topic)?.leaders.get(p).copied()
+    }
+
+    fn set_leader(&mut self, topic: &str, partition: i32, broker: i32) {
+        let Ok(p) = usize::try_from(partition) else {
+            return;
+        };
+        if let Some(l) = self
+            .topics
+            .get_mut(topic)
+            .and_then(|t| t.leaders.get_mut(p))
+        {
+            *l = broker;
+        }
+    }
+
+    fn fail_over(&mut self, dead: i32, next: i32) {
+        for t in self.topics.values_mut() {
+            for l in t.leaders.iter_mut().filter(|l| **l == dead) {
+                *l = next;
+            }
+        }
+    }
+
+    /// Whether `broker` leads the partition (false for an unknown one).
+    fn leads(&self, broker: i32, topic: &str, partition: i32) -> bool {
+        self.leader(topic, partition) == Some(broker)
     }
 
     /// The topic, created first when auto-creation is on.
@@ -242,6 +377,16 @@ fn name(s: &str) -> TopicName {
 }
 
 impl Inner {
+    fn node(&self, broker: i32) -> Option<&Node> {
+        self.nodes
+            .get(usize::try_from(broker).ok()?.checked_sub(1)?)
+    }
+
+    fn alive(&self, broker: i32) -> bool {
+        self.node(broker)
+            .is_some_and(|n| n.alive.load(Ordering::SeqCst))
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -250,14 +395,17 @@ impl Inner {
         self.faults.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The answer to one request (`None`: close the connection).
-    fn handle(&self, req: &Req) -> Option<(Vec<u8>, Duration)> {
+    /// Broker `node`'s answer to one request (`None`: close the connection).
+    fn handle(&self, node: i32, req: &Req) -> Option<(Vec<u8>, Duration)> {
+        if !self.alive(node) {
+            return None;
+        }
         let fault = self.faults().take(req.api);
         match fault {
             Some(Fault::Drop) => None,
             Some(Fault::Error(code)) => Some((self.error(req, code)?, Duration::ZERO)),
-            Some(Fault::Delay(d)) => Some((self.answer(req)?, d)),
-            None => Some((self.answer(req)?, Duration::ZERO)),
+            Some(Fault::Delay(d)) => Some((self.answer(node, req)?, d)),
+            None => Some((self.answer(node, req)?, Duration::ZERO)),
         }
     }
 
@@ -271,21 +419,35 @@ impl Inner {
                 }
                 Some(frame(req, &r))
             }
-            ApiKey::ListOffsets => Some(frame(req, &self.list_offsets(req, code)?)),
+            ApiKey::ListOffsets => Some(frame(req, &self.list_offsets(0, req, code)?)),
             ApiKey::Produce | ApiKey::Fetch => Some(error_answer(req, code)),
             _ => coordinator::answer(req, code),
         }
     }
 
-    fn answer(&self, req: &Req) -> Option<Vec<u8>> {
+    fn answer(&self, node: i32, req: &Req) -> Option<Vec<u8>> {
         let body = &mut req.body.clone();
         let v = req.version;
         Some(match req.api {
             ApiKey::ApiVersions => default_answer(req),
             ApiKey::Metadata => frame(req, &self.metadata(req)?),
-            ApiKey::Produce => frame(req, &self.produce(ProduceRequest::decode(body, v).ok()?)),
-            ApiKey::Fetch => frame(req, &self.fetch(FetchRequest::decode(body, v).ok()?)),
-            ApiKey::ListOffsets => frame(req, &self.list_offsets(req, 0)?),
+            ApiKey::Produce => frame(
+                req,
+                &self.produce(node, ProduceRequest::decode(body, v).ok()?),
+            ),
+            ApiKey::Fetch => frame(req, &self.fetch(node, FetchRequest::decode(body, v).ok()?)),
+            ApiKey::ListOffsets => frame(req, &self.list_offsets(node, req, 0)?),
+            ApiKey::FindCoordinator => {
+                // The coordinator is the first live broker.
+                let node = self.nodes.iter().find(|n| n.alive.load(Ordering::SeqCst))?;
+                frame(
+                    req,
+                    &FindCoordinatorResponse::default()
+                        .with_node_id(BrokerId(node.id))
+                        .with_host(StrBytes::from_static_str("127.0.0.1"))
+                        .with_port(i32::from(node.port)),
+                )
+            }
             ApiKey::InitProducerId => {
                 let r = InitProducerIdRequest::decode(body, v).ok()?;
                 frame(req, &self.init_producer_id(r))
@@ -338,6 +500,12 @@ impl Inner {
 
     fn metadata(&self, req: &Req) -> Option<MetadataResponse> {
         let r = MetadataRequest::decode(&mut req.body.clone(), req.version).ok()?;
+        let live: Vec<BrokerId> = self
+            .nodes
+            .iter()
+            .filter(|n| n.alive.load(Ordering::SeqCst))
+            .map(|n| BrokerId(n.id))
+            .collect();
         let mut st = self.state();
         let names: Vec<String> = match &r.topics {
             None => st.topics.keys().cloned().collect(),
@@ -353,13 +521,20 @@ impl Inner {
                     .with_name(Some(name(n)))
                     .with_topic_id(kafka_client::Uuid::from_u128(t.id))
                     .with_partitions(
-                        (0..t.partitions.len() as i32)
-                            .map(|p| {
-                                MetadataResponsePartition::default()
-                                    .with_partition_index(p)
-                                    .with_leader_id(BrokerId(1))
-                                    .with_replica_nodes(vec![BrokerId(1)])
-                                    .with_isr_nodes(vec![BrokerId(1)])
+                        t.leaders
+                            .iter()
+                            .enumerate()
+                            .map(|(p, &leader)| {
+                                let partition = MetadataResponsePartition::default()
+                                    .with_partition_index(p as i32)
+                                    .with_leader_id(BrokerId(leader))
+                                    .with_replica_nodes(live.clone())
+                                    .with_isr_nodes(live.clone());
+                                if leader < 0 {
+                                    partition.with_error_code(LEADER_NOT_AVAILABLE)
+                                } else {
+                                    partition
+                                }
                             })
                             .collect(),
                     ),
@@ -374,19 +549,25 @@ impl Inner {
             .collect();
         Some(
             MetadataResponse::default()
-                .with_brokers(vec![
-                    MetadataResponseBroker::default()
-                        .with_node_id(BrokerId(1))
-                        .with_host(StrBytes::from_static_str("127.0.0.1"))
-                        .with_port(i32::from(self.port)),
-                ])
+                .with_brokers(
+                    self.nodes
+                        .iter()
+                        .filter(|n| n.alive.load(Ordering::SeqCst))
+                        .map(|n| {
+                            MetadataResponseBroker::default()
+                                .with_node_id(BrokerId(n.id))
+                                .with_host(StrBytes::from_static_str("127.0.0.1"))
+                                .with_port(i32::from(n.port))
+                        })
+                        .collect(),
+                )
                 .with_cluster_id(Some(StrBytes::from_static_str("kafka-testkit")))
-                .with_controller_id(BrokerId(1))
+                .with_controller_id(live.first().copied().unwrap_or(BrokerId(-1)))
                 .with_topics(topics),
         )
     }
 
-    fn produce(&self, r: ProduceRequest) -> ProduceResponse {
+    fn produce(&self, node: i32, r: ProduceRequest) -> ProduceResponse {
         let mut st = self.state();
         let responses = r
             .topic_data
@@ -399,6 +580,11 @@ impl Inner {
                     .into_iter()
                     .map(|p| {
                         let resp = PartitionProduceResponse::default().with_index(p.index);
+                        if exists && st.leader(&topic, p.index).is_some_and(|l| l != node) {
+                            return resp
+                                .with_error_code(NOT_LEADER_OR_FOLLOWER)
+                                .with_base_offset(-1);
+                        }
                         let log = if exists {
                             st.log_mut(&topic, p.index)
                         } else {
@@ -423,7 +609,7 @@ impl Inner {
         ProduceResponse::default().with_responses(responses)
     }
 
-    fn fetch(&self, r: FetchRequest) -> FetchResponse {
+    fn fetch(&self, node: i32, r: FetchRequest) -> FetchResponse {
         let st = self.state();
         let committed_only = r.isolation_level == 1;
         let max_bytes = usize::try_from(r.max_bytes).unwrap_or(0).max(1);
@@ -439,6 +625,9 @@ impl Inner {
                         let Some(log) = st.log(&t.topic, p.partition) else {
                             return resp.with_error_code(UNKNOWN_TOPIC_OR_PARTITION);
                         };
+                        if !st.leads(node, &t.topic, p.partition) {
+                            return resp.with_error_code(NOT_LEADER_OR_FOLLOWER);
+                        }
                         let (end, stable) = (log.end_offset(), log.last_stable_offset());
                         let resp = resp
                             .with_high_watermark(end)
@@ -472,7 +661,9 @@ impl Inner {
         FetchResponse::default().with_responses(topics)
     }
 
-    fn list_offsets(&self, req: &Req, code: i16) -> Option<ListOffsetsResponse> {
+    /// Broker `node`'s ListOffsets answer (`node` 0 with a `code`: every partition fails
+    /// with it).
+    fn list_offsets(&self, node: i32, req: &Req, code: i16) -> Option<ListOffsetsResponse> {
         let r = ListOffsetsRequest::decode(&mut req.body.clone(), req.version).ok()?;
         let st = self.state();
         let committed_only = r.isolation_level == 1;
@@ -495,6 +686,9 @@ impl Inner {
                                 .with_error_code(UNKNOWN_TOPIC_OR_PARTITION)
                                 .with_offset(-1);
                         };
+                        if !st.leads(node, &t.name, p.partition_index) {
+                            return resp.with_error_code(NOT_LEADER_OR_FOLLOWER).with_offset(-1);
+                        }
                         let offset = match p.timestamp {
                             -2 => 0,
                             -1 if committed_only => log.last_stable_offset(),

@@ -223,3 +223,103 @@ async fn runs_on_the_paused_clock() {
     }
     assert_eq!(got.len(), 1);
 }
+
+#[tokio::test]
+async fn three_brokers_spread_leaders_and_fail_over_when_one_is_killed() {
+    let cluster = Cluster::builder()
+        .brokers(3)
+        .topic("t", 6)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(cluster.bootstrap_servers().split(',').count(), 3);
+    let leaders: std::collections::BTreeSet<i32> =
+        (0..6).map(|p| cluster.leader("t", p).unwrap()).collect();
+    assert_eq!(leaders, [1, 2, 3].into());
+    let p = producer(&cluster);
+    for part in 0..6 {
+        p.send_and_wait(
+            ProducerRecord::new("t")
+                .with_partition(part)
+                .with_value("before"),
+        )
+        .await
+        .unwrap();
+    }
+    let victim = cluster.leader("t", 0).unwrap();
+    cluster.kill(victim);
+    let new_leader = cluster.leader("t", 0).unwrap();
+    assert_ne!(new_leader, victim);
+    for part in 0..6 {
+        let m = p
+            .send_and_wait(
+                ProducerRecord::new("t")
+                    .with_partition(part)
+                    .with_value("after"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            m.offset, 1,
+            "partition {part} kept its log across the fail-over"
+        );
+    }
+    // A client bootstrapping now is not told about the dead broker.
+    let md = kafka_client::Client::builder()
+        .bootstrap_servers([cluster.bootstrap_servers()])
+        .build()
+        .unwrap()
+        .metadata()
+        .await
+        .unwrap();
+    assert!(!md.brokers.contains_key(&victim), "{:?}", md.brokers);
+    cluster.restart(victim);
+    cluster.move_leader("t", 0, victim);
+    let m = p
+        .send_and_wait(
+            ProducerRecord::new("t")
+                .with_partition(0)
+                .with_value("back"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(m.offset, 2);
+    assert_eq!(cluster.leader("t", 0), Some(victim));
+}
+
+#[tokio::test]
+async fn a_consumer_follows_a_moved_leader() {
+    let cluster = Cluster::builder()
+        .brokers(2)
+        .topic("t", 1)
+        .start()
+        .await
+        .unwrap();
+    let p = producer(&cluster);
+    let c = Consumer::builder()
+        .bootstrap_servers([cluster.bootstrap_servers()])
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .build()
+        .unwrap();
+    c.assign([TopicPartition::new("t", 0)]).unwrap();
+    let mut got = Vec::new();
+    for round in 0..2 {
+        p.send_and_wait(ProducerRecord::new("t").with_value(format!("{round}")))
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got.len() <= round && Instant::now() < deadline {
+            got.extend(
+                c.poll(Duration::from_millis(100))
+                    .await
+                    .unwrap()
+                    .into_parts()
+                    .0,
+            );
+        }
+        let other = 3 - cluster.leader("t", 0).unwrap();
+        cluster.move_leader("t", 0, other);
+    }
+    let values: Vec<_> = got.iter().map(|r| r.value.clone().unwrap()).collect();
+    assert_eq!(values, ["0", "1"]);
+}
