@@ -289,15 +289,17 @@ struct Topic {
     leaders: Vec<i32>,
 }
 
+/// (group, topic, partition): where a committed offset belongs.
+type GroupPartition = (String, String, i32);
+
 #[derive(Debug, Default)]
 struct State {
     brokers: i32,
     topics: BTreeMap<String, Topic>,
     auto_create: Option<i32>,
-    /// (group, topic, partition) → committed offset.
-    committed: HashMap<(String, String, i32), i64>,
+    committed: HashMap<GroupPartition, i64>,
     /// Transactional offsets waiting for their transaction's end: producer id → commits.
-    pending_offsets: HashMap<i64, Vec<((String, String, i32), i64)>>,
+    pending_offsets: HashMap<i64, Vec<(GroupPartition, i64)>>,
     /// transactional id → (producer id, epoch).
     producers: HashMap<String, (i64, i16)>,
     next_producer_id: i64,

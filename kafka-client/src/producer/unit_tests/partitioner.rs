@@ -248,11 +248,11 @@ fn librdkafka_partitioners_place_keys_as_librdkafka() {
     // FNV-1a vectors from librdkafka's rdfnv1a.c unit test.
     assert_eq!(
         Fnv1a.partition_for_key(Some(b"kafka"), 100),
-        Some((0x0d33_c4e1 % 100) as i32)
+        Some(0x0d33_c4e1 % 100)
     );
     assert_eq!(
         Fnv1aRandom.partition_for_key(Some(b"giberish123456789"), 7),
-        Some((0x77a5_8295 % 7) as i32)
+        Some(0x77a5_8295 % 7)
     );
     // murmur2 vectors from the Java client's UtilsTest.
     for how in [Default, Murmur2, Murmur2Random] {
@@ -267,10 +267,7 @@ fn librdkafka_partitioners_place_keys_as_librdkafka() {
         Murmur2.partition_for_key(None, 12),
         Some(key_partition(b"", 12))
     );
-    assert_eq!(
-        Fnv1a.partition_for_key(None, 100),
-        Some((0x7ee3_623b % 100) as i32)
-    );
+    assert_eq!(Fnv1a.partition_for_key(None, 100), Some(0x7ee3_623b % 100));
     for how in [
         Default,
         Murmur2Random,
@@ -291,7 +288,7 @@ fn librdkafka_partitioners_place_keys_as_librdkafka() {
     );
     assert_eq!(
         Fnv1aRandom.partition_for_key(Some(b""), 100),
-        Some((0x7ee3_623b % 100) as i32)
+        Some(0x7ee3_623b % 100)
     );
     // Random ignores keys; no partition count, no partition.
     assert_eq!(Random.partition_for_key(Some(b"k"), 12), None);
@@ -354,5 +351,5 @@ fn librdkafka_partitioners_without_a_fixed_place_stick_or_pick_at_random() {
     // Fixed places hold even for partitions without a leader (as for the Java hash).
     let none = |_: i32| false;
     let p = t.choose(&Partitioning::Fnv1a, "t", None, None, 100, 1, 1, none);
-    assert_eq!(p, (0x7ee3_623b % 100) as i32);
+    assert_eq!(p, 0x7ee3_623b % 100);
 }
