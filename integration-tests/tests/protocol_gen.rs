@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_testkit::raw::{FakeBroker, VERSIONS, api_versions, frame, header_bytes, raw_frame};
 use kafka_client::lowlevel::ConnectionKind;
 use kafka_client::lowlevel::protocol_gen::ShareFetchRequest;
 use kafka_client::lowlevel::protocol_gen::{
@@ -19,6 +18,7 @@ use kafka_client::lowlevel::protocol_gen::{
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_testbed::{KafkaVersion, jars};
+use kafka_testkit::raw::{FakeBroker, VERSIONS, api_versions, frame, header_bytes, raw_frame};
 
 /// The kafka-clients jar of the release the generator targets, from the test bed's
 /// resolved classpath (CI fetches the jars before the tests run).
