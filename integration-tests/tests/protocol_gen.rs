@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use common::fake_broker::{FakeBroker, VERSIONS, api_versions, frame, header_bytes, raw_frame};
 use kafka_client::lowlevel::ConnectionKind;
 use kafka_client::lowlevel::protocol_gen::ShareFetchRequest;
 use kafka_client::lowlevel::protocol_gen::{
@@ -19,6 +18,7 @@ use kafka_client::lowlevel::protocol_gen::{
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_testbed::{KafkaVersion, jars};
+use kafka_testkit::raw::{FakeBroker, VERSIONS, api_versions, frame, header_bytes, raw_frame};
 
 /// The kafka-clients jar of the release the generator targets, from the test bed's
 /// resolved classpath (CI fetches the jars before the tests run).
@@ -158,7 +158,7 @@ fn protocol_gen_field_absent_in_the_version_is_an_encode_error() {
 /// 2^32 - 2: the connection's `request` returns a protocol error naming the field.
 #[tokio::test]
 async fn protocol_gen_hostile_share_fetch_answer_is_a_protocol_error() {
-    let script: common::fake_broker::Script = Arc::new(|req| match req.api {
+    let script: kafka_testkit::raw::Script = Arc::new(|req| match req.api {
         ApiKey::ApiVersions => {
             let mut ranges = VERSIONS.to_vec();
             ranges.push((ApiKey::ShareFetch, 1, 2));
@@ -174,7 +174,7 @@ async fn protocol_gen_hostile_share_fetch_answer_is_a_protocol_error() {
         }
         _ => None,
     });
-    let broker = FakeBroker::start(script).await;
+    let broker = FakeBroker::start(script).await.expect("fake broker");
     let client = common::client(&broker.bootstrap);
     let conn = client
         .connection(1, ConnectionKind::Fetch)
