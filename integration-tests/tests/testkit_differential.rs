@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kafka_client::consumer::{AutoOffsetReset, Consumer, ConsumerRecord, IsolationLevel};
-use kafka_client::producer::{Producer, ProducerRecord, key_partition};
+use kafka_client::producer::{Producer, ProducerRecord, Transaction, key_partition};
 use kafka_client::{OffsetAndMetadata, TopicPartition};
 use kafka_testkit::Cluster;
 
@@ -83,6 +83,15 @@ async fn drain(c: &Consumer, count: usize, t: &Target) -> Vec<ConsumerRecord> {
         .into_parts();
     out.extend(extra);
     out
+}
+
+/// Commits or aborts `txn`.
+async fn end(txn: Transaction<'_>, commit: bool) {
+    if commit {
+        txn.commit().await.unwrap();
+    } else {
+        txn.abort().await.unwrap();
+    }
 }
 
 fn values(records: &[ConsumerRecord]) -> Vec<String> {
@@ -202,11 +211,7 @@ async fn testkit_differential_transactions_and_read_committed() {
                 .await
                 .unwrap();
             }
-            if commit {
-                txn.commit().await.unwrap();
-            } else {
-                txn.abort().await.unwrap();
-            }
+            end(txn, commit).await;
         }
         p.close(Duration::from_secs(5)).await.unwrap();
 
@@ -250,11 +255,7 @@ async fn testkit_differential_transactions_and_read_committed() {
             txn.send_offsets([(tp.clone(), OffsetAndMetadata::new(offset))], &meta)
                 .await
                 .unwrap();
-            if commit {
-                txn.commit().await.unwrap();
-            } else {
-                txn.abort().await.unwrap();
-            }
+            end(txn, commit).await;
         }
         p.close(Duration::from_secs(5)).await.unwrap();
         let committed = member.committed([tp.clone()]).await.unwrap();
