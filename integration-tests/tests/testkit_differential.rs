@@ -336,3 +336,78 @@ for _ in range(100):
 c.close()
 print("\n".join(seen))
 "#;
+
+/// Admin basics: creating a topic, creating it again, a replication factor above the
+/// broker count, deleting it twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn testkit_differential_admin_create_and_delete_topics() {
+    use kafka_admin::{Admin, CreateTopicsOptions, DeleteTopicsOptions, NewTopic};
+    use kafka_client::ErrorCode;
+    for t in Target::both().await {
+        let admin = Admin::new(common::client(&t.bootstrap()));
+        let name = common::unique_topic("tk-diff-admin");
+        let created = admin
+            .create_topics(
+                [NewTopic::new(&name).partitions(4).replication_factor(1)],
+                CreateTopicsOptions::default(),
+            )
+            .await
+            .unwrap();
+        let topic = created[&name]
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{}: {e}", t.name()));
+        assert_eq!(
+            (topic.partitions, topic.replication_factor),
+            (4, 1),
+            "{}",
+            t.name()
+        );
+        let again = admin
+            .create_topics(
+                [NewTopic::new(&name).partitions(4).replication_factor(1)],
+                CreateTopicsOptions::default(),
+            )
+            .await
+            .unwrap();
+        let err = again[&name].as_ref().unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(ErrorCode::TOPIC_ALREADY_EXISTS),
+            "{}: {err}",
+            t.name()
+        );
+        let other = common::unique_topic("tk-diff-admin-rf");
+        let too_many = admin
+            .create_topics(
+                [NewTopic::new(&other).partitions(1).replication_factor(9)],
+                CreateTopicsOptions::default(),
+            )
+            .await
+            .unwrap();
+        let err = too_many[&other].as_ref().unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(ErrorCode::INVALID_REPLICATION_FACTOR),
+            "{}: {err}",
+            t.name()
+        );
+        common::wait_for_leaders(&common::client(&t.bootstrap()), &name, 4).await;
+
+        let deleted = admin
+            .delete_topics([&name], DeleteTopicsOptions::default())
+            .await
+            .unwrap();
+        assert!(deleted[&name].is_ok(), "{}: {:?}", t.name(), deleted[&name]);
+        let again = admin
+            .delete_topics([&name], DeleteTopicsOptions::default())
+            .await
+            .unwrap();
+        let err = again[&name].as_ref().unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+            "{}: {err}",
+            t.name()
+        );
+    }
+}
