@@ -335,3 +335,34 @@ async fn a_consumer_follows_a_moved_leader() {
     let values: Vec<_> = got.iter().map(|r| r.value.clone().unwrap()).collect();
     assert_eq!(values, ["0", "1"]);
 }
+
+/// A Produce answered too late is retried by the client; the broker recognises the
+/// idempotent producer's retry (same producer, epoch, sequence) and stores it once, as
+/// Kafka does.
+#[tokio::test]
+async fn an_idempotent_retry_after_a_timeout_is_stored_once() {
+    let cluster = with_topic(1).await;
+    let client = kafka_client::Client::builder()
+        .bootstrap_servers([cluster.bootstrap_servers()])
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let p = Producer::builder()
+        .client(client)
+        .delivery_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    // Written at once, answered after the client gave up on the request.
+    cluster.delay_next(Api::Produce, Duration::from_secs(1), 1);
+    let m = p
+        .send_and_wait(ProducerRecord::new("t").with_value("once"))
+        .await
+        .unwrap();
+    assert_eq!(m.offset, 0);
+    assert!(cluster.requests(Api::Produce) >= 2, "the client retried");
+    assert_eq!(
+        cluster.records("t", 0).len(),
+        1,
+        "the retry was not stored again"
+    );
+}
