@@ -28,8 +28,11 @@ pub(crate) struct PartitionLog {
     aborted: Vec<Aborted>,
     /// The last batches of each idempotent producer: (epoch, base sequence) → base
     /// offset, so that a retried batch is acknowledged, not written twice.
-    recent: HashMap<i64, VecDeque<((i16, i32), i64)>>,
+    recent: HashMap<i64, VecDeque<(BatchId, i64)>>,
 }
+
+/// An idempotent batch's (producer epoch, base sequence).
+type BatchId = (i16, i32);
 
 /// Batches per producer remembered for duplicate detection (the broker keeps 5).
 const RECENT_BATCHES: usize = 5;
