@@ -345,52 +345,36 @@ async fn testkit_differential_admin_create_and_delete_topics() {
     use kafka_client::ErrorCode;
     for t in Target::both().await {
         let admin = Admin::new(common::client(&t.bootstrap()));
+        let create = |name: &str, partitions: i32, rf: i16| {
+            let topic = NewTopic::new(name)
+                .partitions(partitions)
+                .replication_factor(rf);
+            let (admin, name) = (&admin, name.to_string());
+            async move {
+                let mut results = admin
+                    .create_topics([topic], CreateTopicsOptions::default())
+                    .await
+                    .unwrap();
+                results.remove(&name).expect("a result for the topic")
+            }
+        };
         let name = common::unique_topic("tk-diff-admin");
-        let created = admin
-            .create_topics(
-                [NewTopic::new(&name).partitions(4).replication_factor(1)],
-                CreateTopicsOptions::default(),
-            )
+        let topic = create(&name, 4, 1)
             .await
-            .unwrap();
-        let topic = created[&name]
-            .as_ref()
             .unwrap_or_else(|e| panic!("{}: {e}", t.name()));
-        assert_eq!(
-            (topic.partitions, topic.replication_factor),
-            (4, 1),
-            "{}",
-            t.name()
-        );
-        let again = admin
-            .create_topics(
-                [NewTopic::new(&name).partitions(4).replication_factor(1)],
-                CreateTopicsOptions::default(),
-            )
-            .await
-            .unwrap();
-        let err = again[&name].as_ref().unwrap_err();
-        assert_eq!(
-            err.code(),
-            Some(ErrorCode::TOPIC_ALREADY_EXISTS),
-            "{}: {err}",
-            t.name()
-        );
-        let other = common::unique_topic("tk-diff-admin-rf");
-        let too_many = admin
-            .create_topics(
-                [NewTopic::new(&other).partitions(1).replication_factor(9)],
-                CreateTopicsOptions::default(),
-            )
-            .await
-            .unwrap();
-        let err = too_many[&other].as_ref().unwrap_err();
-        assert_eq!(
-            err.code(),
-            Some(ErrorCode::INVALID_REPLICATION_FACTOR),
-            "{}: {err}",
-            t.name()
-        );
+        let shape = (topic.partitions, topic.replication_factor);
+        assert_eq!(shape, (4, 1), "{}", t.name());
+        for (topic, rf, code) in [
+            (name.clone(), 1, ErrorCode::TOPIC_ALREADY_EXISTS),
+            (
+                common::unique_topic("tk-diff-rf"),
+                9,
+                ErrorCode::INVALID_REPLICATION_FACTOR,
+            ),
+        ] {
+            let err = create(&topic, 1, rf).await.unwrap_err();
+            assert_eq!(err.code(), Some(code), "{}: {err}", t.name());
+        }
         common::wait_for_leaders(&common::client(&t.bootstrap()), &name, 4).await;
 
         let deleted = admin
