@@ -145,6 +145,35 @@ impl ClusterBuilder {
 /// An in-process Kafka-speaking cluster (brokers with ids from 1 on `127.0.0.1`) that
 /// stores produced batches in memory and serves them to fetches. Cheap to clone; every clone
 /// controls the same broker. See the [crate documentation](crate) for what it models.
+///
+/// Faults on demand:
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_client::ErrorCode;
+/// use kafka_client::producer::{Producer, ProducerRecord};
+/// use kafka_testkit::{Api, Cluster};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cluster = Cluster::builder().brokers(3).topic("orders", 6).start().await?;
+/// let producer = Producer::builder()
+///     .bootstrap_servers([cluster.bootstrap_servers()])
+///     .build()?;
+///
+/// // The next two Produce requests fail with a retriable error: the producer retries.
+/// cluster.fail_next(Api::Produce, ErrorCode::NOT_LEADER_OR_FOLLOWER, 2);
+/// let sent = ProducerRecord::new("orders").with_partition(0).with_value("a");
+/// producer.send_and_wait(sent).await?;
+///
+/// // Partition 0's leader dies; its partitions fail over and nothing is lost.
+/// cluster.kill(cluster.leader("orders", 0).unwrap());
+/// let sent = ProducerRecord::new("orders").with_partition(0).with_value("b");
+/// assert_eq!(producer.send_and_wait(sent).await?.offset, 1);
+/// assert_eq!(cluster.records("orders", 0).len(), 2);
+/// producer.close(Duration::from_secs(1)).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Cluster {
     inner: Arc<Inner>,
