@@ -1,5 +1,5 @@
-//! [`Cluster`]: an in-process, single-node, Kafka-speaking broker that keeps what is
-//! produced in memory, and its fault controls.
+//! [`Cluster`]: an in-process Kafka-speaking cluster (one or more brokers over one
+//! shared in-memory log) that keeps what is produced, and its fault controls.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
