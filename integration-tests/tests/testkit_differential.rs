@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kafka_client::consumer::{AutoOffsetReset, Consumer, ConsumerRecord, IsolationLevel};
-use kafka_client::producer::{Producer, ProducerRecord, key_partition};
+use kafka_client::producer::{Producer, ProducerRecord, Transaction, key_partition};
 use kafka_client::{OffsetAndMetadata, TopicPartition};
 use kafka_testkit::Cluster;
 
@@ -83,6 +83,15 @@ async fn drain(c: &Consumer, count: usize, t: &Target) -> Vec<ConsumerRecord> {
         .into_parts();
     out.extend(extra);
     out
+}
+
+/// Commits or aborts `txn`.
+async fn end(txn: Transaction<'_>, commit: bool) {
+    if commit {
+        txn.commit().await.unwrap();
+    } else {
+        txn.abort().await.unwrap();
+    }
 }
 
 fn values(records: &[ConsumerRecord]) -> Vec<String> {
@@ -202,11 +211,7 @@ async fn testkit_differential_transactions_and_read_committed() {
                 .await
                 .unwrap();
             }
-            if commit {
-                txn.commit().await.unwrap();
-            } else {
-                txn.abort().await.unwrap();
-            }
+            end(txn, commit).await;
         }
         p.close(Duration::from_secs(5)).await.unwrap();
 
@@ -250,11 +255,7 @@ async fn testkit_differential_transactions_and_read_committed() {
             txn.send_offsets([(tp.clone(), OffsetAndMetadata::new(offset))], &meta)
                 .await
                 .unwrap();
-            if commit {
-                txn.commit().await.unwrap();
-            } else {
-                txn.abort().await.unwrap();
-            }
+            end(txn, commit).await;
         }
         p.close(Duration::from_secs(5)).await.unwrap();
         let committed = member.committed([tp.clone()]).await.unwrap();
@@ -335,3 +336,62 @@ for _ in range(100):
 c.close()
 print("\n".join(seen))
 "#;
+
+/// Admin basics: creating a topic, creating it again, a replication factor above the
+/// broker count, deleting it twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn testkit_differential_admin_create_and_delete_topics() {
+    use kafka_admin::{Admin, CreateTopicsOptions, DeleteTopicsOptions, NewTopic};
+    use kafka_client::ErrorCode;
+    for t in Target::both().await {
+        let admin = Admin::new(common::client(&t.bootstrap()));
+        let create = |name: &str, partitions: i32, rf: i16| {
+            let topic = NewTopic::new(name)
+                .partitions(partitions)
+                .replication_factor(rf);
+            let (admin, name) = (&admin, name.to_string());
+            async move {
+                let mut results = admin
+                    .create_topics([topic], CreateTopicsOptions::default())
+                    .await
+                    .unwrap();
+                results.remove(&name).expect("a result for the topic")
+            }
+        };
+        let name = common::unique_topic("tk-diff-admin");
+        let topic = create(&name, 4, 1)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.name()));
+        let shape = (topic.partitions, topic.replication_factor);
+        assert_eq!(shape, (4, 1), "{}", t.name());
+        for (topic, rf, code) in [
+            (name.clone(), 1, ErrorCode::TOPIC_ALREADY_EXISTS),
+            (
+                common::unique_topic("tk-diff-rf"),
+                9,
+                ErrorCode::INVALID_REPLICATION_FACTOR,
+            ),
+        ] {
+            let err = create(&topic, 1, rf).await.unwrap_err();
+            assert_eq!(err.code(), Some(code), "{}: {err}", t.name());
+        }
+        common::wait_for_leaders(&common::client(&t.bootstrap()), &name, 4).await;
+
+        let deleted = admin
+            .delete_topics([&name], DeleteTopicsOptions::default())
+            .await
+            .unwrap();
+        assert!(deleted[&name].is_ok(), "{}: {:?}", t.name(), deleted[&name]);
+        let again = admin
+            .delete_topics([&name], DeleteTopicsOptions::default())
+            .await
+            .unwrap();
+        let err = again[&name].as_ref().unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+            "{}: {err}",
+            t.name()
+        );
+    }
+}

@@ -1,5 +1,5 @@
-//! [`Cluster`]: an in-process, single-node, Kafka-speaking broker that keeps what is
-//! produced in memory, and its fault controls.
+//! [`Cluster`]: an in-process Kafka-speaking cluster (one or more brokers over one
+//! shared in-memory log) that keeps what is produced, and its fault controls.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use kafka_client::ErrorCode;
 use kafka_client::records::Record;
+use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, PartitionData,
 };
@@ -22,7 +24,8 @@ use kafka_protocol::messages::offset_fetch_response::{
 };
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, EndTxnRequest, FetchRequest, FetchResponse, FindCoordinatorResponse,
+    ApiKey, BrokerId, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
+    DeleteTopicsResponse, EndTxnRequest, FetchRequest, FetchResponse, FindCoordinatorResponse,
     InitProducerIdRequest, InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse,
     MetadataRequest, MetadataResponse, OffsetCommitRequest, OffsetFetchRequest,
     OffsetFetchResponse, ProduceRequest, ProduceResponse, ProducerId, TopicName,
@@ -34,8 +37,12 @@ use tokio::net::TcpListener;
 use crate::coordinator;
 use crate::faults::{Api, Fault, Faults};
 use crate::log::PartitionLog;
-use crate::raw::{Req, default_answer, error_answer, frame};
+use crate::raw::{Req, VERSIONS, api_versions, error_answer, frame};
 use crate::server::{Handler, serve};
+
+/// The admin APIs the cluster answers, besides the raw broker's and the coordinator's.
+const ADMIN_VERSIONS: &[(ApiKey, i16, i16)] =
+    &[(ApiKey::CreateTopics, 2, 7), (ApiKey::DeleteTopics, 1, 6)];
 
 // The protocol's error codes the broker answers with.
 const OFFSET_OUT_OF_RANGE: i16 = 1;
@@ -44,6 +51,9 @@ const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const LEADER_NOT_AVAILABLE: i16 = 5;
 const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 const INVALID_TOPIC_EXCEPTION: i16 = 17;
+const TOPIC_ALREADY_EXISTS: i16 = 36;
+const INVALID_PARTITIONS: i16 = 37;
+const INVALID_REPLICATION_FACTOR: i16 = 38;
 
 /// Builds a [`Cluster`]: its topics, then [`start`](Self::start).
 #[derive(Debug, Clone)]
@@ -135,6 +145,35 @@ impl ClusterBuilder {
 /// An in-process Kafka-speaking cluster (brokers with ids from 1 on `127.0.0.1`) that
 /// stores produced batches in memory and serves them to fetches. Cheap to clone; every clone
 /// controls the same broker. See the [crate documentation](crate) for what it models.
+///
+/// Faults on demand:
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_client::ErrorCode;
+/// use kafka_client::producer::{Producer, ProducerRecord};
+/// use kafka_testkit::{Api, Cluster};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cluster = Cluster::builder().brokers(3).topic("orders", 6).start().await?;
+/// let producer = Producer::builder()
+///     .bootstrap_servers([cluster.bootstrap_servers()])
+///     .build()?;
+///
+/// // The next two Produce requests fail with a retriable error: the producer retries.
+/// cluster.fail_next(Api::Produce, ErrorCode::NOT_LEADER_OR_FOLLOWER, 2);
+/// let sent = ProducerRecord::new("orders").with_partition(0).with_value("a");
+/// producer.send_and_wait(sent).await?;
+///
+/// // Partition 0's leader dies; its partitions fail over and nothing is lost.
+/// cluster.kill(cluster.leader("orders", 0).unwrap());
+/// let sent = ProducerRecord::new("orders").with_partition(0).with_value("b");
+/// assert_eq!(producer.send_and_wait(sent).await?.offset, 1);
+/// assert_eq!(cluster.records("orders", 0).len(), 2);
+/// producer.close(Duration::from_secs(1)).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Cluster {
     inner: Arc<Inner>,
@@ -303,14 +342,20 @@ struct State {
     /// transactional id → (producer id, epoch).
     producers: HashMap<String, (i64, i16)>,
     next_producer_id: i64,
+    next_topic_id: u64,
 }
 
 impl State {
     fn create(&mut self, name: &str, partitions: i32) {
-        let id = self.topics.len() as u128 + 1;
+        if self.topics.contains_key(name) {
+            return;
+        }
+        // Ids are never reused, also after deletes.
+        self.next_topic_id += 1;
+        let id = u128::from(self.next_topic_id);
         let brokers = self.brokers.max(1);
         // Leaders round-robin from a per-topic start, as Kafka spreads them.
-        let first = (id as i32 - 1) % brokers;
+        let first = ((self.next_topic_id - 1) % brokers as u64) as i32;
         self.topics
             .entry(name.to_string())
             .or_insert_with(|| Topic {
@@ -431,7 +476,25 @@ impl Inner {
         let body = &mut req.body.clone();
         let v = req.version;
         Some(match req.api {
-            ApiKey::ApiVersions => default_answer(req),
+            ApiKey::ApiVersions => {
+                let mut r = req.clone();
+                r.version = req.version.min(3);
+                let all: Vec<(ApiKey, i16, i16)> = VERSIONS
+                    .iter()
+                    .chain(coordinator::VERSIONS)
+                    .chain(ADMIN_VERSIONS)
+                    .copied()
+                    .collect();
+                frame(&r, &api_versions(&all))
+            }
+            ApiKey::CreateTopics => {
+                let r = CreateTopicsRequest::decode(body, v).ok()?;
+                frame(req, &self.create_topics(r))
+            }
+            ApiKey::DeleteTopics => {
+                let r = DeleteTopicsRequest::decode(body, v).ok()?;
+                frame(req, &self.delete_topics(r))
+            }
             ApiKey::Metadata => frame(req, &self.metadata(req)?),
             ApiKey::Produce => frame(
                 req,
@@ -567,6 +630,90 @@ impl Inner {
                 .with_controller_id(live.first().copied().unwrap_or(BrokerId(-1)))
                 .with_topics(topics),
         )
+    }
+
+    fn create_topics(&self, r: CreateTopicsRequest) -> CreateTopicsResponse {
+        let mut st = self.state();
+        let brokers = self.nodes.len() as i16;
+        let topics = r
+            .topics
+            .iter()
+            .map(|t| {
+                let n = t.name.to_string();
+                let partitions = if t.num_partitions == -1 {
+                    1
+                } else {
+                    t.num_partitions
+                };
+                let rf = if t.replication_factor == -1 {
+                    1
+                } else {
+                    t.replication_factor
+                };
+                let code = if n.is_empty() {
+                    INVALID_TOPIC_EXCEPTION
+                } else if st.topics.contains_key(&n) {
+                    TOPIC_ALREADY_EXISTS
+                } else if partitions < 1 {
+                    INVALID_PARTITIONS
+                } else if rf < 1 || rf > brokers {
+                    INVALID_REPLICATION_FACTOR
+                } else {
+                    0
+                };
+                if code == 0 && !r.validate_only {
+                    st.create(&n, partitions);
+                }
+                let id = st.topics.get(&n).map_or(0, |t| t.id);
+                CreatableTopicResult::default()
+                    .with_name(t.name.clone())
+                    .with_error_code(code)
+                    .with_topic_id(kafka_client::Uuid::from_u128(id))
+                    .with_num_partitions(if code == 0 { partitions } else { -1 })
+                    .with_replication_factor(if code == 0 { rf } else { -1 })
+            })
+            .collect();
+        CreateTopicsResponse::default().with_topics(topics)
+    }
+
+    fn delete_topics(&self, r: DeleteTopicsRequest) -> DeleteTopicsResponse {
+        let mut st = self.state();
+        // Names (v0-5), or names or ids (v6+).
+        let mut asked: Vec<(Option<String>, kafka_client::Uuid)> = r
+            .topic_names
+            .iter()
+            .map(|n| (Some(n.to_string()), kafka_client::Uuid::nil()))
+            .collect();
+        asked.extend(
+            r.topics
+                .iter()
+                .map(|t| (t.name.as_ref().map(|n| n.to_string()), t.topic_id)),
+        );
+        let responses = asked
+            .into_iter()
+            .map(|(n, id)| {
+                let n = n.or_else(|| {
+                    st.topics
+                        .iter()
+                        .find(|(_, t)| kafka_client::Uuid::from_u128(t.id) == id)
+                        .map(|(n, _)| n.clone())
+                });
+                let removed = n.as_ref().and_then(|n| st.topics.remove(n));
+                DeletableTopicResult::default()
+                    .with_name(n.map(|n| name(&n)))
+                    .with_topic_id(
+                        removed
+                            .as_ref()
+                            .map_or(id, |t| kafka_client::Uuid::from_u128(t.id)),
+                    )
+                    .with_error_code(if removed.is_some() {
+                        0
+                    } else {
+                        UNKNOWN_TOPIC_OR_PARTITION
+                    })
+            })
+            .collect();
+        DeleteTopicsResponse::default().with_responses(responses)
     }
 
     fn produce(&self, node: i32, r: ProduceRequest) -> ProduceResponse {

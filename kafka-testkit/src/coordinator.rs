@@ -225,7 +225,8 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
 }
 
 /// An answer to `req` carrying `code`: for Produce and Fetch every partition fails
-/// with it, for the coordinator APIs see [`answer`].
+/// with it, for the coordinator APIs (FindCoordinator, JoinGroup, OffsetCommit, EndTxn, ...)
+/// it is the top-level (or per-partition) error of their answer.
 ///
 /// # Panics
 /// For an API without an error answer here (Metadata, ApiVersions, ListOffsets, ...), or

@@ -2,7 +2,7 @@
 //! the base offset stamped (as a broker does), plus the transaction state that decides
 //! the last stable offset and the aborted ranges read_committed consumers skip.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use bytes::{Bytes, BytesMut};
 use kafka_client::records::{
@@ -26,7 +26,16 @@ pub(crate) struct PartitionLog {
     /// Open transactions: producer id → first offset written in it.
     open: BTreeMap<i64, i64>,
     aborted: Vec<Aborted>,
+    /// The last batches of each idempotent producer: (epoch, base sequence) → base
+    /// offset, so that a retried batch is acknowledged, not written twice.
+    recent: HashMap<i64, VecDeque<(BatchId, i64)>>,
 }
+
+/// An idempotent batch's (producer epoch, base sequence).
+type BatchId = (i16, i32);
+
+/// Batches per producer remembered for duplicate detection (the broker keeps 5).
+const RECENT_BATCHES: usize = 5;
 
 impl PartitionLog {
     /// The log end offset (high watermark: every write is fully replicated here).
@@ -51,6 +60,14 @@ impl PartitionLog {
         if decoder.is_truncated() || decoder.remaining_bytes() > 0 || parsed.is_empty() {
             return None;
         }
+        // A retry of a batch already written (same producer, epoch and sequence): the
+        // broker acknowledges it with the offset it got the first time.
+        if let [batch] = parsed.as_slice() {
+            let (id, epoch) = (batch.producer_id(), batch.producer_epoch());
+            if let Some(offset) = self.duplicate_of(id, epoch, batch.base_sequence()) {
+                return Some(offset);
+            }
+        }
         let first = self.end;
         for batch in parsed {
             let mut bytes = BytesMut::from(&batch.as_bytes()[..]);
@@ -58,10 +75,28 @@ impl PartitionLog {
             if batch.is_transactional() && !batch.is_control() {
                 self.open.entry(batch.producer_id()).or_insert(self.end);
             }
+            if batch.producer_id() >= 0 && batch.base_sequence() >= 0 {
+                let recent = self.recent.entry(batch.producer_id()).or_default();
+                if recent.len() == RECENT_BATCHES {
+                    recent.pop_front();
+                }
+                recent.push_back(((batch.producer_epoch(), batch.base_sequence()), self.end));
+            }
             self.batches.push((self.end, bytes.freeze()));
             self.end += i64::from(batch.last_offset_delta()) + 1;
         }
         Some(first)
+    }
+
+    fn duplicate_of(&self, producer_id: i64, epoch: i16, sequence: i32) -> Option<i64> {
+        if producer_id < 0 || sequence < 0 {
+            return None;
+        }
+        self.recent
+            .get(&producer_id)?
+            .iter()
+            .find(|(key, _)| *key == (epoch, sequence))
+            .map(|(_, offset)| *offset)
     }
 
     /// Whether `producer_id` has an open transaction here.

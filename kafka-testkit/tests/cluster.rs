@@ -16,10 +16,28 @@ fn producer(cluster: &Cluster) -> Producer {
         .unwrap()
 }
 
+/// A cluster with topic `t` of `partitions` partitions.
+async fn with_topic(partitions: i32) -> Cluster {
+    Cluster::builder()
+        .topic("t", partitions)
+        .start()
+        .await
+        .unwrap()
+}
+
+/// Sends one record `v` to topic `t` with a fresh producer and waits for the outcome.
+async fn send_one(
+    cluster: &Cluster,
+) -> kafka_client::Result<kafka_client::producer::RecordMetadata> {
+    producer(cluster)
+        .send_and_wait(ProducerRecord::new("t").with_value("v"))
+        .await
+}
+
 #[tokio::test]
 async fn starts_and_stores_what_is_produced_in_order() {
     let started = Instant::now();
-    let cluster = Cluster::builder().topic("t", 3).start().await.unwrap();
+    let cluster = with_topic(3).await;
     eprintln!("kafka-testkit cluster started in {:?}", started.elapsed());
     assert_eq!(cluster.partitions("t"), Some(3));
     let p = producer(&cluster);
@@ -76,12 +94,9 @@ async fn unknown_topics_fail_unless_auto_created() {
 
 #[tokio::test]
 async fn injected_retriable_errors_are_retried_and_counted() {
-    let cluster = Cluster::builder().topic("t", 1).start().await.unwrap();
+    let cluster = with_topic(1).await;
     cluster.fail_next(Api::Produce, ErrorCode::NOT_LEADER_OR_FOLLOWER, 2);
-    let m = producer(&cluster)
-        .send_and_wait(ProducerRecord::new("t").with_value("v"))
-        .await
-        .unwrap();
+    let m = send_one(&cluster).await.unwrap();
     assert_eq!(m.offset, 0);
     assert_eq!(
         cluster.requests(Api::Produce),
@@ -97,12 +112,9 @@ async fn injected_retriable_errors_are_retried_and_counted() {
 
 #[tokio::test]
 async fn injected_fatal_errors_fail_the_record_with_that_code() {
-    let cluster = Cluster::builder().topic("t", 1).start().await.unwrap();
+    let cluster = with_topic(1).await;
     cluster.fail_next(Api::Produce, ErrorCode::TOPIC_AUTHORIZATION_FAILED, 1);
-    let err = producer(&cluster)
-        .send_and_wait(ProducerRecord::new("t").with_value("v"))
-        .await
-        .unwrap_err();
+    let err = send_one(&cluster).await.unwrap_err();
     assert_eq!(
         err.code(),
         Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED),
@@ -113,7 +125,7 @@ async fn injected_fatal_errors_fail_the_record_with_that_code() {
 
 #[tokio::test]
 async fn a_dropped_connection_is_reconnected() {
-    let cluster = Cluster::builder().topic("t", 1).start().await.unwrap();
+    let cluster = with_topic(1).await;
     let p = Producer::builder()
         .bootstrap_servers([cluster.bootstrap_servers()])
         .enable_idempotence(false)
@@ -130,7 +142,7 @@ async fn a_dropped_connection_is_reconnected() {
 
 #[tokio::test]
 async fn a_delayed_answer_runs_into_the_clients_request_timeout() {
-    let cluster = Cluster::builder().topic("t", 1).start().await.unwrap();
+    let cluster = with_topic(1).await;
     cluster.delay_next(Api::Metadata, Duration::from_secs(30), 1);
     let client = kafka_client::Client::builder()
         .bootstrap_servers([cluster.bootstrap_servers()])
@@ -150,7 +162,7 @@ async fn a_delayed_answer_runs_into_the_clients_request_timeout() {
 
 #[tokio::test]
 async fn consumers_read_and_commit_and_list_offsets() {
-    let cluster = Cluster::builder().topic("t", 2).start().await.unwrap();
+    let cluster = with_topic(2).await;
     let p = producer(&cluster);
     for i in 0..6 {
         p.send_and_wait(
@@ -195,7 +207,7 @@ async fn consumers_read_and_commit_and_list_offsets() {
 /// timers too, so they advance with the clock.
 #[tokio::test(start_paused = true)]
 async fn runs_on_the_paused_clock() {
-    let cluster = Cluster::builder().topic("t", 1).start().await.unwrap();
+    let cluster = with_topic(1).await;
     let p = producer(&cluster);
     let m = p
         .send_and_wait(ProducerRecord::new("t").with_value("v"))
@@ -322,4 +334,35 @@ async fn a_consumer_follows_a_moved_leader() {
     }
     let values: Vec<_> = got.iter().map(|r| r.value.clone().unwrap()).collect();
     assert_eq!(values, ["0", "1"]);
+}
+
+/// A Produce answered too late is retried by the client; the broker recognises the
+/// idempotent producer's retry (same producer, epoch, sequence) and stores it once, as
+/// Kafka does.
+#[tokio::test]
+async fn an_idempotent_retry_after_a_timeout_is_stored_once() {
+    let cluster = with_topic(1).await;
+    let client = kafka_client::Client::builder()
+        .bootstrap_servers([cluster.bootstrap_servers()])
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let p = Producer::builder()
+        .client(client)
+        .delivery_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    // Written at once, answered after the client gave up on the request.
+    cluster.delay_next(Api::Produce, Duration::from_secs(1), 1);
+    let m = p
+        .send_and_wait(ProducerRecord::new("t").with_value("once"))
+        .await
+        .unwrap();
+    assert_eq!(m.offset, 0);
+    assert!(cluster.requests(Api::Produce) >= 2, "the client retried");
+    assert_eq!(
+        cluster.records("t", 0).len(),
+        1,
+        "the retry was not stored again"
+    );
 }
