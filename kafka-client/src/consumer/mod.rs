@@ -49,7 +49,8 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 pub use builder::{
-    AssignmentStrategy, AutoOffsetReset, ConsumerBuilder, ConsumerConfig, IsolationLevel,
+    AssignmentStrategy, AutoOffsetReset, ConsumerBuilder, ConsumerConfig, GroupProtocol,
+    IsolationLevel,
 };
 pub use group::RebalanceListener;
 #[cfg(test)]

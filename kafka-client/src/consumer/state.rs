@@ -45,6 +45,9 @@ pub(crate) struct GroupView {
     pub member_id: String,
     /// Between JoinGroup and the end of SyncGroup: application commits are refused.
     pub rebalancing: bool,
+    /// Consumer protocol: the member epoch after every heartbeat answer, for commits
+    /// that must wait for a fresh epoch (STALE_MEMBER_EPOCH).
+    pub epochs: Option<tokio::sync::watch::Receiver<i32>>,
 }
 
 impl Default for GroupView {
@@ -53,6 +56,7 @@ impl Default for GroupView {
             generation: -1,
             member_id: String::new(),
             rebalancing: false,
+            epochs: None,
         }
     }
 }

@@ -263,6 +263,7 @@ async fn committing_nothing_sends_nothing() {
         generation: 1,
         member_id: "m".into(),
         instance_id: None,
+        epochs: None,
     };
     let started = Instant::now();
     commit(&link, &who, &BTreeMap::new()).await.expect("no-op");
