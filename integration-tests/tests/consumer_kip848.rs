@@ -1,0 +1,461 @@
+//! The KIP-848 consumer group protocol (`group.protocol=consumer`) against a real Kafka
+//! 4.4 broker: three of our members on a 12-partition topic (disjoint, complete
+//! assignments; every record once; joins and leaves move only the partitions that
+//! move), and a group shared with Apache Kafka's Java `KafkaConsumer`
+//! (`group.protocol=consumer`).
+//!
+//! The cluster is this file's own, with the coordinator's heartbeat interval at 1 s
+//! (the broker default is 5 s) so that partitions move within seconds.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use common::consumer_util::{Event, Recorder, consumer, kcat_produce, value_index};
+use kafka_client::consumer::{AutoOffsetReset, Consumer, GroupProtocol, TopicPartition};
+use kafka_testbed::{ClusterConfig, KafkaCluster};
+
+/// This file's cluster: one node, consumer-protocol heartbeats every second.
+fn bootstrap() -> String {
+    static CLUSTER: OnceLock<KafkaCluster> = OnceLock::new();
+    CLUSTER
+        .get_or_init(|| {
+            KafkaCluster::start(
+                ClusterConfig::new(1)
+                    .with_property("group.consumer.heartbeat.interval.ms", "1000")
+                    .with_property("group.consumer.min.heartbeat.interval.ms", "500")
+                    .with_property("group.consumer.session.timeout.ms", "10000")
+                    .with_property("group.consumer.min.session.timeout.ms", "6000"),
+            )
+            .expect("cluster")
+        })
+        .bootstrap_servers()
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Who consumed which record, and ownership violations seen while consuming.
+#[derive(Default)]
+struct Ledger {
+    /// value index → the members that got it
+    seen: Mutex<HashMap<usize, Vec<String>>>,
+    violations: Mutex<Vec<String>>,
+}
+
+impl Ledger {
+    fn record(&self, who: &str, index: usize) {
+        self.seen
+            .lock()
+            .unwrap()
+            .entry(index)
+            .or_default()
+            .push(who.to_string());
+    }
+
+    fn distinct(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    /// (lost, duplicates) of records `0..n`.
+    fn tally(&self, n: usize) -> (usize, usize) {
+        let seen = self.seen.lock().unwrap();
+        let lost = (0..n).filter(|i| !seen.contains_key(i)).count();
+        let dup = seen.values().map(|w| w.len() - 1).sum();
+        (lost, dup)
+    }
+}
+
+fn our_member(b: &str, group: &str, topic: &str) -> (Consumer, Arc<Recorder>) {
+    let rec = Recorder::new();
+    let c = consumer(b)
+        .group_id(group)
+        .group_protocol(GroupProtocol::Consumer)
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .max_poll_records(100)
+        .rebalance_listener(rec.clone())
+        .build()
+        .unwrap();
+    c.subscribe([topic.to_string()]).unwrap();
+    (c, rec)
+}
+
+/// Polls until `stop`, checking that every record's partition is owned by this member.
+fn spawn_polling(
+    name: &'static str,
+    c: Consumer,
+    me: Arc<Recorder>,
+    ledger: Arc<Ledger>,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Consumer> {
+    tokio::spawn(async move {
+        while !stop.load(Ordering::Relaxed) {
+            let batch = c.poll(Duration::from_millis(200)).await.expect("poll");
+            assert!(batch.errors().is_empty(), "{name}: {:?}", batch.errors());
+            let owned = me.owned();
+            for r in batch.records() {
+                if !owned.contains(&r.topic_partition()) {
+                    ledger.violations.lock().unwrap().push(format!(
+                        "{name} got {}@{} without owning it",
+                        r.topic_partition(),
+                        r.offset
+                    ));
+                }
+                ledger.record(name, value_index(r));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        c
+    })
+}
+
+fn partitions(n: i32, topic: &str) -> BTreeSet<TopicPartition> {
+    (0..n).map(|p| TopicPartition::new(topic, p)).collect()
+}
+
+/// The partitions revoked and assigned in `events[from..]`, and whether any was lost.
+fn moved_since(
+    events: &[Event],
+    from: usize,
+) -> (BTreeSet<TopicPartition>, BTreeSet<TopicPartition>, bool) {
+    let (mut revoked, mut assigned, mut lost) = (BTreeSet::new(), BTreeSet::new(), false);
+    for e in &events[from..] {
+        match e {
+            Event::Revoked(p) => revoked.extend(p.iter().cloned()),
+            Event::Assigned(p) => assigned.extend(p.iter().cloned()),
+            Event::Lost(p) => lost |= !p.is_empty(),
+        }
+    }
+    (revoked, assigned, lost)
+}
+
+fn assert_disjoint_complete(
+    sets: &[(&str, BTreeSet<TopicPartition>)],
+    all: &BTreeSet<TopicPartition>,
+) {
+    let mut owner: BTreeMap<&TopicPartition, &str> = BTreeMap::new();
+    for (name, set) in sets {
+        for tp in set {
+            if let Some(prev) = owner.insert(tp, name) {
+                panic!("{tp} owned by {prev} and {name}");
+            }
+        }
+    }
+    let union: BTreeSet<TopicPartition> = owner.keys().map(|tp| (*tp).clone()).collect();
+    assert_eq!(&union, all, "the assignment covers every partition");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kip848_three_members_share_12_partitions_and_only_moved_partitions_move() {
+    let b = bootstrap();
+    let client = common::client(&b);
+    let topic = common::unique_topic("kip848-3");
+    common::create_topic(&client, &topic, 12, 1).await;
+    let all = partitions(12, &topic);
+    let group = common::unique_topic("g-kip848-3");
+    kcat_produce(&b, &topic, "lz4", 20_000, 0, 50, None);
+    let ledger = Arc::new(Ledger::default());
+
+    let (c1, r1) = our_member(&b, &group, &topic);
+    let stop1 = Arc::new(AtomicBool::new(false));
+    let h1 = spawn_polling("c1", c1, r1.clone(), ledger.clone(), stop1.clone());
+    wait_for("c1 to own all 12", Duration::from_secs(60), || {
+        r1.owned().len() == 12
+    })
+    .await;
+    wait_for("c1 to consume", Duration::from_secs(30), || {
+        ledger.distinct() > 2_000
+    })
+    .await;
+
+    // c2 joins: exactly the partitions c1 gives up move to c2.
+    let before1 = r1.owned();
+    let mark1 = r1.events().len();
+    let (c2, r2) = our_member(&b, &group, &topic);
+    let stop2 = Arc::new(AtomicBool::new(false));
+    let h2 = spawn_polling("c2", c2, r2.clone(), ledger.clone(), stop2.clone());
+    wait_for("c1 and c2 to own 6 each", Duration::from_secs(60), || {
+        r1.owned().len() == 6 && r2.owned().len() == 6
+    })
+    .await;
+    assert_disjoint_complete(&[("c1", r1.owned()), ("c2", r2.owned())], &all);
+    let (revoked, assigned, lost) = moved_since(&r1.events(), mark1);
+    assert!(!lost && assigned.is_empty(), "c1 only gave up partitions");
+    assert_eq!(
+        revoked,
+        &before1 - &r1.owned(),
+        "c1 revoked exactly what moved"
+    );
+    let (revoked2, assigned2, _) = moved_since(&r2.events(), 0);
+    assert!(revoked2.is_empty());
+    assert_eq!(assigned2, revoked, "c2 got exactly what c1 gave up");
+    kcat_produce(&b, &topic, "lz4", 10_000, 20_000, 50, None);
+
+    // c3 joins: 4 each; c1 and c2 give up only what c3 gets.
+    let (before1, before2) = (r1.owned(), r2.owned());
+    let (mark1, mark2) = (r1.events().len(), r2.events().len());
+    let (c3, r3) = our_member(&b, &group, &topic);
+    let stop3 = Arc::new(AtomicBool::new(false));
+    let h3 = spawn_polling("c3", c3, r3.clone(), ledger.clone(), stop3.clone());
+    wait_for("4 partitions each", Duration::from_secs(60), || {
+        [&r1, &r2, &r3].iter().all(|r| r.owned().len() == 4)
+    })
+    .await;
+    assert_disjoint_complete(
+        &[("c1", r1.owned()), ("c2", r2.owned()), ("c3", r3.owned())],
+        &all,
+    );
+    let (rv1, as1, l1) = moved_since(&r1.events(), mark1);
+    let (rv2, as2, l2) = moved_since(&r2.events(), mark2);
+    assert!(!l1 && !l2 && as1.is_empty() && as2.is_empty());
+    assert_eq!(rv1, &before1 - &r1.owned());
+    assert_eq!(rv2, &before2 - &r2.owned());
+    let (_, as3, _) = moved_since(&r3.events(), 0);
+    assert_eq!(as3, &rv1 | &rv2, "c3 got exactly what the others gave up");
+
+    // c1 leaves (commit, revoked, leave heartbeat): only its partitions move.
+    let gone = r1.owned();
+    let (mark2, mark3) = (r2.events().len(), r3.events().len());
+    stop1.store(true, Ordering::Relaxed);
+    let c1 = h1.await.unwrap();
+    c1.close().await.unwrap();
+    wait_for("c2 and c3 to own 6 each", Duration::from_secs(60), || {
+        r2.owned().len() == 6 && r3.owned().len() == 6
+    })
+    .await;
+    assert_disjoint_complete(&[("c2", r2.owned()), ("c3", r3.owned())], &all);
+    let (rv2, as2, _) = moved_since(&r2.events(), mark2);
+    let (rv3, as3, _) = moved_since(&r3.events(), mark3);
+    assert!(rv2.is_empty() && rv3.is_empty(), "nothing else moved");
+    assert_eq!(&as2 | &as3, gone, "c1's partitions went to the others");
+
+    kcat_produce(&b, &topic, "lz4", 10_000, 30_000, 50, None);
+    let n = 40_000;
+    wait_for("every record", Duration::from_secs(90), || {
+        ledger.distinct() >= n
+    })
+    .await;
+    for (stop, h) in [(stop2, h2), (stop3, h3)] {
+        stop.store(true, Ordering::Relaxed);
+        h.await.unwrap().close().await.unwrap();
+    }
+    let (lost, duplicates) = ledger.tally(n);
+    println!("kip848 three members: lost {lost}, duplicates {duplicates}");
+    assert_eq!(lost, 0);
+    assert_eq!(
+        duplicates, 0,
+        "revocations commit first, so nothing is read twice"
+    );
+    let v = ledger.violations.lock().unwrap();
+    assert!(v.is_empty(), "ownership violations: {v:?}");
+}
+
+/// A Java `KafkaConsumer` with `group.protocol=consumer`, run as a single-file program
+/// (`java/Kip848Member.java`); its listener calls and records are read from stdout.
+struct JavaMember {
+    child: Child,
+    stdin: ChildStdin,
+    owned: Arc<Mutex<BTreeSet<i32>>>,
+    events: Arc<Mutex<Vec<String>>>,
+    closed: Arc<AtomicBool>,
+}
+
+impl JavaMember {
+    fn start(b: &str, topic: &str, group: &str, ledger: Arc<Ledger>) -> Self {
+        let cp = kafka_testbed::jars::classpath().expect("broker classpath");
+        let java = kafka_testbed::jars::java_binary().expect("java");
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/java/Kip848Member.java");
+        let mut child = Command::new(java)
+            .arg("-cp")
+            .arg(cp)
+            .arg("-Dlog4j2.level=WARN")
+            .arg(src)
+            .args([b, topic, group])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run java");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let owned: Arc<Mutex<BTreeSet<i32>>> = Arc::default();
+        let events: Arc<Mutex<Vec<String>>> = Arc::default();
+        let closed = Arc::new(AtomicBool::new(false));
+        let (o, e, c) = (owned.clone(), events.clone(), closed.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let f: Vec<&str> = line.split('\t').collect();
+                let parts = || -> Vec<i32> {
+                    f.get(1)
+                        .map(|s| s.split(',').filter_map(|p| p.parse().ok()).collect())
+                        .unwrap_or_default()
+                };
+                match f[0] {
+                    "REC" => ledger.record("java", value_index_of(f[3])),
+                    "ASSIGNED" => {
+                        o.lock().unwrap().extend(parts());
+                        e.lock().unwrap().push(line.clone());
+                    }
+                    "REVOKED" | "LOST" => {
+                        let mut owned = o.lock().unwrap();
+                        for p in parts() {
+                            owned.remove(&p);
+                        }
+                        e.lock().unwrap().push(line.clone());
+                    }
+                    "CLOSED" => c.store(true, Ordering::Relaxed),
+                    _ => {}
+                }
+            }
+        });
+        Self {
+            child,
+            stdin,
+            owned,
+            events,
+            closed,
+        }
+    }
+
+    fn owned(&self, topic: &str) -> BTreeSet<TopicPartition> {
+        self.owned
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|p| TopicPartition::new(topic, *p))
+            .collect()
+    }
+
+    /// Asks the member to close (commit, leave) and waits for the process to end.
+    async fn stop(mut self) {
+        let _ = writeln!(self.stdin, "stop");
+        let _ = self.stdin.flush();
+        let closed = self.closed.clone();
+        wait_for("the Java member to close", Duration::from_secs(60), || {
+            closed.load(Ordering::Relaxed)
+        })
+        .await;
+        let status = self.child.wait().expect("java exit");
+        assert!(status.success(), "the Java member failed: {status}");
+    }
+}
+
+impl Drop for JavaMember {
+    fn drop(&mut self) {
+        if !self.closed.load(Ordering::Relaxed) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `v-<i>-xxx` → `i`.
+fn value_index_of(v: &str) -> usize {
+    v.split('-')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("v-<i>- value")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kip848_mixed_group_with_the_java_consumer() {
+    let b = bootstrap();
+    let client = common::client(&b);
+    let topic = common::unique_topic("kip848-java");
+    common::create_topic(&client, &topic, 12, 1).await;
+    let all = partitions(12, &topic);
+    let group = common::unique_topic("g-kip848-java");
+    kcat_produce(&b, &topic, "lz4", 10_000, 0, 50, None);
+    let ledger = Arc::new(Ledger::default());
+
+    let (ours, rec) = our_member(&b, &group, &topic);
+    let stop = Arc::new(AtomicBool::new(false));
+    let h = spawn_polling("ours", ours, rec.clone(), ledger.clone(), stop.clone());
+    wait_for("our member to own all 12", Duration::from_secs(60), || {
+        rec.owned().len() == 12
+    })
+    .await;
+
+    // The Java member joins: the coordinator splits the partitions between the two.
+    let java = JavaMember::start(&b, &topic, &group, ledger.clone());
+    wait_for("6 partitions each", Duration::from_secs(120), || {
+        rec.owned().len() == 6 && java.owned(&topic).len() == 6
+    })
+    .await;
+    assert_disjoint_complete(&[("ours", rec.owned()), ("java", java.owned(&topic))], &all);
+    kcat_produce(&b, &topic, "lz4", 10_000, 10_000, 50, None);
+    wait_for(
+        "every record of the stable group",
+        Duration::from_secs(90),
+        || ledger.distinct() >= 20_000,
+    )
+    .await;
+    let java_got = ledger
+        .seen
+        .lock()
+        .unwrap()
+        .values()
+        .filter(|w| w.iter().any(|n| n == "java"))
+        .count();
+    assert!(java_got > 0, "the Java member consumed its share");
+
+    assert!(
+        java.events
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|e| !e.starts_with("LOST")),
+        "the Java member lost nothing: {:?}",
+        java.events.lock().unwrap()
+    );
+
+    // The Java member leaves: its partitions come to ours, nothing else moves.
+    let mark = rec.events().len();
+    let java_had = java.owned(&topic);
+    java.stop().await;
+    wait_for("ours to own all 12 again", Duration::from_secs(60), || {
+        rec.owned().len() == 12
+    })
+    .await;
+    let (revoked, assigned, lost) = moved_since(&rec.events(), mark);
+    assert!(revoked.is_empty() && !lost, "ours kept its partitions");
+    assert_eq!(
+        assigned, java_had,
+        "ours got exactly the Java member's partitions"
+    );
+
+    // And back: a Java member joins again and takes half.
+    let java = JavaMember::start(&b, &topic, &group, ledger.clone());
+    wait_for("6 partitions each again", Duration::from_secs(120), || {
+        rec.owned().len() == 6 && java.owned(&topic).len() == 6
+    })
+    .await;
+    assert_disjoint_complete(&[("ours", rec.owned()), ("java", java.owned(&topic))], &all);
+    kcat_produce(&b, &topic, "lz4", 10_000, 20_000, 50, None);
+    let n = 30_000;
+    wait_for("every record", Duration::from_secs(90), || {
+        ledger.distinct() >= n
+    })
+    .await;
+    java.stop().await;
+    stop.store(true, Ordering::Relaxed);
+    h.await.unwrap().close().await.unwrap();
+
+    let (lost, duplicates) = ledger.tally(n);
+    println!("kip848 mixed with Java: lost {lost}, duplicates {duplicates}");
+    assert_eq!(lost, 0);
+    assert_eq!(duplicates, 0, "each record went to exactly one member");
+    let v = ledger.violations.lock().unwrap();
+    assert!(v.is_empty(), "ownership violations: {v:?}");
+}
