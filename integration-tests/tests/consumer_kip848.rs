@@ -459,3 +459,73 @@ async fn kip848_mixed_group_with_the_java_consumer() {
     let v = ledger.violations.lock().unwrap();
     assert!(v.is_empty(), "ownership violations: {v:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kip848_regex_subscription_picks_up_a_matching_topic_created_later() {
+    let b = bootstrap();
+    let client = common::client(&b);
+    let prefix = common::unique_topic("kip848re");
+    let first = format!("{prefix}-a");
+    common::create_topic(&client, &first, 2, 1).await;
+    let group = common::unique_topic("g-kip848-re");
+    let rec = Recorder::new();
+    let c = consumer(&b)
+        .group_id(group)
+        .group_protocol(GroupProtocol::Consumer)
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .rebalance_listener(rec.clone())
+        .build()
+        .unwrap();
+    // Full-name match (RE2/J): `<prefix>-.*` matches `<prefix>-a`, not `x<prefix>-b`.
+    c.subscribe_pattern(&format!("{}-.*", regex_escape(&prefix)))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rec.owned().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for the first topic"
+        );
+        c.poll(Duration::from_millis(100)).await.unwrap();
+    }
+
+    let later = format!("{prefix}-b");
+    let other = format!("x{prefix}-b");
+    common::create_topic(&client, &other, 1, 1).await;
+    common::create_topic(&client, &later, 3, 1).await;
+    kcat_produce(&b, &later, "none", 30, 0, 10, None);
+    // Assigned, and its records read from the start (auto.offset.reset=earliest).
+    let mut got = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rec.owned().len() < 5 || got < 30 {
+        assert!(
+            Instant::now() < deadline,
+            "the later topic: owned {:?}, {got} of 30 records",
+            rec.owned()
+        );
+        got += c
+            .poll(Duration::from_millis(200))
+            .await
+            .unwrap()
+            .records()
+            .iter()
+            .filter(|r| *r.topic == *later)
+            .count();
+    }
+    let owned = rec.owned();
+    assert!(
+        owned
+            .iter()
+            .all(|tp| tp.topic == first || tp.topic == later),
+        "the non-matching topic is not assigned: {owned:?}"
+    );
+    assert!(
+        c.subscription().is_empty(),
+        "a pattern subscription names no topics"
+    );
+    c.close().await.unwrap();
+}
+
+/// Escapes the regex metacharacters a generated topic name can hold (`.`, `-` is fine).
+fn regex_escape(s: &str) -> String {
+    s.replace('.', "\\.")
+}

@@ -234,12 +234,14 @@ pub(crate) fn consumed_offsets(st: &State) -> BTreeMap<TopicPartition, OffsetAnd
 /// protocol) for a group member, none for a member between generations.
 pub(crate) fn committer(st: &State, cfg: &ConsumerConfig) -> Option<Committer> {
     match st.subscription {
-        Subscription::Topics(_) => (st.group.generation >= 0).then(|| Committer {
-            generation: st.group.generation,
-            member_id: st.group.member_id.clone(),
-            instance_id: cfg.group_instance_id.clone(),
-            epochs: st.group.epochs.clone(),
-        }),
+        Subscription::Topics(_) | Subscription::Pattern(_) => {
+            (st.group.generation >= 0).then(|| Committer {
+                generation: st.group.generation,
+                member_id: st.group.member_id.clone(),
+                instance_id: cfg.group_instance_id.clone(),
+                epochs: st.group.epochs.clone(),
+            })
+        }
         _ => Some(Committer {
             generation: -1,
             member_id: String::new(),
@@ -255,7 +257,7 @@ pub(crate) fn checked_committer(
     cfg: &ConsumerConfig,
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
 ) -> Result<Committer> {
-    if let Subscription::Topics(_) = st.subscription {
+    if st.subscription.is_group() {
         if st.group.rebalancing {
             return Err(Error::CommitFailed {
                 reason:

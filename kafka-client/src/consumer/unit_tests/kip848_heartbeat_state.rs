@@ -222,3 +222,26 @@ async fn a_member_id_from_the_coordinator_replaces_the_own_one_version_0() {
     hb.on_answer(a, Instant::now());
     assert_eq!(hb.member_id(), "server-made", "an empty id changes nothing");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_regex_goes_with_an_empty_name_list_and_dropping_it_is_said() {
+    let mut w = wanted();
+    w.topics.clear();
+    w.regex = Some("orders-.*".into());
+    let mut hb = HeartbeatState::new("m".into(), Duration::from_secs(3), Instant::now());
+    let b = hb.beat(&w, &owned(&[]));
+    assert_eq!(b.regex.as_deref(), Some("orders-.*"));
+    assert_eq!(b.topics, Some(Vec::new()));
+    hb.on_answer(answer(1, 1_000, None), Instant::now());
+    let b = hb.beat(&w, &owned(&[]));
+    assert_eq!((b.regex, b.topics), (None, None), "unchanged: null");
+    // An error resets what is acknowledged; switching back to names still clears it.
+    hb.on_error(ErrorCode::REQUEST_TIMED_OUT, Instant::now(), Duration::ZERO);
+    let b = hb.beat(&wanted(), &owned(&[]));
+    assert_eq!(b.regex.as_deref(), Some(""), "an empty regex drops it");
+    assert_eq!(b.topics.map(|t| t.len()), Some(2));
+    hb.on_answer(answer(1, 1_000, None), Instant::now());
+    hb.on_error(ErrorCode::REQUEST_TIMED_OUT, Instant::now(), Duration::ZERO);
+    let b = hb.beat(&wanted(), &owned(&[]));
+    assert_eq!(b.regex, None, "dropped already");
+}

@@ -101,6 +101,9 @@ pub(crate) struct HeartbeatState {
     /// The owned set to report in the next heartbeat even if unchanged (an
     /// acknowledgement of a reconciliation).
     ack_owned: bool,
+    /// A regex has been sent since the member joined: dropping it must be said
+    /// (an empty regex), even after an error reset what is acknowledged.
+    regex_sent: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,6 +123,7 @@ impl HeartbeatState {
             acked: None,
             pending: None,
             ack_owned: false,
+            regex_sent: false,
         }
     }
 
@@ -172,6 +176,7 @@ impl HeartbeatState {
         let acked = if full { None } else { self.acked.as_ref() };
         let changed = |f: &dyn Fn(&Wanted) -> bool| acked.is_none_or(|a| f(&a.wanted));
         let topics_changed = changed(&|a| a.topics != wanted.topics || a.regex != wanted.regex);
+        let had_regex = self.regex_sent && self.epoch != JOIN_EPOCH;
         let owned_changed = self.ack_owned || acked.is_none_or(|a| &a.owned != owned);
         let beat = Beat {
             member_id: self.member_id.clone(),
@@ -190,12 +195,13 @@ impl HeartbeatState {
             } else {
                 -1
             },
-            topics: (topics_changed && wanted.regex.is_none())
-                .then(|| wanted.topics.iter().cloned().collect()),
-            regex: if topics_changed {
-                wanted.regex.clone()
-            } else {
-                None
+            // A regex member sends an empty name list; a member that drops its regex
+            // clears it with an empty one (null would mean "unchanged").
+            topics: topics_changed.then(|| wanted.topics.iter().cloned().collect()),
+            regex: match (&wanted.regex, topics_changed) {
+                (Some(r), true) => Some(r.clone()),
+                (None, true) if had_regex => Some(String::new()),
+                _ => None,
             },
             assignor: if changed(&|a| a.assignor != wanted.assignor) {
                 wanted.assignor.clone()
@@ -204,6 +210,9 @@ impl HeartbeatState {
             },
             owned: owned_changed.then(|| owned.clone()),
         };
+        if let Some(r) = &beat.regex {
+            self.regex_sent = !r.is_empty();
+        }
         self.pending = Some(Sent {
             wanted: wanted.clone(),
             owned: owned.clone(),

@@ -183,12 +183,14 @@ impl Member {
     }
 
     pub(super) fn on_subscribe(&mut self) {
-        let topics = match &self.shared.lock().subscription {
-            Subscription::Topics(t) => t.clone(),
-            _ => BTreeSet::new(),
+        let (topics, regex) = match &self.shared.lock().subscription {
+            Subscription::Topics(t) => (t.clone(), None),
+            Subscription::Pattern(p) => (BTreeSet::new(), Some(p.clone())),
+            _ => (BTreeSet::new(), None),
         };
-        if topics != self.wanted.topics {
+        if topics != self.wanted.topics || regex != self.wanted.regex {
             self.wanted.topics = topics;
+            self.wanted.regex = regex;
             // The new subscription goes out at once (a delta when joined).
             self.hb.beat_now(Instant::now());
         }
