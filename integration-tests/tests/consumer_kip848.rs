@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::consumer_util::{Event, Recorder, consumer, kcat_produce, value_index};
+use kafka_admin::{Admin, GroupType, GroupsOptions, ListGroupsOptions};
 use kafka_client::consumer::{AutoOffsetReset, Consumer, GroupProtocol, TopicPartition};
 use kafka_testbed::{ClusterConfig, KafkaCluster};
 
@@ -223,6 +224,10 @@ async fn kip848_three_members_share_12_partitions_and_only_moved_partitions_move
     let (_, as3, _) = moved_since(&r3.events(), 0);
     assert_eq!(as3, &rv1 | &rv2, "c3 got exactly what the others gave up");
 
+    // The admin API sees a consumer-protocol group: three members with epochs, their
+    // assignments equal to their targets, and the ListGroups type filter finds it.
+    describe_stable_group(&client, &group, &all, 3).await;
+
     // c1 leaves (commit, revoked, leave heartbeat): only its partitions move.
     let gone = r1.owned();
     let (mark2, mark3) = (r2.events().len(), r3.events().len());
@@ -258,6 +263,60 @@ async fn kip848_three_members_share_12_partitions_and_only_moved_partitions_move
     );
     let v = ledger.violations.lock().unwrap();
     assert!(v.is_empty(), "ownership violations: {v:?}");
+}
+
+/// Describes `group` (ConsumerGroupDescribe) until the coordinator reports `members`
+/// reconciled members, and checks what it says.
+async fn describe_stable_group(
+    client: &kafka_client::Client,
+    group: &str,
+    all: &BTreeSet<TopicPartition>,
+    members: usize,
+) {
+    let admin = Admin::new(client.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let d = loop {
+        let mut described = admin
+            .describe_consumer_groups([group], GroupsOptions::default())
+            .await
+            .unwrap();
+        let d = described.remove(group).unwrap().unwrap();
+        let settled = d.members.len() == members
+            && d.members
+                .iter()
+                .all(|m| m.target_assignment.as_ref() == Some(&m.assignment));
+        if settled {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "the group did not settle: {d:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(d.group_type, GroupType::Consumer);
+    assert_eq!(d.assignor, "uniform", "the broker's default assignor");
+    let (ge, ae) = (d.group_epoch.unwrap(), d.assignment_epoch.unwrap());
+    assert!(
+        ge >= ae && ae > 0,
+        "group epoch {ge}, assignment epoch {ae}"
+    );
+    let mut seen = BTreeSet::new();
+    for m in &d.members {
+        assert!(m.member_epoch.unwrap() > 0, "{m:?}");
+        assert_eq!(m.classic_member, Some(false), "{m:?}");
+        for tp in &m.assignment.partitions {
+            assert!(seen.insert(tp.clone()), "{tp} assigned twice");
+        }
+    }
+    assert_eq!(&seen, all);
+    let listed = admin
+        .list_groups(ListGroupsOptions::default().types([GroupType::Consumer]))
+        .await
+        .unwrap();
+    assert_eq!(listed[group].group_type, Some(GroupType::Consumer));
+    let classic = admin
+        .list_groups(ListGroupsOptions::default().types([GroupType::Classic]))
+        .await
+        .unwrap();
+    assert!(!classic.contains_key(group), "the type filter excludes it");
 }
 
 /// A Java `KafkaConsumer` with `group.protocol=consumer`, run as a single-file program
