@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::consumer_util::{Event, Recorder, consumer, kcat_produce, value_index};
+use common::consumer_util::{Event, Recorder, consumer, kcat_produce, value_index, wait_for};
 use kafka_admin::{Admin, GroupType, GroupsOptions, ListGroupsOptions};
 use kafka_client::consumer::{AutoOffsetReset, Consumer, GroupProtocol, TopicPartition};
 use kafka_testbed::{ClusterConfig, KafkaCluster};
@@ -36,14 +36,6 @@ fn bootstrap() -> String {
             .expect("cluster")
         })
         .bootstrap_servers()
-}
-
-async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Who consumed which record, and ownership violations seen while consuming.

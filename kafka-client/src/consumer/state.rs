@@ -19,7 +19,7 @@ use super::coordinator::{AutoCommitTimer, ConsumerCoordinator};
 use super::fetch_buffer::FetchBuffer;
 use super::group::GroupCommand;
 use super::record::PartitionError;
-use super::subscription::{Assignment, Subscription};
+use super::subscription::{Assignment, InitState, PartitionState, Subscription};
 use crate::types::TopicPartition;
 
 /// A rebalance step that runs at the application's next `poll`, as in the Java client,
@@ -140,6 +140,50 @@ impl Shared {
     pub(crate) fn wake_all(&self) {
         self.data_ready.notify_waiters();
         self.fetch_wake.notify_one();
+    }
+
+    /// Adds partitions the group assigned: each starts from its committed offset, and
+    /// gives no records until the `assigned` step (queued by the caller) has run.
+    pub(crate) fn add_assigned(&self, added: &[TopicPartition]) {
+        let mut st = self.lock();
+        for tp in added {
+            let topic: std::sync::Arc<str> = std::sync::Arc::from(tp.topic.as_str());
+            let mut p = PartitionState::new(topic, InitState::Committed);
+            p.awaiting_callback = true;
+            st.partitions.insert(tp.clone(), p);
+        }
+    }
+
+    /// Returns once the application polls, or at once if it polled within `quiet` (a
+    /// member that left on a poll timeout rejoins at the next poll).
+    pub(crate) async fn next_poll(&self, quiet: std::time::Duration) {
+        let polled = self.polled.notified();
+        tokio::pin!(polled);
+        polled.as_mut().enable();
+        if self.lock().last_poll.elapsed() >= quiet {
+            polled.await;
+        }
+    }
+
+    /// Queues a `lost` step for `parts` and stops them at once: they may be owned
+    /// elsewhere already, so no commit and no more records (either group task).
+    pub(crate) fn post_lost(&self, parts: Vec<TopicPartition>) {
+        if parts.is_empty() {
+            return;
+        }
+        {
+            let mut guard = self.lock();
+            let st = &mut *guard;
+            for tp in &parts {
+                if let Some(p) = st.partitions.get_mut(tp) {
+                    p.revoking = true;
+                }
+            }
+            st.buffer
+                .discard(&mut st.partitions, |tp| parts.binary_search(tp).is_ok());
+            st.events.push_back(AppEvent::Lost { partitions: parts });
+        }
+        self.wake_all();
     }
 
     /// Sends a command to the group task, if there is one.

@@ -18,6 +18,7 @@ use crate::cluster::{ClusterMetadata, PartitionInfo, TopicInfo};
 use crate::consumer::GroupProtocol;
 use crate::consumer::group::kip848::heartbeat_state::Answer;
 use crate::consumer::state::AppEvent;
+use crate::consumer::subscription::InitState;
 use crate::consumer::unit_tests::{shared_with, tp};
 use crate::error::ErrorCode;
 
@@ -69,16 +70,7 @@ fn target(epoch: i32, parts: &[i32]) -> Exchange {
 }
 
 fn events(m: &Member) -> Vec<String> {
-    m.shared
-        .lock()
-        .events
-        .iter()
-        .map(|e| match e {
-            AppEvent::Revoke { partitions, .. } => format!("revoke {partitions:?}"),
-            AppEvent::Assigned { partitions } => format!("assigned {partitions:?}"),
-            AppEvent::Lost { partitions } => format!("lost {partitions:?}"),
-        })
-        .collect()
+    crate::consumer::unit_tests::events(&m.shared)
 }
 
 /// Completes the queued steps as `poll` would (revocations drop their partitions).

@@ -20,7 +20,7 @@ use super::reconcile::{self, owned_by_id};
 use super::request::{self, Exchange};
 use crate::consumer::group::GroupCommand;
 use crate::consumer::state::{AppEvent, Shared};
-use crate::consumer::subscription::{InitState, PartitionState, Subscription};
+use crate::consumer::subscription::Subscription;
 use crate::error::Error;
 use crate::ops::CoordinatorLink;
 use crate::types::TopicPartition;
@@ -299,30 +299,11 @@ impl Member {
     /// at epoch 0 (the heartbeat state already says so).
     pub(super) fn lose_all(&mut self) {
         let parts: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
-        self.post_lost(parts);
+        self.shared.post_lost(parts);
         self.target.clear();
         self.target_pending = false;
         self.announce_empty = true;
         self.publish_view();
-    }
-
-    fn post_lost(&self, parts: Vec<TopicPartition>) {
-        if parts.is_empty() {
-            return;
-        }
-        {
-            let mut guard = self.shared.lock();
-            let st = &mut *guard;
-            for tp in &parts {
-                if let Some(p) = st.partitions.get_mut(tp) {
-                    p.revoking = true;
-                }
-            }
-            st.buffer
-                .discard(&mut st.partitions, |tp| parts.binary_search(tp).is_ok());
-            st.events.push_back(AppEvent::Lost { partitions: parts });
-        }
-        self.shared.wake_all();
     }
 
     /// Brings the owned set towards the target: resolves topic ids, revokes (and waits
@@ -374,18 +355,12 @@ impl Member {
     }
 
     fn assign(&mut self, added: Vec<TopicPartition>) {
-        {
-            let mut st = self.shared.lock();
-            for tp in &added {
-                let topic: Arc<str> = Arc::from(tp.topic.as_str());
-                let mut p = PartitionState::new(topic, InitState::Committed);
-                p.awaiting_callback = true;
-                st.partitions.insert(tp.clone(), p);
-            }
-            self.owned.extend(added.iter().cloned());
-            st.events
-                .push_back(AppEvent::Assigned { partitions: added });
-        }
+        self.shared.add_assigned(&added);
+        self.owned.extend(added.iter().cloned());
+        self.shared
+            .lock()
+            .events
+            .push_back(AppEvent::Assigned { partitions: added });
         self.shared.wake_all();
     }
 
@@ -441,19 +416,14 @@ impl Member {
         tracing::warn!(group = %self.link.group_id,
             "no poll within max.poll.interval: leaving the group until the next poll");
         let parts: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
-        self.post_lost(parts);
+        self.shared.post_lost(parts);
         self.leave().await;
         let shared = self.shared.clone();
-        let polled = shared.polled.notified();
-        tokio::pin!(polled);
-        polled.as_mut().enable();
-        if self.shared.lock().last_poll.elapsed() >= self.cfg().max_poll_interval {
-            tokio::select! {
-                () = polled => {}
-                cmd = self.rx.recv() => {
-                    if self.on_command(cmd).await {
-                        return;
-                    }
+        tokio::select! {
+            () = shared.next_poll(self.cfg().max_poll_interval) => {}
+            cmd = self.rx.recv() => {
+                if self.on_command(cmd).await {
+                    return;
                 }
             }
         }
