@@ -1,8 +1,8 @@
 //! The KIP-848 consumer group protocol (`group.protocol=consumer`) against a real Kafka
 //! 4.4 broker: three of our members on a 12-partition topic (disjoint, complete
 //! assignments; every record once; joins and leaves move only the partitions that
-//! move), and a group shared with Apache Kafka's Java `KafkaConsumer`
-//! (`group.protocol=consumer`).
+//! move), and groups shared with Apache Kafka's Java `KafkaConsumer` and with
+//! confluent-kafka's librdkafka consumer (both with `group.protocol=consumer`).
 //!
 //! The cluster is this file's own, with the coordinator's heartbeat interval at 1 s
 //! (the broker default is 5 s) so that partitions move within seconds.
@@ -311,9 +311,11 @@ async fn describe_stable_group(
     assert!(!classic.contains_key(group), "the type filter excludes it");
 }
 
-/// A Java `KafkaConsumer` with `group.protocol=consumer`, run as a single-file program
-/// (`java/Kip848Member.java`); its listener calls and records are read from stdout.
-struct JavaMember {
+/// A member of another client with `group.protocol=consumer`: the Java `KafkaConsumer`
+/// (`java/Kip848Member.java`, run as a single-file program) or confluent-kafka's
+/// librdkafka consumer (`testbed/kip848_member.py`). Its listener calls and records are
+/// read from its stdout (the same lines from both).
+struct PeerMember {
     child: Child,
     stdin: ChildStdin,
     owned: Arc<Mutex<BTreeSet<i32>>>,
@@ -321,22 +323,35 @@ struct JavaMember {
     closed: Arc<AtomicBool>,
 }
 
-impl JavaMember {
-    fn start(b: &str, topic: &str, group: &str, ledger: Arc<Ledger>) -> Self {
+impl PeerMember {
+    fn java(b: &str, topic: &str, group: &str, ledger: Arc<Ledger>) -> Self {
         let cp = kafka_testbed::jars::classpath().expect("broker classpath");
         let java = kafka_testbed::jars::java_binary().expect("java");
         let src = concat!(env!("CARGO_MANIFEST_DIR"), "/java/Kip848Member.java");
-        let mut child = Command::new(java)
-            .arg("-cp")
+        let mut cmd = Command::new(java);
+        cmd.arg("-cp")
             .arg(cp)
             .arg("-Dlog4j2.level=WARN")
             .arg(src)
-            .args([b, topic, group])
+            .args([b, topic, group]);
+        Self::start("java", cmd, ledger)
+    }
+
+    fn librdkafka(b: &str, topic: &str, group: &str, ledger: Arc<Ledger>) -> Self {
+        let python = kafka_testbed::confluent_python::confluent_python().expect("confluent-kafka");
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/testbed/kip848_member.py");
+        let mut cmd = Command::new(python);
+        cmd.arg(src).args([b, topic, group]);
+        Self::start("librdkafka", cmd, ledger)
+    }
+
+    fn start(name: &'static str, mut cmd: Command, ledger: Arc<Ledger>) -> Self {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("run java");
+            .expect("run the peer member");
         let stdin = child.stdin.take().expect("stdin");
         let stdout = child.stdout.take().expect("stdout");
         let owned: Arc<Mutex<BTreeSet<i32>>> = Arc::default();
@@ -353,7 +368,7 @@ impl JavaMember {
                         .unwrap_or_default()
                 };
                 match f[0] {
-                    "REC" => ledger.record("java", value_index_of(f[3])),
+                    "REC" => ledger.record(name, value_index_of(f[3])),
                     "ASSIGNED" => {
                         o.lock().unwrap().extend(parts());
                         e.lock().unwrap().push(line.clone());
@@ -393,16 +408,16 @@ impl JavaMember {
         let _ = writeln!(self.stdin, "stop");
         let _ = self.stdin.flush();
         let closed = self.closed.clone();
-        wait_for("the Java member to close", Duration::from_secs(60), || {
+        wait_for("the peer member to close", Duration::from_secs(60), || {
             closed.load(Ordering::Relaxed)
         })
         .await;
-        let status = self.child.wait().expect("java exit");
-        assert!(status.success(), "the Java member failed: {status}");
+        let status = self.child.wait().expect("the peer's exit");
+        assert!(status.success(), "the peer member failed: {status}");
     }
 }
 
-impl Drop for JavaMember {
+impl Drop for PeerMember {
     fn drop(&mut self) {
         if !self.closed.load(Ordering::Relaxed) {
             let _ = self.child.kill();
@@ -421,12 +436,24 @@ fn value_index_of(v: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kip848_mixed_group_with_the_java_consumer() {
+    mixed_group("java", PeerMember::java).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kip848_mixed_group_with_librdkafka() {
+    mixed_group("librdkafka", PeerMember::librdkafka).await;
+}
+
+/// Our member and a peer of another client in one group: disjoint, complete
+/// assignments; every record once; the peer leaving hands its partitions to ours, and
+/// a new peer takes half back.
+async fn mixed_group(peer: &str, start: fn(&str, &str, &str, Arc<Ledger>) -> PeerMember) {
     let b = bootstrap();
     let client = common::client(&b);
-    let topic = common::unique_topic("kip848-java");
+    let topic = common::unique_topic(&format!("kip848-{peer}"));
     common::create_topic(&client, &topic, 12, 1).await;
     let all = partitions(12, &topic);
-    let group = common::unique_topic("g-kip848-java");
+    let group = common::unique_topic(&format!("g-kip848-{peer}"));
     kcat_produce(&b, &topic, "lz4", 10_000, 0, 50, None);
     let ledger = Arc::new(Ledger::default());
 
@@ -438,13 +465,13 @@ async fn kip848_mixed_group_with_the_java_consumer() {
     })
     .await;
 
-    // The Java member joins: the coordinator splits the partitions between the two.
-    let java = JavaMember::start(&b, &topic, &group, ledger.clone());
+    // The peer joins: the coordinator splits the partitions between the two.
+    let other = start(&b, &topic, &group, ledger.clone());
     wait_for("6 partitions each", Duration::from_secs(120), || {
-        rec.owned().len() == 6 && java.owned(&topic).len() == 6
+        rec.owned().len() == 6 && other.owned(&topic).len() == 6
     })
     .await;
-    assert_disjoint_complete(&[("ours", rec.owned()), ("java", java.owned(&topic))], &all);
+    assert_disjoint_complete(&[("ours", rec.owned()), (peer, other.owned(&topic))], &all);
     kcat_produce(&b, &topic, "lz4", 10_000, 10_000, 50, None);
     wait_for(
         "every record of the stable group",
@@ -452,29 +479,30 @@ async fn kip848_mixed_group_with_the_java_consumer() {
         || ledger.distinct() >= 20_000,
     )
     .await;
-    let java_got = ledger
+    let peer_got = ledger
         .seen
         .lock()
         .unwrap()
         .values()
-        .filter(|w| w.iter().any(|n| n == "java"))
+        .filter(|w| w.iter().any(|n| n == peer))
         .count();
-    assert!(java_got > 0, "the Java member consumed its share");
+    assert!(peer_got > 0, "the {peer} member consumed its share");
 
     assert!(
-        java.events
+        other
+            .events
             .lock()
             .unwrap()
             .iter()
             .all(|e| !e.starts_with("LOST")),
-        "the Java member lost nothing: {:?}",
-        java.events.lock().unwrap()
+        "the {peer} member lost nothing: {:?}",
+        other.events.lock().unwrap()
     );
 
-    // The Java member leaves: its partitions come to ours, nothing else moves.
+    // The peer leaves: its partitions come to ours, nothing else moves.
     let mark = rec.events().len();
-    let java_had = java.owned(&topic);
-    java.stop().await;
+    let peer_had = other.owned(&topic);
+    other.stop().await;
     wait_for("ours to own all 12 again", Duration::from_secs(60), || {
         rec.owned().len() == 12
     })
@@ -482,29 +510,29 @@ async fn kip848_mixed_group_with_the_java_consumer() {
     let (revoked, assigned, lost) = moved_since(&rec.events(), mark);
     assert!(revoked.is_empty() && !lost, "ours kept its partitions");
     assert_eq!(
-        assigned, java_had,
-        "ours got exactly the Java member's partitions"
+        assigned, peer_had,
+        "ours got exactly the {peer} member's partitions"
     );
 
-    // And back: a Java member joins again and takes half.
-    let java = JavaMember::start(&b, &topic, &group, ledger.clone());
+    // And back: a new peer joins again and takes half.
+    let other = start(&b, &topic, &group, ledger.clone());
     wait_for("6 partitions each again", Duration::from_secs(120), || {
-        rec.owned().len() == 6 && java.owned(&topic).len() == 6
+        rec.owned().len() == 6 && other.owned(&topic).len() == 6
     })
     .await;
-    assert_disjoint_complete(&[("ours", rec.owned()), ("java", java.owned(&topic))], &all);
+    assert_disjoint_complete(&[("ours", rec.owned()), (peer, other.owned(&topic))], &all);
     kcat_produce(&b, &topic, "lz4", 10_000, 20_000, 50, None);
     let n = 30_000;
     wait_for("every record", Duration::from_secs(90), || {
         ledger.distinct() >= n
     })
     .await;
-    java.stop().await;
+    other.stop().await;
     stop.store(true, Ordering::Relaxed);
     h.await.unwrap().close().await.unwrap();
 
     let (lost, duplicates) = ledger.tally(n);
-    println!("kip848 mixed with Java: lost {lost}, duplicates {duplicates}");
+    println!("kip848 mixed with {peer}: lost {lost}, duplicates {duplicates}");
     assert_eq!(lost, 0);
     assert_eq!(duplicates, 0, "each record went to exactly one member");
     let v = ledger.violations.lock().unwrap();
