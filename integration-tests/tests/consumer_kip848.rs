@@ -608,3 +608,83 @@ async fn kip848_regex_subscription_picks_up_a_matching_topic_created_later() {
 fn regex_escape(s: &str) -> String {
     s.replace('.', "\\.")
 }
+
+fn static_member(b: &str, group: &str, topic: &str, instance: &str) -> (Consumer, Arc<Recorder>) {
+    let rec = Recorder::new();
+    let c = consumer(b)
+        .group_id(group)
+        .group_instance_id(instance)
+        .group_protocol(GroupProtocol::Consumer)
+        .rebalance_listener(rec.clone())
+        .build()
+        .unwrap();
+    c.subscribe([topic.to_string()]).unwrap();
+    (c, rec)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kip848_static_members_keep_their_assignment_across_a_restart_and_a_duplicate_is_refused() {
+    let b = bootstrap();
+    let client = common::client(&b);
+    let topic = common::unique_topic("kip848-static");
+    common::create_topic(&client, &topic, 4, 1).await;
+    let group = common::unique_topic("g-kip848-static");
+    let (a, ra) = static_member(&b, &group, &topic, "i-a");
+    let (bm, rb) = static_member(&b, &group, &topic, "i-b");
+    let poll_both = |a: Consumer, bm: Consumer| async move {
+        a.poll(Duration::from_millis(50)).await.unwrap();
+        bm.poll(Duration::from_millis(50)).await.unwrap();
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ra.owned().len() != 2 || rb.owned().len() != 2 {
+        assert!(Instant::now() < deadline, "2 partitions each");
+        poll_both(a.clone(), bm.clone()).await;
+    }
+
+    // A second member with i-a while the first is live: UNRELEASED_INSTANCE_ID, a
+    // typed error from poll.
+    let (dup, _) = static_member(&b, &group, &topic, "i-a");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let err = loop {
+        assert!(Instant::now() < deadline, "the duplicate was not refused");
+        poll_both(a.clone(), bm.clone()).await;
+        if let Err(e) = dup.poll(Duration::from_millis(50)).await {
+            break e;
+        }
+    };
+    assert_eq!(
+        err.code(),
+        Some(kafka_client::ErrorCode::UNRELEASED_INSTANCE_ID),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&group), "{err}");
+    let _ = dup.close().await;
+
+    // i-a leaves for now (epoch -2) and comes back: the same partitions, and b sees no
+    // movement at all.
+    let had = ra.owned();
+    let mark = rb.events().len();
+    a.close().await.unwrap();
+    let (a2, ra2) = static_member(&b, &group, &topic, "i-a");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ra2.owned().len() != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted member's partitions"
+        );
+        poll_both(a2.clone(), bm.clone()).await;
+    }
+    assert_eq!(
+        ra2.owned(),
+        had,
+        "the restarted static member got its partitions back"
+    );
+    assert_eq!(
+        rb.events().len(),
+        mark,
+        "b saw no movement: {:?}",
+        rb.events()
+    );
+    a2.close().await.unwrap();
+    bm.close().await.unwrap();
+}
