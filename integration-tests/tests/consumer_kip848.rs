@@ -688,3 +688,68 @@ async fn kip848_static_members_keep_their_assignment_across_a_restart_and_a_dupl
     a2.close().await.unwrap();
     bm.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kip848_a_member_that_stops_polling_leaves_and_rejoins_at_its_next_poll() {
+    let b = bootstrap();
+    let client = common::client(&b);
+    let topic = common::unique_topic("kip848-poll");
+    common::create_topic(&client, &topic, 4, 1).await;
+    let all = partitions(4, &topic);
+    let group = common::unique_topic("g-kip848-poll");
+    let make = |max_poll: Duration| {
+        let rec = Recorder::new();
+        let c = consumer(&b)
+            .group_id(group.clone())
+            .group_protocol(GroupProtocol::Consumer)
+            .max_poll_interval(max_poll)
+            .rebalance_listener(rec.clone())
+            .build()
+            .unwrap();
+        c.subscribe([topic.clone()]).unwrap();
+        (c, rec)
+    };
+    let (slow, rs) = make(Duration::from_secs(4));
+    let (busy, rb) = make(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rs.owned().len() != 2 || rb.owned().len() != 2 {
+        assert!(Instant::now() < deadline, "2 partitions each");
+        slow.poll(Duration::from_millis(50)).await.unwrap();
+        busy.poll(Duration::from_millis(50)).await.unwrap();
+    }
+    let slow_had = rs.owned();
+
+    // `slow` stops polling past max.poll.interval: it leaves, and `busy` gets everything.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rb.owned() != all {
+        assert!(Instant::now() < deadline, "busy to own all 4");
+        busy.poll(Duration::from_millis(100)).await.unwrap();
+    }
+    // Its next poll runs `lost` for what it had, and it joins again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rs.owned().len() != 2 || rb.owned().len() != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "slow to rejoin: {:?}",
+            rs.events()
+        );
+        slow.poll(Duration::from_millis(50)).await.unwrap();
+        busy.poll(Duration::from_millis(50)).await.unwrap();
+    }
+    let lost: BTreeSet<TopicPartition> = rs
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Lost(p) => Some(p.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(
+        lost, slow_had,
+        "the partitions it held were lost, not revoked"
+    );
+    assert_disjoint_complete(&[("slow", rs.owned()), ("busy", rb.owned())], &all);
+    slow.close().await.unwrap();
+    busy.close().await.unwrap();
+}
