@@ -309,6 +309,34 @@ async fn describe_stable_group(
         .await
         .unwrap();
     assert!(!classic.contains_key(group), "the type filter excludes it");
+
+    // `kafka-cli groups describe` shows the protocol and the epochs.
+    let args: Vec<String> = [
+        "--bootstrap-server",
+        &bootstrap(),
+        "groups",
+        "describe",
+        "--group",
+        group,
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let o = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        common::example_bin::run_example("kafka-cli", &args, "")
+    })
+    .await
+    .unwrap();
+    let shown = common::example_bin::show(&o);
+    assert!(o.status.success(), "{shown}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("Protocol: consumer"), "{shown}");
+    assert!(
+        out.contains("Group epoch: ") && out.contains("Assignment epoch: "),
+        "{shown}"
+    );
+    assert_eq!(out.matches("\tEpoch: ").count(), members, "{shown}");
 }
 
 /// A member of another client with `group.protocol=consumer`: the Java `KafkaConsumer`
