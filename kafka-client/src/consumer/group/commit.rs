@@ -97,7 +97,7 @@ async fn commit_with_retries(
 /// After STALE_MEMBER_EPOCH: waits (until `deadline`) for the next heartbeat answer
 /// and returns the member epoch it brought. A member that is no longer in the group
 /// (fenced, left) cannot commit: [`Error::CommitFailed`].
-async fn next_epoch(
+pub(crate) async fn next_epoch(
     who: &mut Committer,
     deadline: Instant,
     timeout: Duration,
