@@ -781,3 +781,108 @@ async fn kip848_a_member_that_stops_polling_leaves_and_rejoins_at_its_next_poll(
     slow.close().await.unwrap();
     busy.close().await.unwrap();
 }
+
+/// The group's type as the admin API describes it.
+async fn group_type(client: &kafka_client::Client, group: &str) -> GroupType {
+    let admin = Admin::new(client.clone());
+    let mut d = admin
+        .describe_consumer_groups([group], GroupsOptions::default())
+        .await
+        .unwrap();
+    d.remove(group).unwrap().unwrap().group_type
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kip848_online_migration_from_classic_members_and_back_loses_nothing() {
+    let b = bootstrap();
+    let client = common::client(&b);
+    let topic = common::unique_topic("kip848-migrate");
+    common::create_topic(&client, &topic, 6, 1).await;
+    let group = common::unique_topic("g-kip848-migrate");
+    let ledger = Arc::new(Ledger::default());
+    let member = |name: &'static str, protocol: GroupProtocol| {
+        let rec = Recorder::new();
+        let c = consumer(&b)
+            .group_id(group.clone())
+            .group_protocol(protocol)
+            .auto_offset_reset(AutoOffsetReset::Earliest)
+            .max_poll_records(100)
+            .rebalance_listener(rec.clone())
+            .build()
+            .unwrap();
+        c.subscribe([topic.clone()]).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let h = spawn_polling(name, c, rec.clone(), ledger.clone(), stop.clone());
+        (rec, stop, h)
+    };
+    let mut produced = 0;
+    let mut produce = |n: usize| {
+        kcat_produce(&b, &topic, "none", n, produced, 20, None);
+        produced += n;
+        produced
+    };
+    let stop_member = |(_, stop, h): (
+        Arc<Recorder>,
+        Arc<AtomicBool>,
+        tokio::task::JoinHandle<Consumer>,
+    )| async move {
+        stop.store(true, Ordering::Relaxed);
+        h.await.unwrap().close().await.unwrap();
+    };
+    let all_in = |n: usize| {
+        let ledger = ledger.clone();
+        move || ledger.distinct() >= n
+    };
+    let both_own = |x: &Arc<Recorder>, y: &Arc<Recorder>| {
+        let (x, y) = (x.clone(), y.clone());
+        move || {
+            x.owned().len() + y.owned().len() == 6 && !x.owned().is_empty() && !y.owned().is_empty()
+        }
+    };
+
+    // Two classic members.
+    let c1 = member("c1", GroupProtocol::Classic);
+    let c2 = member("c2", GroupProtocol::Classic);
+    wait_for(
+        "the classic group",
+        Duration::from_secs(60),
+        both_own(&c1.0, &c2.0),
+    )
+    .await;
+    let n = produce(5_000);
+    wait_for("records (classic)", Duration::from_secs(60), all_in(n)).await;
+    assert_eq!(group_type(&client, &group).await, GroupType::Classic);
+
+    // Upgrade member by member: the group becomes a consumer-protocol group.
+    let k1 = member("k1", GroupProtocol::Consumer);
+    stop_member(c1).await;
+    wait_for("c2 and k1", Duration::from_secs(60), both_own(&c2.0, &k1.0)).await;
+    assert_eq!(group_type(&client, &group).await, GroupType::Consumer);
+    let n = produce(5_000);
+    wait_for("records (mixed)", Duration::from_secs(60), all_in(n)).await;
+    let k2 = member("k2", GroupProtocol::Consumer);
+    stop_member(c2).await;
+    wait_for("k1 and k2", Duration::from_secs(60), both_own(&k1.0, &k2.0)).await;
+    let n = produce(5_000);
+    wait_for("records (upgraded)", Duration::from_secs(60), all_in(n)).await;
+
+    // And back: classic members replace them; the group is classic again once the
+    // last consumer-protocol member left.
+    let c3 = member("c3", GroupProtocol::Classic);
+    stop_member(k1).await;
+    wait_for("k2 and c3", Duration::from_secs(60), both_own(&k2.0, &c3.0)).await;
+    let c4 = member("c4", GroupProtocol::Classic);
+    stop_member(k2).await;
+    wait_for("c3 and c4", Duration::from_secs(60), both_own(&c3.0, &c4.0)).await;
+    let n = produce(5_000);
+    wait_for("records (downgraded)", Duration::from_secs(60), all_in(n)).await;
+    assert_eq!(group_type(&client, &group).await, GroupType::Classic);
+    stop_member(c3).await;
+    stop_member(c4).await;
+
+    let (lost, duplicates) = ledger.tally(n);
+    println!("kip848 online migration: lost {lost}, duplicates {duplicates}");
+    assert_eq!(lost, 0);
+    let v = ledger.violations.lock().unwrap();
+    assert!(v.is_empty(), "ownership violations: {v:?}");
+}
