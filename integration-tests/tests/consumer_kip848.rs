@@ -886,3 +886,63 @@ async fn kip848_online_migration_from_classic_members_and_back_loses_nothing() {
     let v = ledger.violations.lock().unwrap();
     assert!(v.is_empty(), "ownership violations: {v:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kip848_a_revocation_the_application_never_polls_for_ends_in_loss_not_a_stall() {
+    let b = bootstrap();
+    let client = common::client(&b);
+    let topic = common::unique_topic("kip848-stall");
+    common::create_topic(&client, &topic, 4, 1).await;
+    let all = partitions(4, &topic);
+    let group = common::unique_topic("g-kip848-stall");
+    let make = |max_poll: Duration| {
+        let rec = Recorder::new();
+        let c = consumer(&b)
+            .group_id(group.clone())
+            .group_protocol(GroupProtocol::Consumer)
+            .max_poll_interval(max_poll)
+            .rebalance_listener(rec.clone())
+            .build()
+            .unwrap();
+        c.subscribe([topic.clone()]).unwrap();
+        (c, rec)
+    };
+    let (idle, ri) = make(Duration::from_secs(4));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ri.owned() != all {
+        assert!(Instant::now() < deadline, "idle to own all 4");
+        idle.poll(Duration::from_millis(50)).await.unwrap();
+    }
+    // `idle` stops polling; `busy` joins, so the coordinator asks `idle` to revoke two.
+    // `idle` never runs the revocation: after max.poll.interval it gives them up (lost)
+    // and leaves, and `busy` gets everything.
+    let (busy, rb) = make(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while rb.owned() != all {
+        assert!(
+            Instant::now() < deadline,
+            "busy to own all 4: {:?}",
+            rb.owned()
+        );
+        busy.poll(Duration::from_millis(100)).await.unwrap();
+    }
+    // At its next poll `idle` learns what happened and joins again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ri.owned().len() != 2 || rb.owned().len() != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "idle to rejoin: {:?}",
+            ri.events()
+        );
+        idle.poll(Duration::from_millis(50)).await.unwrap();
+        busy.poll(Duration::from_millis(50)).await.unwrap();
+    }
+    assert!(
+        ri.events().iter().any(|e| matches!(e, Event::Lost(_))),
+        "{:?}",
+        ri.events()
+    );
+    assert_disjoint_complete(&[("idle", ri.owned()), ("busy", rb.owned())], &all);
+    idle.close().await.unwrap();
+    busy.close().await.unwrap();
+}

@@ -365,9 +365,10 @@ impl Member {
     }
 
     /// Queues a revocation for `poll` and waits for it, heartbeating meanwhile.
-    /// Returns the partitions revoked in order; when the application does not poll
-    /// within `max.poll.interval` or the member is fenced meanwhile, they are lost
-    /// instead (and none are returned).
+    /// Returns the partitions no longer owned: the revoked ones, or, when the
+    /// application does not poll within `max.poll.interval`, the same ones declared
+    /// lost. When the member is fenced meanwhile (`lose_all` took everything) or leaves,
+    /// none.
     async fn revoke(&mut self, parts: Vec<TopicPartition>) -> Vec<TopicPartition> {
         let (done, mut wait) = oneshot::channel();
         self.shared.lock().events.push_back(AppEvent::Revoke {
@@ -391,9 +392,13 @@ impl Member {
             }
             let deadline = self.shared.lock().last_poll + self.cfg().max_poll_interval;
             if Instant::now() >= deadline {
+                // As the classic task: the partitions are lost instead (no commit), the
+                // coordinator is told they are released, and the poll timeout check
+                // then leaves the group until the application polls again.
                 tracing::warn!(group = %self.link.group_id,
                     "no poll within max.poll.interval during a revocation: partitions lost");
-                return Vec::new();
+                self.shared.post_lost(parts.clone());
+                return parts;
             }
             if Instant::now() >= self.hb.next_beat() {
                 self.beat().await;
