@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::consumer_util::{Event, Recorder, consumer, drain, kcat_produce, value_index};
+use common::consumer_util::{
+    Event, Recorder, consumer, drain, kcat_produce, value_index, wait_for,
+};
 use kafka_client::Error;
 use kafka_client::consumer::{
     AssignmentStrategy, AutoOffsetReset, Consumer, OffsetAndMetadata, TopicPartition,
@@ -22,14 +24,6 @@ fn bootstrap() -> String {
     kafka_testbed::shared_cluster()
         .bootstrap_servers()
         .to_string()
-}
-
-async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The members of a test by name, with their listeners.

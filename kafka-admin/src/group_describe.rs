@@ -46,6 +46,10 @@ fn classic_member(
         host: m.client_host.to_string(),
         assignment,
         subscription,
+        member_epoch: None,
+        target_assignment: None,
+        subscribed_regex: None,
+        classic_member: None,
     })
 }
 
@@ -81,6 +85,8 @@ fn classic_group(g: DescribedGroup, conn: &Connection) -> Described {
             assignor: g.protocol_data.to_string(),
             state,
             members,
+            group_epoch: None,
+            assignment_epoch: None,
             coordinator: conn.broker_id().unwrap_or(-1),
             coordinator_address: conn.address().to_string(),
         }),
@@ -124,6 +130,15 @@ fn consumer_group(g: NewGroup, conn: &Connection) -> Described {
                 owned_partitions: Default::default(),
                 rack: m.rack_id.map(|r| r.to_string()),
             }),
+            member_epoch: Some(m.member_epoch),
+            target_assignment: Some(partitions(&m.target_assignment)),
+            subscribed_regex: m.subscribed_topic_regex.map(|r| r.to_string()),
+            // MemberType (v1): 0 classic, 1 consumer, -1 unknown.
+            classic_member: match m.member_type {
+                0 => Some(true),
+                1 => Some(false),
+                _ => None,
+            },
             member_id: m.member_id.to_string(),
             group_instance_id: m.instance_id.map(|i| i.to_string()),
             client_id: m.client_id.to_string(),
@@ -138,6 +153,8 @@ fn consumer_group(g: NewGroup, conn: &Connection) -> Described {
         assignor: g.assignor_name.to_string(),
         state: GroupState::parse(&g.group_state),
         members,
+        group_epoch: Some(g.group_epoch),
+        assignment_epoch: Some(g.assignment_epoch),
         coordinator: conn.broker_id().unwrap_or(-1),
         coordinator_address: conn.address().to_string(),
     };

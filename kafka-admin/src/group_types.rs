@@ -143,6 +143,17 @@ pub struct MemberDescription {
     pub assignment: MemberAssignment,
     /// Subscribed topics (`None` for groups not using the consumer protocol).
     pub subscription: Option<MemberSubscription>,
+    /// The member's epoch (consumer-protocol groups only).
+    pub member_epoch: Option<i32>,
+    /// The assignment the coordinator is moving the member to (consumer-protocol groups
+    /// only); equal to [`assignment`](Self::assignment) once the member reconciled.
+    pub target_assignment: Option<MemberAssignment>,
+    /// The subscription regex, for a member subscribed by pattern (consumer protocol).
+    pub subscribed_regex: Option<String>,
+    /// Whether a consumer-protocol group's member speaks the classic protocol (a member
+    /// of a mixed group); `None` when the broker does not say (ConsumerGroupDescribe v0,
+    /// classic groups).
+    pub classic_member: Option<bool>,
 }
 
 /// A consumer group as described by [`crate::Admin::describe_consumer_groups`].
@@ -163,6 +174,12 @@ pub struct ConsumerGroupDescription {
     pub state: GroupState,
     /// Members.
     pub members: Vec<MemberDescription>,
+    /// The group epoch (consumer-protocol groups only): bumped on every membership or
+    /// subscription change.
+    pub group_epoch: Option<i32>,
+    /// The epoch of the group's target assignment (consumer-protocol groups only); the
+    /// assignment is stable when every member's epoch reached it.
+    pub assignment_epoch: Option<i32>,
     /// Node id of the group's coordinator.
     pub coordinator: i32,
     /// Address of the group's coordinator.

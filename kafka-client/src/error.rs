@@ -121,6 +121,12 @@ impl ErrorCode {
     pub const INVALID_PRODUCER_ID_MAPPING: ErrorCode = ErrorCode(49);
     pub const INVALID_TRANSACTION_TIMEOUT: ErrorCode = ErrorCode(50);
     pub const UNSUPPORTED_FOR_MESSAGE_FORMAT: ErrorCode = ErrorCode(43);
+    pub const GROUP_MAX_SIZE_REACHED: ErrorCode = ErrorCode(81);
+    pub const FENCED_MEMBER_EPOCH: ErrorCode = ErrorCode(110);
+    pub const UNRELEASED_INSTANCE_ID: ErrorCode = ErrorCode(111);
+    pub const UNSUPPORTED_ASSIGNOR: ErrorCode = ErrorCode(112);
+    pub const STALE_MEMBER_EPOCH: ErrorCode = ErrorCode(113);
+    pub const INVALID_REGULAR_EXPRESSION: ErrorCode = ErrorCode(128);
 }
 
 /// Turns `TopicAlreadyExists` into `TOPIC_ALREADY_EXISTS`.

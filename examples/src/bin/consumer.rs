@@ -1,7 +1,7 @@
 //! Reads a topic and prints each record, then a throughput summary.
 //!
 //! `cargo run -p examples --bin consumer -- --topic T [--group G] [--count N] [--from-beginning]
-//!     [--format raw|json]`
+//!     [--format raw|json] [--group-protocol classic|consumer] [--group-remote-assignor A]`
 //!
 //! `--format json` parses each value as JSON through a `kafka_serde::TypedConsumer`
 //! (`JsonSerde<serde_json::Value>`) and prints it compactly; a record whose value is not
@@ -9,13 +9,15 @@
 //! bytes, and consumption goes on.
 //!
 //! Without `--group` it assigns itself every partition of the topic; with it, it joins
-//! the group (committing as it goes). It stops after `--count` records, or after 5 s
+//! the group (committing as it goes), with the classic group protocol or, with
+//! `--group-protocol consumer`, KIP-848's (the coordinator assigns, with
+//! `--group-remote-assignor uniform|range`). It stops after `--count` records, or after 5 s
 //! without any. With `KAFKA_BOOTSTRAP_SERVERS` set it uses that cluster; otherwise it
 //! starts a local single-node Kafka from the test bed.
 
 use std::time::{Duration, Instant};
 
-use kafka_client::consumer::{AutoOffsetReset, Consumer, TopicPartition};
+use kafka_client::consumer::{AutoOffsetReset, Consumer, GroupProtocol, TopicPartition};
 use kafka_serde::{JsonSerde, Nullable, StringSerde, TypedConsumer};
 
 struct Args {
@@ -24,11 +26,14 @@ struct Args {
     count: Option<u64>,
     from_beginning: bool,
     json: bool,
+    group_protocol: GroupProtocol,
+    remote_assignor: Option<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: consumer --topic T [--group G] [--count N] [--from-beginning] [--format raw|json]"
+        "usage: consumer --topic T [--group G] [--count N] [--from-beginning] [--format raw|json] \
+         [--group-protocol classic|consumer] [--group-remote-assignor uniform|range]"
     );
     std::process::exit(2)
 }
@@ -37,6 +42,7 @@ fn parse() -> Args {
     let mut args = std::env::args().skip(1);
     let (mut topic, mut group, mut count, mut from_beginning) = (None, None, None, false);
     let mut json = false;
+    let (mut group_protocol, mut remote_assignor) = (GroupProtocol::Classic, None);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--topic" => topic = args.next(),
@@ -54,6 +60,15 @@ fn parse() -> Args {
                 Some("json") => json = true,
                 _ => usage(),
             },
+            "--group-protocol" => {
+                group_protocol = args
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
+            "--group-remote-assignor" => {
+                remote_assignor = Some(args.next().unwrap_or_else(|| usage()))
+            }
             _ => usage(),
         }
     }
@@ -63,6 +78,8 @@ fn parse() -> Args {
         count,
         from_beginning,
         json,
+        group_protocol,
+        remote_assignor,
     }
 }
 
@@ -86,7 +103,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             AutoOffsetReset::Latest
         });
     if let Some(g) = &args.group {
-        builder = builder.group_id(g.clone());
+        builder = builder
+            .group_id(g.clone())
+            .group_protocol(args.group_protocol);
+    }
+    if let Some(a) = &args.remote_assignor {
+        builder = builder.group_remote_assignor(a.clone());
     }
     let consumer = builder.build()?;
     match &args.group {

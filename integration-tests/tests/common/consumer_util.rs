@@ -79,6 +79,18 @@ pub fn consumer(bootstrap: &str) -> ConsumerBuilder {
         .auto_commit_interval(Duration::from_millis(500))
 }
 
+/// Waits (checking every 100 ms) until `f` holds, panicking after `timeout`.
+pub async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Polls until `count` records came (or `timeout`), panicking on any error.
 pub async fn drain(c: &Consumer, count: usize, timeout: Duration) -> Vec<ConsumerRecord> {
     let deadline = tokio::time::Instant::now() + timeout;

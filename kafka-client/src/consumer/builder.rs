@@ -133,6 +133,44 @@ impl FromStr for AssignmentStrategy {
     }
 }
 
+/// The group protocol a subscribed consumer speaks (`group.protocol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GroupProtocol {
+    /// JoinGroup/SyncGroup/Heartbeat with client-side assignors (the
+    /// [`AssignmentStrategy`] list). The Java default.
+    #[default]
+    Classic,
+    /// KIP-848's ConsumerGroupHeartbeat protocol: the coordinator assigns (server-side
+    /// assignor, see [`ConsumerBuilder::group_remote_assignor`]) and partitions move
+    /// incrementally, without group-wide rebalances. Needs Kafka 4.0 or later.
+    Consumer,
+}
+
+impl GroupProtocol {
+    /// The property value (`classic`, `consumer`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Classic => "classic",
+            Self::Consumer => "consumer",
+        }
+    }
+}
+
+impl FromStr for GroupProtocol {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "classic" => Ok(Self::Classic),
+            "consumer" => Ok(Self::Consumer),
+            _ => Err(crate::config::bad_value(
+                "group.protocol",
+                s,
+                "classic or consumer",
+            )),
+        }
+    }
+}
+
 /// Validated consumer settings.
 #[derive(Clone)]
 pub struct ConsumerConfig {
@@ -153,6 +191,9 @@ pub struct ConsumerConfig {
     pub(crate) heartbeat_interval: Duration,
     pub(crate) max_poll_interval: Duration,
     pub(crate) strategies: Vec<AssignmentStrategy>,
+    pub(crate) group_protocol: GroupProtocol,
+    pub(crate) group_remote_assignor: Option<String>,
+    pub(crate) client_rack: Option<String>,
     pub(crate) check_crcs: bool,
     pub(crate) listener: Option<Arc<dyn RebalanceListener>>,
 }
@@ -180,6 +221,9 @@ impl fmt::Debug for ConsumerConfig {
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("max_poll_interval", &self.max_poll_interval)
             .field("strategies", &self.strategies)
+            .field("group_protocol", &self.group_protocol)
+            .field("group_remote_assignor", &self.group_remote_assignor)
+            .field("client_rack", &self.client_rack)
             .field("check_crcs", &self.check_crcs)
             .field("listener", &self.listener.is_some())
             .finish()
@@ -210,6 +254,18 @@ impl ConsumerConfig {
     /// The assignment strategies, in preference order.
     pub fn strategies(&self) -> &[AssignmentStrategy] {
         &self.strategies
+    }
+    /// `group.protocol`.
+    pub fn group_protocol(&self) -> GroupProtocol {
+        self.group_protocol
+    }
+    /// `group.remote.assignor`: the server-side assignor asked for, if any.
+    pub fn group_remote_assignor(&self) -> Option<&str> {
+        self.group_remote_assignor.as_deref()
+    }
+    /// `client.rack`, if set.
+    pub fn client_rack(&self) -> Option<&str> {
+        self.client_rack.as_deref()
     }
 }
 
@@ -284,6 +340,9 @@ impl ConsumerBuilder {
                     AssignmentStrategy::Range,
                     AssignmentStrategy::CooperativeSticky,
                 ],
+                group_protocol: GroupProtocol::Classic,
+                group_remote_assignor: None,
+                client_rack: None,
                 check_crcs: true,
                 listener: None,
             },
@@ -434,6 +493,29 @@ impl ConsumerBuilder {
         self
     }
 
+    /// `group.protocol`: [`GroupProtocol::Classic`] (default) or
+    /// [`GroupProtocol::Consumer`] (KIP-848). Only subscribed consumers are affected.
+    pub fn group_protocol(mut self, protocol: GroupProtocol) -> Self {
+        self.config.group_protocol = protocol;
+        self
+    }
+
+    /// `group.remote.assignor`: the coordinator's assignor for the consumer protocol
+    /// (Kafka ships `uniform` and `range`). Default: the broker's default (`uniform`).
+    /// Ignored by the classic protocol, which uses
+    /// [`assignment_strategies`](Self::assignment_strategies).
+    pub fn group_remote_assignor(mut self, assignor: impl Into<String>) -> Self {
+        self.config.group_remote_assignor = Some(assignor.into());
+        self
+    }
+
+    /// `client.rack`: the rack this consumer runs in, sent to the consumer protocol's
+    /// coordinator for rack-aware assignment.
+    pub fn client_rack(mut self, rack: impl Into<String>) -> Self {
+        self.config.client_rack = Some(rack.into());
+        self
+    }
+
     /// `check.crcs`: verify each batch's CRC-32C. Default `true`.
     pub fn check_crcs(mut self, on: bool) -> Self {
         self.config.check_crcs = on;
@@ -452,7 +534,7 @@ impl ConsumerBuilder {
     /// `isolation.level`, `fetch.min.bytes`, `fetch.max.wait.ms`, `fetch.max.bytes`,
     /// `max.partition.fetch.bytes`, `max.poll.records`, `session.timeout.ms`,
     /// `heartbeat.interval.ms`, `max.poll.interval.ms`, `partition.assignment.strategy`,
-    /// `check.crcs`. Any other key is rejected, named in the error.
+    /// `group.protocol`, `group.remote.assignor`, `client.rack`, `check.crcs`. Any other key is rejected, named in the error.
     pub fn from_properties(props: crate::config::Properties) -> Result<Self> {
         super::properties::builder_from_properties(props)
     }
@@ -500,6 +582,15 @@ impl ConsumerBuilder {
         }
         if c.max_poll_interval.is_zero() || c.auto_commit_interval.is_zero() {
             return bad("max.poll.interval and auto.commit.interval must be positive".into());
+        }
+        if c.group_remote_assignor
+            .as_deref()
+            .is_some_and(|a| a.trim().is_empty())
+        {
+            return bad("group.remote.assignor must not be empty".into());
+        }
+        if c.client_rack.as_deref() == Some("") {
+            return bad("client.rack must not be empty".into());
         }
         if c.strategies.is_empty() {
             return bad("partition.assignment.strategy must name at least one strategy".into());

@@ -8,10 +8,10 @@
 //! leave) and drives the shared state through three outputs: the group view
 //! (`State::group`: generation or member epoch, member id, rebalancing), rebalance
 //! steps for the application's next `poll` (`AppEvent`: revoke, assigned, lost) and a
-//! fatal error. [`GroupProtocol`] names the implementations; `Classic` is
-//! `group/membership.rs` (JoinGroup/SyncGroup/Heartbeat). KIP-848's
-//! ConsumerGroupHeartbeat member is a second implementation of the same task, started
-//! from [`ConsumerCoordinator::start_membership`]; nothing in the handle changes.
+//! fatal error. [`GroupProtocol`] (`group.protocol`) names the implementations:
+//! `Classic` is `group/membership.rs` (JoinGroup/SyncGroup/Heartbeat); `Consumer` is
+//! `group/kip848/` (KIP-848's ConsumerGroupHeartbeat member), both started from
+//! [`ConsumerCoordinator::start_membership`]; nothing in the handle changes.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::builder::ConsumerConfig;
+use super::builder::{ConsumerConfig, GroupProtocol};
 use super::group::GroupCommand;
 use super::group::commit::{Committer, commit as send_commit};
 use super::state::{Shared, State};
@@ -30,14 +30,6 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::ops::CoordinatorLink;
 use crate::types::{OffsetAndMetadata, TopicPartition};
-
-/// The group protocols a member can speak.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum GroupProtocol {
-    /// JoinGroup/SyncGroup/Heartbeat with client-side assignors (KIP-429 cooperative
-    /// rebalancing included).
-    Classic,
-}
 
 /// When auto-commit commits: every `interval`, at a `poll`, never while the group is
 /// rebalancing. Sans-I/O: it takes `now` and says whether a commit is due.
@@ -88,7 +80,7 @@ impl ConsumerCoordinator {
                 .group_id
                 .clone()
                 .map(|g| Arc::new(CoordinatorLink::new(client.clone(), g))),
-            protocol: GroupProtocol::Classic,
+            protocol: config.group_protocol,
             auto_commit: config.enable_auto_commit,
             commands: Mutex::new(None),
             auto_commit_busy: AtomicBool::new(false),
@@ -121,6 +113,9 @@ impl ConsumerCoordinator {
             match self.protocol {
                 GroupProtocol::Classic => {
                     runtime.spawn(super::group::membership::run(shared.clone(), link, rx));
+                }
+                GroupProtocol::Consumer => {
+                    runtime.spawn(super::group::kip848::run(shared.clone(), link, rx));
                 }
             }
             *tx = Some(t);
@@ -235,19 +230,23 @@ pub(crate) fn consumed_offsets(st: &State) -> BTreeMap<TopicPartition, OffsetAnd
         .collect()
 }
 
-/// Who commits now: the group generation for a group member, none for a member
-/// between generations.
+/// Who commits now: the group generation (classic) or member epoch (consumer
+/// protocol) for a group member, none for a member between generations.
 pub(crate) fn committer(st: &State, cfg: &ConsumerConfig) -> Option<Committer> {
     match st.subscription {
-        Subscription::Topics(_) => (st.group.generation >= 0).then(|| Committer {
-            generation: st.group.generation,
-            member_id: st.group.member_id.clone(),
-            instance_id: cfg.group_instance_id.clone(),
-        }),
+        Subscription::Topics(_) | Subscription::Pattern(_) => {
+            (st.group.generation >= 0).then(|| Committer {
+                generation: st.group.generation,
+                member_id: st.group.member_id.clone(),
+                instance_id: cfg.group_instance_id.clone(),
+                epochs: st.group.epochs.clone(),
+            })
+        }
         _ => Some(Committer {
             generation: -1,
             member_id: String::new(),
             instance_id: None,
+            epochs: None,
         }),
     }
 }
@@ -258,7 +257,7 @@ pub(crate) fn checked_committer(
     cfg: &ConsumerConfig,
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
 ) -> Result<Committer> {
-    if let Subscription::Topics(_) = st.subscription {
+    if st.subscription.is_group() {
         if st.group.rebalancing {
             return Err(Error::CommitFailed {
                 reason:

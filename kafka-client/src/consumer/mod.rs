@@ -49,7 +49,8 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 pub use builder::{
-    AssignmentStrategy, AutoOffsetReset, ConsumerBuilder, ConsumerConfig, IsolationLevel,
+    AssignmentStrategy, AutoOffsetReset, ConsumerBuilder, ConsumerConfig, GroupProtocol,
+    IsolationLevel,
 };
 pub use group::RebalanceListener;
 #[cfg(test)]
@@ -171,6 +172,35 @@ impl Consumer {
                     .into(),
             ));
         }
+        self.set_subscription(Subscription::Topics(topics))
+    }
+
+    /// Joins the group to read every topic whose whole name the regular expression
+    /// `regex` matches, as the broker evaluates it (RE2/J syntax, KIP-848): topics
+    /// created later that match are assigned too. Needs `group.id` and
+    /// `group.protocol=consumer` ([`GroupProtocol::Consumer`]); an invalid regex ends
+    /// the membership with INVALID_REGULAR_EXPRESSION at the next `poll`. Replaces an
+    /// earlier subscription.
+    pub fn subscribe_pattern(&self, regex: &str) -> Result<()> {
+        self.shared()
+            .coordinator
+            .require_link("subscribe_pattern")?;
+        if self.config().group_protocol != GroupProtocol::Consumer {
+            return Err(Error::InvalidState(
+                "subscribe_pattern needs group.protocol=consumer (the broker evaluates the regex)"
+                    .into(),
+            ));
+        }
+        if regex.trim().is_empty() {
+            return Err(Error::InvalidState(
+                "subscribe_pattern needs a non-empty regular expression".into(),
+            ));
+        }
+        self.set_subscription(Subscription::Pattern(regex.to_string()))
+    }
+
+    fn set_subscription(&self, subscription: Subscription) -> Result<()> {
+        let shared = self.shared();
         {
             let mut st = shared.lock();
             Self::check_open(&st)?;
@@ -180,7 +210,7 @@ impl Consumer {
                         .into(),
                 ));
             }
-            st.subscription = Subscription::Topics(topics);
+            st.subscription = subscription;
         }
         shared
             .coordinator
@@ -199,7 +229,7 @@ impl Consumer {
         {
             let mut st = self.shared().lock();
             Self::check_open(&st)?;
-            if matches!(st.subscription, Subscription::Topics(_)) {
+            if st.subscription.is_group() {
                 return Err(Error::InvalidState(
                     "the consumer is subscribed to topics: unsubscribe before assign".into(),
                 ));
@@ -230,7 +260,7 @@ impl Consumer {
         let subscribed = {
             let st = self.shared().lock();
             Self::check_open(&st)?;
-            matches!(st.subscription, Subscription::Topics(_))
+            st.subscription.is_group()
         };
         if subscribed {
             self.leave_group().await;
@@ -289,7 +319,7 @@ impl Consumer {
             .collect()
     }
 
-    /// The subscribed topics (empty without a subscription).
+    /// The subscribed topics (empty without a subscription, or with a pattern).
     pub fn subscription(&self) -> BTreeSet<String> {
         match &self.shared().lock().subscription {
             Subscription::Topics(t) => t.clone(),
@@ -805,7 +835,7 @@ impl Consumer {
                 return Ok(());
             }
             (
-                matches!(st.subscription, Subscription::Topics(_)),
+                st.subscription.is_group(),
                 st.subscription == Subscription::Manual && self.config().enable_auto_commit,
             )
         };

@@ -80,6 +80,15 @@ option_table! {
         "assignment_strategies" "partition.assignment.strategy" [] "range,cooperative-sticky" "cooperative-sticky"
             "Assignors offered, in order of preference: range, roundrobin, cooperative-sticky (Java class names accepted)."
             => strategies;
+        "group_protocol" "group.protocol" [] "classic" "consumer"
+            "Group protocol of subscribed consumers: classic (JoinGroup/SyncGroup) or consumer (KIP-848, Kafka 4.0+)."
+            => |b, _, v| Ok(b.group_protocol(v.parse()?));
+        "group_remote_assignor" "group.remote.assignor" [] "(broker default: uniform)" "range"
+            "Server-side assignor of the consumer protocol (uniform or range); ignored by classic."
+            => |b, _, v| Ok(b.group_remote_assignor(v));
+        "client_rack" "client.rack" [] "(none)" "eu-west-1a"
+            "Rack of this consumer, sent to the consumer protocol's coordinator for rack-aware assignment."
+            => |b, _, v| Ok(b.client_rack(v));
         "check_crcs" "check.crcs" [] "true" "false"
             "Verify each fetched batch's CRC-32C."
             => |b, k, v| Ok(b.check_crcs(parse_bool(k, &v)?));
@@ -118,6 +127,9 @@ mod tests {
                 "org.apache.kafka.clients.consumer.CooperativeStickyAssignor, range",
             ),
             ("max.poll.records", "7"),
+            ("group.protocol", "CONSUMER"),
+            ("group.remote.assignor", "range"),
+            ("client.rack", "r1"),
         ]
         .into_iter()
         .collect();
@@ -144,6 +156,9 @@ mod tests {
             ]
         );
         assert_eq!(c.max_poll_records, 7);
+        assert_eq!(c.group_protocol(), crate::consumer::GroupProtocol::Consumer);
+        assert_eq!(c.group_remote_assignor(), Some("range"));
+        assert_eq!(c.client_rack(), Some("r1"));
     }
 
     #[test]
@@ -161,6 +176,7 @@ mod tests {
             ("partition.assignment.strategy", "sticky-ish"),
             ("fetch.min.bytes", "lots"),
             ("enable.auto.commit", "yes please"),
+            ("group.protocol", "cooperative"),
         ] {
             let props: Properties = [("bootstrap.servers", "a:1"), (k, v)].into_iter().collect();
             let err = ConsumerBuilder::from_properties(props)

@@ -19,7 +19,7 @@ use super::coordinator::{AutoCommitTimer, ConsumerCoordinator};
 use super::fetch_buffer::FetchBuffer;
 use super::group::GroupCommand;
 use super::record::PartitionError;
-use super::subscription::{Assignment, Subscription};
+use super::subscription::{Assignment, InitState, PartitionState, Subscription};
 use crate::types::TopicPartition;
 
 /// A rebalance step that runs at the application's next `poll`, as in the Java client,
@@ -45,6 +45,9 @@ pub(crate) struct GroupView {
     pub member_id: String,
     /// Between JoinGroup and the end of SyncGroup: application commits are refused.
     pub rebalancing: bool,
+    /// Consumer protocol: the member epoch after every heartbeat answer, for commits
+    /// that must wait for a fresh epoch (STALE_MEMBER_EPOCH).
+    pub epochs: Option<tokio::sync::watch::Receiver<i32>>,
 }
 
 impl Default for GroupView {
@@ -53,6 +56,7 @@ impl Default for GroupView {
             generation: -1,
             member_id: String::new(),
             rebalancing: false,
+            epochs: None,
         }
     }
 }
@@ -136,6 +140,50 @@ impl Shared {
     pub(crate) fn wake_all(&self) {
         self.data_ready.notify_waiters();
         self.fetch_wake.notify_one();
+    }
+
+    /// Adds partitions the group assigned: each starts from its committed offset, and
+    /// gives no records until the `assigned` step (queued by the caller) has run.
+    pub(crate) fn add_assigned(&self, added: &[TopicPartition]) {
+        let mut st = self.lock();
+        for tp in added {
+            let topic: std::sync::Arc<str> = std::sync::Arc::from(tp.topic.as_str());
+            let mut p = PartitionState::new(topic, InitState::Committed);
+            p.awaiting_callback = true;
+            st.partitions.insert(tp.clone(), p);
+        }
+    }
+
+    /// Returns once the application polls, or at once if it polled within `quiet` (a
+    /// member that left on a poll timeout rejoins at the next poll).
+    pub(crate) async fn next_poll(&self, quiet: std::time::Duration) {
+        let polled = self.polled.notified();
+        tokio::pin!(polled);
+        polled.as_mut().enable();
+        if self.lock().last_poll.elapsed() >= quiet {
+            polled.await;
+        }
+    }
+
+    /// Queues a `lost` step for `parts` and stops them at once: they may be owned
+    /// elsewhere already, so no commit and no more records (either group task).
+    pub(crate) fn post_lost(&self, parts: Vec<TopicPartition>) {
+        if parts.is_empty() {
+            return;
+        }
+        {
+            let mut guard = self.lock();
+            let st = &mut *guard;
+            for tp in &parts {
+                if let Some(p) = st.partitions.get_mut(tp) {
+                    p.revoking = true;
+                }
+            }
+            st.buffer
+                .discard(&mut st.partitions, |tp| parts.binary_search(tp).is_ok());
+            st.events.push_back(AppEvent::Lost { partitions: parts });
+        }
+        self.wake_all();
     }
 
     /// Sends a command to the group task, if there is one.

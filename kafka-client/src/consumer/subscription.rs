@@ -20,6 +20,16 @@ pub(crate) enum Subscription {
     Manual,
     /// `subscribe`: the group assigns partitions of these topics.
     Topics(BTreeSet<String>),
+    /// `subscribe_pattern`: the group assigns partitions of the topics whose names the
+    /// regex matches (evaluated by the broker; consumer protocol only).
+    Pattern(String),
+}
+
+impl Subscription {
+    /// Whether the group decides the assignment (`subscribe` or `subscribe_pattern`).
+    pub(crate) fn is_group(&self) -> bool {
+        matches!(self, Self::Topics(_) | Self::Pattern(_))
+    }
 }
 
 /// Where a position lookup must start from.

@@ -73,8 +73,14 @@ pub async fn run(ctx: &Ctx, cmd: GroupsCommand) -> Result<(), Failure> {
                 .describe_consumer_groups([&group], GroupsOptions::default().timeout(ctx.timeout))
                 .await?;
             check_items("group", d, |_, g| {
+                // The consumer protocol (KIP-848) has epochs: the group's, its target
+                // assignment's and each member's.
+                let epochs = match (g.group_epoch, g.assignment_epoch) {
+                    (Some(ge), Some(ae)) => format!("\tGroup epoch: {ge}\tAssignment epoch: {ae}"),
+                    _ => String::new(),
+                };
                 println!(
-                    "Group: {}\tState: {}\tType: {}\tAssignor: {}\tCoordinator: {} ({})",
+                    "Group: {}\tState: {}\tProtocol: {}\tAssignor: {}\tCoordinator: {} ({}){epochs}",
                     g.group_id,
                     g.state.as_str(),
                     g.group_type.as_str(),
@@ -82,20 +88,31 @@ pub async fn run(ctx: &Ctx, cmd: GroupsCommand) -> Result<(), Failure> {
                     g.coordinator,
                     g.coordinator_address
                 );
-                for m in &g.members {
-                    let parts: Vec<String> = m
-                        .assignment
-                        .partitions
+                let list = |a: &kafka_admin::MemberAssignment| {
+                    a.partitions
                         .iter()
                         .map(ToString::to_string)
-                        .collect();
-                    println!(
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                for m in &g.members {
+                    let mut line = format!(
                         "\tMember: {}\tClient: {}\tHost: {}\tPartitions: {}",
                         m.member_id,
                         m.client_id,
                         m.host,
-                        parts.join(",")
+                        list(&m.assignment)
                     );
+                    if let Some(e) = m.member_epoch {
+                        line.push_str(&format!("\tEpoch: {e}"));
+                    }
+                    if let Some(t) = m.target_assignment.as_ref().filter(|t| **t != m.assignment) {
+                        line.push_str(&format!("\tTarget: {}", list(t)));
+                    }
+                    if m.classic_member == Some(true) {
+                        line.push_str("\t(classic member)");
+                    }
+                    println!("{line}");
                 }
             })
         }

@@ -2,12 +2,14 @@
 //! coordinator moves; generation errors become [`Error::CommitFailed`].
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafka_protocol::messages::{ApiKey, GroupId, OffsetCommitRequest, TopicName};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
+
 use tokio::time::Instant;
 
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
@@ -16,13 +18,17 @@ use crate::ops::CoordinatorLink;
 use crate::ops::offset_fetch::offset_fetch_on;
 use crate::types::{OffsetAndMetadata, TopicPartition};
 
-/// Who commits: the generation and member (or -1 and "" for a commit outside the group
-/// protocol, as with `assign`).
+/// Who commits: the generation (classic) or member epoch (consumer protocol) and
+/// member (or -1 and "" for a commit outside the group protocol, as with `assign`).
 #[derive(Clone, Debug)]
 pub(crate) struct Committer {
     pub generation: i32,
     pub member_id: String,
     pub instance_id: Option<String>,
+    /// Consumer protocol: the member epoch as heartbeats renew it. A commit refused
+    /// with STALE_MEMBER_EPOCH waits for the next heartbeat answer and is sent again
+    /// with the epoch it brings.
+    pub epochs: Option<tokio::sync::watch::Receiver<i32>>,
 }
 
 fn str(s: &str) -> StrBytes {
@@ -62,12 +68,18 @@ async fn commit_with_retries(
     let client = &link.client;
     let deadline = Instant::now() + client.config().api_timeout();
     let mut attempt = 0u32;
+    let mut who = who.clone();
     loop {
-        let result = commit_once(link, who, offsets).await;
+        let result = commit_once(link, &who, offsets).await;
         let err = match result {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
+        if err.code() == Some(ErrorCode::STALE_MEMBER_EPOCH) {
+            let timeout = client.config().api_timeout();
+            who.generation = next_epoch(&mut who, deadline, timeout, &err).await?;
+            continue;
+        }
         if CoordinatorLink::is_coordinator_error(&err) {
             link.invalidate();
         } else if !err.is_retriable() || matches!(err, Error::CommitFailed { .. }) {
@@ -80,6 +92,43 @@ async fn commit_with_retries(
         }
         tokio::time::sleep(wait).await;
     }
+}
+
+/// After STALE_MEMBER_EPOCH: waits (until `deadline`) for the next heartbeat answer
+/// and returns the member epoch it brought. A member that is no longer in the group
+/// (fenced, left) cannot commit: [`Error::CommitFailed`].
+pub(crate) async fn next_epoch(
+    who: &mut Committer,
+    deadline: Instant,
+    timeout: Duration,
+    err: &Error,
+) -> Result<i32> {
+    let failed = |why: &str| Error::CommitFailed {
+        reason: format!(
+            "{why}: the coordinator answered STALE_MEMBER_EPOCH for epoch {} (member {:?})",
+            who.generation, who.member_id
+        ),
+    };
+    let Some(epochs) = who.epochs.as_mut() else {
+        return Err(failed("not a consumer-protocol member"));
+    };
+    epochs.mark_unchanged();
+    match tokio::time::timeout_at(deadline, epochs.changed()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => return Err(failed("the member left the group")),
+        Err(_) => {
+            return Err(Error::Deadline {
+                operation: "committing offsets (waiting for a fresh member epoch)".into(),
+                timeout,
+                last_error: Some(Box::new(err.clone())),
+            });
+        }
+    }
+    let epoch = *epochs.borrow();
+    if epoch <= 0 {
+        return Err(failed("the member was fenced or left the group"));
+    }
+    Ok(epoch)
 }
 
 async fn commit_once(
@@ -139,6 +188,7 @@ async fn commit_once(
                 ErrorCode::ILLEGAL_GENERATION
                 | ErrorCode::UNKNOWN_MEMBER_ID
                 | ErrorCode::REBALANCE_IN_PROGRESS
+                | ErrorCode::FENCED_MEMBER_EPOCH
                 | ErrorCode::FENCED_INSTANCE_ID => Error::CommitFailed {
                     reason: format!(
                         "the group rebalanced: the coordinator answered {code} for generation {} \

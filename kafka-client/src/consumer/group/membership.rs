@@ -17,7 +17,7 @@ use tokio::time::{Duration, Instant, sleep_until};
 
 use crate::consumer::builder::AssignmentStrategy;
 use crate::consumer::state::{AppEvent, Shared};
-use crate::consumer::subscription::{InitState, PartitionState, Subscription};
+use crate::consumer::subscription::Subscription;
 use crate::error::Error;
 use crate::types::TopicPartition;
 
@@ -122,7 +122,7 @@ impl Membership {
                     Err(Some(fatal)) => {
                         tracing::warn!(group = %self.link.group_id, error = %fatal, "consumer left the group for good");
                         let parts: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
-                        self.post_lost(parts);
+                        self.shared.post_lost(parts);
                         let mut st = self.shared.lock();
                         st.fatal = Some(fatal);
                         drop(st);
@@ -255,34 +255,13 @@ impl Membership {
 
     fn lose_all(&mut self, reset_member: bool) {
         let parts: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
-        self.post_lost(parts);
+        self.shared.post_lost(parts);
         self.generation = -1;
         if reset_member {
             self.member_id.clear();
         }
         self.need_join = true;
         self.publish_view(false);
-    }
-
-    /// Queues a `lost` step and stops the partitions at once (they may be owned
-    /// elsewhere already: no commit, no more records).
-    fn post_lost(&self, parts: Vec<TopicPartition>) {
-        if parts.is_empty() {
-            return;
-        }
-        {
-            let mut guard = self.shared.lock();
-            let st = &mut *guard;
-            for tp in &parts {
-                if let Some(p) = st.partitions.get_mut(tp) {
-                    p.revoking = true;
-                }
-            }
-            st.buffer
-                .discard(&mut st.partitions, |tp| parts.binary_search(tp).is_ok());
-            st.events.push_back(AppEvent::Lost { partitions: parts });
-        }
-        self.shared.wake_all();
     }
 
     /// Queues a revocation for `poll` and waits for it, heartbeating meanwhile. If the
@@ -320,7 +299,7 @@ impl Membership {
             if Instant::now() >= deadline {
                 tracing::warn!(group = %self.link.group_id,
                     "no poll within max.poll.interval during a revocation: partitions lost");
-                self.post_lost(parts);
+                self.shared.post_lost(parts);
                 return;
             }
             if self.generation >= 0 {
@@ -436,15 +415,7 @@ impl Membership {
         let revoked: Vec<TopicPartition> = self.owned.difference(&new).cloned().collect();
         tracing::debug!(group = %self.link.group_id, generation = self.generation,
             assigned = ?added, revoked = ?revoked, "rebalance: assignment applied");
-        {
-            let mut st = self.shared.lock();
-            for tp in &added {
-                let topic: Arc<str> = Arc::from(tp.topic.as_str());
-                let mut p = PartitionState::new(topic, InitState::Committed);
-                p.awaiting_callback = true;
-                st.partitions.insert(tp.clone(), p);
-            }
-        }
+        self.shared.add_assigned(&added);
         self.owned.extend(added.iter().cloned());
         let assigned = AppEvent::Assigned { partitions: added };
         if revoked.is_empty() {
@@ -518,20 +489,16 @@ impl Membership {
         tracing::warn!(group = %self.link.group_id,
             "no poll within max.poll.interval: leaving the group until the next poll");
         let parts: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
-        self.post_lost(parts);
+        self.shared.post_lost(parts);
         self.leave("consumer poll timeout has expired").await;
-        let polled = self.shared.polled.notified();
-        tokio::pin!(polled);
-        polled.as_mut().enable();
-        if self.shared.lock().last_poll.elapsed() >= self.cfg().max_poll_interval {
-            tokio::select! {
-                () = polled => {}
-                cmd = self.rx.recv() => {
-                    if let Some(GroupCommand::Leave { done }) = cmd {
-                        let _ = done.send(());
-                        self.shared.lock().closed = true;
-                        return;
-                    }
+        let shared = self.shared.clone();
+        tokio::select! {
+            () = shared.next_poll(self.cfg().max_poll_interval) => {}
+            cmd = self.rx.recv() => {
+                if let Some(GroupCommand::Leave { done }) = cmd {
+                    let _ = done.send(());
+                    self.shared.lock().closed = true;
+                    return;
                 }
             }
         }

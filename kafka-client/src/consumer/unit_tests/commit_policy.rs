@@ -263,8 +263,83 @@ async fn committing_nothing_sends_nothing() {
         generation: 1,
         member_id: "m".into(),
         instance_id: None,
+        epochs: None,
     };
     let started = Instant::now();
     commit(&link, &who, &BTreeMap::new()).await.expect("no-op");
     assert_eq!(started.elapsed(), Duration::ZERO, "no request, no retry");
+}
+
+/// A commit refused with STALE_MEMBER_EPOCH (consumer protocol) waits for the next
+/// heartbeat answer and goes again with its epoch; a member fenced meanwhile, a member
+/// of no consumer-protocol group, or no answer before the deadline fail it instead.
+#[tokio::test(start_paused = true)]
+async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch() {
+    use crate::consumer::group::commit::next_epoch;
+    use crate::error::{Error, ErrorCode, ErrorContext};
+    let stale = Error::broker(ErrorCode::STALE_MEMBER_EPOCH, ErrorContext::default(), None);
+    let (tx, rx) = tokio::sync::watch::channel(4);
+    let mut who = Committer {
+        generation: 4,
+        member_id: "m".into(),
+        instance_id: None,
+        epochs: Some(rx),
+    };
+    let timeout = Duration::from_secs(10);
+    let deadline = Instant::now() + timeout;
+    let beat = tokio::spawn({
+        let tx = tx.clone();
+        async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            tx.send_replace(5);
+        }
+    });
+    let started = Instant::now();
+    let epoch = next_epoch(&mut who, deadline, timeout, &stale)
+        .await
+        .unwrap();
+    assert_eq!(epoch, 5);
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(2),
+        "after the heartbeat answer"
+    );
+    beat.await.unwrap();
+
+    // Fenced meanwhile: the next answer says epoch 0.
+    let fence = tokio::spawn({
+        let tx = tx.clone();
+        async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            tx.send_replace(0);
+        }
+    });
+    let e = next_epoch(&mut who, Instant::now() + timeout, timeout, &stale)
+        .await
+        .expect_err("fenced");
+    assert!(
+        matches!(&e, Error::CommitFailed { reason } if reason.contains("fenced")),
+        "{e}"
+    );
+    fence.await.unwrap();
+
+    // No answer before the deadline: Deadline, with the broker's error as the cause.
+    let e = next_epoch(&mut who, Instant::now() + timeout, timeout, &stale)
+        .await
+        .expect_err("no heartbeat");
+    assert!(matches!(&e, Error::Deadline { .. }), "{e}");
+    assert!(e.to_string().contains("STALE_MEMBER_EPOCH"), "{e}");
+    drop(tx);
+
+    // A classic member has no epochs to wait for.
+    let mut classic = Committer {
+        generation: 4,
+        member_id: "m".into(),
+        instance_id: None,
+        epochs: None,
+    };
+    let e = next_epoch(&mut classic, Instant::now() + timeout, timeout, &stale)
+        .await
+        .expect_err("classic");
+    assert!(matches!(e, Error::CommitFailed { .. }), "{e}");
 }

@@ -14,9 +14,9 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::consumer::builder::{AssignmentStrategy, ConsumerBuilder};
-use crate::consumer::state::{AppEvent, Shared};
+use crate::consumer::state::AppEvent;
 use crate::consumer::subscription::{InitState, Subscription};
-use crate::consumer::unit_tests::{Spec, completed, ready, shared_with, tp};
+use crate::consumer::unit_tests::{Spec, completed, events, ready, shared_with, tp};
 use crate::ops::CoordinatorLink;
 use crate::types::TopicPartition;
 
@@ -66,18 +66,6 @@ fn owning(m: &mut Membership, parts: &[i32]) {
         );
         m.owned.insert(t);
     }
-}
-
-fn events(sh: &Shared) -> Vec<String> {
-    sh.lock()
-        .events
-        .iter()
-        .map(|e| match e {
-            AppEvent::Revoke { partitions, .. } => format!("revoke {partitions:?}"),
-            AppEvent::Assigned { partitions } => format!("assigned {partitions:?}"),
-            AppEvent::Lost { partitions } => format!("lost {partitions:?}"),
-        })
-        .collect()
 }
 
 async fn settle() {
@@ -395,13 +383,13 @@ async fn closing_while_waiting_for_a_poll_after_a_poll_timeout_stops_the_task() 
 async fn lost_partitions_drop_only_their_own_buffered_data() {
     let (mut m, _tx) = task();
     owning(&mut m, &[0, 1, 2]);
-    m.post_lost(vec![tp("t", 0), tp("t", 2)]);
+    m.shared.post_lost(vec![tp("t", 0), tp("t", 2)]);
     let st = m.shared.lock();
     assert_eq!(st.buffer.bytes(), 10);
     assert_eq!(st.partitions[&tp("t", 1)].buffered_bytes, 10);
     assert!(!st.partitions[&tp("t", 1)].revoking);
     assert!(st.partitions[&tp("t", 2)].revoking);
     drop(st);
-    m.post_lost(Vec::<TopicPartition>::new());
+    m.shared.post_lost(Vec::<TopicPartition>::new());
     assert_eq!(events(&m.shared), ["lost [t-0, t-2]"]);
 }

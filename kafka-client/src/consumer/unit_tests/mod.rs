@@ -154,6 +154,20 @@ pub(crate) fn shared_with(f: impl FnOnce(ConsumerBuilder) -> ConsumerBuilder) ->
     Arc::new(Shared::new(client, config))
 }
 
+/// The rebalance steps queued for `poll`, as `revoke [..]`, `assigned [..]`, `lost [..]`.
+pub(crate) fn events(sh: &Shared) -> Vec<String> {
+    use super::state::AppEvent;
+    sh.lock()
+        .events
+        .iter()
+        .map(|e| match e {
+            AppEvent::Revoke { partitions, .. } => format!("revoke {partitions:?}"),
+            AppEvent::Assigned { partitions } => format!("assigned {partitions:?}"),
+            AppEvent::Lost { partitions } => format!("lost {partitions:?}"),
+        })
+        .collect()
+}
+
 pub(crate) fn offsets(records: &[crate::consumer::ConsumerRecord]) -> Vec<(i32, i64)> {
     records.iter().map(|r| (r.partition, r.offset)).collect()
 }
