@@ -55,6 +55,8 @@ struct Inner {
     /// Serialises refreshes: concurrent callers share one Metadata request.
     refresh_lock: tokio::sync::Mutex<()>,
     last_full_refresh: RwLock<Option<Instant>>,
+    /// Serialises leader hints: each is a read-modify-write of the cached metadata.
+    hint_lock: std::sync::Mutex<()>,
     closed: AtomicBool,
 }
 
@@ -83,6 +85,7 @@ impl Client {
                 metadata: RwLock::new(Arc::new(ClusterMetadata::empty())),
                 refresh_lock: tokio::sync::Mutex::new(()),
                 last_full_refresh: RwLock::new(None),
+                hint_lock: std::sync::Mutex::new(()),
                 closed: AtomicBool::new(false),
             }),
         }
@@ -213,6 +216,40 @@ impl Client {
             next.topics.remove(name);
             self.store(next);
         }
+    }
+
+    /// Takes a leader hint (KIP-951): a Fetch or Produce answer of NOT_LEADER_OR_FOLLOWER
+    /// or FENCED_LEADER_EPOCH names the partition's `leader` at `epoch`, and the
+    /// addresses of brokers it may name (`endpoints`). When the hint is newer than the
+    /// cached leader epoch and its broker's address is known, the cached metadata moves
+    /// the partition at once, no Metadata request on the way; returns whether it did.
+    /// An older or unusable hint changes nothing (the caller refreshes as before).
+    pub(crate) fn apply_leader_hint(
+        &self,
+        topic: &str,
+        partition: i32,
+        leader: i32,
+        epoch: i32,
+        endpoints: &[crate::cluster::BrokerInfo],
+    ) -> bool {
+        let _guard = self
+            .inner
+            .hint_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let current = self.cached_metadata();
+        let Some(next) = current.with_leader_hint(topic, partition, leader, epoch, endpoints)
+        else {
+            // Already known (an earlier hint or refresh), or unusable.
+            return current
+                .topic(topic)
+                .and_then(|t| t.partition(partition))
+                .is_some_and(|p| p.leader == Some(leader) && p.leader_epoch >= epoch)
+                && current.brokers.contains_key(&leader);
+        };
+        self.store(next);
+        self.inner.telemetry.leader_hint_taken();
+        true
     }
 
     /// The leader's node id and leader epoch for a partition. Refreshes once when the
@@ -384,6 +421,7 @@ impl Client {
                         .pool
                         .get(key, &addr, ConnectionKind::General)
                         .await?;
+                    self.inner.telemetry.metadata_request();
                     conn.request(&req).await
                 };
                 match tokio::time::timeout(remaining, attempt).await {

@@ -116,6 +116,11 @@ impl ErrorCode {
     pub const GROUP_NOT_EMPTY: ErrorCode = ErrorCode(68);
     pub const PRODUCER_FENCED: ErrorCode = ErrorCode(90);
     pub const UNKNOWN_TOPIC_ID: ErrorCode = ErrorCode(100);
+    pub const FETCH_SESSION_ID_NOT_FOUND: ErrorCode = ErrorCode(70);
+    pub const INVALID_FETCH_SESSION_EPOCH: ErrorCode = ErrorCode(71);
+    pub const INCONSISTENT_TOPIC_ID: ErrorCode = ErrorCode(103);
+    pub const FETCH_SESSION_TOPIC_ID_ERROR: ErrorCode = ErrorCode(106);
+    pub const REBOOTSTRAP_REQUIRED: ErrorCode = ErrorCode(129);
     pub const TRANSACTION_ABORTABLE: ErrorCode = ErrorCode(120);
     pub const INVALID_TXN_STATE: ErrorCode = ErrorCode(48);
     pub const INVALID_PRODUCER_ID_MAPPING: ErrorCode = ErrorCode(49);
@@ -678,6 +683,7 @@ impl Error {
                     | ErrorCode::UNKNOWN_LEADER_EPOCH
                     | ErrorCode::NOT_CONTROLLER
                     | ErrorCode::UNKNOWN_TOPIC_ID
+                    | ErrorCode::INCONSISTENT_TOPIC_ID
             )
         )
     }

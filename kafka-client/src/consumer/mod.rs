@@ -26,6 +26,7 @@
 mod builder;
 mod coordinator;
 mod fetch_buffer;
+mod fetch_session;
 mod fetcher;
 pub(crate) mod group;
 mod offsets;
