@@ -20,6 +20,23 @@ pub struct BrokerInfo {
     pub rack: Option<String>,
 }
 
+impl BrokerInfo {
+    /// A broker named in a response's `node_endpoints` (KIP-951); `None` for a port out
+    /// of range.
+    pub(crate) fn from_endpoint(
+        id: i32,
+        host: &str,
+        port: i32,
+        rack: Option<&str>,
+    ) -> Option<Self> {
+        Some(Self {
+            id,
+            address: BrokerAddress::new(host, u16::try_from(port).ok()?),
+            rack: rack.map(str::to_string),
+        })
+    }
+}
+
 /// One partition: leader, epoch, replicas.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionInfo {

@@ -479,14 +479,8 @@ async fn fetch(
         .node_endpoints
         .iter()
         .filter_map(|n| {
-            Some(crate::cluster::BrokerInfo {
-                id: n.node_id.0,
-                address: crate::config::BrokerAddress::new(
-                    n.host.as_str(),
-                    u16::try_from(n.port).ok()?,
-                ),
-                rack: n.rack.as_ref().map(|r| r.to_string()),
-            })
+            let rack = n.rack.as_deref();
+            crate::cluster::BrokerInfo::from_endpoint(n.node_id.0, &n.host, n.port, rack)
         })
         .collect();
     let mut out: Vec<Option<PartData>> = Vec::with_capacity(sent.len());
