@@ -230,6 +230,18 @@ pub enum Error {
         timeout: Duration,
     },
 
+    /// No broker has answered a Metadata request for `unreachable_for` (every attempt,
+    /// known brokers and bootstrap addresses, failed). The client keeps trying: a
+    /// consumer's `poll` says so once per `request.timeout` while it lasts, then goes on.
+    #[error("no broker reachable for {unreachable_for:?}; last error: {last_error}")]
+    BrokersUnreachable {
+        /// How long every attempt has failed.
+        unreachable_for: Duration,
+        /// The last real failure (the protocol error, refused connection, ...).
+        #[source]
+        last_error: Box<Error>,
+    },
+
     /// A connection could not be set up (TCP, TLS, SASL or the version handshake).
     #[error("cannot connect to {context}: {reason}")]
     Connect {
@@ -640,7 +652,8 @@ impl Error {
             Error::ConnectionLost { .. }
             | Error::Timeout { .. }
             | Error::Connect { .. }
-            | Error::Bootstrap { .. } => true,
+            | Error::Bootstrap { .. }
+            | Error::BrokersUnreachable { .. } => true,
             _ => false,
         }
     }

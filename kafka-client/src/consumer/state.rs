@@ -74,6 +74,8 @@ pub(crate) struct State {
     /// When auto-commit next commits (`coordinator.rs`).
     pub auto_commit: AutoCommitTimer,
     pub group: GroupView,
+    /// When `poll` last returned [`Error::BrokersUnreachable`].
+    pub unreachable_reported: Option<Instant>,
 }
 
 /// Everything the handle and the tasks share.
@@ -115,6 +117,7 @@ impl Shared {
                     now,
                 ),
                 group: GroupView::default(),
+                unreachable_reported: None,
             }),
             client,
             config,
