@@ -14,6 +14,7 @@ use kafka_admin::{
     ReassignmentOptions,
 };
 use kafka_client::consumer::{AutoOffsetReset, TopicPartition};
+use kafka_client::observe::NetworkStats;
 use kafka_client::producer::{Acks, Producer, ProducerRecord};
 use kafka_testbed::{ClusterConfig, KafkaCluster};
 
@@ -50,6 +51,19 @@ async fn wait_for(
         assert!(tokio::time::Instant::now() < deadline, "never: {what}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// `who` took a leader hint between `before` and `after`, and sent no Metadata request.
+fn moved_by_hint(who: &str, before: &NetworkStats, after: &NetworkStats) {
+    println!("{who}: {before:?} -> {after:?}");
+    assert!(
+        after.leader_hints > before.leader_hints,
+        "{who} took a hint"
+    );
+    assert_eq!(
+        after.metadata_requests, before.metadata_requests,
+        "{who} moved without a Metadata request"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,16 +145,7 @@ async fn leader_hint_moves_producer_and_consumer_without_a_metadata_request() {
         (50..100).collect::<Vec<i64>>()
     );
     read.extend(drain(&c, 50, Duration::from_secs(60)).await);
-    let after_p = p.stats().network;
-    println!("producer {before_p:?} -> {after_p:?}");
-    assert!(
-        after_p.leader_hints > before_p.leader_hints,
-        "the producer took a hint"
-    );
-    assert_eq!(
-        after_p.metadata_requests, before_p.metadata_requests,
-        "the producer moved without a Metadata request"
-    );
+    moved_by_hint("producer", &before_p, &p.stats().network);
     // Broker 1 leaves the replicas: now its answer to the consumer is
     // NOT_LEADER_OR_FOLLOWER with the hint.
     let moved = admin
@@ -169,16 +174,7 @@ async fn leader_hint_moves_producer_and_consumer_without_a_metadata_request() {
     let extra = c.poll(Duration::from_millis(300)).await.unwrap();
     assert!(extra.is_empty());
 
-    let after_c = c.stats().network;
-    println!("consumer {before_c:?} -> {after_c:?}");
-    assert!(
-        after_c.leader_hints > before_c.leader_hints,
-        "the consumer took a hint"
-    );
-    assert_eq!(
-        after_c.metadata_requests, before_c.metadata_requests,
-        "the consumer moved without a Metadata request"
-    );
+    moved_by_hint("consumer", &before_c, &c.stats().network);
     c.close().await.unwrap();
     p.close(Duration::from_secs(10)).await.unwrap();
 }

@@ -21,19 +21,21 @@ pub struct BrokerInfo {
 }
 
 impl BrokerInfo {
-    /// A broker named in a response's `node_endpoints` (KIP-951); `None` for a port out
-    /// of range.
-    pub(crate) fn from_endpoint(
-        id: i32,
-        host: &str,
-        port: i32,
-        rack: Option<&str>,
-    ) -> Option<Self> {
-        Some(Self {
-            id,
-            address: BrokerAddress::new(host, u16::try_from(port).ok()?),
-            rack: rack.map(str::to_string),
-        })
+    /// The brokers of a response's `node_endpoints` (KIP-951), as `(node id, host,
+    /// port, rack)`; one with a port out of range is left out.
+    pub(crate) fn from_endpoints<'a>(
+        endpoints: impl IntoIterator<Item = (i32, &'a str, i32, Option<&'a str>)>,
+    ) -> Vec<Self> {
+        endpoints
+            .into_iter()
+            .filter_map(|(id, host, port, rack)| {
+                Some(Self {
+                    id,
+                    address: BrokerAddress::new(host, u16::try_from(port).ok()?),
+                    rack: rack.map(str::to_string),
+                })
+            })
+            .collect()
     }
 }
 

@@ -475,14 +475,11 @@ async fn fetch(
         verify_crc: cfg.check_crcs,
         ..DecodeLimits::default()
     };
-    let endpoints: Vec<crate::cluster::BrokerInfo> = resp
-        .node_endpoints
-        .iter()
-        .filter_map(|n| {
-            let rack = n.rack.as_deref();
-            crate::cluster::BrokerInfo::from_endpoint(n.node_id.0, &n.host, n.port, rack)
-        })
-        .collect();
+    let endpoints = crate::cluster::BrokerInfo::from_endpoints(
+        resp.node_endpoints
+            .iter()
+            .map(|n| (n.node_id.0, n.host.as_str(), n.port, n.rack.as_deref())),
+    );
     let mut out: Vec<Option<PartData>> = Vec::with_capacity(sent.len());
     out.resize_with(sent.len(), || None);
     for t in resp.responses {

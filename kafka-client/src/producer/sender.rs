@@ -340,14 +340,11 @@ impl Sender {
     ) {
         let mut slots: Vec<Option<(Arc<PartitionState>, ProducerBatch)>> =
             batches.into_iter().map(Some).collect();
-        let endpoints: Vec<crate::cluster::BrokerInfo> = resp
-            .node_endpoints
-            .iter()
-            .filter_map(|n| {
-                let rack = n.rack.as_deref();
-                crate::cluster::BrokerInfo::from_endpoint(n.node_id.0, &n.host, n.port, rack)
-            })
-            .collect();
+        let endpoints = crate::cluster::BrokerInfo::from_endpoints(
+            resp.node_endpoints
+                .iter()
+                .map(|n| (n.node_id.0, n.host.as_str(), n.port, n.rack.as_deref())),
+        );
         for topic in resp.responses {
             for pr in topic.partition_responses {
                 let at = slots.iter().position(|s| {
