@@ -28,6 +28,15 @@ pub enum Target {
     Controller,
 }
 
+/// Whether brokers answer Metadata requests.
+#[derive(Debug, Default)]
+struct Health {
+    /// The first failed attempt since the last success.
+    failing_since: Option<Instant>,
+    /// The last real failure (a deadline does not hide an earlier protocol error).
+    last_error: Option<Error>,
+}
+
 /// A connection to a Kafka cluster: brokers, metadata and request routing.
 ///
 /// Cheap to clone (an `Arc` inside); every clone shares the connections and the cache.
@@ -55,6 +64,10 @@ struct Inner {
     /// Serialises refreshes: concurrent callers share one Metadata request.
     refresh_lock: tokio::sync::Mutex<()>,
     last_full_refresh: RwLock<Option<Instant>>,
+    /// Since when every Metadata attempt has failed, and the last real failure.
+    health: std::sync::Mutex<Health>,
+    /// Serialises leader hints: each is a read-modify-write of the cached metadata.
+    hint_lock: std::sync::Mutex<()>,
     closed: AtomicBool,
 }
 
@@ -83,6 +96,8 @@ impl Client {
                 metadata: RwLock::new(Arc::new(ClusterMetadata::empty())),
                 refresh_lock: tokio::sync::Mutex::new(()),
                 last_full_refresh: RwLock::new(None),
+                hint_lock: std::sync::Mutex::new(()),
+                health: std::sync::Mutex::new(Health::default()),
                 closed: AtomicBool::new(false),
             }),
         }
@@ -213,6 +228,40 @@ impl Client {
             next.topics.remove(name);
             self.store(next);
         }
+    }
+
+    /// Takes a leader hint (KIP-951): a Fetch or Produce answer of NOT_LEADER_OR_FOLLOWER
+    /// or FENCED_LEADER_EPOCH names the partition's `leader` at `epoch`, and the
+    /// addresses of brokers it may name (`endpoints`). When the hint is newer than the
+    /// cached leader epoch and its broker's address is known, the cached metadata moves
+    /// the partition at once, no Metadata request on the way; returns whether it did.
+    /// An older or unusable hint changes nothing (the caller refreshes as before).
+    pub(crate) fn apply_leader_hint(
+        &self,
+        topic: &str,
+        partition: i32,
+        leader: i32,
+        epoch: i32,
+        endpoints: &[crate::cluster::BrokerInfo],
+    ) -> bool {
+        let _guard = self
+            .inner
+            .hint_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let current = self.cached_metadata();
+        let Some(next) = current.with_leader_hint(topic, partition, leader, epoch, endpoints)
+        else {
+            // Already known (an earlier hint or refresh), or unusable.
+            return current
+                .topic(topic)
+                .and_then(|t| t.partition(partition))
+                .is_some_and(|p| p.leader == Some(leader) && p.leader_epoch >= epoch)
+                && current.brokers.contains_key(&leader);
+        };
+        self.store(next);
+        self.inner.telemetry.leader_hint_taken();
+        true
     }
 
     /// The leader's node id and leader epoch for a partition. Refreshes once when the
@@ -384,22 +433,36 @@ impl Client {
                         .pool
                         .get(key, &addr, ConnectionKind::General)
                         .await?;
+                    self.inner.telemetry.metadata_request();
                     conn.request(&req).await
                 };
                 match tokio::time::timeout(remaining, attempt).await {
                     Ok(Ok(resp)) => match ErrorCode::from_code(resp.error_code) {
-                        None => return Ok(resp),
-                        Some(code) => note(
-                            &mut attempts,
-                            &addr.to_string(),
-                            format!("{addr}: {code}"),
-                            false,
-                        ),
+                        None => {
+                            self.note_attempt(None, true);
+                            return Ok(resp);
+                        }
+                        Some(code) => {
+                            let e = Error::broker(
+                                code,
+                                ErrorContext::default()
+                                    .with_api(kafka_protocol::messages::ApiKey::Metadata),
+                                Some(format!("{addr}")),
+                            );
+                            self.note_attempt(Some(e), true);
+                            note(
+                                &mut attempts,
+                                &addr.to_string(),
+                                format!("{addr}: {code}"),
+                                false,
+                            )
+                        }
                     },
                     // TLS and SASL failures will not heal by retrying: report them now.
                     Ok(Err(e)) if e.is_authentication_failure() => return Err(e),
                     Ok(Err(e)) => {
                         tracing::debug!(%addr, error = %e, "metadata attempt failed");
+                        self.note_attempt(Some(e.clone()), true);
                         note(
                             &mut attempts,
                             &addr.to_string(),
@@ -407,12 +470,20 @@ impl Client {
                             false,
                         );
                     }
-                    Err(_) => note(
-                        &mut attempts,
-                        &addr.to_string(),
-                        format!("{addr}: no answer before the deadline"),
-                        true,
-                    ),
+                    Err(_) => {
+                        let e = Error::Timeout {
+                            context: ErrorContext::default()
+                                .with_api(kafka_protocol::messages::ApiKey::Metadata),
+                            timeout,
+                        };
+                        self.note_attempt(Some(e), false);
+                        note(
+                            &mut attempts,
+                            &addr.to_string(),
+                            format!("{addr}: no answer before the deadline"),
+                            true,
+                        )
+                    }
                 }
             }
             let wait = backoff(cfg.retry_backoff, cfg.retry_backoff_max, round);
@@ -450,6 +521,46 @@ impl Client {
         let boot = self.inner.config.bootstrap.iter().enumerate();
         known.extend(boot.map(|(i, a)| (NodeKey::Bootstrap(i), a.clone())));
         known
+    }
+
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.inner.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a Metadata attempt's outcome. A timeout (`real` false) does not replace a
+    /// real failure already known.
+    fn note_attempt(&self, failure: Option<Error>, real: bool) {
+        let mut h = self.health();
+        match failure {
+            None => *h = Health::default(),
+            Some(e) => {
+                h.failing_since.get_or_insert_with(Instant::now);
+                if real || h.last_error.is_none() {
+                    h.last_error = Some(e);
+                }
+            }
+        }
+    }
+
+    /// When every Metadata attempt has failed for at least `bound`:
+    /// [`Error::BrokersUnreachable`] with the last real failure.
+    pub(crate) fn unreachable(&self, bound: Duration) -> Option<Error> {
+        let h = self.health();
+        let since = h.failing_since?;
+        let unreachable_for = since.elapsed();
+        if unreachable_for < bound {
+            return None;
+        }
+        Some(Error::BrokersUnreachable {
+            unreachable_for,
+            last_error: Box::new(h.last_error.clone()?),
+        })
+    }
+
+    /// The last real failure of a Metadata attempt while brokers have not answered
+    /// (none once one answered).
+    pub(crate) fn last_metadata_error(&self) -> Option<Error> {
+        self.health().last_error.clone()
     }
 
     /// Backoff for the `attempt`-th retry of a retriable error.

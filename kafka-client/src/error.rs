@@ -116,6 +116,11 @@ impl ErrorCode {
     pub const GROUP_NOT_EMPTY: ErrorCode = ErrorCode(68);
     pub const PRODUCER_FENCED: ErrorCode = ErrorCode(90);
     pub const UNKNOWN_TOPIC_ID: ErrorCode = ErrorCode(100);
+    pub const FETCH_SESSION_ID_NOT_FOUND: ErrorCode = ErrorCode(70);
+    pub const INVALID_FETCH_SESSION_EPOCH: ErrorCode = ErrorCode(71);
+    pub const INCONSISTENT_TOPIC_ID: ErrorCode = ErrorCode(103);
+    pub const FETCH_SESSION_TOPIC_ID_ERROR: ErrorCode = ErrorCode(106);
+    pub const REBOOTSTRAP_REQUIRED: ErrorCode = ErrorCode(129);
     pub const TRANSACTION_ABORTABLE: ErrorCode = ErrorCode(120);
     pub const INVALID_TXN_STATE: ErrorCode = ErrorCode(48);
     pub const INVALID_PRODUCER_ID_MAPPING: ErrorCode = ErrorCode(49);
@@ -229,6 +234,18 @@ pub enum Error {
         attempts: String,
         /// How long the client tried.
         timeout: Duration,
+    },
+
+    /// No broker has answered a Metadata request for `unreachable_for` (every attempt,
+    /// known brokers and bootstrap addresses, failed). The client keeps trying: a
+    /// consumer's `poll` says so once per `request.timeout` while it lasts, then goes on.
+    #[error("no broker reachable for {unreachable_for:?}; last error: {last_error}")]
+    BrokersUnreachable {
+        /// How long every attempt has failed.
+        unreachable_for: Duration,
+        /// The last real failure (the protocol error, refused connection, ...).
+        #[source]
+        last_error: Box<Error>,
     },
 
     /// A connection could not be set up (TCP, TLS, SASL or the version handshake).
@@ -641,7 +658,8 @@ impl Error {
             Error::ConnectionLost { .. }
             | Error::Timeout { .. }
             | Error::Connect { .. }
-            | Error::Bootstrap { .. } => true,
+            | Error::Bootstrap { .. }
+            | Error::BrokersUnreachable { .. } => true,
             _ => false,
         }
     }
@@ -684,6 +702,7 @@ impl Error {
                     | ErrorCode::UNKNOWN_LEADER_EPOCH
                     | ErrorCode::NOT_CONTROLLER
                     | ErrorCode::UNKNOWN_TOPIC_ID
+                    | ErrorCode::INCONSISTENT_TOPIC_ID
             )
         )
     }

@@ -20,6 +20,25 @@ pub struct BrokerInfo {
     pub rack: Option<String>,
 }
 
+impl BrokerInfo {
+    /// The brokers of a response's `node_endpoints` (KIP-951), as `(node id, host,
+    /// port, rack)`; one with a port out of range is left out.
+    pub(crate) fn from_endpoints<'a>(
+        endpoints: impl IntoIterator<Item = (i32, &'a str, i32, Option<&'a str>)>,
+    ) -> Vec<Self> {
+        endpoints
+            .into_iter()
+            .filter_map(|(id, host, port, rack)| {
+                Some(Self {
+                    id,
+                    address: BrokerAddress::new(host, u16::try_from(port).ok()?),
+                    rack: rack.map(str::to_string),
+                })
+            })
+            .collect()
+    }
+}
+
 /// One partition: leader, epoch, replicas.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionInfo {
@@ -103,6 +122,42 @@ impl ClusterMetadata {
         self.brokers.get(&id)
     }
 
+    /// This snapshot with `topic`-`partition` led by `leader` at `epoch` (a KIP-951
+    /// leader hint), and the brokers of `endpoints` it did not know added. `None` when
+    /// the hint is no news (the cached epoch is as new) or unusable (no leader, a
+    /// partition or leader broker not known).
+    pub(crate) fn with_leader_hint(
+        &self,
+        topic: &str,
+        partition: i32,
+        leader: i32,
+        epoch: i32,
+        endpoints: &[BrokerInfo],
+    ) -> Option<Self> {
+        if leader < 0 || epoch < 0 {
+            return None;
+        }
+        let t = self.topic(topic)?;
+        let at = t.partitions.iter().position(|p| p.partition == partition)?;
+        if t.partitions[at].leader_epoch >= epoch {
+            return None;
+        }
+        if !self.brokers.contains_key(&leader) && !endpoints.iter().any(|b| b.id == leader) {
+            return None;
+        }
+        let mut next = self.clone();
+        for b in endpoints {
+            next.brokers.entry(b.id).or_insert_with(|| b.clone());
+        }
+        let mut t = (**t).clone();
+        let p = &mut t.partitions[at];
+        p.leader = Some(leader);
+        p.leader_epoch = epoch;
+        p.error = None;
+        next.topics.insert(topic.to_string(), Arc::new(t));
+        Some(next)
+    }
+
     /// Merges a Metadata response into a new snapshot. With `all_topics`, topics absent
     /// from the response are dropped; otherwise only the topics in it are replaced.
     pub(crate) fn merged(&self, resp: &MetadataResponse, all_topics: bool) -> Self {
@@ -173,5 +228,97 @@ impl ClusterMetadata {
             topic_errors,
             fetched_at: Some(Instant::now()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_partition(leader: i32, epoch: i32) -> ClusterMetadata {
+        let mut m = ClusterMetadata::empty();
+        for id in [1, 2] {
+            m.brokers.insert(
+                id,
+                BrokerInfo {
+                    id,
+                    address: BrokerAddress::new("127.0.0.1", 9000 + id as u16),
+                    rack: None,
+                },
+            );
+        }
+        m.topics.insert(
+            "t".into(),
+            Arc::new(TopicInfo {
+                name: "t".into(),
+                id: uuid::Uuid::nil(),
+                is_internal: false,
+                partitions: vec![PartitionInfo {
+                    partition: 0,
+                    leader: Some(leader),
+                    leader_epoch: epoch,
+                    replicas: vec![1, 2, 3],
+                    isr: vec![1, 2, 3],
+                    offline_replicas: vec![],
+                    error: None,
+                }],
+            }),
+        );
+        m
+    }
+
+    fn leader(m: &ClusterMetadata) -> (Option<i32>, i32) {
+        let p = m.topic("t").unwrap().partition(0).unwrap();
+        (p.leader, p.leader_epoch)
+    }
+
+    #[test]
+    fn a_newer_leader_hint_moves_the_partition() {
+        let m = one_partition(1, 5);
+        let next = m.with_leader_hint("t", 0, 2, 6, &[]).expect("taken");
+        assert_eq!(leader(&next), (Some(2), 6));
+        assert_eq!(leader(&m), (Some(1), 5), "the old snapshot is untouched");
+    }
+
+    #[test]
+    fn an_old_or_unusable_leader_hint_changes_nothing() {
+        let m = one_partition(1, 5);
+        assert!(
+            m.with_leader_hint("t", 0, 2, 5, &[]).is_none(),
+            "same epoch"
+        );
+        assert!(
+            m.with_leader_hint("t", 0, 2, 4, &[]).is_none(),
+            "older epoch"
+        );
+        assert!(
+            m.with_leader_hint("t", 0, -1, 9, &[]).is_none(),
+            "no leader"
+        );
+        assert!(m.with_leader_hint("t", 0, 2, -1, &[]).is_none(), "no epoch");
+        assert!(
+            m.with_leader_hint("t", 7, 2, 9, &[]).is_none(),
+            "no partition"
+        );
+        assert!(m.with_leader_hint("u", 0, 2, 9, &[]).is_none(), "no topic");
+        assert!(
+            m.with_leader_hint("t", 0, 3, 9, &[]).is_none(),
+            "a broker with no known address"
+        );
+    }
+
+    #[test]
+    fn a_leader_hint_brings_the_new_brokers_address() {
+        let m = one_partition(1, 5);
+        let three = BrokerInfo {
+            id: 3,
+            address: BrokerAddress::new("127.0.0.1", 9003),
+            rack: Some("r3".into()),
+        };
+        let next = m
+            .with_leader_hint("t", 0, 3, 6, std::slice::from_ref(&three))
+            .expect("taken");
+        assert_eq!(leader(&next), (Some(3), 6));
+        assert_eq!(next.broker(3), Some(&three));
     }
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, TopicName};
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 use tokio::task::JoinHandle;
@@ -33,12 +33,16 @@ use crate::records::{DecodeLimits, RecordBatch, RecordsError, decode_batches};
 
 use super::builder::{AutoOffsetReset, IsolationLevel};
 use super::fetch_buffer::CompletedFetch;
+use super::fetch_session::{FetchSession, SessionOutcome, Wanted};
 use super::group::commit::fetch_committed;
 use super::offsets::{Lookup, list_offsets};
 use super::record::PartitionError;
 use super::state::Shared;
 use super::subscription::{InitState, ResetTarget};
 use crate::types::{OffsetAndMetadata, TopicPartition};
+
+/// Each broker's fetch session, shared with the fetch task out on it (one at a time).
+type Sessions = HashMap<i32, Arc<std::sync::Mutex<FetchSession>>>;
 
 /// Backoff for a partition after a retriable fetch or lookup error.
 const PARTITION_BACKOFF: Duration = Duration::from_millis(200);
@@ -49,6 +53,9 @@ struct Sent {
     tp: TopicPartition,
     /// The topic's name as the request carries it (shared: no copy per fetch).
     wire: TopicName,
+    /// The topic's id from the metadata the fetch was planned with (nil when unknown:
+    /// the request then names topics, v12 at most).
+    topic_id: uuid::Uuid,
     epoch: u64,
     fetch_offset: i64,
 }
@@ -85,6 +92,9 @@ struct PartData {
     /// Bytes were returned but not one complete batch.
     truncated_only: bool,
     bytes: usize,
+    /// The error came with a leader hint (KIP-951) that moved the partition in the
+    /// cached metadata: fetch from the new leader at once, no Metadata request.
+    leader_moved: bool,
 }
 
 enum Outcome {
@@ -112,6 +122,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let mut broker_backoff: HashMap<i32, (Instant, u32)> = HashMap::new();
     let mut refreshing = false;
     let mut names = WireNames::default();
+    let mut sessions = Sessions::new();
     loop {
         if shared.lock().closed {
             for t in &tasks {
@@ -127,6 +138,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             &mut busy,
             &broker_backoff,
             &mut names,
+            &mut sessions,
             now,
         );
         if missing_leader && !refreshing {
@@ -197,6 +209,7 @@ fn start_lookups(
             let sent = Sent {
                 tp: tp.clone(),
                 wire: names.get(&tp.topic),
+                topic_id: uuid::Uuid::nil(),
                 epoch: p.epoch,
                 fetch_offset: -1,
             };
@@ -246,6 +259,7 @@ fn start_fetches(
     busy: &mut HashSet<i32>,
     backoff: &HashMap<i32, (Instant, u32)>,
     names: &mut WireNames,
+    sessions: &mut Sessions,
     now: Instant,
 ) -> bool {
     let cfg = &shared.config;
@@ -254,8 +268,10 @@ fn start_fetches(
     // (a few leaders: a vector, searched, allocates less than a map per round).
     let mut plan: Vec<(i32, bool, Vec<Sent>)> = Vec::new();
     let mut missing_leader = false;
+    let mut recreated = false;
     {
-        let mut st = shared.lock();
+        let mut guard = shared.lock();
+        let st = &mut *guard;
         if st.buffer.bytes() >= cfg.max_buffered_bytes {
             return false;
         }
@@ -264,8 +280,20 @@ fn start_fetches(
             if !p.fetchable(now, ahead) {
                 continue;
             }
-            let leader = meta
-                .topic(&tp.topic)
+            let topic = meta.topic(&tp.topic);
+            let topic_id = topic.map(|t| t.id).unwrap_or_default();
+            if !topic_id.is_nil() {
+                match p.topic_id {
+                    Some(old) if old != topic_id => {
+                        on_topic_recreated(shared, &mut st.pending_errors, tp, p, old, topic_id);
+                        recreated = true;
+                        continue;
+                    }
+                    Some(_) => {}
+                    None => p.topic_id = Some(topic_id),
+                }
+            }
+            let leader = topic
                 .and_then(|t| t.partition(tp.partition))
                 .and_then(|i| i.leader);
             let Some(leader) = leader else {
@@ -291,6 +319,7 @@ fn start_fetches(
             entry.2.push(Sent {
                 tp: tp.clone(),
                 wire: names.get(&tp.topic),
+                topic_id,
                 epoch: p.epoch,
                 fetch_offset: p.fetch_offset,
             });
@@ -322,11 +351,15 @@ fn start_fetches(
             }
         }
     }
+    if recreated {
+        shared.wake_all();
+    }
     for (broker, _, sent) in plan {
         busy.insert(broker);
         let s = shared.clone();
+        let session = sessions.entry(broker).or_default().clone();
         tasks.push(tokio::spawn(async move {
-            let result = fetch(&s, broker, &sent).await;
+            let result = fetch(&s, broker, &sent, &session).await;
             Outcome::Fetch {
                 broker,
                 sent,
@@ -337,18 +370,44 @@ fn start_fetches(
     missing_leader
 }
 
-/// One Fetch request (sessionless, v4-12: topics by name) and its decoding.
-async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option<PartData>>> {
+/// One Fetch request and its decoding: v13+ names topics by id (KIP-516) when every
+/// topic's id is known, else v4-12 by name.
+///
+/// With Fetch v7+ the request belongs to the broker's fetch session (KIP-227,
+/// `fetch_session.rs`): it carries only the partitions of `sent` that are new to the
+/// session or moved, and forgets those the session holds that `sent` lacks; the answer
+/// may name any partition of `sent`.
+async fn fetch(
+    shared: &Shared,
+    broker: i32,
+    sent: &[Sent],
+    session: &std::sync::Mutex<FetchSession>,
+) -> Result<Vec<Option<PartData>>> {
     let cfg = &shared.config;
     let conn = shared
         .client
         .connection(broker, ConnectionKind::Fetch)
         .await?;
-    let version = conn.negotiate::<FetchRequest>(VersionRange { min: 4, max: 12 })?;
-    // `sent` is sorted by topic (planned from the sorted assignment): one pass groups it,
-    // each topic's partition vector sized once.
+    let by_id = sent.iter().all(|s| !s.topic_id.is_nil());
+    let max = if by_id { 17 } else { 12 };
+    let version = conn.negotiate::<FetchRequest>(VersionRange { min: 4, max })?;
+    let by_id = version >= 13;
+    let plan = {
+        let wanted: Vec<Wanted<'_>> = sent
+            .iter()
+            .map(|s| Wanted {
+                tp: &s.tp,
+                topic_id: s.topic_id,
+                fetch_offset: s.fetch_offset,
+            })
+            .collect();
+        lock(session).build(&wanted, version >= 7, by_id)
+    };
+    // The partitions the request carries, in `sent`'s order (sorted by topic: planned
+    // from the sorted assignment): one pass groups them, each topic's vector sized once.
+    let carried: Vec<&Sent> = plan.send.iter().map(|i| &sent[*i]).collect();
     let mut topics: Vec<FetchTopic> = Vec::with_capacity(1);
-    let mut rest = sent;
+    let mut rest = &carried[..];
     while let Some(first) = rest.first() {
         let topic = first.tp.topic.as_str();
         let n = rest.iter().take_while(|s| s.tp.topic == topic).count();
@@ -366,11 +425,12 @@ async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option
                     .with_partition_max_bytes(cfg.max_partition_fetch_bytes)
             })
             .collect();
-        topics.push(
-            FetchTopic::default()
-                .with_topic(first.wire.clone())
-                .with_partitions(partitions),
-        );
+        let topic = FetchTopic::default().with_partitions(partitions);
+        topics.push(if by_id {
+            topic.with_topic_id(first.topic_id)
+        } else {
+            topic.with_topic(first.wire.clone())
+        });
     }
     let req = FetchRequest::default()
         .with_replica_id(BrokerId(-1))
@@ -378,14 +438,31 @@ async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option
         .with_min_bytes(cfg.fetch_min_bytes)
         .with_max_bytes(cfg.fetch_max_bytes)
         .with_isolation_level(cfg.isolation_level.wire())
-        .with_session_id(0)
-        .with_session_epoch(-1)
-        .with_topics(topics);
+        .with_session_id(plan.session_id)
+        .with_session_epoch(plan.epoch)
+        .with_topics(topics)
+        .with_forgotten_topics_data(forgotten(&plan.forget, by_id, sent));
     let timeout = shared.client.config().request_timeout() + cfg.fetch_max_wait;
     let started = Instant::now();
     let resp = conn.request_at(&req, version, timeout).await;
     let telemetry = shared.client.telemetry();
     telemetry.fetch_done(broker, started.elapsed());
+    let outcome = match &resp {
+        Ok(r) => match ErrorCode::from_code(r.error_code) {
+            None => SessionOutcome::Answered {
+                session_id: r.session_id,
+            },
+            Some(code) => SessionOutcome::Error(code),
+        },
+        Err(_) => SessionOutcome::Failed,
+    };
+    let reset = {
+        let mut session = lock(session);
+        let before = session.resets();
+        session.on_outcome(outcome);
+        session.resets() > before
+    };
+    telemetry.fetch_session(plan.full, reset);
     let resp = resp?;
     if let Some(code) = ErrorCode::from_code(resp.error_code) {
         return Err(Error::broker(
@@ -398,18 +475,32 @@ async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option
         verify_crc: cfg.check_crcs,
         ..DecodeLimits::default()
     };
+    let endpoints = crate::cluster::BrokerInfo::from_endpoints(
+        resp.node_endpoints
+            .iter()
+            .map(|n| (n.node_id.0, n.host.as_str(), n.port, n.rack.as_deref())),
+    );
     let mut out: Vec<Option<PartData>> = Vec::with_capacity(sent.len());
     out.resize_with(sent.len(), || None);
     for t in resp.responses {
+        // v13+ answers by topic id: the name is the one the id was sent for.
+        let topic_name = if by_id {
+            match sent.iter().find(|s| s.topic_id == t.topic_id) {
+                Some(s) => s.tp.topic.as_str(),
+                None => continue, // not asked for: ignored
+            }
+        } else {
+            t.topic.0.as_str()
+        };
         for p in t.partitions {
-            let Some(at) = sent_index(sent, &t.topic.0, p.partition_index) else {
+            let Some(at) = sent_index(sent, topic_name, p.partition_index) else {
                 continue; // not asked for: ignored
             };
             let records = p.records.unwrap_or_default();
             let bytes = records.len();
             telemetry.partition_fetched(
                 broker,
-                &t.topic.0,
+                topic_name,
                 p.partition_index,
                 bytes,
                 p.high_watermark,
@@ -427,8 +518,20 @@ async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option
                 }
             }
             let truncated_only = batches.is_empty() && decode_error.is_none() && bytes > 0;
+            let error = ErrorCode::from_code(p.error_code);
+            let leader_moved = matches!(
+                error,
+                Some(ErrorCode::NOT_LEADER_OR_FOLLOWER | ErrorCode::FENCED_LEADER_EPOCH)
+            ) && shared.client.apply_leader_hint(
+                topic_name,
+                p.partition_index,
+                p.current_leader.leader_id.0,
+                p.current_leader.leader_epoch,
+                &endpoints,
+            );
             out[at] = Some(PartData {
-                error: ErrorCode::from_code(p.error_code),
+                error,
+                leader_moved,
                 high_watermark: p.high_watermark,
                 last_stable_offset: p.last_stable_offset,
                 log_start_offset: p.log_start_offset,
@@ -446,6 +549,47 @@ async fn fetch(shared: &Shared, broker: i32, sent: &[Sent]) -> Result<Vec<Option
         }
     }
     Ok(out)
+}
+
+fn lock(session: &std::sync::Mutex<FetchSession>) -> std::sync::MutexGuard<'_, FetchSession> {
+    session.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The request's `forgotten_topics_data`: the partitions to drop from the session, by
+/// topic (id or name, as the request names topics).
+fn forgotten(
+    forget: &[(TopicPartition, uuid::Uuid)],
+    by_id: bool,
+    sent: &[Sent],
+) -> Vec<ForgottenTopic> {
+    let mut out: Vec<ForgottenTopic> = Vec::new();
+    for (tp, id) in forget {
+        let same = out.last().is_some_and(|last| {
+            if by_id {
+                last.topic_id == *id
+            } else {
+                *last.topic.0 == *tp.topic
+            }
+        });
+        if !same {
+            let t = ForgottenTopic::default();
+            out.push(if by_id {
+                t.with_topic_id(*id)
+            } else {
+                // The wire name from `sent` when there (no copy), else a new one.
+                let wire = sent
+                    .iter()
+                    .find(|s| s.tp.topic == tp.topic)
+                    .map(|s| s.wire.clone())
+                    .unwrap_or_else(|| TopicName(StrBytes::from_string(tp.topic.clone())));
+                t.with_topic(wire)
+            });
+        }
+        if let Some(last) = out.last_mut() {
+            last.partitions.push(tp.partition);
+        }
+    }
+    out
 }
 
 /// How many complete batches `records` holds, from the length fields alone (the decoder
@@ -482,6 +626,58 @@ fn partition_error(tp: &TopicPartition, error: Error) -> PartitionError {
         topic_partition: tp.clone(),
         error,
     }
+}
+
+/// The partition's topic was deleted and re-created under the same name (its id in
+/// the metadata is not the one its position belongs to): the old position means
+/// nothing in the new topic, so it is never used there. The partition starts again by
+/// `auto.offset.reset`; with `none` it stops with INCONSISTENT_TOPIC_ID naming both ids.
+fn on_topic_recreated(
+    shared: &Shared,
+    errors: &mut Vec<PartitionError>,
+    tp: &TopicPartition,
+    p: &mut super::subscription::PartitionState,
+    old: uuid::Uuid,
+    new: uuid::Uuid,
+) {
+    tracing::warn!(partition = %tp, %old, %new, position = p.position,
+        "topic was deleted and re-created: its position is dropped, auto.offset.reset applies");
+    let error = Error::broker(
+        ErrorCode::INCONSISTENT_TOPIC_ID,
+        ErrorContext::default()
+            .with_api(ApiKey::Fetch)
+            .with_resource(tp.topic.clone())
+            .with_partition(tp.partition),
+        Some(format!(
+            "topic {} was deleted and re-created (id {old} is now {new}); position {} \
+                 belonged to the old topic",
+            tp.topic, p.position
+        )),
+    );
+    if let Some(e) = reset_by_policy(shared.config.auto_offset_reset, p, error) {
+        errors.push(partition_error(tp, e));
+    }
+    // The new incarnation's id is bound at the next fetch after the position lookup.
+    p.topic_id = None;
+}
+
+/// Starts `p` again by `auto.offset.reset`; with `none` it stops, and `error` is for
+/// the application.
+fn reset_by_policy(
+    policy: AutoOffsetReset,
+    p: &mut super::subscription::PartitionState,
+    error: Error,
+) -> Option<Error> {
+    match policy {
+        AutoOffsetReset::Earliest => p.reset(InitState::Reset(ResetTarget::Earliest)),
+        AutoOffsetReset::Latest => p.reset(InitState::Reset(ResetTarget::Latest)),
+        AutoOffsetReset::None => {
+            // Data buffered before the error is good and is still delivered.
+            p.init = InitState::Failed;
+            return Some(error);
+        }
+    }
+    None
 }
 
 fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData>>>) {
@@ -566,21 +762,14 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData
                 if s.fetch_offset != p.fetch_offset {
                     continue;
                 }
-                match shared.config.auto_offset_reset {
-                    AutoOffsetReset::Earliest => p.reset(InitState::Reset(ResetTarget::Earliest)),
-                    AutoOffsetReset::Latest => p.reset(InitState::Reset(ResetTarget::Latest)),
-                    AutoOffsetReset::None => {
-                        p.init = InitState::Failed;
-                        st.pending_errors.push(partition_error(
-                            &s.tp,
-                            Error::OffsetOutOfRange {
-                                topic: s.tp.topic.clone(),
-                                partition: s.tp.partition,
-                                offset: s.fetch_offset,
-                            },
-                        ));
-                        notify = true;
-                    }
+                let error = Error::OffsetOutOfRange {
+                    topic: s.tp.topic.clone(),
+                    partition: s.tp.partition,
+                    offset: s.fetch_offset,
+                };
+                if let Some(e) = reset_by_policy(shared.config.auto_offset_reset, p, error) {
+                    st.pending_errors.push(partition_error(&s.tp, e));
+                    notify = true;
                 }
                 tracing::info!(partition = %s.tp, offset = s.fetch_offset, "fetch offset out of range");
             }
@@ -593,7 +782,9 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData
                         .with_partition(s.tp.partition),
                     None,
                 );
-                if e.is_stale_metadata() || code.is_retriable() {
+                if d.leader_moved {
+                    tracing::debug!(partition = %s.tp, error = %code, "leader hint: fetching from the new leader");
+                } else if e.is_stale_metadata() || code.is_retriable() {
                     shared.client.invalidate_topic(&s.tp.topic);
                     p.backoff_until = Some(now + PARTITION_BACKOFF);
                 } else {

@@ -26,6 +26,7 @@
 mod builder;
 mod coordinator;
 mod fetch_buffer;
+mod fetch_session;
 mod fetcher;
 pub(crate) mod group;
 mod offsets;
@@ -349,14 +350,36 @@ impl Consumer {
             if let Some(out) = self.poll_now(max)? {
                 return Ok(out);
             }
-            if Instant::now() >= deadline {
+            self.check_reachable()?;
+            let now = Instant::now();
+            if now >= deadline {
                 return Ok(ConsumerRecords::default());
             }
             tokio::select! {
                 () = notified => {}
-                () = tokio::time::sleep_until(deadline) => {}
+                // Looks at the brokers' reachability once a second meanwhile.
+                () = tokio::time::sleep_until(deadline.min(now + Duration::from_secs(1))) => {}
             }
         }
+    }
+
+    /// [`Error::BrokersUnreachable`] when no broker has answered a Metadata request for
+    /// `request.timeout`, at most once per `request.timeout`: a consumer pointed at the
+    /// wrong address, or cut off from the cluster, says so instead of returning nothing
+    /// forever. The client keeps trying; the next `poll` goes on as usual.
+    fn check_reachable(&self) -> Result<()> {
+        let shared = self.shared();
+        let bound = shared.client.config().request_timeout();
+        let Some(e) = shared.client.unreachable(bound) else {
+            return Ok(());
+        };
+        let mut st = shared.lock();
+        if st.unreachable_reported.is_some_and(|t| t.elapsed() < bound) {
+            return Ok(());
+        }
+        st.unreachable_reported = Some(Instant::now());
+        tracing::warn!(error = %e, "no broker reachable");
+        Err(e)
     }
 
     /// The synchronous part of `poll`: events, auto-commit, drain.

@@ -78,6 +78,8 @@ pub(crate) struct State {
     /// When auto-commit next commits (`coordinator.rs`).
     pub auto_commit: AutoCommitTimer,
     pub group: GroupView,
+    /// When `poll` last returned [`Error::BrokersUnreachable`].
+    pub unreachable_reported: Option<Instant>,
 }
 
 /// Everything the handle and the tasks share.
@@ -119,6 +121,7 @@ impl Shared {
                     now,
                 ),
                 group: GroupView::default(),
+                unreachable_reported: None,
             }),
             client,
             config,

@@ -92,6 +92,10 @@ pub(crate) struct PartitionState {
     pub high_watermark: i64,
     pub last_stable_offset: i64,
     pub log_start_offset: i64,
+    /// The topic id (KIP-516) the position belongs to, bound at the first fetch after
+    /// the position was set: a topic deleted and re-created under the same name has a
+    /// new id, and the old position means nothing there (`fetcher.rs`).
+    pub topic_id: Option<uuid::Uuid>,
 }
 
 /// A state epoch never used before in this process. Epochs are not counted per state: a
@@ -124,6 +128,7 @@ impl PartitionState {
             high_watermark: -1,
             last_stable_offset: -1,
             log_start_offset: -1,
+            topic_id: None,
         }
     }
 
@@ -134,6 +139,7 @@ impl PartitionState {
         self.init = InitState::Ready;
         self.epoch = next_epoch();
         self.backoff_until = None;
+        self.topic_id = None;
     }
 
     /// Stops the partition at an error met while draining its buffered data: no more
@@ -152,6 +158,7 @@ impl PartitionState {
         self.init = init;
         self.epoch = next_epoch();
         self.backoff_until = None;
+        self.topic_id = None;
     }
 
     fn backed_off(&self, now: Instant) -> bool {

@@ -336,6 +336,29 @@ impl Telemetry {
         metrics::with_recorder(|r| r.register_histogram(key, &METADATA).record(secs(latency)));
     }
 
+    /// A Metadata request is about to be sent.
+    pub(crate) fn metadata_request(&self) {
+        self.net.metadata_requests.fetch_add(1, Relaxed);
+    }
+
+    /// A leader hint moved a partition (KIP-951).
+    pub(crate) fn leader_hint_taken(&self) {
+        self.net.leader_hints.fetch_add(1, Relaxed);
+    }
+
+    /// A Fetch request of a session (`full`: sessionless or opening one) was answered or
+    /// failed; `reset`: the broker's session was lost or refused.
+    pub(crate) fn fetch_session(&self, full: bool, reset: bool) {
+        let c = &self.consumer;
+        match full {
+            true => c.fetch_requests_full.fetch_add(1, Relaxed),
+            false => c.fetch_requests_incremental.fetch_add(1, Relaxed),
+        };
+        if reset {
+            c.fetch_session_resets.fetch_add(1, Relaxed);
+        }
+    }
+
     pub(crate) fn lag(&self, tp: &crate::types::TopicPartition, lag: Option<i64>) {
         if let Some(lag) = lag {
             let mut keys = lock(&self.keys.lag);

@@ -28,6 +28,11 @@ pub struct NetworkStats {
     pub throttled_responses: u64,
     /// Sum of throttle times the brokers asked for.
     pub throttle_time_total: Duration,
+    /// Metadata requests sent (each attempt, bootstrap included).
+    pub metadata_requests: u64,
+    /// Partitions moved to a new leader by a leader hint in a Fetch or Produce answer
+    /// (KIP-951), without a Metadata request.
+    pub leader_hints: u64,
 }
 
 /// A producer's figures at one moment. See `docs/metrics.md` for each one's meaning.
@@ -68,6 +73,13 @@ pub struct ConsumerStats {
     pub fetch_requests: u64,
     /// Sum of fetch latencies (divide by `fetch_requests` for the mean).
     pub fetch_latency_total: Duration,
+    /// Fetch requests sent in full: sessionless, or opening a fetch session (KIP-227).
+    pub fetch_requests_full: u64,
+    /// Incremental Fetch requests sent in a fetch session (only the changed partitions).
+    pub fetch_requests_incremental: u64,
+    /// Fetch sessions the broker lost or refused (evicted from its cache, an epoch
+    /// mismatch); each is followed by a full request.
+    pub fetch_session_resets: u64,
     /// Completed group joins.
     pub rebalances: u64,
     /// Successful offset commits.
@@ -91,6 +103,8 @@ pub(crate) struct NetCounters {
     pub latency_us: AtomicU64,
     pub throttled: AtomicU64,
     pub throttle_ms: AtomicU64,
+    pub metadata_requests: AtomicU64,
+    pub leader_hints: AtomicU64,
 }
 
 impl NetCounters {
@@ -104,6 +118,8 @@ impl NetCounters {
             request_latency_total: Duration::from_micros(self.latency_us.load(Relaxed)),
             throttled_responses: self.throttled.load(Relaxed),
             throttle_time_total: Duration::from_millis(self.throttle_ms.load(Relaxed)),
+            metadata_requests: self.metadata_requests.load(Relaxed),
+            leader_hints: self.leader_hints.load(Relaxed),
         }
     }
 }
@@ -125,6 +141,9 @@ pub(crate) struct ConsumerCounters {
     pub bytes_fetched: AtomicU64,
     pub fetch_requests: AtomicU64,
     pub fetch_latency_us: AtomicU64,
+    pub fetch_requests_full: AtomicU64,
+    pub fetch_requests_incremental: AtomicU64,
+    pub fetch_session_resets: AtomicU64,
     pub rebalances: AtomicU64,
     pub commits: AtomicU64,
     pub commit_failures: AtomicU64,
@@ -154,6 +173,9 @@ impl ConsumerCounters {
             bytes_fetched: self.bytes_fetched.load(Relaxed),
             fetch_requests: self.fetch_requests.load(Relaxed),
             fetch_latency_total: Duration::from_micros(self.fetch_latency_us.load(Relaxed)),
+            fetch_requests_full: self.fetch_requests_full.load(Relaxed),
+            fetch_requests_incremental: self.fetch_requests_incremental.load(Relaxed),
+            fetch_session_resets: self.fetch_session_resets.load(Relaxed),
             rebalances: self.rebalances.load(Relaxed),
             commits: self.commits.load(Relaxed),
             commit_failures: self.commit_failures.load(Relaxed),

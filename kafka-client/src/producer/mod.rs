@@ -521,6 +521,9 @@ async fn load_topic(sh: &Arc<Shared>, name: &str, deadline: Instant) -> Result<A
         sh.client.invalidate_topic(name);
     }
     let max_block = sh.config.max_block;
+    // The lookup that ran out of time knows no cause; the client's last failed
+    // Metadata attempt does (a protocol error, a refused connection).
+    let last = last.or_else(|| sh.client.last_metadata_error());
     Err(match last {
         Some(e)
             if e.code() == Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)

@@ -340,6 +340,11 @@ impl Sender {
     ) {
         let mut slots: Vec<Option<(Arc<PartitionState>, ProducerBatch)>> =
             batches.into_iter().map(Some).collect();
+        let endpoints = crate::cluster::BrokerInfo::from_endpoints(
+            resp.node_endpoints
+                .iter()
+                .map(|n| (n.node_id.0, n.host.as_str(), n.port, n.rack.as_deref())),
+        );
         for topic in resp.responses {
             for pr in topic.partition_responses {
                 let at = slots.iter().position(|s| {
@@ -383,6 +388,7 @@ impl Sender {
                                 Some(message.map_or(detail.clone(), |m| format!("{m}; {detail}")));
                         }
                         let err = Error::broker(code, self.context(&part), message);
+                        self.take_leader_hint(&part, code, &pr.current_leader, &endpoints);
                         self.retry_or_fail(&part, b, err, now);
                     }
                 }
@@ -395,6 +401,38 @@ impl Sender {
                 context: self.context(&part),
                 message: "the Produce response does not mention this partition".into(),
             }));
+        }
+    }
+
+    /// A leader hint (KIP-951) with NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH: when
+    /// it is news, the partition moves to the named leader at once (its retry goes
+    /// there, with no Metadata request first).
+    fn take_leader_hint(
+        &self,
+        part: &PartitionState,
+        code: ErrorCode,
+        hint: &kafka_protocol::messages::produce_response::LeaderIdAndEpoch,
+        endpoints: &[crate::cluster::BrokerInfo],
+    ) {
+        if !matches!(
+            code,
+            ErrorCode::NOT_LEADER_OR_FOLLOWER | ErrorCode::FENCED_LEADER_EPOCH
+        ) {
+            return;
+        }
+        let leader = hint.leader_id.0;
+        let moved = self.sh.client.apply_leader_hint(
+            &part.topic.name,
+            part.partition,
+            leader,
+            hint.leader_epoch,
+            endpoints,
+        );
+        // The new leader's sender may not run yet (no metadata named it before).
+        if moved && leader != self.me.broker && self.sh.ensure_sender(leader).is_ok() {
+            part.leader
+                .store(leader, std::sync::atomic::Ordering::Release);
+            self.sh.rerouted();
         }
     }
 
@@ -508,7 +546,9 @@ impl Sender {
                 );
                 self.sh.rerouted();
             }
-            if stale || lost {
+            // A partition already moved elsewhere (a leader hint) needs no refresh.
+            let moved = stale && part.leader() != self.me.broker && part.leader() >= 0;
+            if (stale || lost) && !moved {
                 self.sh.request_refresh(&part.topic);
             }
             if part.leader() != self.me.broker {

@@ -37,6 +37,7 @@ fn sent_for(t: &TopicPartition, p: &PartitionState) -> Sent {
     Sent {
         tp: t.clone(),
         wire: WireNames::default().get(&t.topic),
+        topic_id: uuid::Uuid::nil(),
         epoch: p.epoch,
         fetch_offset: p.fetch_offset,
     }
@@ -53,6 +54,7 @@ fn answer(specs: &[Spec], bytes: usize) -> PartData {
         decode_error: None,
         truncated_only: false,
         bytes,
+        leader_moved: false,
     }
 }
 
@@ -130,6 +132,7 @@ async fn an_answer_for_a_partition_no_longer_assigned_is_ignored() {
     let gone = Sent {
         tp: tp("gone", 0),
         wire: WireNames::default().get("gone"),
+        topic_id: uuid::Uuid::nil(),
         epoch: 1,
         fetch_offset: 0,
     };
@@ -523,6 +526,7 @@ fn plan(sh: &Arc<Shared>, busy: &mut HashSet<i32>) -> (bool, Tasks) {
         busy,
         &HashMap::new(),
         &mut WireNames::default(),
+        &mut Sessions::new(),
         Instant::now(),
     );
     (missing, tasks)
@@ -655,6 +659,7 @@ fn answers_are_matched_to_what_was_sent() {
     let mk = |t: &str, p: i32, names: &mut WireNames| Sent {
         tp: tp(t, p),
         wire: names.get(t),
+        topic_id: uuid::Uuid::nil(),
         epoch: 0,
         fetch_offset: 0,
     };
@@ -733,6 +738,7 @@ fn planned(
         busy,
         backoff,
         &mut WireNames::default(),
+        &mut Sessions::new(),
         Instant::now(),
     );
     for t in &tasks {
@@ -881,4 +887,66 @@ async fn an_unknown_end_counts_as_data_to_fetch() {
     }
     let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
     assert_eq!((brokers, sent), (vec![1], vec![0]));
+}
+
+/// Gives topic `t` in the cached metadata the id `id` (as after a re-creation).
+fn topic_id_is(sh: &Shared, id: uuid::Uuid) {
+    let mut m = (*sh.client.cached_metadata()).clone();
+    let mut t = (*m.topics["t"]).clone();
+    t.id = id;
+    m.topics.insert("t".into(), Arc::new(t));
+    sh.client.set_cached_metadata(m);
+}
+
+#[tokio::test]
+async fn topic_id_is_bound_at_the_first_fetch_and_a_new_id_resets_the_position() {
+    let sh = shared(AutoOffsetReset::Earliest);
+    led_by(&sh, &[Some(1)]);
+    let old = uuid::Uuid::from_u128(1);
+    topic_id_is(&sh, old);
+    sh.lock().partitions.insert(tp("t", 0), ready("t", 500));
+    let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert_eq!((brokers, sent), (vec![1], vec![0]));
+    assert_eq!(with(&sh, |p| p.topic_id), Some(old));
+    // The topic is deleted and re-created: position 500 belonged to the old one.
+    with(&sh, |p| p.fetch_in_flight = false);
+    topic_id_is(&sh, uuid::Uuid::from_u128(2));
+    let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert!(
+        brokers.is_empty() && sent.is_empty(),
+        "never fetched at 500"
+    );
+    with(&sh, |p| {
+        assert_eq!(p.init, InitState::Reset(ResetTarget::Earliest));
+        assert_eq!(p.topic_id, None, "the new id is bound after the lookup");
+    });
+    assert!(sh.lock().pending_errors.is_empty());
+}
+
+#[tokio::test]
+async fn topic_id_change_with_no_reset_policy_stops_the_partition_with_a_typed_error() {
+    let sh = shared(AutoOffsetReset::None);
+    led_by(&sh, &[Some(1)]);
+    topic_id_is(&sh, uuid::Uuid::from_u128(2));
+    let mut p = ready("t", 500);
+    p.topic_id = Some(uuid::Uuid::from_u128(1));
+    sh.lock().partitions.insert(tp("t", 0), p);
+    let (_, brokers, _) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert!(brokers.is_empty());
+    assert_eq!(with(&sh, |p| p.init), InitState::Failed);
+    let st = sh.lock();
+    assert_eq!(st.pending_errors.len(), 1);
+    let e = &st.pending_errors[0].error;
+    assert_eq!(e.code(), Some(ErrorCode::INCONSISTENT_TOPIC_ID));
+    assert!(e.to_string().contains("re-created"), "{e}");
+}
+
+#[tokio::test]
+async fn a_topic_without_an_id_is_fetched_by_name_and_binds_nothing() {
+    let sh = shared(AutoOffsetReset::Earliest);
+    led_by(&sh, &[Some(1)]);
+    sh.lock().partitions.insert(tp("t", 0), ready("t", 5));
+    let (_, brokers, _) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert_eq!(brokers, vec![1]);
+    assert_eq!(with(&sh, |p| p.topic_id), None);
 }
