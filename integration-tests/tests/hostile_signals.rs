@@ -7,11 +7,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::fake_broker::{FakeBroker, Req, Script, TOPIC};
 use kafka_client::consumer::{AutoOffsetReset, Consumer, TopicPartition};
 use kafka_client::producer::{Producer, ProducerRecord};
 use kafka_client::{Client, Error};
 use kafka_protocol::messages::ApiKey;
+use kafka_testkit::raw::{FakeBroker, Req, Script, TOPIC};
 
 fn script(f: impl Fn(&Req) -> Option<Vec<u8>> + Send + Sync + 'static) -> Script {
     Arc::new(f)
@@ -40,7 +40,9 @@ fn consumer(bootstrap: &str) -> Consumer {
 
 #[tokio::test]
 async fn hostile_consumer_poll_says_no_broker_is_reachable_with_the_cause() {
-    let broker = FakeBroker::start(garbage_metadata()).await;
+    let broker = FakeBroker::start(garbage_metadata())
+        .await
+        .expect("fake broker");
     let c = consumer(&broker.bootstrap);
     c.assign([TopicPartition::new(TOPIC, 0)]).unwrap();
     let started = tokio::time::Instant::now();
@@ -93,7 +95,9 @@ async fn hostile_consumer_on_a_closed_port_names_the_refused_connection() {
 
 #[tokio::test]
 async fn hostile_producer_deadline_error_carries_the_last_real_cause() {
-    let broker = FakeBroker::start(garbage_metadata()).await;
+    let broker = FakeBroker::start(garbage_metadata())
+        .await
+        .expect("fake broker");
     let p = Producer::builder()
         .bootstrap_servers([broker.bootstrap.as_str()])
         .request_timeout(Duration::from_secs(2))
