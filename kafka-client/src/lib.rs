@@ -24,6 +24,7 @@ pub mod observe;
 mod ops;
 pub mod producer;
 pub mod records;
+pub mod share;
 mod types;
 
 /// Keys, values and header values are `Bytes` (cheaply cloned, shared slices).
@@ -37,6 +38,7 @@ pub use producer::{
     Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
 };
 pub use records::{Compression, Header};
+pub use share::{AcknowledgeType, ShareConsumer, ShareConsumerBuilder, ShareRecord};
 pub use types::{BoxFuture, GroupMetadata, OffsetAndMetadata, OffsetAndTimestamp, TopicPartition};
 /// Topic ids are UUIDs.
 pub use uuid::Uuid;
