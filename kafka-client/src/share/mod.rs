@@ -18,6 +18,8 @@ mod builder;
 mod consumer;
 mod driver;
 mod exchange;
+#[cfg(test)]
+mod handle_tests;
 mod membership;
 mod properties;
 mod record;
