@@ -23,6 +23,7 @@ mod net;
 pub mod observe;
 mod ops;
 pub mod producer;
+mod protocol_gen;
 pub mod records;
 pub mod share;
 mod types;

@@ -30,3 +30,11 @@ pub use crate::ops::list_offsets::{
 };
 pub use crate::ops::offset_fetch::{CommittedOffset, offset_fetch_on};
 pub use crate::ops::{CoordinatorType, RetryClock, find_coordinators};
+
+/// Request and response types generated from Kafka 4.4's JSON schemas for the APIs and
+/// versions `kafka-protocol` 0.18 lacks (share groups, streams groups, newer versions of
+/// ListOffsets, OffsetCommit, OffsetFetch, ...). They implement kafka-protocol's traits,
+/// so [`Connection::request`] sends them like kafka-protocol's own messages.
+pub mod protocol_gen {
+    pub use crate::protocol_gen::*;
+}
