@@ -29,6 +29,7 @@ mod wire;
 
 pub use builder::{AcknowledgementMode, AcquireMode, ShareConsumerBuilder, ShareConsumerConfig};
 pub use consumer::ShareConsumer;
+#[cfg(test)]
 pub(crate) use properties::SHARE_CONSUMER_OPTIONS;
 pub use record::{
     AcknowledgeError, AcknowledgeType, AcknowledgementCommit, AcknowledgementCommitCallback,
