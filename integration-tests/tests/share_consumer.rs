@@ -47,26 +47,34 @@ fn bootstrap() -> String {
 
 /// A 1-partition topic holding `n` records with values `v0`..`v{n-1}`.
 async fn topic_with(n: usize) -> String {
-    let b = bootstrap();
     let topic = unique_topic("share");
-    create_topic(&client(&b), &topic, 1, 1).await;
+    create_topic(&client(&bootstrap()), &topic, 1, 1).await;
+    produce(&topic, 0..n, n).await;
+    topic
+}
+
+/// Writes records `v{i}` for `range`, waiting for each `chunk` to be acknowledged (small
+/// chunks make small batches, which a share group hands out one by one).
+async fn produce(topic: &str, range: std::ops::Range<usize>, chunk: usize) {
     let producer = Producer::builder()
-        .bootstrap_servers([b.as_str()])
+        .bootstrap_servers([bootstrap()])
         .build()
         .expect("producer");
-    let mut pending = Vec::with_capacity(n);
-    for i in 0..n {
-        let r = ProducerRecord::new(topic.as_str()).with_value(format!("v{i}"));
-        pending.push(producer.send(r).await.expect("send"));
-    }
-    for p in pending {
-        p.await.expect("delivered");
+    let all: Vec<usize> = range.collect();
+    for part in all.chunks(chunk.max(1)) {
+        let mut pending = Vec::with_capacity(part.len());
+        for i in part {
+            let r = ProducerRecord::new(topic).with_value(format!("v{i}"));
+            pending.push(producer.send(r).await.expect("send"));
+        }
+        for p in pending {
+            p.await.expect("delivered");
+        }
     }
     producer
         .close(Duration::from_secs(30))
         .await
         .expect("close producer");
-    topic
 }
 
 /// A new share group reading from the earliest offset (`extra`: more group configs).
@@ -327,8 +335,13 @@ async fn share_bad_input_is_refused_typed() {
     d.close().await.unwrap();
 }
 
-/// Apache Kafka's Java `KafkaShareConsumer` in the group, printing what it got.
-fn java_member(group: &str, topic: &str) -> std::thread::JoinHandle<Vec<(usize, i16)>> {
+/// Apache Kafka's Java `KafkaShareConsumer` in the group, printing what it got
+/// (`progress` counts its records as they come).
+fn java_member(
+    group: &str,
+    topic: &str,
+    progress: Arc<std::sync::atomic::AtomicUsize>,
+) -> std::thread::JoinHandle<Vec<(usize, i16)>> {
     let java = kafka_testbed::jars::java_binary().expect("java");
     let cp = kafka_testbed::jars::classpath().expect("classpath");
     let src = concat!(env!("CARGO_MANIFEST_DIR"), "/java/ShareConsume.java");
@@ -363,6 +376,7 @@ fn java_member(group: &str, topic: &str) -> std::thread::JoinHandle<Vec<(usize, 
             match f.as_slice() {
                 ["R", _offset, value, count] => {
                     got.push((value[1..].parse().unwrap(), count.parse().unwrap_or(-1)));
+                    progress.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 ["DONE"] => done = true,
                 _ => {}
@@ -379,10 +393,25 @@ fn java_member(group: &str, topic: &str) -> std::thread::JoinHandle<Vec<(usize, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn share_group_shared_with_java_accepts_every_record_once() {
-    const N: usize = 5_000;
-    let topic = topic_with(N).await;
+    const N: usize = 10_000;
+    let topic = topic_with(100).await;
     let g = group(&[]).await;
-    let java = java_member(&g, &topic);
+    let progress = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let java = java_member(&g, &topic, progress.clone());
+    // Ours join once the Java member reads (a JVM takes seconds to start); the rest of
+    // the records are written while all three read, in small batches.
+    let joined = Instant::now();
+    while progress.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        assert!(
+            joined.elapsed() < Duration::from_secs(90),
+            "the Java share consumer got nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let writer = {
+        let topic = topic.clone();
+        tokio::spawn(async move { produce(&topic, 100..N, 20).await })
+    };
     let ours: Vec<ShareConsumer> = (0..2)
         .map(|_| {
             let c = member(&g, AcknowledgementMode::Implicit, 100);
@@ -416,6 +445,7 @@ async fn share_group_shared_with_java_accepts_every_record_once() {
             })
         })
         .collect();
+    writer.await.expect("producer");
     for t in tasks {
         t.await.unwrap();
     }
