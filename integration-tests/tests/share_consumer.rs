@@ -122,14 +122,13 @@ fn index(r: &ShareRecord) -> usize {
     std::str::from_utf8(&v[1..]).unwrap().parse().unwrap()
 }
 
+/// Which member (by index) got a record, with its delivery count, by record index.
+type Seen = BTreeMap<usize, Vec<(usize, i16)>>;
+
 /// Each member polls (implicit mode) into `seen` until every one of `n` records came
 /// or `limit` passed, then closes (accepting its last poll).
-async fn run_members(
-    members: Vec<ShareConsumer>,
-    n: usize,
-    limit: Duration,
-) -> BTreeMap<usize, Vec<(usize, i16)>> {
-    let seen: Arc<Mutex<BTreeMap<usize, Vec<(usize, i16)>>>> = Arc::default();
+async fn run_members(members: Vec<ShareConsumer>, n: usize, limit: Duration) -> Seen {
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let deadline = Instant::now() + limit;
     let tasks: Vec<_> = members
         .into_iter()
@@ -199,7 +198,7 @@ async fn share_release_redelivers_with_count_two_and_reject_is_final() {
     assert_eq!(got.len(), 10);
     for r in &got {
         assert_eq!(r.delivery_count, 1);
-        let kind = if index(r) % 2 == 0 {
+        let kind = if index(r).is_multiple_of(2) {
             AcknowledgeType::Release
         } else {
             AcknowledgeType::Reject
@@ -230,6 +229,31 @@ async fn share_release_redelivers_with_count_two_and_reject_is_final() {
     let more = b.poll(Duration::from_secs(3)).await.unwrap();
     assert!(more.is_empty(), "rejected records came back: {more:?}");
     b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_release_past_the_delivery_limit_archives_the_record() {
+    // The broker's group.share.delivery.count.limit is 5 (the default).
+    let topic = topic_with(1).await;
+    let g = group(&[]).await;
+    let c = member(&g, AcknowledgementMode::Explicit, 1);
+    c.subscribe([topic.as_str()]).unwrap();
+    let mut counts = Vec::new();
+    for _ in 0..5 {
+        let got = poll_n(&c, 1, Duration::from_secs(30)).await;
+        assert_eq!(got.len(), 1, "delivered again after {counts:?}");
+        counts.push(got[0].delivery_count);
+        c.acknowledge(&got[0], AcknowledgeType::Release).unwrap();
+        let r = c.commit().await.unwrap();
+        assert!(r.values().all(|o| o.error.is_none()), "{r:?}");
+    }
+    assert_eq!(counts, [1, 2, 3, 4, 5]);
+    let after = c.poll(Duration::from_secs(3)).await.unwrap();
+    assert!(
+        after.is_empty(),
+        "released past the limit yet delivered: {after:?}"
+    );
+    c.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

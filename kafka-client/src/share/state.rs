@@ -29,6 +29,9 @@ pub(crate) const DEFAULT_LOCK: Duration = Duration::from_secs(30);
 /// locks expire on the broker).
 const MAX_RANGE: i64 = 1 << 20;
 
+/// Acknowledgement batches by partition, as a request carries them.
+type WireAcks = Vec<(IdPartition, Vec<super::acks::AckBatch>)>;
+
 /// An acquired record waiting for `poll`.
 #[derive(Debug)]
 pub(crate) struct Buffered {
@@ -123,14 +126,7 @@ impl State {
             .collect()
     }
 
-    fn take_acks(
-        &mut self,
-        broker: i32,
-    ) -> (
-        Vec<(IdPartition, Vec<super::acks::AckBatch>)>,
-        Vec<(TopicPartition, TakenAcks)>,
-        bool,
-    ) {
+    fn take_acks(&mut self, broker: i32) -> (WireAcks, Vec<(TopicPartition, TakenAcks)>, bool) {
         let tps: Vec<TopicPartition> = self.ledger.pending_partitions().cloned().collect();
         let (mut wire, mut taken, mut renew) = (Vec::new(), Vec::new(), false);
         for tp in tps {
