@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_protocol::messages::ApiKey;
-use kafka_protocol::protocol::{StrBytes, VersionRange};
+use kafka_protocol::protocol::{Request, StrBytes, VersionRange};
 
 use super::acks::AckBatch;
 use super::exchange::{
@@ -17,7 +17,7 @@ use super::membership::{Assignment, HeartbeatReply, HeartbeatRequest};
 use super::session::IdPartition;
 use crate::client::Client;
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
-use crate::net::ConnectionKind;
+use crate::net::{Connection, ConnectionKind};
 use crate::ops::CoordinatorLink;
 use crate::protocol_gen::share_acknowledge_request::{
     AcknowledgePartition, AcknowledgeTopic, AcknowledgementBatch as AckWireBatch,
@@ -92,40 +92,47 @@ impl BrokerWire {
         })
     }
 
-    async fn fetch_once(&self, broker: i32, ask: FetchAsk) -> Result<ShareAnswer> {
+    /// The leader's `Fetch` connection and the version of `R` (1-2; 2 when `renew`).
+    async fn leader<R: Request>(
+        &self,
+        broker: i32,
+        renew: bool,
+        api: ApiKey,
+    ) -> Result<(Connection, i16)> {
         let conn = self
             .client
             .connection(broker, ConnectionKind::Fetch)
             .await?;
-        let version = conn.negotiate::<ShareFetchRequest>(VersionRange { min: 1, max: 2 })?;
-        if ask.renew && version < 2 {
-            return Err(renew_unsupported(broker, ApiKey::ShareFetch, version));
+        let version = conn.negotiate::<R>(VersionRange { min: 1, max: 2 })?;
+        if renew && version < 2 {
+            return Err(renew_unsupported(broker, api, version));
         }
-        let topics = group_by_topic(ask.partitions)
-            .into_iter()
-            .map(|(id, parts)| {
-                FetchTopic::default().with_topic_id(id).with_partitions(
-                    parts
-                        .into_iter()
-                        .map(|(p, batches)| {
-                            FetchPartition::default()
-                                .with_partition_index(p)
-                                .with_acknowledgement_batches(
-                                    batches
-                                        .into_iter()
-                                        .map(|b| {
-                                            AcknowledgementBatch::default()
-                                                .with_first_offset(b.first)
-                                                .with_last_offset(b.last)
-                                                .with_acknowledge_types(b.types)
-                                        })
-                                        .collect(),
-                                )
-                        })
-                        .collect(),
-                )
-            })
-            .collect();
+        Ok((conn, version))
+    }
+
+    async fn fetch_once(&self, broker: i32, ask: FetchAsk) -> Result<ShareAnswer> {
+        let (conn, version) = self
+            .leader::<ShareFetchRequest>(broker, ask.renew, ApiKey::ShareFetch)
+            .await?;
+        let topics = wire_topics(
+            ask.partitions,
+            |id, parts| {
+                FetchTopic::default()
+                    .with_topic_id(id)
+                    .with_partitions(parts)
+            },
+            |p, batches| {
+                FetchPartition::default()
+                    .with_partition_index(p)
+                    .with_acknowledgement_batches(batches)
+            },
+            |b| {
+                AcknowledgementBatch::default()
+                    .with_first_offset(b.first)
+                    .with_last_offset(b.last)
+                    .with_acknowledge_types(b.types)
+            },
+        );
         let mut forgotten: BTreeMap<uuid::Uuid, Vec<i32>> = BTreeMap::new();
         for (id, p) in ask.forgotten {
             forgotten.entry(id).or_default().push(p);
@@ -186,41 +193,28 @@ impl BrokerWire {
     }
 
     async fn acknowledge_once(&self, broker: i32, ask: AckAsk) -> Result<ShareAnswer> {
-        let conn = self
-            .client
-            .connection(broker, ConnectionKind::Fetch)
+        let (conn, version) = self
+            .leader::<ShareAcknowledgeRequest>(broker, ask.renew, ApiKey::ShareAcknowledge)
             .await?;
-        let version = conn.negotiate::<ShareAcknowledgeRequest>(VersionRange { min: 1, max: 2 })?;
-        if ask.renew && version < 2 {
-            return Err(renew_unsupported(broker, ApiKey::ShareAcknowledge, version));
-        }
-        let topics = group_by_topic(ask.partitions)
-            .into_iter()
-            .map(|(id, parts)| {
+        let topics = wire_topics(
+            ask.partitions,
+            |id, parts| {
                 AcknowledgeTopic::default()
                     .with_topic_id(id)
-                    .with_partitions(
-                        parts
-                            .into_iter()
-                            .map(|(p, batches)| {
-                                AcknowledgePartition::default()
-                                    .with_partition_index(p)
-                                    .with_acknowledgement_batches(
-                                        batches
-                                            .into_iter()
-                                            .map(|b| {
-                                                AckWireBatch::default()
-                                                    .with_first_offset(b.first)
-                                                    .with_last_offset(b.last)
-                                                    .with_acknowledge_types(b.types)
-                                            })
-                                            .collect(),
-                                    )
-                            })
-                            .collect(),
-                    )
-            })
-            .collect();
+                    .with_partitions(parts)
+            },
+            |p, batches| {
+                AcknowledgePartition::default()
+                    .with_partition_index(p)
+                    .with_acknowledgement_batches(batches)
+            },
+            |b| {
+                AckWireBatch::default()
+                    .with_first_offset(b.first)
+                    .with_last_offset(b.last)
+                    .with_acknowledge_types(b.types)
+            },
+        );
         let req = ShareAcknowledgeRequest::default()
             .with_group_id(Some(self.group.clone()))
             .with_member_id(Some(StrBytes::from_string(ask.member_id)))
@@ -264,15 +258,23 @@ fn renew_unsupported(broker: i32, api: ApiKey, version: i16) -> Error {
     }
 }
 
-/// Partitions grouped by topic id, in order.
-fn group_by_topic(
+/// A request's topics: the partitions grouped by topic id (in order), each with its
+/// acknowledgement batches, built with the request's own types.
+fn wire_topics<T, P, B>(
     parts: Vec<(IdPartition, Vec<AckBatch>)>,
-) -> BTreeMap<uuid::Uuid, Vec<(i32, Vec<AckBatch>)>> {
-    let mut out: BTreeMap<uuid::Uuid, Vec<(i32, Vec<AckBatch>)>> = BTreeMap::new();
+    topic: impl Fn(uuid::Uuid, Vec<P>) -> T,
+    partition: impl Fn(i32, Vec<B>) -> P,
+    batch: impl Fn(AckBatch) -> B,
+) -> Vec<T> {
+    let mut by_topic: BTreeMap<uuid::Uuid, Vec<P>> = BTreeMap::new();
     for ((id, p), batches) in parts {
-        out.entry(id).or_default().push((p, batches));
+        let batches = batches.into_iter().map(&batch).collect();
+        by_topic.entry(id).or_default().push(partition(p, batches));
     }
-    out
+    by_topic
+        .into_iter()
+        .map(|(id, parts)| topic(id, parts))
+        .collect()
 }
 
 impl ShareWire for BrokerWire {
