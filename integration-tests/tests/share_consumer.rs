@@ -491,3 +491,68 @@ async fn share_group_shared_with_java_accepts_every_record_once() {
         "both kinds took part: ours {ours_count}, Java {java_count}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_group_describe_lists_members_and_their_assignment() {
+    let topic = topic_with(10).await;
+    let g = group(&[]).await;
+    let members: Vec<ShareConsumer> = (0..2)
+        .map(|_| {
+            let c = member(&g, AcknowledgementMode::Implicit, 5);
+            c.subscribe([topic.as_str()]).unwrap();
+            c
+        })
+        .collect();
+    let admin = Admin::new(client(&bootstrap()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let described = loop {
+        for m in &members {
+            m.poll(Duration::from_millis(200)).await.unwrap();
+        }
+        let d = admin
+            .describe_share_groups([g.as_str()], Default::default())
+            .await
+            .expect("ShareGroupDescribe");
+        let d = d[&g].clone().expect("described");
+        let assigned = d
+            .members
+            .iter()
+            .filter(|m| !m.assignment.is_empty())
+            .count();
+        if d.members.len() == 2 && assigned == 2 {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "group never settled: {d:?}");
+    };
+    let mut ids: Vec<String> = described
+        .members
+        .iter()
+        .map(|m| m.member_id.clone())
+        .collect();
+    ids.sort();
+    let mut ours: Vec<String> = members.iter().map(|m| m.member_id()).collect();
+    ours.sort();
+    assert_eq!(ids, ours, "the members are ours, by the ids they generated");
+    for m in &described.members {
+        assert_eq!(m.subscribed_topics, [topic.clone()]);
+        assert_eq!(
+            m.assignment,
+            [kafka_client::TopicPartition::new(topic.clone(), 0)]
+        );
+        assert!(m.member_epoch > 0);
+    }
+    assert_eq!(described.state, kafka_admin::GroupState::Stable);
+    for m in &members {
+        m.close().await.unwrap();
+    }
+    let missing = admin
+        .describe_share_groups(["no-such-share-group"], Default::default())
+        .await
+        .expect("ShareGroupDescribe");
+    let e = missing["no-such-share-group"].clone().unwrap_err();
+    assert_eq!(
+        e.code(),
+        Some(kafka_client::ErrorCode::GROUP_ID_NOT_FOUND),
+        "{e}"
+    );
+}
