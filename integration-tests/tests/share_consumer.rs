@@ -534,7 +534,7 @@ async fn share_group_describe_lists_members_and_their_assignment() {
     ours.sort();
     assert_eq!(ids, ours, "the members are ours, by the ids they generated");
     for m in &described.members {
-        assert_eq!(m.subscribed_topics, [topic.clone()]);
+        assert_eq!(m.subscribed_topics, std::slice::from_ref(&topic));
         assert_eq!(
             m.assignment,
             [kafka_client::TopicPartition::new(topic.clone(), 0)]
@@ -542,6 +542,26 @@ async fn share_group_describe_lists_members_and_their_assignment() {
         assert!(m.member_epoch > 0);
     }
     assert_eq!(described.state, kafka_admin::GroupState::Stable);
+    // kafka-cli shows the same group.
+    let b = bootstrap();
+    let out = tokio::task::spawn_blocking({
+        let g = g.clone();
+        move || {
+            common::example_bin::run_example(
+                "kafka-cli",
+                &["-b", &b, "share-groups", "describe", "--group", &g],
+                "",
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", common::example_bin::show(&out));
+    assert!(text.contains("State: Stable"), "{text}");
+    for id in &ours {
+        assert!(text.contains(id.as_str()), "{id} missing: {text}");
+    }
     for m in &members {
         m.close().await.unwrap();
     }
