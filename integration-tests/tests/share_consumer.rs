@@ -295,6 +295,38 @@ async fn share_lock_timeout_redelivers_to_another_member_and_late_ack_is_refused
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_renew_keeps_the_lock_past_its_duration() {
+    let topic = topic_with(1).await;
+    let g = group(&[("share.record.lock.duration.ms", "3000")]).await;
+    let a = member(&g, AcknowledgementMode::Explicit, 1);
+    a.subscribe([topic.as_str()]).unwrap();
+    let got = poll_n(&a, 1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1);
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        a.acknowledge(&got[0], AcknowledgeType::Renew).unwrap();
+        let r = a.commit().await.unwrap();
+        assert!(
+            r.values().all(|o| o.error.is_none()),
+            "renewal refused: {r:?}"
+        );
+    }
+    // 6 s after it was acquired, twice the lock: still held, so not redelivered.
+    let b = member(&g, AcknowledgementMode::Explicit, 1);
+    b.subscribe([topic.as_str()]).unwrap();
+    let stolen = b.poll(Duration::from_secs(2)).await.unwrap();
+    assert!(
+        stolen.is_empty(),
+        "a renewed record was redelivered: {stolen:?}"
+    );
+    a.acknowledge(&got[0], AcknowledgeType::Accept).unwrap();
+    let r = a.commit().await.unwrap();
+    assert!(r.values().all(|o| o.error.is_none()), "{r:?}");
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn share_bad_input_is_refused_typed() {
     let topic = topic_with(4).await;
     let g = group(&[]).await;
