@@ -877,6 +877,23 @@ async fn admin_ops_leader_epoch_and_max_timestamp_offsets() {
         .unwrap();
     let max = max[&tp].as_ref().unwrap();
     assert_eq!((max.offset, max.timestamp), (Some(1), Some(base + 50)));
+    // Without tiered storage the local log starts at the log start, and nothing is tiered.
+    let tiered = admin
+        .list_offsets(
+            [(tp.clone(), OffsetSpec::EarliestLocal)],
+            ListOffsetsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tiered[&tp].as_ref().unwrap().offset, Some(0), "{tiered:?}");
+    let tiered = admin
+        .list_offsets(
+            [(tp.clone(), OffsetSpec::LatestTiered)],
+            ListOffsetsOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tiered[&tp].as_ref().unwrap().offset, None, "{tiered:?}");
 
     let epoch = client.leader(&topic, 0).await.unwrap().1;
     let ends = admin

@@ -1,6 +1,7 @@
 //! SCRAM users managed through kafka-admin on the secured cluster: a user created with
 //! `alter_user_scram_credentials` (salted password computed client-side) logs in with
-//! our client (SCRAM-SHA-256 and -512) and with Kafka's Java client; describe lists the
+//! our client (SCRAM-SHA-256 and -512), Kafka's Java client and librdkafka
+//! (confluent-kafka); describe lists the
 //! mechanisms and iterations; a deleted credential no longer logs in; bad input gets
 //! typed errors. Delegation tokens: created over SASL (refused over PLAINTEXT),
 //! described, renewed, used by Kafka's Java client (SCRAM with `tokenauth=true`) and
@@ -152,8 +153,41 @@ async fn admin_ops_scram_user_created_by_admin_logs_in() {
         ],
     )
     .await;
+    // And librdkafka (confluent-kafka) with SCRAM-SHA-256.
+    let acl_rd = AclBinding::allow(
+        ResourceType::Topic,
+        "rdkafka",
+        &principal,
+        AclOperation::All,
+    )
+    .pattern_type(PatternType::Prefixed);
+    let group_acl = AclBinding::allow(
+        ResourceType::Group,
+        "rdkafka",
+        &principal,
+        AclOperation::All,
+    )
+    .pattern_type(PatternType::Prefixed);
+    let granted = admin
+        .create_acls([acl_rd.clone(), group_acl.clone()], AclsOptions::default())
+        .await
+        .unwrap();
+    assert!(granted.values().all(Result::is_ok), "{granted:?}");
+    librdkafka_round_trip(
+        Listener::SaslPlaintext,
+        &[
+            ("security.protocol", "SASL_PLAINTEXT".into()),
+            ("sasl.mechanism", "SCRAM-SHA-256".into()),
+            ("sasl.username", user.clone()),
+            ("sasl.password", password.into()),
+        ],
+    )
+    .await;
     let _ = admin
-        .delete_acls([acl.to_filter()], AclsOptions::default())
+        .delete_acls(
+            [acl.to_filter(), acl_rd.to_filter(), group_acl.to_filter()],
+            AclsOptions::default(),
+        )
         .await;
 
     // Deleting one mechanism: it no longer logs in, the other still does.

@@ -747,6 +747,22 @@ async fn cli_ops_quotas_scram_users_log_dirs_and_transactions() {
         "{}",
         show(&o)
     );
+    let o = cli(b, &["quorum", "describe", "--json"], "");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let q: serde_json::Value = serde_json::from_str(out(&o).trim()).expect("one JSON line");
+    let mut voters: Vec<i64> = q["voters"]
+        .as_array()
+        .expect("voters")
+        .iter()
+        .map(|v| v["nodeId"].as_i64().expect("nodeId"))
+        .collect();
+    voters.sort_unstable();
+    assert_eq!(voters, vec![1, 2, 3], "{}", show(&o));
+    assert!(
+        voters.contains(&q["leaderId"].as_i64().unwrap()),
+        "{}",
+        show(&o)
+    );
     let o = cli(b, &["quorum", "describe", "--replication"], "");
     assert_eq!(code(&o), 0, "{}", show(&o));
     assert_eq!(out(&o).matches("Leader").count(), 1, "{}", show(&o));
@@ -757,6 +773,49 @@ async fn cli_ops_quotas_scram_users_log_dirs_and_transactions() {
         "{}",
         show(&o)
     );
+    let o = cli(b, &["features", "describe", "--json"], "");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let metadata_version = out(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .find(|v| v["feature"] == "metadata.version")
+        .and_then(|v| v["finalizedVersionLevel"].as_i64())
+        .expect("metadata.version finalized");
+    assert!(metadata_version > 0, "{}", show(&o));
+    // A dry run validates with the controller and changes nothing; an unknown feature
+    // and a malformed level are refused.
+    let keep = format!("metadata.version={metadata_version}");
+    let o = cli(
+        b,
+        &["features", "upgrade", "--feature", &keep, "--dry-run"],
+        "",
+    );
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert!(
+        out(&o).contains(&format!(
+            "metadata.version can be upgraded to {metadata_version}"
+        )),
+        "{}",
+        show(&o)
+    );
+    let o = cli(
+        b,
+        &[
+            "features",
+            "downgrade",
+            "--feature",
+            "no.such.feature=1",
+            "--dry-run",
+        ],
+        "",
+    );
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let o = cli(
+        b,
+        &["features", "upgrade", "--feature", "metadata.version"],
+        "",
+    );
+    assert_eq!(code(&o), 2, "{}", show(&o));
     let o = cli(
         b,
         &[
@@ -969,4 +1028,264 @@ async fn cli_ops_dump_log_prints_what_kafkas_dump_log_segments_prints() {
     let index = files[0].join("00000000000000000000.index");
     let o = cli(None, &["dump-log", index.to_str().unwrap()], "");
     assert_eq!(code(&o), 0, "{}", show(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_ops_configs_describe_alter_and_leaders_elect() {
+    let _turn = TURN.lock().await;
+    let bootstrap = cluster().bootstrap_servers();
+    let b = Some(bootstrap.as_str());
+    let client = common::client(&bootstrap);
+    let topic = common::unique_topic("cli-configs");
+    create_assigned(&client, &topic, &[vec![1, 2], vec![2, 1]]).await;
+
+    // Scripts read topics as JSON.
+    let o = cli(b, &["topics", "describe", "--topic", &topic, "--json"], "");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let d: serde_json::Value = serde_json::from_str(out(&o).trim()).expect("one JSON line");
+    assert_eq!(d["topic"], serde_json::json!(topic));
+    assert_eq!(d["partitions"][0]["replicas"], serde_json::json!([1, 2]));
+    assert_eq!(d["partitions"][1]["replicas"], serde_json::json!([2, 1]));
+    let o = cli(b, &["topics", "list", "--json"], "");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let listed = out(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .find(|v| v["topic"] == serde_json::json!(topic))
+        .expect("topic listed");
+    assert_eq!(listed["topicId"], d["topicId"]);
+    assert_eq!(listed["partitions"], serde_json::json!(2));
+
+    // Set two topic configs, one a list in Kafka's bracket syntax.
+    let o = cli(
+        b,
+        &[
+            "configs",
+            "alter",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            &topic,
+            "--add-config",
+            "retention.ms=123456,cleanup.policy=[compact,delete]",
+        ],
+        "",
+    );
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    // Ours and Kafka's ConfigCommand read back the same overrides.
+    let pairs = |text: &str| -> BTreeSet<String> {
+        text.lines()
+            .filter_map(|l| l.trim_start().split(" sensitive=").next())
+            .filter(|kv| kv.contains('=') && !kv.contains(' '))
+            .map(str::to_owned)
+            .collect()
+    };
+    let want: BTreeSet<String> = ["cleanup.policy=compact,delete", "retention.ms=123456"]
+        .map(String::from)
+        .into();
+    let describe = [
+        "configs",
+        "describe",
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        topic.as_str(),
+    ];
+    let o = cli_until(b, &describe, |o| pairs(&out(o)) == want);
+    assert_eq!(pairs(&out(&o)), want, "{}", show(&o));
+    let java_out = java_moved_tool(
+        "org.apache.kafka.tools.ConfigCommand",
+        "kafka.admin.ConfigCommand",
+        &[
+            "--bootstrap-server",
+            &bootstrap,
+            "--describe",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            &topic,
+        ],
+    );
+    assert!(java_out.status.success(), "{}", show(&java_out));
+    assert_eq!(pairs(&out(&java_out)), want, "{}", show(&java_out));
+    // --json --all gives every config with its source.
+    let o = cli(b, &[&describe[..], &["--json", "--all"]].concat(), "");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let lines: Vec<serde_json::Value> = out(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let retention = lines
+        .iter()
+        .find(|v| v["name"] == "retention.ms")
+        .expect("retention.ms listed");
+    assert_eq!(retention["value"], "123456");
+    assert_eq!(retention["source"], "DynamicTopicConfig");
+    assert!(lines.iter().any(|v| v["source"] == "DefaultConfig"));
+
+    // Remove one: Kafka's tool no longer shows it.
+    let o = cli(
+        b,
+        &[
+            "configs",
+            "alter",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            &topic,
+            "--delete-config",
+            "retention.ms",
+        ],
+        "",
+    );
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let want_after: BTreeSet<String> = ["cleanup.policy=compact,delete".to_string()].into();
+    let o = cli_until(b, &describe, |o| pairs(&out(o)) == want_after);
+    assert_eq!(pairs(&out(&o)), want_after, "{}", show(&o));
+
+    // A broker's dynamic config, set and removed.
+    let broker = [
+        "configs",
+        "alter",
+        "--entity-type",
+        "brokers",
+        "--entity-name",
+        "1",
+    ];
+    let o = cli(
+        b,
+        &[&broker[..], &["--add-config", "log.cleaner.threads=2"]].concat(),
+        "",
+    );
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let broker_describe = [
+        "configs",
+        "describe",
+        "--entity-type",
+        "brokers",
+        "--entity-name",
+        "1",
+    ];
+    let o = cli_until(b, &broker_describe, |o| {
+        pairs(&out(o)).contains("log.cleaner.threads=2")
+    });
+    assert!(
+        pairs(&out(&o)).contains("log.cleaner.threads=2"),
+        "{}",
+        show(&o)
+    );
+    let o = cli(
+        b,
+        &[&broker[..], &["--delete-config", "log.cleaner.threads"]].concat(),
+        "",
+    );
+    assert_eq!(code(&o), 0, "{}", show(&o));
+
+    // Quota entities route to the quota commands.
+    let id = format!("cli-configs-client-{}", std::process::id());
+    let o = cli(
+        b,
+        &[
+            "configs",
+            "alter",
+            "--entity-type",
+            "clients",
+            "--entity-name",
+            &id,
+            "--add-config",
+            "producer_byte_rate=4096",
+        ],
+        "",
+    );
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let o = cli_until(
+        b,
+        &[
+            "configs",
+            "describe",
+            "--entity-type",
+            "clients",
+            "--entity-name",
+            &id,
+        ],
+        |o| out(o).contains("producer_byte_rate=4096.0"),
+    );
+    assert!(
+        out(&o).contains("producer_byte_rate=4096.0"),
+        "{}",
+        show(&o)
+    );
+
+    // Bad input: usage errors (2) and the broker's refusal (1), nothing changed.
+    for (args, want_code) in [
+        (
+            vec![
+                "configs",
+                "alter",
+                "--entity-type",
+                "brokers",
+                "--entity-name",
+                "x",
+                "--add-config",
+                "log.cleaner.threads=2",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "configs",
+                "alter",
+                "--entity-type",
+                "users",
+                "--add-config",
+                "producer_byte_rate=1",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "configs",
+                "alter",
+                "--entity-type",
+                "topics",
+                "--entity-name",
+                &topic,
+            ],
+            2,
+        ),
+        (
+            vec![
+                "configs",
+                "alter",
+                "--entity-type",
+                "topics",
+                "--entity-name",
+                &topic,
+                "--add-config",
+                "no.such.config=1",
+            ],
+            1,
+        ),
+    ] {
+        let o = cli(b, &args, "");
+        assert_eq!(code(&o), want_code, "{args:?}: {}", show(&o));
+    }
+    let o = cli(b, &describe, "");
+    assert_eq!(pairs(&out(&o)), want_after, "{}", show(&o));
+
+    // `leaders elect` (the same command as `partitions elect-leaders`): on healthy
+    // partitions every preferred leader already leads.
+    let o = cli(
+        b,
+        &["leaders", "elect", "--type", "preferred", "--topic", &topic],
+        "",
+    );
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert!(
+        out(&o).contains("Valid replica already elected for partitions"),
+        "{}",
+        show(&o)
+    );
+    let o = cli(b, &["leaders", "elect", "--type", "preferred"], "");
+    assert_eq!(code(&o), 2, "a topic or --all is required: {}", show(&o));
 }

@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use common::fake_broker::{FakeBroker, TOPIC, fetch, frame};
 use kafka_client::Error;
 use kafka_client::consumer::{AutoOffsetReset, Consumer, TopicPartition};
 use kafka_client::records::{BatchBuilder, BatchMeta, Compression, RecordsError};
 use kafka_protocol::messages::ApiKey;
+use kafka_testkit::raw::{FakeBroker, TOPIC, fetch, frame};
 
 /// A batch of two records at `base`, values `p<partition>-<offset>`.
 fn batch(partition: i32, base: i64) -> Bytes {
@@ -70,7 +70,8 @@ async fn corrupt_batch_fails_one_partition_and_truncated_batch_resumes() {
             frame(req, &body)
         })
     }))
-    .await;
+    .await
+    .unwrap();
     let c = Consumer::builder()
         .bootstrap_servers([broker.bootstrap.as_str()])
         .auto_offset_reset(AutoOffsetReset::Earliest)

@@ -14,8 +14,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::fake_broker::{FakeBroker, Req, TOPIC, fetch, frame};
-use common::fake_coordinator::error_answer;
 use kafka_client::TransactionErrorKind;
 use kafka_client::consumer::{
     AutoOffsetReset, Consumer, GroupMetadata, OffsetAndMetadata, TopicPartition,
@@ -24,6 +22,8 @@ use kafka_client::producer::{Producer, ProducerRecord};
 use kafka_client::records::{BatchBuilder, BatchMeta, Compression};
 use kafka_client::{Client, Error, ErrorCode};
 use kafka_protocol::messages::ApiKey;
+use kafka_testkit::raw::error_answer;
+use kafka_testkit::raw::{FakeBroker, Req, TOPIC, fetch, frame};
 
 /// What a case must end in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +176,7 @@ async fn run_case(flow: Flow, &(api, error, count, expect): &Case) -> Result<(),
         }
         (r.api == ApiKey::Fetch).then(|| frame(r, &fetch(r, one_record)))
     });
-    let broker = FakeBroker::start(script).await;
+    let broker = FakeBroker::start(script).await.unwrap();
     let outcome = bounded(run_flow(flow, &broker.bootstrap)).await;
     let served = served.load(Ordering::SeqCst).min(count);
     if served < count {

@@ -10,10 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use common::fake_broker::{
-    FakeBroker, Req, Script, TOPIC, VERSIONS, api_versions, fetch, frame, frame_with_id,
-    header_bytes, metadata, produce_ok, raw_frame,
-};
 use kafka_client::consumer::{
     AutoOffsetReset, Consumer, ConsumerRecord, IsolationLevel, PartitionError, TopicPartition,
 };
@@ -26,6 +22,10 @@ use kafka_protocol::messages::fetch_response::{AbortedTransaction, PartitionData
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ApiKey, ProduceResponse, ProducerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use kafka_testkit::raw::{
+    FakeBroker, Req, Script, TOPIC, VERSIONS, api_versions, fetch, frame, frame_with_id,
+    header_bytes, metadata, produce_ok, raw_frame,
+};
 
 /// Every test must finish well within this.
 const BOUND: Duration = Duration::from_secs(30);
@@ -52,7 +52,7 @@ fn client(bootstrap: &str) -> Client {
 /// Metadata fails with a protocol error whose message contains `needle` (during
 /// bootstrap it comes wrapped in the typed `Bootstrap` error listing each attempt).
 async fn metadata_fails_with(s: Script, needle: &str) {
-    let broker = FakeBroker::start(s).await;
+    let broker = FakeBroker::start(s).await.unwrap();
     let c = client(&broker.bootstrap);
     let err = bounded(c.metadata())
         .await
@@ -137,7 +137,7 @@ async fn wrong_correlation_id_closes_the_connection_and_recovers() {
             )
         })
     });
-    let broker = FakeBroker::start(s).await;
+    let broker = FakeBroker::start(s).await.unwrap();
     let c = client(&broker.bootstrap);
     let started = std::time::Instant::now();
     let md = bounded(c.metadata())
@@ -164,7 +164,7 @@ async fn wrong_correlation_id_every_time_is_a_typed_error() {
             )
         })
     });
-    let broker = FakeBroker::start(s).await;
+    let broker = FakeBroker::start(s).await.unwrap();
     let c = client(&broker.bootstrap);
     let err = bounded(c.metadata())
         .await
@@ -202,7 +202,7 @@ async fn unknown_error_code_is_typed_and_not_retried() {
             frame(r, &m)
         })
     });
-    let broker = FakeBroker::start(s).await;
+    let broker = FakeBroker::start(s).await.unwrap();
     let c = client(&broker.bootstrap);
     let started = std::time::Instant::now();
     let err = bounded(c.topic(TOPIC))
@@ -234,7 +234,7 @@ fn producer(bootstrap: &str) -> Producer {
 #[tokio::test]
 async fn leader_missing_from_broker_list_fails_the_send_in_time() {
     let s = script(|r| (r.api == ApiKey::Metadata).then(|| frame(r, &metadata(r.port, 5))));
-    let broker = FakeBroker::start(s).await;
+    let broker = FakeBroker::start(s).await.unwrap();
     let p = producer(&broker.bootstrap);
     let result = bounded(async {
         match p
@@ -269,7 +269,7 @@ async fn produce_response_for_partitions_never_asked_for() {
             frame(r, &ok)
         })
     });
-    let broker = FakeBroker::start(s).await;
+    let broker = FakeBroker::start(s).await.unwrap();
     let p = producer(&broker.bootstrap);
     let result = bounded(async {
         p.send(ProducerRecord::new(TOPIC).with_partition(0).with_value("v"))
@@ -305,7 +305,7 @@ async fn consume(
     isolation: IsolationLevel,
     done: impl Fn(&[ConsumerRecord], &[PartitionError]) -> bool,
 ) -> (Vec<ConsumerRecord>, Vec<PartitionError>, Consumer) {
-    let broker = FakeBroker::start(s).await;
+    let broker = FakeBroker::start(s).await.unwrap();
     let c = Consumer::builder()
         .bootstrap_servers([broker.bootstrap.as_str()])
         .auto_offset_reset(AutoOffsetReset::Earliest)

@@ -175,3 +175,8 @@ pub use types::{OffsetAndMetadata, TopicPartition};
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// docs/migrating-from-rdkafka.md's examples, compiled as doctests.
+#[doc = include_str!("../../docs/migrating-from-rdkafka.md")]
+#[cfg(doctest)]
+pub struct MigrationGuideDoctests;

@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kafka_client::Result;
 use kafka_client::lowlevel::{
-    EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP, list_offsets_on,
+    EARLIEST_LOCAL_TIMESTAMP, EARLIEST_TIMESTAMP, LATEST_TIERED_TIMESTAMP, LATEST_TIMESTAMP,
+    MAX_TIMESTAMP, list_offsets_on,
 };
 use kafka_protocol::messages::ApiKey;
 
@@ -26,6 +27,13 @@ pub enum OffsetSpec {
     Latest,
     /// The offset of the record with the highest timestamp (ListOffsets v7+).
     MaxTimestamp,
+    /// The first offset still on the leader's local disk: past the log start when
+    /// tiered storage moved older segments away, the log start otherwise (KIP-405;
+    /// ListOffsets v8+, Kafka 3.5+).
+    EarliestLocal,
+    /// The highest offset copied to tiered storage; no offset when the topic has no
+    /// tiered storage (KIP-1005; ListOffsets v9+, Kafka 3.8+).
+    LatestTiered,
     /// The earliest offset whose timestamp is at or after this many milliseconds since
     /// the Unix epoch.
     Timestamp(i64),
@@ -46,6 +54,8 @@ impl OffsetSpec {
             Self::Latest => LATEST_TIMESTAMP,
             Self::Earliest => EARLIEST_TIMESTAMP,
             Self::MaxTimestamp => MAX_TIMESTAMP,
+            Self::EarliestLocal => EARLIEST_LOCAL_TIMESTAMP,
+            Self::LatestTiered => LATEST_TIERED_TIMESTAMP,
             Self::Timestamp(ms) => ms,
         }
     }
@@ -123,6 +133,8 @@ mod tests {
         assert_eq!(OffsetSpec::Latest.wire(), -1);
         assert_eq!(OffsetSpec::Earliest.wire(), -2);
         assert_eq!(OffsetSpec::MaxTimestamp.wire(), -3);
+        assert_eq!(OffsetSpec::EarliestLocal.wire(), -4);
+        assert_eq!(OffsetSpec::LatestTiered.wire(), -5);
         let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
         assert_eq!(OffsetSpec::at(t), OffsetSpec::Timestamp(1_700_000_000_123));
     }

@@ -26,7 +26,8 @@ pub use crate::net::{BrokerVersions, Connection, ConnectionKind};
 pub use crate::ops::consumer_protocol;
 pub use crate::ops::init_producer_id::init_producer_id_on;
 pub use crate::ops::list_offsets::{
-    EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, ListedOffset, MAX_TIMESTAMP, list_offsets_on,
+    EARLIEST_LOCAL_TIMESTAMP, EARLIEST_TIMESTAMP, LATEST_TIERED_TIMESTAMP, LATEST_TIMESTAMP,
+    ListedOffset, MAX_TIMESTAMP, list_offsets_on,
 };
 pub use crate::ops::offset_fetch::{CommittedOffset, offset_fetch_on};
 pub use crate::ops::{CoordinatorType, RetryClock, find_coordinators};

@@ -3,8 +3,6 @@
 
 pub mod consumer_util;
 pub mod example_bin;
-pub mod fake_broker;
-pub mod fake_coordinator;
 pub mod leader_kill;
 pub mod produce;
 pub mod txn;

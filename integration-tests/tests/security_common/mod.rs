@@ -371,51 +371,43 @@ pub async fn expect_failure(client: &Client, prefix: &str) -> Error {
     err
 }
 
-/// The reference Java client (kafka-clients from the broker's classpath, run with the
-/// JDK's source launcher) produces three records to a new topic over `listener` with
-/// `settings` and reads them back; our PLAINTEXT client sees them too. Used where kcat
-/// cannot go: librdkafka before 2.6.1 (Debian's kcat has 2.0.2) builds SCRAM proofs that
-/// Kafka 4.x rejects (librdkafka#4895).
-pub async fn java_round_trip(listener: Listener, settings: &[(&str, String)]) {
-    let topic = unique_topic("java");
+/// An independent client run as a program: it produces three records to a new topic
+/// over `listener` with `settings` (written to a `key=value` file it reads) and reads
+/// them back, printing `VALUES=<values>`; our PLAINTEXT client must then see the same
+/// values. `program` gets the settings file and the topic as its last two arguments.
+async fn peer_round_trip(
+    peer: &str,
+    listener: Listener,
+    settings: &[(&str, String)],
+    program: Command,
+    values: [&str; 3],
+) {
+    let topic = unique_topic(peer);
     create_topic(&plaintext(), &topic).await;
-    let dir = secure().certs().dir.clone();
-    let props_file = dir.join(format!("{topic}.properties"));
+    let props_file = secure().certs().dir.join(format!("{topic}.properties"));
     let mut props = format!("bootstrap.servers={}\n", secure().bootstrap(listener));
     for (k, v) in settings {
-        // java.util.Properties: backslashes escape.
+        // java.util.Properties: backslashes escape (librdkafka's reader takes them as is;
+        // no setting here has one).
         props.push_str(&format!("{k}={}\n", v.replace('\\', "\\\\")));
     }
-    std::fs::write(&props_file, props).expect("write properties");
-    let java = kafka_testbed::jars::java_binary().expect("java");
-    let classpath = kafka_testbed::jars::classpath().expect("classpath");
-    let source = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/security_common/JavaClientCheck.java"
-    );
+    std::fs::write(&props_file, props).expect("write client settings");
     let topic_arg = topic.clone();
+    let mut program = program;
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(java)
-            .args([
-                "-Xmx256m",
-                "-XX:TieredStopAtLevel=1",
-                "-XX:+UseSerialGC",
-                "-cp",
-            ])
-            .arg(classpath)
-            .arg(source)
+        program
             .arg(&props_file)
             .arg(topic_arg)
             .stdin(Stdio::null())
             .output()
-            .expect("java runs")
+            .expect("peer client runs")
     })
     .await
-    .expect("java task");
+    .expect("peer task");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && stdout.contains("VALUES=j1,j2,j3"),
-        "Java client failed ({}): {stdout}\n{}",
+        out.status.success() && stdout.contains(&format!("VALUES={}", values.join(","))),
+        "{peer} client failed ({}): {stdout}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
             .lines()
@@ -424,6 +416,40 @@ pub async fn java_round_trip(listener: Listener, settings: &[(&str, String)]) {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let (_, values) = fetch(&plaintext(), &topic).await.expect("fetch");
-    assert_eq!(values, ["j1", "j2", "j3"]);
+    let (_, read) = fetch(&plaintext(), &topic).await.expect("fetch");
+    assert_eq!(read, values);
+}
+
+/// The reference Java client (kafka-clients from the broker's classpath, run with the
+/// JDK's source launcher) produces three records to a new topic over `listener` with
+/// `settings` and reads them back; our PLAINTEXT client sees them too. Used where kcat
+/// cannot go: librdkafka before 2.6.1 (Debian's kcat has 2.0.2) builds SCRAM proofs that
+/// Kafka 4.x rejects (librdkafka#4895).
+pub async fn java_round_trip(listener: Listener, settings: &[(&str, String)]) {
+    let mut java = Command::new(kafka_testbed::jars::java_binary().expect("java"));
+    java.args([
+        "-Xmx256m",
+        "-XX:TieredStopAtLevel=1",
+        "-XX:+UseSerialGC",
+        "-cp",
+    ])
+    .arg(kafka_testbed::jars::classpath().expect("classpath"))
+    .arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/security_common/JavaClientCheck.java"
+    ));
+    peer_round_trip("java", listener, settings, java, ["j1", "j2", "j3"]).await;
+}
+
+/// librdkafka (confluent-kafka from PyPI, with a librdkafka recent enough for Kafka 4's
+/// SCRAM, unlike Debian's kcat) produces three records to a new topic over `listener`
+/// with `settings` and reads them back (`librdkafka_check.py`).
+pub async fn librdkafka_round_trip(listener: Listener, settings: &[(&str, String)]) {
+    let python = kafka_testbed::confluent_python::confluent_python().expect("confluent-kafka");
+    let mut check = Command::new(python);
+    check.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/security_common/librdkafka_check.py"
+    ));
+    peer_round_trip("rdkafka", listener, settings, check, ["l1", "l2", "l3"]).await;
 }

@@ -19,6 +19,23 @@ pub const EARLIEST_TIMESTAMP: i64 = -2;
 pub const LATEST_TIMESTAMP: i64 = -1;
 /// The offset of the record with the largest timestamp (ListOffsets v7+).
 pub const MAX_TIMESTAMP: i64 = -3;
+/// The first offset still on the broker's local disk, which is past the log start when
+/// tiered storage has moved older segments away (KIP-405; ListOffsets v8+).
+pub const EARLIEST_LOCAL_TIMESTAMP: i64 = -4;
+/// The highest offset copied to tiered storage; no offset (`None`) when the topic has
+/// no tiered storage (KIP-1005; ListOffsets v9+).
+pub const LATEST_TIERED_TIMESTAMP: i64 = -5;
+
+/// The lowest ListOffsets version that understands the query `timestamp` (the broker
+/// would take a newer special value for a time before 1970 on an older version).
+fn min_version_for(timestamp: i64) -> i16 {
+    match timestamp {
+        MAX_TIMESTAMP => 7,
+        EARLIEST_LOCAL_TIMESTAMP => 8,
+        LATEST_TIERED_TIMESTAMP => 9,
+        _ => 1,
+    }
+}
 
 /// One partition's answer to a ListOffsets query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +51,9 @@ pub struct ListedOffset {
 
 /// Sends one ListOffsets request on `conn` (a partition leader's connection) for
 /// `queries` (`(partition, timestamp)`: a time in ms since the epoch, or one of
-/// [`EARLIEST_TIMESTAMP`], [`LATEST_TIMESTAMP`], [`MAX_TIMESTAMP`]). Returns each
+/// [`EARLIEST_TIMESTAMP`], [`LATEST_TIMESTAMP`], [`MAX_TIMESTAMP`],
+/// [`EARLIEST_LOCAL_TIMESTAMP`], [`LATEST_TIERED_TIMESTAMP`]; a broker too old for one
+/// of these gives [`Error::UnsupportedVersion`]). Returns each
 /// partition's answer or its own typed error, in the broker's order; a partition the
 /// response does not mention is absent (the caller decides what that means). The outer
 /// error is a request-level failure.
@@ -45,8 +64,12 @@ pub async fn list_offsets_on(
     timeout: Duration,
 ) -> Result<Vec<(TopicPartition, Result<ListedOffset>)>> {
     let range = ListOffsetsRequest::VERSIONS;
+    let min = queries
+        .iter()
+        .map(|(_, t)| min_version_for(*t))
+        .fold(range.min.max(1), i16::max);
     let version = conn.negotiate::<ListOffsetsRequest>(VersionRange {
-        min: range.min.max(1),
+        min,
         max: range.max,
     })?;
     let req = request(queries, read_committed, version, timeout);
@@ -116,6 +139,16 @@ fn request(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn special_timestamps_need_the_version_that_defined_them() {
+        assert_eq!(min_version_for(EARLIEST_TIMESTAMP), 1);
+        assert_eq!(min_version_for(LATEST_TIMESTAMP), 1);
+        assert_eq!(min_version_for(1_700_000_000_000), 1);
+        assert_eq!(min_version_for(MAX_TIMESTAMP), 7);
+        assert_eq!(min_version_for(EARLIEST_LOCAL_TIMESTAMP), 8);
+        assert_eq!(min_version_for(LATEST_TIERED_TIMESTAMP), 9);
+    }
+
     use super::*;
 
     #[test]

@@ -2,7 +2,7 @@
 //! migrate, each value checked with an error naming its key.
 
 use super::builder::{Acks, ProducerBuilder};
-use super::partitioner::Partitioning;
+use super::partitioner::{PARTITIONER_NAMES, Partitioning};
 use crate::config::options::{apply_options, option_table};
 use crate::config::{Properties, bad_value, parse_bool, parse_millis, parse_value};
 use crate::error::Result;
@@ -25,7 +25,7 @@ impl ProducerBuilder {
     /// | `max.in.flight.requests.per.connection` (`max.in.flight`) | count |
     /// | `max.request.size` | bytes |
     /// | `max.block.ms` | milliseconds |
-    /// | `partitioner` (`partitioner.class`) | `default`/`murmur2_random`, `sticky`, `round_robin`, or a Java class name of those |
+    /// | `partitioner` (`partitioner.class`) | `default`, `sticky`, `round_robin` (or a Java class name of those), or a librdkafka name: `consistent_random`, `consistent`, `murmur2_random`, `murmur2`, `fnv1a`, `fnv1a_random`, `random` |
     /// | `enable.idempotence` | `true` (default) or `false` |
     /// | `transactional.id` | the id (then build with `build_transactional`) |
     /// | `transaction.timeout.ms` | milliseconds (default 60000) |
@@ -106,11 +106,9 @@ option_table! {
             "How long `send` may wait for metadata of an unknown topic."
             => |b, k, v| Ok(b.max_block(parse_millis(k, &v)?));
         "partitioning" "partitioner" ["partitioner.class"] "default" "round_robin"
-            "default/murmur2_random (Java's key hash, sticky without key), sticky, round_robin; `partitioner()` takes a custom one."
+            "default (Java's key hash, sticky without key), sticky, round_robin, or librdkafka's consistent_random, consistent, murmur2_random, murmur2, fnv1a, fnv1a_random, random (keys placed as librdkafka places them); `partitioner()` takes a custom one."
             => |b, k, v| {
-                let p = Partitioning::parse(&v).ok_or_else(|| {
-                    bad_value(k, &v, "default, murmur2_random, sticky or round_robin")
-                })?;
+                let p = Partitioning::parse(&v).ok_or_else(|| bad_value(k, &v, PARTITIONER_NAMES))?;
                 Ok(b.partitioning(p))
             };
         "enable_idempotence" "enable.idempotence" [] "true" "false"
@@ -171,7 +169,7 @@ mod tests {
             (vec![("linger.ms", "soon")], "linger.ms"),
             (vec![("compression.type", "brotli")], "compression.type"),
             (vec![("retries", "-1")], "retries"),
-            (vec![("partitioner", "fnv1a")], "partitioner"),
+            (vec![("partitioner", "crc32")], "partitioner"),
             (vec![("batch.size", "big")], "batch.size"),
             (
                 vec![("enable.idempotence", "true"), ("acks", "1")],

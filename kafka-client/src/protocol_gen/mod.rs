@@ -36,6 +36,10 @@
 //! | `DeleteGroupsResponse` | 42 | 0-3 |
 //! | `DescribeLogDirsRequest` | 35 | 1-5 |
 //! | `DescribeLogDirsResponse` | 35 | 1-5 |
+//! | `ApiVersionsRequest` | 18 | 0-5 |
+//! | `ApiVersionsResponse` | 18 | 0-5 |
+//! | `AddRaftVoterRequest` | 80 | 0-1 |
+//! | `AddRaftVoterResponse` | 80 | 0-1 |
 //! | `StreamsGroupHeartbeatRequest` | 88 | 0-1 |
 //! | `StreamsGroupHeartbeatResponse` | 88 | 0-1 |
 //! | `StreamsGroupDescribeRequest` | 89 | 0-1 |
@@ -43,8 +47,12 @@
 
 #![allow(clippy::all, dead_code, unused_imports, unused_mut, unused_variables)]
 
+pub mod add_raft_voter_request;
+pub mod add_raft_voter_response;
 pub mod alter_share_group_offsets_request;
 pub mod alter_share_group_offsets_response;
+pub mod api_versions_request;
+pub mod api_versions_response;
 pub(crate) mod codec;
 pub mod delete_groups_request;
 pub mod delete_groups_response;
@@ -77,8 +85,12 @@ pub mod streams_group_heartbeat_response;
 pub mod txn_offset_commit_request;
 pub mod txn_offset_commit_response;
 
+pub use add_raft_voter_request::AddRaftVoterRequest;
+pub use add_raft_voter_response::AddRaftVoterResponse;
 pub use alter_share_group_offsets_request::AlterShareGroupOffsetsRequest;
 pub use alter_share_group_offsets_response::AlterShareGroupOffsetsResponse;
+pub use api_versions_request::ApiVersionsRequest;
+pub use api_versions_response::ApiVersionsResponse;
 pub use delete_groups_request::DeleteGroupsRequest;
 pub use delete_groups_response::DeleteGroupsResponse;
 pub use delete_share_group_offsets_request::DeleteShareGroupOffsetsRequest;

@@ -2,8 +2,9 @@
 //! message schemas (`common/message/*.json` inside `kafka-clients-<version>.jar`), for the
 //! APIs and versions the `kafka-protocol` crate does not carry yet.
 //!
-//! Output: one file per message (request and response), `codec.rs` (the bounded wire
-//! primitives) and `mod.rs`, each starting with `// @generated`, formatted by rustfmt.
+//! Output: one file per message (request and response) and `mod.rs`, each starting with
+//! `// @generated`, formatted by rustfmt. `codec.rs` beside them (the bounded wire
+//! primitives the generated code calls) is hand-written ([`HAND_WRITTEN`]).
 //! `kafka-msggen --jar <kafka-clients.jar> --out kafka-client/src/protocol_gen` writes
 //! them; `--check` compares instead (the test `protocol_gen_is_current` in
 //! integration-tests does the same).
@@ -16,6 +17,7 @@ use std::process::{Command, Stdio};
 pub mod emit;
 pub mod jar;
 pub mod schema;
+mod wire;
 
 /// The Kafka release whose schemas are generated.
 pub const KAFKA_VERSION: &str = "4.4.0";
@@ -39,10 +41,17 @@ pub const APIS: &[&str] = &[
     "TxnOffsetCommit",
     "DeleteGroups",
     "DescribeLogDirs",
+    // ApiVersions v5 (KIP-1242: cluster and node id checks, REBOOTSTRAP_REQUIRED).
+    "ApiVersions",
+    // AddRaftVoter v1 (the admin client's add_raft_voter).
+    "AddRaftVoter",
     // Streams groups (KIP-1071), new since 4.1.
     "StreamsGroupHeartbeat",
     "StreamsGroupDescribe",
 ];
+
+/// Files in the output directory that are hand-written, not generated.
+pub const HAND_WRITTEN: &[&str] = &["codec.rs"];
 
 /// The generated files: file name → contents.
 pub fn generate_from_jar(jar_path: &Path) -> Result<BTreeMap<String, String>, String> {
@@ -79,19 +88,8 @@ pub fn generate(schemas: &BTreeMap<String, String>) -> Result<BTreeMap<String, S
             modules.push((module, msg.name.clone(), msg.api_key, msg.valid));
         }
     }
-    files.insert(
-        "codec.rs".into(),
-        rustfmt(&with_header(include_str!("../templates/codec.rs")))?,
-    );
     files.insert("mod.rs".into(), rustfmt(&module_file(&modules))?);
     Ok(files)
-}
-
-fn with_header(body: &str) -> String {
-    format!(
-        "{} {KAFKA_VERSION}'s schemas (templates/codec.rs): do not edit.\n{body}",
-        emit::HEADER
-    )
 }
 
 fn module_file(modules: &[(String, String, i16, schema::Versions)]) -> String {
@@ -166,7 +164,10 @@ pub fn diff(files: &BTreeMap<String, String>, dir: &Path) -> Vec<String> {
     if let Ok(read) = std::fs::read_dir(dir) {
         for entry in read.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".rs") && !files.contains_key(&name) {
+            if name.ends_with(".rs")
+                && !files.contains_key(&name)
+                && !HAND_WRITTEN.contains(&name.as_str())
+            {
                 out.push(format!("{name} is not generated any more"));
             }
         }
@@ -180,7 +181,10 @@ pub fn write(files: &BTreeMap<String, String>, dir: &Path) -> Result<(), String>
     if let Ok(read) = std::fs::read_dir(dir) {
         for entry in read.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".rs") && !files.contains_key(&name) {
+            if name.ends_with(".rs")
+                && !files.contains_key(&name)
+                && !HAND_WRITTEN.contains(&name.as_str())
+            {
                 std::fs::remove_file(entry.path()).map_err(|e| format!("{name}: {e}"))?;
             }
         }

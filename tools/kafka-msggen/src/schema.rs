@@ -317,3 +317,58 @@ fn fields_of(v: &Value, structs: &mut Vec<Struct>) -> Result<Vec<Field>, String>
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_every_form() {
+        assert_eq!(
+            Versions::parse("3+").unwrap(),
+            Versions {
+                min: 3,
+                max: i16::MAX
+            }
+        );
+        assert_eq!(Versions::parse("1-2").unwrap(), Versions { min: 1, max: 2 });
+        assert_eq!(Versions::parse("0").unwrap(), Versions { min: 0, max: 0 });
+        assert!(Versions::parse("none").unwrap().is_empty());
+        assert!(Versions::parse("x+").is_err());
+        assert_eq!(Versions::parse("2+").unwrap().describe(), "2+");
+    }
+
+    #[test]
+    fn comments_are_stripped_outside_strings_only() {
+        let text = "{ // note\n \"about\": \"see http://x // y\" }";
+        let v: Value = serde_json::from_str(&strip_comments(text)).unwrap();
+        assert_eq!(v["about"], "see http://x // y");
+    }
+
+    #[test]
+    fn parses_nested_structs_and_rejects_duplicates() {
+        let schema = r#"{ "apiKey": 1, "type": "response", "name": "XResponse",
+            "validVersions": "0-1", "flexibleVersions": "1+",
+            "fields": [
+              { "name": "Items", "type": "[]Item", "versions": "0+", "fields": [
+                { "name": "Id", "type": "int32", "versions": "0+" } ]},
+              { "name": "Note", "type": "string", "versions": "1+", "nullableVersions": "1+",
+                "default": "null", "taggedVersions": "1+", "tag": 0 } ]}"#;
+        let msg = parse(schema).unwrap().unwrap();
+        assert_eq!(msg.structs.len(), 2);
+        assert_eq!(msg.structs[1].name, "Item");
+        let note = &msg.structs[0].fields[1];
+        assert_eq!(note.tagged.map(|t| t.0), Some(0));
+        assert_eq!(note.default.as_deref(), Some("null"));
+        let twice = schema.replace(
+            "\"Note\", \"type\": \"string\"",
+            "\"Note\", \"type\": \"Item\", \"fields\": []",
+        );
+        assert!(parse(&twice).unwrap_err().contains("defined twice"));
+        assert!(
+            parse(r#"{ "type": "data", "name": "X" }"#)
+                .unwrap()
+                .is_none()
+        );
+    }
+}

@@ -1,16 +1,18 @@
 //! `kafka-cli`: what `kafka-topics.sh`, `kafka-console-producer.sh`,
 //! `kafka-console-consumer.sh`, `kafka-consumer-groups.sh`,
-//! `kafka-reassign-partitions.sh`, `kafka-leader-election.sh`, `kafka-configs.sh` (quotas,
-//! SCRAM users), `kafka-log-dirs.sh`, `kafka-transactions.sh` and `DumpLogSegments` do,
+//! `kafka-reassign-partitions.sh`, `kafka-leader-election.sh`, `kafka-configs.sh` (configs,
+//! quotas, SCRAM users), `kafka-log-dirs.sh`, `kafka-transactions.sh` and `DumpLogSegments` do,
 //! in one binary.
 //!
 //! Exit codes scripts can rely on: 0 success; 1 the cluster answered but an operation
 //! (or one of its items) failed; 2 bad usage; 3 the cluster could not be reached or
 //! refused the credentials.
 
+mod configs;
 mod consume;
 mod dump_log;
 mod exit;
+mod features;
 mod groups;
 mod log_dirs;
 mod partitions;
@@ -73,6 +75,17 @@ enum Command {
         #[command(subcommand)]
         command: partitions::PartitionsCommand,
     },
+    /// Elect partition leaders (the same as `partitions elect-leaders`).
+    Leaders {
+        #[command(subcommand)]
+        command: partitions::LeadersCommand,
+    },
+    /// Describe and alter configs of topics, brokers, broker loggers, groups,
+    /// client-metrics subscriptions; users', clients' and IPs' quotas.
+    Configs {
+        #[command(subcommand)]
+        command: configs::ConfigsCommand,
+    },
     /// Describe and alter client quotas (users, client ids, IPs).
     Quotas {
         #[command(subcommand)]
@@ -93,10 +106,10 @@ enum Command {
         #[command(subcommand)]
         command: quorum::QuorumCommand,
     },
-    /// Describe finalized and supported feature levels.
+    /// Describe, upgrade and downgrade finalized feature levels.
     Features {
         #[command(subcommand)]
-        command: quorum::FeaturesCommand,
+        command: features::FeaturesCommand,
     },
     /// List, describe and abort transactions.
     Transactions {
@@ -152,12 +165,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Produce(args) => produce::run(&ctx, args).await,
         Command::Consume(args) => consume::run(&ctx, args).await,
         Command::Partitions { command } => partitions::run(&ctx, command).await,
+        Command::Leaders { command } => partitions::run_leaders(&ctx, command).await,
+        Command::Configs { command } => configs::run(&ctx, command).await,
         Command::Quotas { command } => quotas::run(&ctx, command).await,
         Command::Users { command } => users::run(&ctx, command).await,
         Command::LogDirs { command } => log_dirs::run(&ctx, command).await,
         Command::Transactions { command } => transactions::run(&ctx, command).await,
         Command::Quorum { command } => quorum::run(&ctx, command).await,
-        Command::Features { command } => quorum::run_features(&ctx, command).await,
+        Command::Features { command } => features::run(&ctx, command).await,
         Command::DumpLog(args) => dump_log::run(args),
     }
 }

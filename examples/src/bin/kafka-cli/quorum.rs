@@ -1,9 +1,8 @@
-//! `kafka-cli quorum describe` and `kafka-cli features describe`: what
-//! `kafka-metadata-quorum.sh describe --status/--replication` and
-//! `kafka-features.sh describe` print.
+//! `kafka-cli quorum describe`: what `kafka-metadata-quorum.sh describe
+//! --status/--replication` prints.
 
 use clap::Subcommand;
-use kafka_admin::{FeaturesOptions, QuorumOptions};
+use kafka_admin::QuorumOptions;
 
 use crate::Ctx;
 use crate::exit::Failure;
@@ -16,22 +15,39 @@ pub enum QuorumCommand {
         /// One line per replica (NodeId, LogEndOffset, Lag, Status) instead of the summary.
         #[arg(long)]
         replication: bool,
+        /// One JSON object (leader, epoch, high watermark, each replica) instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
-#[derive(Subcommand, Debug)]
-pub enum FeaturesCommand {
-    /// Finalized and supported feature levels.
-    Describe,
-}
-
 pub async fn run(ctx: &Ctx, cmd: QuorumCommand) -> Result<(), Failure> {
-    let QuorumCommand::Describe { replication } = cmd;
+    let QuorumCommand::Describe { replication, json } = cmd;
     let q = ctx
         .admin
         .describe_metadata_quorum(QuorumOptions::default().timeout(ctx.timeout))
         .await?;
-    if replication {
+    if json {
+        let replicas = |rs: &[kafka_admin::QuorumReplica]| -> Vec<serde_json::Value> {
+            rs.iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "nodeId": r.id,
+                        "logEndOffset": r.log_end_offset,
+                        "lag": q.lag(r),
+                    })
+                })
+                .collect()
+        };
+        let line = serde_json::json!({
+            "leaderId": q.leader_id,
+            "leaderEpoch": q.leader_epoch,
+            "highWatermark": q.high_watermark,
+            "voters": replicas(&q.voters),
+            "observers": replicas(&q.observers),
+        });
+        println!("{line}");
+    } else if replication {
         println!("{:<8} {:>14} {:>6} Status", "NodeId", "LogEndOffset", "Lag");
         for (replicas, role) in [(&q.voters, "Follower"), (&q.observers, "Observer")] {
             for r in replicas.iter() {
@@ -66,24 +82,6 @@ pub async fn run(ctx: &Ctx, cmd: QuorumCommand) -> Result<(), Failure> {
         println!("MaxFollowerLag:         {max_lag}");
         println!("CurrentVoters:          [{}]", ids(&q.voters));
         println!("CurrentObservers:       [{}]", ids(&q.observers));
-    }
-    Ok(())
-}
-
-pub async fn run_features(ctx: &Ctx, cmd: FeaturesCommand) -> Result<(), Failure> {
-    let FeaturesCommand::Describe = cmd;
-    let f = ctx
-        .admin
-        .describe_features(FeaturesOptions::default().timeout(ctx.timeout))
-        .await?;
-    for (name, supported) in &f.supported {
-        let finalized = f.finalized.get(name).map_or(0, |r| r.max);
-        println!(
-            "Feature: {name}\tSupportedMinVersion: {}\tSupportedMaxVersion: {}\tFinalizedVersionLevel: {finalized}\tEpoch: {}",
-            supported.min,
-            supported.max,
-            f.finalized_epoch.map_or("-".to_string(), |e| e.to_string())
-        );
     }
     Ok(())
 }

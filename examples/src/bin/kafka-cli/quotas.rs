@@ -113,66 +113,79 @@ fn describe_entity(entity: &QuotaEntity) -> String {
 }
 
 pub async fn run(ctx: &Ctx, cmd: QuotasCommand) -> Result<(), Failure> {
-    let opts = QuotasOptions::default().timeout(ctx.timeout);
     match cmd {
-        QuotasCommand::Describe { entity, json } => {
-            let mut filter = QuotaFilter::all();
-            for (kind, name) in entity.parts() {
-                let m = name.map_or(QuotaMatch::Default, |n| QuotaMatch::Exact(n.into()));
-                filter = filter.component(kind, m);
-            }
-            let quotas = ctx.admin.describe_client_quotas(filter, opts).await?;
-            for (entity, values) in &quotas {
-                if json {
-                    let parts: BTreeMap<&str, Option<&str>> = entity
-                        .parts
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_deref()))
-                        .collect();
-                    let line = serde_json::json!({ "entity": parts, "quotas": values });
-                    println!("{line}");
-                } else {
-                    let values: Vec<String> =
-                        values.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-                    println!(
-                        "Quota configs for {} are {}",
-                        describe_entity(entity),
-                        values.join(", ")
-                    );
-                }
-            }
-            Ok(())
-        }
+        QuotasCommand::Describe { entity, json } => describe(ctx, entity.parts(), json).await,
         QuotasCommand::Alter {
             entity,
             add_config,
             delete_config,
-        } => {
-            let parts = entity.parts();
-            if parts.is_empty() {
-                return Err(Failure::Usage(
-                    "quotas alter needs an entity: --user, --client-id, --ip or a --*-default"
-                        .into(),
-                ));
-            }
-            if add_config.is_empty() && delete_config.is_empty() {
-                return Err(Failure::Usage(
-                    "nothing to change: give --add-config or --delete-config".into(),
-                ));
-            }
-            let mut target = QuotaEntity::default();
-            for (kind, name) in parts {
-                target = target.and(kind, name);
-            }
-            let mut ops: Vec<QuotaAlteration> = add_config
-                .into_iter()
-                .map(|(k, v)| QuotaAlteration::set(k, v))
+        } => alter(ctx, entity.parts(), add_config, delete_config).await,
+    }
+}
+
+/// Prints the quotas of the entities matching `parts` (every quota when empty).
+pub async fn describe(
+    ctx: &Ctx,
+    parts: Vec<(QuotaEntityType, Option<&str>)>,
+    json: bool,
+) -> Result<(), Failure> {
+    let opts = QuotasOptions::default().timeout(ctx.timeout);
+    let mut filter = QuotaFilter::all();
+    for (kind, name) in parts {
+        let m = name.map_or(QuotaMatch::Default, |n| QuotaMatch::Exact(n.into()));
+        filter = filter.component(kind, m);
+    }
+    let quotas = ctx.admin.describe_client_quotas(filter, opts).await?;
+    for (entity, values) in &quotas {
+        if json {
+            let parts: BTreeMap<&str, Option<&str>> = entity
+                .parts
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_deref()))
                 .collect();
-            ops.extend(delete_config.into_iter().map(QuotaAlteration::remove));
-            let results = ctx.admin.alter_client_quotas([(target, ops)], opts).await?;
-            check_items("quota entity", results, |e, ()| {
-                println!("Completed updating quotas for {}.", describe_entity(e));
-            })
+            let line = serde_json::json!({ "entity": parts, "quotas": values });
+            println!("{line}");
+        } else {
+            let values: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            println!(
+                "Quota configs for {} are {}",
+                describe_entity(entity),
+                values.join(", ")
+            );
         }
     }
+    Ok(())
+}
+
+/// Sets `add_config` and removes `delete_config` on the entity `parts` names.
+pub async fn alter(
+    ctx: &Ctx,
+    parts: Vec<(QuotaEntityType, Option<&str>)>,
+    add_config: Vec<(String, f64)>,
+    delete_config: Vec<String>,
+) -> Result<(), Failure> {
+    if parts.is_empty() {
+        return Err(Failure::Usage(
+            "quotas alter needs an entity: --user, --client-id, --ip or a --*-default".into(),
+        ));
+    }
+    if add_config.is_empty() && delete_config.is_empty() {
+        return Err(Failure::Usage(
+            "nothing to change: give --add-config or --delete-config".into(),
+        ));
+    }
+    let mut target = QuotaEntity::default();
+    for (kind, name) in parts {
+        target = target.and(kind, name);
+    }
+    let mut ops: Vec<QuotaAlteration> = add_config
+        .into_iter()
+        .map(|(k, v)| QuotaAlteration::set(k, v))
+        .collect();
+    ops.extend(delete_config.into_iter().map(QuotaAlteration::remove));
+    let opts = QuotasOptions::default().timeout(ctx.timeout);
+    let results = ctx.admin.alter_client_quotas([(target, ops)], opts).await?;
+    check_items("quota entity", results, |e, ()| {
+        println!("Completed updating quotas for {}.", describe_entity(e));
+    })
 }

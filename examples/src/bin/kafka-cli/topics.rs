@@ -35,12 +35,18 @@ pub enum TopicsCommand {
         /// Include internal topics.
         #[arg(long)]
         internal: bool,
+        /// One JSON object per topic (name, id, partitions, internal) instead of names.
+        #[arg(long)]
+        json: bool,
     },
     /// Describe topics: partitions, leaders, replicas, in-sync replicas.
     Describe {
         /// Topics to describe (every non-internal topic when omitted); repeatable.
         #[arg(long)]
         topic: Vec<String>,
+        /// One JSON object per topic instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Delete topics.
     Delete {
@@ -111,16 +117,26 @@ pub async fn run(ctx: &Ctx, cmd: TopicsCommand) -> Result<(), Failure> {
                 }
             })
         }
-        TopicsCommand::List { internal } => {
+        TopicsCommand::List { internal, json } => {
             let topics = admin
                 .list_topics(ListTopicsOptions::default().include_internal(internal))
                 .await?;
-            for name in topics.keys() {
-                println!("{name}");
+            for (name, listing) in &topics {
+                if json {
+                    let line = serde_json::json!({
+                        "topic": name,
+                        "topicId": listing.id.to_string(),
+                        "partitions": listing.partitions,
+                        "internal": listing.is_internal,
+                    });
+                    println!("{line}");
+                } else {
+                    println!("{name}");
+                }
             }
             Ok(())
         }
-        TopicsCommand::Describe { topic } => {
+        TopicsCommand::Describe { topic, json } => {
             let names = if topic.is_empty() {
                 admin
                     .list_topics(ListTopicsOptions::default())
@@ -137,6 +153,28 @@ pub async fn run(ctx: &Ctx, cmd: TopicsCommand) -> Result<(), Failure> {
                 )
                 .await?;
             check_items("topic", described, |_, d| {
+                if json {
+                    let partitions: Vec<serde_json::Value> = d
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            serde_json::json!({
+                                "partition": p.partition,
+                                "leader": p.leader,
+                                "leaderEpoch": p.leader_epoch,
+                                "replicas": p.replicas,
+                                "isr": p.isr,
+                            })
+                        })
+                        .collect();
+                    let line = serde_json::json!({
+                        "topic": d.name,
+                        "topicId": d.id.to_string(),
+                        "partitions": partitions,
+                    });
+                    println!("{line}");
+                    return;
+                }
                 println!(
                     "Topic: {}\tTopicId: {}\tPartitionCount: {}",
                     d.name,

@@ -1,8 +1,9 @@
-//! `partitioner.rs`: Java's key hash, sticky switching, round-robin, custom choices.
+//! `partitioner/`: Java's key hash, sticky switching, round-robin, custom choices, and
+//! librdkafka's partitioners with their null-key and empty-key rules.
 
 use std::sync::Mutex;
 
-use crate::producer::partitioner::{TopicPartitioner, java_murmur2};
+use crate::producer::partitioner::TopicPartitioner;
 use crate::producer::{Partitioner, Partitioning, key_partition};
 
 fn sticky_run(
@@ -16,13 +17,6 @@ fn sticky_run(
     (0..n)
         .map(|_| t.choose(how, "t", None, None, 6, size, batch, available))
         .collect()
-}
-
-#[test]
-fn murmur2_matches_the_java_client_vectors() {
-    assert_eq!(java_murmur2(b"21"), -973_932_308);
-    assert_eq!(java_murmur2(b"foobar"), -790_332_482);
-    assert_eq!(java_murmur2(b"abc"), 479_470_107);
 }
 
 #[test]
@@ -207,7 +201,10 @@ fn a_custom_partitioner_sees_the_record_and_its_answer_is_passed_through() {
 fn partitioner_names_parse_from_java_and_librdkafka_spellings() {
     let ok = |s: &str| Partitioning::parse(s);
     assert!(matches!(ok(" default "), Some(Partitioning::Default)));
-    assert!(matches!(ok("MURMUR2_RANDOM"), Some(Partitioning::Default)));
+    assert!(matches!(
+        ok("MURMUR2_RANDOM"),
+        Some(Partitioning::Murmur2Random)
+    ));
     assert!(matches!(
         ok("org.apache.kafka.clients.producer.internals.DefaultPartitioner"),
         Some(Partitioning::Default)
@@ -218,6 +215,141 @@ fn partitioner_names_parse_from_java_and_librdkafka_spellings() {
         Some(Partitioning::UniformSticky)
     ));
     assert!(matches!(ok("round_robin"), Some(Partitioning::RoundRobin)));
-    assert!(ok("murmur2").is_none());
+    for (name, want) in [
+        ("random", "Random"),
+        ("consistent", "Consistent"),
+        ("Consistent_Random", "ConsistentRandom"),
+        ("murmur2", "Murmur2"),
+        ("fnv1a", "Fnv1a"),
+        (" fnv1a_random ", "Fnv1aRandom"),
+    ] {
+        let got = ok(name).map(|p| format!("{p:?}"));
+        assert_eq!(got.as_deref(), Some(want), "{name}");
+    }
+    assert!(ok("crc32").is_none());
     assert!(ok("").is_none());
+}
+
+/// The fixed vectors of each librdkafka partitioner (CRC32, murmur2, FNV-1a values from
+/// the reference implementations), and librdkafka's null-key and empty-key rules.
+#[test]
+fn librdkafka_partitioners_place_keys_as_librdkafka() {
+    use Partitioning::*;
+    let crc = |k: &[u8], n: u32| Some((crc32fast::hash(k) % n) as i32);
+    // crc32("123456789") is the standard check value.
+    assert_eq!(
+        Consistent.partition_for_key(Some(b"123456789"), 1000),
+        Some((0xcbf4_3926u32 % 1000) as i32)
+    );
+    assert_eq!(
+        ConsistentRandom.partition_for_key(Some(b"user-7"), 12),
+        crc(b"user-7", 12)
+    );
+    // FNV-1a vectors from librdkafka's rdfnv1a.c unit test.
+    assert_eq!(
+        Fnv1a.partition_for_key(Some(b"kafka"), 100),
+        Some(0x0d33_c4e1 % 100)
+    );
+    assert_eq!(
+        Fnv1aRandom.partition_for_key(Some(b"giberish123456789"), 7),
+        Some(0x77a5_8295 % 7)
+    );
+    // murmur2 vectors from the Java client's UtilsTest.
+    for how in [Default, Murmur2, Murmur2Random] {
+        assert_eq!(
+            how.partition_for_key(Some(b"21"), 7),
+            Some((-973_932_308i32 & 0x7fff_ffff) % 7)
+        );
+    }
+    // Null keys: hashed as no bytes by the three non-random ones, sticky by the rest.
+    assert_eq!(Consistent.partition_for_key(None, 12), Some(0));
+    assert_eq!(
+        Murmur2.partition_for_key(None, 12),
+        Some(key_partition(b"", 12))
+    );
+    assert_eq!(Fnv1a.partition_for_key(None, 100), Some(0x7ee3_623b % 100));
+    for how in [
+        Default,
+        Murmur2Random,
+        ConsistentRandom,
+        Fnv1aRandom,
+        Random,
+        UniformSticky,
+        RoundRobin,
+    ] {
+        assert_eq!(how.partition_for_key(None, 12), None, "{how:?}");
+    }
+    // Empty keys: only consistent_random treats them as missing.
+    assert_eq!(ConsistentRandom.partition_for_key(Some(b""), 12), None);
+    assert_eq!(Consistent.partition_for_key(Some(b""), 12), Some(0));
+    assert_eq!(
+        Murmur2Random.partition_for_key(Some(b""), 12),
+        Some(key_partition(b"", 12))
+    );
+    assert_eq!(
+        Fnv1aRandom.partition_for_key(Some(b""), 100),
+        Some(0x7ee3_623b % 100)
+    );
+    // Random ignores keys; no partition count, no partition.
+    assert_eq!(Random.partition_for_key(Some(b"k"), 12), None);
+    assert_eq!(Consistent.partition_for_key(Some(b"k"), 0), None);
+}
+
+#[test]
+fn librdkafka_partitioners_without_a_fixed_place_stick_or_pick_at_random() {
+    let t = TopicPartitioner::new();
+    // Null keys under consistent_random stick for a batch, preferring partitions with a leader.
+    let odd = |p: i32| p % 2 == 1;
+    let run: Vec<i32> = (0..10)
+        .map(|_| {
+            t.choose(
+                &Partitioning::ConsistentRandom,
+                "t",
+                None,
+                None,
+                6,
+                10,
+                1000,
+                odd,
+            )
+        })
+        .collect();
+    assert!(run.iter().all(|p| *p == run[0] && p % 2 == 1), "{run:?}");
+    // Empty keys too.
+    let p = t.choose(
+        &Partitioning::ConsistentRandom,
+        "t",
+        Some(b""),
+        None,
+        6,
+        10,
+        1000,
+        odd,
+    );
+    assert_eq!(p, run[0]);
+    // `random` with a key: each record anew, among partitions with a leader.
+    let r = TopicPartitioner::new();
+    let picks: std::collections::BTreeSet<i32> = (0..200)
+        .map(|_| {
+            r.choose(
+                &Partitioning::Random,
+                "t",
+                Some(b"same"),
+                None,
+                6,
+                10,
+                1000,
+                odd,
+            )
+        })
+        .collect();
+    assert_eq!(
+        picks,
+        [1, 3, 5].into(),
+        "random spreads one key over the available partitions"
+    );
+    // Fixed places hold even for partitions without a leader (as for the Java hash).
+    let none = |_: i32| false;
+    let p = t.choose(&Partitioning::Fnv1a, "t", None, None, 100, 1, 1, none);
+    assert_eq!(p, 0x7ee3_623b % 100);
 }

@@ -1,6 +1,6 @@
-//! The fake broker's answers for the coordinator APIs (a group with one member, a
+//! The fake brokers' answers for the coordinator APIs (a group with one member, a
 //! transaction coordinator that accepts everything), and an error answer for each API
-//! the error-code tests inject into. Answers mirror the request (its topics and
+//! errors are injected into. Answers mirror the request (its topics and
 //! partitions), so they are well-formed for whatever the client asked.
 
 use kafka_protocol::messages::add_partitions_to_txn_response::{
@@ -27,7 +27,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 
-use super::fake_broker::{Req, fetch, frame, produce_ok};
+use crate::raw::{Req, fetch, frame, produce_ok};
 
 /// The member id the fake group coordinator gives its only member.
 const MEMBER: &str = "fake-member-1";
@@ -55,7 +55,7 @@ fn s(v: &'static str) -> StrBytes {
 }
 
 /// The well-formed answer to a coordinator API, with `code` as its error (0: success);
-/// `None` for an API this module does not answer.
+/// `None` for an API this module does not answer or a request that does not decode.
 pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
     let v = req.version;
     let body = &mut req.body.clone();
@@ -76,8 +76,8 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
                 .with_producer_epoch(0),
         ),
         ApiKey::JoinGroup => {
-            let jr = JoinGroupRequest::decode(body, v).unwrap();
-            let first = jr.protocols.first().expect("a protocol");
+            let jr = JoinGroupRequest::decode(body, v).ok()?;
+            let first = jr.protocols.first()?;
             let mut r = JoinGroupResponse::default()
                 .with_error_code(code)
                 .with_generation_id(1)
@@ -95,7 +95,7 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
             frame(req, &r)
         }
         ApiKey::SyncGroup => {
-            let sr = SyncGroupRequest::decode(body, v).unwrap();
+            let sr = SyncGroupRequest::decode(body, v).ok()?;
             let mine = sr.assignments.iter().find(|a| a.member_id == sr.member_id);
             let mut r = SyncGroupResponse::default()
                 .with_error_code(code)
@@ -109,7 +109,7 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
         }
         ApiKey::Heartbeat => frame(req, &HeartbeatResponse::default().with_error_code(code)),
         ApiKey::LeaveGroup => {
-            let lr = LeaveGroupRequest::decode(body, v).unwrap();
+            let lr = LeaveGroupRequest::decode(body, v).ok()?;
             let members = lr
                 .members
                 .iter()
@@ -122,7 +122,7 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
             frame(req, &r)
         }
         ApiKey::OffsetCommit => {
-            let cr = OffsetCommitRequest::decode(body, v).unwrap();
+            let cr = OffsetCommitRequest::decode(body, v).ok()?;
             let topics = cr
                 .topics
                 .iter()
@@ -144,7 +144,7 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
             frame(req, &OffsetCommitResponse::default().with_topics(topics))
         }
         ApiKey::OffsetFetch => {
-            let fr = OffsetFetchRequest::decode(body, v).unwrap();
+            let fr = OffsetFetchRequest::decode(body, v).ok()?;
             let topics = fr
                 .topics
                 .unwrap_or_default()
@@ -169,7 +169,7 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
             frame(req, &OffsetFetchResponse::default().with_topics(topics))
         }
         ApiKey::AddPartitionsToTxn => {
-            let ar = AddPartitionsToTxnRequest::decode(body, v).unwrap();
+            let ar = AddPartitionsToTxnRequest::decode(body, v).ok()?;
             let results = ar
                 .v3_and_below_topics
                 .iter()
@@ -199,7 +199,7 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
             &AddOffsetsToTxnResponse::default().with_error_code(code),
         ),
         ApiKey::TxnOffsetCommit => {
-            let tr = TxnOffsetCommitRequest::decode(body, v).unwrap();
+            let tr = TxnOffsetCommitRequest::decode(body, v).ok()?;
             let topics = tr
                 .topics
                 .iter()
@@ -225,7 +225,12 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
 }
 
 /// An answer to `req` carrying `code`: for Produce and Fetch every partition fails
-/// with it, for the coordinator APIs see [`answer`].
+/// with it, for the coordinator APIs (FindCoordinator, JoinGroup, OffsetCommit, EndTxn, ...)
+/// it is the top-level (or per-partition) error of their answer.
+///
+/// # Panics
+/// For an API without an error answer here (Metadata, ApiVersions, ListOffsets, ...), or
+/// a request that does not decode.
 pub fn error_answer(req: &Req, code: i16) -> Vec<u8> {
     match req.api {
         ApiKey::Produce => {

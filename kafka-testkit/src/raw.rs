@@ -1,8 +1,29 @@
-//! A scriptable fake Kafka broker for hostile-input tests: it answers every request
-//! with a well-formed default (one broker, one topic `TOPIC` with two partitions led by
-//! itself, empty fetches, successful produces, and a one-member group and an accepting
-//! transaction coordinator from `fake_coordinator`) unless the test's script returns other
-//! bytes for that request. Only for what a real broker cannot be made to send.
+//! The low-level door: a stateless, scriptable fake broker for hostile-input tests, and
+//! the frame helpers to write any answer by hand (these use `kafka-protocol`'s message
+//! types). [`FakeBroker`] answers every request with a well-formed default (one broker,
+//! one topic [`TOPIC`] with two partitions led by itself, empty fetches, successful
+//! produces, a one-member group and an accepting transaction coordinator) unless the
+//! test's [`Script`] returns other bytes for that request. Keeps no state: for a broker
+//! that stores what is produced, use [`Cluster`](crate::Cluster).
+//!
+//! The helpers panic (naming what) on a request that does not decode as the API it
+//! claims: they are for scripts in tests, where the client under test made the request.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use kafka_testkit::raw::{FakeBroker, Req, frame, metadata};
+//! use kafka_testkit::raw::messages::ApiKey;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! // Metadata answers name broker 1 as leader, on a port where nothing listens.
+//! let broker = FakeBroker::start(Arc::new(|req: &Req| {
+//!     (req.api == ApiKey::Metadata).then(|| frame(req, &metadata(1, 1)))
+//! }))
+//! .await
+//! .unwrap();
+//! assert!(broker.bootstrap.starts_with("127.0.0.1:"));
+//! # }
+//! ```
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,12 +41,19 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest,
-    ListOffsetsResponse, MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader,
-    ResponseHeader, TopicName,
+    ListOffsetsResponse, MetadataResponse, ProduceRequest, ProduceResponse, ResponseHeader,
+    TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+
+pub use crate::coordinator::{PRODUCER_ID, error_answer};
+use crate::server::{Handler, serve};
+
+/// `kafka-protocol`'s message types and `ApiKey`, to build answers with.
+pub mod messages {
+    pub use kafka_protocol::messages::*;
+}
 
 /// The topic the default Metadata answer describes.
 pub const TOPIC: &str = "fake-topic";
@@ -49,7 +77,7 @@ pub struct Req {
 /// bytes (a whole frame, length prefix included, or anything hostile).
 pub type Script = Arc<dyn Fn(&Req) -> Option<Vec<u8>> + Send + Sync>;
 
-/// A fake broker on a loopback port; it stops when the test's runtime ends.
+/// A fake broker on a loopback port; it stops when the runtime it started in ends.
 #[derive(Debug)]
 pub struct FakeBroker {
     /// `127.0.0.1:<port>`.
@@ -57,18 +85,25 @@ pub struct FakeBroker {
 }
 
 impl FakeBroker {
-    /// Starts a broker answering with `script` (falling back to the defaults).
-    pub async fn start(script: Script) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+    /// Starts a broker answering with `script` (falling back to the defaults). Fails
+    /// only if no loopback port can be bound.
+    pub async fn start(script: Script) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let handler: Handler = Arc::new(move |req: &Req| {
+            Some((
+                script(req).unwrap_or_else(|| default_answer(req)),
+                Duration::ZERO,
+            ))
+        });
         tokio::spawn(async move {
             while let Ok((sock, _)) = listener.accept().await {
-                tokio::spawn(serve(sock, port, script.clone()));
+                tokio::spawn(serve(sock, port, handler.clone()));
             }
         });
-        Self {
+        Ok(Self {
             bootstrap: format!("127.0.0.1:{port}"),
-        }
+        })
     }
 }
 
@@ -93,8 +128,9 @@ pub fn frame_with_id<R: Encodable + HeaderVersion>(
     ResponseHeader::default()
         .with_correlation_id(correlation_id)
         .encode(&mut buf, header_version)
-        .unwrap();
-    body.encode(&mut buf, version).unwrap();
+        .expect("a response header encodes");
+    body.encode(&mut buf, version)
+        .expect("the response body encodes at the request's version");
     raw_frame(&buf)
 }
 
@@ -170,7 +206,7 @@ pub fn metadata(port: u16, leader: i32) -> MetadataResponse {
 
 /// A Fetch body giving `records(partition, offset)` for every partition asked for.
 pub fn fetch(req: &Req, records: impl Fn(i32, i64) -> Bytes) -> FetchResponse {
-    let fr = FetchRequest::decode(&mut req.body.clone(), req.version).unwrap();
+    let fr = FetchRequest::decode(&mut req.body.clone(), req.version).expect("a Fetch request");
     let topics = fr
         .topics
         .iter()
@@ -196,7 +232,7 @@ pub fn fetch(req: &Req, records: impl Fn(i32, i64) -> Bytes) -> FetchResponse {
 
 /// A successful Produce body for exactly the partitions asked for.
 pub fn produce_ok(req: &Req) -> ProduceResponse {
-    let pr = ProduceRequest::decode(&mut req.body.clone(), req.version).unwrap();
+    let pr = ProduceRequest::decode(&mut req.body.clone(), req.version).expect("a Produce request");
     ProduceResponse::default().with_responses(
         pr.topic_data
             .iter()
@@ -214,21 +250,26 @@ pub fn produce_ok(req: &Req) -> ProduceResponse {
     )
 }
 
-fn default_answer(req: &Req) -> Vec<u8> {
+/// The stateless default answer to `req` (see the module's documentation).
+///
+/// # Panics
+/// On an API the fake broker does not advertise.
+pub fn default_answer(req: &Req) -> Vec<u8> {
     match req.api {
         ApiKey::ApiVersions => {
             let mut r = req.clone();
             r.version = req.version.min(3);
             let all: Vec<(ApiKey, i16, i16)> = VERSIONS
                 .iter()
-                .chain(super::fake_coordinator::VERSIONS)
+                .chain(crate::coordinator::VERSIONS)
                 .copied()
                 .collect();
             frame(&r, &api_versions(&all))
         }
         ApiKey::Metadata => frame(req, &metadata(req.port, 1)),
         ApiKey::ListOffsets => {
-            let lr = ListOffsetsRequest::decode(&mut req.body.clone(), req.version).unwrap();
+            let lr = ListOffsetsRequest::decode(&mut req.body.clone(), req.version)
+                .expect("a ListOffsets request");
             let resp = ListOffsetsResponse::default().with_topics(
                 lr.topics
                     .iter()
@@ -252,46 +293,7 @@ fn default_answer(req: &Req) -> Vec<u8> {
         }
         ApiKey::Fetch => frame(req, &fetch(req, |_, _| Bytes::new())),
         ApiKey::Produce => frame(req, &produce_ok(req)),
-        other => super::fake_coordinator::answer(req, 0)
+        other => crate::coordinator::answer(req, 0)
             .unwrap_or_else(|| panic!("fake broker got an unexpected {other:?}")),
-    }
-}
-
-async fn serve(mut sock: TcpStream, port: u16, script: Script) {
-    loop {
-        let Ok(len) = sock.read_i32().await else {
-            return;
-        };
-        let mut body = vec![0u8; len.max(0) as usize];
-        if sock.read_exact(&mut body).await.is_err() {
-            return;
-        }
-        let mut buf = Bytes::from(body);
-        let key = i16::from_be_bytes([buf[0], buf[1]]);
-        let version = i16::from_be_bytes([buf[2], buf[3]]);
-        let api = ApiKey::try_from(key).unwrap();
-        let header = RequestHeader::decode(&mut buf, api.request_header_version(version)).unwrap();
-        let req = Req {
-            api,
-            version,
-            correlation_id: header.correlation_id,
-            body: buf,
-            port,
-        };
-        let acks_zero = api == ApiKey::Produce
-            && ProduceRequest::decode(&mut req.body.clone(), version)
-                .map(|p| p.acks == 0)
-                .unwrap_or(false);
-        let out = script(&req).unwrap_or_else(|| default_answer(&req));
-        if api == ApiKey::Fetch && out.len() < 200 {
-            // Empty fetches: behave like a long poll instead of spinning.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        if acks_zero {
-            continue;
-        }
-        if sock.write_all(&out).await.is_err() {
-            return;
-        }
     }
 }

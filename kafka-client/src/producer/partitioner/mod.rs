@@ -1,5 +1,8 @@
 //! Choosing a record's partition: the Java client's key hash, sticky and round-robin
-//! partitioning, and the [`Partitioner`] trait for custom choices.
+//! partitioning, every librdkafka partitioner (byte-compatible placement of keys), and
+//! the [`Partitioner`] trait for custom choices. The hashes live in `hashes.rs`.
+
+mod hashes;
 
 use std::fmt;
 use std::sync::Arc;
@@ -40,6 +43,39 @@ pub trait Partitioner: Send + Sync + fmt::Debug {
 }
 
 /// How records without an explicit partition are spread (`partitioner`).
+///
+/// Besides the Java client's choices, every librdkafka partitioner is here under its
+/// librdkafka name, placing each key on the partition librdkafka places it (so a
+/// service moving from rust-rdkafka keeps per-key order across the switch). Their rules
+/// for a missing (null) key and an empty key are librdkafka's:
+///
+/// | partitioner | key | empty key | null key |
+/// |---|---|---|---|
+/// | [`Default`](Self::Default) (Java), [`Murmur2Random`](Self::Murmur2Random) | murmur2 | murmur2 of no bytes | sticky |
+/// | [`Murmur2`](Self::Murmur2) | murmur2 | murmur2 of no bytes | murmur2 of no bytes |
+/// | [`Consistent`](Self::Consistent) | CRC32 | partition 0 (CRC32 of no bytes) | partition 0 |
+/// | [`ConsistentRandom`](Self::ConsistentRandom) (librdkafka's default) | CRC32 | sticky | sticky |
+/// | [`Fnv1a`](Self::Fnv1a) | FNV-1a | FNV-1a of no bytes | FNV-1a of no bytes |
+/// | [`Fnv1aRandom`](Self::Fnv1aRandom) | FNV-1a | FNV-1a of no bytes | sticky |
+/// | [`Random`](Self::Random) | random per record | random per record | sticky |
+///
+/// "Sticky" is this producer's sticky partitioning (KIP-480/794): a random partition with
+/// a leader until about `batch.size` bytes went there. librdkafka sticks for
+/// `sticky.partitioning.linger.ms` instead; either way the placement of those records is
+/// random, so only the keyed columns are reproducible across clients.
+///
+/// ```
+/// use kafka_client::producer::Partitioning;
+///
+/// // Where rust-rdkafka's default partitioner (`consistent_random`) puts a key on 12
+/// // partitions: CRC32 of the key, as under `consistent`.
+/// let p = Partitioning::ConsistentRandom.partition_for_key(Some(b"user-42"), 12);
+/// assert_eq!(p, Partitioning::Consistent.partition_for_key(Some(b"user-42"), 12));
+/// assert!(p.is_some_and(|p| (0..12).contains(&p)));
+/// // A null key has no fixed place under it (sticky), but has one under `consistent`.
+/// assert_eq!(Partitioning::ConsistentRandom.partition_for_key(None, 12), None);
+/// assert_eq!(Partitioning::Consistent.partition_for_key(None, 12), Some(0));
+/// ```
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub enum Partitioning {
@@ -55,23 +91,103 @@ pub enum Partitioning {
     /// Each record to the next partition in turn, keys ignored (Java's
     /// `RoundRobinPartitioner`).
     RoundRobin,
+    /// librdkafka's `random`: a keyed record to a random partition (preferring one with a
+    /// leader), keyless records sticky.
+    Random,
+    /// librdkafka's `consistent`: `crc32(key) % partitions`; null and empty keys all go
+    /// to partition 0.
+    Consistent,
+    /// librdkafka's default, `consistent_random`: `crc32(key) % partitions`; null and
+    /// empty keys sticky.
+    ConsistentRandom,
+    /// librdkafka's `murmur2`: the Java hash ([`key_partition`]); null and empty keys
+    /// hash as no bytes (so all go to one partition).
+    Murmur2,
+    /// librdkafka's `murmur2_random`: the Java hash; null keys sticky. Places records as
+    /// [`Default`](Self::Default) does.
+    Murmur2Random,
+    /// librdkafka's `fnv1a`: 32-bit FNV-1a of the key made non-negative (as Sarama's
+    /// hash partitioner), modulo the partition count; null and empty keys hash as no
+    /// bytes.
+    Fnv1a,
+    /// librdkafka's `fnv1a_random`: as [`Fnv1a`](Self::Fnv1a) for keys (empty ones
+    /// included); null keys sticky.
+    Fnv1aRandom,
     /// Your own choice.
     Custom(Arc<dyn Partitioner>),
 }
+
+/// A partitioner by its librdkafka name (`consistent_random`, `murmur2`, ...), its Java
+/// class name (`org.apache.kafka.clients.producer.RoundRobinPartitioner`) or `default`,
+/// `sticky`, `round_robin`; case is ignored. An unknown name is a
+/// [`Error::Config`](crate::Error::Config) listing the known ones.
+///
+/// ```
+/// use kafka_client::producer::Partitioning;
+///
+/// let p: Partitioning = "consistent_random".parse()?;
+/// assert!(matches!(p, Partitioning::ConsistentRandom));
+/// assert!("crc32".parse::<Partitioning>().is_err());
+/// # Ok::<(), kafka_client::Error>(())
+/// ```
+impl std::str::FromStr for Partitioning {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Partitioning::parse(s).ok_or_else(|| {
+            crate::Error::Config(format!(
+                "unknown partitioner {s:?}: expected {PARTITIONER_NAMES}"
+            ))
+        })
+    }
+}
+
+/// The names [`Partitioning::parse`] accepts, for error messages.
+pub(crate) const PARTITIONER_NAMES: &str = "default, murmur2_random, murmur2, consistent_random, \
+     consistent, fnv1a, fnv1a_random, random, sticky, round_robin (or a Java partitioner class name)";
 
 impl Partitioning {
     /// Parses a `partitioner` (librdkafka) or `partitioner.class` (Java) value.
     pub(crate) fn parse(value: &str) -> Option<Self> {
         let v = value.trim();
         let short = v.rsplit('.').next().unwrap_or(v);
-        match short.to_ascii_lowercase().as_str() {
-            "default" | "murmur2_random" | "defaultpartitioner" => Some(Partitioning::Default),
-            "sticky" | "uniform_sticky" | "uniformstickypartitioner" => {
-                Some(Partitioning::UniformSticky)
+        Some(match short.to_ascii_lowercase().as_str() {
+            "default" | "defaultpartitioner" => Partitioning::Default,
+            "sticky" | "uniform_sticky" | "uniformstickypartitioner" => Partitioning::UniformSticky,
+            "round_robin" | "roundrobin" | "roundrobinpartitioner" => Partitioning::RoundRobin,
+            "random" => Partitioning::Random,
+            "consistent" => Partitioning::Consistent,
+            "consistent_random" => Partitioning::ConsistentRandom,
+            "murmur2" => Partitioning::Murmur2,
+            "murmur2_random" => Partitioning::Murmur2Random,
+            "fnv1a" => Partitioning::Fnv1a,
+            "fnv1a_random" => Partitioning::Fnv1aRandom,
+            _ => return None,
+        })
+    }
+
+    /// The partition this partitioner gives a record with `key` (`None`: a null key) on
+    /// a topic of `partitions` partitions, when that is fixed by the key; `None` when the
+    /// choice is sticky, random, round-robin or custom, or `partitions` is not positive.
+    pub fn partition_for_key(&self, key: Option<&[u8]>, partitions: i32) -> Option<i32> {
+        if partitions <= 0 {
+            return None;
+        }
+        let n = partitions;
+        let no_bytes: &[u8] = &[];
+        match (self, key) {
+            (Partitioning::Default | Partitioning::Murmur2Random, Some(k)) => {
+                Some(hashes::murmur2_partition(k, n))
             }
-            "round_robin" | "roundrobin" | "roundrobinpartitioner" => {
-                Some(Partitioning::RoundRobin)
+            (Partitioning::Murmur2, k) => Some(hashes::murmur2_partition(k.unwrap_or(no_bytes), n)),
+            (Partitioning::Consistent, k) => {
+                Some(hashes::crc32_partition(k.unwrap_or(no_bytes), n))
             }
+            (Partitioning::ConsistentRandom, Some(k)) if !k.is_empty() => {
+                Some(hashes::crc32_partition(k, n))
+            }
+            (Partitioning::Fnv1a, k) => Some(hashes::fnv1a_partition(k.unwrap_or(no_bytes), n)),
+            (Partitioning::Fnv1aRandom, Some(k)) => Some(hashes::fnv1a_partition(k, n)),
             _ => None,
         }
     }
@@ -88,12 +204,7 @@ pub fn key_partition(key: &[u8], partitions: i32) -> i32 {
     if partitions <= 0 {
         return 0;
     }
-    (java_murmur2(key) & 0x7fff_ffff) % partitions
-}
-
-/// Java's `Utils.murmur2` as a signed value.
-pub(crate) fn java_murmur2(key: &[u8]) -> i32 {
-    murmur2::murmur2(key, murmur2::KAFKA_SEED) as i32
+    hashes::murmur2_partition(key, partitions)
 }
 
 const NONE: u32 = u32::MAX;
@@ -130,16 +241,22 @@ impl TopicPartitioner {
         batch_size: usize,
         available: impl Fn(i32) -> bool,
     ) -> i32 {
-        match (how, key) {
-            (Partitioning::Default, Some(k)) => key_partition(k, partitions),
-            (Partitioning::Default | Partitioning::UniformSticky, _) => {
-                self.sticky(partitions, size, batch_size, available)
-            }
-            (Partitioning::RoundRobin, _) => {
+        if let Some(p) = how.partition_for_key(key, partitions) {
+            return p;
+        }
+        match how {
+            Partitioning::RoundRobin => {
                 let n = self.round_robin.fetch_add(1, Ordering::Relaxed);
                 (n % partitions.max(1) as u32) as i32
             }
-            (Partitioning::Custom(p), _) => p.partition(topic, key, value, partitions),
+            // librdkafka's `random` with a key: a new random partition per record.
+            Partitioning::Random if key.is_some() => {
+                random_available(partitions.max(1) as u32, NONE, &available) as i32
+            }
+            Partitioning::Custom(p) => p.partition(topic, key, value, partitions),
+            // Keyless (or, for consistent_random, empty-keyed) records of the hashing
+            // partitioners, and every record of the sticky one.
+            _ => self.sticky(partitions, size, batch_size, available),
         }
     }
 
@@ -198,16 +315,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn java_vectors() {
-        // From the Java client's UtilsTest.testMurmur2.
-        assert_eq!(java_murmur2(b"21"), -973_932_308);
-        assert_eq!(java_murmur2(b"foobar"), -790_332_482);
-        assert_eq!(java_murmur2(b"abc"), 479_470_107);
-        assert_eq!(key_partition(b"21", 7), (-973_932_308i32 & 0x7fff_ffff) % 7);
-        assert_eq!(key_partition(b"x", 0), 0);
-    }
-
-    #[test]
     fn sticky_moves_after_batch_size_and_prefers_leaders() {
         let t = TopicPartitioner::new();
         let how = Partitioning::Default;
@@ -254,18 +361,5 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, [0, 1, 2]);
         assert_eq!(got[..3], got[3..]);
-    }
-
-    #[test]
-    fn parses_names() {
-        assert!(matches!(
-            Partitioning::parse("murmur2_random"),
-            Some(Partitioning::Default)
-        ));
-        assert!(matches!(
-            Partitioning::parse("org.apache.kafka.clients.producer.RoundRobinPartitioner"),
-            Some(Partitioning::RoundRobin)
-        ));
-        assert!(Partitioning::parse("fnv1a").is_none());
     }
 }
