@@ -545,7 +545,15 @@ async fn share_group_describe_lists_members_and_their_assignment() {
             .describe_share_groups([g.as_str()], Default::default())
             .await
             .expect("ShareGroupDescribe");
-        let d = d[&g].clone().expect("described");
+        let d = match d[&g].clone() {
+            Ok(d) => d,
+            // The members' first heartbeats create the group.
+            Err(e) if e.code() == Some(kafka_client::ErrorCode::GROUP_ID_NOT_FOUND) => {
+                assert!(Instant::now() < deadline, "the group never appeared: {e}");
+                continue;
+            }
+            Err(e) => panic!("described: {e}"),
+        };
         let assigned = d
             .members
             .iter()
