@@ -110,6 +110,7 @@ mod reassignment_plan;
 mod reassignments;
 mod records;
 mod scram;
+mod share_groups;
 mod topics;
 mod transaction_types;
 mod transactions;
@@ -159,6 +160,7 @@ pub use scram::{
     MAX_SCRAM_ITERATIONS, MIN_SCRAM_ITERATIONS, ScramAlteration, ScramCredentialInfo,
     ScramMechanism, ScramOptions,
 };
+pub use share_groups::{ShareGroupDescription, ShareMemberDescription};
 pub use topics::{
     CreateTopicsOptions, CreatedTopic, DeleteTopicsOptions, DescribeTopicsOptions,
     ListTopicsOptions, NewTopic, TopicDescription, TopicListing,

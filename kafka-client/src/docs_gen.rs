@@ -21,7 +21,7 @@ pub(crate) fn configuration_markdown() -> String {
     let mut out = String::from(
         "# Configuration\n\n\
          <!-- Generated from the option tables (kafka-client/src/config/client.rs, \
-         config/security.rs, producer/properties.rs, consumer/properties.rs) by \
+         config/security.rs, producer/properties.rs, consumer/properties.rs, share/properties.rs) by \
          `UPDATE_DOCS=1 cargo test -p kafka-client --lib docs_gen`; do not edit. -->\n\n\
          Every option, with its builder method, its Java/librdkafka property name (accepted by\n\
          the `from_properties` adapters, aliases in parentheses), its default and its meaning.\n\
@@ -42,6 +42,10 @@ pub(crate) fn configuration_markdown() -> String {
         (
             "Consumer (`ConsumerBuilder`, `ConsumerBuilder::from_properties`)",
             markdown_rows(crate::consumer::CONSUMER_OPTIONS),
+        ),
+        (
+            "Share consumer (`ShareConsumerBuilder`, `ShareConsumerBuilder::from_properties`)",
+            markdown_rows(crate::share::SHARE_CONSUMER_OPTIONS),
         ),
         ("Admin (`kafka_admin::Admin`)", markdown_rows(ADMIN_ROWS)),
     ];

@@ -25,6 +25,7 @@ mod ops;
 pub mod producer;
 mod protocol_gen;
 pub mod records;
+pub mod share;
 mod types;
 
 /// Keys, values and header values are `Bytes` (cheaply cloned, shared slices).
@@ -38,6 +39,7 @@ pub use producer::{
     Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
 };
 pub use records::{Compression, Header};
+pub use share::{AcknowledgeType, ShareConsumer, ShareConsumerBuilder, ShareRecord};
 pub use types::{BoxFuture, GroupMetadata, OffsetAndMetadata, OffsetAndTimestamp, TopicPartition};
 /// Topic ids are UUIDs.
 pub use uuid::Uuid;

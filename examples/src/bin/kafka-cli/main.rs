@@ -20,6 +20,7 @@ mod produce;
 mod quorum;
 mod quotas;
 mod reassign;
+mod share_groups;
 mod topics;
 mod transactions;
 mod users;
@@ -58,6 +59,11 @@ enum Command {
     Groups {
         #[command(subcommand)]
         command: groups::GroupsCommand,
+    },
+    /// List and describe share groups (KIP-932).
+    ShareGroups {
+        #[command(subcommand)]
+        command: share_groups::ShareGroupsCommand,
     },
     /// Write lines from stdin as records (`--key-separator` for keys).
     Produce(produce::ProduceArgs),
@@ -155,6 +161,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match command {
         Command::Topics { command } => topics::run(&ctx, command).await,
         Command::Groups { command } => groups::run(&ctx, command).await,
+        Command::ShareGroups { command } => share_groups::run(&ctx, command).await,
         Command::Produce(args) => produce::run(&ctx, args).await,
         Command::Consume(args) => consume::run(&ctx, args).await,
         Command::Partitions { command } => partitions::run(&ctx, command).await,
