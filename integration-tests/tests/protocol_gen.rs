@@ -244,15 +244,25 @@ async fn protocol_gen_newer_versions_of_known_apis_on_the_real_broker() {
                         .with_timestamp(-1),
                 ]),
         ]);
-    let (leader, _) = client.leader(&topic, 0).await.expect("leader");
-    let leader_conn = client
-        .connection(leader, ConnectionKind::Fetch)
-        .await
-        .expect("leader connection");
-    let resp = leader_conn
-        .request_at(&req, version, std::time::Duration::from_secs(10))
-        .await
-        .expect("ListOffsets v11");
+    // A new topic's leader may not know it leads yet (NOT_LEADER_OR_FOLLOWER): ask again
+    // for a while, re-resolving the leader each time.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let resp = loop {
+        let (leader, _) = client.leader(&topic, 0).await.expect("leader");
+        let leader_conn = client
+            .connection(leader, ConnectionKind::Fetch)
+            .await
+            .expect("leader connection");
+        let resp = leader_conn
+            .request_at(&req, version, std::time::Duration::from_secs(10))
+            .await
+            .expect("ListOffsets v11");
+        let code = resp.topics[0].partitions[0].error_code;
+        if code != 6 || tokio::time::Instant::now() > deadline {
+            break resp;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     let p = &resp.topics[0].partitions[0];
     assert_eq!((p.error_code, p.offset), (0, 0), "{resp:?}");
     client.close();
