@@ -95,6 +95,35 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// A call to groups' coordinators: coordinator connections, retrying what means
+    /// "find the coordinator again" ([`retry_coordinator_errors`]).
+    pub(crate) fn at_group_coordinators(
+        client: &'a Client,
+        operation: &'static str,
+        api: ApiKey,
+        timeout: Duration,
+    ) -> Self {
+        Self::new(client, operation, api, timeout)
+            .kind(ConnectionKind::Coordinator)
+            .retry(retry_coordinator_errors)
+    }
+
+    /// Runs `send` for `groups`, one batch per group coordinator (found with
+    /// [`coordinators`]); the call must be one of [`Self::at_group_coordinators`].
+    pub(crate) async fn run_for_groups<T, R, S, SF>(
+        &self,
+        groups: BTreeMap<String, T>,
+        send: S,
+    ) -> BTreeMap<String, Result<R>>
+    where
+        T: Clone,
+        S: Fn(Connection, Vec<(String, T)>) -> SF,
+        SF: Future<Output = Result<Vec<(String, Result<R>)>>>,
+    {
+        self.run(groups, |keys| coordinators(self.client, keys), send)
+            .await
+    }
+
     /// Use connections of this kind to `Target::Broker` routes.
     pub(crate) fn kind(mut self, kind: ConnectionKind) -> Self {
         self.kind = kind;

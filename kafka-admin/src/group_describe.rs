@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use kafka_client::lowlevel::{Connection, ConnectionKind};
+use kafka_client::lowlevel::Connection;
 use kafka_client::{Error, ErrorCode, Result};
 use kafka_protocol::messages::consumer_group_describe_response::{
     self as cgd, DescribedGroup as NewGroup,
@@ -19,7 +19,7 @@ use crate::admin::{Admin, check_item, context, wire_str};
 use crate::assignment::{
     MemberAssignment, MemberSubscription, decode_assignment, decode_subscription,
 };
-use crate::driver::{Call, coordinators, retry_coordinator_errors};
+use crate::driver::Call;
 use crate::group_types::{ConsumerGroupDescription, GroupState, GroupType, MemberDescription};
 use crate::groups::{GroupsOptions, group_set};
 use crate::types::TopicPartition;
@@ -209,20 +209,16 @@ impl Admin {
     ) -> Result<BTreeMap<String, Result<ConsumerGroupDescription>>> {
         let items = group_set(groups);
         let client = &self.client;
-        let call = Call::new(
+        let call = Call::at_group_coordinators(
             client,
             "DescribeGroups",
             ApiKey::DescribeGroups,
             options.timeout_value(),
-        )
-        .kind(ConnectionKind::Coordinator)
-        .retry(retry_coordinator_errors);
+        );
         Ok(call
-            .run(
-                items,
-                |keys| coordinators(client, keys),
-                |conn, batch| describe_at(conn, batch.into_iter().map(|(g, ())| g).collect()),
-            )
+            .run_for_groups(items, |conn, batch| {
+                describe_at(conn, batch.into_iter().map(|(g, ())| g).collect())
+            })
             .await)
     }
 }

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use kafka_client::lowlevel::Connection;
 use kafka_client::lowlevel::offset_fetch_on;
-use kafka_client::lowlevel::{Connection, ConnectionKind};
 use kafka_client::{Error, ErrorContext, Result};
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -22,7 +22,7 @@ use kafka_protocol::messages::{
 };
 
 use crate::admin::{Admin, check_item, context, wire_str};
-use crate::driver::{Call, coordinators, is_coordinator_error, retry_coordinator_errors};
+use crate::driver::{Call, is_coordinator_error};
 use crate::types::{OffsetAndMetadata, TopicPartition};
 
 /// Per-partition results of a group offsets call.
@@ -137,24 +137,18 @@ impl Admin {
         Fut: Future<Output = Result<R>>,
     {
         let client = &self.client;
-        let call = Call::new(client, operation, api, timeout)
-            .kind(ConnectionKind::Coordinator)
-            .retry(retry_coordinator_errors);
+        let call = Call::at_group_coordinators(client, operation, api, timeout);
         let items = BTreeMap::from([(group.to_string(), ())]);
         let f = &f;
         let mut results = call
-            .run(
-                items,
-                |keys| coordinators(client, keys),
-                |conn, batch| async move {
-                    let mut out = Vec::new();
-                    for (group, ()) in batch {
-                        let r = f(conn.clone(), group.clone()).await;
-                        out.push((group, r));
-                    }
-                    Ok(out)
-                },
-            )
+            .run_for_groups(items, |conn, batch| async move {
+                let mut out = Vec::new();
+                for (group, ()) in batch {
+                    let r = f(conn.clone(), group.clone()).await;
+                    out.push((group, r));
+                }
+                Ok(out)
+            })
             .await;
         results.remove(group).unwrap_or_else(|| {
             Err(Error::Protocol {

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use kafka_client::lowlevel::{Connection, ConnectionKind, Target};
+use kafka_client::lowlevel::{Connection, Target};
 use kafka_client::{Error, ErrorContext, Result};
 use kafka_protocol::messages::{ApiKey, DeleteGroupsRequest, GroupId, ListGroupsRequest};
 
 use crate::admin::{Admin, check_item, context, version, wire_str};
-use crate::driver::{Call, Route, coordinators, retry_coordinator_errors};
+use crate::driver::{Call, Route, retry_coordinator_errors};
 use crate::group_types::{GroupListing, GroupState, GroupType};
 
 /// Options for [`Admin::list_groups`].
@@ -180,38 +180,28 @@ impl Admin {
     ) -> Result<BTreeMap<String, Result<()>>> {
         let items = group_set(groups);
         let client = &self.client;
-        let call = Call::new(
+        let call = Call::at_group_coordinators(
             client,
             "DeleteGroups",
             ApiKey::DeleteGroups,
             options.timeout,
-        )
-        .kind(ConnectionKind::Coordinator)
-        .retry(retry_coordinator_errors);
+        );
         Ok(call
-            .run(
-                items,
-                |keys| coordinators(client, keys),
-                |conn, batch| async move {
-                    let req = DeleteGroupsRequest::default().with_groups_names(
-                        batch.iter().map(|(g, ())| GroupId(wire_str(g))).collect(),
-                    );
-                    let resp = conn.request(&req).await?;
-                    Ok(resp
-                        .results
-                        .into_iter()
-                        .map(|r| {
-                            let g = r.group_id.0.to_string();
-                            let result = check_item(
-                                r.error_code,
-                                || context(ApiKey::DeleteGroups, &g),
-                                None,
-                            );
-                            (g, result)
-                        })
-                        .collect())
-                },
-            )
+            .run_for_groups(items, |conn, batch| async move {
+                let req = DeleteGroupsRequest::default()
+                    .with_groups_names(batch.iter().map(|(g, ())| GroupId(wire_str(g))).collect());
+                let resp = conn.request(&req).await?;
+                Ok(resp
+                    .results
+                    .into_iter()
+                    .map(|r| {
+                        let g = r.group_id.0.to_string();
+                        let result =
+                            check_item(r.error_code, || context(ApiKey::DeleteGroups, &g), None);
+                        (g, result)
+                    })
+                    .collect())
+            })
             .await)
     }
 }

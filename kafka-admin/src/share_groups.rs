@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
+use kafka_client::lowlevel::Connection;
 use kafka_client::lowlevel::protocol_gen::share_group_describe_request::ShareGroupDescribeRequest;
 use kafka_client::lowlevel::protocol_gen::share_group_describe_response::DescribedGroup;
-use kafka_client::lowlevel::{Connection, ConnectionKind};
 use kafka_client::{Result, Uuid};
 use kafka_protocol::messages::ApiKey;
 
 use crate::admin::{Admin, check_item, context, wire_str};
-use crate::driver::{Call, coordinators, retry_coordinator_errors};
+use crate::driver::Call;
 use crate::group_types::GroupState;
 use crate::groups::{GroupsOptions, group_set};
 use crate::types::TopicPartition;
@@ -130,20 +130,16 @@ impl Admin {
     ) -> Result<BTreeMap<String, Result<ShareGroupDescription>>> {
         let items = group_set(groups);
         let client = &self.client;
-        let call = Call::new(
+        let call = Call::at_group_coordinators(
             client,
             "ShareGroupDescribe",
             ApiKey::ShareGroupDescribe,
             options.timeout_value(),
-        )
-        .kind(ConnectionKind::Coordinator)
-        .retry(retry_coordinator_errors);
+        );
         Ok(call
-            .run(
-                items,
-                |keys| coordinators(client, keys),
-                |conn, batch| describe_at(conn, batch.into_iter().map(|(g, ())| g).collect()),
-            )
+            .run_for_groups(items, |conn, batch| {
+                describe_at(conn, batch.into_iter().map(|(g, ())| g).collect())
+            })
             .await)
     }
 }

@@ -1,6 +1,7 @@
 //! Typed configuration: builders validated once at `build()`.
 
 mod client;
+mod client_source;
 pub(crate) mod options;
 mod properties;
 mod security;
@@ -12,6 +13,7 @@ pub(crate) use client::CLIENT_CODE_OPTIONS;
 pub(crate) use client::CLIENT_OPTIONS;
 pub(crate) use client::backoff;
 pub use client::{BrokerAddress, ClientBuilder, ClientConfig};
+pub(crate) use client_source::ClientSource;
 pub use properties::{Properties, bad_value};
 pub(crate) use properties::{parse_bool, parse_millis, parse_value};
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::Client;
-use crate::config::ClientBuilder;
+use crate::config::{ClientBuilder, ClientSource};
 use crate::error::{Error, Result};
 
 use super::Consumer;
@@ -294,12 +294,6 @@ pub struct ConsumerBuilder {
     pub(crate) config: ConsumerConfig,
 }
 
-#[derive(Clone)]
-enum ClientSource {
-    Builder(Box<ClientBuilder>),
-    Shared(Client),
-}
-
 impl fmt::Debug for ConsumerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConsumerBuilder")
@@ -318,7 +312,7 @@ impl ConsumerBuilder {
     /// A builder with the Java client's defaults.
     pub fn new() -> Self {
         Self {
-            client: ClientSource::Builder(Box::new(ClientBuilder::new())),
+            client: ClientSource::default(),
             config: ConsumerConfig {
                 group_id: None,
                 group_instance_id: None,
@@ -355,9 +349,7 @@ impl ConsumerBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        if let ClientSource::Builder(b) = self.client {
-            self.client = ClientSource::Builder(Box::new(b.bootstrap_servers(servers)));
-        }
+        self.client = self.client.with_bootstrap_servers(servers);
         self
     }
 
@@ -602,10 +594,7 @@ impl ConsumerBuilder {
     /// build the consumer's state from them).
     pub(crate) fn into_parts(self) -> Result<(crate::client::Client, ConsumerConfig)> {
         let config = self.build_config()?;
-        let client = match self.client {
-            ClientSource::Shared(c) => c,
-            ClientSource::Builder(b) => (*b).build()?,
-        };
+        let client = self.client.into_client()?;
         Ok((client, config))
     }
 

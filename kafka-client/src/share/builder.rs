@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::Client;
-use crate::config::ClientBuilder;
+use crate::config::{ClientBuilder, ClientSource};
 use crate::error::{Error, Result};
 
 use super::ShareConsumer;
@@ -154,12 +154,6 @@ pub struct ShareConsumerBuilder {
     config: ShareConsumerConfig,
 }
 
-#[derive(Clone)]
-enum ClientSource {
-    Builder(Box<ClientBuilder>),
-    Shared(Client),
-}
-
 impl fmt::Debug for ShareConsumerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ShareConsumerBuilder")
@@ -179,7 +173,7 @@ impl ShareConsumerBuilder {
     /// A builder with the Java defaults.
     pub fn new() -> Self {
         Self {
-            client: ClientSource::Builder(Box::new(ClientBuilder::new())),
+            client: ClientSource::default(),
             group_id: None,
             config: ShareConsumerConfig {
                 group_id: String::new(),
@@ -201,9 +195,7 @@ impl ShareConsumerBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        if let ClientSource::Builder(b) = self.client {
-            self.client = ClientSource::Builder(Box::new(b.bootstrap_servers(servers)));
-        }
+        self.client = self.client.with_bootstrap_servers(servers);
         self
     }
 
@@ -310,10 +302,7 @@ impl ShareConsumerBuilder {
     /// runtime; makes no connection until `subscribe`.
     pub fn build(self) -> Result<ShareConsumer> {
         let config = self.build_config()?;
-        let client = match self.client {
-            ClientSource::Shared(c) => c,
-            ClientSource::Builder(b) => (*b).build()?,
-        };
+        let client = self.client.into_client()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::Config("ShareConsumer::build must be called inside a tokio runtime".into())
         })?;
