@@ -110,6 +110,27 @@ pub async fn offset_fetch_on(
     let group_error = |code: i16| ErrorCode::from_code(code).map(|c| Error::broker(c, ctx(), None));
     // (topic, partition, error code, offset, leader epoch, metadata) as either layout has it.
     type Row<'a> = (&'a str, i32, i16, i64, i32, Option<&'a StrBytes>);
+    // The two layouts' topic types differ (group-level from v8, top-level before) but
+    // have the same fields: one reader for both.
+    macro_rules! rows_of {
+        ($topics:expr) => {
+            $topics
+                .iter()
+                .flat_map(|t| {
+                    t.partitions.iter().map(move |p| {
+                        (
+                            t.name.0.as_str(),
+                            p.partition_index,
+                            p.error_code,
+                            p.committed_offset,
+                            p.committed_leader_epoch,
+                            p.metadata.as_ref(),
+                        )
+                    })
+                })
+                .collect()
+        };
+    }
     let raw: Vec<Row<'_>> = if version >= 8 {
         let Some(g) = resp.groups.iter().find(|g| g.group_id.0.as_str() == group) else {
             return Err(Error::Protocol {
@@ -120,40 +141,12 @@ pub async fn offset_fetch_on(
         if let Some(e) = group_error(g.error_code) {
             return Err(e);
         }
-        g.topics
-            .iter()
-            .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
-            .map(|(t, p)| {
-                let (o, e) = (p.committed_offset, p.committed_leader_epoch);
-                (
-                    t.name.0.as_str(),
-                    p.partition_index,
-                    p.error_code,
-                    o,
-                    e,
-                    p.metadata.as_ref(),
-                )
-            })
-            .collect()
+        rows_of!(g.topics)
     } else {
         if let Some(e) = group_error(resp.error_code) {
             return Err(e);
         }
-        resp.topics
-            .iter()
-            .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
-            .map(|(t, p)| {
-                let (o, e) = (p.committed_offset, p.committed_leader_epoch);
-                (
-                    t.name.0.as_str(),
-                    p.partition_index,
-                    p.error_code,
-                    o,
-                    e,
-                    p.metadata.as_ref(),
-                )
-            })
-            .collect()
+        rows_of!(resp.topics)
     };
     let mut rows: Vec<(TopicPartition, CommittedOffset)> = raw
         .into_iter()
