@@ -364,8 +364,12 @@ impl Producer {
                 r.value.as_deref(),
                 i32::try_from(n).unwrap_or(i32::MAX),
                 charge,
-                sh.config.batch_size,
-                |i| parts.get(i as usize).is_some_and(|p| p.leader() >= 0),
+                &sh.config.sticky,
+                |i, now| {
+                    parts
+                        .get(i as usize)
+                        .and_then(|p| p.load(now, sh.config.sticky.adaptive.availability_timeout))
+                },
             ),
         };
         if p < 0 || p as usize >= n {
