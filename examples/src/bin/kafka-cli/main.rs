@@ -17,6 +17,7 @@ mod groups;
 mod log_dirs;
 mod partitions;
 mod produce;
+mod protobuf_json;
 mod quorum;
 mod quotas;
 mod reassign;
