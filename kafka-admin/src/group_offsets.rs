@@ -89,10 +89,14 @@ impl GroupOffsetsOptions {
         self.timeout = t;
         self
     }
+
+    pub(crate) fn timeout_value(&self) -> Duration {
+        self.timeout
+    }
 }
 
 /// Partitions grouped by topic, in order.
-fn by_topic<'a>(
+pub(crate) fn by_topic<'a>(
     partitions: impl IntoIterator<Item = &'a TopicPartition>,
 ) -> BTreeMap<&'a str, Vec<i32>> {
     let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
@@ -102,15 +106,16 @@ fn by_topic<'a>(
     topics
 }
 
-fn partition_context(api: ApiKey, tp: &TopicPartition) -> ErrorContext {
+pub(crate) fn partition_context(api: ApiKey, tp: &TopicPartition) -> ErrorContext {
     ErrorContext::default()
         .with_api(api)
         .with_resource(&tp.topic)
         .with_partition(tp.partition)
 }
 
-/// A partition-level error that is really the group's: ask the coordinator again.
-fn lift_coordinator_error<T>(results: &PartitionResults<T>) -> Result<()> {
+/// A partition- (or topic-) level error that is really the group's: ask the
+/// coordinator again.
+pub(crate) fn lift_coordinator_error<K, T>(results: &BTreeMap<K, Result<T>>) -> Result<()> {
     for r in results.values() {
         if let Err(e) = r {
             if e.code().is_some_and(is_coordinator_error) {
@@ -124,7 +129,7 @@ fn lift_coordinator_error<T>(results: &PartitionResults<T>) -> Result<()> {
 impl Admin {
     /// Runs `f` at `group`'s coordinator, finding it (again) and retrying coordinator
     /// errors until the timeout.
-    async fn at_coordinator<R, F, Fut>(
+    pub(crate) async fn at_coordinator<R, F, Fut>(
         &self,
         group: &str,
         operation: &'static str,
@@ -238,6 +243,7 @@ async fn offset_fetch(
         group,
         options.partitions.as_deref(),
         options.require_stable,
+        None,
         options.timeout,
     )
     .await?;

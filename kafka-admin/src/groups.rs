@@ -178,6 +178,26 @@ impl Admin {
         groups: impl IntoIterator<Item = S>,
         options: GroupsOptions,
     ) -> Result<BTreeMap<String, Result<()>>> {
+        self.delete_groups(groups, options).await
+    }
+
+    /// Deletes share groups (KIP-932) with their start offsets and share-partition
+    /// state (Java's `Admin.deleteShareGroups`; DeleteGroups serves every group type),
+    /// with a result per group: GROUP_NOT_EMPTY while it has members,
+    /// GROUP_ID_NOT_FOUND when it does not exist.
+    pub async fn delete_share_groups<S: AsRef<str>>(
+        &self,
+        groups: impl IntoIterator<Item = S>,
+        options: GroupsOptions,
+    ) -> Result<BTreeMap<String, Result<()>>> {
+        self.delete_groups(groups, options).await
+    }
+
+    async fn delete_groups<S: AsRef<str>>(
+        &self,
+        groups: impl IntoIterator<Item = S>,
+        options: GroupsOptions,
+    ) -> Result<BTreeMap<String, Result<()>>> {
         let items = group_set(groups);
         let client = &self.client;
         let call = Call::at_group_coordinators(

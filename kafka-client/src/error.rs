@@ -122,6 +122,7 @@ impl ErrorCode {
     pub const FETCH_SESSION_TOPIC_ID_ERROR: ErrorCode = ErrorCode(106);
     pub const REBOOTSTRAP_REQUIRED: ErrorCode = ErrorCode(129);
     pub const TRANSACTION_ABORTABLE: ErrorCode = ErrorCode(120);
+    pub const INVALID_RECORD_STATE: ErrorCode = ErrorCode(121);
     pub const INVALID_TXN_STATE: ErrorCode = ErrorCode(48);
     pub const INVALID_PRODUCER_ID_MAPPING: ErrorCode = ErrorCode(49);
     pub const INVALID_TRANSACTION_TIMEOUT: ErrorCode = ErrorCode(50);

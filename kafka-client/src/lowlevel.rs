@@ -29,7 +29,7 @@ pub use crate::ops::list_offsets::{
     EARLIEST_LOCAL_TIMESTAMP, EARLIEST_TIMESTAMP, LATEST_TIERED_TIMESTAMP, LATEST_TIMESTAMP,
     ListedOffset, MAX_TIMESTAMP, list_offsets_on,
 };
-pub use crate::ops::offset_fetch::{CommittedOffset, offset_fetch_on};
+pub use crate::ops::offset_fetch::{CommittedOffset, FetchingMember, offset_fetch_on};
 pub use crate::ops::{CoordinatorType, RetryClock, find_coordinators};
 
 /// Request and response types generated from Kafka 4.4's JSON schemas for the APIs and

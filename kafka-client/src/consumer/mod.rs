@@ -64,7 +64,7 @@ pub use crate::types::{
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use coordinator::{checked_committer, consumed_offsets};
+use coordinator::{checked_committer, consumed_offsets, fetching_member};
 use group::GroupCommand;
 use group::commit::{commit as send_commit, fetch_committed};
 use state::{AppEvent, Shared, State};
@@ -776,7 +776,8 @@ impl Consumer {
         T: Into<TopicPartition>,
     {
         let link = self.link()?;
-        fetch_committed(&link, &tp_list(partitions)).await
+        let who = fetching_member(&self.shared().lock(), &self.shared().config);
+        fetch_committed(&link, who.as_ref(), &tp_list(partitions)).await
     }
 
     fn link(&self) -> Result<Arc<crate::ops::CoordinatorLink>> {

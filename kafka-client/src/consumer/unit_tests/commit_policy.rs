@@ -295,7 +295,7 @@ async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch()
         }
     });
     let started = Instant::now();
-    let epoch = next_epoch(&mut who, deadline, timeout, &stale)
+    let epoch = next_epoch(&mut who, deadline, timeout, &stale, "committing")
         .await
         .unwrap();
     assert_eq!(epoch, 5);
@@ -305,6 +305,16 @@ async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch()
         "after the heartbeat answer"
     );
     beat.await.unwrap();
+    who.generation = epoch;
+
+    // A heartbeat answered while the request was out: its newer epoch at once.
+    tx.send_replace(6);
+    let started = Instant::now();
+    let epoch = next_epoch(&mut who, deadline, timeout, &stale, "committing")
+        .await
+        .unwrap();
+    assert_eq!((epoch, started.elapsed()), (6, Duration::ZERO));
+    who.generation = epoch;
 
     // Fenced meanwhile: the next answer says epoch 0.
     let fence = tokio::spawn({
@@ -314,9 +324,15 @@ async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch()
             tx.send_replace(0);
         }
     });
-    let e = next_epoch(&mut who, Instant::now() + timeout, timeout, &stale)
-        .await
-        .expect_err("fenced");
+    let e = next_epoch(
+        &mut who,
+        Instant::now() + timeout,
+        timeout,
+        &stale,
+        "committing",
+    )
+    .await
+    .expect_err("fenced");
     assert!(
         matches!(&e, Error::CommitFailed { reason } if reason.contains("fenced")),
         "{e}"
@@ -324,9 +340,15 @@ async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch()
     fence.await.unwrap();
 
     // No answer before the deadline: Deadline, with the broker's error as the cause.
-    let e = next_epoch(&mut who, Instant::now() + timeout, timeout, &stale)
-        .await
-        .expect_err("no heartbeat");
+    let e = next_epoch(
+        &mut who,
+        Instant::now() + timeout,
+        timeout,
+        &stale,
+        "committing",
+    )
+    .await
+    .expect_err("no heartbeat");
     assert!(matches!(&e, Error::Deadline { .. }), "{e}");
     assert!(e.to_string().contains("STALE_MEMBER_EPOCH"), "{e}");
     drop(tx);
@@ -338,8 +360,14 @@ async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch()
         instance_id: None,
         epochs: None,
     };
-    let e = next_epoch(&mut classic, Instant::now() + timeout, timeout, &stale)
-        .await
-        .expect_err("classic");
+    let e = next_epoch(
+        &mut classic,
+        Instant::now() + timeout,
+        timeout,
+        &stale,
+        "committing",
+    )
+    .await
+    .expect_err("classic");
     assert!(matches!(e, Error::CommitFailed { .. }), "{e}");
 }
