@@ -166,6 +166,10 @@ impl Admin {
     /// Lists a group's committed offsets: per partition, `Some` offset (with metadata and
     /// leader epoch) or `None` when nothing is committed. A group that does not exist has
     /// no offsets (an empty map).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn list_consumer_group_offsets(
         &self,
         group: &str,
@@ -189,6 +193,12 @@ impl Admin {
     /// Sets a group's committed offsets, as an administrator (generation -1, no member id):
     /// the group must have no active members, else its partitions fail (typically with
     /// UNKNOWN_MEMBER_ID). Creates the group's offsets when it does not exist.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn alter_consumer_group_offsets(
         &self,
         group: &str,
@@ -214,6 +224,12 @@ impl Admin {
     /// Deletes a group's committed offsets for partitions. GROUP_ID_NOT_FOUND fails the
     /// call; a partition of a topic the group's members still subscribe to fails with
     /// GROUP_SUBSCRIBED_TO_TOPIC.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn delete_consumer_group_offsets(
         &self,
         group: &str,

@@ -127,6 +127,10 @@ impl Admin {
     /// Lists the groups of every broker (each broker coordinates some groups). Fails as a
     /// whole when a broker cannot answer before the timeout, since its groups would be
     /// missing.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn list_groups(
         &self,
         options: ListGroupsOptions,
@@ -173,6 +177,13 @@ impl Admin {
 
     /// Deletes consumer groups (with their committed offsets), with a result per group:
     /// GROUP_NOT_EMPTY while it has members, GROUP_ID_NOT_FOUND when it does not exist.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it — and where the
+    /// call sends several requests (one per broker, leader or coordinator), some may have
+    /// been applied and others not. Read the state back to know.
     pub async fn delete_consumer_groups<S: AsRef<str>>(
         &self,
         groups: impl IntoIterator<Item = S>,

@@ -167,7 +167,17 @@ async fn main() {
             command: command.clone(),
             notes: notes.clone(),
         };
-        if let Err(e) = std::fs::write(&out, report::render(&info, &results)) {
+        let mut text = report::render(&info, &results);
+        // The hand-written sections after the marker survive the regeneration.
+        let kept = std::fs::read_to_string(&out).ok().and_then(|old| {
+            old.find(report::KEPT_MARKER)
+                .map(|at| old[at..].to_string())
+        });
+        if let Some(kept) = kept {
+            text.push('\n');
+            text.push_str(&kept);
+        }
+        if let Err(e) = std::fs::write(&out, text) {
             eprintln!("reliability-matrix: writing {}: {e}", out.display());
         }
     }

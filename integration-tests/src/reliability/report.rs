@@ -112,6 +112,10 @@ pub const FINDINGS: &str = "
   the copier rewound to the committed offsets.
 ";
 
+/// Starts the hand-written part of `docs/reliability.md` (cancel safety, and whatever
+/// else is not the matrix's): regenerating the matrix keeps the file from this line on.
+pub const KEPT_MARKER: &str = "<!-- Hand-written sections below: the reliability matrix keeps them when it regenerates this file. -->";
+
 /// What the report says about the run as a whole.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
