@@ -31,6 +31,7 @@ mod fetcher;
 pub(crate) mod group;
 mod offsets;
 mod properties;
+mod read_replica;
 mod record;
 mod state;
 mod stats;

@@ -40,6 +40,9 @@ fn sent_for(t: &TopicPartition, p: &PartitionState) -> Sent {
         topic_id: uuid::Uuid::nil(),
         epoch: p.epoch,
         fetch_offset: p.fetch_offset,
+        leader: 1,
+        leader_epoch: 0,
+        from_replica: false,
     }
 }
 
@@ -55,6 +58,7 @@ fn answer(specs: &[Spec], bytes: usize) -> PartData {
         truncated_only: false,
         bytes,
         leader_moved: false,
+        preferred_read_replica: -1,
     }
 }
 
