@@ -890,6 +890,12 @@ impl Consumer {
         };
         self.shared().lock().closed = true;
         self.shared().wake_all();
+        if self.config().owns_client {
+            // The terminating telemetry push (KIP-714); the client stays usable.
+            self.client()
+                .end_metrics_push(timeout.min(Duration::from_secs(5)))
+                .await;
+        }
         result
     }
 }

@@ -39,13 +39,18 @@ use state::{Action, Answer, PushState, Subscription};
 #[derive(Debug, Default)]
 pub(crate) struct MetricsPush {
     task: Mutex<Option<(JoinHandle<()>, watch::Sender<bool>)>>,
+    /// Closed: never started again.
+    ended: std::sync::atomic::AtomicBool,
 }
 
 impl MetricsPush {
     /// Starts the task (once) for `client`, when a tokio runtime runs this thread.
     pub(crate) fn start(&self, client: &Client) {
         let mut task = self.task.lock().unwrap_or_else(|e| e.into_inner());
-        if task.is_some() || tokio::runtime::Handle::try_current().is_err() {
+        if task.is_some()
+            || self.ended.load(std::sync::atomic::Ordering::Acquire)
+            || tokio::runtime::Handle::try_current().is_err()
+        {
             return;
         }
         let (tx, rx) = watch::channel(false);
@@ -55,7 +60,11 @@ impl MetricsPush {
 
     /// Asks for the terminating push and waits for the task to end, at most `timeout`.
     pub(crate) async fn close(&self, timeout: Duration) {
-        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let task = {
+            let mut task = self.task.lock().unwrap_or_else(|e| e.into_inner());
+            self.ended.store(true, std::sync::atomic::Ordering::Release);
+            task.take()
+        };
         if let Some((handle, tx)) = task {
             let _ = tx.send(true);
             let abort = handle.abort_handle();
@@ -67,6 +76,7 @@ impl MetricsPush {
 
     /// Tells the task to make its terminating push and end, without waiting.
     pub(crate) fn close_now(&self) {
+        self.ended.store(true, std::sync::atomic::Ordering::Release);
         if let Some((_, tx)) = &*self.task.lock().unwrap_or_else(|e| e.into_inner()) {
             let _ = tx.send(true);
         }

@@ -329,6 +329,8 @@ mod tests {
     async fn a_changed_subscription_is_fetched_again_at_once() {
         let mut s = subscribed(&["*"]);
         until_push(&mut s).await;
+        s.on_push(Instant::now(), Answer::Ok(()));
+        until_push(&mut s).await;
         s.on_push(
             Instant::now(),
             Answer::Error(ErrorCode::UNKNOWN_SUBSCRIPTION_ID),
