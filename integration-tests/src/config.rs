@@ -72,6 +72,9 @@ pub struct ClusterConfig {
     /// reach every broker through its proxy, while inter-broker (`PLAINTEXT`) and
     /// controller traffic bypass it. Do not override `listeners` with it.
     pub fault_proxy: bool,
+    /// Directories or jars put after the broker's classpath (broker plugins a test
+    /// compiled, such as a metrics reporter).
+    pub extra_classpath: Vec<PathBuf>,
 }
 
 impl Default for ClusterConfig {
@@ -95,6 +98,7 @@ impl ClusterConfig {
             detached: false,
             dir: None,
             fault_proxy: false,
+            extra_classpath: Vec::new(),
         }
     }
 
@@ -107,6 +111,12 @@ impl ClusterConfig {
     /// Sets [`ClusterConfig::fault_proxy`].
     pub fn with_fault_proxy(mut self) -> Self {
         self.fault_proxy = true;
+        self
+    }
+
+    /// Appends one entry to [`ClusterConfig::extra_classpath`].
+    pub fn with_classpath(mut self, entry: impl Into<PathBuf>) -> Self {
+        self.extra_classpath.push(entry.into());
         self
     }
 

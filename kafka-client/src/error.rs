@@ -133,6 +133,11 @@ impl ErrorCode {
     pub const UNSUPPORTED_ASSIGNOR: ErrorCode = ErrorCode(112);
     pub const STALE_MEMBER_EPOCH: ErrorCode = ErrorCode(113);
     pub const INVALID_REGULAR_EXPRESSION: ErrorCode = ErrorCode(128);
+    pub const UNSUPPORTED_COMPRESSION_TYPE: ErrorCode = ErrorCode(76);
+    pub const INVALID_RECORD: ErrorCode = ErrorCode(87);
+    pub const THROTTLING_QUOTA_EXCEEDED: ErrorCode = ErrorCode(89);
+    pub const UNKNOWN_SUBSCRIPTION_ID: ErrorCode = ErrorCode(117);
+    pub const TELEMETRY_TOO_LARGE: ErrorCode = ErrorCode(118);
 }
 
 /// Turns `TopicAlreadyExists` into `TOPIC_ALREADY_EXISTS`.

@@ -19,6 +19,7 @@ pub mod consumer;
 mod docs_gen;
 pub mod error;
 pub mod lowlevel;
+mod metrics_push;
 mod net;
 pub mod observe;
 mod ops;
@@ -31,7 +32,9 @@ mod types;
 /// Keys, values and header values are `Bytes` (cheaply cloned, shared slices).
 pub use bytes::Bytes;
 pub use client::Client;
-pub use cluster::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
+pub use cluster::{
+    BrokerInfo, ClusterMetadata, MetadataRecoveryStrategy, PartitionInfo, TopicInfo,
+};
 pub use config::{BrokerAddress, ClientBuilder, ClientConfig};
 pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, ConsumerRecords};
 pub use error::{Error, ErrorCode, ErrorContext, Result, TlsErrorKind, TransactionErrorKind};

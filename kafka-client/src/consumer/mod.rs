@@ -31,6 +31,7 @@ mod fetcher;
 pub(crate) mod group;
 mod offsets;
 mod properties;
+mod read_replica;
 mod record;
 mod state;
 mod stats;
@@ -979,6 +980,12 @@ impl Consumer {
         };
         self.shared().lock().closed = true;
         self.shared().wake_all();
+        if self.config().owns_client {
+            // The terminating telemetry push (KIP-714); the client stays usable.
+            self.client()
+                .end_metrics_push(timeout.min(Duration::from_secs(5)))
+                .await;
+        }
         result
     }
 }

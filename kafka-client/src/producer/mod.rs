@@ -339,6 +339,10 @@ impl Producer {
             }
         }
         if sh.owns_client {
+            let left = deadline.saturating_duration_since(Instant::now());
+            sh.client
+                .end_metrics_push(left.min(Duration::from_secs(5)))
+                .await;
             sh.client.close();
         }
         result
