@@ -21,6 +21,8 @@ pub mod error;
 pub mod lowlevel;
 mod net;
 pub mod observe;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 mod ops;
 pub mod producer;
 mod protocol_gen;
