@@ -288,8 +288,8 @@ pub struct OAuthBearerToken {
     /// The token (a JWT, typically). Redacted in `Debug`.
     pub value: Secret,
     /// When the token expires, if known. (The broker bounds the SASL session by the
-    /// token's own expiry and tells the client; the client reconnects, fetching a new
-    /// token, before the session ends.)
+    /// token's own expiry and tells the client; the client re-authenticates on the same
+    /// connection, fetching a new token, before the session ends.)
     pub expires_at: Option<SystemTime>,
     /// SASL extensions sent with the token (KIP-342), `key=value`.
     pub extensions: Vec<(String, String)>,
