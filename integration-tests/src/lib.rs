@@ -38,6 +38,7 @@ pub mod fault_proxy;
 pub mod jars;
 mod log_config;
 mod logs;
+pub mod oidc_idp;
 mod ports;
 mod probe;
 mod process;

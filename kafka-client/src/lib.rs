@@ -22,6 +22,8 @@ pub mod lowlevel;
 mod metrics_push;
 mod net;
 pub mod observe;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 mod ops;
 pub mod producer;
 mod protocol_gen;

@@ -373,11 +373,14 @@ impl ClientBuilder {
     /// `ssl.key.pem`, `ssl.endpoint.identification.algorithm`, and Java's PEM stores
     /// (`ssl.truststore.type=PEM`, `ssl.truststore.location`,
     /// `ssl.truststore.certificates`, `ssl.keystore.type=PEM`, `ssl.keystore.location`,
-    /// `ssl.keystore.key`, `ssl.keystore.certificate.chain`).
+    /// `ssl.keystore.key`, `ssl.keystore.certificate.chain`), and the OIDC keys of
+    /// OAUTHBEARER (`sasl.oauthbearer.method`, `sasl.oauthbearer.token.endpoint.url`,
+    /// `sasl.oauthbearer.client.credentials.*`, `sasl.oauthbearer.assertion.*`, ...).
     /// Producer and consumer builders call this, then take their own keys.
     pub fn apply_properties(self, props: &mut super::Properties) -> Result<Self> {
         let mut b = apply_options(CLIENT_OPTIONS, self, props)?;
         b.security = apply_options(super::security::SECURITY_OPTIONS, b.security, props)?;
+        b.security = apply_options(super::OIDC_OPTIONS, b.security, props)?;
         Ok(b)
     }
 

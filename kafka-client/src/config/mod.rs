@@ -2,6 +2,7 @@
 
 mod client;
 mod client_source;
+mod oidc;
 pub(crate) mod options;
 mod properties;
 mod security;
@@ -14,6 +15,8 @@ pub(crate) use client::CLIENT_OPTIONS;
 pub(crate) use client::backoff;
 pub use client::{BrokerAddress, ClientBuilder, ClientConfig};
 pub(crate) use client_source::ClientSource;
+pub(crate) use oidc::OIDC_OPTIONS;
+pub use oidc::{AssertionAlgorithm, OidcConfig, OidcGrant};
 pub use properties::{Properties, bad_value};
 pub(crate) use properties::{parse_bool, parse_millis, parse_value};
 #[cfg(test)]

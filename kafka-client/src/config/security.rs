@@ -288,8 +288,8 @@ pub struct OAuthBearerToken {
     /// The token (a JWT, typically). Redacted in `Debug`.
     pub value: Secret,
     /// When the token expires, if known. (The broker bounds the SASL session by the
-    /// token's own expiry and tells the client; the client reconnects, fetching a new
-    /// token, before the session ends.)
+    /// token's own expiry and tells the client; the client re-authenticates on the same
+    /// connection, fetching a new token, before the session ends.)
     pub expires_at: Option<SystemTime>,
     /// SASL extensions sent with the token (KIP-342), `key=value`.
     pub extensions: Vec<(String, String)>,
@@ -439,10 +439,29 @@ impl SaslConfig {
     }
 }
 
+/// `OAUTHBEARER` with tokens from the OIDC token endpoint (feature `oidc`).
+fn oidc_sasl(oidc: super::OidcConfig) -> Result<SaslConfig> {
+    #[cfg(feature = "oidc")]
+    {
+        let provider = crate::oidc::OidcTokenProvider::new(oidc)?;
+        Ok(SaslConfig::oauthbearer(Arc::new(provider)))
+    }
+    #[cfg(not(feature = "oidc"))]
+    {
+        oidc.validate()?;
+        Err(Error::Config(
+            "sasl.oauthbearer.method=oidc needs kafka-client built with the `oidc` cargo \
+             feature"
+                .into(),
+        ))
+    }
+}
+
 fn oauth_needs_provider() -> Error {
     Error::Config(
         "sasl.mechanism OAUTHBEARER needs a token provider: use \
-         ClientBuilder::sasl(SaslConfig::oauthbearer(provider))"
+         ClientBuilder::sasl(SaslConfig::oauthbearer(provider)), or an OIDC token endpoint \
+         (sasl.oauthbearer.method=oidc, sasl.oauthbearer.token.endpoint.url)"
             .into(),
     )
 }
@@ -478,6 +497,8 @@ pub(crate) struct SecurityBuilder {
     pub(crate) mechanism: Option<SaslMechanism>,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<Secret>,
+    /// From properties: OAUTHBEARER tokens from an OIDC token endpoint.
+    pub(crate) oidc: Option<super::OidcConfig>,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -489,6 +510,7 @@ impl fmt::Debug for SecurityBuilder {
             .field("mechanism", &self.mechanism)
             .field("username", &self.username)
             .field("password", &self.password)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -509,7 +531,10 @@ impl SecurityBuilder {
                     s.mechanism
                 )));
             }
-            (None, Some(SaslMechanism::OAuthBearer)) => return Err(oauth_needs_provider()),
+            (None, Some(SaslMechanism::OAuthBearer)) => match self.oidc {
+                Some(oidc) => Some(oidc_sasl(oidc)?),
+                None => return Err(oauth_needs_provider()),
+            },
             (None, Some(m)) => {
                 let username = self.username.ok_or_else(|| {
                     Error::Config(format!("sasl.mechanism {m} needs sasl.username"))

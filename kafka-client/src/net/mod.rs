@@ -11,6 +11,9 @@ mod fuzz_pass;
 pub mod fuzzing;
 mod handshake;
 mod pool;
+mod reauth;
+#[cfg(test)]
+mod reauth_tests;
 mod sasl;
 mod shape;
 mod throttle;
