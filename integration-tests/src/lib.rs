@@ -45,6 +45,7 @@ mod quorum;
 pub mod reliability;
 pub mod schema_registry;
 pub mod secure;
+pub mod tls_rotation;
 mod shared;
 mod tools;
 mod trace;

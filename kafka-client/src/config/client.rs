@@ -330,6 +330,7 @@ impl ClientBuilder {
     pub fn apply_properties(self, props: &mut super::Properties) -> Result<Self> {
         let mut b = apply_options(CLIENT_OPTIONS, self, props)?;
         b.security = apply_options(super::security::SECURITY_OPTIONS, b.security, props)?;
+        b.security = apply_options(super::aws_options::AWS_OPTIONS, b.security, props)?;
         Ok(b)
     }
 

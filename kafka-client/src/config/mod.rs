@@ -1,11 +1,13 @@
 //! Typed configuration: builders validated once at `build()`.
 
+mod aws_options;
 mod client;
 mod client_source;
 pub(crate) mod options;
 mod properties;
 mod security;
 mod tls_material;
+mod tls_reload;
 
 #[cfg(test)]
 pub(crate) use client::CLIENT_CODE_OPTIONS;
@@ -17,6 +19,8 @@ pub(crate) use client_source::ClientSource;
 pub use properties::{Properties, bad_value};
 pub(crate) use properties::{parse_bool, parse_millis, parse_value};
 #[cfg(test)]
+pub(crate) use aws_options::AWS_OPTIONS;
+#[cfg(test)]
 pub(crate) use security::SECURITY_OPTIONS;
 pub use security::{
     OAuthBearerToken, PemSource, SaslConfig, SaslMechanism, Secret, SecurityProtocol, TlsConfig,
@@ -24,3 +28,4 @@ pub use security::{
 };
 pub(crate) use security::{SaslCredentials, SecurityBuilder, SecurityConfig};
 pub(crate) use tls_material::provider as crypto_provider;
+pub use tls_reload::TlsConfigProvider;

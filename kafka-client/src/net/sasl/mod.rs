@@ -8,6 +8,8 @@
 //! application's [`crate::config::TokenProvider`]). No secret ever reaches an error
 //! message or a log line.
 
+#[cfg(feature = "aws-msk-iam")]
+mod aws_msk_iam;
 mod oauthbearer;
 mod plain;
 mod scram;
@@ -133,6 +135,18 @@ pub(crate) async fn authenticate(
                 )
             })?;
             Box::new(oauthbearer::OAuthBearer::new(token))
+        }
+        #[cfg(feature = "aws-msk-iam")]
+        (SaslCredentials::AwsMskIam(iam), SaslMechanism::AwsMskIam) => {
+            let host = crate::aws::msk::host_of(context.address.as_deref().unwrap_or_default());
+            let payload = iam.auth_payload(host).await.map_err(|e| {
+                auth_error(
+                    ApiKey::SaslAuthenticate,
+                    None,
+                    format!("cannot sign the MSK IAM payload: {e}"),
+                )
+            })?;
+            Box::new(aws_msk_iam::AwsMskIam::new(payload))
         }
         (_, m) => {
             // `SaslConfig` is validated at build, so this does not happen.
