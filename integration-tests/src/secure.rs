@@ -368,7 +368,11 @@ fn dn(cn: &str) -> DistinguishedName {
     dn
 }
 
-pub(crate) fn leaf_params(cn: &str, sans: &[&str], eku: ExtendedKeyUsagePurpose) -> Result<CertificateParams> {
+pub(crate) fn leaf_params(
+    cn: &str,
+    sans: &[&str],
+    eku: ExtendedKeyUsagePurpose,
+) -> Result<CertificateParams> {
     let sans: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
     let mut p = CertificateParams::new(sans).map_err(rcgen_err("certificate params"))?;
     p.distinguished_name = dn(cn);

@@ -18,9 +18,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use pkcs8::PrivateKeyInfo;
 use pkcs8::der::pem::LineEnding;
 use pkcs8::pkcs5::pbes2;
-use pkcs8::PrivateKeyInfo;
 use rcgen::{
     CertificateRevocationListParams, ExtendedKeyUsagePurpose, Issuer, KeyIdMethod, KeyPair,
     RevocationReason, RevokedCertParams, SerialNumber,
@@ -134,13 +134,19 @@ fn config(base: ClusterConfig, certs: &RotationCerts) -> ClusterConfig {
         .with_property("ssl.keystore.type", "PEM")
         .with_property("ssl.keystore.location", path(&certs.dir.join("broker.pem")))
         .with_property("ssl.truststore.type", "PEM")
-        .with_property("ssl.truststore.location", path(&certs.dir.join("trusted-cas.pem")))
+        .with_property(
+            "ssl.truststore.location",
+            path(&certs.dir.join("trusted-cas.pem")),
+        )
         .with_property("listener.name.mtls.ssl.client.auth", "required")
         .with_property(
             "listener.name.revoked.ssl.keystore.location",
             path(&certs.dir.join("broker-revoked.pem")),
         )
-        .with_property("ssl.principal.mapping.rules", "RULE:^CN=([^,]+).*$/$1/,DEFAULT")
+        .with_property(
+            "ssl.principal.mapping.rules",
+            "RULE:^CN=([^,]+).*$/$1/,DEFAULT",
+        )
         .with_property(
             "authorizer.class.name",
             "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
@@ -196,7 +202,11 @@ fn generate(dir: &Path) -> Result<RotationCerts> {
     }
     .signed_by(&ca1)
     .map_err(rcgen_err("CRL"))?;
-    let crl = write(dir, "ca1.crl.pem", &crl.pem().map_err(rcgen_err("CRL PEM"))?)?;
+    let crl = write(
+        dir,
+        "ca1.crl.pem",
+        &crl.pem().map_err(rcgen_err("CRL PEM"))?,
+    )?;
 
     let client = ExtendedKeyUsagePurpose::ClientAuth;
     let mut leaf = |cn: &str, issuer: &Issuer<'_, KeyPair>, ca_pem: &str, file: &str| {
@@ -204,7 +214,11 @@ fn generate(dir: &Path) -> Result<RotationCerts> {
         let cert = leaf_params(cn, &[], client.clone())?
             .signed_by(&key, issuer)
             .map_err(rcgen_err(file))?;
-        let chain = write(dir, &format!("{file}.pem"), &format!("{}{ca_pem}", cert.pem()))?;
+        let chain = write(
+            dir,
+            &format!("{file}.pem"),
+            &format!("{}{ca_pem}", cert.pem()),
+        )?;
         let key_path = write(dir, &format!("{file}.key"), &key.serialize_pem())?;
         Ok::<_, Error>((chain, key_path, key))
     };
@@ -226,11 +240,13 @@ fn generate(dir: &Path) -> Result<RotationCerts> {
 
 /// Encrypts a PKCS#8 key with [`KEY_PASSWORD`] (PBES2, PBKDF2-SHA256, AES-256-CBC).
 fn encrypt_pkcs8(der: &[u8]) -> Result<String> {
-    let fail = |e: &dyn std::fmt::Display| Error::new(format!("kafka-testbed: encrypting a key: {e}"));
+    let fail =
+        |e: &dyn std::fmt::Display| Error::new(format!("kafka-testbed: encrypting a key: {e}"));
     let info = PrivateKeyInfo::try_from(der).map_err(|e| fail(&e))?;
     let salt = *b"kafka-rs-testbed";
     let iv = *b"0123456789abcdef";
-    let params = pbes2::Parameters::pbkdf2_sha256_aes256cbc(10_000, &salt, &iv).map_err(|e| fail(&e))?;
+    let params =
+        pbes2::Parameters::pbkdf2_sha256_aes256cbc(10_000, &salt, &iv).map_err(|e| fail(&e))?;
     let doc = info
         .encrypt_with_params(params, KEY_PASSWORD)
         .map_err(|e| fail(&e))?;

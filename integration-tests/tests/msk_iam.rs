@@ -70,8 +70,8 @@ fn java_reference(creds: &AwsCredentials, host: &str, at: u64, user_agent: &str)
 fn check(creds: AwsCredentials, host: &str, at: u64, user_agent: &str) {
     let reference = java_reference(&creds, host, at, user_agent);
     let time = UNIX_EPOCH + Duration::from_secs(at);
-    let iam = MskIamConfig::new(Arc::new(StaticCredentials::new(creds.clone())))
-        .user_agent(user_agent);
+    let iam =
+        MskIamConfig::new(Arc::new(StaticCredentials::new(creds.clone()))).user_agent(user_agent);
     let ours = iam.signed_payload(host, &creds, time).expect("payload");
     assert_eq!(
         String::from_utf8_lossy(&ours),

@@ -151,10 +151,8 @@ impl AwsCredentialsProvider for EnvironmentCredentials {
     fn credentials(&self) -> BoxFuture<'_, Result<AwsCredentials, TokenError>> {
         Box::pin(async {
             Self::load()?.ok_or_else(|| {
-                AwsCredentialsError::new(
-                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set",
-                )
-                .into()
+                AwsCredentialsError::new("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
+                    .into()
             })
         })
     }
@@ -186,7 +184,9 @@ pub(crate) fn profile_name(given: Option<&str>) -> String {
 }
 
 fn home() -> Option<PathBuf> {
-    env("HOME").or_else(|| env("USERPROFILE")).map(PathBuf::from)
+    env("HOME")
+        .or_else(|| env("USERPROFILE"))
+        .map(PathBuf::from)
 }
 
 /// `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`.
@@ -216,9 +216,7 @@ fn ini_section(text: &str, wanted: &str, config_file: bool) -> Option<Vec<(Strin
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             let name = name.trim();
             let name = if config_file {
-                name.strip_prefix("profile ")
-                    .map(str::trim)
-                    .unwrap_or(name)
+                name.strip_prefix("profile ").map(str::trim).unwrap_or(name)
             } else {
                 name
             };
@@ -289,7 +287,11 @@ impl ProfileCredentials {
 
     /// Reads these files instead of `AWS_SHARED_CREDENTIALS_FILE`/`AWS_CONFIG_FILE` or
     /// `~/.aws/credentials` and `~/.aws/config`.
-    pub fn with_files(mut self, credentials: impl Into<PathBuf>, config: impl Into<PathBuf>) -> Self {
+    pub fn with_files(
+        mut self,
+        credentials: impl Into<PathBuf>,
+        config: impl Into<PathBuf>,
+    ) -> Self {
         self.files = Some((credentials.into(), config.into()));
         self
     }
@@ -329,9 +331,10 @@ impl ProfileCredentials {
             }
             (None, None) => {}
         }
-        if let (Some(role), Some(token_file)) =
-            (profile.get("role_arn"), profile.get("web_identity_token_file"))
-        {
+        if let (Some(role), Some(token_file)) = (
+            profile.get("role_arn"),
+            profile.get("web_identity_token_file"),
+        ) {
             let source = super::WebIdentityCredentials::new(
                 role,
                 token_file,

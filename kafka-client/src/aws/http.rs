@@ -20,7 +20,11 @@ pub(crate) struct Response {
 }
 
 /// POSTs `body` (a form) to `url` and reads the answer within `timeout`.
-pub(crate) async fn post_form(url: &str, body: &str, timeout: Duration) -> Result<Response, String> {
+pub(crate) async fn post_form(
+    url: &str,
+    body: &str,
+    timeout: Duration,
+) -> Result<Response, String> {
     match tokio::time::timeout(timeout, post(url, body)).await {
         Ok(r) => r,
         Err(_) => Err(format!("no answer from {} within {timeout:?}", redact(url))),
@@ -135,7 +139,9 @@ pub(crate) fn parse_response(raw: &[u8]) -> Result<Response, String> {
     let body = if chunked {
         dechunk(rest)?
     } else if let Some(n) = length {
-        rest.get(..n).ok_or("the response body is shorter than its Content-Length")?.to_vec()
+        rest.get(..n)
+            .ok_or("the response body is shorter than its Content-Length")?
+            .to_vec()
     } else {
         rest.to_vec()
     };

@@ -148,8 +148,18 @@ pub(crate) fn host_of(address: &str) -> &str {
 
 /// AWS partitions' endpoint DNS suffixes and the region shapes of each.
 const SUFFIXES: &[(&str, &[&str])] = &[
-    (".amazonaws.com", &["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx", "us-gov"]),
-    (".api.aws", &["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx", "us-gov"]),
+    (
+        ".amazonaws.com",
+        &[
+            "us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx", "us-gov",
+        ],
+    ),
+    (
+        ".api.aws",
+        &[
+            "us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx", "us-gov",
+        ],
+    ),
     (".amazonaws.com.cn", &["cn"]),
     (".api.amazonwebservices.com.cn", &["cn"]),
     (".c2s.ic.gov", &["us-iso"]),
@@ -181,7 +191,10 @@ fn region_shaped(label: &str, prefixes: &[&str]) -> bool {
 /// host names no region (then the configured region is needed).
 pub fn region_from_host(host: &str) -> Option<String> {
     let host = host_of(host.trim()).to_ascii_lowercase();
-    let all: Vec<&str> = SUFFIXES.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    let all: Vec<&str> = SUFFIXES
+        .iter()
+        .flat_map(|(_, p)| p.iter().copied())
+        .collect();
     for (suffix, prefixes) in SUFFIXES {
         if let Some(head) = host.strip_suffix(suffix) {
             let label = head.rsplit('.').next().unwrap_or(head);
@@ -204,10 +217,22 @@ mod tests {
     #[test]
     fn regions_from_hosts() {
         for (host, region) in [
-            ("b-1.demo.abc123.c2.kafka.us-west-2.amazonaws.com:9098", Some("us-west-2")),
-            ("b-1.demo.abc123.c2.kafka-serverless.eu-central-1.amazonaws.com", Some("eu-central-1")),
-            ("boot-x.c1.kafka.cn-north-1.amazonaws.com.cn", Some("cn-north-1")),
-            ("b-2.demo-us-west-1.c3.kafka.ap-southeast-2.amazonaws.com.", Some("ap-southeast-2")),
+            (
+                "b-1.demo.abc123.c2.kafka.us-west-2.amazonaws.com:9098",
+                Some("us-west-2"),
+            ),
+            (
+                "b-1.demo.abc123.c2.kafka-serverless.eu-central-1.amazonaws.com",
+                Some("eu-central-1"),
+            ),
+            (
+                "boot-x.c1.kafka.cn-north-1.amazonaws.com.cn",
+                Some("cn-north-1"),
+            ),
+            (
+                "b-2.demo-us-west-1.c3.kafka.ap-southeast-2.amazonaws.com.",
+                Some("ap-southeast-2"),
+            ),
             ("msk.us-gov-west-1.example.org:9098", Some("us-gov-west-1")),
             ("MSK.EU-WEST-1.example.com", Some("eu-west-1")),
             ("localhost:9092", None),

@@ -180,7 +180,10 @@ pub(crate) fn signing_key(secret: &str, scope: &Scope<'_>) -> [u8; 32] {
 
 /// The hex signature of `string_to_sign`.
 pub(crate) fn signature(secret: &str, scope: &Scope<'_>, string_to_sign: &str) -> String {
-    hex(&hmac(&signing_key(secret, scope), string_to_sign.as_bytes()))
+    hex(&hmac(
+        &signing_key(secret, scope),
+        string_to_sign.as_bytes(),
+    ))
 }
 
 /// Lower-case hex.
@@ -290,7 +293,10 @@ mod tests {
             service: "iam",
         };
         assert_eq!(
-            hex(&signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", &scope)),
+            hex(&signing_key(
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                &scope
+            )),
             "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
         );
     }
@@ -415,7 +421,10 @@ mod tests {
 
     #[test]
     fn encoding_and_sorting() {
-        assert_eq!(uri_encode("kafka-cluster:Connect"), "kafka-cluster%3AConnect");
+        assert_eq!(
+            uri_encode("kafka-cluster:Connect"),
+            "kafka-cluster%3AConnect"
+        );
         assert_eq!(uri_encode("a b/~é"), "a%20b%2F~%C3%A9");
         let q = canonical_query(&[("b".into(), "2".into()), ("a".into(), "1".into())]);
         assert_eq!(q, "a=1&b=2");

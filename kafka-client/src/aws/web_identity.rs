@@ -147,7 +147,8 @@ fn parse_credentials(xml: &str) -> Result<AwsCredentials, &'static str> {
     let secret = xml_value(creds, "SecretAccessKey").ok_or("the answer has no SecretAccessKey")?;
     let token = xml_value(creds, "SessionToken").ok_or("the answer has no SessionToken")?;
     let expiry = xml_value(creds, "Expiration").ok_or("the answer has no Expiration")?;
-    let mut c = AwsCredentials::new(id, unescape(secret)).with_session_token(Secret::new(unescape(token)));
+    let mut c =
+        AwsCredentials::new(id, unescape(secret)).with_session_token(Secret::new(unescape(token)));
     c.expires_at = Some(parse_iso8601(expiry).ok_or("the Expiration is not an ISO 8601 time")?);
     Ok(c)
 }
@@ -262,7 +263,11 @@ mod tests {
             req.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fkafka"),
             "{req}"
         );
-        assert!(req.contains("WebIdentityToken=eyJ.web.identity&") || req.ends_with("WebIdentityToken=eyJ.web.identity"), "{req}");
+        assert!(
+            req.contains("WebIdentityToken=eyJ.web.identity&")
+                || req.ends_with("WebIdentityToken=eyJ.web.identity"),
+            "{req}"
+        );
         // Cached: no second request.
         p.credentials().await.unwrap();
         assert!(requests.try_recv().is_err());

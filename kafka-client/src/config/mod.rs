@@ -10,6 +10,8 @@ mod tls_material;
 mod tls_reload;
 
 #[cfg(test)]
+pub(crate) use aws_options::AWS_OPTIONS;
+#[cfg(test)]
 pub(crate) use client::CLIENT_CODE_OPTIONS;
 #[cfg(test)]
 pub(crate) use client::CLIENT_OPTIONS;
@@ -18,8 +20,6 @@ pub use client::{BrokerAddress, ClientBuilder, ClientConfig};
 pub(crate) use client_source::ClientSource;
 pub use properties::{Properties, bad_value};
 pub(crate) use properties::{parse_bool, parse_millis, parse_value};
-#[cfg(test)]
-pub(crate) use aws_options::AWS_OPTIONS;
 #[cfg(test)]
 pub(crate) use security::SECURITY_OPTIONS;
 pub use security::{

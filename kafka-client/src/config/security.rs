@@ -396,7 +396,10 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
 /// The credentials a SASL mechanism needs.
 #[derive(Clone)]
 pub(crate) enum SaslCredentials {
-    UserPassword { username: String, password: Secret },
+    UserPassword {
+        username: String,
+        password: Secret,
+    },
     Token(Arc<dyn TokenProvider>),
     #[cfg(feature = "aws-msk-iam")]
     AwsMskIam(crate::aws::MskIamConfig),
@@ -932,8 +935,9 @@ mod tests {
         assert!(!format!("{c:?}").contains("s3cr3t-pw"));
         assert_eq!(c.sasl.unwrap().mechanism, SaslMechanism::ScramSha512);
 
-        let mut p: crate::config::Properties =
-            [("ssl.keystore.password", "s3cr3t-pw")].into_iter().collect();
+        let mut p: crate::config::Properties = [("ssl.keystore.password", "s3cr3t-pw")]
+            .into_iter()
+            .collect();
         let e = apply(&mut p).unwrap_err().to_string();
         assert!(
             e.contains("ssl.keystore.password") && !e.contains("s3cr3t-pw"),

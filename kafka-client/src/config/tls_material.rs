@@ -141,14 +141,15 @@ fn read_key(src: &PemSource, password: Option<&super::Secret>) -> Result<Private
     let text = String::from_utf8_lossy(&pem);
     let fail = |why: &str| Error::Config(format!("{what} {}: {why}", src.describe()));
     if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
-        let password = password.ok_or_else(|| {
-            fail("the key is encrypted: give its password (ssl.key.password)")
-        })?;
-        let (label, doc) = pkcs8::SecretDocument::from_pem(pem_block(&text, "ENCRYPTED PRIVATE KEY"))
-            .map_err(|_| fail("the ENCRYPTED PRIVATE KEY block is not valid PEM"))?;
+        let password = password
+            .ok_or_else(|| fail("the key is encrypted: give its password (ssl.key.password)"))?;
+        let (label, doc) =
+            pkcs8::SecretDocument::from_pem(pem_block(&text, "ENCRYPTED PRIVATE KEY"))
+                .map_err(|_| fail("the ENCRYPTED PRIVATE KEY block is not valid PEM"))?;
         debug_assert_eq!(label, "ENCRYPTED PRIVATE KEY");
-        let info = pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes())
-            .map_err(|_| fail("the ENCRYPTED PRIVATE KEY is not a PKCS#8 EncryptedPrivateKeyInfo"))?;
+        let info = pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes()).map_err(|_| {
+            fail("the ENCRYPTED PRIVATE KEY is not a PKCS#8 EncryptedPrivateKeyInfo")
+        })?;
         let plain = info.decrypt(password.expose().as_bytes()).map_err(|e| {
             fail(&format!(
                 "cannot decrypt the key (wrong ssl.key.password, or an unsupported scheme: \
@@ -255,7 +256,10 @@ mod tests {
         let e = read_key(&PemSource::Inline(key.into()), None)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("encrypted") && e.contains("ssl.key.password"), "{e}");
+        assert!(
+            e.contains("encrypted") && e.contains("ssl.key.password"),
+            "{e}"
+        );
         assert!(!e.contains("c2VjcmV0"), "{e}");
         let e = read_key(&PemSource::Inline(key.into()), Some(&"pw".into()))
             .unwrap_err()
@@ -275,7 +279,9 @@ mod tests {
         let key = read_key(&src, Some(&"test-only".into())).unwrap();
         let plain = read_key(&PemSource::Inline(OPENSSL_PLAIN_KEY.into()), None).unwrap();
         assert_eq!(key.secret_der(), plain.secret_der());
-        let e = read_key(&src, Some(&"wrong".into())).unwrap_err().to_string();
+        let e = read_key(&src, Some(&"wrong".into()))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot decrypt"), "{e}");
     }
 

@@ -146,16 +146,13 @@ impl TlsSource {
                             .into(),
                     ));
                 }
-                if let Some((last, config)) =
-                    &*cache.lock().unwrap_or_else(|e| e.into_inner())
-                {
+                if let Some((last, config)) = &*cache.lock().unwrap_or_else(|e| e.into_inner()) {
                     if *last == settings && !names_files(&settings) {
                         return Ok(config.clone());
                     }
                 }
                 let config = super::tls_material::client_config(&settings)?;
-                *cache.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some((settings, config.clone()));
+                *cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((settings, config.clone()));
                 Ok(config)
             }
         }
@@ -188,7 +185,10 @@ mod tests {
         std::fs::write(&ca, CA_A).unwrap();
         let source = TlsSource::new(&TlsConfig::new().ca_file(&ca).reload_files(true)).unwrap();
         let first = source.current().await.unwrap();
-        assert!(Arc::ptr_eq(&first, &source.current().await.unwrap()), "unchanged");
+        assert!(
+            Arc::ptr_eq(&first, &source.current().await.unwrap()),
+            "unchanged"
+        );
         // A half-written file: the last good material stays.
         std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\ntrunc").unwrap();
         assert!(Arc::ptr_eq(&first, &source.current().await.unwrap()));

@@ -48,7 +48,8 @@ mod tests {
         assert_eq!(m.initial().unwrap(), b"{\"a\":\"b\"}");
         assert!(m.initial().is_err());
         assert_eq!(
-            m.step(b"{\"version\":\"2020_10_22\",\"request-id\":\"x\"}").unwrap(),
+            m.step(b"{\"version\":\"2020_10_22\",\"request-id\":\"x\"}")
+                .unwrap(),
             None
         );
         let e = m.step(b"").unwrap_err();
