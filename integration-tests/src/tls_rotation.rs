@@ -208,19 +208,8 @@ fn generate(dir: &Path) -> Result<RotationCerts> {
         &crl.pem().map_err(rcgen_err("CRL PEM"))?,
     )?;
 
-    let client = ExtendedKeyUsagePurpose::ClientAuth;
-    let mut leaf = |cn: &str, issuer: &Issuer<'_, KeyPair>, ca_pem: &str, file: &str| {
-        let key = KeyPair::generate().map_err(rcgen_err("client key"))?;
-        let cert = leaf_params(cn, &[], client.clone())?
-            .signed_by(&key, issuer)
-            .map_err(rcgen_err(file))?;
-        let chain = write(
-            dir,
-            &format!("{file}.pem"),
-            &format!("{}{ca_pem}", cert.pem()),
-        )?;
-        let key_path = write(dir, &format!("{file}.key"), &key.serialize_pem())?;
-        Ok::<_, Error>((chain, key_path, key))
+    let leaf = |cn: &str, issuer: &Issuer<'static, KeyPair>, ca_pem: &str, file: &str| {
+        client_leaf(dir, cn, issuer, ca_pem, file)
     };
     let (admin1_chain, admin1_key_path, admin1_key) = leaf("admin", &ca1, &ca1_pem, "admin-ca1")?;
     let (admin2_chain, admin2_key, _) = leaf("admin", &ca2, &ca2_pem, "admin-ca2")?;
@@ -236,6 +225,27 @@ fn generate(dir: &Path) -> Result<RotationCerts> {
         alice_ca2: (alice_chain, alice_key),
         admin_key_encrypted: write(dir, "admin-ca1-encrypted.key", &encrypted)?,
     })
+}
+
+/// A client certificate (chain file) and its PKCS#8 key (file), signed by `issuer`.
+fn client_leaf(
+    dir: &Path,
+    cn: &str,
+    issuer: &Issuer<'static, KeyPair>,
+    ca_pem: &str,
+    file: &str,
+) -> Result<(PathBuf, PathBuf, KeyPair)> {
+    let key = KeyPair::generate().map_err(rcgen_err("client key"))?;
+    let cert = leaf_params(cn, &[], ExtendedKeyUsagePurpose::ClientAuth)?
+        .signed_by(&key, issuer)
+        .map_err(rcgen_err(file))?;
+    let chain = write(
+        dir,
+        &format!("{file}.pem"),
+        &format!("{}{ca_pem}", cert.pem()),
+    )?;
+    let key_path = write(dir, &format!("{file}.key"), &key.serialize_pem())?;
+    Ok((chain, key_path, key))
 }
 
 /// Encrypts a PKCS#8 key with [`KEY_PASSWORD`] (PBES2, PBKDF2-SHA256, AES-256-CBC).

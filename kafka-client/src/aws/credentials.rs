@@ -345,9 +345,10 @@ impl ProfileCredentials {
         }
         if profile.get("role_arn").is_some() {
             return Err(AwsCredentialsError::new(format!(
-                "profile {name:?}: role_arn with source_profile/credential_source (AssumeRole) \
-                 is not supported; use web_identity_token_file, static keys, or a custom \
-                 AwsCredentialsProvider"
+                "profile {name:?}: role_arn with source_profile/credential_source is not \
+                 supported; use AssumeRoleCredentials (sasl.aws.role.arn with \
+                 sasl.aws.profile naming the source profile), web_identity_token_file, or \
+                 static keys"
             ))
             .into());
         }

@@ -19,13 +19,15 @@ pub(crate) struct Response {
     pub body: Vec<u8>,
 }
 
-/// POSTs `body` (a form) to `url` and reads the answer within `timeout`.
+/// POSTs `body` (a form) to `url` with `headers` added, and reads the answer within
+/// `timeout`.
 pub(crate) async fn post_form(
     url: &str,
+    headers: &[(String, String)],
     body: &str,
     timeout: Duration,
 ) -> Result<Response, String> {
-    match tokio::time::timeout(timeout, post(url, body)).await {
+    match tokio::time::timeout(timeout, post(url, headers, body)).await {
         Ok(r) => r,
         Err(_) => Err(format!("no answer from {} within {timeout:?}", redact(url))),
     }
@@ -36,7 +38,19 @@ fn redact(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
 }
 
-async fn post(url: &str, body: &str) -> Result<Response, String> {
+/// The `host[:port]` of an `http(s)://` URL.
+pub(crate) fn authority(url: &str) -> &str {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(url);
+    rest.split(['/', '?']).next().unwrap_or(rest)
+}
+
+/// The form content type every request here sends.
+pub(crate) const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+async fn post(url: &str, headers: &[(String, String)], body: &str) -> Result<Response, String> {
     let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
         (true, r)
     } else if let Some(r) = url.strip_prefix("http://") {
@@ -59,10 +73,14 @@ async fn post(url: &str, body: &str) -> Result<Response, String> {
     let tcp = TcpStream::connect((host, port))
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", redact(url)))?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: \
-         application/x-www-form-urlencoded; charset=utf-8\r\nContent-Length: {}\r\n\
-         Accept: */*\r\nConnection: close\r\nUser-Agent: kafka-rs\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: {FORM}\r\n\
+         Content-Length: {}\r\nAccept: */*\r\nConnection: close\r\n\
+         User-Agent: kafka-rs\r\n{extra}\r\n{body}",
         body.len()
     );
     if tls {

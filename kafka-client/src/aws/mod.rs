@@ -1,7 +1,8 @@
 //! Amazon MSK IAM authentication (cargo feature `aws-msk-iam`): SASL `AWS_MSK_IAM` and
 //! OAUTHBEARER with MSK's signed token, SigV4 signing in Rust (`hmac`, `sha2`), and AWS
 //! credentials behind [`AwsCredentialsProvider`] (static, environment, shared profile
-//! files, web identity, and the [`DefaultCredentialsChain`] of those).
+//! files, web identity, the [`DefaultCredentialsChain`] of those, and roles assumed
+//! with [`AssumeRoleCredentials`]).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -22,6 +23,7 @@
 //! (`aws-msk-iam-auth` 2.4.0) in the `msk_iam` integration tests; MSK itself cannot run
 //! outside AWS, so no broker test exists.
 
+mod assume_role;
 mod credentials;
 mod http;
 pub(crate) mod msk;
@@ -32,6 +34,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+pub use assume_role::AssumeRoleCredentials;
 pub use credentials::{
     AwsCredentials, AwsCredentialsError, AwsCredentialsProvider, DefaultCredentialsChain,
     EnvironmentCredentials, ProfileCredentials, StaticCredentials,

@@ -92,7 +92,7 @@ impl WebIdentityCredentials {
                 self.role_arn, self.endpoint
             ))
         };
-        let resp = super::http::post_form(&self.endpoint, &form, STS_TIMEOUT)
+        let resp = super::http::post_form(&self.endpoint, &[], &form, STS_TIMEOUT)
             .await
             .map_err(fail)?;
         let body = String::from_utf8_lossy(&resp.body);
@@ -133,7 +133,7 @@ fn default_session_name() -> String {
 }
 
 /// The text of the first `<tag>...</tag>` in `xml`.
-fn xml_value<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+pub(crate) fn xml_value<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
     let open = format!("<{tag}>");
     let start = xml.find(&open)? + open.len();
     let end = xml[start..].find(&format!("</{tag}>"))? + start;
@@ -141,7 +141,7 @@ fn xml_value<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
 }
 
 /// The credentials in an `AssumeRoleWithWebIdentityResponse`.
-fn parse_credentials(xml: &str) -> Result<AwsCredentials, &'static str> {
+pub(crate) fn parse_credentials(xml: &str) -> Result<AwsCredentials, &'static str> {
     let creds = xml_value(xml, "Credentials").ok_or("the answer has no <Credentials>")?;
     let id = xml_value(creds, "AccessKeyId").ok_or("the answer has no AccessKeyId")?;
     let secret = xml_value(creds, "SecretAccessKey").ok_or("the answer has no SecretAccessKey")?;
@@ -177,12 +177,12 @@ pub(crate) fn parse_iso8601(s: &str) -> Option<SystemTime> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
 
-    const ANSWER: &str = "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+    pub(crate) const ANSWER: &str = "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
         <AssumeRoleWithWebIdentityResult><Credentials>\
         <AccessKeyId>ASIAEXAMPLE</AccessKeyId><SecretAccessKey>sec/ret+key</SecretAccessKey>\
         <SessionToken>tok&amp;en</SessionToken><Expiration>2099-01-02T03:04:05Z</Expiration>\
@@ -190,7 +190,7 @@ mod tests {
 
     /// A one-shot HTTP server: answers each connection with `status` and `body`, and
     /// hands back the requests it read.
-    async fn fake_sts(
+    pub(crate) async fn fake_sts(
         status: u16,
         body: &'static str,
     ) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
