@@ -47,6 +47,7 @@ pub mod reliability;
 pub mod schema_registry;
 pub mod secure;
 mod shared;
+pub mod tls_rotation;
 mod tools;
 mod trace;
 mod version;

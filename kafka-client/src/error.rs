@@ -526,6 +526,9 @@ pub enum TlsErrorKind {
     CertificateNotYetValid,
     /// The broker's certificate is otherwise invalid (bad encoding, signature, purpose).
     InvalidCertificate,
+    /// The broker's certificate is listed in a certificate revocation list the client
+    /// was given (`ssl.crl.location`).
+    CertificateRevoked,
     /// The broker aborted the handshake with an alert: typically it requires a client
     /// certificate and none was sent, or it does not trust the one sent.
     RejectedByPeer,
@@ -541,6 +544,7 @@ impl fmt::Display for TlsErrorKind {
             TlsErrorKind::CertificateExpired => "certificate expired",
             TlsErrorKind::CertificateNotYetValid => "certificate not yet valid",
             TlsErrorKind::InvalidCertificate => "invalid certificate",
+            TlsErrorKind::CertificateRevoked => "certificate revoked",
             TlsErrorKind::RejectedByPeer => "handshake rejected by the broker",
             TlsErrorKind::Other => "failure",
         })

@@ -11,6 +11,8 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+#[cfg(feature = "aws-msk-iam")]
+pub mod aws;
 mod client;
 pub mod cluster;
 pub mod config;

@@ -381,6 +381,7 @@ impl ClientBuilder {
         let mut b = apply_options(CLIENT_OPTIONS, self, props)?;
         b.security = apply_options(super::security::SECURITY_OPTIONS, b.security, props)?;
         b.security = apply_options(super::OIDC_OPTIONS, b.security, props)?;
+        b.security = apply_options(super::aws_options::AWS_OPTIONS, b.security, props)?;
         Ok(b)
     }
 

@@ -1,5 +1,6 @@
 //! Typed configuration: builders validated once at `build()`.
 
+mod aws_options;
 mod client;
 mod client_source;
 mod oidc;
@@ -7,7 +8,10 @@ pub(crate) mod options;
 mod properties;
 mod security;
 mod tls_material;
+mod tls_reload;
 
+#[cfg(test)]
+pub(crate) use aws_options::AWS_OPTIONS;
 #[cfg(test)]
 pub(crate) use client::CLIENT_CODE_OPTIONS;
 #[cfg(test)]
@@ -27,3 +31,4 @@ pub use security::{
 };
 pub(crate) use security::{SaslCredentials, SecurityBuilder, SecurityConfig};
 pub(crate) use tls_material::provider as crypto_provider;
+pub use tls_reload::TlsConfigProvider;

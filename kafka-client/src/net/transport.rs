@@ -73,12 +73,14 @@ pub(crate) async fn connect(
     let tcp = connect_tcp(addr, config.connect_timeout)
         .await
         .map_err(|f| fail(f.into_message()))?;
-    let Some(tls_config) = config.security.tls.clone() else {
+    let Some(source) = config.security.tls.as_ref() else {
         return Ok(Transport {
             stream: Box::new(tcp),
             tls_errors: None,
         });
     };
+    // Per connection: the material may have been rotated (`config/tls_reload.rs`).
+    let tls_config = source.current().await?;
     let name = tls::server_name(&addr.host).map_err(|f| fail(f.into_message()))?;
     let connector = tokio_rustls::TlsConnector::from(tls_config);
     let stream = connector.connect(name, tcp).await.map_err(|e| {

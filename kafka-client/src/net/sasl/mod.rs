@@ -9,6 +9,8 @@
 //! application's [`crate::config::TokenProvider`]). No secret ever reaches an error
 //! message or a log line.
 
+#[cfg(feature = "aws-msk-iam")]
+mod aws_msk_iam;
 mod oauthbearer;
 mod plain;
 mod scram;
@@ -162,6 +164,19 @@ impl Exchange {
                     .await
                     .map_err(|e| token_error(e.to_string()))?;
                 Box::new(oauthbearer::OAuthBearer::new(token))
+            }
+            #[cfg(feature = "aws-msk-iam")]
+            (SaslCredentials::AwsMskIam(iam), SaslMechanism::AwsMskIam) => {
+                let host = crate::aws::msk::host_of(context.address.as_deref().unwrap_or_default());
+                let payload = iam
+                    .auth_payload(host)
+                    .await
+                    .map_err(|e| Error::Authentication {
+                        context: context.clone().with_api(ApiKey::SaslAuthenticate),
+                        code: None,
+                        message: format!("{who}: cannot sign the MSK IAM payload: {e}"),
+                    })?;
+                Box::new(aws_msk_iam::AwsMskIam::new(payload))
             }
             (_, m) => {
                 // `SaslConfig` is validated at build, so this does not happen.
