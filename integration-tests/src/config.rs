@@ -72,6 +72,8 @@ pub struct ClusterConfig {
     /// reach every broker through its proxy, while inter-broker (`PLAINTEXT`) and
     /// controller traffic bypass it. Do not override `listeners` with it.
     pub fault_proxy: bool,
+    /// Extra JVM flags for every broker, e.g. `-Djava.security.krb5.conf=...`.
+    pub jvm_flags: Vec<String>,
 }
 
 impl Default for ClusterConfig {
@@ -95,6 +97,7 @@ impl ClusterConfig {
             detached: false,
             dir: None,
             fault_proxy: false,
+            jvm_flags: Vec::new(),
         }
     }
 
@@ -107,6 +110,12 @@ impl ClusterConfig {
     /// Sets [`ClusterConfig::fault_proxy`].
     pub fn with_fault_proxy(mut self) -> Self {
         self.fault_proxy = true;
+        self
+    }
+
+    /// Appends one flag to [`ClusterConfig::jvm_flags`].
+    pub fn with_jvm_flag(mut self, flag: impl Into<String>) -> Self {
+        self.jvm_flags.push(flag.into());
         self
     }
 

@@ -18,6 +18,7 @@ pub mod consumer;
 #[cfg(test)]
 mod docs_gen;
 pub mod error;
+mod kerberos;
 pub mod lowlevel;
 mod net;
 pub mod observe;
@@ -34,7 +35,9 @@ pub use client::Client;
 pub use cluster::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
 pub use config::{BrokerAddress, ClientBuilder, ClientConfig};
 pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, ConsumerRecords};
-pub use error::{Error, ErrorCode, ErrorContext, Result, TlsErrorKind, TransactionErrorKind};
+pub use error::{
+    Error, ErrorCode, ErrorContext, KerberosFailure, Result, TlsErrorKind, TransactionErrorKind,
+};
 pub use producer::{
     Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
 };

@@ -2,6 +2,7 @@
 
 mod client;
 mod client_source;
+mod kerberos;
 pub(crate) mod options;
 mod properties;
 mod security;
@@ -14,6 +15,9 @@ pub(crate) use client::CLIENT_OPTIONS;
 pub(crate) use client::backoff;
 pub use client::{BrokerAddress, ClientBuilder, ClientConfig};
 pub(crate) use client_source::ClientSource;
+pub use kerberos::{DEFAULT_SERVICE_NAME, KerberosConfig};
+#[cfg(feature = "gssapi")]
+pub(crate) use kerberos::{KerberosKey, ResolvedKerberos};
 pub use properties::{Properties, bad_value};
 pub(crate) use properties::{parse_bool, parse_millis, parse_value};
 #[cfg(test)]

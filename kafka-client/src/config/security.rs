@@ -16,6 +16,7 @@ use std::time::SystemTime;
 
 use crate::types::BoxFuture;
 
+use super::kerberos::{KerberosBuilder, KerberosConfig, KerberosCredentials};
 use super::options::option_table;
 
 use crate::error::{Error, Result};
@@ -239,6 +240,8 @@ pub enum SaslMechanism {
     ScramSha512,
     /// `OAUTHBEARER` (RFC 7628, KIP-255) with a token from a [`TokenProvider`].
     OAuthBearer,
+    /// `GSSAPI` (RFC 4752): Kerberos 5, see [`KerberosConfig`] (feature `gssapi`).
+    Gssapi,
 }
 
 impl SaslMechanism {
@@ -249,6 +252,7 @@ impl SaslMechanism {
             SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
             SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
             SaslMechanism::OAuthBearer => "OAUTHBEARER",
+            SaslMechanism::Gssapi => "GSSAPI",
         }
     }
 }
@@ -268,15 +272,11 @@ impl FromStr for SaslMechanism {
             "SCRAM-SHA-256" => Ok(SaslMechanism::ScramSha256),
             "SCRAM-SHA-512" => Ok(SaslMechanism::ScramSha512),
             "OAUTHBEARER" => Ok(SaslMechanism::OAuthBearer),
-            "GSSAPI" => Err(Error::Config(
-                "sasl.mechanism GSSAPI (Kerberos) is not supported; use PLAIN, SCRAM-SHA-256, \
-                 SCRAM-SHA-512 or OAUTHBEARER"
-                    .into(),
-            )),
+            "GSSAPI" => Ok(SaslMechanism::Gssapi),
             _ => Err(super::bad_value(
                 "sasl.mechanism",
                 s,
-                "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
+                "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or GSSAPI",
             )),
         }
     }
@@ -336,6 +336,7 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
 pub(crate) enum SaslCredentials {
     UserPassword { username: String, password: Secret },
     Token(Arc<dyn TokenProvider>),
+    Kerberos(Arc<KerberosCredentials>),
 }
 
 /// SASL settings: a mechanism and its credentials.
@@ -360,6 +361,7 @@ impl fmt::Debug for SaslConfig {
                 d.field("username", username).field("password", password)
             }
             SaslCredentials::Token(p) => d.field("token_provider", p),
+            SaslCredentials::Kerberos(k) => d.field("kerberos", k),
         };
         d.finish()
     }
@@ -389,6 +391,15 @@ impl SaslConfig {
         }
     }
 
+    /// `GSSAPI` (Kerberos) with these settings. Clones of the returned configuration
+    /// share one ticket cache.
+    pub fn gssapi(kerberos: KerberosConfig) -> Self {
+        Self {
+            mechanism: SaslMechanism::Gssapi,
+            credentials: SaslCredentials::Kerberos(Arc::new(KerberosCredentials::new(kerberos))),
+        }
+    }
+
     /// A user name/password mechanism (`PLAIN` or `SCRAM-*`).
     fn user_password(
         mechanism: SaslMechanism,
@@ -413,13 +424,28 @@ impl SaslConfig {
     pub fn username(&self) -> Option<&str> {
         match &self.credentials {
             SaslCredentials::UserPassword { username, .. } => Some(username),
-            SaslCredentials::Token(_) => None,
+            SaslCredentials::Token(_) | SaslCredentials::Kerberos(_) => None,
+        }
+    }
+
+    /// The Kerberos client principal, for `GSSAPI`.
+    pub fn kerberos_principal(&self) -> Option<&str> {
+        match &self.credentials {
+            SaslCredentials::Kerberos(k) => Some(k.config.principal_name()),
+            _ => None,
         }
     }
 
     fn validate(&self) -> Result<()> {
         match (&self.credentials, self.mechanism) {
             (SaslCredentials::Token(_), SaslMechanism::OAuthBearer) => Ok(()),
+            (SaslCredentials::Kerberos(k), SaslMechanism::Gssapi) => k.validate(),
+            (SaslCredentials::Kerberos(_), m) => Err(Error::Config(format!(
+                "Kerberos settings only work with GSSAPI, not {m}"
+            ))),
+            (_, SaslMechanism::Gssapi) => Err(Error::Config(
+                "sasl.mechanism GSSAPI needs Kerberos settings: use SaslConfig::gssapi".into(),
+            )),
             (SaslCredentials::UserPassword { .. }, SaslMechanism::OAuthBearer) => {
                 Err(oauth_needs_provider())
             }
@@ -478,6 +504,8 @@ pub(crate) struct SecurityBuilder {
     pub(crate) mechanism: Option<SaslMechanism>,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<Secret>,
+    /// From properties: the `sasl.kerberos.*` settings.
+    pub(crate) kerberos: KerberosBuilder,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -489,6 +517,7 @@ impl fmt::Debug for SecurityBuilder {
             .field("mechanism", &self.mechanism)
             .field("username", &self.username)
             .field("password", &self.password)
+            .field("kerberos", &self.kerberos)
             .finish()
     }
 }
@@ -510,6 +539,9 @@ impl SecurityBuilder {
                 )));
             }
             (None, Some(SaslMechanism::OAuthBearer)) => return Err(oauth_needs_provider()),
+            (None, Some(SaslMechanism::Gssapi)) => {
+                Some(SaslConfig::gssapi(self.kerberos.build(self.password)?))
+            }
             (None, Some(m)) => {
                 let username = self.username.ok_or_else(|| {
                     Error::Config(format!("sasl.mechanism {m} needs sasl.username"))
@@ -523,6 +555,11 @@ impl SecurityBuilder {
                 if self.username.is_some() || self.password.is_some() {
                     return Err(Error::Config(
                         "sasl.username/sasl.password given without sasl.mechanism".into(),
+                    ));
+                }
+                if self.kerberos.is_set() {
+                    return Err(Error::Config(
+                        "sasl.kerberos.* given without sasl.mechanism=GSSAPI".into(),
                     ));
                 }
                 None
@@ -617,13 +654,13 @@ option_table! {
             "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; when unset it follows from the TLS and SASL settings."
             => |mut b, _, v| { b.protocol = Some(v.parse()?); Ok(b) };
         "sasl" "sasl.mechanism" ["sasl.mechanisms"] "(none)" "PLAIN"
-            "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (token provider set in code)."
+            "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (token provider set in code) or GSSAPI (Kerberos, feature `gssapi`)."
             => |mut b, _, v| { b.mechanism = Some(v.parse()?); Ok(b) };
         "sasl" "sasl.username" [] "(none)" "alice"
             "SASL user name (PLAIN, SCRAM)."
             => |mut b, _, v| { b.username = Some(v); Ok(b) };
         "sasl" "sasl.password" [] "(none)" "secret"
-            "SASL password (PLAIN, SCRAM); kept in a `Secret`, never printed."
+            "SASL password (PLAIN, SCRAM; GSSAPI password login); kept in a `Secret`, never printed."
             => |mut b, _, v| { b.password = Some(Secret::new(v)); Ok(b) };
         "sasl" "sasl.jaas.config" [] "(none)" "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";"
             "Java JAAS line: only PlainLoginModule and ScramLoginModule with username and password are read."
@@ -633,6 +670,27 @@ option_table! {
                 b.password = Some(pass);
                 Ok(b)
             };
+        "sasl" "sasl.kerberos.service.name" [] "kafka" "kafka"
+            "GSSAPI: the brokers' Kerberos service name; tickets are asked for `<name>/<broker host>@REALM`."
+            => |mut b, _, v| { b.kerberos.service_name = Some(v); Ok(b) };
+        "sasl" "sasl.kerberos.principal" [] "(none)" "alice@EXAMPLE.COM"
+            "GSSAPI: the client principal, `name[/instance][@REALM]`."
+            => |mut b, _, v| { b.kerberos.principal = Some(v); Ok(b) };
+        "sasl" "sasl.kerberos.keytab" [] "(none)" "/etc/kafka/alice.keytab"
+            "GSSAPI: keytab file holding the principal's key (read at each login); without it, `sasl.password` is used."
+            => |mut b, _, v| { b.kerberos.keytab = Some(v.into()); Ok(b) };
+        "sasl" "sasl.kerberos.realm" [] "the principal's realm" "EXAMPLE.COM"
+            "GSSAPI: the realm, when the principal does not name one."
+            => |mut b, _, v| { b.kerberos.realm = Some(v); Ok(b) };
+        "sasl" "sasl.kerberos.kdc" [] "(from krb5.conf)" "kdc1.example.com:88,kdc2.example.com"
+            "GSSAPI: the realm's KDCs, comma-separated `host[:port]` (port 88 by default), tried in order over TCP."
+            => |mut b, _, v| {
+                b.kerberos.kdcs.extend(v.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from));
+                Ok(b)
+            };
+        "sasl" "sasl.kerberos.krb5.conf" [] "(none)" "/etc/krb5.conf"
+            "GSSAPI: a krb5.conf to read `default_realm` and the realm's `kdc` lines from (read once, at build)."
+            => |mut b, _, v| { b.kerberos.krb5_conf = Some(v.into()); Ok(b) };
         "tls" "ssl.ca.location" ["ssl.truststore.location"] "built-in Mozilla roots" "/etc/kafka/ca.pem"
             "PEM file of the CA certificates to trust."
             => |mut b, _, v| { b.tls_mut().ca = Some(file(v)); Ok(b) };
@@ -756,8 +814,11 @@ mod tests {
             let parsed: SaslMechanism = m.parse().unwrap();
             assert_eq!(parsed.name(), m.to_ascii_uppercase());
         }
-        let e = "GSSAPI".parse::<SaslMechanism>().unwrap_err().to_string();
-        assert!(e.contains("not supported"), "{e}");
+        assert_eq!(
+            "gssapi".parse::<SaslMechanism>().unwrap(),
+            SaslMechanism::Gssapi
+        );
+        assert!("KERBEROS".parse::<SaslMechanism>().is_err());
     }
 
     #[test]

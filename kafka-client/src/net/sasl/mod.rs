@@ -8,6 +8,8 @@
 //! application's [`crate::config::TokenProvider`]). No secret ever reaches an error
 //! message or a log line.
 
+#[cfg(feature = "gssapi")]
+mod gssapi;
 mod oauthbearer;
 mod plain;
 mod scram;
@@ -77,9 +79,10 @@ pub(crate) async fn authenticate(
     context: &ErrorContext,
 ) -> Result<Option<Duration>> {
     let mech_name = sasl.mechanism.name();
-    let who = match sasl.username() {
-        Some(u) => format!("{mech_name} as user {u:?}"),
-        None => mech_name.to_owned(),
+    let who = match (sasl.username(), sasl.kerberos_principal()) {
+        (Some(u), _) => format!("{mech_name} as user {u:?}"),
+        (None, Some(p)) => format!("{mech_name} as principal {p:?}"),
+        (None, None) => mech_name.to_owned(),
     };
     let auth_error =
         |api: ApiKey, code: Option<ErrorCode>, message: String| Error::Authentication {
@@ -134,6 +137,23 @@ pub(crate) async fn authenticate(
             })?;
             Box::new(oauthbearer::OAuthBearer::new(token))
         }
+        #[cfg(feature = "gssapi")]
+        (SaslCredentials::Kerberos(k), SaslMechanism::Gssapi) => {
+            let settings = k.resolved.get().ok_or_else(|| {
+                Error::Config("GSSAPI: the Kerberos settings were not validated".into())
+            })?;
+            let host = broker_host(context.address.as_deref().unwrap_or_default());
+            let service = format!("{}/{host}@{}", settings.service_name, settings.realm);
+            let ticket = k
+                .login
+                .service_ticket(settings, &host)
+                .await
+                .map_err(|failure| Error::Kerberos {
+                    context: context.clone().with_api(ApiKey::SaslAuthenticate),
+                    failure,
+                })?;
+            Box::new(gssapi::Gssapi::new(ticket, service))
+        }
         (_, m) => {
             // `SaslConfig` is validated at build, so this does not happen.
             return Err(Error::Config(format!(
@@ -184,6 +204,19 @@ pub(crate) async fn authenticate(
         None,
         format!("the exchange did not finish within {MAX_ROUNDS} rounds"),
     ))
+}
+
+/// The host part of a broker address (`host:port`, `[v6]:port`), lower-cased: the
+/// instance of the broker's Kerberos service principal.
+#[cfg(feature = "gssapi")]
+fn broker_host(address: &str) -> String {
+    let host = match address.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => h,
+        _ => address,
+    };
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase()
 }
 
 /// Cryptographically secure random bytes, from the TLS crypto provider (ring).
