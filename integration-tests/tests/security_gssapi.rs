@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use kafka_client::config::{KerberosConfig, Properties, SaslConfig, SaslMechanism};
-use kafka_client::consumer::Consumer;
+use kafka_client::consumer::{AutoOffsetReset, Consumer};
 use kafka_client::producer::{Producer, ProducerRecord};
 use kafka_client::{Client, Error, KerberosFailure, TopicPartition};
 use kafka_testbed::kdc::{BROKER_PRINCIPAL, GSSAPI_PORT, Kdc};
@@ -102,6 +102,7 @@ async fn produce_and_consume(client: &Client, prefix: &str) -> String {
     let consumer = Consumer::builder()
         .client(client.clone())
         .fetch_max_wait(Duration::from_millis(200))
+        .auto_offset_reset(AutoOffsetReset::Earliest)
         .build()
         .expect("consumer");
     consumer
@@ -149,7 +150,7 @@ async fn gssapi_keytab_login_produces_and_consumes() {
     // The KDC issued a TGT and a service ticket for the broker to alice.
     let log = k.kdc.log();
     assert!(
-        log.contains(&format!("AS_REQ")) && log.contains(&format!("alice@{REALM}")),
+        log.contains("AS_REQ") && log.contains(&format!("alice@{REALM}")),
         "{log}"
     );
     assert!(log.contains(&format!("kafka/localhost@{REALM}")), "{log}");

@@ -44,9 +44,7 @@ impl<T: Clone> Slot<T> {
         Fut: Future<Output = Result<(T, Duration), KerberosFailure>>,
     {
         let mut slot = self.0.lock().await;
-        if let Some(c) = slot.as_ref()
-            && Instant::now() < c.refresh_at
-        {
+        if let Some(c) = slot.as_ref().filter(|c| Instant::now() < c.refresh_at) {
             return Ok(c.value.clone());
         }
         match fetch().await {
