@@ -58,7 +58,9 @@ pub struct ClusterConfig {
     pub extra_format_args: Vec<String>,
     /// Broker JVM heap flag (`-Xmx512m` by default, or from `KAFKA_TESTBED_HEAP`).
     pub heap: String,
-    /// Extra flags of every broker JVM, e.g. `-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=...`.
+    /// Extra flags of every broker JVM, e.g.
+    /// `-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=...` or
+    /// `-Djava.security.krb5.conf=...`.
     pub jvm_flags: Vec<String>,
     /// How long [`crate::KafkaCluster::start`] and `restart_node` wait for readiness.
     pub startup_timeout: Duration,

@@ -36,6 +36,7 @@ pub mod confluent_python;
 mod error;
 pub mod fault_proxy;
 pub mod jars;
+pub mod kdc;
 mod log_config;
 mod logs;
 pub mod oidc_idp;

@@ -10,6 +10,8 @@ use std::time::Duration;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::ApiKey;
 
+pub use crate::kerberos::KerberosFailure;
+
 /// A `Result` whose error is the client's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -498,6 +500,17 @@ pub enum Error {
         message: String,
     },
 
+    /// SASL `GSSAPI` could not get or use a Kerberos ticket: the KDC's answer (unknown
+    /// principal, failed pre-authentication, clock skew), an unreachable KDC, an
+    /// unreadable keytab. Not retriable. Never contains a password or key.
+    #[error("Kerberos authentication failed ({context}): {failure}")]
+    Kerberos {
+        /// The broker the ticket was for.
+        context: ErrorContext,
+        /// What failed.
+        failure: KerberosFailure,
+    },
+
     /// The TLS handshake failed or the peer ended the TLS session with an alert: an
     /// untrusted CA, a certificate that does not name the host, an expired certificate,
     /// a client certificate the broker requires or rejects. Not retriable.
@@ -641,7 +654,10 @@ impl Error {
     /// and TLS failures ([`Error::Tls`]). These are never retriable, and end a bootstrap
     /// at once.
     pub fn is_authentication_failure(&self) -> bool {
-        matches!(self, Error::Authentication { .. } | Error::Tls { .. })
+        matches!(
+            self,
+            Error::Authentication { .. } | Error::Kerberos { .. } | Error::Tls { .. }
+        )
     }
 
     /// Whether the broker refused the operation to this principal: `TOPIC_`, `GROUP_`,
@@ -728,6 +744,7 @@ impl Error {
             | Error::UnsupportedVersion { context, .. }
             | Error::Broker { context, .. }
             | Error::Authentication { context, .. }
+            | Error::Kerberos { context, .. }
             | Error::Tls { context, .. } => Some(context),
             _ => None,
         }

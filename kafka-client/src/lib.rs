@@ -20,6 +20,7 @@ pub mod consumer;
 #[cfg(test)]
 mod docs_gen;
 pub mod error;
+mod kerberos;
 pub mod lowlevel;
 mod metrics_push;
 mod net;
@@ -41,7 +42,9 @@ pub use cluster::{
 };
 pub use config::{BrokerAddress, ClientBuilder, ClientConfig};
 pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, ConsumerRecords};
-pub use error::{Error, ErrorCode, ErrorContext, Result, TlsErrorKind, TransactionErrorKind};
+pub use error::{
+    Error, ErrorCode, ErrorContext, KerberosFailure, Result, TlsErrorKind, TransactionErrorKind,
+};
 pub use producer::{
     Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
 };

@@ -16,6 +16,7 @@ use std::time::SystemTime;
 
 use crate::types::BoxFuture;
 
+use super::kerberos::{KerberosBuilder, KerberosConfig, KerberosCredentials};
 use super::options::option_table;
 
 use crate::error::{Error, Result};
@@ -295,6 +296,8 @@ pub enum SaslMechanism {
     OAuthBearer,
     /// `AWS_MSK_IAM`: Amazon MSK's IAM authentication (cargo feature `aws-msk-iam`).
     AwsMskIam,
+    /// `GSSAPI` (RFC 4752): Kerberos 5, see [`KerberosConfig`] (feature `gssapi`).
+    Gssapi,
 }
 
 impl SaslMechanism {
@@ -306,6 +309,7 @@ impl SaslMechanism {
             SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
             SaslMechanism::OAuthBearer => "OAUTHBEARER",
             SaslMechanism::AwsMskIam => "AWS_MSK_IAM",
+            SaslMechanism::Gssapi => "GSSAPI",
         }
     }
 }
@@ -330,15 +334,11 @@ impl FromStr for SaslMechanism {
                 "sasl.mechanism AWS_MSK_IAM needs kafka-client's cargo feature `aws-msk-iam`"
                     .into(),
             )),
-            "GSSAPI" => Err(Error::Config(
-                "sasl.mechanism GSSAPI (Kerberos) is not supported; use PLAIN, SCRAM-SHA-256, \
-                 SCRAM-SHA-512 or OAUTHBEARER"
-                    .into(),
-            )),
+            "GSSAPI" => Ok(SaslMechanism::Gssapi),
             _ => Err(super::bad_value(
                 "sasl.mechanism",
                 s,
-                "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
+                "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or GSSAPI",
             )),
         }
     }
@@ -403,6 +403,7 @@ pub(crate) enum SaslCredentials {
     Token(Arc<dyn TokenProvider>),
     #[cfg(feature = "aws-msk-iam")]
     AwsMskIam(crate::aws::MskIamConfig),
+    Kerberos(Arc<KerberosCredentials>),
 }
 
 /// SASL settings: a mechanism and its credentials.
@@ -429,6 +430,7 @@ impl fmt::Debug for SaslConfig {
             SaslCredentials::Token(p) => d.field("token_provider", p),
             #[cfg(feature = "aws-msk-iam")]
             SaslCredentials::AwsMskIam(c) => d.field("aws_msk_iam", c),
+            SaslCredentials::Kerberos(k) => d.field("kerberos", k),
         };
         d.finish()
     }
@@ -469,6 +471,15 @@ impl SaslConfig {
         }
     }
 
+    /// `GSSAPI` (Kerberos) with these settings. Clones of the returned configuration
+    /// share one ticket cache.
+    pub fn gssapi(kerberos: KerberosConfig) -> Self {
+        Self {
+            mechanism: SaslMechanism::Gssapi,
+            credentials: SaslCredentials::Kerberos(Arc::new(KerberosCredentials::new(kerberos))),
+        }
+    }
+
     /// A user name/password mechanism (`PLAIN` or `SCRAM-*`).
     fn user_password(
         mechanism: SaslMechanism,
@@ -497,6 +508,14 @@ impl SaslConfig {
         }
     }
 
+    /// The Kerberos client principal, for `GSSAPI`.
+    pub fn kerberos_principal(&self) -> Option<&str> {
+        match &self.credentials {
+            SaslCredentials::Kerberos(k) => Some(k.config.principal_name()),
+            _ => None,
+        }
+    }
+
     fn validate(&self) -> Result<()> {
         match (&self.credentials, self.mechanism) {
             (SaslCredentials::Token(_), SaslMechanism::OAuthBearer) => Ok(()),
@@ -510,6 +529,13 @@ impl SaslConfig {
                 "sasl.mechanism AWS_MSK_IAM needs SaslConfig::aws_msk_iam (cargo feature \
                  `aws-msk-iam`)"
                     .into(),
+            )),
+            (SaslCredentials::Kerberos(k), SaslMechanism::Gssapi) => k.validate(),
+            (SaslCredentials::Kerberos(_), m) => Err(Error::Config(format!(
+                "Kerberos settings only work with GSSAPI, not {m}"
+            ))),
+            (_, SaslMechanism::Gssapi) => Err(Error::Config(
+                "sasl.mechanism GSSAPI needs Kerberos settings: use SaslConfig::gssapi".into(),
             )),
             (SaslCredentials::UserPassword { .. }, SaslMechanism::OAuthBearer) => {
                 Err(oauth_needs_provider())
@@ -592,6 +618,8 @@ pub(crate) struct SecurityBuilder {
     pub(crate) oidc: Option<super::OidcConfig>,
     /// From properties: `sasl.aws.*` (AWS MSK IAM).
     pub(crate) aws: super::aws_options::AwsSettings,
+    /// From properties: the `sasl.kerberos.*` settings.
+    pub(crate) kerberos: KerberosBuilder,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -605,6 +633,7 @@ impl fmt::Debug for SecurityBuilder {
             .field("password", &self.password)
             .field("oidc", &self.oidc)
             .field("aws", &self.aws)
+            .field("kerberos", &self.kerberos)
             .finish()
     }
 }
@@ -630,6 +659,9 @@ impl SecurityBuilder {
                 Some(oidc) => Some(oidc_sasl(oidc)?),
                 None => return Err(oauth_needs_provider()),
             },
+            (None, Some(SaslMechanism::Gssapi)) => {
+                Some(SaslConfig::gssapi(self.kerberos.build(self.password)?))
+            }
             (None, Some(m)) => {
                 let username = self.username.ok_or_else(|| {
                     Error::Config(format!("sasl.mechanism {m} needs sasl.username"))
@@ -650,6 +682,11 @@ impl SecurityBuilder {
                 if self.username.is_some() || self.password.is_some() {
                     return Err(Error::Config(
                         "sasl.username/sasl.password given without sasl.mechanism".into(),
+                    ));
+                }
+                if self.kerberos.is_set() {
+                    return Err(Error::Config(
+                        "sasl.kerberos.* given without sasl.mechanism=GSSAPI".into(),
                     ));
                 }
                 None
@@ -744,13 +781,13 @@ option_table! {
             "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; when unset it follows from the TLS and SASL settings."
             => |mut b, _, v| { b.protocol = Some(v.parse()?); Ok(b) };
         "sasl" "sasl.mechanism" ["sasl.mechanisms"] "(none)" "PLAIN"
-            "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (token provider set in code)."
+            "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (token provider set in code) or GSSAPI (Kerberos, feature `gssapi`)."
             => |mut b, _, v| { b.mechanism = Some(v.parse()?); Ok(b) };
         "sasl" "sasl.username" [] "(none)" "alice"
             "SASL user name (PLAIN, SCRAM)."
             => |mut b, _, v| { b.username = Some(v); Ok(b) };
         "sasl" "sasl.password" [] "(none)" "secret"
-            "SASL password (PLAIN, SCRAM); kept in a `Secret`, never printed."
+            "SASL password (PLAIN, SCRAM; GSSAPI password login); kept in a `Secret`, never printed."
             => |mut b, _, v| { b.password = Some(Secret::new(v)); Ok(b) };
         "sasl" "sasl.jaas.config" [] "(none)" "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";"
             "Java JAAS line: only PlainLoginModule and ScramLoginModule with username and password are read."
@@ -760,6 +797,27 @@ option_table! {
                 b.password = Some(pass);
                 Ok(b)
             };
+        "sasl" "sasl.kerberos.service.name" [] "kafka" "kafka"
+            "GSSAPI: the brokers' Kerberos service name; tickets are asked for `<name>/<broker host>@REALM`."
+            => |mut b, _, v| { b.kerberos.service_name = Some(v); Ok(b) };
+        "sasl" "sasl.kerberos.principal" [] "(none)" "alice@EXAMPLE.COM"
+            "GSSAPI: the client principal, `name[/instance][@REALM]`."
+            => |mut b, _, v| { b.kerberos.principal = Some(v); Ok(b) };
+        "sasl" "sasl.kerberos.keytab" [] "(none)" "/etc/kafka/alice.keytab"
+            "GSSAPI: keytab file holding the principal's key (read at each login); without it, `sasl.password` is used."
+            => |mut b, _, v| { b.kerberos.keytab = Some(v.into()); Ok(b) };
+        "sasl" "sasl.kerberos.realm" [] "the principal's realm" "EXAMPLE.COM"
+            "GSSAPI: the realm, when the principal does not name one."
+            => |mut b, _, v| { b.kerberos.realm = Some(v); Ok(b) };
+        "sasl" "sasl.kerberos.kdc" [] "(from krb5.conf)" "kdc1.example.com:88,kdc2.example.com"
+            "GSSAPI: the realm's KDCs, comma-separated `host[:port]` (port 88 by default), tried in order over TCP."
+            => |mut b, _, v| {
+                b.kerberos.kdcs.extend(v.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from));
+                Ok(b)
+            };
+        "sasl" "sasl.kerberos.krb5.conf" [] "(none)" "/etc/krb5.conf"
+            "GSSAPI: a krb5.conf to read `default_realm` and the realm's `kdc` lines from (read once, at build)."
+            => |mut b, _, v| { b.kerberos.krb5_conf = Some(v.into()); Ok(b) };
         "tls" "ssl.ca.location" ["ssl.truststore.location"] "built-in Mozilla roots" "/etc/kafka/ca.pem"
             "PEM file of the CA certificates to trust."
             => |mut b, _, v| { b.tls_mut().ca = Some(file(v)); Ok(b) };
@@ -892,8 +950,11 @@ mod tests {
             let parsed: SaslMechanism = m.parse().unwrap();
             assert_eq!(parsed.name(), m.to_ascii_uppercase());
         }
-        let e = "GSSAPI".parse::<SaslMechanism>().unwrap_err().to_string();
-        assert!(e.contains("not supported"), "{e}");
+        assert_eq!(
+            "gssapi".parse::<SaslMechanism>().unwrap(),
+            SaslMechanism::Gssapi
+        );
+        assert!("KERBEROS".parse::<SaslMechanism>().is_err());
     }
 
     #[test]

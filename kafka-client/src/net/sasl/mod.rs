@@ -11,6 +11,8 @@
 
 #[cfg(feature = "aws-msk-iam")]
 mod aws_msk_iam;
+#[cfg(feature = "gssapi")]
+mod gssapi;
 mod oauthbearer;
 mod plain;
 mod scram;
@@ -139,9 +141,10 @@ impl Exchange {
     /// Sets up the mechanism, fetching a token from the provider for OAUTHBEARER.
     pub(crate) async fn start(sasl: &SaslConfig, context: &ErrorContext) -> Result<Self> {
         let mech_name = sasl.mechanism.name();
-        let who = match sasl.username() {
-            Some(u) => format!("{mech_name} as user {u:?}"),
-            None => mech_name.to_owned(),
+        let who = match (sasl.username(), sasl.kerberos_principal()) {
+            (Some(u), _) => format!("{mech_name} as user {u:?}"),
+            (None, Some(p)) => format!("{mech_name} as principal {p:?}"),
+            (None, None) => mech_name.to_owned(),
         };
         let token_error = |e: String| Error::Authentication {
             context: context.clone().with_api(ApiKey::SaslAuthenticate),
@@ -164,6 +167,23 @@ impl Exchange {
                     .await
                     .map_err(|e| token_error(e.to_string()))?;
                 Box::new(oauthbearer::OAuthBearer::new(token))
+            }
+            #[cfg(feature = "gssapi")]
+            (SaslCredentials::Kerberos(k), SaslMechanism::Gssapi) => {
+                let settings = k.resolved.get().ok_or_else(|| {
+                    Error::Config("GSSAPI: the Kerberos settings were not validated".into())
+                })?;
+                let host = broker_host(context.address.as_deref().unwrap_or_default());
+                let service = format!("{}/{host}@{}", settings.service_name, settings.realm);
+                let ticket = k
+                    .login
+                    .service_ticket(settings, &host)
+                    .await
+                    .map_err(|failure| Error::Kerberos {
+                        context: context.clone().with_api(ApiKey::SaslAuthenticate),
+                        failure,
+                    })?;
+                Box::new(gssapi::Gssapi::new(ticket, service))
             }
             #[cfg(feature = "aws-msk-iam")]
             (SaslCredentials::AwsMskIam(iam), SaslMechanism::AwsMskIam) => {
@@ -269,6 +289,19 @@ impl Exchange {
             }
         }
     }
+}
+
+/// The host part of a broker address (`host:port`, `[v6]:port`), lower-cased: the
+/// instance of the broker's Kerberos service principal.
+#[cfg(feature = "gssapi")]
+fn broker_host(address: &str) -> String {
+    let host = match address.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => h,
+        _ => address,
+    };
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase()
 }
 
 /// Cryptographically secure random bytes, from the TLS crypto provider (ring).
