@@ -121,6 +121,7 @@ pub struct ClientConfig {
     pub(crate) max_response_size: usize,
     pub(crate) security: super::SecurityConfig,
     pub(crate) hooks: Option<crate::observe::HooksRef>,
+    pub(crate) dialer: Option<crate::net::Dialer>,
 }
 
 impl ClientConfig {
@@ -186,6 +187,8 @@ pub struct ClientBuilder {
     max_response_size: usize,
     security: super::SecurityBuilder,
     hooks: Option<crate::observe::HooksRef>,
+    /// Set only by `lowlevel::with_dialer`.
+    pub(crate) dialer: Option<crate::net::Dialer>,
 }
 
 impl Default for ClientBuilder {
@@ -204,6 +207,7 @@ impl Default for ClientBuilder {
             max_response_size: 100 * 1024 * 1024,
             security: super::SecurityBuilder::default(),
             hooks: None,
+            dialer: None,
         }
     }
 }
@@ -381,6 +385,7 @@ impl ClientBuilder {
             retry_backoff_max: self.retry_backoff_max,
             max_response_size: self.max_response_size,
             hooks: self.hooks,
+            dialer: self.dialer,
         })
     }
 
