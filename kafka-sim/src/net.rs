@@ -1,0 +1,146 @@
+//! The simulated network: a [`Dial`] that connects the client to a simulated broker
+//! over an in-memory pipe, and the broker side of each connection, where the seeded
+//! network faults happen (lost requests, lost responses, delayed and duplicated
+//! responses). A crash or a reset closes a broker's connections.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_client::BrokerAddress;
+use kafka_client::lowlevel::{AsyncStream, Dial, DialFuture};
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::Decodable;
+use kafka_testkit::raw::Req;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::task::AbortHandle;
+
+use crate::cluster::{Cluster, PORT};
+use crate::faults::Chaos;
+
+/// The broker side of the client's connections, per broker, to close them.
+#[derive(Debug, Default)]
+pub(crate) struct Connections(Mutex<Vec<(i32, AbortHandle)>>);
+
+impl Connections {
+    /// Closes every connection of `broker`.
+    pub fn reset(&self, broker: i32) {
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        all.retain(|(b, h)| {
+            if *b == broker {
+                h.abort();
+            }
+            *b != broker && !h.is_finished()
+        });
+    }
+}
+
+/// Dials simulated brokers (`broker-<id>:9092`).
+#[derive(Debug, Clone)]
+pub(crate) struct SimDialer {
+    pub cluster: Cluster,
+    pub chaos: Chaos,
+    pub connections: Arc<Connections>,
+}
+
+impl Dial for SimDialer {
+    fn dial(&self, addr: &BrokerAddress) -> DialFuture {
+        let this = self.clone();
+        let broker = addr
+            .host
+            .strip_prefix("broker-")
+            .and_then(|id| id.parse::<i32>().ok())
+            .filter(|_| addr.port == PORT);
+        Box::pin(async move {
+            let Some(broker) = broker.filter(|&b| this.cluster.alive(b)) else {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    "simulated broker is down",
+                ));
+            };
+            let (client, server) = tokio::io::duplex(1 << 20);
+            let task = tokio::spawn(serve(server, broker, this.cluster.clone(), this.chaos));
+            this.connections
+                .0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((broker, task.abort_handle()));
+            Ok(Box::new(client) as Box<dyn AsyncStream>)
+        })
+    }
+}
+
+/// What the network does to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NetFault {
+    /// The connection drops before the broker reads the request.
+    LoseRequest,
+    /// The broker acts on the request, then the connection drops.
+    LoseResponse,
+    /// The response arrives this late.
+    Delay(Duration),
+    /// The response frame arrives twice.
+    Duplicate,
+}
+
+async fn serve(mut sock: DuplexStream, broker: i32, cluster: Cluster, chaos: Chaos) {
+    loop {
+        let Ok(len) = sock.read_i32().await else {
+            return;
+        };
+        if len < 4 {
+            return;
+        }
+        let mut body = vec![0u8; len as usize];
+        if sock.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let Some(req) = decode(Bytes::from(body)) else {
+            return;
+        };
+        if !cluster.alive(broker) {
+            return;
+        }
+        let fault = chaos.net_fault(req.api);
+        if fault == Some(NetFault::LoseRequest) {
+            return;
+        }
+        let Some(out) = cluster.answer(broker, &req).await else {
+            return;
+        };
+        if fault == Some(NetFault::LoseResponse) {
+            return;
+        }
+        if let Some(NetFault::Delay(d)) = fault {
+            tokio::time::sleep(d).await;
+        }
+        if req.api == ApiKey::Fetch && out.len() < 200 {
+            // An empty fetch waits, as a broker's long poll does.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if !cluster.alive(broker) || sock.write_all(&out).await.is_err() {
+            return;
+        }
+        if fault == Some(NetFault::Duplicate) && sock.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn decode(mut buf: Bytes) -> Option<Req> {
+    if buf.len() < 4 {
+        return None;
+    }
+    let key = i16::from_be_bytes([buf[0], buf[1]]);
+    let version = i16::from_be_bytes([buf[2], buf[3]]);
+    let api = ApiKey::try_from(key).ok()?;
+    let header = RequestHeader::decode(&mut buf, api.request_header_version(version)).ok()?;
+    Some(Req {
+        api,
+        version,
+        correlation_id: header.correlation_id,
+        body: buf,
+        port: PORT,
+    })
+}
