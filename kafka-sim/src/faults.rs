@@ -46,6 +46,11 @@ impl Chaos {
         f(&mut self.rng.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// Whether this run duplicates response frames.
+    pub fn duplicates(&self) -> bool {
+        self.rates[3] > 0
+    }
+
     /// Stops every fault (the run's quiet end).
     pub fn calm(&self) {
         self.on.store(false, Ordering::SeqCst);

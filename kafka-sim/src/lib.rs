@@ -38,8 +38,6 @@ use crate::cluster::{Cluster, PARTITIONS};
 use crate::faults::Chaos;
 use crate::net::{Connections, SimDialer};
 
-/// Records one run sends.
-const RECORDS: u64 = 150;
 /// Simulated time the sends have to resolve (far beyond the producer's 60 s delivery
 /// timeout: a send still pending then never resolves).
 const SEND_DEADLINE: Duration = Duration::from_secs(300);
@@ -166,7 +164,20 @@ async fn simulate(seed: u64) -> Outcome {
         })
     };
 
-    let sends = workload::produce(&dialer, &chaos, RECORDS, SEND_DEADLINE).await;
+    let hasty = tokio::spawn(workload::produce(
+        dialer.clone(),
+        chaos.clone(),
+        workload::HASTY,
+        SEND_DEADLINE,
+    ));
+    let mut sends = workload::produce(
+        dialer.clone(),
+        chaos.clone(),
+        workload::PATIENT,
+        SEND_DEADLINE,
+    )
+    .await;
+    sends.extend(hasty.await.unwrap_or_default());
     chaos.calm();
     let _ = driver.await;
     if let Ok(Some(member)) = crasher.await {
@@ -209,7 +220,7 @@ async fn simulate(seed: u64) -> Outcome {
             .collect();
         (logs, st.group.commits.clone())
     };
-    let violations = invariants::check(&history, &logs, &commits);
+    let violations = invariants::check(chaos.duplicates(), &history, &logs, &commits);
     Outcome {
         seed,
         violations,

@@ -60,38 +60,70 @@ pub struct History {
 }
 
 /// Builds a client that dials the simulated brokers.
-pub(crate) fn client(dialer: &SimDialer, id: &str) -> Client {
+pub(crate) fn client(dialer: &SimDialer, id: &str, request_timeout: Duration) -> Client {
     let builder = ClientBuilder::new()
         .bootstrap_servers(["broker-1:9092", "broker-2:9092", "broker-3:9092"])
         .client_id(id)
-        .request_timeout(Duration::from_secs(5))
+        .request_timeout(request_timeout)
         .connect_timeout(Duration::from_secs(2));
     with_dialer(builder, Arc::new(dialer.clone()))
         .build()
         .expect("the simulation's client configuration is valid")
 }
 
-/// Sends `records` records through one idempotent producer; returns their outcomes.
+/// One idempotent producer of a run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProducerSpec {
+    pub name: &'static str,
+    /// Its records are numbered from here.
+    pub first: u64,
+    pub records: u64,
+    pub request_timeout: Duration,
+    pub delivery_timeout: Duration,
+}
+
+/// The patient producer: its delivery timeout outlasts every fault, so each of its
+/// sends must be acknowledged (L1).
+pub(crate) const PATIENT: ProducerSpec = ProducerSpec {
+    name: "patient",
+    first: 0,
+    records: 200,
+    request_timeout: Duration::from_secs(5),
+    delivery_timeout: Duration::from_secs(60),
+};
+
+/// The hasty producer: short timeouts, so sends fail while faults last; its failures
+/// exercise the verdicts (I8) and the epoch bumps that follow failed batches.
+pub(crate) const HASTY: ProducerSpec = ProducerSpec {
+    name: "hasty",
+    first: 1_000_000,
+    records: 120,
+    request_timeout: Duration::from_millis(700),
+    delivery_timeout: Duration::from_millis(1500),
+};
+
+/// Sends the records of `spec` through one idempotent producer (acks=all); returns
+/// their outcomes.
 pub(crate) async fn produce(
-    dialer: &SimDialer,
-    chaos: &Chaos,
-    records: u64,
+    dialer: SimDialer,
+    chaos: Chaos,
+    spec: ProducerSpec,
     deadline: Duration,
 ) -> Vec<SendRecord> {
     let producer = Producer::builder()
-        .client(client(dialer, "sim-producer"))
+        .client(client(&dialer, spec.name, spec.request_timeout))
         .enable_idempotence(true)
         .acks(Acks::All)
         .linger(Duration::from_millis(2))
-        .delivery_timeout(Duration::from_secs(60))
+        .delivery_timeout(spec.delivery_timeout)
         .build()
         .expect("the simulation's producer configuration is valid");
     let results: Arc<Mutex<Vec<SendRecord>>> = Arc::new(Mutex::new(Vec::new()));
     let mut pending = Vec::new();
-    for number in 0..records {
-        let (partition, pause) = chaos.with(|r| (r.i32(0..3), r.u64(0..8)));
-        if pause > 5 {
-            tokio::time::sleep(Duration::from_millis(pause * 3)).await;
+    for number in spec.first..spec.first + spec.records {
+        let (partition, pause) = chaos.with(|r| (r.i32(0..3), r.u64(0..80)));
+        if pause > 20 {
+            tokio::time::sleep(Duration::from_millis(pause)).await;
         }
         let record = ProducerRecord::new(TOPIC)
             .with_partition(partition)
@@ -150,7 +182,11 @@ pub(crate) async fn consume(
     delivered: Arc<Mutex<Vec<Delivered>>>,
 ) {
     let consumer = Consumer::builder()
-        .client(client(&dialer, &format!("sim-consumer-{incarnation}")))
+        .client(client(
+            &dialer,
+            &format!("sim-consumer-{incarnation}"),
+            Duration::from_secs(5),
+        ))
         .group_id(GROUP)
         .group_protocol(GroupProtocol::Classic)
         .auto_offset_reset(AutoOffsetReset::Earliest)

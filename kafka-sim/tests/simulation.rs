@@ -22,6 +22,13 @@ fn seeds() -> Vec<u64> {
 
 #[test]
 fn simulation_keeps_every_invariant_across_seeds() {
+    if std::env::var_os("SIM_TRACE").is_some() {
+        // The SDK's debug events (retries, connection closes), for one seed's story.
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
+            .with_test_writer()
+            .try_init();
+    }
     let seeds = seeds();
     let started = Instant::now();
     let threads = 2;
