@@ -537,6 +537,15 @@ impl Cluster {
             .flat_map(|t| t.partitions.iter())
             .map(|p| (p.partition_index, p.committed_offset))
             .collect();
+        if std::env::var_os("SIM_DEBUG").is_some() {
+            eprintln!(
+                "{:?} broker {node} OffsetCommit {} gen {} {:?}",
+                Instant::now(),
+                r.member_id,
+                r.generation_id_or_member_epoch,
+                offsets
+            );
+        }
         let code = match self.coordinator_error(node) {
             Err(code) => code,
             Ok(()) => self

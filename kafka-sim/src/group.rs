@@ -80,7 +80,9 @@ impl Default for Group {
             assignments: BTreeMap::new(),
             next_member: 0,
             commits: Vec::new(),
-            offsets: BTreeMap::new(),
+            // Offset 0 committed for every partition before the run (see the
+            // consumers' `latest` reset policy in the workload).
+            offsets: (0..crate::cluster::PARTITIONS).map(|p| (p, 0)).collect(),
         }
     }
 }

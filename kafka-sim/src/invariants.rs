@@ -144,15 +144,17 @@ pub(crate) fn check(
         }
     }
     // I6
-    let mut last: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+    let mut last: BTreeMap<(&str, i32), (i64, i32)> = BTreeMap::new();
     for c in commits.iter().filter(|c| c.generation >= 0) {
-        if let Some(prev) = last.insert((&c.member, c.partition), c.offset) {
+        if let Some((prev, generation)) =
+            last.insert((&c.member, c.partition), (c.offset, c.generation))
+        {
             if c.offset < prev {
                 out.push(violation(
                     "I6",
                     format!(
-                        "{} committed {} for partition {} after committing {prev}",
-                        c.member, c.offset, c.partition
+                        "{} committed {} for partition {} in generation {} after committing {prev} in generation {generation}",
+                        c.member, c.offset, c.partition, c.generation
                     ),
                 ));
             }

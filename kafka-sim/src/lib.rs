@@ -89,6 +89,29 @@ impl Outcome {
         )
     }
 
+    /// What each consumer member delivered, per partition, as offset ranges in
+    /// delivery order (`member 0 p1: 0-49 50-94 45-60`).
+    pub fn deliveries(&self) -> String {
+        let mut runs: std::collections::BTreeMap<(usize, i32), Vec<(i64, i64)>> =
+            std::collections::BTreeMap::new();
+        for &(member, partition, offset, _) in &self.history.delivered {
+            let r = runs.entry((member, partition)).or_default();
+            match r.last_mut() {
+                Some((_, end)) if *end + 1 == offset => *end = offset,
+                _ => r.push((offset, offset)),
+            }
+        }
+        let mut s = String::new();
+        for ((member, partition), r) in runs {
+            let ranges: Vec<String> = r.iter().map(|(a, b)| format!("{a}-{b}")).collect();
+            s.push_str(&format!(
+                "  member {member} p{partition}: {}\n",
+                ranges.join(" ")
+            ));
+        }
+        s
+    }
+
     /// A readable account of the violations, the reproduction line first.
     pub fn report(&self) -> String {
         let mut s = format!(

@@ -4,7 +4,10 @@
 //! responses). A crash or a reset closes a broker's connections.
 
 use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,7 +16,7 @@ use kafka_client::lowlevel::{AsyncStream, Dial, DialFuture};
 use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::Decodable;
 use kafka_testkit::raw::Req;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::task::AbortHandle;
 
 use crate::cluster::{Cluster, PORT};
@@ -60,13 +63,23 @@ impl Dial for SimDialer {
                 ));
             };
             let (client, server) = tokio::io::duplex(1 << 20);
-            let task = tokio::spawn(serve(server, broker, this.cluster.clone(), this.chaos));
+            let closed = Arc::new(AtomicBool::new(false));
+            let task = tokio::spawn(serve(
+                server,
+                closed.clone(),
+                broker,
+                this.cluster.clone(),
+                this.chaos,
+            ));
             this.connections
                 .0
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push((broker, task.abort_handle()));
-            Ok(Box::new(client) as Box<dyn AsyncStream>)
+            Ok(Box::new(ClientEnd {
+                inner: client,
+                closed,
+            }) as Box<dyn AsyncStream>)
         })
     }
 }
@@ -84,7 +97,57 @@ pub(crate) enum NetFault {
     Duplicate,
 }
 
-async fn serve(mut sock: DuplexStream, broker: i32, cluster: Cluster, chaos: Chaos) {
+/// The client's end of a pipe. Dropping it (the client closed the connection) tells
+/// the broker side to drop what it has not read yet: a broker reads a connection's next
+/// request only after answering the previous one, and a closed socket's unread bytes
+/// are never read, so a request the client gave up on is not acted on later.
+struct ClientEnd {
+    inner: DuplexStream,
+    closed: Arc<AtomicBool>,
+}
+
+impl Drop for ClientEnd {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+}
+
+impl AsyncRead for ClientEnd {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ClientEnd {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.closed.store(true, Ordering::SeqCst);
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+async fn serve(
+    mut sock: DuplexStream,
+    closed: Arc<AtomicBool>,
+    broker: i32,
+    cluster: Cluster,
+    chaos: Chaos,
+) {
     loop {
         let Ok(len) = sock.read_i32().await else {
             return;
@@ -99,7 +162,7 @@ async fn serve(mut sock: DuplexStream, broker: i32, cluster: Cluster, chaos: Cha
         let Some(req) = decode(Bytes::from(body)) else {
             return;
         };
-        if !cluster.alive(broker) {
+        if !cluster.alive(broker) || closed.load(Ordering::SeqCst) {
             return;
         }
         let fault = chaos.net_fault(req.api);

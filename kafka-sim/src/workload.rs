@@ -1,9 +1,11 @@
 //! The workload a run drives through the SDK's real code: one idempotent producer
 //! (acks=all) sending numbered records to seeded partitions, and a classic-protocol
-//! consumer group whose members poll and commit after every poll; one member may
+//! consumer group whose members poll and commit after every poll (mostly in the
+//! background, so commits overlap); one member may
 //! crash (dropped without leaving) and be replaced. What each side saw is recorded
 //! for the invariants.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,7 +13,7 @@ use std::time::Duration;
 use kafka_client::consumer::{AutoOffsetReset, Consumer, GroupProtocol};
 use kafka_client::lowlevel::with_dialer;
 use kafka_client::producer::{Acks, Producer, ProducerRecord};
-use kafka_client::{Client, ClientBuilder};
+use kafka_client::{Client, ClientBuilder, OffsetAndMetadata, TopicPartition};
 
 use crate::cluster::{GROUP, TOPIC};
 use crate::faults::Chaos;
@@ -189,7 +191,10 @@ pub(crate) async fn consume(
         ))
         .group_id(GROUP)
         .group_protocol(GroupProtocol::Classic)
-        .auto_offset_reset(AutoOffsetReset::Earliest)
+        // The group starts with offset 0 committed for every partition, so `latest` is
+        // never the right answer: a consumer that falls back to its reset policy when
+        // it should not skips records (C1).
+        .auto_offset_reset(AutoOffsetReset::Latest)
         .enable_auto_commit(false)
         .session_timeout(Duration::from_secs(6))
         .heartbeat_interval(Duration::from_secs(1))
@@ -199,6 +204,7 @@ pub(crate) async fn consume(
     if consumer.subscribe([TOPIC]).is_err() {
         return;
     }
+    let mut polls = 0u64;
     while !stop.load(Ordering::SeqCst) {
         if let Ok(records) = consumer.poll(Duration::from_millis(100)).await {
             let (records, _) = records.into_parts();
@@ -217,7 +223,21 @@ pub(crate) async fn consume(
                     d.push((incarnation, r.partition, r.offset, number));
                 }
             }
-            let _ = consumer.commit().await;
+            // Commits run in the background, several at once when answers are slow;
+            // every fourth poll also commits and waits (I6 checks their order).
+            let mut offsets = BTreeMap::new();
+            for r in &records {
+                offsets.insert(
+                    TopicPartition::new(TOPIC, r.partition),
+                    OffsetAndMetadata::new(r.offset + 1),
+                );
+            }
+            polls += 1;
+            if polls % 4 == 0 {
+                let _ = consumer.commit_offsets(offsets).await;
+            } else {
+                drop(consumer.commit_offsets_async(offsets));
+            }
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), consumer.close()).await;

@@ -1,77 +1,108 @@
 //! Runs the deterministic simulation over many seeds: 200 by default (CI),
-//! `SIM_SEEDS=N` for N (long runs), `SIM_SEED=S` for exactly seed S (the reproduction
-//! line a failing seed prints). Seeds run on two threads, each its own current-thread
-//! runtime with a paused clock.
+//! `SIM_SEEDS=N` for N (long runs; `SIM_FIRST_SEED` moves the start), `SIM_SEED=S`
+//! for exactly seed S (the reproduction line a failing seed prints). Seeds run on two
+//! threads, each seed on its own current-thread runtime with a paused clock.
+//! `SIM_STOP_AT_FIRST=1` (the planted-defect runner) stops at the first failing seed
+//! and prints a `PLANT-RESULT` line; `SIM_VERBOSE=1` prints one line per seed and
+//! `SIM_TRACE=1` the SDK's debug events.
 
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
+}
+
 fn seeds() -> Vec<u64> {
-    if let Some(one) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
+    if let Some(one) = env_u64("SIM_SEED") {
         return vec![one];
     }
-    let n: u64 = std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
-    let first: u64 = std::env::var("SIM_FIRST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
+    let n = env_u64("SIM_SEEDS").unwrap_or(200);
+    let first = env_u64("SIM_FIRST_SEED").unwrap_or(1);
     (first..first + n).collect()
 }
 
 #[test]
 fn simulation_keeps_every_invariant_across_seeds() {
     if std::env::var_os("SIM_TRACE").is_some() {
-        // The SDK's debug events (retries, connection closes), for one seed's story.
         let _ = tracing_subscriber::fmt()
             .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
             .with_test_writer()
             .try_init();
     }
-    let seeds = seeds();
+    let seeds = Arc::new(seeds());
+    let stop_at_first = std::env::var_os("SIM_STOP_AT_FIRST").is_some();
+    let verbose = std::env::var_os("SIM_VERBOSE").is_some();
     let started = Instant::now();
-    let threads = 2;
-    let chunks: Vec<Vec<u64>> = (0..threads)
-        .map(|t| seeds.iter().copied().skip(t).step_by(threads).collect())
-        .collect();
-    let handles: Vec<_> = chunks
-        .into_iter()
-        .map(|chunk| {
+    let next = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let failed: Arc<Mutex<Vec<(u64, Vec<&'static str>, String)>>> = Arc::default();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (seeds, next, stop, ran, failed) = (
+                seeds.clone(),
+                next.clone(),
+                stop.clone(),
+                ran.clone(),
+                failed.clone(),
+            );
             std::thread::spawn(move || {
-                chunk
-                    .into_iter()
-                    .map(kafka_sim::run)
-                    .inspect(|o| {
-                        if std::env::var_os("SIM_VERBOSE").is_some() {
-                            eprintln!("{}", o.summary());
+                while !stop.load(Ordering::SeqCst) {
+                    let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                        return;
+                    };
+                    let outcome = kafka_sim::run(seed);
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    if verbose {
+                        eprintln!("{}", outcome.summary());
+                        if !outcome.violations.is_empty() {
+                            eprint!("{}", outcome.deliveries());
                         }
-                    })
-                    .filter(|o| !o.violations.is_empty())
-                    .map(|o| (o.seed, o.report()))
-                    .collect::<Vec<_>>()
+                    }
+                    if !outcome.violations.is_empty() {
+                        let mut names: Vec<&'static str> =
+                            outcome.violations.iter().map(|v| v.invariant).collect();
+                        names.sort_unstable();
+                        names.dedup();
+                        failed.lock().unwrap().push((seed, names, outcome.report()));
+                        if stop_at_first {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                }
             })
         })
         .collect();
-    let mut failed: Vec<(u64, String)> = handles
-        .into_iter()
-        .flat_map(|h| h.join().expect("a simulation thread panicked"))
-        .collect();
+    for t in threads {
+        t.join().expect("a simulation thread panicked");
+    }
+    let mut failed = failed.lock().unwrap().clone();
     failed.sort();
+    let ran = ran.load(Ordering::SeqCst);
     eprintln!(
-        "simulation: {} seeds in {:.1} s, {} failed",
-        seeds.len(),
+        "simulation: {ran} seeds in {:.1} s, {} failed",
         started.elapsed().as_secs_f64(),
         failed.len()
     );
-    for (_, report) in &failed {
+    if stop_at_first {
+        match failed.first() {
+            Some((seed, names, _)) => eprintln!(
+                "PLANT-RESULT caught seed={seed} seeds_run={ran} invariants={}",
+                names.join(",")
+            ),
+            None => eprintln!("PLANT-RESULT missed seeds_run={ran}"),
+        }
+    }
+    for (_, _, report) in &failed {
         eprintln!("{report}");
     }
-    if let Some((seed, _)) = failed.first() {
+    if let Some((seed, _, _)) = failed.first() {
         panic!(
-            "{} of {} seeds broke an invariant; first: SIM_SEED={seed} cargo test -p kafka-sim --test simulation",
+            "{} of {ran} seeds broke an invariant; first: SIM_SEED={seed} cargo test -p kafka-sim --test simulation",
             failed.len(),
-            seeds.len()
         );
     }
 }
