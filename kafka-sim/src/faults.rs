@@ -13,10 +13,40 @@ use crate::cluster::{Cluster, PARTITIONS};
 use crate::net::{Connections, NetFault};
 use crate::replication::BROKERS;
 
-/// The run's random generator and its network fault rates.
+/// The independent random streams of a run, each seeded from the run's seed. Kept
+/// apart so that the cluster's fault schedule and each producer's choices do not shift
+/// when the SDK's own nondeterminism (see the crate docs) changes which request comes
+/// first: only the network faults' assignment to requests depends on request order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Stream {
+    /// The cluster fault driver.
+    Faults,
+    /// Per-request network faults.
+    Network,
+    /// One-off choices when the run starts.
+    Setup,
+    /// A producer's partitions and pauses (by its index).
+    Producer(usize),
+}
+
+impl Stream {
+    fn index(self) -> usize {
+        match self {
+            Stream::Faults => 0,
+            Stream::Network => 1,
+            Stream::Setup => 2,
+            Stream::Producer(i) => 3 + i,
+        }
+    }
+}
+
+/// Streams a run has.
+const STREAMS: usize = 5;
+
+/// The run's random streams and its network fault rates.
 #[derive(Debug, Clone)]
 pub(crate) struct Chaos {
-    rng: Arc<Mutex<fastrand::Rng>>,
+    rngs: Arc<Vec<Mutex<fastrand::Rng>>>,
     /// Per-mille chances of each network fault (lose request, lose response, delay,
     /// duplicate).
     rates: [u32; 4],
@@ -27,6 +57,9 @@ pub(crate) struct Chaos {
 impl Chaos {
     pub fn new(seed: u64) -> Self {
         let mut rng = fastrand::Rng::with_seed(seed);
+        let rngs = (0..STREAMS)
+            .map(|_| Mutex::new(fastrand::Rng::with_seed(rng.u64(..))))
+            .collect();
         let rates = [
             rng.u32(0..15),
             rng.u32(0..15),
@@ -34,16 +67,18 @@ impl Chaos {
             rng.u32(0..5),
         ];
         Chaos {
-            rng: Arc::new(Mutex::new(rng)),
+            rngs: Arc::new(rngs),
             rates,
             on: Arc::new(AtomicBool::new(true)),
             log: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
-    /// Runs `f` with the generator.
-    pub fn with<T>(&self, f: impl FnOnce(&mut fastrand::Rng) -> T) -> T {
-        f(&mut self.rng.lock().unwrap_or_else(|e| e.into_inner()))
+    /// Runs `f` with one of the run's random streams.
+    pub fn with<T>(&self, stream: Stream, f: impl FnOnce(&mut fastrand::Rng) -> T) -> T {
+        f(&mut self.rngs[stream.index()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Whether this run duplicates response frames.
@@ -80,7 +115,7 @@ impl Chaos {
             return None;
         }
         let [lose_req, lose_resp, delay, dup] = self.rates;
-        self.with(|rng| {
+        self.with(Stream::Network, |rng| {
             let roll = rng.u32(0..1000);
             if roll < lose_req {
                 Some(NetFault::LoseRequest)
@@ -109,12 +144,14 @@ pub(crate) async fn replicator(cluster: Cluster, tick: Duration, done: Arc<Atomi
 /// restarts every broker and heals the disks.
 pub(crate) async fn driver(cluster: Cluster, chaos: Chaos, connections: Arc<Connections>) {
     while chaos.active() {
-        let pause = chaos.with(|r| r.u64(20..600));
+        let pause = chaos.with(Stream::Faults, |r| r.u64(20..600));
         tokio::time::sleep(Duration::from_millis(pause)).await;
         if !chaos.active() {
             break;
         }
-        let (kind, broker, pick) = chaos.with(|r| (r.u32(0..7), r.i32(1..=BROKERS), r.usize(..)));
+        let (kind, broker, pick) = chaos.with(Stream::Faults, |r| {
+            (r.u32(0..7), r.i32(1..=BROKERS), r.usize(..))
+        });
         let mut st = cluster.state();
         let down = st.alive.iter().filter(|a| !**a).count();
         match kind {

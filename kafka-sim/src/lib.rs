@@ -35,7 +35,7 @@ pub use invariants::Violation;
 pub use workload::{Delivered, History, SendRecord, Sent};
 
 use crate::cluster::{Cluster, PARTITIONS};
-use crate::faults::Chaos;
+use crate::faults::{Chaos, Stream};
 use crate::net::{Connections, SimDialer};
 
 /// Simulated time the sends have to resolve (far beyond the producer's 60 s delivery
@@ -112,6 +112,15 @@ impl Outcome {
         s
     }
 
+    /// Everything a replay of the seed must reproduce: the faults, every send's
+    /// outcome and every delivery, in order.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            self.faults, self.history.sends, self.history.delivered, self.simulated
+        )
+    }
+
     /// A readable account of the violations, the reproduction line first.
     pub fn report(&self) -> String {
         let mut s = format!(
@@ -151,7 +160,7 @@ async fn simulate(seed: u64) -> Outcome {
         connections: connections.clone(),
     };
     let done = Arc::new(AtomicBool::new(false));
-    let tick = Duration::from_millis(chaos.with(|r| r.u64(1..30)));
+    let tick = Duration::from_millis(chaos.with(Stream::Setup, |r| r.u64(1..30)));
     tokio::spawn(faults::replicator(cluster.clone(), tick, done.clone()));
     let driver = tokio::spawn(faults::driver(
         cluster.clone(),
@@ -172,7 +181,9 @@ async fn simulate(seed: u64) -> Outcome {
         ));
         members.push((stop, task));
     }
-    let crash_at = chaos.with(|r| r.bool().then(|| Duration::from_millis(r.u64(100..3000))));
+    let crash_at = chaos.with(Stream::Setup, |r| {
+        r.bool().then(|| Duration::from_millis(r.u64(100..3000)))
+    });
     let crasher = {
         let dialer = dialer.clone();
         let delivered = delivered.clone();

@@ -16,7 +16,7 @@ use kafka_client::producer::{Acks, Producer, ProducerRecord};
 use kafka_client::{Client, ClientBuilder, OffsetAndMetadata, TopicPartition};
 
 use crate::cluster::{GROUP, TOPIC};
-use crate::faults::Chaos;
+use crate::faults::{Chaos, Stream};
 use crate::net::SimDialer;
 
 /// How one send ended.
@@ -77,6 +77,8 @@ pub(crate) fn client(dialer: &SimDialer, id: &str, request_timeout: Duration) ->
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ProducerSpec {
     pub name: &'static str,
+    /// Its random stream.
+    pub index: usize,
     /// Its records are numbered from here.
     pub first: u64,
     pub records: u64,
@@ -88,6 +90,7 @@ pub(crate) struct ProducerSpec {
 /// sends must be acknowledged (L1).
 pub(crate) const PATIENT: ProducerSpec = ProducerSpec {
     name: "patient",
+    index: 0,
     first: 0,
     records: 200,
     request_timeout: Duration::from_secs(5),
@@ -98,6 +101,7 @@ pub(crate) const PATIENT: ProducerSpec = ProducerSpec {
 /// exercise the verdicts (I8) and the epoch bumps that follow failed batches.
 pub(crate) const HASTY: ProducerSpec = ProducerSpec {
     name: "hasty",
+    index: 1,
     first: 1_000_000,
     records: 120,
     request_timeout: Duration::from_millis(700),
@@ -123,7 +127,9 @@ pub(crate) async fn produce(
     let results: Arc<Mutex<Vec<SendRecord>>> = Arc::new(Mutex::new(Vec::new()));
     let mut pending = Vec::new();
     for number in spec.first..spec.first + spec.records {
-        let (partition, pause) = chaos.with(|r| (r.i32(0..3), r.u64(0..80)));
+        let (partition, pause) = chaos.with(Stream::Producer(spec.index), |r| {
+            (r.i32(0..3), r.u64(0..80))
+        });
         if pause > 20 {
             tokio::time::sleep(Duration::from_millis(pause)).await;
         }

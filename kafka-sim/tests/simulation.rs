@@ -4,7 +4,8 @@
 //! threads, each seed on its own current-thread runtime with a paused clock.
 //! `SIM_STOP_AT_FIRST=1` (the planted-defect runner) stops at the first failing seed
 //! and prints a `PLANT-RESULT` line; `SIM_VERBOSE=1` prints one line per seed and
-//! `SIM_TRACE=1` the SDK's debug events.
+//! `SIM_TRACE=1` the SDK's debug events, `SIM_DEBUG=1` every OffsetCommit the
+//! simulated coordinator receives; `SIM_REPLAY=N` measures replay determinism.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -22,6 +23,39 @@ fn seeds() -> Vec<u64> {
     let n = env_u64("SIM_SEEDS").unwrap_or(200);
     let first = env_u64("SIM_FIRST_SEED").unwrap_or(1);
     (first..first + n).collect()
+}
+
+/// `SIM_REPLAY=N`: runs N seeds (from `SIM_FIRST_SEED`, default 1) twice each and counts the seeds whose second run
+/// differs from the first (faults, send outcomes, deliveries, simulated time): how
+/// deterministic a seed is in practice (see docs/reliability.md, "Simulation").
+#[test]
+fn simulation_replays_seeds() {
+    let Some(n) = env_u64("SIM_REPLAY") else {
+        return;
+    };
+    let first = env_u64("SIM_FIRST_SEED").unwrap_or(1);
+    let differing: Vec<u64> = (first..first + n)
+        .filter(|&seed| {
+            let (a, b) = (kafka_sim::run(seed), kafka_sim::run(seed));
+            if a.fingerprint() == b.fingerprint() {
+                return false;
+            }
+            if std::env::var_os("SIM_VERBOSE").is_some() {
+                eprintln!(
+                    "seed {seed}: faults {} sends {} deliveries {} time {}",
+                    a.faults == b.faults,
+                    format!("{:?}", a.history.sends) == format!("{:?}", b.history.sends),
+                    a.history.delivered == b.history.delivered,
+                    a.simulated == b.simulated
+                );
+            }
+            true
+        })
+        .collect();
+    eprintln!(
+        "simulation replay: {} of {n} seeds replayed differently: {differing:?}",
+        differing.len()
+    );
 }
 
 #[test]
