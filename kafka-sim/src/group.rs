@@ -64,6 +64,8 @@ pub(crate) struct Group {
     next_member: u32,
     /// Every accepted commit, in order.
     pub commits: Vec<Commit>,
+    /// Every generation's assignment, as the leader's SyncGroup gave it.
+    pub history: BTreeMap<i32, BTreeMap<String, Bytes>>,
     /// Committed offset per partition (of the one simulated topic).
     pub offsets: BTreeMap<i32, i64>,
 }
@@ -80,6 +82,7 @@ impl Default for Group {
             assignments: BTreeMap::new(),
             next_member: 0,
             commits: Vec::new(),
+            history: BTreeMap::new(),
             // Offset 0 committed for every partition before the run (see the
             // consumers' `latest` reset policy in the workload).
             offsets: (0..crate::cluster::PARTITIONS).map(|p| (p, 0)).collect(),
@@ -235,6 +238,8 @@ impl Group {
         self.check(member, generation)?;
         if member == self.leader && self.phase == Phase::Syncing {
             self.assignments = assignments.into_iter().collect();
+            self.history
+                .insert(self.generation, self.assignments.clone());
             self.phase = Phase::Stable;
         }
         Ok(())

@@ -6,6 +6,9 @@
 //! - **I2** no duplicate with idempotence: no record number is in the logs twice;
 //! - **I3** per-partition order: within a partition, each producer's record numbers
 //!   increase with the offset (each producer sends in number order);
+//! - **I4** no two owners: no generation assigns a partition to two members, and
+//!   every record a member delivered belongs to a partition assigned to it in the
+//!   generation it was in when `poll` returned it;
 //! - **I6** committed offsets never move backwards for a member's own commits;
 //! - **I7** every send resolves before the run's deadline;
 //! - **I8** verdicts are true: a send that failed with a definite verdict (not
@@ -22,6 +25,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use kafka_client::records::{DecodeLimits, decode_batches};
+
+use bytes::Bytes;
+use kafka_client::lowlevel::consumer_protocol::decode_assignment;
 
 use crate::group::Commit;
 use crate::replication::Batch;
@@ -59,14 +65,57 @@ pub(crate) fn numbers(batches: &[Batch]) -> Vec<(i64, u64)> {
     out
 }
 
+/// What the group coordinator recorded.
+#[derive(Debug, Default)]
+pub(crate) struct GroupRecord {
+    /// Every accepted commit.
+    pub commits: Vec<Commit>,
+    /// Every generation's assignment per member.
+    pub assignments: BTreeMap<i32, BTreeMap<String, Bytes>>,
+}
+
 /// Checks every invariant; `logs[p]` is partition `p`'s committed (offset, number)s.
 pub(crate) fn check(
     hostile: bool,
     history: &History,
     logs: &[Vec<(i64, u64)>],
-    commits: &[Commit],
+    group: &GroupRecord,
 ) -> Vec<Violation> {
     let mut out = Vec::new();
+    let commits = &group.commits;
+    // I4
+    let mut owned: std::collections::HashSet<(String, i32, i32)> = Default::default();
+    for (generation, members) in &group.assignments {
+        let mut owner: BTreeMap<i32, &str> = BTreeMap::new();
+        for (member, bytes) in members {
+            let Ok(a) = decode_assignment(bytes.clone()) else {
+                continue;
+            };
+            for tp in a.partitions {
+                owned.insert((member.clone(), *generation, tp.partition));
+                if let Some(other) = owner.insert(tp.partition, member) {
+                    out.push(violation(
+                        "I4",
+                        format!(
+                            "generation {generation} assigns partition {} to {other} and {member}",
+                            tp.partition
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(d) = history.delivered.iter().find(|d| {
+        d.generation >= 0 && !owned.contains(&(d.member.clone(), d.generation, d.partition))
+    }) {
+        out.push(violation(
+            "I4",
+            format!(
+                "{} delivered {}-{} in generation {} without owning the partition",
+                d.member, d.partition, d.offset, d.generation
+            ),
+        ));
+    }
     let mut where_is: HashMap<u64, Vec<(i32, i64)>> = HashMap::new();
     for (p, log) in logs.iter().enumerate() {
         for &(offset, n) in log {
@@ -170,7 +219,7 @@ pub(crate) fn check(
     let seen: std::collections::HashSet<(i32, i64)> = history
         .delivered
         .iter()
-        .map(|&(_, p, offset, _)| (p, offset))
+        .map(|d| (d.partition, d.offset))
         .collect();
     for (p, log) in logs.iter().enumerate() {
         if let Some((offset, n)) = log.iter().find(|(o, _)| !seen.contains(&(p as i32, *o))) {
@@ -180,7 +229,8 @@ pub(crate) fn check(
             ));
         }
     }
-    for &(member, p, offset, n) in &history.delivered {
+    for d in &history.delivered {
+        let (member, p, offset, n) = (d.incarnation, d.partition, d.offset, d.number);
         let expected = logs
             .get(p as usize)
             .and_then(|l| l.iter().find(|(o, _)| *o == offset));

@@ -94,7 +94,8 @@ impl Outcome {
     pub fn deliveries(&self) -> String {
         let mut runs: std::collections::BTreeMap<(usize, i32), Vec<(i64, i64)>> =
             std::collections::BTreeMap::new();
-        for &(member, partition, offset, _) in &self.history.delivered {
+        for d in &self.history.delivered {
+            let (member, partition, offset) = (d.incarnation, d.partition, d.offset);
             let r = runs.entry((member, partition)).or_default();
             match r.last_mut() {
                 Some((_, end)) if *end + 1 == offset => *end = offset,
@@ -247,14 +248,20 @@ async fn simulate(seed: u64) -> Outcome {
         delivered: delivered.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         consumers_caught_up: caught_up,
     };
-    let (logs, commits) = {
+    let (logs, group) = {
         let st = cluster.state();
         let logs: Vec<_> = (0..PARTITIONS as usize)
             .map(|p| invariants::numbers(&st.partitions[p].committed()))
             .collect();
-        (logs, st.group.commits.clone())
+        (
+            logs,
+            invariants::GroupRecord {
+                commits: st.group.commits.clone(),
+                assignments: st.group.history.clone(),
+            },
+        )
     };
-    let violations = invariants::check(chaos.duplicates(), &history, &logs, &commits);
+    let violations = invariants::check(chaos.duplicates(), &history, &logs, &group);
     Outcome {
         seed,
         violations,

@@ -47,8 +47,22 @@ pub struct SendRecord {
     pub outcome: Sent,
 }
 
-/// A record a consumer member delivered: (member incarnation, partition, offset, number).
-pub type Delivered = (usize, i32, i64, u64);
+/// A record a consumer member delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// Which consumer (0 and 1 from the start, 2 the replacement of a crashed one).
+    pub incarnation: usize,
+    /// Its group member id and generation when `poll` returned the record.
+    pub member: String,
+    /// The generation.
+    pub generation: i32,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// The record's number (its value).
+    pub number: u64,
+}
 
 /// What the workload saw.
 #[derive(Debug, Default)]
@@ -218,6 +232,9 @@ pub(crate) async fn consume(
                 continue;
             }
             {
+                let (member, generation) = consumer
+                    .group_metadata()
+                    .map_or((String::new(), -1), |g| (g.member_id, g.generation_id));
                 let mut d = delivered.lock().unwrap_or_else(|e| e.into_inner());
                 for r in &records {
                     let number = r
@@ -226,7 +243,14 @@ pub(crate) async fn consume(
                         .and_then(|v| std::str::from_utf8(v).ok())
                         .and_then(|v| v.parse().ok())
                         .unwrap_or(u64::MAX);
-                    d.push((incarnation, r.partition, r.offset, number));
+                    d.push(Delivered {
+                        incarnation,
+                        member: member.clone(),
+                        generation,
+                        partition: r.partition,
+                        offset: r.offset,
+                        number,
+                    });
                 }
             }
             // Commits run in the background, several at once when answers are slow;
