@@ -192,8 +192,7 @@ pub(crate) async fn produce(
         producer.close(Duration::from_secs(1)),
     )
     .await;
-    let out = results.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    out
+    results.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// One consumer member: polls and commits until `stop`; records what it delivered.

@@ -12,6 +12,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
+/// A failing seed: the seed, the invariants it broke, its report.
+type Failed = (u64, Vec<&'static str>, String);
+
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|s| s.parse().ok())
 }
@@ -73,7 +76,7 @@ fn simulation_keeps_every_invariant_across_seeds() {
     let next = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let ran = Arc::new(AtomicUsize::new(0));
-    let failed: Arc<Mutex<Vec<(u64, Vec<&'static str>, String)>>> = Arc::default();
+    let failed: Arc<Mutex<Vec<Failed>>> = Arc::default();
     let threads: Vec<_> = (0..2)
         .map(|_| {
             let (seeds, next, stop, ran, failed) = (
