@@ -16,23 +16,19 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use kafka_protocol::messages::offset_commit_response::{
-    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
-};
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
     ApiKey, BrokerId, FetchRequest, FetchResponse, FindCoordinatorResponse, HeartbeatRequest,
-    HeartbeatResponse, InitProducerIdResponse, JoinGroupRequest, JoinGroupResponse,
-    LeaveGroupRequest, LeaveGroupResponse, ListOffsetsRequest, ListOffsetsResponse,
-    MetadataResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse, ProduceRequest, ProduceResponse, ProducerId, SyncGroupRequest,
-    SyncGroupResponse, TopicName,
+    InitProducerIdResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    ListOffsetsRequest, ListOffsetsResponse, MetadataResponse, OffsetCommitRequest,
+    OffsetFetchRequest, OffsetFetchResponse, ProduceRequest, ProduceResponse, ProducerId,
+    SyncGroupRequest, SyncGroupResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
-use kafka_testkit::raw::{Req, api_versions, frame};
+use kafka_testkit::raw::{Req, api_versions, error_answer, frame};
 use tokio::time::Instant;
 
 use crate::group::{Group, JoinStart};
@@ -189,7 +185,7 @@ impl Cluster {
                         .err()
                         .unwrap_or(0)
                 });
-                frame(req, &HeartbeatResponse::default().with_error_code(code))
+                error_answer(req, code)
             }
             ApiKey::LeaveGroup => {
                 let r = LeaveGroupRequest::decode(body, v).ok()?;
@@ -202,11 +198,11 @@ impl Cluster {
                         st.group.leave(&m.member_id, now);
                     }
                 }
-                frame(req, &LeaveGroupResponse::default().with_error_code(code))
+                error_answer(req, code)
             }
             ApiKey::OffsetCommit => {
                 let r = OffsetCommitRequest::decode(body, v).ok()?;
-                frame(req, &self.offset_commit(node, &r))
+                error_answer(req, self.offset_commit(node, &r))
             }
             ApiKey::OffsetFetch => {
                 let r = OffsetFetchRequest::decode(body, v).ok()?;
@@ -271,7 +267,7 @@ impl Cluster {
                         .flatten()
                     {
                         Some(part) => part.append(node, p.records.unwrap_or_default()),
-                        None => Appended::Refused(3),
+                        None => Appended::Refused(code::UNKNOWN_TOPIC_OR_PARTITION),
                     };
                     parts.push((idx, outcome));
                 }
@@ -346,16 +342,16 @@ impl Cluster {
                     .iter()
                     .map(|fp| {
                         let resp = PartitionData::default().with_partition_index(fp.partition);
-                        let Some(p) = st
-                            .partitions
-                            .get(fp.partition as usize)
-                            .filter(|_| t.topic.as_str() == TOPIC)
-                        else {
-                            return resp.with_error_code(3);
+                        let p = match served(
+                            &st,
+                            &t.topic,
+                            fp.partition,
+                            node,
+                            fp.current_leader_epoch,
+                        ) {
+                            Ok(p) => p,
+                            Err(code) => return resp.with_error_code(code),
                         };
-                        if let Some(code) = epoch_error(p, node, fp.current_leader_epoch) {
-                            return resp.with_error_code(code);
-                        }
                         let resp = resp
                             .with_high_watermark(p.hw)
                             .with_last_stable_offset(p.hw)
@@ -388,12 +384,16 @@ impl Cluster {
                         let resp = ListOffsetsPartitionResponse::default()
                             .with_partition_index(lp.partition_index)
                             .with_timestamp(-1);
-                        let Some(p) = st.partitions.get(lp.partition_index as usize) else {
-                            return resp.with_error_code(3).with_offset(-1);
+                        let p = match served(
+                            &st,
+                            &t.name,
+                            lp.partition_index,
+                            node,
+                            lp.current_leader_epoch,
+                        ) {
+                            Ok(p) => p,
+                            Err(code) => return resp.with_error_code(code).with_offset(-1),
                         };
-                        if let Some(code) = epoch_error(p, node, lp.current_leader_epoch) {
-                            return resp.with_error_code(code).with_offset(-1);
-                        }
                         let offset = match lp.timestamp {
                             -2 => 0,
                             _ => p.hw,
@@ -530,7 +530,8 @@ impl Cluster {
         }
     }
 
-    fn offset_commit(&self, node: i32, r: &OffsetCommitRequest) -> OffsetCommitResponse {
+    /// Stores an OffsetCommit's offsets; the error code every partition gets.
+    fn offset_commit(&self, node: i32, r: &OffsetCommitRequest) -> i16 {
         let offsets: Vec<(i32, i64)> = r
             .topics
             .iter()
@@ -546,7 +547,7 @@ impl Cluster {
                 offsets
             );
         }
-        let code = match self.coordinator_error(node) {
+        match self.coordinator_error(node) {
             Err(code) => code,
             Ok(()) => self
                 .state()
@@ -554,26 +555,7 @@ impl Cluster {
                 .commit(&r.member_id, r.generation_id_or_member_epoch, &offsets)
                 .err()
                 .unwrap_or(0),
-        };
-        let topics = r
-            .topics
-            .iter()
-            .map(|t| {
-                OffsetCommitResponseTopic::default()
-                    .with_name(t.name.clone())
-                    .with_partitions(
-                        t.partitions
-                            .iter()
-                            .map(|p| {
-                                OffsetCommitResponsePartition::default()
-                                    .with_partition_index(p.partition_index)
-                                    .with_error_code(code)
-                            })
-                            .collect(),
-                    )
-            })
-            .collect();
-        OffsetCommitResponse::default().with_topics(topics)
+        }
     }
 
     fn offset_fetch(&self, node: i32, r: &OffsetFetchRequest) -> OffsetFetchResponse {
@@ -607,16 +589,27 @@ impl Cluster {
     }
 }
 
-/// The error a Fetch or ListOffsets of `p` on `node` meets: not the leader, or a
-/// stale or future leader epoch.
-fn epoch_error(p: &Partition, node: i32, current_leader_epoch: i32) -> Option<i16> {
+/// The partition a Fetch or ListOffsets on `node` reads, or its error: unknown
+/// partition, not the leader, or a stale or future leader epoch.
+fn served<'a>(
+    st: &'a State,
+    topic: &str,
+    partition: i32,
+    node: i32,
+    current_leader_epoch: i32,
+) -> Result<&'a Partition, i16> {
+    let p = usize::try_from(partition)
+        .ok()
+        .and_then(|i| st.partitions.get(i))
+        .filter(|_| topic == TOPIC)
+        .ok_or(code::UNKNOWN_TOPIC_OR_PARTITION)?;
     if p.leader != node {
-        Some(code::NOT_LEADER_OR_FOLLOWER)
+        Err(code::NOT_LEADER_OR_FOLLOWER)
     } else if current_leader_epoch >= 0 && current_leader_epoch < p.epoch {
-        Some(code::FENCED_LEADER_EPOCH)
+        Err(code::FENCED_LEADER_EPOCH)
     } else if current_leader_epoch > p.epoch {
-        Some(code::UNKNOWN_LEADER_EPOCH)
+        Err(code::UNKNOWN_LEADER_EPOCH)
     } else {
-        None
+        Ok(p)
     }
 }

@@ -13,9 +13,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_client::BrokerAddress;
 use kafka_client::lowlevel::{AsyncStream, Dial, DialFuture};
-use kafka_protocol::messages::{ApiKey, RequestHeader};
-use kafka_protocol::protocol::Decodable;
-use kafka_testkit::raw::Req;
+use kafka_protocol::messages::ApiKey;
+use kafka_testkit::raw::parse_request;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::task::AbortHandle;
 
@@ -159,7 +158,7 @@ async fn serve(
         if sock.read_exact(&mut body).await.is_err() {
             return;
         }
-        let Some(req) = decode(Bytes::from(body)) else {
+        let Some(req) = parse_request(Bytes::from(body), PORT) else {
             return;
         };
         if !cluster.alive(broker) || closed.load(Ordering::SeqCst) {
@@ -189,21 +188,4 @@ async fn serve(
             return;
         }
     }
-}
-
-fn decode(mut buf: Bytes) -> Option<Req> {
-    if buf.len() < 4 {
-        return None;
-    }
-    let key = i16::from_be_bytes([buf[0], buf[1]]);
-    let version = i16::from_be_bytes([buf[2], buf[3]]);
-    let api = ApiKey::try_from(key).ok()?;
-    let header = RequestHeader::decode(&mut buf, api.request_header_version(version)).ok()?;
-    Some(Req {
-        api,
-        version,
-        correlation_id: header.correlation_id,
-        body: buf,
-        port: PORT,
-    })
 }

@@ -14,6 +14,7 @@ use kafka_client::records::{DecodeLimits, decode_batches};
 /// Error codes the partitions answer with.
 pub(crate) mod code {
     pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
     pub const CORRUPT_MESSAGE: i16 = 2;
     pub const NOT_ENOUGH_REPLICAS: i16 = 19;
     pub const OUT_OF_ORDER_SEQUENCE: i16 = 45;
