@@ -5,6 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::ScenarioResult;
 
+/// The deterministic simulation's and the planted defects' sections (kafka-sim, issue
+/// 23), kept with the report so every regeneration of `docs/reliability.md` carries them.
+pub const SIMULATION: &str = include_str!("simulation.md");
+
 /// What the matrix has found so far (kept with the report so every regeneration
 /// carries it).
 pub const FINDINGS: &str = "
@@ -305,6 +309,7 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
          `begin` re-initialises the producer id."
     );
     out.push_str(FINDINGS);
+    out.push_str(SIMULATION);
     out
 }
 

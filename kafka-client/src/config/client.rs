@@ -125,6 +125,7 @@ pub struct ClientConfig {
     pub(crate) enable_metrics_push: bool,
     pub(crate) security: super::SecurityConfig,
     pub(crate) hooks: Option<crate::observe::HooksRef>,
+    pub(crate) dialer: Option<crate::net::Dialer>,
 }
 
 impl ClientConfig {
@@ -206,6 +207,8 @@ pub struct ClientBuilder {
     enable_metrics_push: bool,
     security: super::SecurityBuilder,
     hooks: Option<crate::observe::HooksRef>,
+    /// Set only by `lowlevel::with_dialer`.
+    pub(crate) dialer: Option<crate::net::Dialer>,
 }
 
 impl Default for ClientBuilder {
@@ -227,6 +230,7 @@ impl Default for ClientBuilder {
             enable_metrics_push: true,
             security: super::SecurityBuilder::default(),
             hooks: None,
+            dialer: None,
         }
     }
 }
@@ -440,6 +444,7 @@ impl ClientBuilder {
             rebootstrap_trigger: self.rebootstrap_trigger,
             enable_metrics_push: self.enable_metrics_push,
             hooks: self.hooks,
+            dialer: self.dialer,
         })
     }
 

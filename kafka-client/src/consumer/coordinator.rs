@@ -173,8 +173,9 @@ impl ConsumerCoordinator {
             return false;
         }
         let done = on_done();
+        let ticket = link.commit_order.ticket();
         runtime.spawn(async move {
-            if let Err(e) = send_commit(&link, &who, &offsets).await {
+            if let Err(e) = send_commit(&link, &who, &offsets, ticket).await {
                 tracing::debug!(error = %e, "auto-commit failed");
             }
             done();

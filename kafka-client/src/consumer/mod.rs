@@ -489,9 +489,13 @@ impl Consumer {
                 let commit = shared
                     .coordinator
                     .revoke_commit(st, &shared.config, &partitions);
+                let commit = commit.map(|(link, who, offsets)| {
+                    let ticket = link.commit_order.ticket();
+                    (link, who, offsets, ticket)
+                });
                 self.inner.runtime.spawn(async move {
-                    if let Some((link, who, offsets)) = commit {
-                        if let Err(e) = send_commit(&link, &who, &offsets).await {
+                    if let Some((link, who, offsets, ticket)) = commit {
+                        if let Err(e) = send_commit(&link, &who, &offsets, ticket).await {
                             tracing::warn!(error = %e, "commit on revocation failed");
                         }
                     }
@@ -876,26 +880,49 @@ impl Consumer {
         &self,
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
     ) -> Result<()> {
+        let (link, who, ticket) = self.commit_request(&offsets)?;
+        send_commit(&link, &who, &offsets, ticket).await
+    }
+
+    /// Checks a commit and takes its place in the group's commit order (at once: the
+    /// order commits are asked in is the order they are sent in).
+    fn commit_request(
+        &self,
+        offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> Result<(
+        Arc<crate::ops::CoordinatorLink>,
+        group::commit::Committer,
+        crate::ops::coordinator::CommitTicket,
+    )> {
         let link = self.link()?;
         let who = {
             let st = self.shared().lock();
             Self::check_open(&st)?;
-            checked_committer(&st, &self.shared().config, &offsets)?
+            checked_committer(&st, &self.shared().config, offsets)?
         };
-        send_commit(&link, &who, &offsets).await
+        let ticket = link.commit_order.ticket();
+        Ok((link, who, ticket))
     }
 
     /// Commits explicit offsets without waiting: the commit runs in the background. The
-    /// returned [`PendingCommit`] may be awaited for the outcome or dropped.
+    /// returned [`PendingCommit`] may be awaited for the outcome or dropped. Commits are
+    /// sent in the order they were asked, this one before any commit asked after it
+    /// returns.
     pub fn commit_offsets_async(
         &self,
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
     ) -> PendingCommit {
         let (tx, rx) = oneshot::channel();
-        let c = self.clone();
-        self.inner.runtime.spawn(async move {
-            let _ = tx.send(c.commit_offsets(offsets).await);
-        });
+        match self.commit_request(&offsets) {
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+            Ok((link, who, ticket)) => {
+                self.inner.runtime.spawn(async move {
+                    let _ = tx.send(send_commit(&link, &who, &offsets, ticket).await);
+                });
+            }
+        }
         PendingCommit { rx }
     }
 

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
 
 use crate::ops::CoordinatorLink;
+use crate::ops::coordinator::CommitTicket;
 use crate::ops::offset_fetch::{FetchingMember, offset_fetch_on};
 use crate::types::{OffsetAndMetadata, TopicPartition};
 
@@ -38,19 +39,22 @@ fn str(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
 
-/// Commits `offsets`. Every partition is stored or none is: any partition error fails
-/// the call (the broker validates the generation for the request as a whole).
+/// Commits `offsets` when `ticket`'s turn comes (take it with
+/// `link.commit_order.ticket()` when the commit is asked). Every partition is stored or
+/// none is: any partition error fails the call (the broker validates the generation
+/// for the request as a whole).
 pub(crate) async fn commit(
     link: &CoordinatorLink,
     who: &Committer,
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ticket: CommitTicket,
 ) -> Result<()> {
     if offsets.is_empty() {
         return Ok(());
     }
-    let turn = link.commit_turn.lock().await;
+    ticket.turn().await;
     let result = commit_with_retries(link, who, offsets).await;
-    drop(turn);
+    drop(ticket);
     link.client.telemetry().committed(result.is_ok());
     match &result {
         Ok(()) => {

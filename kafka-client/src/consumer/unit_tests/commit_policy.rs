@@ -266,8 +266,48 @@ async fn committing_nothing_sends_nothing() {
         epochs: None,
     };
     let started = Instant::now();
-    commit(&link, &who, &BTreeMap::new()).await.expect("no-op");
+    let ticket = link.commit_order.ticket();
+    commit(&link, &who, &BTreeMap::new(), ticket)
+        .await
+        .expect("no-op");
     assert_eq!(started.elapsed(), Duration::ZERO, "no request, no retry");
+}
+
+/// Commits go in the order they were asked, not in the order their tasks first run:
+/// a ticket taken later waits for every earlier one, and a dropped ticket (a commit
+/// given up before its turn) does not block the ones behind it. Found by kafka-sim
+/// (I6): a `commit_offsets` awaited right after a `commit_offsets_async` overtook it.
+#[tokio::test(start_paused = true)]
+async fn commit_tickets_keep_the_asked_order() {
+    use std::sync::{Arc, Mutex};
+    let order = Arc::new(crate::ops::coordinator::CommitOrder::default());
+    let first = order.ticket();
+    let dropped = order.ticket();
+    let third = order.ticket();
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let log = ran.clone();
+    // The third commit's task runs first, but waits for its turn.
+    let late = tokio::spawn(async move {
+        third.turn().await;
+        log.lock().unwrap().push(3);
+    });
+    tokio::task::yield_now().await;
+    assert!(
+        ran.lock().unwrap().is_empty(),
+        "the third commit went first"
+    );
+    first.turn().await;
+    ran.lock().unwrap().push(1);
+    drop(dropped);
+    tokio::task::yield_now().await;
+    assert_eq!(
+        *ran.lock().unwrap(),
+        vec![1],
+        "the third went before the first was done"
+    );
+    drop(first);
+    late.await.unwrap();
+    assert_eq!(*ran.lock().unwrap(), vec![1, 3]);
 }
 
 /// A commit refused with STALE_MEMBER_EPOCH (consumer protocol) waits for the next
