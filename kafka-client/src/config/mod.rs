@@ -3,8 +3,8 @@
 mod aws_options;
 mod client;
 mod client_source;
-mod oidc;
 mod kerberos;
+mod oidc;
 pub(crate) mod options;
 mod properties;
 mod security;
@@ -20,11 +20,11 @@ pub(crate) use client::CLIENT_OPTIONS;
 pub(crate) use client::backoff;
 pub use client::{BrokerAddress, ClientBuilder, ClientConfig};
 pub(crate) use client_source::ClientSource;
-pub(crate) use oidc::OIDC_OPTIONS;
-pub use oidc::{AssertionAlgorithm, OidcConfig, OidcGrant};
 pub use kerberos::{DEFAULT_SERVICE_NAME, KerberosConfig};
 #[cfg(feature = "gssapi")]
 pub(crate) use kerberos::{KerberosKey, ResolvedKerberos};
+pub(crate) use oidc::OIDC_OPTIONS;
+pub use oidc::{AssertionAlgorithm, OidcConfig, OidcGrant};
 pub use properties::{Properties, bad_value};
 pub(crate) use properties::{parse_bool, parse_millis, parse_value};
 #[cfg(test)]
