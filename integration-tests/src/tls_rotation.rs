@@ -72,12 +72,22 @@ pub struct RotationCerts {
 pub struct RotationCluster {
     cluster: KafkaCluster,
     certs: RotationCerts,
+    remove_dir: bool,
+    /// Removes the certificates once this process is gone (a cluster kept in a
+    /// `static` is never dropped).
+    cleaner: Option<std::process::Child>,
 }
 
 impl RotationCluster {
     /// Generates the certificates and starts `base` with the listeners above.
     pub fn start(base: ClusterConfig) -> Result<Self> {
         let dir = create_dir()?;
+        let keep = std::env::var(crate::KEEP_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+        let cleaner = if keep {
+            None
+        } else {
+            Some(crate::process::spawn_dir_cleaner(std::process::id(), &dir)?)
+        };
         let certs = match generate(&dir) {
             Ok(c) => c,
             Err(e) => {
@@ -86,7 +96,12 @@ impl RotationCluster {
             }
         };
         let cluster = KafkaCluster::start(config(base, &certs))?;
-        Ok(Self { cluster, certs })
+        Ok(Self {
+            cluster,
+            certs,
+            remove_dir: !keep,
+            cleaner,
+        })
     }
 
     /// The cluster.
@@ -113,7 +128,11 @@ impl RotationCluster {
 
 impl Drop for RotationCluster {
     fn drop(&mut self) {
-        if std::env::var(crate::KEEP_ENV).map_or(true, |v| v.is_empty() || v == "0") {
+        if let Some(mut c) = self.cleaner.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if self.remove_dir {
             let _ = fs::remove_dir_all(&self.certs.dir);
         }
     }
