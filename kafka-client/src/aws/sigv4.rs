@@ -264,7 +264,6 @@ pub(crate) fn presign(
 mod tests {
     //! Test vectors re-typed from AWS's public SigV4 documentation (sources named per
     //! test); none of these files were copied from a repository.
-    use std::time::Duration;
 
     use super::*;
     use crate::config::Secret;
