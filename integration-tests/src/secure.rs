@@ -114,35 +114,22 @@ pub struct TestCerts {
 pub struct SecureCluster {
     cluster: KafkaCluster,
     certs: TestCerts,
-    remove_dir: bool,
-    cleaner: Option<Child>,
+    /// Last: removed after the cluster has stopped.
+    _dir: CertDir,
 }
 
 impl SecureCluster {
     /// Generates the certificates, then starts `base` (node count, heap, ...) with the
     /// secured listeners, authorizer and SCRAM users added.
     pub fn start(base: ClusterConfig) -> Result<Self> {
-        let dir = create_dir()?;
-        let keep = std::env::var(crate::KEEP_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
-        let cleaner = if keep {
-            None
-        } else {
-            Some(crate::process::spawn_dir_cleaner(std::process::id(), &dir)?)
-        };
-        let certs = match generate(&dir) {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = fs::remove_dir_all(&dir);
-                return Err(e);
-            }
-        };
+        let dir = CertDir::create()?;
+        let certs = generate(&dir.path)?;
         let config = secure_config(base, &certs);
         let cluster = KafkaCluster::start(config)?;
         Ok(Self {
             cluster,
             certs,
-            remove_dir: !keep,
-            cleaner,
+            _dir: dir,
         })
     }
 
@@ -184,19 +171,52 @@ impl SecureCluster {
     }
 }
 
-impl Drop for SecureCluster {
+/// A fresh directory for generated certificates, removed when dropped, or else (a cluster
+/// kept in a `static` is never dropped) by a cleaner process once this process has
+/// ended; kept with `KAFKA_TESTBED_KEEP=1`.
+#[derive(Debug)]
+pub(crate) struct CertDir {
+    pub(crate) path: PathBuf,
+    remove: bool,
+    cleaner: Option<Child>,
+}
+
+impl CertDir {
+    pub(crate) fn create() -> Result<Self> {
+        let path = create_dir()?;
+        let keep = std::env::var(crate::KEEP_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+        let cleaner = if keep {
+            None
+        } else {
+            match crate::process::spawn_dir_cleaner(std::process::id(), &path) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    let _ = fs::remove_dir_all(&path);
+                    return Err(e);
+                }
+            }
+        };
+        Ok(Self {
+            path,
+            remove: !keep,
+            cleaner,
+        })
+    }
+}
+
+impl Drop for CertDir {
     fn drop(&mut self) {
         if let Some(mut c) = self.cleaner.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
-        if self.remove_dir {
-            let _ = fs::remove_dir_all(&self.certs.dir);
+        if self.remove {
+            let _ = fs::remove_dir_all(&self.path);
         }
     }
 }
 
-pub(crate) fn create_dir() -> Result<PathBuf> {
+fn create_dir() -> Result<PathBuf> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(

@@ -15,7 +15,6 @@
 //! her certificate is told `TOPIC_AUTHORIZATION_FAILED`: which certificate a connection
 //! presented is visible from the outside.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use pkcs8::PrivateKeyInfo;
@@ -29,7 +28,7 @@ use rcgen::{
 use crate::cluster::KafkaCluster;
 use crate::config::ClusterConfig;
 use crate::error::{Error, Result};
-use crate::secure::{ca_params, create_dir, leaf_params, rcgen_err, write};
+use crate::secure::{CertDir, ca_params, leaf_params, rcgen_err, write};
 
 /// The password of [`RotationCerts::admin_key_encrypted`].
 pub const KEY_PASSWORD: &str = "test-only key password";
@@ -72,21 +71,21 @@ pub struct RotationCerts {
 pub struct RotationCluster {
     cluster: KafkaCluster,
     certs: RotationCerts,
+    /// Last: removed after the cluster has stopped.
+    _dir: CertDir,
 }
 
 impl RotationCluster {
     /// Generates the certificates and starts `base` with the listeners above.
     pub fn start(base: ClusterConfig) -> Result<Self> {
-        let dir = create_dir()?;
-        let certs = match generate(&dir) {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = fs::remove_dir_all(&dir);
-                return Err(e);
-            }
-        };
+        let dir = CertDir::create()?;
+        let certs = generate(&dir.path)?;
         let cluster = KafkaCluster::start(config(base, &certs))?;
-        Ok(Self { cluster, certs })
+        Ok(Self {
+            cluster,
+            certs,
+            _dir: dir,
+        })
     }
 
     /// The cluster.
@@ -108,14 +107,6 @@ impl RotationCluster {
         };
         let port = self.cluster.node_port(1, name).unwrap_or_default();
         format!("127.0.0.1:{port}")
-    }
-}
-
-impl Drop for RotationCluster {
-    fn drop(&mut self) {
-        if std::env::var(crate::KEEP_ENV).map_or(true, |v| v.is_empty() || v == "0") {
-            let _ = fs::remove_dir_all(&self.certs.dir);
-        }
     }
 }
 

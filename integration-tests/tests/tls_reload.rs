@@ -75,6 +75,30 @@ async fn topic_code(conn: &Connection, topic: &str) -> i16 {
     resp.topics.first().expect("one topic").error_code
 }
 
+/// A client over SSL to `listener` configured by Java/librdkafka property names (paths
+/// given as `(key, path)`); every property must be used.
+fn from_properties(
+    listener: RotationListener,
+    paths: &[(&str, &Path)],
+    extra: &[(&str, &str)],
+) -> Client {
+    let mut props: Properties = [
+        ("bootstrap.servers", cluster().address(listener)),
+        ("security.protocol", "SSL".to_owned()),
+    ]
+    .into_iter()
+    .chain(paths.iter().map(|(k, p)| (*k, p.display().to_string())))
+    .chain(extra.iter().map(|(k, v)| (*k, (*v).to_owned())))
+    .collect();
+    let client = ClientBuilder::new()
+        .apply_properties(&mut props)
+        .unwrap()
+        .build()
+        .unwrap();
+    props.reject_unknown().unwrap();
+    client
+}
+
 fn copy_pair(from: &(PathBuf, PathBuf), dir: &Path) {
     // The key first: until the certificate follows, the pair does not match and the
     // client keeps its previous material.
@@ -212,31 +236,15 @@ async fn tls_reload_encrypted_pkcs8_key_logs_in() {
     assert_eq!(topic_code(&conn, &topic).await, 0, "logged in as admin");
 
     // The same through Java/librdkafka property names.
-    let mut props: Properties = [
-        (
-            "bootstrap.servers",
-            cluster().address(RotationListener::Mtls),
-        ),
-        ("security.protocol", "SSL".to_owned()),
-        ("ssl.ca.location", certs.ca.display().to_string()),
-        (
-            "ssl.certificate.location",
-            certs.admin_ca1.0.display().to_string(),
-        ),
-        (
-            "ssl.key.location",
-            certs.admin_key_encrypted.display().to_string(),
-        ),
-        ("ssl.key.password", KEY_PASSWORD.to_owned()),
-    ]
-    .into_iter()
-    .collect();
-    let client = ClientBuilder::new()
-        .apply_properties(&mut props)
-        .unwrap()
-        .build()
-        .unwrap();
-    props.reject_unknown().unwrap();
+    let client = from_properties(
+        RotationListener::Mtls,
+        &[
+            ("ssl.ca.location", &certs.ca),
+            ("ssl.certificate.location", &certs.admin_ca1.0),
+            ("ssl.key.location", &certs.admin_key_encrypted),
+        ],
+        &[("ssl.key.password", KEY_PASSWORD)],
+    );
     client.metadata().await.expect("properties: encrypted key");
 
     // A wrong password: refused when the configuration is built, naming the file and
@@ -302,22 +310,14 @@ async fn tls_reload_revoked_broker_certificate_is_refused() {
         .expect("CRL, certificate not revoked");
 
     // Through properties.
-    let mut props: Properties = [
-        (
-            "bootstrap.servers",
-            cluster().address(RotationListener::Revoked),
-        ),
-        ("security.protocol", "SSL".to_owned()),
-        ("ssl.ca.location", certs.ca.display().to_string()),
-        ("ssl.crl.location", certs.crl.display().to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let client = ClientBuilder::new()
-        .apply_properties(&mut props)
-        .unwrap()
-        .build()
-        .unwrap();
+    let client = from_properties(
+        RotationListener::Revoked,
+        &[
+            ("ssl.ca.location", &certs.ca),
+            ("ssl.crl.location", &certs.crl),
+        ],
+        &[],
+    );
     let err = client
         .metadata()
         .await

@@ -251,16 +251,7 @@ mod tests {
         assert_eq!(get("X-Amz-Security-Token"), "srctok");
         assert!(!auth.contains("source-secret"));
         // What arrived is what was signed: re-sign the received request.
-        let date = get("X-Amz-Date");
-        let n = |r: std::ops::Range<usize>| date[r].parse::<u32>().unwrap();
-        let days = sigv4::days_from_civil(i64::from(n(0..4)), n(4..6), n(6..8));
-        let time = SystemTime::UNIX_EPOCH
-            + Duration::from_secs(
-                days as u64 * 86_400
-                    + u64::from(n(9..11)) * 3600
-                    + u64::from(n(11..13)) * 60
-                    + u64::from(n(13..15)),
-            );
+        let time = sigv4::parse_amz_date(&get("X-Amz-Date")).unwrap();
         let again = sign_post(&source, &url, "eu-west-1", &body, time);
         assert_eq!(again.last().unwrap().1, auth);
         // Cached.

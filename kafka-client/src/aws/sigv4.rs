@@ -91,6 +91,18 @@ pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// `YYYYMMDD'T'HHMMSS'Z'` → time (the inverse of [`amz_date`]; tests).
+#[cfg(test)]
+pub(crate) fn parse_amz_date(s: &str) -> Option<SystemTime> {
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
+    let days = u64::try_from(days_from_civil(i64::from(n(0..4)?), n(4..6)?, n(6..8)?)).ok()?;
+    let secs = days * 86_400
+        + u64::from(n(9..11)?) * 3600
+        + u64::from(n(11..13)?) * 60
+        + u64::from(n(13..15)?);
+    Some(UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
 /// URI-encodes per SigV4: unreserved characters (`A-Z a-z 0-9 - _ . ~`) stay, every other
 /// byte becomes `%XX` (upper-case hex).
 pub(crate) fn uri_encode(s: &str) -> String {
@@ -252,22 +264,12 @@ pub(crate) fn presign(
 mod tests {
     //! Test vectors re-typed from AWS's public SigV4 documentation (sources named per
     //! test); none of these files were copied from a repository.
-    use std::time::Duration;
 
     use super::*;
     use crate::config::Secret;
 
-    /// `YYYYMMDDTHHMMSSZ` → time.
     fn at(s: &str) -> SystemTime {
-        let n = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap();
-        let days = days_from_civil(i64::from(n(0..4)), n(4..6), n(6..8));
-        UNIX_EPOCH
-            + Duration::from_secs(
-                days as u64 * 86_400
-                    + u64::from(n(9..11)) * 3600
-                    + u64::from(n(11..13)) * 60
-                    + u64::from(n(13..15)),
-            )
+        parse_amz_date(s).unwrap()
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! wrapper every password, token and private key travels in.
 //!
 //! The client reads only files it is explicitly pointed at (`ssl.ca.location`,
-//! `ssl.certificate.location`, `ssl.key.location`, PEM key/trust stores), once, when the
-//! configuration is built. It never follows a URL or a file named inside a JAAS string,
+//! `ssl.certificate.location`, `ssl.key.location`, `ssl.crl.location`, PEM key/trust
+//! stores), when the configuration is built (and again when they change, with
+//! `ssl.reload.files`). It never follows a URL or a file named inside a JAAS string,
 //! and "system roots" means the Mozilla root program compiled into the binary
-//! (`webpki-roots`), not files of the operating system.
+//! (`webpki-roots`), not files of the operating system. (AWS MSK IAM's credential chain,
+//! when used, reads the AWS variables and files by AWS's conventions: see `aws`.)
 
 use std::fmt;
 use std::path::PathBuf;
@@ -216,8 +218,8 @@ impl TlsConfig {
     }
 
     /// Present the certificate chain and private key in these PEM files (mutual TLS).
-    /// The key may be PKCS#8, PKCS#1 (RSA) or SEC1 (EC), unencrypted. Both may be the
-    /// same file.
+    /// The key may be PKCS#8, PKCS#1 (RSA) or SEC1 (EC); an encrypted PKCS#8 key needs
+    /// [`TlsConfig::client_key_password`]. Both may be the same file.
     pub fn client_cert_files(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
         self.client_cert = Some(PemSource::File(cert.into()));
         self.client_key = Some(PemSource::File(key.into()));

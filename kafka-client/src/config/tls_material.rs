@@ -103,33 +103,27 @@ fn read_pem(src: &PemSource, what: &str) -> Result<Vec<u8>> {
 }
 
 fn read_certs(src: &PemSource, what: &str) -> Result<Vec<CertificateDer<'static>>> {
-    let pem = read_pem(src, what)?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Config(format!("{what} {}: bad PEM: {e}", src.describe())))?;
-    if certs.is_empty() {
-        return Err(Error::Config(format!(
-            "{what} {}: no CERTIFICATE found in the PEM",
-            src.describe()
-        )));
-    }
-    Ok(certs)
+    read_all(src, what, "CERTIFICATE")
 }
 
 /// The CRLs (`X509 CRL` blocks) in the PEM.
 fn read_crls(src: &PemSource) -> Result<Vec<CertificateRevocationListDer<'static>>> {
-    let what = "ssl.crl.location";
+    read_all(src, "ssl.crl.location", "X509 CRL")
+}
+
+/// Every `label` block of the PEM: at least one.
+fn read_all<T: PemObject>(src: &PemSource, what: &str, label: &str) -> Result<Vec<T>> {
     let pem = read_pem(src, what)?;
-    let crls = CertificateRevocationListDer::pem_slice_iter(&pem)
+    let items = T::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Config(format!("{what} {}: bad PEM: {e}", src.describe())))?;
-    if crls.is_empty() {
+    if items.is_empty() {
         return Err(Error::Config(format!(
-            "{what} {}: no X509 CRL found in the PEM",
+            "{what} {}: no {label} found in the PEM",
             src.describe()
         )));
     }
-    Ok(crls)
+    Ok(items)
 }
 
 /// The first private key in the PEM: PKCS#8 (`PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY`
