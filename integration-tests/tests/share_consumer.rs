@@ -15,86 +15,18 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kafka_admin::{Admin, AlterConfigOp, AlterConfigsOptions, ConfigResource};
+use kafka_admin::Admin;
+use kafka_client::Error;
 use kafka_client::share::{
     AcknowledgeError, AcknowledgeType, AcknowledgementMode, NotHeldReason, ShareConsumer,
     ShareRecord,
 };
-use kafka_client::{Error, Producer, ProducerRecord};
-use kafka_testbed::{ClusterConfig, KafkaCluster};
 
-use common::{client, create_topic, unique_topic};
-
-fn cluster() -> &'static KafkaCluster {
-    static CLUSTER: OnceLock<KafkaCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        KafkaCluster::start(
-            ClusterConfig::new(1)
-                .with_property("group.share.min.record.lock.duration.ms", "1000")
-                .with_property("group.share.min.heartbeat.interval.ms", "500")
-                .with_property("group.share.heartbeat.interval.ms", "1000"),
-        )
-        .expect("share-group cluster")
-    })
-}
-
-fn bootstrap() -> String {
-    cluster().bootstrap_servers()
-}
-
-/// A 1-partition topic holding `n` records with values `v0`..`v{n-1}`.
-async fn topic_with(n: usize) -> String {
-    let topic = unique_topic("share");
-    create_topic(&client(&bootstrap()), &topic, 1, 1).await;
-    produce(&topic, 0..n, n).await;
-    topic
-}
-
-/// Writes records `v{i}` for `range`, waiting for each `chunk` to be acknowledged (small
-/// chunks make small batches, which a share group hands out one by one).
-async fn produce(topic: &str, range: std::ops::Range<usize>, chunk: usize) {
-    let producer = Producer::builder()
-        .bootstrap_servers([bootstrap()])
-        .build()
-        .expect("producer");
-    let all: Vec<usize> = range.collect();
-    for part in all.chunks(chunk.max(1)) {
-        let mut pending = Vec::with_capacity(part.len());
-        for i in part {
-            let r = ProducerRecord::new(topic).with_value(format!("v{i}"));
-            pending.push(producer.send(r).await.expect("send"));
-        }
-        for p in pending {
-            p.await.expect("delivered");
-        }
-    }
-    producer
-        .close(Duration::from_secs(30))
-        .await
-        .expect("close producer");
-}
-
-/// A new share group reading from the earliest offset (`extra`: more group configs).
-async fn group(extra: &[(&str, &str)]) -> String {
-    let g = unique_topic("share-group");
-    let mut ops = vec![AlterConfigOp::set("share.auto.offset.reset", "earliest")];
-    ops.extend(extra.iter().map(|(k, v)| AlterConfigOp::set(*k, *v)));
-    let admin = Admin::new(client(&bootstrap()));
-    let res = admin
-        .incremental_alter_configs(
-            [(ConfigResource::group(g.clone()), ops)],
-            AlterConfigsOptions::default(),
-        )
-        .await
-        .expect("IncrementalAlterConfigs");
-    for (r, outcome) in res {
-        outcome.unwrap_or_else(|e| panic!("group config {r}: {e}"));
-    }
-    g
-}
+use common::client;
+use common::share::{bootstrap, group, index, produce, topic_with};
 
 fn member(group: &str, mode: AcknowledgementMode, max: usize) -> ShareConsumer {
     ShareConsumer::builder()
@@ -115,11 +47,6 @@ async fn poll_n(c: &ShareConsumer, want: usize, limit: Duration) -> Vec<ShareRec
         out.extend(c.poll(Duration::from_millis(500)).await.expect("poll"));
     }
     out
-}
-
-fn index(r: &ShareRecord) -> usize {
-    let v = r.value.as_ref().expect("value");
-    std::str::from_utf8(&v[1..]).unwrap().parse().unwrap()
 }
 
 /// Which member (by index) got a record, with its delivery count, by record index.
