@@ -5,81 +5,40 @@
 //! acquisition lock would have expired), and a dropped `close` still closes (accepting
 //! the last poll, releasing the rest) with the next close returning `Ok`.
 //!
-//! Its own cluster, like `share_consumer.rs`: the broker allows short acquisition locks
-//! so a lost acknowledgement shows as a redelivery within seconds.
+//! On the share tests' own cluster (`common/share.rs`, as `share_consumer.rs`): the broker
+//! allows short acquisition locks, so a lost acknowledgement shows as a redelivery within
+//! seconds.
 
 mod cancel_safety_support;
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use cancel_safety_support::{sweep, within};
+use common::share::{self, bootstrap, index, produce};
 use common::{client, create_topic, unique_topic};
-use kafka_admin::{Admin, AlterConfigOp, AlterConfigsOptions, ConfigResource};
+use kafka_client::Error;
 use kafka_client::share::{AcknowledgeType, AcknowledgementMode, ShareConsumer, ShareRecord};
-use kafka_client::{Error, Producer, ProducerRecord};
-use kafka_testbed::{ClusterConfig, KafkaCluster};
-
-fn cluster() -> &'static KafkaCluster {
-    static CLUSTER: OnceLock<KafkaCluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        KafkaCluster::start(
-            ClusterConfig::new(1)
-                .with_property("group.share.min.record.lock.duration.ms", "1000")
-                .with_property("group.share.min.heartbeat.interval.ms", "500")
-                .with_property("group.share.heartbeat.interval.ms", "1000"),
-        )
-        .expect("share-group cluster")
-    })
-}
-
-fn bootstrap() -> String {
-    cluster().bootstrap_servers()
-}
 
 /// A 1-partition topic holding `n` records `v0`..`v{n-1}`, in batches of 5 (a share
 /// group hands out whole batches).
 async fn topic_with(n: usize) -> String {
     let topic = unique_topic("cs-share");
     create_topic(&client(&bootstrap()), &topic, 1, 1).await;
-    let p = Producer::builder()
-        .bootstrap_servers([bootstrap()])
-        .build()
-        .expect("producer");
-    for chunk in (0..n).collect::<Vec<_>>().chunks(5) {
-        let mut futs = Vec::new();
-        for i in chunk {
-            let r = ProducerRecord::new(topic.as_str()).with_value(format!("v{i}"));
-            futs.push(p.send(r).await.expect("queued"));
-        }
-        for f in futs {
-            f.await.expect("delivered");
-        }
-    }
-    p.close(Duration::from_secs(10)).await.expect("close");
+    produce(&topic, 0..n, 5).await;
     topic
 }
 
-/// A share group reading from the earliest offset, with a 2 s acquisition lock.
-async fn group() -> String {
-    let g = unique_topic("cs-share-g");
-    let ops = vec![
-        AlterConfigOp::set("share.auto.offset.reset", "earliest"),
-        AlterConfigOp::set("share.record.lock.duration.ms", "2000"),
-    ];
-    let res = Admin::new(client(&bootstrap()))
-        .incremental_alter_configs(
-            [(ConfigResource::group(g.clone()), ops)],
-            AlterConfigsOptions::default(),
-        )
-        .await
-        .expect("IncrementalAlterConfigs");
-    for (r, outcome) in res {
-        outcome.unwrap_or_else(|e| panic!("group config {r}: {e}"));
+/// A share group reading from the earliest offset. The acquisition lock stays at the
+/// broker's default (30 s) so a slow machine causes no redelivery, except where a test
+/// wants a lost acknowledgement to show quickly (`short_lock`: 2 s).
+async fn group(short_lock: bool) -> String {
+    if short_lock {
+        share::group(&[("share.record.lock.duration.ms", "2000")]).await
+    } else {
+        share::group(&[]).await
     }
-    g
 }
 
 fn member(group: &str, topic: &str, mode: AcknowledgementMode) -> ShareConsumer {
@@ -93,11 +52,6 @@ fn member(group: &str, topic: &str, mode: AcknowledgementMode) -> ShareConsumer 
         .expect("share consumer");
     c.subscribe([topic]).expect("subscribe");
     c
-}
-
-fn index(r: &ShareRecord) -> usize {
-    let v = r.value.as_ref().expect("value");
-    std::str::from_utf8(&v[1..]).unwrap().parse().unwrap()
 }
 
 /// Polls (implicit mode) until nothing came for `quiet`: what is still there.
@@ -118,7 +72,7 @@ async fn leftovers(c: &ShareConsumer, quiet: Duration) -> Vec<ShareRecord> {
 async fn poll_loses_nothing_and_redelivers_nothing() {
     const N: usize = 30;
     let topic = topic_with(N).await;
-    let g = group().await;
+    let g = group(false).await;
     let c = member(&g, &topic, AcknowledgementMode::Implicit);
     let mut seen: BTreeMap<usize, Vec<i16>> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -158,7 +112,7 @@ async fn poll_loses_nothing_and_redelivers_nothing() {
 async fn commit_loses_no_acknowledgement() {
     const N: usize = 30;
     let topic = topic_with(N).await;
-    let g = group().await;
+    let g = group(true).await;
     let c = member(&g, &topic, AcknowledgementMode::Explicit);
     let mut accepted = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -206,7 +160,7 @@ async fn commit_loses_no_acknowledgement() {
 async fn close_still_closes() {
     const N: usize = 100;
     let topic = topic_with(N).await;
-    let g = group().await;
+    let g = group(false).await;
     // Each record a member returned before its close was accepted by that close; the
     // rest were released. Together with what a last member drains: each exactly once.
     let mut accepted: BTreeMap<usize, usize> = BTreeMap::new();
