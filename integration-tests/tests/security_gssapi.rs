@@ -89,7 +89,7 @@ async fn produce_and_consume(client: &Client, prefix: &str) -> String {
         .expect("producer");
     for v in ["k1", "k2", "k3"] {
         producer
-            .send(ProducerRecord::new(&topic).with_value(v))
+            .send(ProducerRecord::new(topic.as_str()).with_value(v))
             .await
             .expect("queued")
             .await
