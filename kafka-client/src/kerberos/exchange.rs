@@ -185,7 +185,7 @@ fn encrypted(key: &EncKey, usage: i32, plain: &[u8]) -> Result<EncryptedData, Ke
 
 /// A KDC's reply: the expected KDC-REP, or a KRB-ERROR.
 enum Reply {
-    Rep(KdcRep),
+    Rep(Box<KdcRep>),
     Error(Box<KrbError>),
 }
 
@@ -197,12 +197,12 @@ fn decode_reply(bytes: &[u8], tgs: bool) -> Result<Reply, KerberosFailure> {
         Some(0x7e) => Ok(Reply::Error(Box::new(
             picky_asn1_der::from_bytes::<KrbError>(bytes).map_err(bad)?,
         ))),
-        Some(0x6b) if !tgs => Ok(Reply::Rep(
+        Some(0x6b) if !tgs => Ok(Reply::Rep(Box::new(
             picky_asn1_der::from_bytes::<AsRep>(bytes).map_err(bad)?.0,
-        )),
-        Some(0x6d) if tgs => Ok(Reply::Rep(
+        ))),
+        Some(0x6d) if tgs => Ok(Reply::Rep(Box::new(
             picky_asn1_der::from_bytes::<TgsRep>(bytes).map_err(bad)?.0,
-        )),
+        ))),
         other => Err(KerberosFailure::Protocol(format!(
             "unexpected KDC reply (first byte {other:?})"
         ))),
@@ -342,7 +342,7 @@ pub(crate) async fn login(settings: &ResolvedKerberos) -> Result<ServiceTicket, 
         let req = as_req(settings, &offered, n, padata.take())?;
         let reply = transport::send(&settings.kdcs, &der(&req)?).await?;
         match decode_reply(&reply, false)? {
-            Reply::Rep(rep) => return finish_as(&keys, rep, n, &client_name),
+            Reply::Rep(rep) => return finish_as(&keys, *rep, n, &client_name),
             Reply::Error(err) if err.0.error_code.0 == KDC_ERR_PREAUTH_REQUIRED => {
                 let methods: Vec<PaData> = err
                     .0
@@ -568,7 +568,7 @@ pub(crate) async fn service_ticket(
                         "the TGS reply does not decrypt with the TGT's session key".into(),
                     )
                 })?;
-            ticket_from(rep, &plain, n)
+            ticket_from(*rep, &plain, n)
         }
         Reply::Error(err) => Err(krb_error(&err, &client_name, &service_name)),
     }

@@ -95,6 +95,7 @@ impl fmt::Display for KerberosFailure {
 impl std::error::Error for KerberosFailure {}
 
 /// The name of a Kerberos error code (RFC 4120 7.5.9).
+#[cfg_attr(not(feature = "gssapi"), allow(dead_code))]
 pub(crate) fn error_name(code: u32) -> &'static str {
     match code {
         1 => "KDC_ERR_NAME_EXP",
@@ -126,6 +127,7 @@ pub(crate) fn error_name(code: u32) -> &'static str {
 }
 
 /// The failure for a KRB-ERROR `code` answered to a request for `client`/`service`.
+#[cfg_attr(not(feature = "gssapi"), allow(dead_code))]
 pub(crate) fn from_code(
     code: u32,
     text: Option<String>,

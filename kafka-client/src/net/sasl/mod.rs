@@ -150,7 +150,7 @@ pub(crate) async fn authenticate(
                 .await
                 .map_err(|failure| Error::Kerberos {
                     context: context.clone().with_api(ApiKey::SaslAuthenticate),
-                    failure,
+                    failure: Box::new(failure),
                 })?;
             Box::new(gssapi::Gssapi::new(ticket, service))
         }
