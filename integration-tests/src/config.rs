@@ -58,6 +58,10 @@ pub struct ClusterConfig {
     pub extra_format_args: Vec<String>,
     /// Broker JVM heap flag (`-Xmx512m` by default, or from `KAFKA_TESTBED_HEAP`).
     pub heap: String,
+    /// Extra flags of every broker JVM, e.g.
+    /// `-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=...` or
+    /// `-Djava.security.krb5.conf=...`.
+    pub jvm_flags: Vec<String>,
     /// How long [`crate::KafkaCluster::start`] and `restart_node` wait for readiness.
     pub startup_timeout: Duration,
     /// Spawn the JVMs in their own session with no watchdog, for clusters that must
@@ -72,8 +76,9 @@ pub struct ClusterConfig {
     /// reach every broker through its proxy, while inter-broker (`PLAINTEXT`) and
     /// controller traffic bypass it. Do not override `listeners` with it.
     pub fault_proxy: bool,
-    /// Extra JVM flags for every broker, e.g. `-Djava.security.krb5.conf=...`.
-    pub jvm_flags: Vec<String>,
+    /// Directories or jars put after the broker's classpath (broker plugins a test
+    /// compiled, such as a metrics reporter).
+    pub extra_classpath: Vec<PathBuf>,
 }
 
 impl Default for ClusterConfig {
@@ -93,11 +98,12 @@ impl ClusterConfig {
             extra_ports: Vec::new(),
             extra_format_args: Vec::new(),
             heap: default_heap(),
+            jvm_flags: Vec::new(),
             startup_timeout: Duration::from_secs(90),
             detached: false,
             dir: None,
             fault_proxy: false,
-            jvm_flags: Vec::new(),
+            extra_classpath: Vec::new(),
         }
     }
 
@@ -113,9 +119,9 @@ impl ClusterConfig {
         self
     }
 
-    /// Appends one flag to [`ClusterConfig::jvm_flags`].
-    pub fn with_jvm_flag(mut self, flag: impl Into<String>) -> Self {
-        self.jvm_flags.push(flag.into());
+    /// Appends one entry to [`ClusterConfig::extra_classpath`].
+    pub fn with_classpath(mut self, entry: impl Into<PathBuf>) -> Self {
+        self.extra_classpath.push(entry.into());
         self
     }
 
@@ -151,6 +157,12 @@ impl ClusterConfig {
     /// Sets [`ClusterConfig::heap`] (`1g` or `-Xmx1g`).
     pub fn with_heap(mut self, heap: &str) -> Self {
         self.heap = heap_flag(heap);
+        self
+    }
+
+    /// Appends one flag to [`ClusterConfig::jvm_flags`].
+    pub fn with_jvm_flag(mut self, flag: impl Into<String>) -> Self {
+        self.jvm_flags.push(flag.into());
         self
     }
 
