@@ -133,7 +133,7 @@ async fn kerberos_failure(kerberos: KerberosConfig) -> (KerberosFailure, String)
     );
     let text = err.to_string();
     match err {
-        Error::Kerberos { failure, .. } => (failure, text),
+        Error::Kerberos { failure, .. } => (*failure, text),
         other => panic!("expected Error::Kerberos, got {other:?}"),
     }
 }

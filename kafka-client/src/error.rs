@@ -507,8 +507,8 @@ pub enum Error {
     Kerberos {
         /// The broker the ticket was for.
         context: ErrorContext,
-        /// What failed.
-        failure: KerberosFailure,
+        /// What failed (boxed: `Error` stays small).
+        failure: Box<KerberosFailure>,
     },
 
     /// The TLS handshake failed or the peer ended the TLS session with an alert: an

@@ -185,7 +185,7 @@ fn encrypted(key: &EncKey, usage: i32, plain: &[u8]) -> Result<EncryptedData, Ke
 
 /// A KDC's reply: the expected KDC-REP, or a KRB-ERROR.
 enum Reply {
-    Rep(KdcRep),
+    Rep(Box<KdcRep>),
     Error(Box<KrbError>),
 }
 
@@ -197,12 +197,12 @@ fn decode_reply(bytes: &[u8], tgs: bool) -> Result<Reply, KerberosFailure> {
         Some(0x7e) => Ok(Reply::Error(Box::new(
             picky_asn1_der::from_bytes::<KrbError>(bytes).map_err(bad)?,
         ))),
-        Some(0x6b) if !tgs => Ok(Reply::Rep(
+        Some(0x6b) if !tgs => Ok(Reply::Rep(Box::new(
             picky_asn1_der::from_bytes::<AsRep>(bytes).map_err(bad)?.0,
-        )),
-        Some(0x6d) if tgs => Ok(Reply::Rep(
+        ))),
+        Some(0x6d) if tgs => Ok(Reply::Rep(Box::new(
             picky_asn1_der::from_bytes::<TgsRep>(bytes).map_err(bad)?.0,
-        )),
+        ))),
         other => Err(KerberosFailure::Protocol(format!(
             "unexpected KDC reply (first byte {other:?})"
         ))),
@@ -342,7 +342,7 @@ pub(crate) async fn login(settings: &ResolvedKerberos) -> Result<ServiceTicket, 
         let req = as_req(settings, &offered, n, padata.take())?;
         let reply = transport::send(&settings.kdcs, &der(&req)?).await?;
         match decode_reply(&reply, false)? {
-            Reply::Rep(rep) => return finish_as(&keys, rep, n, &client_name),
+            Reply::Rep(rep) => return finish_as(&keys, *rep, n, &client_name),
             Reply::Error(err) if err.0.error_code.0 == KDC_ERR_PREAUTH_REQUIRED => {
                 let methods: Vec<PaData> = err
                     .0
@@ -383,24 +383,20 @@ pub(crate) async fn login(settings: &ResolvedKerberos) -> Result<ServiceTicket, 
     )))
 }
 
-fn as_req(
-    settings: &ResolvedKerberos,
-    etypes: &[i32],
+/// A KDC-REQ-BODY with no options, asking a ticket for `sname` valid for
+/// [`REQUESTED_LIFETIME_SECS`] in one of `etypes`.
+fn req_body(
+    cname: Option<PrincipalName>,
+    realm: &str,
+    sname: PrincipalName,
     nonce: u32,
-    padata: Option<PaData>,
-) -> Result<ApplicationTag<KdcReq, 10>, KerberosFailure> {
-    let components: Vec<&str> = settings.name.split('/').collect();
-    let body = KdcReqBody {
+    etypes: &[i32],
+) -> Result<KdcReqBody, KerberosFailure> {
+    Ok(KdcReqBody {
         kdc_options: ExplicitContextTag0::from(flags([0, 0, 0, 0])),
-        cname: Optional::from(Some(ExplicitContextTag1::from(principal(
-            NT_PRINCIPAL,
-            &components,
-        )?))),
-        realm: ExplicitContextTag2::from(kstring(&settings.realm)?),
-        sname: Optional::from(Some(ExplicitContextTag3::from(principal(
-            NT_SRV_INST,
-            &["krbtgt", &settings.realm],
-        )?))),
+        cname: Optional::from(cname.map(ExplicitContextTag1::from)),
+        realm: ExplicitContextTag2::from(kstring(realm)?),
+        sname: Optional::from(Some(ExplicitContextTag3::from(sname))),
         from: Optional::from(None),
         till: ExplicitContextTag5::from(
             KrbTime::now().plus_secs(REQUESTED_LIFETIME_SECS).to_asn1(),
@@ -413,7 +409,23 @@ fn as_req(
         addresses: Optional::from(None),
         enc_authorization_data: Optional::from(None),
         additional_tickets: Optional::from(None),
-    };
+    })
+}
+
+fn as_req(
+    settings: &ResolvedKerberos,
+    etypes: &[i32],
+    nonce: u32,
+    padata: Option<PaData>,
+) -> Result<ApplicationTag<KdcReq, 10>, KerberosFailure> {
+    let components: Vec<&str> = settings.name.split('/').collect();
+    let body = req_body(
+        Some(principal(NT_PRINCIPAL, &components)?),
+        &settings.realm,
+        principal(NT_SRV_INST, &["krbtgt", &settings.realm])?,
+        nonce,
+        etypes,
+    )?;
     Ok(ApplicationTag(KdcReq {
         pvno: ExplicitContextTag1::from(int(5)),
         msg_type: ExplicitContextTag2::from(int(10)),
@@ -518,27 +530,13 @@ pub(crate) async fn service_ticket(
     let client_name = settings.client_principal();
     let service_name = format!("{service}/{host}@{}", settings.realm);
     let n = nonce()?;
-    let body = KdcReqBody {
-        kdc_options: ExplicitContextTag0::from(flags([0, 0, 0, 0])),
-        cname: Optional::from(None),
-        realm: ExplicitContextTag2::from(kstring(&settings.realm)?),
-        sname: Optional::from(Some(ExplicitContextTag3::from(principal(
-            NT_SRV_INST,
-            &[service, host],
-        )?))),
-        from: Optional::from(None),
-        till: ExplicitContextTag5::from(
-            KrbTime::now().plus_secs(REQUESTED_LIFETIME_SECS).to_asn1(),
-        ),
-        rtime: Optional::from(None),
-        nonce: ExplicitContextTag7::from(int(n)),
-        etype: ExplicitContextTag8::from(Asn1SequenceOf::from(
-            ETYPES.iter().map(|e| int(*e as u32)).collect::<Vec<_>>(),
-        )),
-        addresses: Optional::from(None),
-        enc_authorization_data: Optional::from(None),
-        additional_tickets: Optional::from(None),
-    };
+    let body = req_body(
+        None,
+        &settings.realm,
+        principal(NT_SRV_INST, &[service, host])?,
+        n,
+        &ETYPES,
+    )?;
     let (_, cksum_type) = tgt.session_key.checksum_suite()?;
     let cksum = Checksum {
         cksumtype: ExplicitContextTag0::from(int(cksum_type as u32)),
@@ -570,7 +568,7 @@ pub(crate) async fn service_ticket(
                         "the TGS reply does not decrypt with the TGT's session key".into(),
                     )
                 })?;
-            ticket_from(rep, &plain, n)
+            ticket_from(*rep, &plain, n)
         }
         Reply::Error(err) => Err(krb_error(&err, &client_name, &service_name)),
     }

@@ -36,10 +36,10 @@ const AP_MUTUAL_REQUIRED: [u8; 4] = [0x20, 0, 0, 0];
 const SENT_BY_ACCEPTOR: u8 = 0x01;
 const SEALED: u8 = 0x02;
 const ACCEPTOR_SUBKEY: u8 = 0x04;
-/// Key usages (RFC 4121 2).
+/// Key usages (RFC 4121 2): Wrap tokens use the SEAL usages for their checksum too,
+/// sealed or not (the SIGN usages are for MIC tokens).
 const KG_USAGE_ACCEPTOR_SEAL: i32 = 22;
-const KG_USAGE_ACCEPTOR_SIGN: i32 = 23;
-const KG_USAGE_INITIATOR_SIGN: i32 = 25;
+const KG_USAGE_INITIATOR_SEAL: i32 = 24;
 /// The SASL security layer "none" (RFC 4752 3.3).
 const LAYER_NONE: u8 = 1;
 
@@ -196,7 +196,7 @@ impl Gssapi {
         let mut signed = payload.to_vec();
         signed.extend_from_slice(&header);
         let expected = key
-            .checksum(KG_USAGE_ACCEPTOR_SIGN, &signed)
+            .checksum(KG_USAGE_ACCEPTOR_SEAL, &signed)
             .map_err(|e| SaslFault::from(e.to_string()))?;
         if expected != cksum {
             return Err(bad());
@@ -220,7 +220,7 @@ impl Gssapi {
         let mut signed = payload.to_vec();
         signed.extend_from_slice(&header);
         let cksum = key
-            .checksum(KG_USAGE_INITIATOR_SIGN, &signed)
+            .checksum(KG_USAGE_INITIATOR_SEAL, &signed)
             .map_err(|e| SaslFault::from(e.to_string()))?;
         header[4..6].copy_from_slice(&(cksum.len() as u16).to_be_bytes());
         let mut out = header.to_vec();
@@ -366,7 +366,7 @@ mod tests {
         header[15] = 7;
         let mut signed = payload.to_vec();
         signed.extend_from_slice(&header);
-        let cksum = key.checksum(KG_USAGE_ACCEPTOR_SIGN, &signed).unwrap();
+        let cksum = key.checksum(KG_USAGE_ACCEPTOR_SEAL, &signed).unwrap();
         header[4..6].copy_from_slice(&(cksum.len() as u16).to_be_bytes());
         header[6..8].copy_from_slice(&rrc.to_be_bytes());
         let mut data = payload.to_vec();
@@ -406,7 +406,7 @@ mod tests {
         let mut signed = answer[16..20].to_vec();
         signed.extend_from_slice(&header);
         assert_eq!(
-            key.checksum(KG_USAGE_INITIATOR_SIGN, &signed).unwrap(),
+            key.checksum(KG_USAGE_INITIATOR_SEAL, &signed).unwrap(),
             answer[20..]
         );
         assert_eq!(g.step(b"").unwrap(), None);

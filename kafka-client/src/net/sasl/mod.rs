@@ -181,7 +181,7 @@ impl Exchange {
                     .await
                     .map_err(|failure| Error::Kerberos {
                         context: context.clone().with_api(ApiKey::SaslAuthenticate),
-                        failure,
+                        failure: Box::new(failure),
                     })?;
                 Box::new(gssapi::Gssapi::new(ticket, service))
             }
