@@ -536,7 +536,7 @@ mod tests {
         }
         #[cfg(not(feature = "oidc"))]
         {
-            let e = built.err().expect("needs the feature").to_string();
+            let e = built.expect_err("needs the feature").to_string();
             assert!(e.contains("`oidc` cargo feature"), "{e}");
         }
     }
