@@ -167,6 +167,16 @@ async fn renews_the_session_in_band_at_85_to_95_percent() {
     }
 }
 
+/// Waits past the renewal point (95 % of the session): the connection must have
+/// ended; the error a request then gets.
+async fn error_after_renewal(conn: &Connection) -> Error {
+    tokio::time::sleep(LIFETIME.mul_f64(0.96)).await;
+    assert!(conn.is_closed());
+    conn.request_at(&MetadataRequest::default(), 4, Duration::from_secs(5))
+        .await
+        .expect_err("closed")
+}
+
 #[derive(Debug)]
 struct IdpDown;
 
@@ -187,12 +197,7 @@ async fn a_token_that_cannot_be_renewed_ends_the_connection() {
     conn.request_at(&MetadataRequest::default(), 4, Duration::from_secs(5))
         .await
         .expect("before the renewal");
-    tokio::time::sleep(Duration::from_millis(9_600)).await;
-    assert!(conn.is_closed());
-    let e = conn
-        .request_at(&MetadataRequest::default(), 4, Duration::from_secs(5))
-        .await
-        .expect_err("closed");
+    let e = error_after_renewal(&conn).await;
     match &e {
         Error::Authentication { message, .. } => {
             assert!(message.contains("identity provider is down"), "{e}")
@@ -218,12 +223,7 @@ async fn a_refused_renewal_ends_the_connection() {
         broker_end,
         Arc::new(Mutex::new(Vec::new())),
     ));
-    tokio::time::sleep(Duration::from_millis(9_900)).await;
-    assert!(conn.is_closed());
-    let e = conn
-        .request_at(&MetadataRequest::default(), 4, Duration::from_secs(5))
-        .await
-        .expect_err("closed");
+    let e = error_after_renewal(&conn).await;
     assert_eq!(
         e.code(),
         Some(crate::error::ErrorCode::SASL_AUTHENTICATION_FAILED),
