@@ -106,7 +106,11 @@ impl KafkaCluster {
         }
         let started = Instant::now();
         let java = crate::jars::java_binary()?;
-        let classpath = crate::jars::classpath_for(config.kafka_version)?;
+        let mut classpath = crate::jars::classpath_for(config.kafka_version)?;
+        for extra in &config.extra_classpath {
+            classpath.push(':');
+            classpath.push_str(&extra.to_string_lossy());
+        }
         let (dir, remove_dir) = match &config.dir {
             Some(dir) => (prepare_given_dir(dir)?, false),
             None => (create_temp_dir()?, true),

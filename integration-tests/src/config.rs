@@ -58,7 +58,9 @@ pub struct ClusterConfig {
     pub extra_format_args: Vec<String>,
     /// Broker JVM heap flag (`-Xmx512m` by default, or from `KAFKA_TESTBED_HEAP`).
     pub heap: String,
-    /// Extra flags of every broker JVM, e.g. `-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=...`.
+    /// Extra flags of every broker JVM, e.g.
+    /// `-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=...` or
+    /// `-Djava.security.krb5.conf=...`.
     pub jvm_flags: Vec<String>,
     /// How long [`crate::KafkaCluster::start`] and `restart_node` wait for readiness.
     pub startup_timeout: Duration,
@@ -74,6 +76,9 @@ pub struct ClusterConfig {
     /// reach every broker through its proxy, while inter-broker (`PLAINTEXT`) and
     /// controller traffic bypass it. Do not override `listeners` with it.
     pub fault_proxy: bool,
+    /// Directories or jars put after the broker's classpath (broker plugins a test
+    /// compiled, such as a metrics reporter).
+    pub extra_classpath: Vec<PathBuf>,
 }
 
 impl Default for ClusterConfig {
@@ -98,6 +103,7 @@ impl ClusterConfig {
             detached: false,
             dir: None,
             fault_proxy: false,
+            extra_classpath: Vec::new(),
         }
     }
 
@@ -110,6 +116,12 @@ impl ClusterConfig {
     /// Sets [`ClusterConfig::fault_proxy`].
     pub fn with_fault_proxy(mut self) -> Self {
         self.fault_proxy = true;
+        self
+    }
+
+    /// Appends one entry to [`ClusterConfig::extra_classpath`].
+    pub fn with_classpath(mut self, entry: impl Into<PathBuf>) -> Self {
+        self.extra_classpath.push(entry.into());
         self
     }
 

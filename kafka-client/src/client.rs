@@ -11,6 +11,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Request, StrBytes};
 use tokio::time::Instant;
 
+use crate::cluster::recovery::{Phase, Recovery, RoundFailure};
 use crate::cluster::{ClusterMetadata, TopicInfo};
 use crate::config::{BrokerAddress, ClientBuilder, ClientConfig, backoff};
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
@@ -56,7 +57,7 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     config: ClientConfig,
     pool: Pool,
     telemetry: Arc<Telemetry>,
@@ -66,9 +67,13 @@ struct Inner {
     last_full_refresh: RwLock<Option<Instant>>,
     /// Since when every Metadata attempt has failed, and the last real failure.
     health: std::sync::Mutex<Health>,
+    /// Whether Metadata goes to the known brokers or the bootstrap servers (KIP-899).
+    recovery: std::sync::Mutex<Recovery>,
     /// Serialises leader hints: each is a read-modify-write of the cached metadata.
     hint_lock: std::sync::Mutex<()>,
     closed: AtomicBool,
+    /// Client telemetry (KIP-714), started after the first Metadata answer.
+    metrics_push: crate::metrics_push::MetricsPush,
 }
 
 impl std::fmt::Debug for Client {
@@ -88,6 +93,7 @@ impl Client {
 
     pub(crate) fn new(config: ClientConfig) -> Self {
         let telemetry = Arc::new(Telemetry::new(config.hooks.clone()));
+        let recovery = Recovery::new(config.metadata_recovery, config.rebootstrap_trigger);
         Self {
             inner: Arc::new(Inner {
                 pool: Pool::new(config.clone(), telemetry.clone()),
@@ -98,9 +104,26 @@ impl Client {
                 last_full_refresh: RwLock::new(None),
                 hint_lock: std::sync::Mutex::new(()),
                 health: std::sync::Mutex::new(Health::default()),
+                recovery: std::sync::Mutex::new(recovery),
                 closed: AtomicBool::new(false),
+                metrics_push: Default::default(),
             }),
         }
+    }
+
+    /// A handle that does not keep the client alive (the telemetry task holds one).
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
+    }
+
+    /// Ends client telemetry with its terminating push (KIP-714), waiting at most
+    /// `timeout`. Producers and consumers call it when they close the client they own.
+    pub(crate) async fn end_metrics_push(&self, timeout: Duration) {
+        self.inner.metrics_push.close(timeout).await;
     }
 
     /// The validated configuration.
@@ -386,6 +409,7 @@ impl Client {
     /// Closes the client: open connections end once their in-flight requests finish, and
     /// later calls fail with [`Error::Closed`].
     pub fn close(&self) {
+        self.inner.metrics_push.close_now();
         self.inner.closed.store(true, Ordering::Release);
         self.inner.pool.clear();
     }
@@ -422,24 +446,41 @@ impl Client {
                 }
             };
         for round in 0u32.. {
-            for (key, addr) in self.candidates() {
+            let (phase, candidates) = self.candidates();
+            // Whether a broker of this round was connected to (it answered, or failed
+            // after the connection was up): a round that reached none is "unreachable".
+            let mut reached = false;
+            let mut complete = true;
+            let mut rebootstrap = false;
+            for (key, addr) in candidates {
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 if remaining.is_zero() {
+                    complete = false;
                     break;
                 }
                 let attempt = async {
-                    let conn = self
+                    let conn = match self
                         .inner
                         .pool
                         .get(key, &addr, ConnectionKind::General)
-                        .await?;
+                        .await
+                    {
+                        Ok(conn) => conn,
+                        Err(e) => return (false, Err(e)),
+                    };
                     self.inner.telemetry.metadata_request();
-                    conn.request(&req).await
+                    (true, conn.request(&req).await)
                 };
-                match tokio::time::timeout(remaining, attempt).await {
-                    Ok(Ok(resp)) => match ErrorCode::from_code(resp.error_code) {
+                let outcome = tokio::time::timeout(remaining, attempt).await;
+                reached |= matches!(outcome, Ok((true, _)) | Err(_));
+                match outcome {
+                    Ok((_, Ok(resp))) => match ErrorCode::from_code(resp.error_code) {
                         None => {
                             self.note_attempt(None, true);
+                            self.recovery().answered();
+                            if cfg.enable_metrics_push {
+                                self.inner.metrics_push.start(self);
+                            }
                             return Ok(resp);
                         }
                         Some(code) => {
@@ -455,12 +496,18 @@ impl Client {
                                 &addr.to_string(),
                                 format!("{addr}: {code}"),
                                 false,
-                            )
+                            );
+                            if code == ErrorCode::REBOOTSTRAP_REQUIRED
+                                && self.recovery().rebootstrap_required(Instant::now())
+                            {
+                                rebootstrap = true;
+                                break;
+                            }
                         }
                     },
                     // TLS and SASL failures will not heal by retrying: report them now.
-                    Ok(Err(e)) if e.is_authentication_failure() => return Err(e),
-                    Ok(Err(e)) => {
+                    Ok((_, Err(e))) if e.is_authentication_failure() => return Err(e),
+                    Ok((_, Err(e))) => {
                         tracing::debug!(%addr, error = %e, "metadata attempt failed");
                         self.note_attempt(Some(e.clone()), true);
                         note(
@@ -486,6 +533,23 @@ impl Client {
                     }
                 }
             }
+            if !rebootstrap && complete && phase == Phase::Known {
+                let why = match reached {
+                    true => RoundFailure::NoAnswer,
+                    false => RoundFailure::AllUnreachable,
+                };
+                rebootstrap = self.recovery().round_failed(Instant::now(), why);
+            }
+            if rebootstrap {
+                // As the Java client: straight to the bootstrap addresses (resolved
+                // again at connect), no backoff.
+                tracing::info!(
+                    bootstrap = ?cfg.bootstrap,
+                    "no known broker answers Metadata: rebootstrapping"
+                );
+                self.inner.telemetry.rebootstrap();
+                continue;
+            }
             let wait = backoff(cfg.retry_backoff, cfg.retry_backoff_max, round);
             if Instant::now() + wait >= deadline {
                 break;
@@ -502,10 +566,22 @@ impl Client {
         })
     }
 
-    /// Where to send a Metadata request: known brokers (shuffled, connected ones first),
-    /// then every bootstrap address.
-    fn candidates(&self) -> Vec<(NodeKey, BrokerAddress)> {
+    /// Where to send a Metadata request: the known brokers (shuffled, connected ones
+    /// first), or, before the first answer and after a rebootstrap (or when the last
+    /// answer named no broker), every bootstrap address.
+    fn candidates(&self) -> (Phase, Vec<(NodeKey, BrokerAddress)>) {
+        let boot = || {
+            let boot = self.inner.config.bootstrap.iter().enumerate();
+            boot.map(|(i, a)| (NodeKey::Bootstrap(i), a.clone()))
+                .collect()
+        };
+        if self.recovery().phase() == Phase::Bootstrap {
+            return (Phase::Bootstrap, boot());
+        }
         let m = self.cached_metadata();
+        if m.brokers.is_empty() {
+            return (Phase::Bootstrap, boot());
+        }
         let mut known: Vec<(NodeKey, BrokerAddress)> = m
             .brokers
             .values()
@@ -518,9 +594,14 @@ impl Client {
                 .existing(*k, ConnectionKind::General)
                 .is_none()
         });
-        let boot = self.inner.config.bootstrap.iter().enumerate();
-        known.extend(boot.map(|(i, a)| (NodeKey::Bootstrap(i), a.clone())));
-        known
+        (Phase::Known, known)
+    }
+
+    fn recovery(&self) -> std::sync::MutexGuard<'_, Recovery> {
+        self.inner
+            .recovery
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     fn health(&self) -> std::sync::MutexGuard<'_, Health> {

@@ -11,6 +11,8 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+#[cfg(feature = "aws-msk-iam")]
+pub mod aws;
 mod client;
 pub mod cluster;
 pub mod config;
@@ -18,7 +20,9 @@ pub mod consumer;
 #[cfg(test)]
 mod docs_gen;
 pub mod error;
+mod kerberos;
 pub mod lowlevel;
+mod metrics_push;
 mod net;
 pub mod observe;
 #[cfg(feature = "oidc")]
@@ -33,10 +37,14 @@ mod types;
 /// Keys, values and header values are `Bytes` (cheaply cloned, shared slices).
 pub use bytes::Bytes;
 pub use client::Client;
-pub use cluster::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
+pub use cluster::{
+    BrokerInfo, ClusterMetadata, MetadataRecoveryStrategy, PartitionInfo, TopicInfo,
+};
 pub use config::{BrokerAddress, ClientBuilder, ClientConfig};
 pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, ConsumerRecords};
-pub use error::{Error, ErrorCode, ErrorContext, Result, TlsErrorKind, TransactionErrorKind};
+pub use error::{
+    Error, ErrorCode, ErrorContext, KerberosFailure, Result, TlsErrorKind, TransactionErrorKind,
+};
 pub use producer::{
     Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
 };

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::cluster::MetadataRecoveryStrategy;
 use crate::error::{Error, Result};
 
 use super::options::{apply_options, option_table};
@@ -119,8 +120,12 @@ pub struct ClientConfig {
     pub(crate) retry_backoff: Duration,
     pub(crate) retry_backoff_max: Duration,
     pub(crate) max_response_size: usize,
+    pub(crate) metadata_recovery: MetadataRecoveryStrategy,
+    pub(crate) rebootstrap_trigger: Duration,
+    pub(crate) enable_metrics_push: bool,
     pub(crate) security: super::SecurityConfig,
     pub(crate) hooks: Option<crate::observe::HooksRef>,
+    pub(crate) dialer: Option<crate::net::Dialer>,
 }
 
 impl ClientConfig {
@@ -156,6 +161,19 @@ impl ClientConfig {
     pub fn max_response_size(&self) -> usize {
         self.max_response_size
     }
+    /// What the client does when no known broker answers (`metadata.recovery.strategy`).
+    pub fn metadata_recovery_strategy(&self) -> MetadataRecoveryStrategy {
+        self.metadata_recovery
+    }
+    /// How long known brokers may leave Metadata unanswered before the client
+    /// rebootstraps (`metadata.recovery.rebootstrap.trigger.ms`).
+    pub fn rebootstrap_trigger(&self) -> Duration {
+        self.rebootstrap_trigger
+    }
+    /// Whether client telemetry is pushed (`enable.metrics.push`).
+    pub fn metrics_push_enabled(&self) -> bool {
+        self.enable_metrics_push
+    }
     /// How connections are secured (`security.protocol`).
     pub fn security_protocol(&self) -> super::SecurityProtocol {
         self.security.protocol
@@ -184,8 +202,13 @@ pub struct ClientBuilder {
     retry_backoff: Duration,
     retry_backoff_max: Duration,
     max_response_size: usize,
+    metadata_recovery: MetadataRecoveryStrategy,
+    rebootstrap_trigger: Duration,
+    enable_metrics_push: bool,
     security: super::SecurityBuilder,
     hooks: Option<crate::observe::HooksRef>,
+    /// Set only by `lowlevel::with_dialer`.
+    pub(crate) dialer: Option<crate::net::Dialer>,
 }
 
 impl Default for ClientBuilder {
@@ -202,8 +225,12 @@ impl Default for ClientBuilder {
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_secs(1),
             max_response_size: 100 * 1024 * 1024,
+            metadata_recovery: MetadataRecoveryStrategy::Rebootstrap,
+            rebootstrap_trigger: Duration::from_secs(300),
+            enable_metrics_push: true,
             security: super::SecurityBuilder::default(),
             hooks: None,
+            dialer: None,
         }
     }
 }
@@ -279,6 +306,31 @@ impl ClientBuilder {
         self
     }
 
+    /// What to do when no broker the client knows answers Metadata any more
+    /// (`metadata.recovery.strategy`, KIP-899): [`MetadataRecoveryStrategy::Rebootstrap`]
+    /// (the default) resolves and asks the bootstrap servers again;
+    /// [`MetadataRecoveryStrategy::None`] keeps to the known brokers.
+    pub fn metadata_recovery_strategy(mut self, strategy: MetadataRecoveryStrategy) -> Self {
+        self.metadata_recovery = strategy;
+        self
+    }
+
+    /// How long the known brokers may be reachable yet leave Metadata unanswered before
+    /// the client rebootstraps (`metadata.recovery.rebootstrap.trigger.ms`, KIP-1102).
+    /// Default 5 minutes.
+    pub fn rebootstrap_trigger(mut self, t: Duration) -> Self {
+        self.rebootstrap_trigger = t;
+        self
+    }
+
+    /// Whether the client pushes its metrics to the cluster when the cluster subscribes
+    /// to them (`enable.metrics.push`, KIP-714). Default on, as in the Java client; a
+    /// cluster without a client-telemetry plugin receives nothing.
+    pub fn enable_metrics_push(mut self, on: bool) -> Self {
+        self.enable_metrics_push = on;
+        self
+    }
+
     /// How connections are secured (`security.protocol`). When not set, it follows from
     /// what is configured: [`ClientBuilder::tls`] gives `SSL`, [`ClientBuilder::sasl`]
     /// gives `SASL_PLAINTEXT`, both give `SASL_SSL`, neither `PLAINTEXT`. Set
@@ -333,6 +385,7 @@ impl ClientBuilder {
         let mut b = apply_options(CLIENT_OPTIONS, self, props)?;
         b.security = apply_options(super::security::SECURITY_OPTIONS, b.security, props)?;
         b.security = apply_options(super::OIDC_OPTIONS, b.security, props)?;
+        b.security = apply_options(super::aws_options::AWS_OPTIONS, b.security, props)?;
         Ok(b)
     }
 
@@ -349,6 +402,10 @@ impl ClientBuilder {
         positive("request.timeout", self.request_timeout)?;
         positive("connect.timeout", self.connect_timeout)?;
         positive("api.timeout", self.api_timeout)?;
+        positive(
+            "metadata.recovery.rebootstrap.trigger",
+            self.rebootstrap_trigger,
+        )?;
         if self.reconnect_backoff > self.reconnect_backoff_max {
             return Err(Error::Config(
                 "reconnect.backoff must not exceed reconnect.backoff.max".into(),
@@ -383,7 +440,11 @@ impl ClientBuilder {
             retry_backoff: self.retry_backoff,
             retry_backoff_max: self.retry_backoff_max,
             max_response_size: self.max_response_size,
+            metadata_recovery: self.metadata_recovery,
+            rebootstrap_trigger: self.rebootstrap_trigger,
+            enable_metrics_push: self.enable_metrics_push,
             hooks: self.hooks,
+            dialer: self.dialer,
         })
     }
 
@@ -430,6 +491,16 @@ option_table! {
         "max_response_size" "receive.message.max.bytes" [] "104857600" "1048576"
             "Largest response frame accepted; a larger one is a protocol error (closes the connection)."
             => |b, k, v| Ok(b.max_response_size(parse_value(k, &v)?));
+        "metadata_recovery_strategy" "metadata.recovery.strategy" [] "rebootstrap" "none"
+            "When no known broker answers Metadata (all unreachable, or silent for the trigger below, or REBOOTSTRAP_REQUIRED): `rebootstrap` resolves and asks `bootstrap.servers` again (KIP-899); `none` keeps to the known brokers."
+            => |b, k, v| Ok(b.metadata_recovery_strategy(
+                v.parse().map_err(|_| crate::config::bad_value(k, &v, "rebootstrap or none"))?));
+        "rebootstrap_trigger" "metadata.recovery.rebootstrap.trigger.ms" [] "300000" "60000"
+            "How long reachable known brokers may leave Metadata unanswered before the client rebootstraps (KIP-1102)."
+            => |b, k, v| Ok(b.rebootstrap_trigger(parse_millis(k, &v)?));
+        "enable_metrics_push" "enable.metrics.push" [] "true" "false"
+            "Push this client's metrics to the cluster when it subscribes to them (KIP-714 client telemetry: GetTelemetrySubscriptions, PushTelemetry, a terminating push on close)."
+            => |b, k, v| Ok(b.enable_metrics_push(super::properties::parse_bool(k, &v)?));
     }
 }
 

@@ -196,6 +196,9 @@ pub struct ConsumerConfig {
     pub(crate) client_rack: Option<String>,
     pub(crate) check_crcs: bool,
     pub(crate) listener: Option<Arc<dyn RebalanceListener>>,
+    /// The consumer built its client (not one shared with others): closing the consumer
+    /// ends the client's telemetry with a terminating push (KIP-714).
+    pub(crate) owns_client: bool,
 }
 
 impl fmt::Debug for ConsumerConfig {
@@ -339,6 +342,7 @@ impl ConsumerBuilder {
                 client_rack: None,
                 check_crcs: true,
                 listener: None,
+                owns_client: false,
             },
         }
     }
@@ -593,7 +597,8 @@ impl ConsumerBuilder {
     /// The validated settings and the client, without starting anything (unit tests
     /// build the consumer's state from them).
     pub(crate) fn into_parts(self) -> Result<(crate::client::Client, ConsumerConfig)> {
-        let config = self.build_config()?;
+        let mut config = self.build_config()?;
+        config.owns_client = matches!(self.client, ClientSource::Builder(_));
         let client = self.client.into_client()?;
         Ok((client, config))
     }

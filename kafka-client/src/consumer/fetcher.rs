@@ -32,10 +32,12 @@ use crate::net::ConnectionKind;
 use crate::records::{DecodeLimits, RecordBatch, RecordsError, decode_batches};
 
 use super::builder::{AutoOffsetReset, IsolationLevel};
+use super::coordinator::fetching_member;
 use super::fetch_buffer::CompletedFetch;
 use super::fetch_session::{FetchSession, SessionOutcome, Wanted};
 use super::group::commit::fetch_committed;
 use super::offsets::{Lookup, list_offsets};
+use super::read_replica::{ReadReplica, fetch_target};
 use super::record::PartitionError;
 use super::state::Shared;
 use super::subscription::{InitState, ResetTarget};
@@ -58,6 +60,11 @@ struct Sent {
     topic_id: uuid::Uuid,
     epoch: u64,
     fetch_offset: i64,
+    /// The partition's leader and leader epoch in the metadata the fetch was planned with.
+    leader: i32,
+    leader_epoch: i32,
+    /// Sent to the partition's preferred read replica, not its leader (KIP-392).
+    from_replica: bool,
 }
 
 /// Topic names as requests carry them, built once per topic by the fetch driver.
@@ -95,6 +102,8 @@ struct PartData {
     /// The error came with a leader hint (KIP-951) that moved the partition in the
     /// cached metadata: fetch from the new leader at once, no Metadata request.
     leader_moved: bool,
+    /// The replica the leader says to read from (KIP-392), -1 for none.
+    preferred_read_replica: i32,
 }
 
 enum Outcome {
@@ -212,6 +221,9 @@ fn start_lookups(
                 topic_id: uuid::Uuid::nil(),
                 epoch: p.epoch,
                 fetch_offset: -1,
+                leader: -1,
+                leader_epoch: -1,
+                from_replica: false,
             };
             match p.init {
                 InitState::Committed => committed.push(sent),
@@ -226,7 +238,10 @@ fn start_lookups(
         tasks.push(tokio::spawn(async move {
             let tps: Vec<TopicPartition> = committed.iter().map(|x| x.tp.clone()).collect();
             let result = match s.coordinator.link() {
-                Some(link) => fetch_committed(link, &tps).await,
+                Some(link) => {
+                    let who = fetching_member(&s.lock(), &s.config);
+                    fetch_committed(link, who.as_ref(), &tps).await
+                }
                 None => Ok(tps.into_iter().map(|tp| (tp, None)).collect()),
             };
             Outcome::Committed {
@@ -293,24 +308,34 @@ fn start_fetches(
                     None => p.topic_id = Some(topic_id),
                 }
             }
-            let leader = topic
+            let Some((leader, leader_epoch)) = topic
                 .and_then(|t| t.partition(tp.partition))
-                .and_then(|i| i.leader);
-            let Some(leader) = leader else {
+                .and_then(|i| Some((i.leader?, i.leader_epoch)))
+            else {
                 missing_leader = true;
                 continue;
             };
-            if busy.contains(&leader) || backoff.get(&leader).is_some_and(|(t, _)| *t > now) {
+            let backing_off = |n: i32| backoff.get(&n).is_some_and(|(t, _)| *t > now);
+            // The leader, or the replica it named for this consumer's rack (KIP-392).
+            let target = fetch_target(
+                &mut p.read_replica,
+                leader,
+                leader_epoch,
+                now,
+                |n| meta.brokers.contains_key(&n),
+                |n| !backing_off(n),
+            );
+            if busy.contains(&target) || backing_off(target) {
                 continue;
             }
             let end = match cfg.isolation_level {
                 IsolationLevel::ReadCommitted => p.last_stable_offset,
                 IsolationLevel::ReadUncommitted => p.high_watermark,
             };
-            let at = match plan.iter().position(|(l, ..)| *l == leader) {
+            let at = match plan.iter().position(|(l, ..)| *l == target) {
                 Some(at) => at,
                 None => {
-                    plan.push((leader, false, Vec::new()));
+                    plan.push((target, false, Vec::new()));
                     plan.len() - 1
                 }
             };
@@ -322,6 +347,9 @@ fn start_fetches(
                 topic_id,
                 epoch: p.epoch,
                 fetch_offset: p.fetch_offset,
+                leader,
+                leader_epoch,
+                from_replica: target != leader,
             });
         }
         // A fetch of partitions that are all caught up long-polls for `fetch.max.wait`,
@@ -329,18 +357,18 @@ fn start_fetches(
         // that broker are only waiting for `poll` to drain their buffered data, wait
         // for them instead (the drain wakes this task) so they are not held back.
         // (Looked up only for leaders with nothing to fetch: no set built per round.)
-        plan.retain(|(leader, has_data, _)| {
+        plan.retain(|(node, has_data, _)| {
             *has_data
                 || !st.partitions.iter().any(|(tp, p)| {
                     p.init == InitState::Ready
                         && p.deliverable()
                         && !p.fetch_in_flight
                         && p.buffered_bytes >= ahead
-                        && meta
-                            .topic(&tp.topic)
-                            .and_then(|t| t.partition(tp.partition))
-                            .and_then(|i| i.leader)
-                            == Some(*leader)
+                        && p.read_replica.map(|r| r.node).or_else(|| {
+                            meta.topic(&tp.topic)
+                                .and_then(|t| t.partition(tp.partition))
+                                .and_then(|i| i.leader)
+                        }) == Some(*node)
                 })
         });
         for (_, _, sent) in &plan {
@@ -371,7 +399,8 @@ fn start_fetches(
 }
 
 /// One Fetch request and its decoding: v13+ names topics by id (KIP-516) when every
-/// topic's id is known, else v4-12 by name.
+/// topic's id is known, else v4-12 by name. From v11 it carries `client.rack` as
+/// `rack_id`, and the answer may name a preferred read replica (KIP-392).
 ///
 /// With Fetch v7+ the request belongs to the broker's fetch session (KIP-227,
 /// `fetch_session.rs`): it carries only the partitions of `sent` that are new to the
@@ -441,7 +470,13 @@ async fn fetch(
         .with_session_id(plan.session_id)
         .with_session_epoch(plan.epoch)
         .with_topics(topics)
-        .with_forgotten_topics_data(forgotten(&plan.forget, by_id, sent));
+        .with_forgotten_topics_data(forgotten(&plan.forget, by_id, sent))
+        .with_rack_id(
+            cfg.client_rack
+                .clone()
+                .map(StrBytes::from_string)
+                .unwrap_or_default(),
+        );
     let timeout = shared.client.config().request_timeout() + cfg.fetch_max_wait;
     let started = Instant::now();
     let resp = conn.request_at(&req, version, timeout).await;
@@ -532,6 +567,7 @@ async fn fetch(
             out[at] = Some(PartData {
                 error,
                 leader_moved,
+                preferred_read_replica: p.preferred_read_replica.0,
                 high_watermark: p.high_watermark,
                 last_stable_offset: p.last_stable_offset,
                 log_start_offset: p.log_start_offset,
@@ -691,6 +727,10 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData
             for s in &sent {
                 if let Some(p) = st.partitions.get_mut(&s.tp) {
                     p.fetch_in_flight = false;
+                    if s.from_replica {
+                        // The replica failed: back to the leader (KIP-392).
+                        p.read_replica = None;
+                    }
                 }
                 if e.is_stale_metadata() || e.is_retriable() {
                     shared.client.invalidate_topic(&s.tp.topic);
@@ -711,6 +751,27 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData
         let Some(d) = d else {
             continue;
         };
+        if s.from_replica && d.error.is_some() {
+            // A replica's error sends the partition back to its leader (KIP-392); a
+            // lagging follower's OFFSET_OUT_OF_RANGE is no reason to reset, nor is a
+            // retriable error a reason for a Metadata request.
+            p.read_replica = None;
+            let code = d.error.unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR);
+            tracing::debug!(partition = %s.tp, error = %code, "read replica failed: back to the leader");
+            if code == ErrorCode::OFFSET_OUT_OF_RANGE || code.is_retriable() {
+                continue;
+            }
+        }
+        if d.error.is_none() {
+            p.read_replica = ReadReplica::named(
+                d.preferred_read_replica,
+                s.leader,
+                s.leader_epoch,
+                now,
+                shared.client.config().metadata_max_age,
+            )
+            .or(if s.from_replica { p.read_replica } else { None });
+        }
         match d.error {
             None => {
                 p.high_watermark = d.high_watermark;

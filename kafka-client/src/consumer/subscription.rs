@@ -96,6 +96,9 @@ pub(crate) struct PartitionState {
     /// the position was set: a topic deleted and re-created under the same name has a
     /// new id, and the old position means nothing there (`fetcher.rs`).
     pub topic_id: Option<uuid::Uuid>,
+    /// The replica the leader named for this consumer's rack (KIP-392), fetched from
+    /// instead of the leader while it stays good (`read_replica.rs`).
+    pub read_replica: Option<super::read_replica::ReadReplica>,
 }
 
 /// A state epoch never used before in this process. Epochs are not counted per state: a
@@ -129,6 +132,7 @@ impl PartitionState {
             last_stable_offset: -1,
             log_start_offset: -1,
             topic_id: None,
+            read_replica: None,
         }
     }
 

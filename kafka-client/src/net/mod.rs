@@ -26,4 +26,6 @@ pub use connection::Connection;
 pub(crate) use fault::Fault;
 pub use pool::ConnectionKind;
 pub(crate) use pool::{NodeKey, Pool};
+pub(crate) use transport::Dialer;
+pub use transport::{AsyncStream, Dial, DialFuture};
 pub use versions::BrokerVersions;

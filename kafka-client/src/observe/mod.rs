@@ -331,6 +331,9 @@ impl Telemetry {
 
     pub(crate) fn fetch_done(&self, broker: i32, latency: Duration) {
         self.consumer.fetch_requests.fetch_add(1, Relaxed);
+        *lock(&self.consumer.fetch_requests_by_broker)
+            .entry(broker)
+            .or_default() += 1;
         add_us(&self.consumer.fetch_latency_us, latency);
         let mut keys = lock(&self.keys.fetch_latency);
         let key = keys.entry(broker).or_insert_with(|| {
@@ -345,6 +348,12 @@ impl Telemetry {
     /// A Metadata request is about to be sent.
     pub(crate) fn metadata_request(&self) {
         self.net.metadata_requests.fetch_add(1, Relaxed);
+    }
+
+    /// The client went back to its bootstrap servers (KIP-899).
+    pub(crate) fn rebootstrap(&self) {
+        self.net.rebootstraps.fetch_add(1, Relaxed);
+        metrics::counter!(REBOOTSTRAPS).increment(1);
     }
 
     /// A leader hint moved a partition (KIP-951).

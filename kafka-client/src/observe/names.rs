@@ -65,6 +65,8 @@ metrics_table! {
         "Connection set-ups that failed.";
     REAUTHENTICATIONS = "kafka_client_reauthentications_total", Counter, ["broker"], "sessions",
         "SASL sessions renewed in band on a live connection (KIP-368 re-authentication).";
+    REBOOTSTRAPS = "kafka_client_rebootstraps_total", Counter, [], "rebootstraps",
+        "Times the client went back to its bootstrap servers because no known broker answered Metadata (KIP-899, `metadata.recovery.strategy=rebootstrap`).";
     REQUESTS = "kafka_client_requests_total", Counter, ["api", "broker"], "requests",
         "Requests sent, by API (e.g. `Produce`, `Fetch`) and broker (node id, or address before the node is known).";
     REQUEST_ERRORS = "kafka_client_request_errors_total", Counter, ["api", "broker"], "requests",

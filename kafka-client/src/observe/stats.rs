@@ -35,6 +35,9 @@ pub struct NetworkStats {
     /// Partitions moved to a new leader by a leader hint in a Fetch or Produce answer
     /// (KIP-951), without a Metadata request.
     pub leader_hints: u64,
+    /// Times the client went back to its bootstrap servers because no known broker
+    /// answered Metadata (KIP-899 rebootstrap).
+    pub rebootstraps: u64,
 }
 
 /// A producer's figures at one moment. See `docs/metrics.md` for each one's meaning.
@@ -73,6 +76,9 @@ pub struct ConsumerStats {
     pub bytes_fetched: u64,
     /// Fetch requests answered.
     pub fetch_requests: u64,
+    /// Fetch requests answered, by the node id of the broker that answered (the
+    /// leaders, or the preferred read replicas of KIP-392 follower fetching).
+    pub fetch_requests_by_broker: BTreeMap<i32, u64>,
     /// Sum of fetch latencies (divide by `fetch_requests` for the mean).
     pub fetch_latency_total: Duration,
     /// Fetch requests sent in full: sessionless, or opening a fetch session (KIP-227).
@@ -108,6 +114,7 @@ pub(crate) struct NetCounters {
     pub throttle_ms: AtomicU64,
     pub metadata_requests: AtomicU64,
     pub leader_hints: AtomicU64,
+    pub rebootstraps: AtomicU64,
 }
 
 impl NetCounters {
@@ -124,6 +131,7 @@ impl NetCounters {
             throttle_time_total: Duration::from_millis(self.throttle_ms.load(Relaxed)),
             metadata_requests: self.metadata_requests.load(Relaxed),
             leader_hints: self.leader_hints.load(Relaxed),
+            rebootstraps: self.rebootstraps.load(Relaxed),
         }
     }
 }
@@ -151,6 +159,7 @@ pub(crate) struct ConsumerCounters {
     pub rebalances: AtomicU64,
     pub commits: AtomicU64,
     pub commit_failures: AtomicU64,
+    pub fetch_requests_by_broker: std::sync::Mutex<BTreeMap<i32, u64>>,
 }
 
 impl ProducerCounters {
@@ -176,6 +185,11 @@ impl ConsumerCounters {
             records_fetched: self.records_fetched.load(Relaxed),
             bytes_fetched: self.bytes_fetched.load(Relaxed),
             fetch_requests: self.fetch_requests.load(Relaxed),
+            fetch_requests_by_broker: self
+                .fetch_requests_by_broker
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             fetch_latency_total: Duration::from_micros(self.fetch_latency_us.load(Relaxed)),
             fetch_requests_full: self.fetch_requests_full.load(Relaxed),
             fetch_requests_incremental: self.fetch_requests_incremental.load(Relaxed),

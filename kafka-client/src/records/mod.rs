@@ -40,7 +40,7 @@
 //! assert!(batches.next().is_none() && !batches.is_truncated());
 //! ```
 
-mod codec;
+pub(crate) mod codec;
 mod compression;
 mod control;
 mod decode;

@@ -40,6 +40,9 @@ fn sent_for(t: &TopicPartition, p: &PartitionState) -> Sent {
         topic_id: uuid::Uuid::nil(),
         epoch: p.epoch,
         fetch_offset: p.fetch_offset,
+        leader: 1,
+        leader_epoch: 0,
+        from_replica: false,
     }
 }
 
@@ -55,6 +58,7 @@ fn answer(specs: &[Spec], bytes: usize) -> PartData {
         truncated_only: false,
         bytes,
         leader_moved: false,
+        preferred_read_replica: -1,
     }
 }
 
@@ -135,6 +139,9 @@ async fn an_answer_for_a_partition_no_longer_assigned_is_ignored() {
         topic_id: uuid::Uuid::nil(),
         epoch: 1,
         fetch_offset: 0,
+        leader: 1,
+        leader_epoch: 0,
+        from_replica: false,
     };
     let s = in_flight(&sh, 0);
     on_fetch(
@@ -662,6 +669,9 @@ fn answers_are_matched_to_what_was_sent() {
         topic_id: uuid::Uuid::nil(),
         epoch: 0,
         fetch_offset: 0,
+        leader: 1,
+        leader_epoch: 0,
+        from_replica: false,
     };
     let sorted = vec![
         mk("a", 0, &mut names),
@@ -949,4 +959,38 @@ async fn a_topic_without_an_id_is_fetched_by_name_and_binds_nothing() {
     let (_, brokers, _) = planned(&sh, &mut HashSet::new(), &HashMap::new());
     assert_eq!(brokers, vec![1]);
     assert_eq!(with(&sh, |p| p.topic_id), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_named_read_replica_is_kept_and_a_replica_error_goes_back_to_the_leader() {
+    let sh = shared(AutoOffsetReset::Earliest);
+    // The leader answers with no records and names replica 2 (KIP-392).
+    let s = in_flight(&sh, 5);
+    let named = PartData {
+        preferred_read_replica: 2,
+        ..answer(&[], 0)
+    };
+    on_fetch(&sh, vec![s], Ok(vec![Some(named)]));
+    let replica = with(&sh, |p| p.read_replica).expect("replica taken");
+    assert_eq!((replica.node, replica.leader), (2, 1));
+    // The replica answers OFFSET_OUT_OF_RANGE (it lags): back to the leader, no reset.
+    let mut s = in_flight(&sh, 5);
+    with(&sh, |p| p.read_replica = Some(replica));
+    s.from_replica = true;
+    on_fetch(
+        &sh,
+        vec![s],
+        Ok(vec![Some(error_answer(ErrorCode::OFFSET_OUT_OF_RANGE))]),
+    );
+    with(&sh, |p| {
+        assert_eq!(p.read_replica, None);
+        assert_eq!(p.init, InitState::Ready, "no offset reset");
+        assert_eq!(p.fetch_offset, 5);
+    });
+    // A failed fetch from the replica sends it back to the leader too.
+    let mut s = in_flight(&sh, 5);
+    with(&sh, |p| p.read_replica = Some(replica));
+    s.from_replica = true;
+    on_fetch(&sh, vec![s], Err(Error::Closed));
+    assert_eq!(with(&sh, |p| p.read_replica), None);
 }

@@ -9,6 +9,10 @@
 //! application's [`crate::config::TokenProvider`]). No secret ever reaches an error
 //! message or a log line.
 
+#[cfg(feature = "aws-msk-iam")]
+mod aws_msk_iam;
+#[cfg(feature = "gssapi")]
+mod gssapi;
 mod oauthbearer;
 mod plain;
 mod scram;
@@ -137,9 +141,10 @@ impl Exchange {
     /// Sets up the mechanism, fetching a token from the provider for OAUTHBEARER.
     pub(crate) async fn start(sasl: &SaslConfig, context: &ErrorContext) -> Result<Self> {
         let mech_name = sasl.mechanism.name();
-        let who = match sasl.username() {
-            Some(u) => format!("{mech_name} as user {u:?}"),
-            None => mech_name.to_owned(),
+        let who = match (sasl.username(), sasl.kerberos_principal()) {
+            (Some(u), _) => format!("{mech_name} as user {u:?}"),
+            (None, Some(p)) => format!("{mech_name} as principal {p:?}"),
+            (None, None) => mech_name.to_owned(),
         };
         let token_error = |e: String| Error::Authentication {
             context: context.clone().with_api(ApiKey::SaslAuthenticate),
@@ -162,6 +167,36 @@ impl Exchange {
                     .await
                     .map_err(|e| token_error(e.to_string()))?;
                 Box::new(oauthbearer::OAuthBearer::new(token))
+            }
+            #[cfg(feature = "gssapi")]
+            (SaslCredentials::Kerberos(k), SaslMechanism::Gssapi) => {
+                let settings = k.resolved.get().ok_or_else(|| {
+                    Error::Config("GSSAPI: the Kerberos settings were not validated".into())
+                })?;
+                let host = broker_host(context.address.as_deref().unwrap_or_default());
+                let service = format!("{}/{host}@{}", settings.service_name, settings.realm);
+                let ticket = k
+                    .login
+                    .service_ticket(settings, &host)
+                    .await
+                    .map_err(|failure| Error::Kerberos {
+                        context: context.clone().with_api(ApiKey::SaslAuthenticate),
+                        failure,
+                    })?;
+                Box::new(gssapi::Gssapi::new(ticket, service))
+            }
+            #[cfg(feature = "aws-msk-iam")]
+            (SaslCredentials::AwsMskIam(iam), SaslMechanism::AwsMskIam) => {
+                let host = crate::aws::msk::host_of(context.address.as_deref().unwrap_or_default());
+                let payload = iam
+                    .auth_payload(host)
+                    .await
+                    .map_err(|e| Error::Authentication {
+                        context: context.clone().with_api(ApiKey::SaslAuthenticate),
+                        code: None,
+                        message: format!("{who}: cannot sign the MSK IAM payload: {e}"),
+                    })?;
+                Box::new(aws_msk_iam::AwsMskIam::new(payload))
             }
             (_, m) => {
                 // `SaslConfig` is validated at build, so this does not happen.
@@ -254,6 +289,19 @@ impl Exchange {
             }
         }
     }
+}
+
+/// The host part of a broker address (`host:port`, `[v6]:port`), lower-cased: the
+/// instance of the broker's Kerberos service principal.
+#[cfg(feature = "gssapi")]
+fn broker_host(address: &str) -> String {
+    let host = match address.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => h,
+        _ => address,
+    };
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase()
 }
 
 /// Cryptographically secure random bytes, from the TLS crypto provider (ring).

@@ -1,0 +1,216 @@
+//! Client telemetry (KIP-714) against a real broker: a `client-metrics` subscription set
+//! through the admin API, and a broker-side receiver (`telemetry_java/
+//! TelemetryRecorder.java`, compiled here with `javac` against the broker's classpath
+//! and listed in `metric.reporters`) that decodes every push with the broker's own OTLP
+//! classes and writes down what arrived. The producer's pushes carry exactly the
+//! subscribed metrics, with the right values, and a terminating push on close; a client
+//! with `enable.metrics.push=false` pushes nothing.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use kafka_admin::{AlterConfigOp, AlterConfigsOptions, ConfigResource, ConfigResourceType};
+use kafka_client::producer::{Producer, ProducerRecord};
+use kafka_testbed::{ClusterConfig, KafkaCluster};
+
+const SUBSCRIBED: [&str; 2] = [
+    "org.apache.kafka.client.requests",
+    "org.apache.kafka.producer.records",
+];
+
+/// Compiles the recorder into a fresh directory; returns the directory.
+fn compile_recorder() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kafka-rs-telemetry-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let source =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/telemetry_java/TelemetryRecorder.java");
+    let cp = kafka_testbed::jars::classpath().expect("broker classpath");
+    let out = Command::new("javac")
+        .args(["-nowarn", "-cp", &cp, "-d"])
+        .arg(&dir)
+        .arg(&source)
+        .output()
+        .expect("javac (JDK 17) on PATH");
+    assert!(
+        out.status.success(),
+        "javac failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// One `metric` line of the recorder's file.
+#[derive(Debug)]
+struct Seen {
+    client: String,
+    name: String,
+    value: i64,
+    temporality: String,
+}
+
+fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split(' ')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+}
+
+fn read(file: &Path) -> (Vec<String>, Vec<Seen>) {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    assert!(!text.contains("undecodable"), "{text}");
+    let pushes = text
+        .lines()
+        .filter(|l| l.starts_with("push "))
+        .map(str::to_owned)
+        .collect();
+    let metrics = text
+        .lines()
+        .filter(|l| l.starts_with("metric "))
+        .map(|l| Seen {
+            client: field(l, "client").into(),
+            name: field(l, "name").into(),
+            value: field(l, "value").parse().unwrap(),
+            temporality: field(l, "temporality").into(),
+        })
+        .collect();
+    (pushes, metrics)
+}
+
+/// The records a client reported sent: the sum of delta points, or the last cumulative.
+fn records_sent(metrics: &[Seen], client: &str) -> i64 {
+    let points: Vec<&Seen> = metrics
+        .iter()
+        .filter(|m| m.client == client && m.name == "org.apache.kafka.producer.records.sent")
+        .collect();
+    match points.first().map(|m| m.temporality.as_str()) {
+        Some(t) if t.ends_with("_DELTA") => points.iter().map(|m| m.value).sum(),
+        _ => points.last().map_or(0, |m| m.value),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_pushes_the_subscribed_metrics_to_the_broker() {
+    let dir = compile_recorder();
+    let file = dir.join("pushes.txt");
+    let file_prop = file.to_string_lossy().into_owned();
+    let cluster = tokio::task::spawn_blocking(move || {
+        KafkaCluster::start(
+            ClusterConfig::new(1)
+                .with_classpath(&dir)
+                .with_property("metric.reporters", "TelemetryRecorder")
+                .with_property("telemetry.recorder.file", file_prop),
+        )
+    })
+    .await
+    .unwrap()
+    .expect("cluster");
+    let b = cluster.bootstrap_servers();
+    let admin_client = common::client(&b);
+    let admin = kafka_admin::Admin::new(admin_client.clone());
+    let res = admin
+        .incremental_alter_configs(
+            [(
+                ConfigResource::new(ConfigResourceType::ClientMetrics, "kafka-rs-test"),
+                vec![
+                    AlterConfigOp::set("metrics", SUBSCRIBED.join(",")),
+                    AlterConfigOp::set("interval.ms", "1000"),
+                ],
+            )],
+            AlterConfigsOptions::default(),
+        )
+        .await
+        .expect("IncrementalAlterConfigs");
+    for (r, outcome) in res {
+        outcome.unwrap_or_else(|e| panic!("{r:?}: {e}"));
+    }
+    let topic = common::unique_topic("telemetry");
+    common::create_topic(&admin_client, &topic, 1, 1).await;
+
+    let producer = |id: &str, push: bool| {
+        let client = kafka_client::Client::builder()
+            .bootstrap_servers([b.as_str()])
+            .client_id(id)
+            .enable_metrics_push(push);
+        Producer::builder().client_config(client).build().unwrap()
+    };
+    let pushing = producer("pushing", true);
+    let silent = producer("silent", false);
+    for p in [&pushing, &silent] {
+        let mut acks = Vec::new();
+        for i in 0..10 {
+            let r = ProducerRecord::new(topic.as_str()).with_value(format!("v-{i}"));
+            acks.push(p.send(r).await.unwrap());
+        }
+        for a in acks {
+            a.await.unwrap();
+        }
+    }
+
+    // The pushes arrive every second; wait until they account for the 10 records.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, metrics) = read(&file);
+        if records_sent(&metrics, "pushing") == 10 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "pushes never showed 10 records sent: {metrics:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    pushing.close(Duration::from_secs(10)).await.unwrap();
+    silent.close(Duration::from_secs(10)).await.unwrap();
+
+    let (pushes, metrics) = read(&file);
+    println!("{} pushes, e.g. {:?}", pushes.len(), pushes.first());
+    let ours: Vec<&String> = pushes
+        .iter()
+        .filter(|p| p.contains("client=pushing "))
+        .collect();
+    assert!(ours.len() >= 2, "{pushes:?}");
+    assert!(
+        ours.last().unwrap().contains("terminating=true"),
+        "the last push on close is terminating: {ours:?}"
+    );
+    assert_eq!(
+        ours.iter()
+            .filter(|p| p.contains("terminating=true"))
+            .count(),
+        1
+    );
+    let instance = field(ours[0], "instance");
+    assert!(
+        ours.iter().all(|p| field(p, "instance") == instance),
+        "one client instance id: {ours:?}"
+    );
+    assert!(
+        !pushes.iter().any(|p| p.contains("client=silent ")),
+        "enable.metrics.push=false pushed: {pushes:?}"
+    );
+    let names: std::collections::BTreeSet<&str> = metrics
+        .iter()
+        .filter(|m| m.client == "pushing")
+        .map(|m| m.name.as_str())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| SUBSCRIBED.iter().any(|s| n.starts_with(s))),
+        "only subscribed metrics: {names:?}"
+    );
+    for want in [
+        "org.apache.kafka.client.requests",
+        "org.apache.kafka.producer.records.sent",
+        "org.apache.kafka.producer.records.acked",
+    ] {
+        assert!(names.contains(want), "{want} not pushed: {names:?}");
+    }
+    assert_eq!(records_sent(&metrics, "pushing"), 10);
+    admin_client.close();
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+}
