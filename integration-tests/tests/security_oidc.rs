@@ -560,3 +560,64 @@ async fn oidc_reauth_60s_run_without_reconnects() {
     // Each connection (at least the produce and the fetch one) renews about every 9 s.
     assert!(stats.reauthentications >= 10, "{stats:?}");
 }
+
+/// Cross-check of the test bed: librdkafka (confluent-kafka, `sasl.oauthbearer.method=oidc`)
+/// gets its token from the same identity provider and authenticates to the same broker;
+/// our OIDC client reads what it wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_librdkafka_uses_the_same_identity_provider() {
+    let idp = &bed().idp;
+    let python = kafka_testbed::confluent_python::confluent_python().expect("confluent-kafka");
+    let topic = unique_topic("oidc-rdkafka");
+    create_topic(&topic).await;
+    let dir = std::env::temp_dir().join(format!("oidc-rdkafka-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let props_file = dir.join(format!("{topic}.properties"));
+    let props = [
+        ("bootstrap.servers", oidc_bootstrap()),
+        ("security.protocol", "SASL_PLAINTEXT".into()),
+        ("sasl.mechanisms", "OAUTHBEARER".into()),
+        ("sasl.oauthbearer.method", "oidc".into()),
+        (
+            "sasl.oauthbearer.token.endpoint.url",
+            idp.main().token_url(),
+        ),
+        ("sasl.oauthbearer.client.id", "app".into()),
+        ("sasl.oauthbearer.client.secret", "app-secret".into()),
+        ("sasl.oauthbearer.scope", oidc_idp::SCOPE.into()),
+    ];
+    let text: String = props.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    std::fs::write(&props_file, text).expect("write settings");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/security_common/librdkafka_check.py"
+    );
+    let (file, t) = (props_file.clone(), topic.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg(script)
+            .arg(&file)
+            .arg(t)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("librdkafka check runs")
+    })
+    .await
+    .expect("task");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("VALUES=l1,l2,l3"),
+        "librdkafka failed ({}): {stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = idp.main().token_url();
+    let ours = client_with(SaslConfig::oauthbearer(provider(credentials(
+        &url,
+        "app",
+        "app-secret",
+    ))));
+    let c = consumer(&ours, &topic);
+    assert_eq!(consume(&c, 3).await, ["l1", "l2", "l3"]);
+}

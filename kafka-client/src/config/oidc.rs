@@ -508,4 +508,36 @@ mod tests {
         .unwrap();
         assert_eq!(b.oidc.unwrap().grant, OidcGrant::JwtBearer);
     }
+
+    /// `sasl.mechanism=OAUTHBEARER` with OIDC settings builds an OIDC token provider,
+    /// or, in a build without the feature, fails naming it.
+    #[test]
+    fn oauthbearer_with_oidc_settings_builds_or_names_the_feature() {
+        let mut b = apply(&[
+            ("sasl.oauthbearer.method", "oidc"),
+            (
+                "sasl.oauthbearer.token.endpoint.url",
+                "http://127.0.0.1:1/token",
+            ),
+            ("sasl.oauthbearer.client.id", "app"),
+            ("sasl.oauthbearer.client.secret", "pw-123"),
+        ])
+        .unwrap();
+        b.mechanism = Some(super::super::SaslMechanism::OAuthBearer);
+        let built = b.build();
+        #[cfg(feature = "oidc")]
+        {
+            let c = built.expect("an OIDC provider");
+            let d = format!("{:?}", c.sasl.expect("sasl"));
+            assert!(
+                d.contains("OidcTokenProvider") && !d.contains("pw-123"),
+                "{d}"
+            );
+        }
+        #[cfg(not(feature = "oidc"))]
+        {
+            let e = built.expect_err("needs the feature").to_string();
+            assert!(e.contains("`oidc` cargo feature"), "{e}");
+        }
+    }
 }

@@ -92,21 +92,36 @@ async fn answer(s: &mut DuplexStream, id: i32, body: impl Encodable, version: i1
 /// Answers every request, slowly for SaslHandshake (so that requests pile up during the
 /// exchange); logs (api, when read).
 async fn broker(mut s: DuplexStream, log: Arc<Mutex<Vec<(i16, Instant)>>>) {
-    while let Some((api, id)) = read_request(&mut s).await {
+    serve(&mut s, log, false).await
+}
+
+/// Like [`broker`], refusing every SaslAuthenticate (SASL_AUTHENTICATION_FAILED).
+async fn refusing_broker(mut s: DuplexStream, log: Arc<Mutex<Vec<(i16, Instant)>>>) {
+    serve(&mut s, log, true).await
+}
+
+async fn serve(s: &mut DuplexStream, log: Arc<Mutex<Vec<(i16, Instant)>>>, refuse: bool) {
+    while let Some((api, id)) = read_request(s).await {
         log.lock().unwrap().push((api, Instant::now()));
         match ApiKey::try_from(api) {
             Ok(ApiKey::SaslHandshake) => {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 let r = SaslHandshakeResponse::default()
                     .with_mechanisms(vec![StrBytes::from_static_str("PLAIN")]);
-                answer(&mut s, id, r, 1).await;
+                answer(s, id, r, 1).await;
+            }
+            Ok(ApiKey::SaslAuthenticate) if refuse => {
+                let r = SaslAuthenticateResponse::default()
+                    .with_error_code(58)
+                    .with_error_message(Some(StrBytes::from_static_str("token expired")));
+                answer(s, id, r, 1).await;
             }
             Ok(ApiKey::SaslAuthenticate) => {
                 let r = SaslAuthenticateResponse::default()
                     .with_session_lifetime_ms(LIFETIME.as_millis() as i64);
-                answer(&mut s, id, r, 1).await;
+                answer(s, id, r, 1).await;
             }
-            _ => answer(&mut s, id, MetadataResponse::default(), 4).await,
+            _ => answer(s, id, MetadataResponse::default(), 4).await,
         }
     }
 }
@@ -152,6 +167,17 @@ async fn renews_the_session_in_band_at_85_to_95_percent() {
     }
 }
 
+/// Waits to the end of the session (the renewal starts by 95 % of it; the scripted
+/// broker takes 300 ms to answer its SaslHandshake): the connection must have ended;
+/// the error a request then gets.
+async fn error_after_renewal(conn: &Connection) -> Error {
+    tokio::time::sleep(LIFETIME).await;
+    assert!(conn.is_closed());
+    conn.request_at(&MetadataRequest::default(), 4, Duration::from_secs(5))
+        .await
+        .expect_err("closed")
+}
+
 #[derive(Debug)]
 struct IdpDown;
 
@@ -172,12 +198,7 @@ async fn a_token_that_cannot_be_renewed_ends_the_connection() {
     conn.request_at(&MetadataRequest::default(), 4, Duration::from_secs(5))
         .await
         .expect("before the renewal");
-    tokio::time::sleep(Duration::from_millis(9_600)).await;
-    assert!(conn.is_closed());
-    let e = conn
-        .request_at(&MetadataRequest::default(), 4, Duration::from_secs(5))
-        .await
-        .expect_err("closed");
+    let e = error_after_renewal(&conn).await;
     match &e {
         Error::Authentication { message, .. } => {
             assert!(message.contains("identity provider is down"), "{e}")
@@ -191,4 +212,23 @@ async fn a_token_that_cannot_be_renewed_ends_the_connection() {
             .iter()
             .all(|(api, _)| *api == ApiKey::Metadata as i16)
     );
+}
+
+/// The broker refuses the renewal: the connection ends and a later request gets the
+/// broker's refusal as a typed authentication error.
+#[tokio::test(start_paused = true)]
+async fn a_refused_renewal_ends_the_connection() {
+    let telemetry = Arc::new(Telemetry::default());
+    let (conn, broker_end) = spawn(SaslConfig::plain("u", "p"), &telemetry);
+    tokio::spawn(refusing_broker(
+        broker_end,
+        Arc::new(Mutex::new(Vec::new())),
+    ));
+    let e = error_after_renewal(&conn).await;
+    assert_eq!(
+        e.code(),
+        Some(crate::error::ErrorCode::SASL_AUTHENTICATION_FAILED),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("token expired"), "{e}");
 }

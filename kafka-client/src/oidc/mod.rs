@@ -17,8 +17,10 @@
 //! let oidc = OidcConfig::client_credentials("https://idp.example.com/token", "app", "secret")
 //!     .scope("kafka");
 //! let provider = OidcTokenProvider::new(oidc)?;
-//! let client = kafka_client::ClientBuilder::new("broker:9093")
-//!     .sasl(SaslConfig::oauthbearer(Arc::new(provider)));
+//! let client = kafka_client::Client::builder()
+//!     .bootstrap_servers(["broker:9093"])
+//!     .sasl(SaslConfig::oauthbearer(Arc::new(provider)))
+//!     .build()?;
 //! # Ok::<(), kafka_client::Error>(())
 //! ```
 //!
