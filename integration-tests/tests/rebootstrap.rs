@@ -56,14 +56,23 @@ async fn start_cluster() -> KafkaCluster {
         .expect("1-node cluster")
 }
 
-fn client(bootstrap: &str, strategy: MetadataRecoveryStrategy) -> Client {
+/// A client with `strategy` and timeouts of `request` and `api` seconds.
+fn client_with(
+    bootstrap: &str,
+    strategy: MetadataRecoveryStrategy,
+    (request, api): (u64, u64),
+) -> Client {
     Client::builder()
         .bootstrap_servers([bootstrap])
-        .request_timeout(Duration::from_secs(5))
-        .api_timeout(Duration::from_secs(10))
+        .request_timeout(Duration::from_secs(request))
+        .api_timeout(Duration::from_secs(api))
         .metadata_recovery_strategy(strategy)
         .build()
         .unwrap()
+}
+
+fn client(bootstrap: &str, strategy: MetadataRecoveryStrategy) -> Client {
+    client_with(bootstrap, strategy, (5, 10))
 }
 
 fn assigned_consumer(client: &Client, topic: &str) -> Consumer {
@@ -225,13 +234,7 @@ async fn fake_broker(normal: usize) -> SocketAddr {
 }
 
 fn fake_client(bootstrap: &str, strategy: MetadataRecoveryStrategy) -> Client {
-    Client::builder()
-        .bootstrap_servers([bootstrap])
-        .request_timeout(Duration::from_secs(2))
-        .api_timeout(Duration::from_secs(3))
-        .metadata_recovery_strategy(strategy)
-        .build()
-        .unwrap()
+    client_with(bootstrap, strategy, (2, 3))
 }
 
 #[tokio::test]
