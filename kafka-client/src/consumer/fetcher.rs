@@ -313,14 +313,16 @@ fn start_fetches(
             };
             let backing_off = |n: i32| backoff.get(&n).is_some_and(|(t, _)| *t > now);
             // The leader, or the replica it named for this consumer's rack (KIP-392).
-            let target = fetch_target(
+            let Some(target) = fetch_target(
                 &mut p.read_replica,
                 leader,
                 leader_epoch,
                 now,
                 |n| meta.brokers.contains_key(&n),
                 |n| !backing_off(n),
-            );
+            ) else {
+                continue; // its read replica backs off
+            };
             if busy.contains(&target) || backing_off(target) {
                 continue;
             }
