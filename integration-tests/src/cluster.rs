@@ -288,10 +288,13 @@ impl KafkaCluster {
         let command = JvmCommand {
             java: &self.java,
             classpath: &self.classpath,
-            jvm_flags: vec![
+            jvm_flags: [
                 self.config.heap.clone(),
                 "-XX:+ExitOnOutOfMemoryError".into(),
-            ],
+            ]
+            .into_iter()
+            .chain(self.config.jvm_flags.iter().cloned())
+            .collect(),
             log_flag: self
                 .log_framework()
                 .jvm_flag(&node.log_config(self.log_framework())),

@@ -58,6 +58,10 @@ pub struct ClusterConfig {
     pub extra_format_args: Vec<String>,
     /// Broker JVM heap flag (`-Xmx512m` by default, or from `KAFKA_TESTBED_HEAP`).
     pub heap: String,
+    /// Extra flags of every broker JVM, e.g.
+    /// `-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=...` or
+    /// `-Djava.security.krb5.conf=...`.
+    pub jvm_flags: Vec<String>,
     /// How long [`crate::KafkaCluster::start`] and `restart_node` wait for readiness.
     pub startup_timeout: Duration,
     /// Spawn the JVMs in their own session with no watchdog, for clusters that must
@@ -94,6 +98,7 @@ impl ClusterConfig {
             extra_ports: Vec::new(),
             extra_format_args: Vec::new(),
             heap: default_heap(),
+            jvm_flags: Vec::new(),
             startup_timeout: Duration::from_secs(90),
             detached: false,
             dir: None,
@@ -152,6 +157,12 @@ impl ClusterConfig {
     /// Sets [`ClusterConfig::heap`] (`1g` or `-Xmx1g`).
     pub fn with_heap(mut self, heap: &str) -> Self {
         self.heap = heap_flag(heap);
+        self
+    }
+
+    /// Appends one flag to [`ClusterConfig::jvm_flags`].
+    pub fn with_jvm_flag(mut self, flag: impl Into<String>) -> Self {
+        self.jvm_flags.push(flag.into());
         self
     }
 

@@ -63,6 +63,8 @@ pub mod api {
     pub const END_TXN: i16 = 26;
     /// TxnOffsetCommit.
     pub const TXN_OFFSET_COMMIT: i16 = 28;
+    /// ConsumerGroupHeartbeat (KIP-848).
+    pub const CONSUMER_GROUP_HEARTBEAT: i16 = 68;
 }
 
 /// Which requests a one-shot fault applies to.

@@ -28,11 +28,16 @@ struct Spec {
     pom: &'static str,
     file: &'static str,
     artifact: &'static str,
+    /// The artifact's own version when it does not follow Kafka's.
+    fixed_version: Option<&'static str>,
 }
 
 impl Spec {
     fn jar(&self, version: KafkaVersion) -> String {
-        format!("{}-{version}.jar", self.artifact)
+        match self.fixed_version {
+            Some(v) => format!("{}-{v}.jar", self.artifact),
+            None => format!("{}-{version}.jar", self.artifact),
+        }
     }
 }
 
@@ -40,12 +45,21 @@ const BROKER: Spec = Spec {
     pom: concat!(env!("CARGO_MANIFEST_DIR"), "/testbed/pom.xml"),
     file: "cp.txt",
     artifact: "kafka_2.13",
+    fixed_version: None,
 };
 
 const TOOLS: Spec = Spec {
     pom: concat!(env!("CARGO_MANIFEST_DIR"), "/testbed/tools-pom.xml"),
     file: "tools-cp.txt",
     artifact: "kafka-tools",
+    fixed_version: None,
+};
+
+const MSK_IAM: Spec = Spec {
+    pom: concat!(env!("CARGO_MANIFEST_DIR"), "/testbed/msk-iam-pom.xml"),
+    file: "msk-iam-cp.txt",
+    artifact: "aws-msk-iam-auth",
+    fixed_version: Some("2.4.0"),
 };
 
 /// Directory holding the selected version's `cp.txt` (and its lock); see
@@ -105,6 +119,13 @@ pub fn tools_classpath() -> Result<String> {
 /// its runtime closure), resolved like [`classpath_for`] and cached as `tools-cp.txt`.
 pub fn tools_classpath_for(version: KafkaVersion) -> Result<String> {
     cached(&TOOLS, version)
+}
+
+/// The classpath of Amazon's MSK IAM library (`software.amazon.msk:aws-msk-iam-auth`
+/// 2.4.0, with `kafka-clients`), the reference for the `msk_iam` tests; resolved like
+/// [`classpath_for`] and cached as `msk-iam-cp.txt`.
+pub fn msk_iam_classpath() -> Result<String> {
+    cached(&MSK_IAM, KafkaVersion::selected())
 }
 
 fn cached(spec: &'static Spec, version: KafkaVersion) -> Result<String> {

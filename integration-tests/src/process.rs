@@ -205,7 +205,7 @@ fn spawn_sh(script: &str, name: &str, args: &[OsString]) -> Result<Child> {
 
 /// Polls every second; once `owner` is gone while `jvm` still lives, SIGKILLs `jvm`.
 /// Exits quietly when the JVM exits first.
-fn spawn_watchdog(owner: u32, jvm: u32) -> Result<Child> {
+pub(crate) fn spawn_watchdog(owner: u32, jvm: u32) -> Result<Child> {
     const SCRIPT: &str = r#"while kill -0 "$2" 2>/dev/null; do
   if ! kill -0 "$1" 2>/dev/null; then kill -9 "$2" 2>/dev/null; exit 0; fi
   sleep 1

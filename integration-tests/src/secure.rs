@@ -196,7 +196,7 @@ impl Drop for SecureCluster {
     }
 }
 
-fn create_dir() -> Result<PathBuf> {
+pub(crate) fn create_dir() -> Result<PathBuf> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -340,17 +340,17 @@ Eyk+UXp/F6pOCQwPXCl3hRk=
 -----END PRIVATE KEY-----
 ";
 
-fn rcgen_err(what: &str) -> impl FnOnce(rcgen::Error) -> Error + '_ {
+pub(crate) fn rcgen_err(what: &str) -> impl FnOnce(rcgen::Error) -> Error + '_ {
     move |e| Error::new(format!("kafka-testbed: generating {what}: {e}"))
 }
 
-fn write(dir: &Path, name: &str, contents: &str) -> Result<PathBuf> {
+pub(crate) fn write(dir: &Path, name: &str, contents: &str) -> Result<PathBuf> {
     let path = dir.join(name);
     fs::write(&path, contents).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     Ok(path)
 }
 
-fn ca_params(cn: &str) -> Result<CertificateParams> {
+pub(crate) fn ca_params(cn: &str) -> Result<CertificateParams> {
     let mut p = CertificateParams::new(Vec::<String>::new()).map_err(rcgen_err("CA params"))?;
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     p.distinguished_name = dn(cn);
@@ -368,7 +368,11 @@ fn dn(cn: &str) -> DistinguishedName {
     dn
 }
 
-fn leaf_params(cn: &str, sans: &[&str], eku: ExtendedKeyUsagePurpose) -> Result<CertificateParams> {
+pub(crate) fn leaf_params(
+    cn: &str,
+    sans: &[&str],
+    eku: ExtendedKeyUsagePurpose,
+) -> Result<CertificateParams> {
     let sans: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
     let mut p = CertificateParams::new(sans).map_err(rcgen_err("certificate params"))?;
     p.distinguished_name = dn(cn);

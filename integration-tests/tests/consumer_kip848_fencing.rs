@@ -1,8 +1,11 @@
 //! KIP-848 fencing against a real Kafka 4.4 broker: a consumer-protocol member whose
 //! heartbeats stop reaching the coordinator (reset by the fault proxy) for longer than
 //! the group's session timeout is fenced; the coordinator hands its partitions to the
-//! other member; its late commit is refused (not applied); once heartbeats go through
+//! other member; its late commit is refused (not applied), and so is its offset lookup
+//! (OffsetFetch carries the member id and epoch, KIP-848); once heartbeats go through
 //! again it learns it was fenced, loses its partitions (listener `lost`) and rejoins.
+//! The coordinator checks the epoch an OffsetFetch carries: one behind the member's is
+//! STALE_MEMBER_EPOCH, the current one is answered.
 
 mod common;
 
@@ -10,8 +13,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::consumer_util::{Event, Recorder};
-use kafka_client::Client;
 use kafka_client::consumer::{Consumer, GroupProtocol, OffsetAndMetadata, TopicPartition};
+use kafka_client::lowlevel::{
+    ConnectionKind, CoordinatorType, FetchingMember, find_coordinators, offset_fetch_on,
+};
+use kafka_client::{Client, ErrorCode};
 use kafka_testbed::fault_proxy::Target;
 use kafka_testbed::{ClusterConfig, KafkaCluster};
 
@@ -53,6 +59,53 @@ async fn poll_until(cs: &[&Consumer], what: &str, bound: Duration, done: impl Fn
             c.poll(Duration::from_millis(50)).await.unwrap();
         }
     }
+}
+
+/// OffsetFetch v9 as member `c` of `group`: one epoch behind its own is
+/// STALE_MEMBER_EPOCH, its own is answered.
+async fn offset_fetch_checks_the_member_epoch(
+    client: &Client,
+    group: &str,
+    c: &Consumer,
+    tp: &TopicPartition,
+) {
+    let me = c.group_metadata().expect("in a group");
+    assert!(me.generation_id > 1, "{me:?}");
+    let coordinator = find_coordinators(client, CoordinatorType::Group, [group.to_string()])
+        .await
+        .unwrap()
+        .remove(group)
+        .unwrap()
+        .unwrap();
+    let conn = client
+        .connection(coordinator, ConnectionKind::Coordinator)
+        .await
+        .unwrap();
+    let ask = |epoch: i32| {
+        let conn = conn.clone();
+        let member_id = me.member_id.clone();
+        let tp = tp.clone();
+        async move {
+            let member = FetchingMember {
+                member_id: &member_id,
+                member_epoch: epoch,
+            };
+            offset_fetch_on(
+                &conn,
+                group,
+                Some(&[tp]),
+                true,
+                Some(member),
+                Duration::from_secs(5),
+            )
+            .await
+        }
+    };
+    let stale = ask(me.generation_id - 1).await.expect_err("stale epoch");
+    assert_eq!(stale.code(), Some(ErrorCode::STALE_MEMBER_EPOCH), "{stale}");
+    let rows = ask(me.generation_id).await.expect("the member's own epoch");
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].1.is_ok(), "{rows:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,6 +171,11 @@ async fn kip848_a_fenced_member_loses_its_partitions_and_its_late_commit_is_refu
         committed[&tp].as_ref().is_none_or(|o| o.offset != 12_345),
         "the late commit was not applied: {committed:?}"
     );
+    // Its offset lookup goes as the member it no longer is: refused, not answered.
+    let lookup = a.committed([tp.clone()]).await;
+    let e = lookup.expect_err("a fenced member's OffsetFetch is refused");
+    assert_eq!(e.code(), Some(ErrorCode::UNKNOWN_MEMBER_ID), "{e}");
+    offset_fetch_checks_the_member_epoch(&direct, &group, &b, &tp).await;
 
     // Heartbeats go through again: a learns it was fenced, loses its partitions (no
     // revoke), rejoins and gets its share back.

@@ -7,12 +7,15 @@
 //! per offset (I6), an outcome for everything (I7), no definite failure persisted (I8),
 //! recovery and close within bounds (I10), and for the idempotent W1 and the
 //! transactional W3 no duplicates (I2); W3 also no aborted reads (I5). W2's duplicates
-//! are printed (at least once).
+//! are printed (at least once). W2 runs with both group protocols (classic and KIP-848's
+//! consumer protocol).
 
 use std::sync::{Arc, OnceLock};
 
 use kafka_testbed::fault_proxy::api;
-use kafka_testbed::reliability::{Env, Fault, ScenarioResult, Workload, run_scenario};
+use kafka_testbed::reliability::{
+    Env, Fault, ScenarioResult, Workload, run_scenario, with_consumer_protocol_groups,
+};
 use kafka_testbed::{ClusterConfig, KafkaCluster};
 
 const SEED: u64 = 20_261_122;
@@ -22,10 +25,8 @@ fn cluster() -> Arc<KafkaCluster> {
     CLUSTER
         .get_or_init(|| {
             kafka_testbed::install_panic_hook();
-            Arc::new(
-                KafkaCluster::start(ClusterConfig::new(3).with_fault_proxy())
-                    .expect("3-node cluster with fault proxies"),
-            )
+            let config = with_consumer_protocol_groups(ClusterConfig::new(3).with_fault_proxy());
+            Arc::new(KafkaCluster::start(config).expect("3-node cluster with fault proxies"))
         })
         .clone()
 }
@@ -80,6 +81,23 @@ async fn w2_group_survives_dropped_offset_commit_responses() {
     let r = run(Workload::W2Group, Fault::DropResponse(api::OFFSET_COMMIT)).await;
     let fired = r.fault_report.as_ref().map_or(0, |f| f.fired);
     assert!(fired >= 1, "the fault fired: {fired}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn w2_group_consumer_protocol_survives_dropped_offset_commit_responses() {
+    let r = run(
+        Workload::W2GroupConsumerProtocol,
+        Fault::DropResponse(api::OFFSET_COMMIT),
+    )
+    .await;
+    let fired = r.fault_report.as_ref().map_or(0, |f| f.fired);
+    assert!(fired >= 1, "the fault fired: {fired}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn w2_group_consumer_protocol_survives_a_leader_kill() {
+    let r = run(Workload::W2GroupConsumerProtocol, Fault::KillLeader).await;
+    assert!(r.fault_report.as_ref().is_some_and(|f| f.fired >= 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,9 @@
 //! and restarted with the same transactional id. A read_committed reader of the output
 //! (ours, and Apache Kafka's own Java consumer as an independent reader) must see every
 //! input record exactly once, in order per key. Runs on a 3-node cluster with
-//! transaction.version=2 and on a 1-node cluster with transaction.version=1.
+//! transaction.version=2 and on a 1-node cluster with transaction.version=1, and with
+//! the KIP-848 consumer group protocol (`--group-protocol consumer`: the offsets go
+//! with the member epoch as their generation).
 
 mod common;
 
@@ -20,6 +22,19 @@ use kafka_testbed::{ClusterConfig, KafkaCluster};
 
 const KEYS: usize = 500;
 
+/// How the copiers run: their group protocol and how long they wait without input
+/// before exiting.
+#[derive(Clone, Copy)]
+struct Copiers {
+    group_protocol: &'static str,
+    idle_exit_secs: u32,
+}
+
+const CLASSIC: Copiers = Copiers {
+    group_protocol: "classic",
+    idle_exit_secs: 12,
+};
+
 fn copier(
     bin: &std::path::Path,
     bootstrap: &str,
@@ -27,6 +42,7 @@ fn copier(
     output: &str,
     group: &str,
     id: &str,
+    how: Copiers,
 ) -> Child {
     Command::new(bin)
         .args([
@@ -41,7 +57,9 @@ fn copier(
             "--transaction-timeout-ms",
             "15000",
             "--idle-exit-secs",
-            "12",
+            &how.idle_exit_secs.to_string(),
+            "--group-protocol",
+            how.group_protocol,
         ])
         .env("KAFKA_BOOTSTRAP_SERVERS", bootstrap)
         .stdin(Stdio::null())
@@ -120,9 +138,9 @@ fn java_read_committed(bootstrap: &str, topic: &str) -> Vec<(i32, i64, String, S
         .collect()
 }
 
-async fn copy_with_a_copier_killed(nodes: usize, tv: u8, n: usize) {
-    let cluster = KafkaCluster::start(ClusterConfig::new(nodes).with_transaction_version(tv))
-        .expect("cluster");
+async fn copy_with_a_copier_killed(cluster: ClusterConfig, tv: u8, n: usize, how: Copiers) {
+    let nodes = cluster.nodes;
+    let cluster = KafkaCluster::start(cluster.with_transaction_version(tv)).expect("cluster");
     let b = cluster.bootstrap_servers();
     let client = common::client(&b);
     let rf = nodes.min(3) as i16;
@@ -152,8 +170,24 @@ async fn copy_with_a_copier_killed(nodes: usize, tv: u8, n: usize) {
 
     let group = common::unique_topic("copy-group");
     let started = Instant::now();
-    let mut a = copier(&bin, &b, &input, &output, &group, &format!("{group}-a"));
-    let mut bb = copier(&bin, &b, &input, &output, &group, &format!("{group}-b"));
+    let mut a = copier(
+        &bin,
+        &b,
+        &input,
+        &output,
+        &group,
+        &format!("{group}-a"),
+        how,
+    );
+    let mut bb = copier(
+        &bin,
+        &b,
+        &input,
+        &output,
+        &group,
+        &format!("{group}-b"),
+        how,
+    );
     // Kill copier A once part of the output is committed, then restart it.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -168,7 +202,15 @@ async fn copy_with_a_copier_killed(nodes: usize, tv: u8, n: usize) {
     let _ = a.wait();
     println!("killed copier a after {:?}", started.elapsed());
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut a2 = copier(&bin, &b, &input, &output, &group, &format!("{group}-a"));
+    let mut a2 = copier(
+        &bin,
+        &b,
+        &input,
+        &output,
+        &group,
+        &format!("{group}-a"),
+        how,
+    );
     for (name, c) in [("a (restarted)", &mut a2), ("b", &mut bb)] {
         let status = c.wait().expect("copier exits");
         assert!(status.success(), "copier {name} failed: {status}");
@@ -193,7 +235,8 @@ async fn copy_with_a_copier_killed(nodes: usize, tv: u8, n: usize) {
         )
     })
     .collect();
-    let (dup, missing, order) = verify(n, &ours, &format!("ours (tv{tv}, {nodes} nodes)"));
+    let who = format!("tv{tv}, {nodes} nodes, {} protocol", how.group_protocol);
+    let (dup, missing, order) = verify(n, &ours, &format!("ours ({who})"));
     assert_eq!(
         (dup, missing, order),
         (0, 0, 0),
@@ -201,7 +244,7 @@ async fn copy_with_a_copier_killed(nodes: usize, tv: u8, n: usize) {
     );
 
     let java = java_read_committed(&b, &output);
-    let (jdup, jmissing, jorder) = verify(n, &java, &format!("java (tv{tv}, {nodes} nodes)"));
+    let (jdup, jmissing, jorder) = verify(n, &java, &format!("java ({who})"));
     assert_eq!(
         (jdup, jmissing, jorder),
         (0, 0, 0),
@@ -222,10 +265,30 @@ async fn exactly_once_copy_on_3_nodes_transaction_v2() {
     if !kafka_testbed::kafka_at_least("4.0.0", "transaction.version=2 (KIP-890 part 2)") {
         return;
     }
-    copy_with_a_copier_killed(3, 2, 50_000).await;
+    copy_with_a_copier_killed(ClusterConfig::new(3), 2, 50_000, CLASSIC).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_copy_on_1_node_transaction_v1() {
-    copy_with_a_copier_killed(1, 1, 50_000).await;
+    copy_with_a_copier_killed(ClusterConfig::new(1), 1, 50_000, CLASSIC).await;
+}
+
+/// The copiers as KIP-848 consumer-protocol members: the killed copier's partitions
+/// stay with its dead member until the group's session timeout (10 s here), so the
+/// others wait longer for input before they exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_copy_with_the_consumer_protocol_kip848() {
+    if !kafka_testbed::kafka_at_least("4.0.0", "the KIP-848 consumer group protocol") {
+        return;
+    }
+    let cluster = ClusterConfig::new(1)
+        .with_property("group.consumer.heartbeat.interval.ms", "1000")
+        .with_property("group.consumer.min.heartbeat.interval.ms", "500")
+        .with_property("group.consumer.session.timeout.ms", "10000")
+        .with_property("group.consumer.min.session.timeout.ms", "6000");
+    let how = Copiers {
+        group_protocol: "consumer",
+        idle_exit_secs: 25,
+    };
+    copy_with_a_copier_killed(cluster, 2, 20_000, how).await;
 }

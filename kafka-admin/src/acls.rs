@@ -114,6 +114,12 @@ impl Admin {
     /// Creates ACLs, with a result per ACL (SECURITY_DISABLED without an authorizer, ...).
     /// A binding with a filter-only value (`Any`, `Match`) fails with INVALID_REQUEST
     /// without being sent. Creating an ACL that exists succeeds.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn create_acls(
         &self,
         acls: impl IntoIterator<Item = AclBinding>,
@@ -171,6 +177,10 @@ impl Admin {
     }
 
     /// Lists the ACLs matching `filter`.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_acls(
         &self,
         filter: AclBindingFilter,
@@ -219,6 +229,12 @@ impl Admin {
 
     /// Deletes the ACLs matching each filter, with the deleted ACLs per filter. A filter
     /// fails as a whole when the broker reports an error for it or for any ACL it matched.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn delete_acls(
         &self,
         filters: impl IntoIterator<Item = AclBindingFilter>,

@@ -73,6 +73,10 @@ pub struct ClusterDescription {
 
 impl Admin {
     /// Describes the cluster: its id, brokers and controller.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_cluster(
         &self,
         options: DescribeClusterOptions,

@@ -211,6 +211,10 @@ impl Admin {
     /// Describes resources' configs: per resource, every config by name with its value,
     /// source, sensitivity, read-only flag and (with the options) synonyms and
     /// documentation. A missing topic gets UNKNOWN_TOPIC_OR_PARTITION.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_configs(
         &self,
         resources: impl IntoIterator<Item = ConfigResource>,
@@ -273,6 +277,13 @@ impl Admin {
     /// resource: INVALID_CONFIG for an unknown or invalid config, UNKNOWN_TOPIC_OR_PARTITION
     /// for a missing topic, POLICY_VIOLATION, ... Changes to one resource apply together
     /// or not at all.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it — and where the
+    /// call sends several requests (one per broker, leader or coordinator), some may have
+    /// been applied and others not. Read the state back to know.
     pub async fn incremental_alter_configs(
         &self,
         changes: impl IntoIterator<Item = (ConfigResource, Vec<AlterConfigOp>)>,

@@ -194,6 +194,12 @@ impl Admin {
     /// DELEGATION_TOKEN_REQUEST_NOT_ALLOWED over an unauthenticated connection,
     /// DELEGATION_TOKEN_AUTH_DISABLED without a secret key, INVALID_PRINCIPAL_TYPE for
     /// a renewer or owner that is not `TYPE:NAME` (checked before sending).
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn create_delegation_token(
         &self,
         options: CreateDelegationTokenOptions,
@@ -248,6 +254,12 @@ impl Admin {
     /// at most to its max timestamp; returns the new expiry (ms since the epoch).
     /// DELEGATION_TOKEN_OWNER_MISMATCH when the caller may not renew it,
     /// DELEGATION_TOKEN_NOT_FOUND, DELEGATION_TOKEN_EXPIRED.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn renew_delegation_token(
         &self,
         hmac: &[u8],
@@ -264,6 +276,12 @@ impl Admin {
     }
 
     /// Expires a token after `period` (at once when `None`); returns the new expiry.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn expire_delegation_token(
         &self,
         hmac: &[u8],
@@ -305,6 +323,10 @@ impl Admin {
 
     /// The tokens of `owners` (`User:alice`; every token the caller may see when
     /// `None`).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_delegation_tokens(
         &self,
         owners: Option<Vec<String>>,

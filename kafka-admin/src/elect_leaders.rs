@@ -89,6 +89,12 @@ impl Admin {
     /// PREFERRED_LEADER_NOT_AVAILABLE when the preferred replica is down or out of sync,
     /// ELIGIBLE_LEADERS_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION, ... With `None` the
     /// map holds the partitions the controller reported on.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn elect_leaders(
         &self,
         election: ElectionType,

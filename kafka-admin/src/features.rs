@@ -99,6 +99,10 @@ pub struct FeatureUpdate {
 
 impl Admin {
     /// The finalized and supported feature levels, from one broker's ApiVersions answer.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_features(&self, options: FeaturesOptions) -> Result<FeatureMetadata> {
         let api = ApiKey::ApiVersions;
         let one = OneRequest {
@@ -152,6 +156,12 @@ impl Admin {
     /// Changes finalized feature levels at the controller, with a result per feature
     /// (INVALID_UPDATE_VERSION for a level the brokers do not support or a downgrade
     /// not allowed, ...).
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn update_features(
         &self,
         updates: impl IntoIterator<Item = (String, FeatureUpdate)>,

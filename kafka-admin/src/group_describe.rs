@@ -202,6 +202,10 @@ impl Admin {
     /// with their client id, host, subscription and assignment (for classic groups decoded
     /// from the consumer protocol's bytes). A group that does not exist gets
     /// GROUP_ID_NOT_FOUND.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_consumer_groups<S: AsRef<str>>(
         &self,
         groups: impl IntoIterator<Item = S>,

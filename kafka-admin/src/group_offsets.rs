@@ -89,10 +89,14 @@ impl GroupOffsetsOptions {
         self.timeout = t;
         self
     }
+
+    pub(crate) fn timeout_value(&self) -> Duration {
+        self.timeout
+    }
 }
 
 /// Partitions grouped by topic, in order.
-fn by_topic<'a>(
+pub(crate) fn by_topic<'a>(
     partitions: impl IntoIterator<Item = &'a TopicPartition>,
 ) -> BTreeMap<&'a str, Vec<i32>> {
     let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
@@ -102,15 +106,16 @@ fn by_topic<'a>(
     topics
 }
 
-fn partition_context(api: ApiKey, tp: &TopicPartition) -> ErrorContext {
+pub(crate) fn partition_context(api: ApiKey, tp: &TopicPartition) -> ErrorContext {
     ErrorContext::default()
         .with_api(api)
         .with_resource(&tp.topic)
         .with_partition(tp.partition)
 }
 
-/// A partition-level error that is really the group's: ask the coordinator again.
-fn lift_coordinator_error<T>(results: &PartitionResults<T>) -> Result<()> {
+/// A partition- (or topic-) level error that is really the group's: ask the
+/// coordinator again.
+pub(crate) fn lift_coordinator_error<K, T>(results: &BTreeMap<K, Result<T>>) -> Result<()> {
     for r in results.values() {
         if let Err(e) = r {
             if e.code().is_some_and(is_coordinator_error) {
@@ -124,7 +129,7 @@ fn lift_coordinator_error<T>(results: &PartitionResults<T>) -> Result<()> {
 impl Admin {
     /// Runs `f` at `group`'s coordinator, finding it (again) and retrying coordinator
     /// errors until the timeout.
-    async fn at_coordinator<R, F, Fut>(
+    pub(crate) async fn at_coordinator<R, F, Fut>(
         &self,
         group: &str,
         operation: &'static str,
@@ -161,6 +166,10 @@ impl Admin {
     /// Lists a group's committed offsets: per partition, `Some` offset (with metadata and
     /// leader epoch) or `None` when nothing is committed. A group that does not exist has
     /// no offsets (an empty map).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn list_consumer_group_offsets(
         &self,
         group: &str,
@@ -184,6 +193,12 @@ impl Admin {
     /// Sets a group's committed offsets, as an administrator (generation -1, no member id):
     /// the group must have no active members, else its partitions fail (typically with
     /// UNKNOWN_MEMBER_ID). Creates the group's offsets when it does not exist.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn alter_consumer_group_offsets(
         &self,
         group: &str,
@@ -209,6 +224,12 @@ impl Admin {
     /// Deletes a group's committed offsets for partitions. GROUP_ID_NOT_FOUND fails the
     /// call; a partition of a topic the group's members still subscribe to fails with
     /// GROUP_SUBSCRIBED_TO_TOPIC.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn delete_consumer_group_offsets(
         &self,
         group: &str,
@@ -238,6 +259,7 @@ async fn offset_fetch(
         group,
         options.partitions.as_deref(),
         options.require_stable,
+        None,
         options.timeout,
     )
     .await?;

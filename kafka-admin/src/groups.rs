@@ -127,6 +127,10 @@ impl Admin {
     /// Lists the groups of every broker (each broker coordinates some groups). Fails as a
     /// whole when a broker cannot answer before the timeout, since its groups would be
     /// missing.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn list_groups(
         &self,
         options: ListGroupsOptions,
@@ -173,7 +177,34 @@ impl Admin {
 
     /// Deletes consumer groups (with their committed offsets), with a result per group:
     /// GROUP_NOT_EMPTY while it has members, GROUP_ID_NOT_FOUND when it does not exist.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it — and where the
+    /// call sends several requests (one per broker, leader or coordinator), some may have
+    /// been applied and others not. Read the state back to know.
     pub async fn delete_consumer_groups<S: AsRef<str>>(
+        &self,
+        groups: impl IntoIterator<Item = S>,
+        options: GroupsOptions,
+    ) -> Result<BTreeMap<String, Result<()>>> {
+        self.delete_groups(groups, options).await
+    }
+
+    /// Deletes share groups (KIP-932) with their start offsets and share-partition
+    /// state (Java's `Admin.deleteShareGroups`; DeleteGroups serves every group type),
+    /// with a result per group: GROUP_NOT_EMPTY while it has members,
+    /// GROUP_ID_NOT_FOUND when it does not exist.
+    pub async fn delete_share_groups<S: AsRef<str>>(
+        &self,
+        groups: impl IntoIterator<Item = S>,
+        options: GroupsOptions,
+    ) -> Result<BTreeMap<String, Result<()>>> {
+        self.delete_groups(groups, options).await
+    }
+
+    async fn delete_groups<S: AsRef<str>>(
         &self,
         groups: impl IntoIterator<Item = S>,
         options: GroupsOptions,

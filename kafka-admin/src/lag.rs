@@ -66,6 +66,10 @@ impl Admin {
     /// A consumer group's lag for every partition it has committed offsets for or has
     /// assigned to a member. GROUP_ID_NOT_FOUND fails the call; a partition whose end
     /// offset cannot be found (its topic was deleted, ...) gets that error.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn consumer_group_lag(
         &self,
         group: &str,

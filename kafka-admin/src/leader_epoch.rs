@@ -49,6 +49,10 @@ pub struct EpochEndOffset {
 impl Admin {
     /// The end offset of `epoch` for each partition, at its leader, with a result per
     /// partition (UNKNOWN_TOPIC_OR_PARTITION, FENCED_LEADER_EPOCH, ...).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn offsets_for_leader_epoch(
         &self,
         epochs: impl IntoIterator<Item = (TopicPartition, i32)>,

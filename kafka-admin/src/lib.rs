@@ -12,6 +12,7 @@
 //! | groups | [`Admin::list_groups`] | every broker |
 //! | | [`Admin::describe_consumer_groups`], [`Admin::delete_consumer_groups`] | each group's coordinator |
 //! | | [`Admin::list_consumer_group_offsets`], [`Admin::alter_consumer_group_offsets`], [`Admin::delete_consumer_group_offsets`], [`Admin::consumer_group_lag`] | the group's coordinator (and leaders, for lag) |
+//! | share groups | [`Admin::describe_share_groups`], [`Admin::delete_share_groups`], [`Admin::list_share_group_offsets`], [`Admin::alter_share_group_offsets`], [`Admin::delete_share_group_offsets`] | each group's coordinator |
 //! | records | [`Admin::list_offsets`], [`Admin::delete_records`] | each partition's leader |
 //! | ACLs | [`Admin::create_acls`], [`Admin::delete_acls`] / [`Admin::describe_acls`] | controller / any broker |
 //! | reassignment | [`Admin::alter_partition_reassignments`], [`Admin::list_partition_reassignments`] ([`ReassignmentPlan`]: Kafka's JSON; [`Admin::generate_reassignment`]) | controller |
@@ -110,6 +111,7 @@ mod reassignment_plan;
 mod reassignments;
 mod records;
 mod scram;
+mod share_group_offsets;
 mod share_groups;
 mod topics;
 mod transaction_types;
@@ -160,6 +162,7 @@ pub use scram::{
     MAX_SCRAM_ITERATIONS, MIN_SCRAM_ITERATIONS, ScramAlteration, ScramCredentialInfo,
     ScramMechanism, ScramOptions,
 };
+pub use share_group_offsets::{ListShareGroupOffsetsOptions, SharePartitionOffset};
 pub use share_groups::{ShareGroupDescription, ShareMemberDescription};
 pub use topics::{
     CreateTopicsOptions, CreatedTopic, DeleteTopicsOptions, DescribeTopicsOptions,

@@ -126,6 +126,10 @@ impl fmt::Display for BrokerKey {
 impl Admin {
     /// Each broker's log dirs (dir path → description), with a result per broker:
     /// BROKER_NOT_AVAILABLE for a broker the metadata does not list.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_log_dirs(
         &self,
         brokers: impl IntoIterator<Item = i32>,
@@ -201,6 +205,13 @@ impl Admin {
     /// has), with a result per replica: LOG_DIR_NOT_FOUND for a path the broker does not
     /// have, KAFKA_STORAGE_ERROR for an offline dir, REPLICA_NOT_AVAILABLE when the
     /// broker has no such replica, ...
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it — and where the
+    /// call sends several requests (one per broker, leader or coordinator), some may have
+    /// been applied and others not. Read the state back to know.
     pub async fn alter_replica_log_dirs(
         &self,
         moves: impl IntoIterator<Item = (TopicPartitionReplica, String)>,

@@ -99,6 +99,10 @@ impl Admin {
     /// Looks up offsets per partition, one request per partition leader (refreshing
     /// metadata and retrying when a leader moved). A missing topic or partition gets
     /// UNKNOWN_TOPIC_OR_PARTITION.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn list_offsets(
         &self,
         specs: impl IntoIterator<Item = (TopicPartition, OffsetSpec)>,

@@ -94,6 +94,12 @@ impl Admin {
     /// Grows topics' partition counts, with a result per topic: INVALID_PARTITIONS when
     /// the count is not above the current one, UNKNOWN_TOPIC_OR_PARTITION for a missing
     /// topic, INVALID_REPLICA_ASSIGNMENT for a bad assignment, POLICY_VIOLATION, ...
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn create_partitions<S: Into<String>>(
         &self,
         topics: impl IntoIterator<Item = (S, NewPartitions)>,

@@ -91,6 +91,10 @@ fn replica(r: &ReplicaState) -> QuorumReplica {
 
 impl Admin {
     /// The KRaft metadata quorum: leader, voters, observers and how far each is behind.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_metadata_quorum(&self, options: QuorumOptions) -> Result<QuorumInfo> {
         let api = ApiKey::DescribeQuorum;
         let one = OneRequest {

@@ -104,6 +104,10 @@ fn invalid_alteration(entity: &QuotaEntity, ops: &[QuotaAlteration]) -> Option<E
 
 impl Admin {
     /// The quotas of the entities matching `filter`: entity → (key → value).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_client_quotas(
         &self,
         filter: QuotaFilter,
@@ -167,6 +171,12 @@ impl Admin {
     /// key, INVALID_CONFIG for a bad value, ...). An alteration with an empty entity,
     /// an empty key or a value that is not a positive number fails with INVALID_CONFIG
     /// without being sent.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn alter_client_quotas(
         &self,
         alterations: impl IntoIterator<Item = (QuotaEntity, Vec<QuotaAlteration>)>,

@@ -71,6 +71,10 @@ impl Admin {
     /// with UNKNOWN_TOPIC_OR_PARTITION for a missing topic, and a [`PlanError`] for a
     /// broker that is not in the cluster (`UnknownBroker`) or a replication factor
     /// above the broker count.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn generate_reassignment(
         &self,
         topics: &[&str],

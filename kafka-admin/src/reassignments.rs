@@ -124,6 +124,12 @@ impl Admin {
     /// replica named twice, UNKNOWN_TOPIC_OR_PARTITION, NO_REASSIGNMENT_IN_PROGRESS when
     /// cancelling a partition that is not moving, ... A started move runs in the
     /// background: watch it with [`Admin::list_partition_reassignments`].
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn alter_partition_reassignments(
         &self,
         reassignments: impl IntoIterator<Item = (TopicPartition, Reassignment)>,
@@ -181,6 +187,10 @@ impl Admin {
 
     /// The reassignments under way: of the given partitions, or of every partition when
     /// `partitions` is `None`. A partition not moving is not in the map.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn list_partition_reassignments(
         &self,
         partitions: Option<Vec<TopicPartition>>,

@@ -68,6 +68,13 @@ impl Admin {
     /// OFFSET_OUT_OF_RANGE for an offset above the high watermark,
     /// UNKNOWN_TOPIC_OR_PARTITION for a missing partition, POLICY_VIOLATION for a
     /// compacted topic, ...
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it — and where the
+    /// call sends several requests (one per broker, leader or coordinator), some may have
+    /// been applied and others not. Read the state back to know.
     pub async fn delete_records(
         &self,
         records: impl IntoIterator<Item = (TopicPartition, RecordsToDelete)>,

@@ -198,6 +198,10 @@ fn random_salt() -> Result<Vec<u8>> {
 impl Admin {
     /// The SCRAM credentials of `users` (every user with one when `None`), with a result
     /// per user: RESOURCE_NOT_FOUND for a user without credentials.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_user_scram_credentials(
         &self,
         users: Option<Vec<String>>,
@@ -253,6 +257,13 @@ impl Admin {
     /// ...). Several changes of one user are sent one per request, in order (Kafka
     /// refuses a request naming a user twice); after a failed one, the user's later
     /// changes are not sent.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it — one request
+    /// per change of a user, in order: a prefix of the changes may have been applied. Read
+    /// the state back to know.
     pub async fn alter_user_scram_credentials(
         &self,
         alterations: impl IntoIterator<Item = (String, ScramAlteration)>,

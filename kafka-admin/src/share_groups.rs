@@ -123,6 +123,10 @@ impl Admin {
     /// Describes share groups (KIP-932) at their coordinators: state, epochs, assignor
     /// and members with subscription and assignment. A group that does not exist, or
     /// is not a share group, gets its error (GROUP_ID_NOT_FOUND).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_share_groups<S: AsRef<str>>(
         &self,
         groups: impl IntoIterator<Item = S>,

@@ -223,6 +223,12 @@ impl Admin {
     /// Creates topics. The outer `Result` fails only when the request as a whole fails
     /// (for example, no broker reachable before the timeout); each topic gets its own
     /// result, e.g. `TOPIC_ALREADY_EXISTS` or `INVALID_REPLICATION_FACTOR`.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn create_topics(
         &self,
         topics: impl IntoIterator<Item = NewTopic>,
@@ -291,6 +297,12 @@ impl Admin {
 
     /// Deletes topics by name, with a result per topic (UNKNOWN_TOPIC_OR_PARTITION for a
     /// topic that does not exist).
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it. Read the state
+    /// back to know.
     pub async fn delete_topics<S: AsRef<str>>(
         &self,
         names: impl IntoIterator<Item = S>,
@@ -367,6 +379,10 @@ impl Admin {
     }
 
     /// Lists the cluster's topics (from a fresh metadata request).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn list_topics(
         &self,
         options: ListTopicsOptions,
@@ -432,6 +448,10 @@ impl Admin {
     /// replicas and in-sync replicas. A topic the cluster does not know gets
     /// UNKNOWN_TOPIC_OR_PARTITION; a topic whose leaders are still being elected is
     /// asked for again until the timeout.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_topics<S: AsRef<str>>(
         &self,
         names: impl IntoIterator<Item = S>,

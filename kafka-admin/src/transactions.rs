@@ -94,6 +94,10 @@ fn tp_context(api: ApiKey, tp: &TopicPartition) -> ErrorContext {
 
 impl Admin {
     /// The transactions every broker coordinates, with a result per broker.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn list_transactions(
         &self,
         filter: TransactionFilter,
@@ -148,6 +152,10 @@ impl Admin {
 
     /// Describes transactional ids at their coordinators, with a result per id
     /// (TRANSACTIONAL_ID_NOT_FOUND for an unknown id, ...).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_transactions(
         &self,
         transactional_ids: impl IntoIterator<Item = impl Into<String>>,
@@ -211,6 +219,10 @@ impl Admin {
 
     /// The producers with state on each partition (at its leader), with a result per
     /// partition.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn describe_producers(
         &self,
         partitions: impl IntoIterator<Item = TopicPartition>,
@@ -276,6 +288,13 @@ impl Admin {
     /// Aborts hanging transactions by writing an abort marker on each partition (at its
     /// leader), with a result per partition. Use it only for a transaction whose
     /// producer and coordinator are gone: see `kafka-transactions.sh find-hanging`.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it — and where the
+    /// call sends several requests (one per broker, leader or coordinator), some may have
+    /// been applied and others not. Read the state back to know.
     pub async fn abort_transactions(
         &self,
         specs: impl IntoIterator<Item = AbortTransactionSpec>,
@@ -331,6 +350,13 @@ impl Admin {
     /// Fences the producers of `transactional_ids` (KIP-664): bumps each id's producer
     /// epoch at its coordinator, aborting its open transaction, so the old producer's
     /// next write fails with a fencing error. A result per id.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the broker (or controller, or coordinator) may still apply it — and where the
+    /// call sends several requests (one per broker, leader or coordinator), some may have
+    /// been applied and others not. Read the state back to know.
     pub async fn fence_producers(
         &self,
         transactional_ids: impl IntoIterator<Item = impl Into<String>>,

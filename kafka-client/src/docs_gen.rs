@@ -33,6 +33,8 @@ pub(crate) fn configuration_markdown() -> String {
             "Client (`ClientBuilder`; also accepted by the producer and consumer builders and adapters)",
             markdown_rows(crate::config::CLIENT_OPTIONS)
                 + &markdown_rows(crate::config::SECURITY_OPTIONS)
+                + &markdown_rows(crate::config::OIDC_OPTIONS)
+                + &markdown_rows(crate::config::AWS_OPTIONS)
                 + &markdown_rows(crate::config::CLIENT_CODE_OPTIONS),
         ),
         (
@@ -108,7 +110,10 @@ mod tests {
             for key in o.keys() {
                 n += 1;
                 let r = accepted(key, o.sample, consumer);
-                if o.property == "ssl.key.password" {
+                if o.property == "ssl.key.password"
+                    || o.property == "ssl.keystore.password"
+                    || o.property.ends_with(".passphrase")
+                {
                     let e = r.expect_err("passwords are refused");
                     assert!(!e.contains(o.sample), "a password value was echoed: {e}");
                 } else {
@@ -123,6 +128,8 @@ mod tests {
     fn every_row_with_a_property_is_applied_by_its_adapter() {
         let mut n = check_samples(crate::config::CLIENT_OPTIONS, false);
         n += check_samples(crate::config::SECURITY_OPTIONS, false);
+        n += check_samples(crate::config::OIDC_OPTIONS, false);
+        n += check_samples(crate::config::AWS_OPTIONS, false);
         n += check_samples(crate::config::CLIENT_OPTIONS, true);
         n += check_samples(crate::producer::PRODUCER_OPTIONS, false);
         n += check_samples(crate::consumer::CONSUMER_OPTIONS, true);

@@ -10,6 +10,8 @@ use std::time::Duration;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::ApiKey;
 
+pub use crate::kerberos::KerberosFailure;
+
 /// A `Result` whose error is the client's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -122,6 +124,7 @@ impl ErrorCode {
     pub const FETCH_SESSION_TOPIC_ID_ERROR: ErrorCode = ErrorCode(106);
     pub const REBOOTSTRAP_REQUIRED: ErrorCode = ErrorCode(129);
     pub const TRANSACTION_ABORTABLE: ErrorCode = ErrorCode(120);
+    pub const INVALID_RECORD_STATE: ErrorCode = ErrorCode(121);
     pub const INVALID_TXN_STATE: ErrorCode = ErrorCode(48);
     pub const INVALID_PRODUCER_ID_MAPPING: ErrorCode = ErrorCode(49);
     pub const INVALID_TRANSACTION_TIMEOUT: ErrorCode = ErrorCode(50);
@@ -497,6 +500,17 @@ pub enum Error {
         message: String,
     },
 
+    /// SASL `GSSAPI` could not get or use a Kerberos ticket: the KDC's answer (unknown
+    /// principal, failed pre-authentication, clock skew), an unreachable KDC, an
+    /// unreadable keytab. Not retriable. Never contains a password or key.
+    #[error("Kerberos authentication failed ({context}): {failure}")]
+    Kerberos {
+        /// The broker the ticket was for.
+        context: ErrorContext,
+        /// What failed.
+        failure: KerberosFailure,
+    },
+
     /// The TLS handshake failed or the peer ended the TLS session with an alert: an
     /// untrusted CA, a certificate that does not name the host, an expired certificate,
     /// a client certificate the broker requires or rejects. Not retriable.
@@ -525,6 +539,9 @@ pub enum TlsErrorKind {
     CertificateNotYetValid,
     /// The broker's certificate is otherwise invalid (bad encoding, signature, purpose).
     InvalidCertificate,
+    /// The broker's certificate is listed in a certificate revocation list the client
+    /// was given (`ssl.crl.location`).
+    CertificateRevoked,
     /// The broker aborted the handshake with an alert: typically it requires a client
     /// certificate and none was sent, or it does not trust the one sent.
     RejectedByPeer,
@@ -540,6 +557,7 @@ impl fmt::Display for TlsErrorKind {
             TlsErrorKind::CertificateExpired => "certificate expired",
             TlsErrorKind::CertificateNotYetValid => "certificate not yet valid",
             TlsErrorKind::InvalidCertificate => "invalid certificate",
+            TlsErrorKind::CertificateRevoked => "certificate revoked",
             TlsErrorKind::RejectedByPeer => "handshake rejected by the broker",
             TlsErrorKind::Other => "failure",
         })
@@ -636,7 +654,10 @@ impl Error {
     /// and TLS failures ([`Error::Tls`]). These are never retriable, and end a bootstrap
     /// at once.
     pub fn is_authentication_failure(&self) -> bool {
-        matches!(self, Error::Authentication { .. } | Error::Tls { .. })
+        matches!(
+            self,
+            Error::Authentication { .. } | Error::Kerberos { .. } | Error::Tls { .. }
+        )
     }
 
     /// Whether the broker refused the operation to this principal: `TOPIC_`, `GROUP_`,
@@ -723,6 +744,7 @@ impl Error {
             | Error::UnsupportedVersion { context, .. }
             | Error::Broker { context, .. }
             | Error::Authentication { context, .. }
+            | Error::Kerberos { context, .. }
             | Error::Tls { context, .. } => Some(context),
             _ => None,
         }

@@ -11,6 +11,8 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+#[cfg(feature = "aws-msk-iam")]
+pub mod aws;
 mod client;
 pub mod cluster;
 pub mod config;
@@ -18,10 +20,13 @@ pub mod consumer;
 #[cfg(test)]
 mod docs_gen;
 pub mod error;
+mod kerberos;
 pub mod lowlevel;
 mod metrics_push;
 mod net;
 pub mod observe;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 mod ops;
 pub mod producer;
 mod protocol_gen;
@@ -37,7 +42,9 @@ pub use cluster::{
 };
 pub use config::{BrokerAddress, ClientBuilder, ClientConfig};
 pub use consumer::{Consumer, ConsumerBuilder, ConsumerRecord, ConsumerRecords};
-pub use error::{Error, ErrorCode, ErrorContext, Result, TlsErrorKind, TransactionErrorKind};
+pub use error::{
+    Error, ErrorCode, ErrorContext, KerberosFailure, Result, TlsErrorKind, TransactionErrorKind,
+};
 pub use producer::{
     Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerRecord, RecordMetadata,
 };

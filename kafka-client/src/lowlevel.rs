@@ -22,15 +22,29 @@
 //! ```
 
 pub use crate::client::Target;
-pub use crate::net::{BrokerVersions, Connection, ConnectionKind};
+pub use crate::net::{AsyncStream, BrokerVersions, Connection, ConnectionKind, Dial, DialFuture};
 pub use crate::ops::consumer_protocol;
 pub use crate::ops::init_producer_id::init_producer_id_on;
 pub use crate::ops::list_offsets::{
     EARLIEST_LOCAL_TIMESTAMP, EARLIEST_TIMESTAMP, LATEST_TIERED_TIMESTAMP, LATEST_TIMESTAMP,
     ListedOffset, MAX_TIMESTAMP, list_offsets_on,
 };
-pub use crate::ops::offset_fetch::{CommittedOffset, offset_fetch_on};
+pub use crate::ops::offset_fetch::{CommittedOffset, FetchingMember, offset_fetch_on};
 pub use crate::ops::{CoordinatorType, RetryClock, find_coordinators};
+
+/// Makes every connection of clients built from `builder` open its byte stream with
+/// `dial` instead of TCP (TLS and SASL, when configured, still run on top). This is the
+/// seam kafka-sim's deterministic simulation uses to run the real producer and
+/// consumer over in-memory pipes on tokio's paused clock; an application might use it
+/// for a proxy or a Unix socket. Share the built [`Client`](crate::Client) with a
+/// producer or consumer through their builders' `client(...)`.
+pub fn with_dialer(
+    mut builder: crate::ClientBuilder,
+    dial: std::sync::Arc<dyn Dial>,
+) -> crate::ClientBuilder {
+    builder.dialer = Some(crate::net::Dialer(dial));
+    builder
+}
 
 /// Request and response types generated from Kafka 4.4's JSON schemas for the APIs and
 /// versions `kafka-protocol` 0.18 lacks (share groups, streams groups, newer versions of

@@ -237,6 +237,10 @@ impl<K: ?Sized, V: ?Sized> TypedProducer<K, V> {
 
     /// Serializes and queues a record; waits for buffer space like [`Producer::send`].
     /// Await the returned [`DeliveryFuture`] for the record's offset.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as [`Producer::send`]: serialization happens before the first wait, and
+    /// a send dropped before it completes has not queued the record.
     pub async fn send(
         &self,
         record: TypedRecord<'_, K, V>,
@@ -246,6 +250,9 @@ impl<K: ?Sized, V: ?Sized> TypedProducer<K, V> {
     }
 
     /// Shorthand for [`send`](Self::send) with a topic, an optional key and a value.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as [`send`](Self::send).
     pub async fn send_value(
         &self,
         topic: &str,
@@ -257,12 +264,19 @@ impl<K: ?Sized, V: ?Sized> TypedProducer<K, V> {
     }
 
     /// Waits until every record queued so far is delivered or failed.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as [`Producer::flush`]: dropping it stops only the waiting.
     pub async fn flush(&self) {
         self.producer.flush().await;
     }
 
     /// Closes the producer underneath, as [`Producer::close`]: stops intake, delivers
     /// what is queued within `timeout`, and fails the rest with `Closed`.
+    ///
+    /// # Cancel safety
+    /// As [`Producer::close`]: dropped before it completes, the producer is closed to new
+    /// records and still delivers the pending ones in the background.
     pub async fn close(&self, timeout: Duration) -> kafka_client::Result<()> {
         self.producer.close(timeout).await
     }
@@ -479,6 +493,10 @@ impl<K: 'static, V: 'static> TypedConsumer<K, V> {
 
     /// Polls like [`Consumer::poll`]; a record that fails to deserialize is an `Err`
     /// in its place, and the records after it are returned as usual.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as [`Consumer::poll`]: records are deserialized in the step that
+    /// returns them, and a poll dropped before it completes loses none.
     pub async fn poll(&self, timeout: Duration) -> kafka_client::Result<TypedRecords<K, V>> {
         let (records, errors) = self.consumer.poll(timeout).await?.into_parts();
         Ok(TypedRecords {

@@ -41,8 +41,8 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest,
-    ListOffsetsResponse, MetadataResponse, ProduceRequest, ProduceResponse, ResponseHeader,
-    TopicName,
+    ListOffsetsResponse, MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader,
+    ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use tokio::net::TcpListener;
@@ -71,6 +71,26 @@ pub struct Req {
     pub body: Bytes,
     /// The port the broker listens on (to advertise itself).
     pub port: u16,
+}
+
+/// Reads one request frame's body (the bytes after the length prefix): its API,
+/// version, correlation id and body. `None` when the header does not decode or names
+/// no known API. `port` is the port the request came to.
+pub fn parse_request(mut frame: Bytes, port: u16) -> Option<Req> {
+    if frame.len() < 4 {
+        return None;
+    }
+    let key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let api = ApiKey::try_from(key).ok()?;
+    let header = RequestHeader::decode(&mut frame, api.request_header_version(version)).ok()?;
+    Some(Req {
+        api,
+        version,
+        correlation_id: header.correlation_id,
+        body: frame,
+        port,
+    })
 }
 
 /// What to answer: `None` for the default answer, `Some(bytes)` to write exactly those

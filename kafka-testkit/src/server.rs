@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, ProduceRequest, RequestHeader};
+use kafka_protocol::messages::{ApiKey, ProduceRequest};
 use kafka_protocol::protocol::Decodable;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::raw::Req;
+use crate::raw::{Req, parse_request};
 
 /// Answers a request: the whole response frame and how long to wait before writing it,
 /// or `None` to close the connection.
@@ -33,7 +33,7 @@ pub(crate) async fn serve(mut sock: TcpStream, port: u16, handler: Handler) {
         if sock.read_exact(&mut body).await.is_err() {
             return;
         }
-        let Some(req) = decode(Bytes::from(body), port) else {
+        let Some(req) = parse_request(Bytes::from(body), port) else {
             return;
         };
         let acks_zero = req.api == ApiKey::Produce
@@ -57,18 +57,4 @@ pub(crate) async fn serve(mut sock: TcpStream, port: u16, handler: Handler) {
             return;
         }
     }
-}
-
-fn decode(mut buf: Bytes, port: u16) -> Option<Req> {
-    let key = i16::from_be_bytes([buf[0], buf[1]]);
-    let version = i16::from_be_bytes([buf[2], buf[3]]);
-    let api = ApiKey::try_from(key).ok()?;
-    let header = RequestHeader::decode(&mut buf, api.request_header_version(version)).ok()?;
-    Some(Req {
-        api,
-        version,
-        correlation_id: header.correlation_id,
-        body: buf,
-        port,
-    })
 }

@@ -2,7 +2,8 @@
 //! consumer's offsets committed inside the same transaction.
 //!
 //! `cargo run -p examples --bin transactional_copy -- --input A --output B --group G
-//!     [--transactional-id ID] [--transaction-timeout-ms MS] [--idle-exit-secs S]`
+//!     [--transactional-id ID] [--transaction-timeout-ms MS] [--idle-exit-secs S]
+//!     [--group-protocol classic|consumer]`
 //!
 //! Run several instances with the same `--group` (each with its own stable
 //! `--transactional-id`, default `<group>-copier-<pid>`): the group spreads the input
@@ -11,7 +12,10 @@
 //! the last committed offsets, and a `read_committed` reader of the output sees every
 //! input record exactly once. A member whose partitions moved while it was in a
 //! transaction is refused by the group coordinator (its generation is stale): the
-//! transaction aborts and it rewinds to the committed offsets.
+//! transaction aborts and it rewinds to the committed offsets. With
+//! `--group-protocol consumer` (KIP-848) the group metadata sent with the offsets
+//! carries the member epoch instead of a generation; the coordinator checks it the same
+//! way.
 //!
 //! It stops after `--idle-exit-secs` without input (default: never). With
 //! `KAFKA_BOOTSTRAP_SERVERS` set it uses that cluster; otherwise it starts a local
@@ -21,7 +25,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use kafka_client::consumer::{
-    AutoOffsetReset, Consumer, IsolationLevel, OffsetAndMetadata, TopicPartition,
+    AutoOffsetReset, Consumer, GroupProtocol, IsolationLevel, OffsetAndMetadata, TopicPartition,
 };
 use kafka_client::producer::{Producer, ProducerRecord, TransactionalProducer};
 use kafka_client::{Error, TransactionErrorKind};
@@ -33,12 +37,13 @@ struct Args {
     transactional_id: Option<String>,
     transaction_timeout: Duration,
     idle_exit: Option<Duration>,
+    group_protocol: GroupProtocol,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: transactional_copy --input A --output B --group G [--transactional-id ID] \
-         [--transaction-timeout-ms MS] [--idle-exit-secs S]"
+         [--transaction-timeout-ms MS] [--idle-exit-secs S] [--group-protocol classic|consumer]"
     );
     std::process::exit(2)
 }
@@ -52,6 +57,7 @@ fn parse() -> Args {
     let (mut input, mut output, mut group, mut id) = (None, None, None, None);
     let mut timeout = Duration::from_secs(60);
     let mut idle = None;
+    let mut group_protocol = GroupProtocol::Classic;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--input" => input = args.next(),
@@ -60,6 +66,12 @@ fn parse() -> Args {
             "--transactional-id" => id = args.next(),
             "--transaction-timeout-ms" => timeout = Duration::from_millis(number(args.next())),
             "--idle-exit-secs" => idle = Some(Duration::from_secs(number(args.next()))),
+            "--group-protocol" => {
+                group_protocol = args
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
             _ => usage(),
         }
     }
@@ -71,6 +83,7 @@ fn parse() -> Args {
             transactional_id: id,
             transaction_timeout: timeout,
             idle_exit: idle,
+            group_protocol,
         },
         _ => usage(),
     }
@@ -96,6 +109,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let consumer = Consumer::builder()
         .bootstrap_servers([bootstrap.as_str()])
         .group_id(args.group.clone())
+        .group_protocol(args.group_protocol)
         .enable_auto_commit(false)
         .isolation_level(IsolationLevel::ReadCommitted)
         .auto_offset_reset(AutoOffsetReset::Earliest)
@@ -111,10 +125,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .build_transactional()
         .await?;
     eprintln!(
-        "transactional_copy: {} -> {} as {id} in group {} (transaction protocol v{})",
+        "transactional_copy: {} -> {} as {id} in group {} ({} protocol, transaction protocol v{})",
         args.input,
         args.output,
         args.group,
+        args.group_protocol.name(),
         if producer.uses_transaction_v2() { 2 } else { 1 }
     );
 

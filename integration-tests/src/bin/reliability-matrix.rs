@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use kafka_testbed::fault_proxy::api;
 use kafka_testbed::reliability::{
     Env, Fault, ScenarioResult, W3_IMPLEMENTED, Workload, report, run_scenario,
+    with_consumer_protocol_groups,
 };
 use kafka_testbed::{ClusterConfig, KafkaCluster};
 
@@ -23,11 +24,18 @@ const DEFAULT_SEED: u64 = 20_261_122;
 /// Every (workload, fault) pair of the matrix.
 fn matrix() -> Vec<(Workload, Fault)> {
     let mut out = Vec::new();
-    for w in [Workload::W1Produce, Workload::W2Group, Workload::W3TxnCopy] {
+    for w in [
+        Workload::W1Produce,
+        Workload::W2Group,
+        Workload::W2GroupConsumerProtocol,
+        Workload::W3TxnCopy,
+    ] {
         // The API whose requests the one-shot faults target, per workload.
         let (reset, cut, drop) = match w {
             Workload::W1Produce => (api::PRODUCE, api::PRODUCE, api::PRODUCE),
-            Workload::W2Group => (api::OFFSET_COMMIT, api::FETCH, api::OFFSET_COMMIT),
+            Workload::W2Group | Workload::W2GroupConsumerProtocol => {
+                (api::OFFSET_COMMIT, api::FETCH, api::OFFSET_COMMIT)
+            }
             Workload::W3TxnCopy => (api::END_TXN, api::TXN_OFFSET_COMMIT, api::END_TXN),
         };
         for f in [
@@ -48,6 +56,9 @@ fn matrix() -> Vec<(Workload, Fault)> {
         }
         if w == Workload::W2Group {
             out.push((w, Fault::DropResponse(api::JOIN_GROUP)));
+        }
+        if w == Workload::W2GroupConsumerProtocol {
+            out.push((w, Fault::DropResponse(api::CONSUMER_GROUP_HEARTBEAT)));
         }
         if w == Workload::W3TxnCopy {
             out.push((w, Fault::DropResponse(api::TXN_OFFSET_COMMIT)));
@@ -93,7 +104,8 @@ async fn main() {
         .collect();
     let total = matrix().len();
     let started = Instant::now();
-    let cluster = match KafkaCluster::start(ClusterConfig::new(3).with_fault_proxy()) {
+    let config = with_consumer_protocol_groups(ClusterConfig::new(3).with_fault_proxy());
+    let cluster = match KafkaCluster::start(config) {
         Ok(c) => Arc::new(c),
         Err(e) => {
             eprintln!("reliability-matrix: cluster: {e}");
@@ -155,7 +167,17 @@ async fn main() {
             command: command.clone(),
             notes: notes.clone(),
         };
-        if let Err(e) = std::fs::write(&out, report::render(&info, &results)) {
+        let mut text = report::render(&info, &results);
+        // The hand-written sections after the marker survive the regeneration.
+        let kept = std::fs::read_to_string(&out).ok().and_then(|old| {
+            old.find(report::KEPT_MARKER)
+                .map(|at| old[at..].to_string())
+        });
+        if let Some(kept) = kept {
+            text.push('\n');
+            text.push_str(&kept);
+        }
+        if let Err(e) = std::fs::write(&out, text) {
             eprintln!("reliability-matrix: writing {}: {e}", out.display());
         }
     }

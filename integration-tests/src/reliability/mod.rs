@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_admin::{Admin, CreateTopicsOptions, NewTopic};
+use kafka_client::consumer::GroupProtocol;
 use kafka_client::{Client, Error};
 
 use crate::cluster::KafkaCluster;
@@ -33,7 +34,7 @@ use crate::cluster::KafkaCluster;
 pub use faults::{Fault, FaultReport, inject};
 pub use readback::{LogRecord, read_back, read_back_until};
 pub use w1_produce::{W1Config, run_w1};
-pub use w2_group::{W2Config, run_w2};
+pub use w2_group::{CONSUMER_PROTOCOL_GROUPS, W2Config, run_w2, with_consumer_protocol_groups};
 pub use w3_txn_copy::{W3_IMPLEMENTED, W3Config, run_w3};
 
 /// The workloads of the matrix.
@@ -43,8 +44,18 @@ pub enum Workload {
     W1Produce,
     /// W2: a three-member consumer group with members joining and leaving.
     W2Group,
+    /// W2 with the KIP-848 consumer group protocol (`group.protocol=consumer`).
+    W2GroupConsumerProtocol,
     /// W3: transactional copy with a concurrent read_committed verifier.
     W3TxnCopy,
+}
+
+impl Workload {
+    /// W2 with either group protocol (at-least-once: duplicates are reported, not
+    /// violations).
+    pub fn is_w2(self) -> bool {
+        matches!(self, Workload::W2Group | Workload::W2GroupConsumerProtocol)
+    }
 }
 
 impl fmt::Display for Workload {
@@ -52,6 +63,7 @@ impl fmt::Display for Workload {
         f.write_str(match self {
             Workload::W1Produce => "W1 produce acks=all",
             Workload::W2Group => "W2 group churn",
+            Workload::W2GroupConsumerProtocol => "W2 group churn (consumer protocol)",
             Workload::W3TxnCopy => "W3 txn copy",
         })
     }
@@ -346,7 +358,7 @@ impl ScenarioResult {
             // W1 (idempotent) and W3 (transactional) must have no duplicates; W2 is an
             // at-least-once group that may lose a session under faults: its duplicates
             // are reported, not failures (I4 covers the cases where they are).
-            Ok(c) => c.violations(self.workload == Workload::W2Group),
+            Ok(c) => c.violations(self.workload.is_w2()),
             Err(e) => vec![format!("scenario failed: {e}")],
         }
     }
@@ -358,6 +370,13 @@ pub async fn run_scenario(env: &Env, workload: Workload, fault: Fault) -> Scenar
     let (counts, fault_report) = match workload {
         Workload::W1Produce => run_w1(env, &W1Config::default(), fault).await,
         Workload::W2Group => run_w2(env, &W2Config::default(), fault).await,
+        Workload::W2GroupConsumerProtocol => {
+            let cfg = W2Config {
+                group_protocol: GroupProtocol::Consumer,
+                ..W2Config::default()
+            };
+            run_w2(env, &cfg, fault).await
+        }
         Workload::W3TxnCopy => run_w3(env, &W3Config::default(), fault).await,
     };
     for p in env.cluster.proxies() {

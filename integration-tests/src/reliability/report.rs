@@ -5,6 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::ScenarioResult;
 
+/// The deterministic simulation's and the planted defects' sections (kafka-sim, issue
+/// 23), kept with the report so every regeneration of `docs/reliability.md` carries them.
+pub const SIMULATION: &str = include_str!("simulation.md");
+
 /// What the matrix has found so far (kept with the report so every regeneration
 /// carries it).
 pub const FINDINGS: &str = "
@@ -111,6 +115,10 @@ pub const FINDINGS: &str = "
   `Transaction(Abortable: UNKNOWN_MEMBER_ID)` (the copier's group session expired) and
   the copier rewound to the committed offsets.
 ";
+
+/// Starts the hand-written part of `docs/reliability.md` (cancel safety, and whatever
+/// else is not the matrix's): regenerating the matrix keeps the file from this line on.
+pub const KEPT_MARKER: &str = "<!-- Hand-written sections below: the reliability matrix keeps them when it regenerates this file. -->";
 
 /// What the report says about the run as a whole.
 #[derive(Debug, Clone)]
@@ -301,6 +309,7 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
          `begin` re-initialises the producer id."
     );
     out.push_str(FINDINGS);
+    out.push_str(SIMULATION);
     out
 }
 

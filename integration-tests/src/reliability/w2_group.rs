@@ -2,7 +2,10 @@
 //! pre-produced topic through the fault proxies while a fault is injected. Auto-commit
 //! is on, so every revocation commits what was delivered. The verifier counts lost and
 //! duplicated deliveries, per-ownership order, offsets seen with two values, partitions
-//! owned by two members at once, errors by kind and the recovery time.
+//! owned by two members at once, errors by kind and the recovery time. The members
+//! speak the classic group protocol or KIP-848's consumer protocol
+//! ([`W2Config::group_protocol`]); the cluster's consumer-protocol heartbeat interval
+//! and session timeout must be set like the classic members' ([`CONSUMER_PROTOCOL_GROUPS`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,12 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use kafka_client::consumer::{AutoOffsetReset, Consumer, RebalanceListener, TopicPartition};
+use kafka_client::consumer::{
+    AutoOffsetReset, Consumer, GroupProtocol, RebalanceListener, TopicPartition,
+};
 use kafka_client::producer::{Acks, Producer, ProducerRecord};
 use tokio::time::Instant;
 
 use super::faults::{Fault, FaultReport, inject};
 use super::{Counts, Env, Rng, error_kind};
+use crate::config::ClusterConfig;
 
 /// What a member's `close()` must stay under: its default timeout
 /// (`kafka_client::consumer::DEFAULT_CLOSE_TIMEOUT`, the Java consumer's 30 s).
@@ -36,6 +42,25 @@ pub struct W2Config {
     pub session_timeout: Duration,
     /// Give up after this long.
     pub bound: Duration,
+    /// The members' group protocol.
+    pub group_protocol: GroupProtocol,
+}
+
+/// Broker settings that give consumer-protocol (KIP-848) groups the W2 members'
+/// classic timing: heartbeats every second, a 10 s session (the broker defaults are
+/// 5 s and 45 s, and the group coordinator, not the member, decides them).
+pub const CONSUMER_PROTOCOL_GROUPS: [(&str, &str); 4] = [
+    ("group.consumer.heartbeat.interval.ms", "1000"),
+    ("group.consumer.min.heartbeat.interval.ms", "500"),
+    ("group.consumer.session.timeout.ms", "10000"),
+    ("group.consumer.min.session.timeout.ms", "6000"),
+];
+
+/// `config` with [`CONSUMER_PROTOCOL_GROUPS`].
+pub fn with_consumer_protocol_groups(config: ClusterConfig) -> ClusterConfig {
+    CONSUMER_PROTOCOL_GROUPS
+        .iter()
+        .fold(config, |c, &(k, v)| c.with_property(k, v))
 }
 
 impl Default for W2Config {
@@ -47,6 +72,7 @@ impl Default for W2Config {
             poll_pause: Duration::from_millis(100),
             session_timeout: Duration::from_secs(10),
             bound: Duration::from_secs(240),
+            group_protocol: GroupProtocol::Classic,
         }
     }
 }
@@ -156,6 +182,7 @@ fn spawn_member(
         let consumer = match Consumer::builder()
             .client(client)
             .group_id(group)
+            .group_protocol(cfg.group_protocol)
             .auto_offset_reset(AutoOffsetReset::Earliest)
             .max_poll_records(cfg.max_poll_records)
             .session_timeout(cfg.session_timeout)

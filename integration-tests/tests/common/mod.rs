@@ -5,6 +5,7 @@ pub mod consumer_util;
 pub mod example_bin;
 pub mod leader_kill;
 pub mod produce;
+pub mod share;
 pub mod txn;
 
 use std::sync::atomic::{AtomicU32, Ordering};

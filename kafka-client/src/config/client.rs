@@ -125,6 +125,7 @@ pub struct ClientConfig {
     pub(crate) enable_metrics_push: bool,
     pub(crate) security: super::SecurityConfig,
     pub(crate) hooks: Option<crate::observe::HooksRef>,
+    pub(crate) dialer: Option<crate::net::Dialer>,
 }
 
 impl ClientConfig {
@@ -206,6 +207,8 @@ pub struct ClientBuilder {
     enable_metrics_push: bool,
     security: super::SecurityBuilder,
     hooks: Option<crate::observe::HooksRef>,
+    /// Set only by `lowlevel::with_dialer`.
+    pub(crate) dialer: Option<crate::net::Dialer>,
 }
 
 impl Default for ClientBuilder {
@@ -227,6 +230,7 @@ impl Default for ClientBuilder {
             enable_metrics_push: true,
             security: super::SecurityBuilder::default(),
             hooks: None,
+            dialer: None,
         }
     }
 }
@@ -373,11 +377,15 @@ impl ClientBuilder {
     /// `ssl.key.pem`, `ssl.endpoint.identification.algorithm`, and Java's PEM stores
     /// (`ssl.truststore.type=PEM`, `ssl.truststore.location`,
     /// `ssl.truststore.certificates`, `ssl.keystore.type=PEM`, `ssl.keystore.location`,
-    /// `ssl.keystore.key`, `ssl.keystore.certificate.chain`).
+    /// `ssl.keystore.key`, `ssl.keystore.certificate.chain`), and the OIDC keys of
+    /// OAUTHBEARER (`sasl.oauthbearer.method`, `sasl.oauthbearer.token.endpoint.url`,
+    /// `sasl.oauthbearer.client.credentials.*`, `sasl.oauthbearer.assertion.*`, ...).
     /// Producer and consumer builders call this, then take their own keys.
     pub fn apply_properties(self, props: &mut super::Properties) -> Result<Self> {
         let mut b = apply_options(CLIENT_OPTIONS, self, props)?;
         b.security = apply_options(super::security::SECURITY_OPTIONS, b.security, props)?;
+        b.security = apply_options(super::OIDC_OPTIONS, b.security, props)?;
+        b.security = apply_options(super::aws_options::AWS_OPTIONS, b.security, props)?;
         Ok(b)
     }
 
@@ -436,6 +444,7 @@ impl ClientBuilder {
             rebootstrap_trigger: self.rebootstrap_trigger,
             enable_metrics_push: self.enable_metrics_push,
             hooks: self.hooks,
+            dialer: self.dialer,
         })
     }
 

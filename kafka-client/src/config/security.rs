@@ -16,6 +16,7 @@ use std::time::SystemTime;
 
 use crate::types::BoxFuture;
 
+use super::kerberos::{KerberosBuilder, KerberosConfig, KerberosCredentials};
 use super::options::option_table;
 
 use crate::error::{Error, Result};
@@ -170,6 +171,14 @@ pub struct TlsConfig {
     pub(crate) client_cert: Option<PemSource>,
     pub(crate) client_key: Option<PemSource>,
     pub(crate) verify_hostname: bool,
+    /// Decrypts an `ENCRYPTED PRIVATE KEY` (PKCS#8).
+    pub(crate) key_password: Option<Secret>,
+    /// Certificate revocation lists checked against the broker's certificate.
+    pub(crate) crl: Option<PemSource>,
+    /// Re-read the named files when they change (at each new connection).
+    pub(crate) reload_files: bool,
+    /// The whole configuration comes from a callback, at each new connection.
+    pub(crate) provider: Option<super::tls_reload::ProviderRef>,
 }
 
 impl Default for TlsConfig {
@@ -187,6 +196,10 @@ impl TlsConfig {
             client_cert: None,
             client_key: None,
             verify_hostname: true,
+            key_password: None,
+            crl: None,
+            reload_files: false,
+            provider: None,
         }
     }
 
@@ -225,6 +238,48 @@ impl TlsConfig {
         self.verify_hostname = verify;
         self
     }
+
+    /// The password of an encrypted PKCS#8 client key (`BEGIN ENCRYPTED PRIVATE KEY`,
+    /// PBES2 with PBKDF2 or scrypt and AES-CBC, as `openssl pkcs8 -topk8 -v2 aes-256-cbc`
+    /// writes it) (`ssl.key.password`).
+    pub fn client_key_password(mut self, password: impl Into<Secret>) -> Self {
+        self.key_password = Some(password.into());
+        self
+    }
+
+    /// Refuse a broker certificate revoked by a CRL in this PEM file (`ssl.crl.location`;
+    /// one or more `X509 CRL` blocks). The broker's certificate must then be covered by
+    /// a CRL of its issuer: a certificate whose revocation status is unknown is refused.
+    pub fn crl_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.crl = Some(PemSource::File(path.into()));
+        self
+    }
+
+    /// Like [`TlsConfig::crl_file`], the CRLs given as PEM text.
+    pub fn crl_pem(mut self, pem: impl Into<String>) -> Self {
+        self.crl = Some(PemSource::Inline(Secret::new(pem)));
+        self
+    }
+
+    /// Re-read the files named here (CA, client certificate and key, CRL) when they
+    /// change: each new connection checks their modification times and sizes and, if
+    /// any changed, loads them again; established connections keep the material they
+    /// were made with. If the new files do not form a valid configuration (say, the
+    /// certificate is rewritten before its key), the last good one stays in use and a
+    /// warning is logged; the next connection tries again (`ssl.reload.files`).
+    pub fn reload_files(mut self, reload: bool) -> Self {
+        self.reload_files = reload;
+        self
+    }
+
+    /// Take the TLS configuration from `provider` at each new connection (certificates
+    /// from a secrets manager, say). What it returns is built like any `TlsConfig`
+    /// (and cached while it returns an equal one); the settings of this `TlsConfig`
+    /// other than the provider are not used.
+    pub fn provider(mut self, provider: Arc<dyn super::TlsConfigProvider>) -> Self {
+        self.provider = Some(super::tls_reload::ProviderRef(provider));
+        self
+    }
 }
 
 /// A SASL mechanism (`sasl.mechanism`).
@@ -239,6 +294,10 @@ pub enum SaslMechanism {
     ScramSha512,
     /// `OAUTHBEARER` (RFC 7628, KIP-255) with a token from a [`TokenProvider`].
     OAuthBearer,
+    /// `AWS_MSK_IAM`: Amazon MSK's IAM authentication (cargo feature `aws-msk-iam`).
+    AwsMskIam,
+    /// `GSSAPI` (RFC 4752): Kerberos 5, see [`KerberosConfig`] (feature `gssapi`).
+    Gssapi,
 }
 
 impl SaslMechanism {
@@ -249,6 +308,8 @@ impl SaslMechanism {
             SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
             SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
             SaslMechanism::OAuthBearer => "OAUTHBEARER",
+            SaslMechanism::AwsMskIam => "AWS_MSK_IAM",
+            SaslMechanism::Gssapi => "GSSAPI",
         }
     }
 }
@@ -268,15 +329,16 @@ impl FromStr for SaslMechanism {
             "SCRAM-SHA-256" => Ok(SaslMechanism::ScramSha256),
             "SCRAM-SHA-512" => Ok(SaslMechanism::ScramSha512),
             "OAUTHBEARER" => Ok(SaslMechanism::OAuthBearer),
-            "GSSAPI" => Err(Error::Config(
-                "sasl.mechanism GSSAPI (Kerberos) is not supported; use PLAIN, SCRAM-SHA-256, \
-                 SCRAM-SHA-512 or OAUTHBEARER"
+            "AWS_MSK_IAM" if cfg!(feature = "aws-msk-iam") => Ok(SaslMechanism::AwsMskIam),
+            "AWS_MSK_IAM" => Err(Error::Config(
+                "sasl.mechanism AWS_MSK_IAM needs kafka-client's cargo feature `aws-msk-iam`"
                     .into(),
             )),
+            "GSSAPI" => Ok(SaslMechanism::Gssapi),
             _ => Err(super::bad_value(
                 "sasl.mechanism",
                 s,
-                "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
+                "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or GSSAPI",
             )),
         }
     }
@@ -288,8 +350,8 @@ pub struct OAuthBearerToken {
     /// The token (a JWT, typically). Redacted in `Debug`.
     pub value: Secret,
     /// When the token expires, if known. (The broker bounds the SASL session by the
-    /// token's own expiry and tells the client; the client reconnects, fetching a new
-    /// token, before the session ends.)
+    /// token's own expiry and tells the client; the client re-authenticates on the same
+    /// connection, fetching a new token, before the session ends.)
     pub expires_at: Option<SystemTime>,
     /// SASL extensions sent with the token (KIP-342), `key=value`.
     pub extensions: Vec<(String, String)>,
@@ -334,8 +396,14 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
 /// The credentials a SASL mechanism needs.
 #[derive(Clone)]
 pub(crate) enum SaslCredentials {
-    UserPassword { username: String, password: Secret },
+    UserPassword {
+        username: String,
+        password: Secret,
+    },
     Token(Arc<dyn TokenProvider>),
+    #[cfg(feature = "aws-msk-iam")]
+    AwsMskIam(crate::aws::MskIamConfig),
+    Kerberos(Arc<KerberosCredentials>),
 }
 
 /// SASL settings: a mechanism and its credentials.
@@ -360,6 +428,9 @@ impl fmt::Debug for SaslConfig {
                 d.field("username", username).field("password", password)
             }
             SaslCredentials::Token(p) => d.field("token_provider", p),
+            #[cfg(feature = "aws-msk-iam")]
+            SaslCredentials::AwsMskIam(c) => d.field("aws_msk_iam", c),
+            SaslCredentials::Kerberos(k) => d.field("kerberos", k),
         };
         d.finish()
     }
@@ -389,6 +460,26 @@ impl SaslConfig {
         }
     }
 
+    /// `AWS_MSK_IAM` (Amazon MSK): each connection signs a `kafka-cluster:Connect`
+    /// request with credentials from `config`'s provider, for the broker's host and the
+    /// region its name holds (cargo feature `aws-msk-iam`).
+    #[cfg(feature = "aws-msk-iam")]
+    pub fn aws_msk_iam(config: crate::aws::MskIamConfig) -> Self {
+        Self {
+            mechanism: SaslMechanism::AwsMskIam,
+            credentials: SaslCredentials::AwsMskIam(config),
+        }
+    }
+
+    /// `GSSAPI` (Kerberos) with these settings. Clones of the returned configuration
+    /// share one ticket cache.
+    pub fn gssapi(kerberos: KerberosConfig) -> Self {
+        Self {
+            mechanism: SaslMechanism::Gssapi,
+            credentials: SaslCredentials::Kerberos(Arc::new(KerberosCredentials::new(kerberos))),
+        }
+    }
+
     /// A user name/password mechanism (`PLAIN` or `SCRAM-*`).
     fn user_password(
         mechanism: SaslMechanism,
@@ -413,13 +504,39 @@ impl SaslConfig {
     pub fn username(&self) -> Option<&str> {
         match &self.credentials {
             SaslCredentials::UserPassword { username, .. } => Some(username),
-            SaslCredentials::Token(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The Kerberos client principal, for `GSSAPI`.
+    pub fn kerberos_principal(&self) -> Option<&str> {
+        match &self.credentials {
+            SaslCredentials::Kerberos(k) => Some(k.config.principal_name()),
+            _ => None,
         }
     }
 
     fn validate(&self) -> Result<()> {
         match (&self.credentials, self.mechanism) {
             (SaslCredentials::Token(_), SaslMechanism::OAuthBearer) => Ok(()),
+            #[cfg(feature = "aws-msk-iam")]
+            (SaslCredentials::AwsMskIam(_), SaslMechanism::AwsMskIam) => Ok(()),
+            #[cfg(feature = "aws-msk-iam")]
+            (SaslCredentials::AwsMskIam(_), m) => Err(Error::Config(format!(
+                "MSK IAM credentials only work with AWS_MSK_IAM, not {m}"
+            ))),
+            (_, SaslMechanism::AwsMskIam) => Err(Error::Config(
+                "sasl.mechanism AWS_MSK_IAM needs SaslConfig::aws_msk_iam (cargo feature \
+                 `aws-msk-iam`)"
+                    .into(),
+            )),
+            (SaslCredentials::Kerberos(k), SaslMechanism::Gssapi) => k.validate(),
+            (SaslCredentials::Kerberos(_), m) => Err(Error::Config(format!(
+                "Kerberos settings only work with GSSAPI, not {m}"
+            ))),
+            (_, SaslMechanism::Gssapi) => Err(Error::Config(
+                "sasl.mechanism GSSAPI needs Kerberos settings: use SaslConfig::gssapi".into(),
+            )),
             (SaslCredentials::UserPassword { .. }, SaslMechanism::OAuthBearer) => {
                 Err(oauth_needs_provider())
             }
@@ -439,10 +556,29 @@ impl SaslConfig {
     }
 }
 
+/// `OAUTHBEARER` with tokens from the OIDC token endpoint (feature `oidc`).
+fn oidc_sasl(oidc: super::OidcConfig) -> Result<SaslConfig> {
+    #[cfg(feature = "oidc")]
+    {
+        let provider = crate::oidc::OidcTokenProvider::new(oidc)?;
+        Ok(SaslConfig::oauthbearer(Arc::new(provider)))
+    }
+    #[cfg(not(feature = "oidc"))]
+    {
+        oidc.validate()?;
+        Err(Error::Config(
+            "sasl.oauthbearer.method=oidc needs kafka-client built with the `oidc` cargo \
+             feature"
+                .into(),
+        ))
+    }
+}
+
 fn oauth_needs_provider() -> Error {
     Error::Config(
         "sasl.mechanism OAUTHBEARER needs a token provider: use \
-         ClientBuilder::sasl(SaslConfig::oauthbearer(provider))"
+         ClientBuilder::sasl(SaslConfig::oauthbearer(provider)), or an OIDC token endpoint \
+         (sasl.oauthbearer.method=oidc, sasl.oauthbearer.token.endpoint.url)"
             .into(),
     )
 }
@@ -452,7 +588,7 @@ fn oauth_needs_provider() -> Error {
 pub(crate) struct SecurityConfig {
     pub(crate) protocol: SecurityProtocol,
     /// Set for `SSL` and `SASL_SSL`.
-    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) tls: Option<Arc<super::tls_reload::TlsSource>>,
     pub(crate) tls_settings: Option<TlsConfig>,
     /// Set for `SASL_PLAINTEXT` and `SASL_SSL`.
     pub(crate) sasl: Option<SaslConfig>,
@@ -478,6 +614,12 @@ pub(crate) struct SecurityBuilder {
     pub(crate) mechanism: Option<SaslMechanism>,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<Secret>,
+    /// From properties: OAUTHBEARER tokens from an OIDC token endpoint.
+    pub(crate) oidc: Option<super::OidcConfig>,
+    /// From properties: `sasl.aws.*` (AWS MSK IAM).
+    pub(crate) aws: super::aws_options::AwsSettings,
+    /// From properties: the `sasl.kerberos.*` settings.
+    pub(crate) kerberos: KerberosBuilder,
 }
 
 impl fmt::Debug for SecurityBuilder {
@@ -489,6 +631,9 @@ impl fmt::Debug for SecurityBuilder {
             .field("mechanism", &self.mechanism)
             .field("username", &self.username)
             .field("password", &self.password)
+            .field("oidc", &self.oidc)
+            .field("aws", &self.aws)
+            .field("kerberos", &self.kerberos)
             .finish()
     }
 }
@@ -509,7 +654,14 @@ impl SecurityBuilder {
                     s.mechanism
                 )));
             }
-            (None, Some(SaslMechanism::OAuthBearer)) => return Err(oauth_needs_provider()),
+            (None, Some(m)) if self.aws.sasl_for(m)?.is_some() => self.aws.sasl_for(m)?,
+            (None, Some(SaslMechanism::OAuthBearer)) => match self.oidc {
+                Some(oidc) => Some(oidc_sasl(oidc)?),
+                None => return Err(oauth_needs_provider()),
+            },
+            (None, Some(SaslMechanism::Gssapi)) => {
+                Some(SaslConfig::gssapi(self.kerberos.build(self.password)?))
+            }
             (None, Some(m)) => {
                 let username = self.username.ok_or_else(|| {
                     Error::Config(format!("sasl.mechanism {m} needs sasl.username"))
@@ -520,9 +672,21 @@ impl SecurityBuilder {
                 Some(SaslConfig::user_password(m, username, password))
             }
             (None, None) => {
+                if self.aws.is_set() {
+                    return Err(Error::Config(
+                        "sasl.aws.* settings given without sasl.mechanism (AWS_MSK_IAM, or \
+                         OAUTHBEARER with sasl.aws.oauthbearer=true)"
+                            .into(),
+                    ));
+                }
                 if self.username.is_some() || self.password.is_some() {
                     return Err(Error::Config(
                         "sasl.username/sasl.password given without sasl.mechanism".into(),
+                    ));
+                }
+                if self.kerberos.is_set() {
+                    return Err(Error::Config(
+                        "sasl.kerberos.* given without sasl.mechanism=GSSAPI".into(),
                     ));
                 }
                 None
@@ -558,8 +722,8 @@ impl SecurityBuilder {
         }
         let (tls, tls_settings) = if protocol.uses_tls() {
             let settings = self.tls.unwrap_or_default();
-            let config = super::tls_material::client_config(&settings)?;
-            (Some(config), Some(settings))
+            let source = super::tls_reload::TlsSource::new(&settings)?;
+            (Some(Arc::new(source)), Some(settings))
         } else {
             (None, None)
         };
@@ -595,8 +759,8 @@ fn only_pem(b: SecurityBuilder, key: &str, v: String) -> Result<SecurityBuilder>
 fn no_passwords(_: SecurityBuilder, key: &str, _: String) -> Result<SecurityBuilder> {
     // Never echo the value: it is a password.
     Err(Error::Config(format!(
-        "{key} is not supported: encrypted private keys and password-protected \
-         stores cannot be read; give an unencrypted PEM key"
+        "{key} is not supported: password-protected key and trust stores cannot be \
+         read; use PEM files (an encrypted PKCS#8 key takes ssl.key.password)"
     )))
 }
 
@@ -617,13 +781,13 @@ option_table! {
             "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; when unset it follows from the TLS and SASL settings."
             => |mut b, _, v| { b.protocol = Some(v.parse()?); Ok(b) };
         "sasl" "sasl.mechanism" ["sasl.mechanisms"] "(none)" "PLAIN"
-            "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (token provider set in code)."
+            "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (token provider set in code) or GSSAPI (Kerberos, feature `gssapi`)."
             => |mut b, _, v| { b.mechanism = Some(v.parse()?); Ok(b) };
         "sasl" "sasl.username" [] "(none)" "alice"
             "SASL user name (PLAIN, SCRAM)."
             => |mut b, _, v| { b.username = Some(v); Ok(b) };
         "sasl" "sasl.password" [] "(none)" "secret"
-            "SASL password (PLAIN, SCRAM); kept in a `Secret`, never printed."
+            "SASL password (PLAIN, SCRAM; GSSAPI password login); kept in a `Secret`, never printed."
             => |mut b, _, v| { b.password = Some(Secret::new(v)); Ok(b) };
         "sasl" "sasl.jaas.config" [] "(none)" "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";"
             "Java JAAS line: only PlainLoginModule and ScramLoginModule with username and password are read."
@@ -633,6 +797,27 @@ option_table! {
                 b.password = Some(pass);
                 Ok(b)
             };
+        "sasl" "sasl.kerberos.service.name" [] "kafka" "kafka"
+            "GSSAPI: the brokers' Kerberos service name; tickets are asked for `<name>/<broker host>@REALM`."
+            => |mut b, _, v| { b.kerberos.service_name = Some(v); Ok(b) };
+        "sasl" "sasl.kerberos.principal" [] "(none)" "alice@EXAMPLE.COM"
+            "GSSAPI: the client principal, `name[/instance][@REALM]`."
+            => |mut b, _, v| { b.kerberos.principal = Some(v); Ok(b) };
+        "sasl" "sasl.kerberos.keytab" [] "(none)" "/etc/kafka/alice.keytab"
+            "GSSAPI: keytab file holding the principal's key (read at each login); without it, `sasl.password` is used."
+            => |mut b, _, v| { b.kerberos.keytab = Some(v.into()); Ok(b) };
+        "sasl" "sasl.kerberos.realm" [] "the principal's realm" "EXAMPLE.COM"
+            "GSSAPI: the realm, when the principal does not name one."
+            => |mut b, _, v| { b.kerberos.realm = Some(v); Ok(b) };
+        "sasl" "sasl.kerberos.kdc" [] "(from krb5.conf)" "kdc1.example.com:88,kdc2.example.com"
+            "GSSAPI: the realm's KDCs, comma-separated `host[:port]` (port 88 by default), tried in order over TCP."
+            => |mut b, _, v| {
+                b.kerberos.kdcs.extend(v.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from));
+                Ok(b)
+            };
+        "sasl" "sasl.kerberos.krb5.conf" [] "(none)" "/etc/krb5.conf"
+            "GSSAPI: a krb5.conf to read `default_realm` and the realm's `kdc` lines from (read once, at build)."
+            => |mut b, _, v| { b.kerberos.krb5_conf = Some(v.into()); Ok(b) };
         "tls" "ssl.ca.location" ["ssl.truststore.location"] "built-in Mozilla roots" "/etc/kafka/ca.pem"
             "PEM file of the CA certificates to trust."
             => |mut b, _, v| { b.tls_mut().ca = Some(file(v)); Ok(b) };
@@ -646,7 +831,7 @@ option_table! {
             "Client certificate chain as inline PEM."
             => |mut b, _, v| { b.tls_mut().client_cert = Some(inline(v)); Ok(b) };
         "tls" "ssl.key.location" [] "(none)" "/etc/kafka/client.key"
-            "PEM file of the client's private key (PKCS#8, PKCS#1 or SEC1; unencrypted)."
+            "PEM file of the client's private key (PKCS#8, PKCS#1 or SEC1; PKCS#8 may be encrypted, see `ssl.key.password`)."
             => |mut b, _, v| { b.tls_mut().client_key = Some(file(v)); Ok(b) };
         "tls" "ssl.key.pem" ["ssl.keystore.key"] "(none)" "-----BEGIN PRIVATE KEY-----"
             "Client private key as inline PEM."
@@ -662,11 +847,20 @@ option_table! {
         "tls" "ssl.endpoint.identification.algorithm" [] "https" "https"
             "`https` checks the broker's host name against its certificate; empty or `none` disables only that check."
             => hostname_check;
+        "tls" "ssl.crl.location" [] "(none)" "/etc/kafka/ca.crl.pem"
+            "PEM file of certificate revocation lists: a broker certificate they revoke is refused (`CertificateRevoked`)."
+            => |mut b, _, v| { b.tls_mut().crl = Some(file(v)); Ok(b) };
+        "tls" "ssl.reload.files" [] "false" "true"
+            "Re-read the CA, client certificate, key and CRL files when they change; new connections use the new material."
+            => |mut b, k, v| { b.tls_mut().reload_files = super::parse_bool(k, &v)?; Ok(b) };
+        "tls" "ssl.key.password" [] "(none)" "x"
+            "Password of an encrypted PKCS#8 client key (`BEGIN ENCRYPTED PRIVATE KEY`); kept in a `Secret`."
+            => |mut b, _, v| { b.tls_mut().key_password = Some(Secret::new(v)); Ok(b) };
         "tls" "ssl.truststore.type" ["ssl.keystore.type"] "PEM" "PEM"
             "Only PEM is supported (JKS and PKCS12 stores are rejected: convert them to PEM)."
             => only_pem;
-        "-" "ssl.key.password" ["ssl.keystore.password", "ssl.truststore.password"] "(unsupported)" "x"
-            "Rejected: encrypted keys and password-protected stores cannot be read; give an unencrypted PEM key."
+        "-" "ssl.keystore.password" ["ssl.truststore.password"] "(unsupported)" "x"
+            "Rejected: password-protected stores cannot be read; use PEM (an encrypted PKCS#8 key takes `ssl.key.password`)."
             => no_passwords;
     }
 }
@@ -756,8 +950,11 @@ mod tests {
             let parsed: SaslMechanism = m.parse().unwrap();
             assert_eq!(parsed.name(), m.to_ascii_uppercase());
         }
-        let e = "GSSAPI".parse::<SaslMechanism>().unwrap_err().to_string();
-        assert!(e.contains("not supported"), "{e}");
+        assert_eq!(
+            "gssapi".parse::<SaslMechanism>().unwrap(),
+            SaslMechanism::Gssapi
+        );
+        assert!("KERBEROS".parse::<SaslMechanism>().is_err());
     }
 
     #[test]
@@ -824,13 +1021,18 @@ mod tests {
         assert!(!format!("{c:?}").contains("s3cr3t-pw"));
         assert_eq!(c.sasl.unwrap().mechanism, SaslMechanism::ScramSha512);
 
-        let mut p: crate::config::Properties =
-            [("ssl.key.password", "s3cr3t-pw")].into_iter().collect();
+        let mut p: crate::config::Properties = [("ssl.keystore.password", "s3cr3t-pw")]
+            .into_iter()
+            .collect();
         let e = apply(&mut p).unwrap_err().to_string();
         assert!(
-            e.contains("ssl.key.password") && !e.contains("s3cr3t-pw"),
+            e.contains("ssl.keystore.password") && !e.contains("s3cr3t-pw"),
             "{e}"
         );
+        let mut p: crate::config::Properties =
+            [("ssl.key.password", "s3cr3t-pw")].into_iter().collect();
+        let b = apply(&mut p).unwrap();
+        assert!(!format!("{b:?}").contains("s3cr3t-pw"));
 
         let mut p: crate::config::Properties =
             [("ssl.truststore.type", "JKS")].into_iter().collect();

@@ -1,6 +1,10 @@
-//! TLS material with rustls: building the client configuration from [`TlsConfig`] (once,
-//! at `build()`). Turning rustls failures into typed errors is the transport's
-//! (`net/tls.rs`).
+//! TLS material with rustls: building the client configuration from [`TlsConfig`] (at
+//! `build()`, and again when `tls_reload.rs` sees new material). Turning rustls failures
+//! into typed errors is the transport's (`net/tls.rs`).
+//!
+//! Encrypted PKCS#8 keys are decrypted by the `pkcs8` crate (PBES2: PBKDF2 or scrypt,
+//! AES-CBC; pure Rust). CRLs are checked by rustls' webpki verifier, for the broker's
+//! own certificate (not the intermediates), and an unknown status is an error.
 //!
 //! One crypto provider, explicitly: `ring` (no OpenSSL, no aws-lc). Trust comes from the
 //! Mozilla roots compiled in (`webpki-roots`) or from the PEM CA the user names; the
@@ -14,7 +18,10 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName,
+    UnixTime,
+};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use super::{PemSource, TlsConfig};
@@ -43,9 +50,16 @@ pub(crate) fn client_config(tls: &TlsConfig) -> Result<Arc<rustls::ClientConfig>
             }
         }
     }
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+    let mut verifier_builder =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone());
+    if let Some(src) = &tls.crl {
+        verifier_builder = verifier_builder
+            .with_crls(read_crls(src)?)
+            .only_check_end_entity_revocation();
+    }
+    let webpki = verifier_builder
         .build()
-        .map_err(|e| Error::Config(format!("TLS trust store: {e}")))?;
+        .map_err(|e| Error::Config(format!("TLS trust store and CRLs: {e}")))?;
     let verifier: Arc<dyn ServerCertVerifier> = if tls.verify_hostname {
         webpki
     } else {
@@ -60,7 +74,7 @@ pub(crate) fn client_config(tls: &TlsConfig) -> Result<Arc<rustls::ClientConfig>
         (None, None) => builder.with_no_client_auth(),
         (Some(cert), Some(key_src)) => {
             let chain = read_certs(cert, "ssl.certificate.location")?;
-            let key = read_key(key_src)?;
+            let key = read_key(key_src, tls.key_password.as_ref())?;
             builder.with_client_auth_cert(chain, key).map_err(|e| {
                 Error::Config(format!(
                     "client certificate {} and key {} do not form a usable pair: {e}",
@@ -102,23 +116,68 @@ fn read_certs(src: &PemSource, what: &str) -> Result<Vec<CertificateDer<'static>
     Ok(certs)
 }
 
-/// The first private key in the PEM: PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`)
-/// or SEC1 (`EC PRIVATE KEY`). Error messages name the source, never the key.
-fn read_key(src: &PemSource) -> Result<PrivateKeyDer<'static>> {
+/// The CRLs (`X509 CRL` blocks) in the PEM.
+fn read_crls(src: &PemSource) -> Result<Vec<CertificateRevocationListDer<'static>>> {
+    let what = "ssl.crl.location";
+    let pem = read_pem(src, what)?;
+    let crls = CertificateRevocationListDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::Config(format!("{what} {}: bad PEM: {e}", src.describe())))?;
+    if crls.is_empty() {
+        return Err(Error::Config(format!(
+            "{what} {}: no X509 CRL found in the PEM",
+            src.describe()
+        )));
+    }
+    Ok(crls)
+}
+
+/// The first private key in the PEM: PKCS#8 (`PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY`
+/// with `password`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`). Error
+/// messages name the source, never the key or the password.
+fn read_key(src: &PemSource, password: Option<&super::Secret>) -> Result<PrivateKeyDer<'static>> {
     let what = "ssl.key.location";
     let pem = read_pem(src, what)?;
+    let text = String::from_utf8_lossy(&pem);
+    let fail = |why: &str| Error::Config(format!("{what} {}: {why}", src.describe()));
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        let password = password
+            .ok_or_else(|| fail("the key is encrypted: give its password (ssl.key.password)"))?;
+        let (label, doc) =
+            pkcs8::SecretDocument::from_pem(pem_block(&text, "ENCRYPTED PRIVATE KEY"))
+                .map_err(|_| fail("the ENCRYPTED PRIVATE KEY block is not valid PEM"))?;
+        debug_assert_eq!(label, "ENCRYPTED PRIVATE KEY");
+        let info = pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes()).map_err(|_| {
+            fail("the ENCRYPTED PRIVATE KEY is not a PKCS#8 EncryptedPrivateKeyInfo")
+        })?;
+        let plain = info.decrypt(password.expose().as_bytes()).map_err(|e| {
+            fail(&format!(
+                "cannot decrypt the key (wrong ssl.key.password, or an unsupported scheme: \
+                 PBES2 with PBKDF2 or scrypt and AES-CBC are supported): {e}"
+            ))
+        })?;
+        return Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            plain.as_bytes().to_vec(),
+        )));
+    }
     PrivateKeyDer::from_pem_slice(&pem).map_err(|_| {
-        let encrypted = pem.windows(b"ENCRYPTED".len()).any(|w| w == b"ENCRYPTED");
-        Error::Config(format!(
-            "{what} {}: {}",
-            src.describe(),
-            if encrypted {
-                "encrypted private keys are not supported; decrypt the key first"
-            } else {
-                "no PKCS#8, PKCS#1 or SEC1 private key found in the PEM"
-            }
-        ))
+        fail(if text.contains("Proc-Type: 4,ENCRYPTED") {
+            "legacy OpenSSL-encrypted keys (Proc-Type: 4,ENCRYPTED) are not supported; \
+             convert with `openssl pkcs8 -topk8 -v2 aes-256-cbc`"
+        } else {
+            "no PKCS#8, PKCS#1 or SEC1 private key found in the PEM"
+        })
     })
+}
+
+/// The first `label` block of `text`, armour included (a file may hold certificates too).
+fn pem_block<'a>(text: &'a str, label: &str) -> &'a str {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    match (text.find(&begin), text.find(&end)) {
+        (Some(b), Some(e)) if e > b => &text[b..e + end.len()],
+        _ => text,
+    }
 }
 
 /// Checks the chain, dates and key usage like the default verifier, but accepts a
@@ -194,10 +253,47 @@ mod tests {
     #[test]
     fn key_errors_never_show_the_key() {
         let key = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END ENCRYPTED PRIVATE KEY-----\n";
-        let e = read_key(&PemSource::Inline(key.into()))
+        let e = read_key(&PemSource::Inline(key.into()), None)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("encrypted"), "{e}");
+        assert!(
+            e.contains("encrypted") && e.contains("ssl.key.password"),
+            "{e}"
+        );
         assert!(!e.contains("c2VjcmV0"), "{e}");
+        let e = read_key(&PemSource::Inline(key.into()), Some(&"pw".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("c2VjcmV0") && !e.contains("pw\""), "{e}");
+    }
+
+    /// A throw-away P-256 key encrypted by OpenSSL 3 (`openssl genpkey -algorithm EC
+    /// -pkeyopt ec_paramgen_curve:P-256 | openssl pkcs8 -topk8 -v2 aes-256-cbc -passout
+    /// pass:test-only`), so decryption is checked against another implementation.
+    const OPENSSL_ENCRYPTED_KEY: &str = include_str!("testdata/openssl-encrypted-p256.pem");
+    const OPENSSL_PLAIN_KEY: &str = include_str!("testdata/openssl-plain-p256.pem");
+
+    #[test]
+    fn openssl_encrypted_pkcs8_keys_decrypt() {
+        let src = PemSource::Inline(OPENSSL_ENCRYPTED_KEY.into());
+        let key = read_key(&src, Some(&"test-only".into())).unwrap();
+        let plain = read_key(&PemSource::Inline(OPENSSL_PLAIN_KEY.into()), None).unwrap();
+        assert_eq!(key.secret_der(), plain.secret_der());
+        let e = read_key(&src, Some(&"wrong".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot decrypt"), "{e}");
+    }
+
+    #[test]
+    fn crl_errors_name_the_file() {
+        let e = client_config(&TlsConfig::new().crl_pem("no crl here"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no X509 CRL"), "{e}");
+        let e = client_config(&TlsConfig::new().crl_file("/nonexistent/x.crl"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/nonexistent/x.crl"), "{e}");
     }
 }

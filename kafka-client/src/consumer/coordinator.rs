@@ -173,8 +173,9 @@ impl ConsumerCoordinator {
             return false;
         }
         let done = on_done();
+        let ticket = link.commit_order.ticket();
         runtime.spawn(async move {
-            if let Err(e) = send_commit(&link, &who, &offsets).await {
+            if let Err(e) = send_commit(&link, &who, &offsets, ticket).await {
                 tracing::debug!(error = %e, "auto-commit failed");
             }
             done();
@@ -249,6 +250,13 @@ pub(crate) fn committer(st: &State, cfg: &ConsumerConfig) -> Option<Committer> {
             epochs: None,
         }),
     }
+}
+
+/// Who asks for committed offsets: a consumer-protocol member in the group (OffsetFetch
+/// v9 carries its id and epoch, KIP-848); `None` for a classic member, a member between
+/// epochs or a consumer outside the group protocol (they ask as an administrator would).
+pub(crate) fn fetching_member(st: &State, cfg: &ConsumerConfig) -> Option<Committer> {
+    committer(st, cfg).filter(|c| c.epochs.is_some() && c.generation > 0)
 }
 
 /// [`committer`] plus the ownership checks of an application commit.
@@ -369,6 +377,33 @@ mod tests {
         member(&mut st, 7);
         let who = committer(&st, &sh.config).expect("in a generation");
         assert_eq!((who.generation, who.member_id.as_str()), (7, "m-1"));
+    }
+
+    #[tokio::test]
+    async fn only_a_consumer_protocol_member_in_an_epoch_fetches_offsets_as_itself() {
+        let sh = shared(Some("g"), true);
+        let mut st = sh.lock();
+        member(&mut st, 7);
+        assert!(
+            fetching_member(&st, &sh.config).is_none(),
+            "a classic member asks as an administrator"
+        );
+        let (tx, rx) = tokio::sync::watch::channel(7);
+        st.group.epochs = Some(rx);
+        let who = fetching_member(&st, &sh.config).expect("consumer-protocol member");
+        assert_eq!((who.generation, who.member_id.as_str()), (7, "m-1"));
+        assert!(
+            who.epochs.is_some(),
+            "waits for fresh epochs on STALE_MEMBER_EPOCH"
+        );
+        member(&mut st, -1);
+        assert!(
+            fetching_member(&st, &sh.config).is_none(),
+            "fenced or between epochs: no member fields"
+        );
+        st.subscription = Subscription::Manual;
+        assert!(fetching_member(&st, &sh.config).is_none(), "assign()");
+        drop(tx);
     }
 
     #[tokio::test]

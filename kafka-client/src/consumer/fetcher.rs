@@ -32,6 +32,7 @@ use crate::net::ConnectionKind;
 use crate::records::{DecodeLimits, RecordBatch, RecordsError, decode_batches};
 
 use super::builder::{AutoOffsetReset, IsolationLevel};
+use super::coordinator::fetching_member;
 use super::fetch_buffer::CompletedFetch;
 use super::fetch_session::{FetchSession, SessionOutcome, Wanted};
 use super::group::commit::fetch_committed;
@@ -237,7 +238,10 @@ fn start_lookups(
         tasks.push(tokio::spawn(async move {
             let tps: Vec<TopicPartition> = committed.iter().map(|x| x.tp.clone()).collect();
             let result = match s.coordinator.link() {
-                Some(link) => fetch_committed(link, &tps).await,
+                Some(link) => {
+                    let who = fetching_member(&s.lock(), &s.config);
+                    fetch_committed(link, who.as_ref(), &tps).await
+                }
                 None => Ok(tps.into_iter().map(|tp| (tp, None)).collect()),
             };
             Outcome::Committed {

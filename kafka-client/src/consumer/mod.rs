@@ -65,7 +65,7 @@ pub use crate::types::{
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use coordinator::{checked_committer, consumed_offsets};
+use coordinator::{checked_committer, consumed_offsets, fetching_member};
 use group::GroupCommand;
 use group::commit::{commit as send_commit, fetch_committed};
 use state::{AppEvent, Shared, State};
@@ -258,7 +258,38 @@ impl Consumer {
 
     /// Stops reading: a group member commits (with auto-commit), runs the listener's
     /// `revoked` and leaves the group; a manual assignment is dropped.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: the leaving (final commit, `revoked`, LeaveGroup) runs as a task and
+    /// completes in the background when this future is dropped; a later `unsubscribe`,
+    /// `subscribe` or `close` call finds it done (`unsubscribe` and `close` wait for it).
+    /// The listener's `revoked` runs once.
     pub async fn unsubscribe(&self) -> Result<()> {
+        let me = self.clone();
+        self.leave_exclusively(async move { me.unsubscribe_now().await })
+            .await
+    }
+
+    /// Runs `work` (the leaving of `unsubscribe` or `close`) as a task, one at a time:
+    /// dropping the caller's future does not stop it half-way (a final commit done but
+    /// no LeaveGroup, `revoked` run twice), and a later call waits for it to finish.
+    async fn leave_exclusively<F>(&self, work: F) -> Result<()>
+    where
+        F: Future<Output = Result<()>> + Send + 'static,
+    {
+        let gate = self.shared().leaving.clone();
+        let task = self.inner.runtime.spawn(async move {
+            let _one_at_a_time = gate.lock().await;
+            work.await
+        });
+        task.await.unwrap_or_else(|e| {
+            Err(Error::InvalidState(format!(
+                "leaving the group did not finish: {e}"
+            )))
+        })
+    }
+
+    async fn unsubscribe_now(&self) -> Result<()> {
         let subscribed = {
             let st = self.shared().lock();
             Self::check_open(&st)?;
@@ -332,10 +363,14 @@ impl Consumer {
     /// Returns up to `max.poll.records` records, waiting up to `timeout` when none are
     /// ready. Per-partition failures come back as [`ConsumerRecords::errors`]; `Err` is
     /// for the consumer as a whole (closed, fenced, unauthorized for the group).
+    /// Also runs pending rebalance steps and, with auto-commit, commits what earlier
+    /// polls returned.
     ///
-    /// Cancellation-safe: records are taken out of the buffer only in the same step that
-    /// returns them, so dropping the future loses nothing. Also runs pending rebalance
-    /// steps and, with auto-commit, commits what earlier polls returned.
+    /// # Cancel safety
+    /// Cancel-safe: records are taken out of the buffer only in the same step that returns
+    /// them, so a poll dropped before it completes loses nothing, and the next poll returns
+    /// the records in order. Rebalance steps and auto-commits it started run as tasks and
+    /// finish regardless.
     pub async fn poll(&self, timeout: Duration) -> Result<ConsumerRecords> {
         self.poll_up_to(self.config().max_poll_records, timeout)
             .await
@@ -454,9 +489,13 @@ impl Consumer {
                 let commit = shared
                     .coordinator
                     .revoke_commit(st, &shared.config, &partitions);
+                let commit = commit.map(|(link, who, offsets)| {
+                    let ticket = link.commit_order.ticket();
+                    (link, who, offsets, ticket)
+                });
                 self.inner.runtime.spawn(async move {
-                    if let Some((link, who, offsets)) = commit {
-                        if let Err(e) = send_commit(&link, &who, &offsets).await {
+                    if let Some((link, who, offsets, ticket)) = commit {
+                        if let Err(e) = send_commit(&link, &who, &offsets, ticket).await {
                             tracing::warn!(error = %e, "commit on revocation failed");
                         }
                     }
@@ -584,6 +623,10 @@ impl Consumer {
     /// transaction abort in consume-transform-produce, so the aborted batch is read again.
     /// Partitions no longer assigned are skipped (their new owner starts from the
     /// committed offset anyway).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: the positions move only in the step that completes the future; dropped
+    /// before that, no position changed.
     pub async fn seek_to_committed<I, T>(&self, partitions: I) -> Result<()>
     where
         I: IntoIterator<Item = T>,
@@ -618,6 +661,10 @@ impl Consumer {
 
     /// Moves `partitions` to the first record with a timestamp at or after `timestamp`
     /// (milliseconds), or to the log end where there is none.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: the positions move only in the step that completes the future; dropped
+    /// before that, no position changed.
     pub async fn seek_to_timestamp<I, T>(&self, partitions: I, timestamp: i64) -> Result<()>
     where
         I: IntoIterator<Item = T>,
@@ -647,6 +694,10 @@ impl Consumer {
 
     /// For each partition, the first offset whose timestamp is at or after the given one
     /// (`None` when every record is older). Partitions need not be assigned.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a read-only lookup. Dropping it changes no consumer state (an answer
+    /// arriving later is discarded) and the next call works.
     pub async fn offsets_for_times<I, T>(
         &self,
         query: I,
@@ -666,6 +717,10 @@ impl Consumer {
     }
 
     /// Log start offsets.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a read-only lookup. Dropping it changes no consumer state (an answer
+    /// arriving later is discarded) and the next call works.
     pub async fn beginning_offsets<I, T>(
         &self,
         partitions: I,
@@ -678,6 +733,10 @@ impl Consumer {
     }
 
     /// Log end offsets (the high watermark; the last stable offset under read_committed).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a read-only lookup. Dropping it changes no consumer state (an answer
+    /// arriving later is discarded) and the next call works.
     pub async fn end_offsets<I, T>(&self, partitions: I) -> Result<BTreeMap<TopicPartition, i64>>
     where
         I: IntoIterator<Item = T>,
@@ -739,6 +798,10 @@ impl Consumer {
 
     /// The offset of the next record `poll` returns for `partition`, waiting (up to the
     /// API timeout) for its committed offset or reset lookup when not known yet.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: it only waits for the position to become known; dropping it changes
+    /// nothing.
     pub async fn position(&self, partition: impl Into<TopicPartition>) -> Result<i64> {
         let tp = partition.into();
         let shared = self.shared().clone();
@@ -768,6 +831,10 @@ impl Consumer {
     }
 
     /// The group's committed offsets for `partitions` (`None`: nothing committed).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a read-only lookup. Dropping it changes no consumer state (an answer
+    /// arriving later is discarded) and the next call works.
     pub async fn committed<I, T>(
         &self,
         partitions: I,
@@ -777,7 +844,8 @@ impl Consumer {
         T: Into<TopicPartition>,
     {
         let link = self.link()?;
-        fetch_committed(&link, &tp_list(partitions)).await
+        let who = fetching_member(&self.shared().lock(), &self.shared().config);
+        fetch_committed(&link, who.as_ref(), &tp_list(partitions)).await
     }
 
     fn link(&self) -> Result<Arc<crate::ops::CoordinatorLink>> {
@@ -787,6 +855,11 @@ impl Consumer {
     }
 
     /// Commits what `poll` has returned so far, for every assigned partition.
+    ///
+    /// # Cancel safety
+    /// The commit may or may not be applied: dropped after the request was sent, the
+    /// coordinator may still store the offsets. The consumer's state does not change either
+    /// way and the next commit (which stores the same or later offsets) works.
     pub async fn commit(&self) -> Result<()> {
         let offsets = consumed_offsets(&self.shared().lock());
         self.commit_offsets(offsets).await
@@ -796,30 +869,60 @@ impl Consumer {
     /// optional metadata, and waits for the coordinator's answer. A group member may
     /// only commit partitions assigned to it now: after (or during) a rebalance that
     /// took one away, the call fails with [`Error::CommitFailed`] and stores nothing.
+    ///
+    /// # Cancel safety
+    /// The commit may or may not be applied: dropped after the request was sent, the
+    /// coordinator may still store the offsets. The consumer's state does not change either
+    /// way and the next commit works. Use
+    /// [`commit_offsets_async`](Self::commit_offsets_async) for a commit that completes
+    /// however its future is treated.
     pub async fn commit_offsets(
         &self,
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
     ) -> Result<()> {
+        let (link, who, ticket) = self.commit_request(&offsets)?;
+        send_commit(&link, &who, &offsets, ticket).await
+    }
+
+    /// Checks a commit and takes its place in the group's commit order (at once: the
+    /// order commits are asked in is the order they are sent in).
+    fn commit_request(
+        &self,
+        offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> Result<(
+        Arc<crate::ops::CoordinatorLink>,
+        group::commit::Committer,
+        crate::ops::coordinator::CommitTicket,
+    )> {
         let link = self.link()?;
         let who = {
             let st = self.shared().lock();
             Self::check_open(&st)?;
-            checked_committer(&st, &self.shared().config, &offsets)?
+            checked_committer(&st, &self.shared().config, offsets)?
         };
-        send_commit(&link, &who, &offsets).await
+        let ticket = link.commit_order.ticket();
+        Ok((link, who, ticket))
     }
 
     /// Commits explicit offsets without waiting: the commit runs in the background. The
-    /// returned [`PendingCommit`] may be awaited for the outcome or dropped.
+    /// returned [`PendingCommit`] may be awaited for the outcome or dropped. Commits are
+    /// sent in the order they were asked, this one before any commit asked after it
+    /// returns.
     pub fn commit_offsets_async(
         &self,
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
     ) -> PendingCommit {
         let (tx, rx) = oneshot::channel();
-        let c = self.clone();
-        self.inner.runtime.spawn(async move {
-            let _ = tx.send(c.commit_offsets(offsets).await);
-        });
+        match self.commit_request(&offsets) {
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+            Ok((link, who, ticket)) => {
+                self.inner.runtime.spawn(async move {
+                    let _ = tx.send(send_commit(&link, &who, &offsets, ticket).await);
+                });
+            }
+        }
         PendingCommit { rx }
     }
 
@@ -838,6 +941,9 @@ impl Consumer {
 
     /// Closes the consumer within [`DEFAULT_CLOSE_TIMEOUT`] (30 s, the Java client's
     /// default): see [`close_with_timeout`](Self::close_with_timeout).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as [`close_with_timeout`](Self::close_with_timeout).
     pub async fn close(&self) -> Result<()> {
         self.close_with_timeout(DEFAULT_CLOSE_TIMEOUT).await
     }
@@ -852,7 +958,18 @@ impl Consumer {
     /// then gives the partitions away when the session times out, from the last
     /// committed offsets), and the call returns [`Error::Deadline`]. A failed final
     /// commit is logged, not returned, as in the Java client.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: the closing runs as a task and completes in the background (bounded by
+    /// `timeout`) when this future is dropped; the consumer ends up closed. Calling `close`
+    /// again waits for it and returns `Ok`.
     pub async fn close_with_timeout(&self, timeout: Duration) -> Result<()> {
+        let me = self.clone();
+        self.leave_exclusively(async move { me.close_now(timeout).await })
+            .await
+    }
+
+    async fn close_now(&self, timeout: Duration) -> Result<()> {
         let (subscribed, manual_commit) = {
             let st = self.shared().lock();
             if st.closed {

@@ -98,6 +98,9 @@ pub(crate) struct Shared {
     pub coordinator: ConsumerCoordinator,
     /// Record vectors of dropped poll results, reused by later polls.
     pub record_vecs: std::sync::Arc<super::record::RecordVecs>,
+    /// Held by the task of an `unsubscribe` or `close` while it leaves: one at a time,
+    /// and a call whose future was dropped finishes before the next one starts.
+    pub leaving: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Shared {
@@ -130,6 +133,7 @@ impl Shared {
             polled: Notify::new(),
             coordinator,
             record_vecs: Default::default(),
+            leaving: Default::default(),
         }
     }
 

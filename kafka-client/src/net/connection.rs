@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::{
+    ApiKey, ProduceRequest, ProduceResponse, SaslAuthenticateRequest, SaslHandshakeRequest,
+};
 use kafka_protocol::protocol::{Request, StrBytes, VersionRange};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -23,6 +25,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::frame::{self, Frame, check_length};
+use super::reauth::{Reauth, ReauthSetup};
 use super::transport::BoxedStream;
 use super::versions::BrokerVersions;
 use super::write_queue::WriteQueue;
@@ -76,7 +79,8 @@ struct InFlight {
     queued_at: Instant,
     deadline: Instant,
     timeout: Duration,
-    reply: oneshot::Sender<Result<Bytes>>,
+    /// `None` for the connection's own requests (re-authentication).
+    reply: Option<oneshot::Sender<Result<Bytes>>>,
 }
 
 /// Resolved once the bytes up to `end` (a running count of bytes written) are on the wire.
@@ -98,9 +102,12 @@ struct Shared {
     versions: BrokerVersions,
     client_id: StrBytes,
     request_timeout: Duration,
-    /// When the SASL session nears its end (KIP-368): from then on the pool opens a new
-    /// connection for new requests.
-    session_expiry: Option<Instant>,
+    /// Milliseconds after `created` when the SASL session ends (KIP-368) unless renewed;
+    /// 0 when it does not expire. The task renews it in band and moves this on.
+    session_end_ms: AtomicU64,
+    /// Set when re-authentication failed and ended the connection: what requests made
+    /// after that are told.
+    auth_failure: std::sync::OnceLock<Error>,
     telemetry: Arc<Telemetry>,
     /// The `broker` metric label.
     label: String,
@@ -131,7 +138,7 @@ impl Connection {
         request_timeout: Duration,
         max_response_size: usize,
         first_correlation_id: i32,
-        session_expiry: Option<Instant>,
+        reauth: Option<ReauthSetup>,
         telemetry: Arc<Telemetry>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
@@ -141,14 +148,20 @@ impl Connection {
             versions,
             client_id,
             request_timeout,
-            session_expiry,
+            session_end_ms: AtomicU64::new(0),
+            auth_failure: std::sync::OnceLock::new(),
             telemetry: telemetry.clone(),
             label,
             created: Instant::now(),
             throttled_until_ms: AtomicU64::new(0),
         });
+        let reauth = reauth.map(|setup| Reauth::new(setup, shared.peer.context()));
+        if let Some(r) = &reauth {
+            shared.set_session_end(r.session_end());
+        }
         let task = ConnectionTask {
             telemetry,
+            shared: shared.clone(),
             peer: shared.peer.clone(),
             rx,
             max_response_size,
@@ -158,7 +171,7 @@ impl Connection {
             written: 0,
             queued: 0,
         };
-        tokio::spawn(task.run(stream));
+        tokio::spawn(task.run(stream, reauth));
         Self { tx, shared }
     }
 
@@ -170,12 +183,12 @@ impl Connection {
     }
 
     /// Whether the broker's SASL session on this connection (KIP-368
-    /// `session_lifetime_ms`) has passed 85-95 % of its lifetime. Requests already sent
-    /// finish; new ones should go to a fresh connection, which authenticates again.
+    /// `session_lifetime_ms`) has ended without being renewed. The connection
+    /// re-authenticates in band before then, so this happens only when renewal stalled;
+    /// new requests should then go to a fresh connection.
     pub fn is_expired(&self) -> bool {
-        self.shared
-            .session_expiry
-            .is_some_and(|t| Instant::now() >= t)
+        let ms = self.shared.session_end_ms.load(Ordering::Relaxed);
+        ms > 0 && Instant::now() >= self.shared.created + Duration::from_millis(ms)
     }
 
     /// The broker's node id (None for a bootstrap address not yet mapped to a node).
@@ -370,10 +383,7 @@ impl Connection {
                 reply,
             });
             let result = if self.tx.send(cmd).await.is_err() {
-                Err(Error::ConnectionLost {
-                    context: self.context(api),
-                    reason: "connection closed before the request was sent".into(),
-                })
+                Err(self.shared.closed_error(api))
             } else {
                 rx.await.unwrap_or_else(|_| {
                     Err(Error::ConnectionLost {
@@ -397,6 +407,32 @@ impl Connection {
         }
         .instrument(span)
         .await
+    }
+}
+
+impl Shared {
+    /// The error for a request made after the connection closed.
+    fn closed_error(&self, api: ApiKey) -> Error {
+        let context = self.peer.context().with_api(api);
+        match self.auth_failure.get() {
+            Some(Error::Authentication { code, message, .. }) => Error::Authentication {
+                context,
+                code: *code,
+                message: message.clone(),
+            },
+            _ => Error::ConnectionLost {
+                context,
+                reason: "connection closed before the request was sent".into(),
+            },
+        }
+    }
+
+    fn set_session_end(&self, end: Instant) {
+        let ms = end.saturating_duration_since(self.created).as_millis();
+        self.session_end_ms.store(
+            u64::try_from(ms).unwrap_or(u64::MAX).max(1),
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -435,6 +471,7 @@ fn api_key<R: Request>() -> ApiKey {
 
 struct ConnectionTask {
     telemetry: Arc<Telemetry>,
+    shared: Arc<Shared>,
     peer: Peer,
     rx: mpsc::Receiver<Command>,
     max_response_size: usize,
@@ -456,23 +493,33 @@ enum Exit {
 
 enum Failure {
     Lost(String),
+    /// Re-authentication failed (KIP-368).
+    Auth(Error),
     Protocol(String),
-    Timeout { api: ApiKey, timeout: Duration },
+    Timeout {
+        api: ApiKey,
+        timeout: Duration,
+    },
 }
 
 impl ConnectionTask {
-    async fn run(mut self, stream: BoxedStream) {
+    async fn run(mut self, stream: BoxedStream, mut reauth: Option<Reauth>) {
         let (mut reader, mut writer) = tokio::io::split(stream);
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
         let mut wbuf = WriteQueue::with_capacity(64 * 1024);
         let mut accepting = true;
+        // Responses to the connection's own (re-authentication) requests.
+        let mut own = Vec::new();
         let exit = loop {
             if !accepting && self.in_flight.is_empty() && wbuf.is_empty() {
                 break Exit::Idle;
             }
             let deadline = self.in_flight.front().map(|f| f.deadline);
+            // KIP-368: no other request is written during a re-authentication exchange.
+            let open = reauth.as_ref().is_none_or(Reauth::allows_requests);
+            let reauth_pending = accepting && reauth.as_ref().is_some_and(Reauth::is_pending);
             tokio::select! {
-                cmd = self.rx.recv(), if accepting && wbuf.len() < WRITE_HIGH_WATER => {
+                cmd = self.rx.recv(), if accepting && open && wbuf.len() < WRITE_HIGH_WATER => {
                     let mut next = cmd;
                     let mut closing = None;
                     // Take whatever else is queued too, so one write carries many requests.
@@ -514,11 +561,23 @@ impl ConnectionTask {
                     match res {
                         Ok(0) => break Exit::Failed(Failure::Lost("connection closed by the broker".into())),
                         Ok(_) => {
-                            if let Err(f) = self.dispatch_frames(&mut rbuf) {
+                            if let Err(f) = self.dispatch_frames(&mut rbuf, &mut own) {
+                                break Exit::Failed(f);
+                            }
+                            if let Err(f) = self.reauth_answers(&mut own, reauth.as_mut(), &mut wbuf) {
                                 break Exit::Failed(f);
                             }
                         }
                         Err(e) => break Exit::Failed(Failure::Lost(format!("read failed: {e}"))),
+                    }
+                }
+                ready = reauth_ready(reauth.as_mut()), if reauth_pending => {
+                    let Some(r) = reauth.as_ref() else { continue };
+                    let sent = ready.map_err(Failure::Auth).and_then(|req| {
+                        self.enqueue_own(&req, r.handshake_version, &mut wbuf)
+                    });
+                    if let Err(f) = sent {
+                        break Exit::Failed(f);
                     }
                 }
                 () = sleep_until(deadline) => {
@@ -560,7 +619,7 @@ impl ConnectionTask {
                 queued_at: Instant::now(),
                 deadline: Instant::now() + cmd.timeout,
                 timeout: cmd.timeout,
-                reply: cmd.reply,
+                reply: Some(cmd.reply),
             });
         } else {
             self.awaiting_write.push_back(AwaitingWrite {
@@ -568,6 +627,75 @@ impl ConnectionTask {
                 reply: cmd.reply,
             });
         }
+    }
+
+    /// Queues one of the connection's own requests (re-authentication) for writing.
+    fn enqueue_own<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+        wbuf: &mut WriteQueue,
+    ) -> Result<(), Failure> {
+        let api = api_key::<R>();
+        let mut frame = frame::encode_spliced(req, version, &self.shared.client_id, &[])
+            .map_err(|e| Failure::Protocol(format!("encoding {api:?}: {e}")))?;
+        let id = self.next_correlation_id;
+        self.next_correlation_id = self.next_correlation_id.wrapping_add(1).max(0);
+        frame.set_correlation_id(id);
+        self.queued += frame.len() as u64;
+        wbuf.push(frame);
+        let timeout = self.shared.request_timeout;
+        self.in_flight.push_back(InFlight {
+            correlation_id: id,
+            api,
+            version,
+            queued_at: Instant::now(),
+            deadline: Instant::now() + timeout,
+            timeout,
+            reply: None,
+        });
+        Ok(())
+    }
+
+    /// Hands the answers to the connection's own requests to the re-authentication,
+    /// writing what it asks for next.
+    fn reauth_answers(
+        &mut self,
+        own: &mut Vec<(ApiKey, i16, Bytes)>,
+        mut reauth: Option<&mut Reauth>,
+        wbuf: &mut WriteQueue,
+    ) -> Result<(), Failure> {
+        for (api, version, body) in own.drain(..) {
+            let Some(r) = reauth.as_deref_mut() else {
+                return Err(Failure::Protocol(format!("unexpected {api:?} response")));
+            };
+            let undecodable = |e: super::Fault| Failure::Protocol(e.into_message());
+            match api {
+                ApiKey::SaslHandshake => {
+                    let resp = frame::decode_response::<SaslHandshakeRequest>(body, version)
+                        .map_err(undecodable)?;
+                    let next = r.on_handshake(&resp).map_err(Failure::Auth)?;
+                    let v = r.authenticate_version;
+                    self.enqueue_own(&next, v, wbuf)?;
+                }
+                _ => {
+                    let resp = frame::decode_response::<SaslAuthenticateRequest>(body, version)
+                        .map_err(undecodable)?;
+                    match r.on_authenticate(&resp).map_err(Failure::Auth)? {
+                        Some(next) => {
+                            let v = r.authenticate_version;
+                            self.enqueue_own(&next, v, wbuf)?;
+                        }
+                        None => {
+                            self.shared.set_session_end(r.session_end());
+                            self.telemetry.reauthenticated(self.peer.as_ref());
+                            tracing::debug!(broker = %self.peer.address, "re-authenticated (KIP-368)");
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn resolve_written(&mut self) {
@@ -582,8 +710,13 @@ impl ConnectionTask {
         }
     }
 
-    /// Hands every complete frame in `rbuf` to its waiting request.
-    fn dispatch_frames(&mut self, rbuf: &mut BytesMut) -> Result<(), Failure> {
+    /// Hands every complete frame in `rbuf` to its waiting request (the answers to the
+    /// connection's own requests go to `own`).
+    fn dispatch_frames(
+        &mut self,
+        rbuf: &mut BytesMut,
+        own: &mut Vec<(ApiKey, i16, Bytes)>,
+    ) -> Result<(), Failure> {
         loop {
             if rbuf.len() < 4 {
                 rbuf.reserve(4);
@@ -622,7 +755,12 @@ impl ConnectionTask {
                     latency: front.queued_at.elapsed(),
                 });
             }
-            let _ = front.reply.send(Ok(body));
+            match front.reply {
+                Some(reply) => {
+                    let _ = reply.send(Ok(body));
+                }
+                None => own.push((front.api, front.version, body)),
+            }
         }
     }
 
@@ -631,6 +769,7 @@ impl ConnectionTask {
         let base = self.peer.context();
         let (label, reason) = match &failure {
             Failure::Lost(r) => ("lost", r.clone()),
+            Failure::Auth(e) => ("reauthentication", format!("re-authentication failed: {e}")),
             Failure::Protocol(m) => ("protocol", m.clone()),
             Failure::Timeout { api, timeout } => (
                 "timeout",
@@ -638,6 +777,9 @@ impl ConnectionTask {
             ),
         };
         tracing::debug!(broker = %self.peer.address, kind = label, %reason, "connection closed");
+        if let Failure::Auth(e) = &failure {
+            let _ = self.shared.auth_failure.set(e.clone());
+        }
         let mut first = true;
         for f in self.in_flight.drain(..) {
             let context = base.clone().with_api(f.api);
@@ -656,7 +798,9 @@ impl ConnectionTask {
                 },
             };
             first = false;
-            let _ = f.reply.send(Err(err));
+            if let Some(reply) = f.reply {
+                let _ = reply.send(Err(err));
+            }
         }
         for w in self.awaiting_write.drain(..) {
             let _ = w.reply.send(Err(Error::ConnectionLost {
@@ -668,11 +812,29 @@ impl ConnectionTask {
         self.rx.close();
         while let Ok(cmd) = self.rx.try_recv() {
             let Command::Request(cmd) = cmd else { continue };
-            let _ = cmd.reply.send(Err(Error::ConnectionLost {
-                context: base.clone().with_api(cmd.api),
-                reason: format!("connection closed before the request was sent: {reason}"),
-            }));
+            let err = match &failure {
+                // Never sent: the caller learns why (a typed authentication error).
+                Failure::Auth(Error::Authentication { code, message, .. }) => {
+                    Error::Authentication {
+                        context: base.clone().with_api(cmd.api),
+                        code: *code,
+                        message: message.clone(),
+                    }
+                }
+                _ => Error::ConnectionLost {
+                    context: base.clone().with_api(cmd.api),
+                    reason: format!("connection closed before the request was sent: {reason}"),
+                },
+            };
+            let _ = cmd.reply.send(Err(err));
         }
+    }
+}
+
+async fn reauth_ready(reauth: Option<&mut Reauth>) -> Result<SaslHandshakeRequest> {
+    match reauth {
+        Some(r) => r.ready().await,
+        None => std::future::pending().await,
     }
 }
 

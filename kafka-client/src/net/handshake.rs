@@ -6,7 +6,6 @@
 //! ([`Error::Authentication`], [`Error::Tls`]).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
@@ -16,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::Fault;
 use super::connection::{Connection, Peer};
 use super::frame;
+use super::reauth::ReauthSetup;
 use super::transport::{self, BoxedStream, TlsErrors};
 use super::versions::BrokerVersions;
 use crate::config::{BrokerAddress, ClientConfig};
@@ -50,12 +50,30 @@ pub(crate) async fn connect(
             context: &context,
         };
         let versions = api_versions(&mut io).await?;
-        let session_lifetime = match &config.security.sasl {
-            Some(sasl) => super::sasl::authenticate(&mut io, sasl, &versions, &context).await?,
+        let reauth = match &config.security.sasl {
+            Some(sasl) => {
+                let started = tokio::time::Instant::now();
+                let lifetime =
+                    super::sasl::authenticate(&mut io, sasl, &versions, &context).await?;
+                match lifetime {
+                    Some(lifetime) => {
+                        let (handshake_version, authenticate_version) =
+                            super::sasl::exchange_versions(&versions, &context)?;
+                        Some(ReauthSetup {
+                            sasl: sasl.clone(),
+                            handshake_version,
+                            authenticate_version,
+                            lifetime,
+                            started,
+                        })
+                    }
+                    None => None,
+                }
+            }
             None => None,
         };
         let next_correlation_id = io.next_correlation_id;
-        Ok::<_, Error>((stream, versions, session_lifetime, next_correlation_id))
+        Ok::<_, Error>((stream, versions, reauth, next_correlation_id))
     };
     let started = tokio::time::Instant::now();
     let outcome = tokio::time::timeout(config.connect_timeout, setup)
@@ -69,10 +87,9 @@ pub(crate) async fn connect(
         })
         .and_then(|r| r);
     telemetry.connected(peer.as_ref(), started.elapsed(), outcome.as_ref().err());
-    let (stream, versions, session_lifetime, next_correlation_id) = outcome?;
+    let (stream, versions, reauth, next_correlation_id) = outcome?;
     tracing::debug!(broker = %peer.address, broker_id = ?peer.id,
         elapsed_ms = started.elapsed().as_millis() as u64, "connected");
-    let session_expiry = session_lifetime.map(|l| started + reauth_after(l));
     Ok(Connection::spawn(
         stream,
         peer,
@@ -81,18 +98,9 @@ pub(crate) async fn connect(
         config.request_timeout,
         config.max_response_size,
         next_correlation_id,
-        session_expiry,
+        reauth,
         telemetry.clone(),
     ))
-}
-
-/// When to stop using an authenticated connection for new requests: at a random point
-/// between 85 % and 95 % of the session lifetime the broker granted (as the Java client
-/// re-authenticates), measured from the start of the set-up. The pool then opens (and
-/// authenticates) a new connection, while requests already sent on the old one finish
-/// within the remaining margin.
-fn reauth_after(lifetime: Duration) -> Duration {
-    lifetime.mul_f64(0.85 + fastrand::f64() * 0.10)
 }
 
 /// Request/response exchange on a connection before its task takes over: one request at

@@ -11,6 +11,9 @@ mod fuzz_pass;
 pub mod fuzzing;
 mod handshake;
 mod pool;
+mod reauth;
+#[cfg(test)]
+mod reauth_tests;
 mod sasl;
 mod shape;
 mod throttle;
@@ -23,4 +26,6 @@ pub use connection::Connection;
 pub(crate) use fault::Fault;
 pub use pool::ConnectionKind;
 pub(crate) use pool::{NodeKey, Pool};
+pub(crate) use transport::Dialer;
+pub use transport::{AsyncStream, Dial, DialFuture};
 pub use versions::BrokerVersions;

@@ -82,8 +82,8 @@ impl Pool {
             st.address = Some(addr.clone());
         }
         if st.conn.as_ref().is_some_and(Connection::is_expired) {
-            // The SASL session nears its end (KIP-368): not a failure, just reconnect (and
-            // re-authenticate); requests in flight on the old connection finish there.
+            // The SASL session ended without in-band renewal (KIP-368; the connection task
+            // re-authenticates before then): not a failure, just reconnect.
             st.conn = None;
         }
         if let Some(conn) = &st.conn {

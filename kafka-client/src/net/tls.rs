@@ -35,10 +35,23 @@ pub(crate) fn tls_error(e: &rustls::Error, context: ErrorContext) -> Error {
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
                 TlsErrorKind::CertificateNotYetValid
             }
+            CertificateError::Revoked => TlsErrorKind::CertificateRevoked,
             _ => TlsErrorKind::InvalidCertificate,
         },
         E::AlertReceived(_) => TlsErrorKind::RejectedByPeer,
         _ => TlsErrorKind::Other,
+    };
+    let hint = match (kind, e) {
+        (TlsErrorKind::CertificateRevoked, _) => {
+            " (the broker's certificate is listed in the CRL of ssl.crl.location)"
+        }
+        (_, E::InvalidCertificate(CertificateError::UnknownRevocationStatus)) => {
+            " (ssl.crl.location holds no CRL from the CA that issued the broker's certificate)"
+        }
+        (_, E::InvalidCertificate(CertificateError::ExpiredRevocationList)) => {
+            " (the CRL in ssl.crl.location is past its next-update time: refresh it)"
+        }
+        _ => "",
     };
     let hint = match kind {
         TlsErrorKind::UntrustedCertificate => {
@@ -50,7 +63,7 @@ pub(crate) fn tls_error(e: &rustls::Error, context: ErrorContext) -> Error {
         TlsErrorKind::RejectedByPeer => {
             " (the broker may require a client certificate, or not trust the one sent)"
         }
-        _ => "",
+        _ => hint,
     };
     Error::Tls {
         context,

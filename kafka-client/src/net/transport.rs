@@ -14,9 +14,32 @@ use super::tls;
 use crate::config::{BrokerAddress, ClientConfig};
 use crate::error::{Error, ErrorContext};
 
-/// What a connection reads and writes: any async byte stream.
-pub(crate) trait AsyncStream: AsyncRead + AsyncWrite + Send + Unpin {}
+/// What a connection reads and writes: any async byte stream (a TCP socket, a TLS
+/// session, or what a [`Dialer`] returns).
+pub trait AsyncStream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> AsyncStream for T {}
+
+/// What [`Dial::dial`] returns: the connected stream, or why not.
+pub type DialFuture =
+    Pin<Box<dyn std::future::Future<Output = io::Result<Box<dyn AsyncStream>>> + Send>>;
+
+/// Opens the byte stream to a broker instead of TCP: the seam a deterministic
+/// simulation uses to run the client over in-memory pipes. Set only through
+/// [`lowlevel::with_dialer`](crate::lowlevel::with_dialer).
+pub trait Dial: Send + Sync {
+    /// Connects to `addr` (TLS and SASL, when configured, still run on top).
+    fn dial(&self, addr: &BrokerAddress) -> DialFuture;
+}
+
+/// A configured [`Dial`], shared by every connection of a client.
+#[derive(Clone)]
+pub(crate) struct Dialer(pub(crate) Arc<dyn Dial>);
+
+impl std::fmt::Debug for Dialer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Dialer(custom)")
+    }
+}
 
 /// A boxed stream, so TCP and TLS connections share one connection task.
 pub(crate) type BoxedStream = Box<dyn AsyncStream>;
@@ -70,15 +93,33 @@ pub(crate) async fn connect(
         context: context.clone(),
         reason,
     };
-    let tcp = connect_tcp(addr, config.connect_timeout)
-        .await
-        .map_err(|f| fail(f.into_message()))?;
-    let Some(tls_config) = config.security.tls.clone() else {
+    let tcp: BoxedStream = match &config.dialer {
+        Some(Dialer(dial)) => {
+            match tokio::time::timeout(config.connect_timeout, dial.dial(addr)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => return Err(fail(format!("dialing {addr}: {e}"))),
+                Err(_) => {
+                    return Err(fail(format!(
+                        "dialing {addr} timed out after {:?}",
+                        config.connect_timeout
+                    )));
+                }
+            }
+        }
+        None => Box::new(
+            connect_tcp(addr, config.connect_timeout)
+                .await
+                .map_err(|f| fail(f.into_message()))?,
+        ),
+    };
+    let Some(source) = config.security.tls.as_ref() else {
         return Ok(Transport {
             stream: Box::new(tcp),
             tls_errors: None,
         });
     };
+    // Per connection: the material may have been rotated (`config/tls_reload.rs`).
+    let tls_config = source.current().await?;
     let name = tls::server_name(&addr.host).map_err(|f| fail(f.into_message()))?;
     let connector = tokio_rustls::TlsConnector::from(tls_config);
     let stream = connector.connect(name, tcp).await.map_err(|e| {

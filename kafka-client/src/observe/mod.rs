@@ -205,6 +205,12 @@ impl Telemetry {
         }
     }
 
+    /// A SASL session renewed in band (KIP-368).
+    pub(crate) fn reauthenticated(&self, broker: BrokerRef<'_>) {
+        self.net.reauthentications.fetch_add(1, Relaxed);
+        metrics::counter!(REAUTHENTICATIONS, "broker" => broker_label(broker)).increment(1);
+    }
+
     pub(crate) fn request_started(&self, broker: &str) {
         self.net.requests.fetch_add(1, Relaxed);
         self.net.in_flight.fetch_add(1, Relaxed);

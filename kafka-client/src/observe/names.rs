@@ -63,6 +63,8 @@ metrics_table! {
         "Connections set up (TCP, TLS, ApiVersions, SASL) successfully.";
     CONNECTION_ERRORS = "kafka_client_connection_errors_total", Counter, ["broker"], "connections",
         "Connection set-ups that failed.";
+    REAUTHENTICATIONS = "kafka_client_reauthentications_total", Counter, ["broker"], "sessions",
+        "SASL sessions renewed in band on a live connection (KIP-368 re-authentication).";
     REBOOTSTRAPS = "kafka_client_rebootstraps_total", Counter, [], "rebootstraps",
         "Times the client went back to its bootstrap servers because no known broker answered Metadata (KIP-899, `metadata.recovery.strategy=rebootstrap`).";
     REQUESTS = "kafka_client_requests_total", Counter, ["api", "broker"], "requests",

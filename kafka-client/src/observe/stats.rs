@@ -16,6 +16,8 @@ pub struct NetworkStats {
     pub connections_opened: u64,
     /// Connection set-ups that failed.
     pub connection_errors: u64,
+    /// SASL sessions renewed in band on a live connection (KIP-368).
+    pub reauthentications: u64,
     /// Requests sent.
     pub requests: u64,
     /// Requests that got no usable response.
@@ -103,6 +105,7 @@ pub struct ConsumerStats {
 pub(crate) struct NetCounters {
     pub connections_opened: AtomicU64,
     pub connection_errors: AtomicU64,
+    pub reauthentications: AtomicU64,
     pub requests: AtomicU64,
     pub request_errors: AtomicU64,
     pub in_flight: AtomicI64,
@@ -119,6 +122,7 @@ impl NetCounters {
         NetworkStats {
             connections_opened: self.connections_opened.load(Relaxed),
             connection_errors: self.connection_errors.load(Relaxed),
+            reauthentications: self.reauthentications.load(Relaxed),
             requests: self.requests.load(Relaxed),
             request_errors: self.request_errors.load(Relaxed),
             requests_in_flight: self.in_flight.load(Relaxed).max(0) as u64,

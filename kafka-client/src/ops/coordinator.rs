@@ -25,10 +25,91 @@ pub(crate) struct CoordinatorLink {
     key_type: i8,
     node: Mutex<Option<i32>>,
     /// Offset commits of this group go one at a time, in the order they were asked
-    /// (`consumer::group::commit::commit` holds it): a commit retried across a coordinator
-    /// failover must not land after a newer one and move the committed offsets back
-    /// (the reliability matrix saw re-deliveries with no session lost from exactly that).
-    pub(crate) commit_turn: tokio::sync::Mutex<()>,
+    /// (`consumer::group::commit::commit` waits for its ticket's turn): a commit retried
+    /// across a coordinator failover must not land after a newer one and move the
+    /// committed offsets back (the reliability matrix saw re-deliveries with no session
+    /// lost from exactly that).
+    pub(crate) commit_order: std::sync::Arc<CommitOrder>,
+}
+
+/// The order of a group's offset commits. A ticket is taken when a commit is asked,
+/// synchronously, before any task is spawned for it; a commit is sent once every
+/// earlier ticket is done or dropped. A lock taken inside a spawned task ordered commits
+/// by when their tasks first ran instead: a `commit_offsets` awaited right after a
+/// `commit_offsets_async` (or an auto-commit) took the turn first, and the older, lower
+/// offsets landed after it (found by kafka-sim: I6).
+#[derive(Debug, Default)]
+pub(crate) struct CommitOrder {
+    tickets: Mutex<Tickets>,
+    turn: tokio::sync::Notify,
+}
+
+#[derive(Debug, Default)]
+struct Tickets {
+    next: u64,
+    serving: u64,
+    /// Tickets finished (or dropped) before their turn.
+    done_early: std::collections::BTreeSet<u64>,
+}
+
+/// One commit's place in its group's [`CommitOrder`]; dropping it ends its turn.
+#[derive(Debug)]
+pub(crate) struct CommitTicket {
+    order: std::sync::Arc<CommitOrder>,
+    number: u64,
+}
+
+impl CommitOrder {
+    fn tickets(&self) -> std::sync::MutexGuard<'_, Tickets> {
+        self.tickets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next place in the order.
+    pub(crate) fn ticket(self: &std::sync::Arc<Self>) -> CommitTicket {
+        let mut t = self.tickets();
+        let number = t.next;
+        t.next += 1;
+        CommitTicket {
+            order: self.clone(),
+            number,
+        }
+    }
+}
+
+impl CommitTicket {
+    /// Returns once every earlier ticket is done.
+    pub(crate) async fn turn(&self) {
+        loop {
+            let notified = self.order.turn.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.order.tickets().serving == self.number {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for CommitTicket {
+    fn drop(&mut self) {
+        {
+            let mut t = self.order.tickets();
+            if t.serving == self.number {
+                t.serving += 1;
+                loop {
+                    let next = t.serving;
+                    if !t.done_early.remove(&next) {
+                        break;
+                    }
+                    t.serving += 1;
+                }
+            } else {
+                t.done_early.insert(self.number);
+            }
+        }
+        self.order.turn.notify_waiters();
+    }
 }
 
 impl CoordinatorLink {
@@ -38,7 +119,7 @@ impl CoordinatorLink {
             group_id,
             key_type: 0,
             node: Mutex::new(None),
-            commit_turn: tokio::sync::Mutex::new(()),
+            commit_order: Default::default(),
         }
     }
 

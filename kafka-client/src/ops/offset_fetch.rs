@@ -2,7 +2,9 @@
 //! consumer (positions of newly assigned partitions) and kafka-admin
 //! (`list_consumer_group_offsets`). Versions 1-9: one group at the top level before v8,
 //! the batched `groups` layout from v8; `require_stable` from v7 (a partition whose
-//! offsets a transaction is committing answers UNSTABLE_OFFSET_COMMIT, retriable).
+//! offsets a transaction is committing answers UNSTABLE_OFFSET_COMMIT, retriable); a
+//! consumer-protocol member's id and epoch from v9 (KIP-848: the coordinator checks
+//! them, STALE_MEMBER_EPOCH / UNKNOWN_MEMBER_ID when they are not current).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -35,12 +37,25 @@ fn by_topic(partitions: &[TopicPartition]) -> BTreeMap<&str, Vec<i32>> {
     topics
 }
 
+/// A consumer-protocol (KIP-848) group member asking for its group's offsets: OffsetFetch
+/// v9 carries its id and epoch, which the coordinator validates (STALE_MEMBER_EPOCH when
+/// the epoch is not the member's current one, UNKNOWN_MEMBER_ID when the member is not
+/// in the group). Administrators and classic members ask without one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FetchingMember<'a> {
+    /// The member id.
+    pub member_id: &'a str,
+    /// The member epoch.
+    pub member_epoch: i32,
+}
+
 /// The request for `group` at `version`: `partitions`, or every committed partition
 /// when `None`.
 fn request(
     group: &str,
     partitions: Option<&[TopicPartition]>,
     require_stable: bool,
+    member: Option<FetchingMember<'_>>,
     version: i16,
 ) -> OffsetFetchRequest {
     let asked = partitions.map(by_topic);
@@ -55,11 +70,15 @@ fn request(
                 })
                 .collect()
         });
-        req = req.with_groups(vec![
-            OffsetFetchRequestGroup::default()
-                .with_group_id(GroupId(wire(group)))
-                .with_topics(topics),
-        ]);
+        let mut g = OffsetFetchRequestGroup::default()
+            .with_group_id(GroupId(wire(group)))
+            .with_topics(topics);
+        if let (Some(m), true) = (member, version >= 9) {
+            g = g
+                .with_member_id(Some(wire(m.member_id)))
+                .with_member_epoch(m.member_epoch);
+        }
+        req = req.with_groups(vec![g]);
     } else {
         let topics = asked.as_ref().map(|ts| {
             ts.iter()
@@ -89,18 +108,20 @@ fn committed(offset: i64, epoch: i32, metadata: Option<&StrBytes>) -> Option<Off
 
 /// Sends one OffsetFetch for `group` on `conn` (its coordinator's connection). Each
 /// partition gets its committed offset or its own typed error; with `partitions` given,
-/// every one asked for is in the answer (`None` when the broker left it out). The outer
-/// error is the group's (NOT_COORDINATOR, GROUP_AUTHORIZATION_FAILED, ...) or a failed
-/// request.
+/// every one asked for is in the answer (`None` when the broker left it out). `member`:
+/// the consumer-protocol member asking (sent from v9; `None` for an administrator or a
+/// classic member). The outer error is the group's (NOT_COORDINATOR,
+/// GROUP_AUTHORIZATION_FAILED, STALE_MEMBER_EPOCH, ...) or a failed request.
 pub async fn offset_fetch_on(
     conn: &Connection,
     group: &str,
     partitions: Option<&[TopicPartition]>,
     require_stable: bool,
+    member: Option<FetchingMember<'_>>,
     timeout: Duration,
 ) -> Result<Vec<(TopicPartition, CommittedOffset)>> {
     let version = conn.negotiate::<OffsetFetchRequest>(VersionRange { min: 1, max: 9 })?;
-    let req = request(group, partitions, require_stable, version);
+    let req = request(group, partitions, require_stable, member, version);
     let resp = conn.request_at(&req, version, timeout).await?;
     let ctx = || {
         ErrorContext::broker(conn.broker_id(), conn.address())
@@ -181,7 +202,7 @@ mod tests {
     #[test]
     fn the_request_layout_follows_the_version() {
         let parts = [TopicPartition::new("b", 1), TopicPartition::new("a", 0)];
-        let v7 = request("g", Some(&parts), true, 7);
+        let v7 = request("g", Some(&parts), true, None, 7);
         assert_eq!(v7.group_id.0.as_str(), "g");
         assert!(v7.require_stable);
         let topics = v7.topics.as_ref().expect("asked partitions");
@@ -189,7 +210,7 @@ mod tests {
         assert_eq!(topics[1].partition_indexes, vec![1]);
         assert!(v7.groups.is_empty());
 
-        let v8 = request("g", None, false, 8);
+        let v8 = request("g", None, false, None, 8);
         assert_eq!(v8.groups.len(), 1);
         assert_eq!(v8.groups[0].group_id.0.as_str(), "g");
         assert!(
@@ -198,8 +219,27 @@ mod tests {
         );
         assert!(!v8.require_stable);
 
-        let v6 = request("g", Some(&parts), true, 6);
+        let v6 = request("g", Some(&parts), true, None, 6);
         assert!(!v6.require_stable, "v6 has no require_stable");
+    }
+
+    #[test]
+    fn a_consumer_protocol_member_sends_its_id_and_epoch_from_v9() {
+        let me = FetchingMember {
+            member_id: "m-1",
+            member_epoch: 7,
+        };
+        let v9 = request("g", None, true, Some(me), 9);
+        let g = &v9.groups[0];
+        assert_eq!(g.member_id.as_ref().map(|m| m.as_str()), Some("m-1"));
+        assert_eq!(g.member_epoch, 7);
+
+        let admin = request("g", None, true, None, 9);
+        assert_eq!(admin.groups[0].member_id, None, "no member: null id");
+        assert_eq!(admin.groups[0].member_epoch, -1, "no member: epoch -1");
+
+        let v8 = request("g", None, true, Some(me), 8);
+        assert_eq!(v8.groups[0].member_id, None, "v8 has no member fields");
     }
 
     #[test]

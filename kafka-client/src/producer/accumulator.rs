@@ -15,7 +15,8 @@
 //! possibly persisted instead).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
@@ -134,6 +135,43 @@ pub(crate) struct PartitionState {
     /// added to (AddPartitionsToTxn).
     pub txn_added: AtomicU64,
     queue: Mutex<PartitionQueue>,
+    /// Batches waiting (queued, plus the open one), as of the last unlock: the load the
+    /// adaptive partitioner weighs (KIP-794), read without the lock.
+    waiting: AtomicU32,
+    /// When this partition's leader's sender last looked at it (ms after `created`):
+    /// a partition with batches and no look for `partitioner.availability.timeout.ms`
+    /// is skipped by the adaptive partitioner.
+    visited_ms: AtomicU64,
+    created: Instant,
+}
+
+/// The partition queue, locked. Dropping it publishes the number of waiting batches
+/// to [`PartitionState::waiting`], so every path that changes the queue keeps the load
+/// figure true.
+struct QueueGuard<'a> {
+    q: MutexGuard<'a, PartitionQueue>,
+    waiting: &'a AtomicU32,
+}
+
+impl Deref for QueueGuard<'_> {
+    type Target = PartitionQueue;
+    fn deref(&self) -> &PartitionQueue {
+        &self.q
+    }
+}
+
+impl DerefMut for QueueGuard<'_> {
+    fn deref_mut(&mut self) -> &mut PartitionQueue {
+        &mut self.q
+    }
+}
+
+impl Drop for QueueGuard<'_> {
+    fn drop(&mut self) {
+        let n = self.q.queued.len() + usize::from(self.q.open.is_some());
+        self.waiting
+            .store(u32::try_from(n).unwrap_or(u32::MAX), Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -176,11 +214,35 @@ impl PartitionState {
             leader: AtomicI32::new(NO_LEADER),
             txn_added: AtomicU64::new(0),
             queue: Mutex::new(PartitionQueue::default()),
+            waiting: AtomicU32::new(0),
+            visited_ms: AtomicU64::new(0),
+            created: Instant::now(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, PartitionQueue> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> QueueGuard<'_> {
+        QueueGuard {
+            q: self.queue.lock().unwrap_or_else(|e| e.into_inner()),
+            waiting: &self.waiting,
+        }
+    }
+
+    /// The partition's load for the adaptive partitioner: `None` when it should get no
+    /// new sticky batch (no leader, or batches waiting while its sender has not looked
+    /// at it for `availability_timeout`), else the number of batches waiting.
+    pub(crate) fn load(&self, now: Instant, availability_timeout: Option<Duration>) -> Option<u32> {
+        if self.leader() < 0 {
+            return None;
+        }
+        let waiting = self.waiting.load(Ordering::Relaxed);
+        if let Some(timeout) = availability_timeout {
+            let visited =
+                self.created + Duration::from_millis(self.visited_ms.load(Ordering::Relaxed));
+            if waiting > 0 && now.saturating_duration_since(visited) > timeout {
+                return None;
+            }
+        }
+        Some(waiting)
     }
 
     pub(crate) fn leader(&self) -> i32 {
@@ -251,6 +313,11 @@ impl PartitionState {
         if self.leader() != rules.broker {
             return None;
         }
+        let since = rules.now.saturating_duration_since(self.created);
+        self.visited_ms.store(
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
         q.expire(rules.now, rules.delivery_timeout, expired);
         if let Some(t) = q.hold_until {
             if t > rules.now {

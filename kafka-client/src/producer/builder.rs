@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::Producer;
-use super::partitioner::Partitioning;
+use super::partitioner::{Adaptive, Partitioning, StickyRules};
 use crate::client::Client;
 use crate::config::ClientBuilder;
 use crate::error::{Error, Result};
@@ -58,6 +58,8 @@ pub(crate) struct ProducerConfig {
     pub max_request_size: usize,
     pub max_block: Duration,
     pub partitioning: Partitioning,
+    /// How keyless records stick (batch size, KIP-794, ignored keys).
+    pub sticky: StickyRules,
     pub request_timeout: Duration,
     /// Set for a [`TransactionalProducer`](super::TransactionalProducer).
     pub transactional: Option<TxnConfig>,
@@ -111,6 +113,8 @@ pub struct ProducerBuilder {
     max_request_size: usize,
     max_block: Duration,
     partitioning: Partitioning,
+    adaptive: Adaptive,
+    ignore_keys: bool,
     transactional_id: Option<String>,
     transaction_timeout: Duration,
 }
@@ -133,6 +137,8 @@ impl Default for ProducerBuilder {
             max_request_size: 1024 * 1024,
             max_block: Duration::from_secs(60),
             partitioning: Partitioning::Default,
+            adaptive: Adaptive::default(),
+            ignore_keys: false,
             transactional_id: None,
             transaction_timeout: Duration::from_secs(60),
         }
@@ -282,6 +288,33 @@ impl ProducerBuilder {
         self.partitioning(partitioning)
     }
 
+    /// KIP-794's adaptive partitioning (`partitioner.adaptive.partitioning.enable`,
+    /// default on, as in Java): when a keyless record's sticky partition changes, the
+    /// next one is drawn with a weight that falls as that partition's queue of waiting
+    /// batches grows, so keyless records go less to a slow broker. Off: drawn uniformly
+    /// among partitions with a leader. Built-in partitioners only.
+    pub fn adaptive_partitioning(mut self, enabled: bool) -> Self {
+        self.adaptive.enabled = enabled;
+        self
+    }
+
+    /// `partitioner.availability.timeout.ms`: with adaptive partitioning, a partition
+    /// holding batches that its broker's sender has not been able to take for this long
+    /// gets no new keyless records until it drains. Zero (the default, as in Java)
+    /// turns this off.
+    pub fn partitioner_availability_timeout(mut self, timeout: Duration) -> Self {
+        self.adaptive.availability_timeout = (!timeout.is_zero()).then_some(timeout);
+        self
+    }
+
+    /// `partitioner.ignore.keys` (default false): place keyed records as keyless ones
+    /// (sticky), for throughput when per-key order does not matter. Built-in
+    /// partitioners only; a custom partitioner still sees the key.
+    pub fn partitioner_ignore_keys(mut self, ignore: bool) -> Self {
+        self.ignore_keys = ignore;
+        self
+    }
+
     pub(crate) fn client_builder_mut(&mut self) -> &mut ClientBuilder {
         &mut self.client
     }
@@ -428,6 +461,11 @@ impl ProducerBuilder {
             max_request_size: self.max_request_size,
             max_block: self.max_block,
             partitioning: self.partitioning,
+            sticky: StickyRules {
+                batch_size: self.batch_size,
+                adaptive: self.adaptive,
+                ignore_keys: self.ignore_keys,
+            },
             request_timeout,
             transactional,
         };

@@ -202,6 +202,13 @@ impl Producer {
     /// its partition does not exist ([`Error::UnknownTopicOrPartition`]), the topic is
     /// unknown after `max.block` (a broker error with code UNKNOWN_TOPIC_OR_PARTITION),
     /// the buffer stays full ([`Error::BufferFull`]) or the producer is closed.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe. The record is queued in the same step that completes the future, so a
+    /// send dropped before it completes has not queued the record and holds none of
+    /// `buffer.memory` (a wait for room gives its place up). A completed send's record is
+    /// delivered whatever the caller does next, its outcome reported by the returned
+    /// [`DeliveryFuture`] (dropping that future does not stop the delivery).
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
         let sh = self.shared();
         sh.check_open()?;
@@ -249,6 +256,13 @@ impl Producer {
     }
 
     /// Sends `record` and waits for its acknowledgement.
+    ///
+    /// # Cancel safety
+    /// Not atomic. Dropped before the record was queued, nothing is sent (as
+    /// [`send`](Self::send)); dropped while waiting for the acknowledgement, the record is
+    /// delivered (or fails) anyway and only its outcome is lost to the caller. No buffer
+    /// memory is held either way. Use `send` and keep the [`DeliveryFuture`] when the
+    /// outcome matters after a cancellation.
     pub async fn send_and_wait(&self, record: ProducerRecord) -> Result<RecordMetadata> {
         self.send(record).await?.await
     }
@@ -275,6 +289,10 @@ impl Producer {
 
     /// Sends every record queued so far without waiting for linger, and waits until each
     /// is acknowledged or failed. Records sent meanwhile are not waited for.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: dropping it stops only the waiting. The records stay queued and are
+    /// delivered as usual (with linger again once no flush runs), and the next call works.
     pub async fn flush(&self) {
         let sh = self.shared();
         let _flushing = sh.flush_guard();
@@ -286,6 +304,13 @@ impl Producer {
     /// with [`Error::Closed`] and the call returns [`Error::Deadline`]. Either way every
     /// record's future has resolved when this returns. Closes the client if the producer
     /// built it.
+    ///
+    /// # Cancel safety
+    /// Dropped before it completes, the producer is already closed to new records (sends
+    /// fail with [`Error::Closed`]); its pending records are still delivered in the
+    /// background, bounded by `delivery.timeout`, their futures resolve and their buffer
+    /// memory is given back. The client is closed only by a `close` that completes: call it
+    /// again to wait.
     pub async fn close(&self, timeout: Duration) -> Result<()> {
         let sh = self.shared();
         sh.begin_close();
@@ -368,8 +393,12 @@ impl Producer {
                 r.value.as_deref(),
                 i32::try_from(n).unwrap_or(i32::MAX),
                 charge,
-                sh.config.batch_size,
-                |i| parts.get(i as usize).is_some_and(|p| p.leader() >= 0),
+                &sh.config.sticky,
+                |i, now| {
+                    parts
+                        .get(i as usize)
+                        .and_then(|p| p.load(now, sh.config.sticky.adaptive.availability_timeout))
+                },
             ),
         };
         if p < 0 || p as usize >= n {

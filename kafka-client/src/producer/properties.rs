@@ -111,6 +111,15 @@ option_table! {
                 let p = Partitioning::parse(&v).ok_or_else(|| bad_value(k, &v, PARTITIONER_NAMES))?;
                 Ok(b.partitioning(p))
             };
+        "adaptive_partitioning" "partitioner.adaptive.partitioning.enable" [] "true" "false"
+            "KIP-794: keyless records' next sticky partition is drawn weighted towards short queues, so a slow broker gets fewer of them."
+            => |b, k, v| Ok(b.adaptive_partitioning(parse_bool(k, &v)?));
+        "partitioner_availability_timeout" "partitioner.availability.timeout.ms" [] "0" "1000"
+            "With adaptive partitioning: a partition whose broker has not taken its waiting batches for this long gets no new keyless records (0: off)."
+            => |b, k, v| Ok(b.partitioner_availability_timeout(parse_millis(k, &v)?));
+        "partitioner_ignore_keys" "partitioner.ignore.keys" [] "false" "true"
+            "Place keyed records as keyless ones (sticky) with the built-in partitioners."
+            => |b, k, v| Ok(b.partitioner_ignore_keys(parse_bool(k, &v)?));
         "enable_idempotence" "enable.idempotence" [] "true" "false"
             "Sequence numbers so retries never duplicate or reorder; needs acks=all and at most 5 in flight (on by default when those hold, as in Java)."
             => |b, k, v| Ok(b.enable_idempotence(parse_bool(k, &v)?));

@@ -313,7 +313,13 @@ impl Sender {
                 if e.is_retriable() {
                     self.conn = None;
                 }
-                for (part, b) in done.batches {
+                // A protocol error (a response with another request's correlation id,
+                // or one that does not decode) comes after the request was written:
+                // the broker may have appended the batches, so their verdict is
+                // "possibly persisted", never "definitely failed".
+                let written = matches!(e, Error::Protocol { .. });
+                for (part, mut b) in done.batches {
+                    b.maybe_written |= written;
                     self.retry_or_fail(&part, b, e.clone(), now);
                 }
             }

@@ -143,6 +143,12 @@ impl ShareConsumer {
     /// Implicit mode: every record of the previous poll not acknowledged otherwise is
     /// accepted first. Explicit mode: fails with [`Error::InvalidState`] while records
     /// of the previous poll are unacknowledged (and still held).
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: records are taken out of the buffer only in the step that returns them;
+    /// a poll dropped before it completes loses none (they stay acquired for this member
+    /// and the next poll returns them). In implicit mode, the previous poll's records count
+    /// as accepted from the dropped poll's first step on, as if it had returned nothing.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ShareRecord>> {
         let deadline = Instant::now() + timeout;
         let poll = {
@@ -244,6 +250,12 @@ impl ShareConsumer {
     /// offsets, is in the map, e.g. `INVALID_RECORD_STATE` for records whose lock
     /// expired. Acknowledgements already on their way with a fetch are reported to the
     /// callback only.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: acknowledgements already sent finish in the background (their outcome
+    /// goes to the acknowledgement callback); those not yet sent stay pending and go with
+    /// the next fetch, commit or close. No acknowledgement is lost, so no record is
+    /// redelivered because of the drop.
     pub async fn commit(&self) -> Result<AcknowledgementResults> {
         {
             let mut st = self.shared.lock();
@@ -257,6 +269,9 @@ impl ShareConsumer {
     }
 
     /// [`close_with_timeout`](Self::close_with_timeout) with 30 seconds.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as [`close_with_timeout`](Self::close_with_timeout).
     pub async fn close(&self) -> Result<()> {
         self.close_with_timeout(Duration::from_secs(30)).await
     }
@@ -265,6 +280,11 @@ impl ShareConsumer {
     /// accepted), releases every other record this member holds (buffered or delivered
     /// and unacknowledged), closes the share sessions and leaves the group, waiting at
     /// most `timeout`. Later calls fail with [`Error::Closed`]; closing twice is a no-op.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: the consumer is closed from the first step on, and the rest
+    /// (acknowledgements, releases, leaving the group) runs as a task that completes in the
+    /// background, bounded by `timeout`. Calling `close` again returns `Ok` at once.
     pub async fn close_with_timeout(&self, timeout: Duration) -> Result<()> {
         let leave = {
             let mut st = self.shared.lock();

@@ -37,9 +37,10 @@ pub struct ConsumeArgs {
     /// headers.
     #[arg(long)]
     json: bool,
-    /// Decode values written in the schema-registry wire format (Avro, JSON Schema) and
-    /// print them as JSON; a value that does not decode is printed as it is, with a
-    /// warning on stderr.
+    /// Decode values written in the schema-registry wire format (Avro, Protobuf, JSON
+    /// Schema) and print them as JSON (Protobuf: its canonical JSON, the writer's schema
+    /// fetched by id); a value that does not decode is printed as it is, with a warning
+    /// on stderr.
     #[arg(long, value_enum, default_value = "raw")]
     value_format: ValueFormat,
     /// The schema registry's URL for --value-format.
@@ -52,6 +53,7 @@ enum ValueDecoder {
     Raw,
     Avro(kafka_serde::schema_registry::AvroValueDeserializer),
     Json(kafka_serde::schema_registry::JsonSchemaDeserializer<serde_json::Value>),
+    Protobuf(crate::protobuf_json::ProtobufDecoder),
 }
 
 impl ValueDecoder {
@@ -62,6 +64,9 @@ impl ValueDecoder {
             (ValueFormat::Avro, Some(r)) => ValueDecoder::Avro(AvroValueDeserializer::new(r)),
             (ValueFormat::JsonSchema, Some(r)) => {
                 ValueDecoder::Json(JsonSchemaDeserializer::new(r))
+            }
+            (ValueFormat::Protobuf, Some(r)) => {
+                ValueDecoder::Protobuf(crate::protobuf_json::ProtobufDecoder::new(r))
             }
             _ => ValueDecoder::Raw,
         })
@@ -83,6 +88,10 @@ impl ValueDecoder {
                     })
             }),
             ValueDecoder::Json(de) => de.deserialize_async(value).await.map(|j| j.to_string()),
+            ValueDecoder::Protobuf(de) => de
+                .decode(value)
+                .await
+                .map_err(kafka_serde::schema_registry::RegistrySerdeError::Payload),
         };
         match text {
             Ok(text) => r.value = Some(text.into()),

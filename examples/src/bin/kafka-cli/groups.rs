@@ -1,6 +1,6 @@
 //! `kafka-cli groups ...`: list, describe, lag, reset-offsets.
 
-use clap::{ArgGroup, Subcommand};
+use clap::{ArgGroup, Args, Subcommand};
 use kafka_admin::{
     GroupLagOptions, GroupOffsetsOptions, GroupsOptions, ListGroupsOptions, ListOffsetsOptions,
     OffsetAndMetadata, OffsetSpec, TopicPartition,
@@ -27,7 +27,6 @@ pub enum GroupsCommand {
     },
     /// Reset a group's committed offsets for a topic. The group must have no active
     /// members. Prints the plan; changes nothing unless --execute is given.
-    #[command(group(ArgGroup::new("target").required(true).args(["to_earliest", "to_latest", "to_offset", "to_timestamp"])))]
     ResetOffsets {
         /// Group id.
         #[arg(long)]
@@ -35,22 +34,97 @@ pub enum GroupsCommand {
         /// Topic whose partitions are reset.
         #[arg(long)]
         topic: String,
-        /// To each partition's first offset.
-        #[arg(long)]
-        to_earliest: bool,
-        /// To each partition's end.
-        #[arg(long)]
-        to_latest: bool,
-        /// To this offset in every partition.
-        #[arg(long)]
-        to_offset: Option<i64>,
-        /// To the first offset at or after this time (milliseconds since the epoch).
-        #[arg(long)]
-        to_timestamp: Option<i64>,
+        #[command(flatten)]
+        to: ResetTo,
         /// Apply the plan (otherwise only print it).
         #[arg(long)]
         execute: bool,
     },
+}
+
+/// Where `reset-offsets` moves a topic's partitions (one of them), for consumer and
+/// share groups alike.
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("target").required(true).args(["to_earliest", "to_latest", "to_offset", "to_timestamp"])))]
+pub struct ResetTo {
+    /// To each partition's first offset.
+    #[arg(long)]
+    to_earliest: bool,
+    /// To each partition's end.
+    #[arg(long)]
+    to_latest: bool,
+    /// To this offset in every partition.
+    #[arg(long)]
+    to_offset: Option<i64>,
+    /// To the first offset at or after this time (milliseconds since the epoch).
+    #[arg(long)]
+    to_timestamp: Option<i64>,
+}
+
+/// The new offset of each partition of `topic`, printed as a plan.
+pub async fn reset_plan(
+    ctx: &Ctx,
+    topic: &str,
+    to: &ResetTo,
+) -> Result<Vec<(TopicPartition, i64)>, Failure> {
+    let admin = &ctx.admin;
+    let described = admin.describe_topics([topic], Default::default()).await?;
+    let partitions: Vec<TopicPartition> = match described.get(topic) {
+        Some(Ok(d)) => d
+            .partitions
+            .iter()
+            .map(|p| TopicPartition::new(topic, p.partition))
+            .collect(),
+        Some(Err(e)) => return Err(Failure::Failed(format!("topic {topic}: {e}"))),
+        None => return Err(Failure::Failed(format!("topic {topic} not described"))),
+    };
+    let spec = if to.to_earliest {
+        Some(OffsetSpec::Earliest)
+    } else if to.to_latest {
+        Some(OffsetSpec::Latest)
+    } else {
+        to.to_timestamp.map(OffsetSpec::Timestamp)
+    };
+    let plan: Vec<(TopicPartition, i64)> = match (spec, to.to_offset) {
+        (Some(spec), _) => {
+            let listed = admin
+                .list_offsets(
+                    partitions.iter().map(|tp| (tp.clone(), spec)),
+                    ListOffsetsOptions::default().timeout(ctx.timeout),
+                )
+                .await?;
+            let mut plan = Vec::new();
+            check_items("partition", listed, |tp, o| {
+                // No record at or after the time: reset to the end, as Kafka's tool does.
+                plan.push((tp.clone(), o.offset.unwrap_or(-1)));
+            })?;
+            if plan.iter().any(|(_, o)| *o < 0) {
+                let ends = admin
+                    .list_offsets(
+                        plan.iter()
+                            .filter(|(_, o)| *o < 0)
+                            .map(|(tp, _)| (tp.clone(), OffsetSpec::Latest)),
+                        ListOffsetsOptions::default().timeout(ctx.timeout),
+                    )
+                    .await?;
+                for (tp, o) in plan.iter_mut().filter(|(_, o)| *o < 0) {
+                    *o = ends
+                        .get(tp)
+                        .and_then(|r| r.as_ref().ok())
+                        .and_then(|l| l.offset)
+                        .unwrap_or(0);
+                }
+            }
+            plan
+        }
+        (None, Some(offset)) => partitions.into_iter().map(|tp| (tp, offset)).collect(),
+        (None, None) => unreachable!("clap requires one target"),
+    };
+    println!("{:<30} {:>9} {:>14}", "TOPIC", "PARTITION", "NEW-OFFSET");
+    for (tp, o) in &plan {
+        println!("{:<30} {:>9} {:>14}", tp.topic, tp.partition, o);
+    }
+    Ok(plan)
 }
 
 pub async fn run(ctx: &Ctx, cmd: GroupsCommand) -> Result<(), Failure> {
@@ -140,68 +214,10 @@ pub async fn run(ctx: &Ctx, cmd: GroupsCommand) -> Result<(), Failure> {
         GroupsCommand::ResetOffsets {
             group,
             topic,
-            to_earliest,
-            to_latest,
-            to_offset,
-            to_timestamp,
+            to,
             execute,
         } => {
-            let described = admin.describe_topics([&topic], Default::default()).await?;
-            let partitions: Vec<TopicPartition> = match described.get(&topic) {
-                Some(Ok(d)) => d
-                    .partitions
-                    .iter()
-                    .map(|p| TopicPartition::new(&topic, p.partition))
-                    .collect(),
-                Some(Err(e)) => return Err(Failure::Failed(format!("topic {topic}: {e}"))),
-                None => return Err(Failure::Failed(format!("topic {topic} not described"))),
-            };
-            let spec = if to_earliest {
-                Some(OffsetSpec::Earliest)
-            } else if to_latest {
-                Some(OffsetSpec::Latest)
-            } else {
-                to_timestamp.map(OffsetSpec::Timestamp)
-            };
-            let plan: Vec<(TopicPartition, i64)> = match (spec, to_offset) {
-                (Some(spec), _) => {
-                    let listed = admin
-                        .list_offsets(
-                            partitions.iter().map(|tp| (tp.clone(), spec)),
-                            ListOffsetsOptions::default().timeout(ctx.timeout),
-                        )
-                        .await?;
-                    let mut plan = Vec::new();
-                    check_items("partition", listed, |tp, o| {
-                        // No record at or after the time: reset to the end, as Kafka's tool does.
-                        plan.push((tp.clone(), o.offset.unwrap_or(-1)));
-                    })?;
-                    if plan.iter().any(|(_, o)| *o < 0) {
-                        let ends = admin
-                            .list_offsets(
-                                plan.iter()
-                                    .filter(|(_, o)| *o < 0)
-                                    .map(|(tp, _)| (tp.clone(), OffsetSpec::Latest)),
-                                ListOffsetsOptions::default().timeout(ctx.timeout),
-                            )
-                            .await?;
-                        for (tp, o) in plan.iter_mut().filter(|(_, o)| *o < 0) {
-                            *o = ends
-                                .get(tp)
-                                .and_then(|r| r.as_ref().ok())
-                                .and_then(|l| l.offset)
-                                .unwrap_or(0);
-                        }
-                    }
-                    plan
-                }
-                (None, Some(offset)) => partitions.into_iter().map(|tp| (tp, offset)).collect(),
-                (None, None) => unreachable!("clap requires one target"),
-            };
-            println!("{:<30} {:>9} {:>14}", "TOPIC", "PARTITION", "NEW-OFFSET");
-            for (tp, o) in &plan {
-                println!("{:<30} {:>9} {:>14}", tp.topic, tp.partition, o);
-            }
+            let plan = reset_plan(ctx, &topic, &to).await?;
             if !execute {
                 println!("(dry run: add --execute to apply)");
                 return Ok(());

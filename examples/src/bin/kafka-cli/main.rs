@@ -17,6 +17,7 @@ mod groups;
 mod log_dirs;
 mod partitions;
 mod produce;
+mod protobuf_json;
 mod quorum;
 mod quotas;
 mod reassign;
@@ -60,7 +61,8 @@ enum Command {
         #[command(subcommand)]
         command: groups::GroupsCommand,
     },
-    /// List and describe share groups (KIP-932).
+    /// List, describe share groups (KIP-932), show, reset and delete their offsets,
+    /// delete them.
     ShareGroups {
         #[command(subcommand)]
         command: share_groups::ShareGroupsCommand,

@@ -61,14 +61,19 @@ pub struct ProduceArgs {
     /// Send every record to this partition.
     #[arg(long)]
     partition: Option<i32>,
-    /// Value encoding: `raw` (the line's bytes), or each line's JSON written as Avro or
-    /// JSON Schema in the schema-registry wire format, with --value-schema registered
-    /// under `<topic>-value` in --schema-registry.
+    /// Value encoding: `raw` (the line's bytes), or each line's JSON written as Avro,
+    /// Protobuf or JSON Schema in the schema-registry wire format, with --value-schema
+    /// registered under `<topic>-value` in --schema-registry.
     #[arg(long, value_enum, default_value = "raw")]
     value_format: ValueFormat,
-    /// The value schema file (an Avro `.avsc` or a JSON Schema) for --value-format.
+    /// The value schema file (an Avro `.avsc`, a `.proto` file or a JSON Schema) for
+    /// --value-format.
     #[arg(long, value_name = "FILE")]
     value_schema: Option<std::path::PathBuf>,
+    /// With `--value-format protobuf`: the message type of each line (its full name, or
+    /// its name without the package). Default: the file's first message.
+    #[arg(long, value_name = "NAME")]
+    value_message: Option<String>,
     /// The schema registry's URL for --value-format.
     #[arg(long, value_name = "URL", env = "SCHEMA_REGISTRY_URL")]
     schema_registry: Option<String>,
@@ -81,6 +86,9 @@ pub enum ValueFormat {
     Raw,
     /// Avro with a registry schema id (values as JSON on the command line).
     Avro,
+    /// Protobuf with a registry schema id and message-index path (values as Protobuf's
+    /// canonical JSON on the command line).
+    Protobuf,
     /// JSON validated against a registered JSON Schema.
     JsonSchema,
 }
@@ -107,6 +115,7 @@ enum ValueEncoder {
     Raw,
     Avro(kafka_serde::schema_registry::AvroValueSerializer),
     Json(kafka_serde::schema_registry::JsonSchemaSerializer<serde_json::Value>),
+    Protobuf(crate::protobuf_json::ProtobufEncoder),
 }
 
 impl ValueEncoder {
@@ -134,6 +143,14 @@ impl ValueEncoder {
             ),
             ValueFormat::JsonSchema => ValueEncoder::Json(
                 JsonSchemaSerializer::new(registry, &schema, SerdeConfig::value()).map_err(bad)?,
+            ),
+            ValueFormat::Protobuf => ValueEncoder::Protobuf(
+                crate::protobuf_json::ProtobufEncoder::new(
+                    registry,
+                    &schema,
+                    args.value_message.as_deref(),
+                )
+                .map_err(|e| Failure::Usage(format!("--value-schema {}: {e}", path.display())))?,
             ),
         })
     }
@@ -163,6 +180,9 @@ impl ValueEncoder {
                 .await
                 .map_err(|e| fail(&e))?
                 .into(),
+            ValueEncoder::Protobuf(enc) => {
+                enc.encode(topic, value).await.map_err(|e| fail(&e))?.into()
+            }
         })
     }
 }

@@ -1,10 +1,14 @@
-//! `kafka-cli share-groups ...`: list and describe share groups (KIP-932).
+//! `kafka-cli share-groups ...`: list, describe, show offsets of, reset the offsets of
+//! and delete share groups (KIP-932), as Kafka's `kafka-share-groups.sh` does.
 
 use clap::Subcommand;
-use kafka_admin::{GroupType, GroupsOptions, ListGroupsOptions};
+use kafka_admin::{
+    GroupOffsetsOptions, GroupType, GroupsOptions, ListGroupsOptions, ListShareGroupOffsetsOptions,
+};
 
 use crate::Ctx;
 use crate::exit::{Failure, check_items};
+use crate::groups::{ResetTo, reset_plan};
 
 #[derive(Subcommand, Debug)]
 pub enum ShareGroupsCommand {
@@ -12,6 +16,43 @@ pub enum ShareGroupsCommand {
     List,
     /// Describe a share group: state, epochs, assignor, members and their partitions.
     Describe {
+        /// Group id.
+        #[arg(long)]
+        group: String,
+    },
+    /// Show a share group's start offset and lag per partition.
+    Offsets {
+        /// Group id.
+        #[arg(long)]
+        group: String,
+    },
+    /// Reset a share group's start offsets for a topic. The group must have no
+    /// members. Prints the plan; changes nothing unless --execute is given.
+    ResetOffsets {
+        /// Group id.
+        #[arg(long)]
+        group: String,
+        /// Topic whose partitions are reset.
+        #[arg(long)]
+        topic: String,
+        #[command(flatten)]
+        to: ResetTo,
+        /// Apply the plan (otherwise only print it).
+        #[arg(long)]
+        execute: bool,
+    },
+    /// Delete a share group's offsets for a topic (the group forgets its progress on
+    /// it). The group must have no members.
+    DeleteOffsets {
+        /// Group id.
+        #[arg(long)]
+        group: String,
+        /// Topic whose offsets are deleted.
+        #[arg(long)]
+        topic: String,
+    },
+    /// Delete a share group with its offsets. The group must have no members.
+    Delete {
         /// Group id.
         #[arg(long)]
         group: String,
@@ -61,6 +102,70 @@ pub async fn run(ctx: &Ctx, cmd: ShareGroupsCommand) -> Result<(), Failure> {
                     );
                 }
             })
+        }
+        ShareGroupsCommand::Offsets { group } => {
+            let offsets = admin
+                .list_share_group_offsets(
+                    &group,
+                    ListShareGroupOffsetsOptions::default().timeout(ctx.timeout),
+                )
+                .await?;
+            println!(
+                "{:<30} {:>9} {:>14} {:>10}",
+                "TOPIC", "PARTITION", "START-OFFSET", "LAG"
+            );
+            check_items("partition", offsets, |tp, o| {
+                let dash = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
+                println!(
+                    "{:<30} {:>9} {:>14} {:>10}",
+                    tp.topic,
+                    tp.partition,
+                    dash(o.start_offset),
+                    dash(o.lag)
+                );
+            })
+        }
+        ShareGroupsCommand::ResetOffsets {
+            group,
+            topic,
+            to,
+            execute,
+        } => {
+            let plan = reset_plan(ctx, &topic, &to).await?;
+            if !execute {
+                println!("(dry run: add --execute to apply)");
+                return Ok(());
+            }
+            let res = admin
+                .alter_share_group_offsets(
+                    &group,
+                    plan,
+                    GroupOffsetsOptions::default().timeout(ctx.timeout),
+                )
+                .await?;
+            check_items("partition", res, |_, ()| {})?;
+            println!("Start offsets of share group {group} reset.");
+            Ok(())
+        }
+        ShareGroupsCommand::DeleteOffsets { group, topic } => {
+            let res = admin
+                .delete_share_group_offsets(
+                    &group,
+                    [&topic],
+                    GroupOffsetsOptions::default().timeout(ctx.timeout),
+                )
+                .await?;
+            check_items("topic", res, |_, ()| {})?;
+            println!("Offsets of share group {group} for topic {topic} deleted.");
+            Ok(())
+        }
+        ShareGroupsCommand::Delete { group } => {
+            let res = admin
+                .delete_share_groups([&group], GroupsOptions::default().timeout(ctx.timeout))
+                .await?;
+            check_items("share group", res, |_, ()| {})?;
+            println!("Share group {group} deleted.");
+            Ok(())
         }
     }
 }

@@ -1,5 +1,8 @@
 //! Committed offsets: OffsetCommit and OffsetFetch to the group coordinator, retried on
-//! coordinator moves; generation errors become [`Error::CommitFailed`].
+//! coordinator moves; generation errors become [`Error::CommitFailed`]. A
+//! consumer-protocol member (KIP-848) sends its member epoch with both; STALE_MEMBER_EPOCH
+//! waits for the next heartbeat answer and goes again with its epoch (as Java's
+//! `CommitRequestManager`), never falling back to the reset policy.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,7 +18,8 @@ use tokio::time::Instant;
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
 
 use crate::ops::CoordinatorLink;
-use crate::ops::offset_fetch::offset_fetch_on;
+use crate::ops::coordinator::CommitTicket;
+use crate::ops::offset_fetch::{FetchingMember, offset_fetch_on};
 use crate::types::{OffsetAndMetadata, TopicPartition};
 
 /// Who commits: the generation (classic) or member epoch (consumer protocol) and
@@ -35,19 +39,22 @@ fn str(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
 
-/// Commits `offsets`. Every partition is stored or none is: any partition error fails
-/// the call (the broker validates the generation for the request as a whole).
+/// Commits `offsets` when `ticket`'s turn comes (take it with
+/// `link.commit_order.ticket()` when the commit is asked). Every partition is stored or
+/// none is: any partition error fails the call (the broker validates the generation
+/// for the request as a whole).
 pub(crate) async fn commit(
     link: &CoordinatorLink,
     who: &Committer,
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ticket: CommitTicket,
 ) -> Result<()> {
     if offsets.is_empty() {
         return Ok(());
     }
-    let turn = link.commit_turn.lock().await;
+    ticket.turn().await;
     let result = commit_with_retries(link, who, offsets).await;
-    drop(turn);
+    drop(ticket);
     link.client.telemetry().committed(result.is_ok());
     match &result {
         Ok(()) => {
@@ -77,7 +84,7 @@ async fn commit_with_retries(
         };
         if err.code() == Some(ErrorCode::STALE_MEMBER_EPOCH) {
             let timeout = client.config().api_timeout();
-            who.generation = next_epoch(&mut who, deadline, timeout, &err).await?;
+            who.generation = next_epoch(&mut who, deadline, timeout, &err, COMMITTING).await?;
             continue;
         }
         if CoordinatorLink::is_coordinator_error(&err) {
@@ -94,14 +101,20 @@ async fn commit_with_retries(
     }
 }
 
+const COMMITTING: &str = "committing offsets (waiting for a fresh member epoch)";
+const FETCHING: &str = "fetching committed offsets (waiting for a fresh member epoch)";
+
 /// After STALE_MEMBER_EPOCH: waits (until `deadline`) for the next heartbeat answer
-/// and returns the member epoch it brought. A member that is no longer in the group
-/// (fenced, left) cannot commit: [`Error::CommitFailed`].
+/// and returns the member epoch it brought (at once when an answer that came while the
+/// request was out already brought a newer epoch). A member that is no longer in the group
+/// (fenced, left) cannot commit: [`Error::CommitFailed`]. `operation` names the call
+/// in the [`Error::Deadline`] when no answer comes in time.
 pub(crate) async fn next_epoch(
     who: &mut Committer,
     deadline: Instant,
     timeout: Duration,
     err: &Error,
+    operation: &str,
 ) -> Result<i32> {
     let failed = |why: &str| Error::CommitFailed {
         reason: format!(
@@ -112,13 +125,16 @@ pub(crate) async fn next_epoch(
     let Some(epochs) = who.epochs.as_mut() else {
         return Err(failed("not a consumer-protocol member"));
     };
-    epochs.mark_unchanged();
+    let latest = *epochs.borrow_and_update();
+    if latest > who.generation {
+        return Ok(latest);
+    }
     match tokio::time::timeout_at(deadline, epochs.changed()).await {
         Ok(Ok(())) => {}
         Ok(Err(_)) => return Err(failed("the member left the group")),
         Err(_) => {
             return Err(Error::Deadline {
-                operation: "committing offsets (waiting for a fresh member epoch)".into(),
+                operation: operation.into(),
                 timeout,
                 last_error: Some(Box::new(err.clone())),
             });
@@ -211,19 +227,41 @@ async fn commit_once(
     }
 }
 
-/// The committed offsets of `partitions` (`None`: nothing committed).
+/// The committed offsets of `partitions` (`None`: nothing committed). `who`: the
+/// consumer-protocol member asking (its id and epoch go with the request, OffsetFetch
+/// v9); `None` for a classic member or a consumer outside the group protocol. A
+/// STALE_MEMBER_EPOCH answer waits for the next heartbeat and asks again with its epoch;
+/// a member fenced meanwhile gets the broker's error back (the fetcher asks again later,
+/// never falling back to the reset policy).
 pub(crate) async fn fetch_committed(
     link: &CoordinatorLink,
+    who: Option<&Committer>,
     partitions: &[TopicPartition],
 ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>> {
     let client = &link.client;
     let deadline = Instant::now() + client.config().api_timeout();
     let mut attempt = 0u32;
+    let mut who = who.cloned();
     loop {
-        let err = match fetch_once(link, partitions).await {
+        let member = who.as_ref().map(|w| FetchingMember {
+            member_id: &w.member_id,
+            member_epoch: w.generation,
+        });
+        let err = match fetch_once(link, member, partitions).await {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
+        if let (Some(w), Some(ErrorCode::STALE_MEMBER_EPOCH)) = (who.as_mut(), err.code()) {
+            let timeout = client.config().api_timeout();
+            match next_epoch(w, deadline, timeout, &err, FETCHING).await {
+                Ok(epoch) => {
+                    w.generation = epoch;
+                    continue;
+                }
+                Err(Error::CommitFailed { .. }) => return Err(err),
+                Err(e) => return Err(e),
+            }
+        }
         if CoordinatorLink::is_coordinator_error(&err) {
             link.invalidate();
         } else if !err.is_retriable() {
@@ -240,11 +278,20 @@ pub(crate) async fn fetch_committed(
 
 async fn fetch_once(
     link: &CoordinatorLink,
+    member: Option<FetchingMember<'_>>,
     partitions: &[TopicPartition],
 ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>> {
     let conn = link.connection().await?;
     let timeout = link.client.config().request_timeout();
-    let rows = offset_fetch_on(&conn, &link.group_id, Some(partitions), true, timeout).await?;
+    let rows = offset_fetch_on(
+        &conn,
+        &link.group_id,
+        Some(partitions),
+        true,
+        member,
+        timeout,
+    )
+    .await?;
     let mut out = BTreeMap::new();
     for (tp, answer) in rows {
         // Any partition error fails the lookup (UNSTABLE_OFFSET_COMMIT, a transaction

@@ -266,8 +266,48 @@ async fn committing_nothing_sends_nothing() {
         epochs: None,
     };
     let started = Instant::now();
-    commit(&link, &who, &BTreeMap::new()).await.expect("no-op");
+    let ticket = link.commit_order.ticket();
+    commit(&link, &who, &BTreeMap::new(), ticket)
+        .await
+        .expect("no-op");
     assert_eq!(started.elapsed(), Duration::ZERO, "no request, no retry");
+}
+
+/// Commits go in the order they were asked, not in the order their tasks first run:
+/// a ticket taken later waits for every earlier one, and a dropped ticket (a commit
+/// given up before its turn) does not block the ones behind it. Found by kafka-sim
+/// (I6): a `commit_offsets` awaited right after a `commit_offsets_async` overtook it.
+#[tokio::test(start_paused = true)]
+async fn commit_tickets_keep_the_asked_order() {
+    use std::sync::{Arc, Mutex};
+    let order = Arc::new(crate::ops::coordinator::CommitOrder::default());
+    let first = order.ticket();
+    let dropped = order.ticket();
+    let third = order.ticket();
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let log = ran.clone();
+    // The third commit's task runs first, but waits for its turn.
+    let late = tokio::spawn(async move {
+        third.turn().await;
+        log.lock().unwrap().push(3);
+    });
+    tokio::task::yield_now().await;
+    assert!(
+        ran.lock().unwrap().is_empty(),
+        "the third commit went first"
+    );
+    first.turn().await;
+    ran.lock().unwrap().push(1);
+    drop(dropped);
+    tokio::task::yield_now().await;
+    assert_eq!(
+        *ran.lock().unwrap(),
+        vec![1],
+        "the third went before the first was done"
+    );
+    drop(first);
+    late.await.unwrap();
+    assert_eq!(*ran.lock().unwrap(), vec![1, 3]);
 }
 
 /// A commit refused with STALE_MEMBER_EPOCH (consumer protocol) waits for the next
@@ -295,7 +335,7 @@ async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch()
         }
     });
     let started = Instant::now();
-    let epoch = next_epoch(&mut who, deadline, timeout, &stale)
+    let epoch = next_epoch(&mut who, deadline, timeout, &stale, "committing")
         .await
         .unwrap();
     assert_eq!(epoch, 5);
@@ -305,6 +345,16 @@ async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch()
         "after the heartbeat answer"
     );
     beat.await.unwrap();
+    who.generation = epoch;
+
+    // A heartbeat answered while the request was out: its newer epoch at once.
+    tx.send_replace(6);
+    let started = Instant::now();
+    let epoch = next_epoch(&mut who, deadline, timeout, &stale, "committing")
+        .await
+        .unwrap();
+    assert_eq!((epoch, started.elapsed()), (6, Duration::ZERO));
+    who.generation = epoch;
 
     // Fenced meanwhile: the next answer says epoch 0.
     let fence = tokio::spawn({
@@ -314,9 +364,15 @@ async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch()
             tx.send_replace(0);
         }
     });
-    let e = next_epoch(&mut who, Instant::now() + timeout, timeout, &stale)
-        .await
-        .expect_err("fenced");
+    let e = next_epoch(
+        &mut who,
+        Instant::now() + timeout,
+        timeout,
+        &stale,
+        "committing",
+    )
+    .await
+    .expect_err("fenced");
     assert!(
         matches!(&e, Error::CommitFailed { reason } if reason.contains("fenced")),
         "{e}"
@@ -324,9 +380,15 @@ async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch()
     fence.await.unwrap();
 
     // No answer before the deadline: Deadline, with the broker's error as the cause.
-    let e = next_epoch(&mut who, Instant::now() + timeout, timeout, &stale)
-        .await
-        .expect_err("no heartbeat");
+    let e = next_epoch(
+        &mut who,
+        Instant::now() + timeout,
+        timeout,
+        &stale,
+        "committing",
+    )
+    .await
+    .expect_err("no heartbeat");
     assert!(matches!(&e, Error::Deadline { .. }), "{e}");
     assert!(e.to_string().contains("STALE_MEMBER_EPOCH"), "{e}");
     drop(tx);
@@ -338,8 +400,14 @@ async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch()
         instance_id: None,
         epochs: None,
     };
-    let e = next_epoch(&mut classic, Instant::now() + timeout, timeout, &stale)
-        .await
-        .expect_err("classic");
+    let e = next_epoch(
+        &mut classic,
+        Instant::now() + timeout,
+        timeout,
+        &stale,
+        "committing",
+    )
+    .await
+    .expect_err("classic");
     assert!(matches!(e, Error::CommitFailed { .. }), "{e}");
 }

@@ -1,20 +1,28 @@
 //! SASL authentication (KIP-152): SaslHandshake names the mechanism, then
 //! SaslAuthenticate requests carry the mechanism's messages until it is done. The last
 //! answer's `session_lifetime_ms` (KIP-368) says when the broker stops honouring the
-//! session; the connection is retired before then (see `Connection::is_expired`).
+//! session; the connection task re-authenticates in band before then (`net/reauth.rs`),
+//! driving the same [`Exchange`] as the connection set-up.
 //!
 //! Mechanisms are small state machines: `plain.rs`, `scram.rs` (RFC 5802/7677, the
 //! server's signature verified) and `oauthbearer.rs` (RFC 7628, token from the
 //! application's [`crate::config::TokenProvider`]). No secret ever reaches an error
 //! message or a log line.
 
+#[cfg(feature = "aws-msk-iam")]
+mod aws_msk_iam;
+#[cfg(feature = "gssapi")]
+mod gssapi;
 mod oauthbearer;
 mod plain;
 mod scram;
 
 use std::time::Duration;
 
-use kafka_protocol::messages::{ApiKey, SaslAuthenticateRequest, SaslHandshakeRequest};
+use kafka_protocol::messages::{
+    ApiKey, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
+    SaslHandshakeResponse,
+};
 use kafka_protocol::protocol::{Message, StrBytes, VersionRange};
 
 use super::handshake::HandshakeIo;
@@ -76,78 +84,175 @@ pub(crate) async fn authenticate(
     versions: &BrokerVersions,
     context: &ErrorContext,
 ) -> Result<Option<Duration>> {
-    let mech_name = sasl.mechanism.name();
-    let who = match sasl.username() {
-        Some(u) => format!("{mech_name} as user {u:?}"),
-        None => mech_name.to_owned(),
-    };
-    let auth_error =
-        |api: ApiKey, code: Option<ErrorCode>, message: String| Error::Authentication {
-            context: context.clone().with_api(api),
-            code,
-            message: format!("{who}: {message}"),
-        };
+    let (hs_version, auth_version) = exchange_versions(versions, context)?;
+    let mut exchange = Exchange::start(sasl, context).await?;
+    let resp = io
+        .request(&exchange.handshake_request(), hs_version)
+        .await?;
+    exchange.check_handshake(&resp)?;
+    let mut req = exchange.first()?;
+    loop {
+        let resp = io.request(&req, auth_version).await?;
+        match exchange.on_authenticate(&resp)? {
+            Step::Send(next) => req = next,
+            Step::Done(lifetime) => return Ok(lifetime),
+        }
+    }
+}
 
-    // v1: the SASL tokens then travel in SaslAuthenticate requests (KIP-152).
-    let hs_version = versions.negotiate(
+/// The SaslHandshake (v1: the tokens then travel in SaslAuthenticate, KIP-152) and
+/// SaslAuthenticate versions to use with this broker.
+pub(crate) fn exchange_versions(
+    versions: &BrokerVersions,
+    context: &ErrorContext,
+) -> Result<(i16, i16)> {
+    let hs = versions.negotiate(
         ApiKey::SaslHandshake,
         SaslHandshakeRequest::VERSIONS.intersect(&VersionRange { min: 1, max: 1 }),
         || context.clone().with_api(ApiKey::SaslHandshake),
     )?;
-    let req = SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mech_name));
-    let resp = io.request(&req, hs_version).await?;
-    if let Some(code) = ErrorCode::from_code(resp.error_code) {
+    let auth = versions.negotiate(
+        ApiKey::SaslAuthenticate,
+        SaslAuthenticateRequest::VERSIONS,
+        || context.clone().with_api(ApiKey::SaslAuthenticate),
+    )?;
+    Ok((hs, auth))
+}
+
+/// What to do after a SaslAuthenticate response.
+pub(crate) enum Step {
+    /// Send this next.
+    Send(SaslAuthenticateRequest),
+    /// Authenticated; the session lasts this long (KIP-368), if the broker said.
+    Done(Option<Duration>),
+}
+
+/// One SASL exchange, without the I/O: the fresh connection's set-up and the connection
+/// task's in-band re-authentication (KIP-368) drive it with their own requests.
+pub(crate) struct Exchange {
+    mechanism: Box<dyn Mechanism>,
+    mech_name: &'static str,
+    who: String,
+    context: ErrorContext,
+    rounds: usize,
+}
+
+impl Exchange {
+    /// Sets up the mechanism, fetching a token from the provider for OAUTHBEARER.
+    pub(crate) async fn start(sasl: &SaslConfig, context: &ErrorContext) -> Result<Self> {
+        let mech_name = sasl.mechanism.name();
+        let who = match (sasl.username(), sasl.kerberos_principal()) {
+            (Some(u), _) => format!("{mech_name} as user {u:?}"),
+            (None, Some(p)) => format!("{mech_name} as principal {p:?}"),
+            (None, None) => mech_name.to_owned(),
+        };
+        let token_error = |e: String| Error::Authentication {
+            context: context.clone().with_api(ApiKey::SaslAuthenticate),
+            code: None,
+            message: format!("{who}: the token provider failed: {e}"),
+        };
+        let mechanism: Box<dyn Mechanism> = match (&sasl.credentials, sasl.mechanism) {
+            (SaslCredentials::UserPassword { username, password }, SaslMechanism::Plain) => {
+                Box::new(plain::Plain::new(username, password))
+            }
+            (SaslCredentials::UserPassword { username, password }, SaslMechanism::ScramSha256) => {
+                Box::new(scram::Scram::new(scram::Hash::Sha256, username, password))
+            }
+            (SaslCredentials::UserPassword { username, password }, SaslMechanism::ScramSha512) => {
+                Box::new(scram::Scram::new(scram::Hash::Sha512, username, password))
+            }
+            (SaslCredentials::Token(provider), SaslMechanism::OAuthBearer) => {
+                let token = provider
+                    .token()
+                    .await
+                    .map_err(|e| token_error(e.to_string()))?;
+                Box::new(oauthbearer::OAuthBearer::new(token))
+            }
+            #[cfg(feature = "gssapi")]
+            (SaslCredentials::Kerberos(k), SaslMechanism::Gssapi) => {
+                let settings = k.resolved.get().ok_or_else(|| {
+                    Error::Config("GSSAPI: the Kerberos settings were not validated".into())
+                })?;
+                let host = broker_host(context.address.as_deref().unwrap_or_default());
+                let service = format!("{}/{host}@{}", settings.service_name, settings.realm);
+                let ticket = k
+                    .login
+                    .service_ticket(settings, &host)
+                    .await
+                    .map_err(|failure| Error::Kerberos {
+                        context: context.clone().with_api(ApiKey::SaslAuthenticate),
+                        failure,
+                    })?;
+                Box::new(gssapi::Gssapi::new(ticket, service))
+            }
+            #[cfg(feature = "aws-msk-iam")]
+            (SaslCredentials::AwsMskIam(iam), SaslMechanism::AwsMskIam) => {
+                let host = crate::aws::msk::host_of(context.address.as_deref().unwrap_or_default());
+                let payload = iam
+                    .auth_payload(host)
+                    .await
+                    .map_err(|e| Error::Authentication {
+                        context: context.clone().with_api(ApiKey::SaslAuthenticate),
+                        code: None,
+                        message: format!("{who}: cannot sign the MSK IAM payload: {e}"),
+                    })?;
+                Box::new(aws_msk_iam::AwsMskIam::new(payload))
+            }
+            (_, m) => {
+                // `SaslConfig` is validated at build, so this does not happen.
+                return Err(Error::Config(format!(
+                    "{m}: the credentials do not fit the mechanism"
+                )));
+            }
+        };
+        Ok(Self {
+            mechanism,
+            mech_name,
+            who,
+            context: context.clone(),
+            rounds: 0,
+        })
+    }
+
+    fn error(&self, api: ApiKey, code: Option<ErrorCode>, message: String) -> Error {
+        Error::Authentication {
+            context: self.context.clone().with_api(api),
+            code,
+            message: format!("{}: {message}", self.who),
+        }
+    }
+
+    pub(crate) fn handshake_request(&self) -> SaslHandshakeRequest {
+        SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(self.mech_name))
+    }
+
+    pub(crate) fn check_handshake(&self, resp: &SaslHandshakeResponse) -> Result<()> {
+        let Some(code) = ErrorCode::from_code(resp.error_code) else {
+            return Ok(());
+        };
         let enabled: Vec<&str> = resp.mechanisms.iter().map(|m| m.as_str()).collect();
         let message = if code == ErrorCode::UNSUPPORTED_SASL_MECHANISM {
             format!(
-                "mechanism {mech_name} is not enabled on this listener (it offers: {})",
+                "mechanism {} is not enabled on this listener (it offers: {})",
+                self.mech_name,
                 enabled.join(", ")
             )
         } else {
             format!("SaslHandshake failed: {code}")
         };
-        return Err(auth_error(ApiKey::SaslHandshake, Some(code), message));
+        Err(self.error(ApiKey::SaslHandshake, Some(code), message))
     }
 
-    let auth_version = versions.negotiate(
-        ApiKey::SaslAuthenticate,
-        SaslAuthenticateRequest::VERSIONS,
-        || context.clone().with_api(ApiKey::SaslAuthenticate),
-    )?;
-    let mut mechanism: Box<dyn Mechanism> = match (&sasl.credentials, sasl.mechanism) {
-        (SaslCredentials::UserPassword { username, password }, SaslMechanism::Plain) => {
-            Box::new(plain::Plain::new(username, password))
-        }
-        (SaslCredentials::UserPassword { username, password }, SaslMechanism::ScramSha256) => {
-            Box::new(scram::Scram::new(scram::Hash::Sha256, username, password))
-        }
-        (SaslCredentials::UserPassword { username, password }, SaslMechanism::ScramSha512) => {
-            Box::new(scram::Scram::new(scram::Hash::Sha512, username, password))
-        }
-        (SaslCredentials::Token(provider), SaslMechanism::OAuthBearer) => {
-            let token = provider.token().await.map_err(|e| {
-                auth_error(
-                    ApiKey::SaslAuthenticate,
-                    None,
-                    format!("the token provider failed: {e}"),
-                )
-            })?;
-            Box::new(oauthbearer::OAuthBearer::new(token))
-        }
-        (_, m) => {
-            // `SaslConfig` is validated at build, so this does not happen.
-            return Err(Error::Config(format!(
-                "{m}: the credentials do not fit the mechanism"
-            )));
-        }
-    };
+    /// The first SaslAuthenticate request.
+    pub(crate) fn first(&mut self) -> Result<SaslAuthenticateRequest> {
+        let message = self
+            .mechanism
+            .initial()
+            .map_err(|m| self.error(ApiKey::SaslAuthenticate, None, m.to_string()))?;
+        Ok(SaslAuthenticateRequest::default().with_auth_bytes(message.into()))
+    }
 
-    let mut message = mechanism
-        .initial()
-        .map_err(|m| auth_error(ApiKey::SaslAuthenticate, None, m.to_string()))?;
-    for _ in 0..MAX_ROUNDS {
-        let req = SaslAuthenticateRequest::default().with_auth_bytes(message.into());
-        let resp = io.request(&req, auth_version).await?;
+    pub(crate) fn on_authenticate(&mut self, resp: &SaslAuthenticateResponse) -> Result<Step> {
         if let Some(code) = ErrorCode::from_code(resp.error_code) {
             let broker_says = resp
                 .error_message
@@ -155,35 +260,48 @@ pub(crate) async fn authenticate(
                 .map(|m| m.to_string())
                 .filter(|m| !m.is_empty())
                 .unwrap_or_else(|| code.name());
-            return Err(auth_error(
-                ApiKey::SaslAuthenticate,
-                Some(code),
-                broker_says,
-            ));
+            return Err(self.error(ApiKey::SaslAuthenticate, Some(code), broker_says));
         }
-        match mechanism
+        self.rounds += 1;
+        match self
+            .mechanism
             .step(&resp.auth_bytes)
-            .map_err(|m| auth_error(ApiKey::SaslAuthenticate, None, m.to_string()))?
+            .map_err(|m| self.error(ApiKey::SaslAuthenticate, None, m.to_string()))?
         {
-            Some(next) => message = next,
+            Some(_) if self.rounds >= MAX_ROUNDS => Err(self.error(
+                ApiKey::SaslAuthenticate,
+                None,
+                format!("the exchange did not finish within {MAX_ROUNDS} rounds"),
+            )),
+            Some(next) => Ok(Step::Send(
+                SaslAuthenticateRequest::default().with_auth_bytes(next.into()),
+            )),
             None => {
                 let lifetime = (resp.session_lifetime_ms > 0)
                     .then(|| Duration::from_millis(resp.session_lifetime_ms as u64));
                 tracing::debug!(
-                    broker = ?context.address,
-                    mechanism = mech_name,
+                    broker = ?self.context.address,
+                    mechanism = self.mech_name,
                     session_lifetime = ?lifetime,
                     "SASL authenticated"
                 );
-                return Ok(lifetime);
+                Ok(Step::Done(lifetime))
             }
         }
     }
-    Err(auth_error(
-        ApiKey::SaslAuthenticate,
-        None,
-        format!("the exchange did not finish within {MAX_ROUNDS} rounds"),
-    ))
+}
+
+/// The host part of a broker address (`host:port`, `[v6]:port`), lower-cased: the
+/// instance of the broker's Kerberos service principal.
+#[cfg(feature = "gssapi")]
+fn broker_host(address: &str) -> String {
+    let host = match address.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => h,
+        _ => address,
+    };
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase()
 }
 
 /// Cryptographically secure random bytes, from the TLS crypto provider (ring).

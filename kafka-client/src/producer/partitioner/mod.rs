@@ -1,12 +1,19 @@
 //! Choosing a record's partition: the Java client's key hash, sticky and round-robin
 //! partitioning, every librdkafka partitioner (byte-compatible placement of keys), and
-//! the [`Partitioner`] trait for custom choices. The hashes live in `hashes.rs`.
+//! the [`Partitioner`] trait for custom choices. The hashes live in `hashes.rs`, KIP-794's
+//! load weighting in `load.rs`.
 
 mod hashes;
+mod load;
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::time::Instant;
+
+pub(crate) use load::Adaptive;
+use load::LoadTable;
 
 /// A custom partitioner: chooses a record's partition. Plug one in with
 /// [`Partitioning::Custom`].
@@ -82,8 +89,8 @@ pub enum Partitioning {
     /// The Java client's default (and librdkafka's `murmur2_random`): a keyed record goes
     /// to `murmur2(key) % partitions` ([`key_partition`]); keyless records stick to one
     /// partition until about `batch.size` bytes went there, then move to another one
-    /// chosen at random among partitions with a leader (KIP-794, without its adaptive
-    /// load weighting).
+    /// chosen among partitions with a leader, weighted towards short queues (KIP-794's
+    /// adaptive partitioning, `partitioner.adaptive.partitioning.enable`).
     #[default]
     Default,
     /// Sticky for every record, keys ignored (Java's `UniformStickyPartitioner`).
@@ -209,12 +216,26 @@ pub fn key_partition(key: &[u8], partitions: i32) -> i32 {
 
 const NONE: u32 = u32::MAX;
 
-/// Per-topic partitioner state: the sticky partition and the round-robin counter.
+/// How keyless records stick: the settings of the producer that apply per record.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StickyRules {
+    /// Bytes that go to one sticky partition before the next is chosen (`batch.size`).
+    pub batch_size: usize,
+    /// KIP-794's load weighting and availability timeout.
+    pub adaptive: Adaptive,
+    /// `partitioner.ignore.keys`: keyed records are placed as keyless ones (built-in
+    /// partitioners only).
+    pub ignore_keys: bool,
+}
+
+/// Per-topic partitioner state: the sticky partition, the round-robin counter and the
+/// adaptive partitioner's load table.
 #[derive(Debug)]
 pub(crate) struct TopicPartitioner {
     sticky: AtomicU32,
     sticky_bytes: AtomicUsize,
     round_robin: AtomicU32,
+    table: Mutex<Option<Arc<LoadTable>>>,
 }
 
 impl TopicPartitioner {
@@ -223,12 +244,15 @@ impl TopicPartitioner {
             sticky: AtomicU32::new(NONE),
             sticky_bytes: AtomicUsize::new(0),
             round_robin: AtomicU32::new(fastrand::u32(..)),
+            table: Mutex::new(None),
         }
     }
 
-    /// The partition for a record of about `size` bytes. `available(p)` says whether
-    /// partition `p` has a leader now. Custom partitioners may return anything: the caller
-    /// checks the range.
+    /// The partition for a record of about `size` bytes. `load(p, now)` is `None` when
+    /// partition `p` should get no new sticky batch (no leader; with the adaptive
+    /// partitioner, also a broker that stopped taking batches), else its number of
+    /// waiting batches. Custom partitioners may return anything: the caller checks the
+    /// range.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn choose(
         &self,
@@ -238,9 +262,15 @@ impl TopicPartitioner {
         value: Option<&[u8]>,
         partitions: i32,
         size: usize,
-        batch_size: usize,
-        available: impl Fn(i32) -> bool,
+        rules: &StickyRules,
+        load: impl Fn(i32, Instant) -> Option<u32>,
     ) -> i32 {
+        let builtin = !matches!(how, Partitioning::Custom(_));
+        let key = if rules.ignore_keys && builtin {
+            None
+        } else {
+            key
+        };
         if let Some(p) = how.partition_for_key(key, partitions) {
             return p;
         }
@@ -251,26 +281,57 @@ impl TopicPartitioner {
             }
             // librdkafka's `random` with a key: a new random partition per record.
             Partitioning::Random if key.is_some() => {
-                random_available(partitions.max(1) as u32, NONE, &available) as i32
+                let now = Instant::now();
+                random_available(partitions.max(1) as u32, NONE, &|p| load(p, now).is_some()) as i32
             }
             Partitioning::Custom(p) => p.partition(topic, key, value, partitions),
             // Keyless (or, for consistent_random, empty-keyed) records of the hashing
             // partitioners, and every record of the sticky one.
-            _ => self.sticky(partitions, size, batch_size, available),
+            _ => self.sticky(partitions, size, rules, load),
         }
+    }
+
+    /// The next sticky partition after `avoid`: drawn from the load table with the
+    /// adaptive partitioner, else at random among partitions with a leader.
+    fn next_sticky(
+        &self,
+        n: u32,
+        avoid: u32,
+        adaptive: &Adaptive,
+        load: &impl Fn(i32, Instant) -> Option<u32>,
+    ) -> u32 {
+        let now = Instant::now();
+        if !adaptive.enabled || n <= 1 {
+            return random_available(n, avoid, &|p| load(p, now).is_some());
+        }
+        let table = {
+            let mut slot = self.table.lock().unwrap_or_else(|e| e.into_inner());
+            match slot.as_ref() {
+                Some(t) if t.is_fresh(now, n as i32) => t.clone(),
+                _ => {
+                    let t = Arc::new(LoadTable::build(now, n as i32, |p| load(p, now)));
+                    *slot = Some(t.clone());
+                    t
+                }
+            }
+        };
+        table
+            .draw(avoid, |bound| fastrand::u64(..bound.max(1)))
+            // Nothing available: any partition but the current one, as without weights.
+            .unwrap_or_else(|| random_available(n, avoid, &|_| true))
     }
 
     fn sticky(
         &self,
         partitions: i32,
         size: usize,
-        batch_size: usize,
-        available: impl Fn(i32) -> bool,
+        rules: &StickyRules,
+        load: impl Fn(i32, Instant) -> Option<u32>,
     ) -> i32 {
         let n = partitions.max(1) as u32;
         let mut current = self.sticky.load(Ordering::Relaxed);
         if current == NONE || current >= n {
-            let pick = random_available(n, NONE, &available);
+            let pick = self.next_sticky(n, NONE, &rules.adaptive, &load);
             current = match self.sticky.compare_exchange(
                 current,
                 pick,
@@ -283,10 +344,10 @@ impl TopicPartitioner {
             };
         }
         let produced = self.sticky_bytes.fetch_add(size, Ordering::Relaxed) + size;
-        if produced >= batch_size {
+        if produced >= rules.batch_size {
             // This record still goes to `current`; the next ones move on.
             self.sticky_bytes.store(0, Ordering::Relaxed);
-            let next = random_available(n, current, &available);
+            let next = self.next_sticky(n, current, &rules.adaptive, &load);
             let _ =
                 self.sticky
                     .compare_exchange(current, next, Ordering::Relaxed, Ordering::Relaxed);
@@ -297,7 +358,7 @@ impl TopicPartitioner {
 
 /// A random partition in `0..n` other than `avoid` (when n > 1), preferring ones with a
 /// leader.
-fn random_available(n: u32, avoid: u32, available: &impl Fn(i32) -> bool) -> u32 {
+fn random_available(n: u32, avoid: u32, available: &dyn Fn(i32) -> bool) -> u32 {
     if n <= 1 {
         return 0;
     }
@@ -314,35 +375,107 @@ fn random_available(n: u32, avoid: u32, available: &impl Fn(i32) -> bool) -> u32
 mod tests {
     use super::*;
 
-    #[test]
-    fn sticky_moves_after_batch_size_and_prefers_leaders() {
-        let t = TopicPartitioner::new();
-        let how = Partitioning::Default;
-        let only_even = |p: i32| p % 2 == 0;
-        let mut seen = Vec::new();
-        for _ in 0..40 {
-            seen.push(t.choose(&how, "t", None, None, 6, 100, 1000, only_even));
+    fn rules(batch_size: usize, adaptive: bool) -> StickyRules {
+        StickyRules {
+            batch_size,
+            adaptive: Adaptive {
+                enabled: adaptive,
+                availability_timeout: None,
+            },
+            ignore_keys: false,
         }
-        assert!(seen.iter().all(|p| p % 2 == 0), "{seen:?}");
-        // 10 records of 100 bytes fill a 1000-byte batch: then the partition changes.
-        for chunk in seen.chunks(10) {
-            assert!(chunk.iter().all(|p| *p == chunk[0]), "{seen:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sticky_moves_after_batch_size_and_prefers_leaders() {
+        for adaptive in [false, true] {
+            let t = TopicPartitioner::new();
+            let how = Partitioning::Default;
+            let r = rules(1000, adaptive);
+            let only_even = |p: i32, _| (p % 2 == 0).then_some(0);
+            let mut seen = Vec::new();
+            for _ in 0..40 {
+                seen.push(t.choose(&how, "t", None, None, 6, 100, &r, only_even));
+            }
+            assert!(seen.iter().all(|p| p % 2 == 0), "{seen:?}");
+            // 10 records of 100 bytes fill a 1000-byte batch: then the partition changes.
+            for chunk in seen.chunks(10) {
+                assert!(chunk.iter().all(|p| *p == chunk[0]), "{seen:?}");
+            }
+            assert!(
+                seen.chunks(10)
+                    .zip(seen.chunks(10).skip(1))
+                    .all(|(a, b)| a[0] != b[0])
+            );
+            // Keys are hashed.
+            assert_eq!(
+                t.choose(&how, "t", Some(b"foobar"), None, 6, 1, &r, only_even),
+                key_partition(b"foobar", 6)
+            );
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn adaptive_sticky_shuns_long_queues() {
+        // Partitions 0 and 1 have 20 batches waiting (a slow broker), 2..6 none.
+        let queues = |p: i32, _| Some(if p < 2 { 20 } else { 0 });
+        let count_slow = |adaptive: bool| {
+            let t = TopicPartitioner::new();
+            let r = rules(1, adaptive);
+            let mut slow = 0;
+            for i in 0..3000 {
+                // The load table is reused for 1 ms: let it be rebuilt now and then.
+                if i % 100 == 0 {
+                    *t.table.lock().unwrap() = None;
+                }
+                let p = t.choose(&Partitioning::Default, "t", None, None, 6, 1, &r, queues);
+                slow += usize::from(p < 2);
+            }
+            slow
+        };
+        // Weights 1, 1, 21, 21, 21, 21: about 1.2% of batches go to the slow broker;
+        // uniform draws send about a third there.
+        let adaptive = count_slow(true);
+        let uniform = count_slow(false);
         assert!(
-            seen.chunks(10)
-                .zip(seen.chunks(10).skip(1))
-                .all(|(a, b)| a[0] != b[0])
+            adaptive < 150,
+            "adaptive sent {adaptive} of 3000 to the slow broker"
         );
-        // Keys are hashed.
-        assert_eq!(
-            t.choose(&how, "t", Some(b"foobar"), None, 6, 1, 1000, only_even),
-            key_partition(b"foobar", 6)
+        assert!(
+            uniform > 700,
+            "uniform sent {uniform} of 3000 to the slow broker"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ignore_keys_places_keyed_records_as_keyless() {
+        let t = TopicPartitioner::new();
+        let mut r = rules(1_000_000, true);
+        r.ignore_keys = true;
+        let all = |_, _| Some(0);
+        let first = t.choose(
+            &Partitioning::Default,
+            "t",
+            Some(b"a"),
+            None,
+            12,
+            1,
+            &r,
+            all,
+        );
+        for key in [b"b", b"c", b"d", b"e"] {
+            let p = t.choose(&Partitioning::Default, "t", Some(key), None, 12, 1, &r, all);
+            assert_eq!(
+                p, first,
+                "keys ignored: every record sticks to one partition"
+            );
+        }
     }
 
     #[test]
     fn round_robin_cycles() {
         let t = TopicPartitioner::new();
+        let r = rules(10, false);
         let got: Vec<i32> = (0..6)
             .map(|_| {
                 t.choose(
@@ -352,8 +485,8 @@ mod tests {
                     None,
                     3,
                     1,
-                    10,
-                    |_| true,
+                    &r,
+                    |_, _| Some(0),
                 )
             })
             .collect();

@@ -30,7 +30,10 @@ mod requests;
 pub(crate) mod state;
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -50,8 +53,31 @@ pub struct TransactionalProducer {
     producer: Producer,
     ctx: Arc<TxnCtx>,
     status: Status,
-    /// An abort started by dropping an open [`Transaction`], awaited by the next call.
-    pending_abort: Arc<Mutex<Option<JoinHandle<Result<()>>>>>,
+    /// A commit, an abort or a re-initialization running as a task, so that dropping
+    /// the future that started it (or dropping an open [`Transaction`]) does not stop it
+    /// half-way. Awaited, and its outcome applied to `status`, before the next
+    /// transaction begins.
+    pending: Arc<Mutex<Option<JoinHandle<Ended>>>>,
+}
+
+/// What a commit, abort or re-initialization run in the background left.
+struct Ended {
+    result: Result<()>,
+    /// One more error to apply to the status first (an abort that failed while a failed
+    /// transaction was being aborted by `commit`).
+    also: Option<Error>,
+    /// A re-initialization: success makes the producer ready.
+    reinit: bool,
+}
+
+impl Ended {
+    fn of(result: Result<()>) -> Self {
+        Ended {
+            result,
+            also: None,
+            reinit: false,
+        }
+    }
 }
 
 impl std::fmt::Debug for TransactionalProducer {
@@ -95,7 +121,7 @@ impl TransactionalProducer {
             producer,
             ctx,
             status: Status::Ready,
-            pending_abort: Arc::new(Mutex::new(None)),
+            pending: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -114,13 +140,33 @@ impl TransactionalProducer {
         self.ctx.txn.is_v2()
     }
 
-    /// Begins a transaction. Finishes an abort left by a dropped [`Transaction`] first,
-    /// and re-initializes the producer id when the last commit's outcome was unknown.
+    /// Begins a transaction. Finishes an abort left by a dropped [`Transaction`] (or a
+    /// commit or abort whose future was dropped) first, and re-initializes the producer
+    /// id when the last commit's outcome was unknown.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe. Dropped before it completes, no transaction is open. A commit, abort
+    /// or re-initialization it was waiting for keeps running in the background and the
+    /// next `begin` waits for it (a re-initialization it started is never run twice at
+    /// once); the next `begin` works.
     pub async fn begin(&mut self) -> Result<Transaction<'_>> {
-        self.settle_pending_abort().await?;
+        self.settle().await;
         match &self.status {
             Status::Fatal(e) => return Err(e.clone()),
-            Status::NeedsReinit => self.reinit().await?,
+            Status::NeedsReinit => {
+                let ctx = self.ctx.clone();
+                self.start(async move {
+                    let current = ctx.sh.current_producer();
+                    Ended {
+                        result: ctx.init_producer_id(current).await,
+                        also: None,
+                        reinit: true,
+                    }
+                });
+                if let Some(Err(e)) = self.settle().await {
+                    return Err(e);
+                }
+            }
             Status::Ready => {}
         }
         self.ctx.txn.begin();
@@ -131,41 +177,54 @@ impl TransactionalProducer {
         })
     }
 
-    async fn settle_pending_abort(&mut self) -> Result<()> {
-        let handle = self
-            .pending_abort
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(h) = handle {
-            match h.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => self.note(&e),
-                Err(join) => {
-                    self.status = Status::NeedsReinit;
-                    tracing::warn!(error = %join, "background abort did not finish");
-                }
+    /// Runs `work` as a task in the pending slot (empty here: `begin` settled it and an
+    /// open [`Transaction`] borrows the producer).
+    fn start(&mut self, work: impl Future<Output = Ended> + Send + 'static) {
+        let task = tokio::spawn(work);
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+    }
+
+    /// Waits for the background work in the pending slot, if any, and applies its
+    /// outcome to the status; returns its result. The task stays in the slot until it
+    /// has finished, so a caller dropped meanwhile leaves it to the next call.
+    async fn settle(&mut self) -> Option<Result<()>> {
+        let slot = self.pending.clone();
+        let joined = std::future::poll_fn(|cx| {
+            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            match slot.as_mut() {
+                None => Poll::Ready(None),
+                Some(task) => Pin::new(task).poll(cx).map(|r| {
+                    *slot = None;
+                    Some(r)
+                }),
             }
-        }
+        })
+        .await;
+        let out = match joined {
+            None => None,
+            Some(Ok(ended)) => {
+                if let Some(e) = &ended.also {
+                    self.note(e);
+                }
+                match &ended.result {
+                    Ok(()) if ended.reinit => self.status = Status::Ready,
+                    Ok(()) => {}
+                    Err(e) => self.note(e),
+                }
+                Some(ended.result)
+            }
+            Some(Err(join)) => {
+                self.status = Status::NeedsReinit;
+                tracing::warn!(error = %join, "background transaction work did not finish");
+                Some(Err(Error::InvalidState(format!(
+                    "the transaction's commit, abort or re-initialization did not finish: {join}"
+                ))))
+            }
+        };
         if self.ctx.txn.take_bump() && !matches!(self.status, Status::Fatal(_)) {
             self.status = Status::NeedsReinit;
         }
-        Ok(())
-    }
-
-    /// Bumps the epoch: InitProducerId with the current id and epoch.
-    async fn reinit(&mut self) -> Result<()> {
-        let current = self.ctx.sh.current_producer();
-        match self.ctx.init_producer_id(current).await {
-            Ok(()) => {
-                self.status = Status::Ready;
-                Ok(())
-            }
-            Err(e) => {
-                self.note(&e);
-                Err(e)
-            }
-        }
+        out
     }
 
     /// Updates the status from an error a call returns.
@@ -181,8 +240,13 @@ impl TransactionalProducer {
     /// background), then closes the producer. An open transaction is never committed:
     /// the coordinator aborts it when the transaction timeout passes, or the next
     /// producer with this id aborts it at once.
+    ///
+    /// # Cancel safety
+    /// Dropped before it completes, the producer is closing: it takes no more records,
+    /// and the pending ones (with a background abort or commit) are still delivered,
+    /// bounded by `delivery.timeout`. The open transaction, if any, is never committed.
     pub async fn close(mut self, timeout: Duration) -> Result<()> {
-        let _ = tokio::time::timeout(timeout, self.settle_pending_abort()).await;
+        let _ = tokio::time::timeout(timeout, self.settle()).await;
         self.producer.close(timeout).await
     }
 }
@@ -208,6 +272,10 @@ impl std::fmt::Debug for Transaction<'_> {
 impl Transaction<'_> {
     /// Queues `record` in the transaction; as [`Producer::send`]. Fails at once with an
     /// abortable [`Error::Transaction`] when an earlier record of the transaction failed.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as [`Producer::send`]: dropped before it completes, the record was
+    /// not queued and is not part of the transaction; the transaction stays usable.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
         let txn = &self.producer.ctx.txn;
         if let Some(e) = txn.failure() {
@@ -228,6 +296,13 @@ impl Transaction<'_> {
     /// TxnOffsetCommit): they become visible exactly when the transaction commits. The
     /// group metadata (generation, member id) lets the coordinator refuse a zombie
     /// member whose partitions moved: that error is abortable.
+    ///
+    /// # Cancel safety
+    /// Dropped after its first poll but before it completes, the offsets may or may not
+    /// have reached the group coordinator, so the transaction fails: later calls and [`commit`](Self::commit)
+    /// return an abortable error, `commit` aborts it, and neither its records nor its
+    /// offsets become visible (exactly-once holds; consume again from the committed
+    /// offsets). Begin the next transaction as usual. A future never polled did nothing.
     pub async fn send_offsets<I>(&self, offsets: I, group: &GroupMetadata) -> Result<()>
     where
         I: IntoIterator<Item = (TopicPartition, OffsetAndMetadata)>,
@@ -244,73 +319,51 @@ impl Transaction<'_> {
         if offsets.is_empty() {
             return Ok(());
         }
-        ctx.send_offsets(&offsets, group).await.map_err(|e| {
+        let cancelled = FailIfDropped(Some(ctx.clone()));
+        let res = ctx.send_offsets(&offsets, group).await.map_err(|e| {
             let e = ctx.typed(e, "sending offsets to the transaction failed");
             ctx.txn.fail(&e);
             e
-        })
+        });
+        cancelled.defuse();
+        res
     }
 
     /// Flushes every record, then commits. If any record or offset of the transaction
     /// failed, the transaction is aborted instead and the error (abortable, or fatal when
     /// the producer was fenced) is returned: its records never become visible. A commit
     /// whose answer never came returns an error of kind `OutcomeUnknown`.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: the commit runs as a task, and dropping this future does not stop
+    /// it. It completes in the background exactly as if awaited (flush, then EndTxn; or
+    /// the abort when something failed), and the next [`TransactionalProducer::begin`]
+    /// waits for it and applies its outcome (fatal, or re-initialize first) before
+    /// opening a new transaction. Its result is not reported: read the records back
+    /// (read_committed) to learn whether it committed. The transaction is never left
+    /// open, nor merged into the next one. A future dropped before its first poll has
+    /// not started: it drops the `Transaction` it owns, which aborts it.
     pub async fn commit(mut self) -> Result<()> {
         self.finished = true;
-        let p = &mut *self.producer;
-        let ctx = p.ctx.clone();
-        p.producer.flush().await;
-        if let Some(cause) = ctx.txn.failure() {
-            let kind = TxnShared::classify(&cause);
-            let aborted = abort_now(&ctx).await;
-            let e = ctx.txn.error(
-                kind,
-                match aborted {
-                    Ok(()) => {
-                        "a record or offset of the transaction failed; the transaction was aborted"
-                    }
-                    Err(_) => {
-                        "a record or offset of the transaction failed; aborting it failed too"
-                    }
-                },
-                Some(cause),
-            );
-            if let Err(a) = aborted {
-                p.note(&a);
-            }
-            p.note(&e);
-            if ctx.txn.take_bump() && !matches!(p.status, Status::Fatal(_)) {
-                p.status = Status::NeedsReinit;
-            }
-            return Err(e);
-        }
-        let res = if ctx.txn.is_started() {
-            ctx.end_txn(true).await
-        } else {
-            Ok(())
-        };
-        ctx.txn.end();
-        if let Err(e) = &res {
-            p.note(e);
-        }
-        tracing::debug!(transactional_id = %ctx.txn.id, ok = res.is_ok(), "transaction commit");
-        res
+        let ctx = self.producer.ctx.clone();
+        let producer = self.producer.producer.clone();
+        self.producer.start(commit_now(ctx, producer));
+        self.producer.settle().await.unwrap_or(Ok(()))
     }
 
     /// Aborts: records not yet sent fail, records in flight are waited for, and the
     /// coordinator writes abort markers. The producer can begin a new transaction after.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: the abort runs as a task and completes in the background when this
+    /// future is dropped; the next [`TransactionalProducer::begin`] waits for it. None of
+    /// the transaction's records become visible either way.
     pub async fn abort(mut self) -> Result<()> {
         self.finished = true;
         let ctx = self.producer.ctx.clone();
-        let res = abort_now(&ctx).await;
-        let p = &mut *self.producer;
-        if let Err(e) = &res {
-            p.note(e);
-        }
-        if ctx.txn.take_bump() && !matches!(p.status, Status::Fatal(_)) {
-            p.status = Status::NeedsReinit;
-        }
-        res
+        self.producer
+            .start(async move { Ended::of(abort_now(&ctx).await) });
+        self.producer.settle().await.unwrap_or(Ok(()))
     }
 }
 
@@ -322,10 +375,10 @@ impl Drop for Transaction<'_> {
         let ctx = self.producer.ctx.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(h) => {
-                let task = h.spawn(async move { abort_now(&ctx).await });
+                let task = h.spawn(async move { Ended::of(abort_now(&ctx).await) });
                 *self
                     .producer
-                    .pending_abort
+                    .pending
                     .lock()
                     .unwrap_or_else(|e| e.into_inner()) = Some(task);
             }
@@ -339,6 +392,64 @@ impl Drop for Transaction<'_> {
 }
 
 /// The abort: fail unsent records, wait for in-flight ones, EndTxn(abort).
+/// Fails the transaction (abortable) when dropped armed: `send_offsets` cancelled half-way
+/// leaves the offsets' fate unknown, and committing without them would break
+/// exactly-once.
+struct FailIfDropped(Option<Arc<TxnCtx>>);
+
+impl FailIfDropped {
+    fn defuse(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for FailIfDropped {
+    fn drop(&mut self) {
+        if let Some(ctx) = self.0.take() {
+            let e = ctx.txn.error(
+                TransactionErrorKind::Abortable,
+                "send_offsets was cancelled before it completed (the offsets may or may not be \
+                 in the transaction); abort it",
+                None,
+            );
+            ctx.txn.fail(&e);
+        }
+    }
+}
+
+/// The commit: flush, then EndTxn(commit); or, when something of the transaction
+/// failed, the abort, returning the failure.
+async fn commit_now(ctx: Arc<TxnCtx>, producer: Producer) -> Ended {
+    producer.flush().await;
+    if let Some(cause) = ctx.txn.failure() {
+        let kind = TxnShared::classify(&cause);
+        let aborted = abort_now(&ctx).await;
+        let e = ctx.txn.error(
+            kind,
+            match aborted {
+                Ok(()) => {
+                    "a record or offset of the transaction failed; the transaction was aborted"
+                }
+                Err(_) => "a record or offset of the transaction failed; aborting it failed too",
+            },
+            Some(cause),
+        );
+        return Ended {
+            result: Err(e),
+            also: aborted.err(),
+            reinit: false,
+        };
+    }
+    let res = if ctx.txn.is_started() {
+        ctx.end_txn(true).await
+    } else {
+        Ok(())
+    };
+    ctx.txn.end();
+    tracing::debug!(transactional_id = %ctx.txn.id, ok = res.is_ok(), "transaction commit");
+    Ended::of(res)
+}
+
 async fn abort_now(ctx: &Arc<TxnCtx>) -> Result<()> {
     let err = ctx.txn.error(
         TransactionErrorKind::Abortable,

@@ -189,9 +189,7 @@ impl TxnShared {
                     | ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT
                     | ErrorCode::INVALID_TRANSACTION_TIMEOUT,
                 ) => TransactionErrorKind::Fatal,
-                _ if matches!(err, Error::Authentication { .. } | Error::Tls { .. }) => {
-                    TransactionErrorKind::Fatal
-                }
+                _ if err.is_authentication_failure() => TransactionErrorKind::Fatal,
                 _ => TransactionErrorKind::Abortable,
             },
         }

@@ -714,3 +714,40 @@ async fn a_late_acknowledgement_does_not_move_the_acknowledged_end_back() {
         "sequences 0..4 are acknowledged: 4 is next"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn load_counts_waiting_batches_and_skips_a_stuck_partition() {
+    let (_t, p) = partition();
+    let res = res(200);
+    let timeout = Some(Duration::from_millis(500));
+    assert_eq!(p.load(Instant::now(), timeout), Some(0), "empty");
+    for _ in 0..5 {
+        drop(append(&p, &res, 60));
+    }
+    // Two closed batches of two records and the open one.
+    assert_eq!(p.load(Instant::now(), None), Some(3));
+    // Its sender looks at it: it stays available while the look is recent.
+    let mut r = rules(1, Instant::now());
+    r.linger = Duration::from_secs(3600);
+    assert!(take(&p, &r).batch.is_some());
+    assert_eq!(p.load(Instant::now(), timeout), Some(2));
+    advance(Duration::from_millis(500)).await;
+    assert_eq!(
+        p.load(Instant::now(), timeout),
+        Some(2),
+        "exactly the timeout"
+    );
+    advance(Duration::from_millis(1)).await;
+    assert_eq!(
+        p.load(Instant::now(), timeout),
+        None,
+        "no look for too long"
+    );
+    assert_eq!(p.load(Instant::now(), None), Some(2), "timeout off");
+    // Another look makes it available again.
+    assert!(take(&p, &rules(1, Instant::now())).batch.is_some());
+    assert_eq!(p.load(Instant::now(), timeout), Some(1));
+    // No leader: never available.
+    p.leader.store(NO_LEADER, Ordering::Release);
+    assert_eq!(p.load(Instant::now(), None), None);
+}

@@ -3,8 +3,52 @@
 
 use std::sync::Mutex;
 
-use crate::producer::partitioner::TopicPartitioner;
+use crate::producer::partitioner::{Adaptive, StickyRules, TopicPartitioner};
 use crate::producer::{Partitioner, Partitioning, key_partition};
+
+/// `choose` with uniform sticky draws (no KIP-794 weighting) and an availability test:
+/// the placement rules these tests pin down. The weighting is tested in
+/// `partitioner/load.rs` and `partitioner/mod.rs`.
+trait Pick {
+    #[allow(clippy::too_many_arguments)]
+    fn pick(
+        &self,
+        how: &Partitioning,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        partitions: i32,
+        size: usize,
+        batch_size: usize,
+        available: impl Fn(i32) -> bool,
+    ) -> i32;
+}
+
+impl Pick for TopicPartitioner {
+    fn pick(
+        &self,
+        how: &Partitioning,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        partitions: i32,
+        size: usize,
+        batch_size: usize,
+        available: impl Fn(i32) -> bool,
+    ) -> i32 {
+        let rules = StickyRules {
+            batch_size,
+            adaptive: Adaptive {
+                enabled: false,
+                availability_timeout: None,
+            },
+            ignore_keys: false,
+        };
+        self.choose(how, topic, key, value, partitions, size, &rules, |p, _| {
+            available(p).then_some(0)
+        })
+    }
+}
 
 fn sticky_run(
     t: &TopicPartitioner,
@@ -15,7 +59,7 @@ fn sticky_run(
     available: impl Fn(i32) -> bool + Copy,
 ) -> Vec<i32> {
     (0..n)
-        .map(|_| t.choose(how, "t", None, None, 6, size, batch, available))
+        .map(|_| t.pick(how, "t", None, None, 6, size, batch, available))
         .collect()
 }
 
@@ -40,7 +84,7 @@ fn key_partition_of_no_partitions_is_zero() {
 #[test]
 fn keyed_records_hash_even_to_partitions_without_leader() {
     let t = TopicPartitioner::new();
-    let p = t.choose(
+    let p = t.pick(
         &Partitioning::Default,
         "t",
         Some(b"foobar"),
@@ -57,11 +101,11 @@ fn keyed_records_hash_even_to_partitions_without_leader() {
 fn keyed_records_do_not_move_the_sticky_partition() {
     let t = TopicPartitioner::new();
     let how = Partitioning::Default;
-    let first = t.choose(&how, "t", None, None, 6, 10, 100, |_| true);
+    let first = t.pick(&how, "t", None, None, 6, 10, 100, |_| true);
     for _ in 0..50 {
-        t.choose(&how, "t", Some(b"k"), None, 6, 10, 100, |_| true);
+        t.pick(&how, "t", Some(b"k"), None, 6, 10, 100, |_| true);
     }
-    assert_eq!(t.choose(&how, "t", None, None, 6, 10, 100, |_| true), first);
+    assert_eq!(t.pick(&how, "t", None, None, 6, 10, 100, |_| true), first);
 }
 
 #[test]
@@ -97,9 +141,9 @@ fn sticky_moves_only_to_partitions_with_a_leader() {
 fn uniform_sticky_ignores_keys() {
     let t = TopicPartitioner::new();
     let how = Partitioning::UniformSticky;
-    let a = t.choose(&how, "t", Some(b"a"), None, 6, 1, 1000, |_| true);
-    let b = t.choose(&how, "t", Some(b"zzz"), None, 6, 1, 1000, |_| true);
-    let c = t.choose(&how, "t", Some(b"foobar"), None, 6, 1, 1000, |_| true);
+    let a = t.pick(&how, "t", Some(b"a"), None, 6, 1, 1000, |_| true);
+    let b = t.pick(&how, "t", Some(b"zzz"), None, 6, 1, 1000, |_| true);
+    let c = t.pick(&how, "t", Some(b"foobar"), None, 6, 1, 1000, |_| true);
     assert_eq!((a, b), (c, c));
 }
 
@@ -108,7 +152,7 @@ fn sticky_on_one_partition_stays_on_it() {
     let t = TopicPartitioner::new();
     for _ in 0..10 {
         assert_eq!(
-            t.choose(&Partitioning::Default, "t", None, None, 1, 1000, 10, |_| {
+            t.pick(&Partitioning::Default, "t", None, None, 1, 1000, 10, |_| {
                 true
             }),
             0
@@ -121,10 +165,10 @@ fn a_sticky_partition_beyond_the_count_is_chosen_again() {
     let t = TopicPartitioner::new();
     let how = Partitioning::Default;
     // Stick to partition 5 of 6 (the only one with a leader).
-    assert_eq!(t.choose(&how, "t", None, None, 6, 1, 1000, |p| p == 5), 5);
+    assert_eq!(t.pick(&how, "t", None, None, 6, 1, 1000, |p| p == 5), 5);
     // The topic now has 2 partitions (seen from a stale view): never 5.
     for _ in 0..10 {
-        assert!(t.choose(&how, "t", None, None, 2, 1, 1000, |_| true) < 2);
+        assert!(t.pick(&how, "t", None, None, 2, 1, 1000, |_| true) < 2);
     }
 }
 
@@ -134,7 +178,7 @@ fn round_robin_takes_the_next_partition_each_time_keys_ignored() {
     let got: Vec<i32> = (0..10)
         .map(|i| {
             let key = format!("k{i}");
-            t.choose(
+            t.pick(
                 &Partitioning::RoundRobin,
                 "t",
                 Some(key.as_bytes()),
@@ -153,7 +197,7 @@ fn round_robin_takes_the_next_partition_each_time_keys_ignored() {
 fn round_robin_over_no_partitions_is_zero() {
     let t = TopicPartitioner::new();
     assert_eq!(
-        t.choose(&Partitioning::RoundRobin, "t", None, None, 0, 1, 1, |_| {
+        t.pick(&Partitioning::RoundRobin, "t", None, None, 0, 1, 1, |_| {
             true
         }),
         0
@@ -183,7 +227,7 @@ fn a_custom_partitioner_sees_the_record_and_its_answer_is_passed_through() {
     let rec = std::sync::Arc::new(Recording::default());
     let how = Partitioning::Custom(rec.clone());
     let t = TopicPartitioner::new();
-    let p = t.choose(&how, "orders", Some(b"k"), Some(b"v"), 3, 1, 1, |_| true);
+    let p = t.pick(&how, "orders", Some(b"k"), Some(b"v"), 3, 1, 1, |_| true);
     assert_eq!(p, 10);
     let calls = rec.0.lock().unwrap();
     assert_eq!(
@@ -302,7 +346,7 @@ fn librdkafka_partitioners_without_a_fixed_place_stick_or_pick_at_random() {
     let odd = |p: i32| p % 2 == 1;
     let run: Vec<i32> = (0..10)
         .map(|_| {
-            t.choose(
+            t.pick(
                 &Partitioning::ConsistentRandom,
                 "t",
                 None,
@@ -316,7 +360,7 @@ fn librdkafka_partitioners_without_a_fixed_place_stick_or_pick_at_random() {
         .collect();
     assert!(run.iter().all(|p| *p == run[0] && p % 2 == 1), "{run:?}");
     // Empty keys too.
-    let p = t.choose(
+    let p = t.pick(
         &Partitioning::ConsistentRandom,
         "t",
         Some(b""),
@@ -331,7 +375,7 @@ fn librdkafka_partitioners_without_a_fixed_place_stick_or_pick_at_random() {
     let r = TopicPartitioner::new();
     let picks: std::collections::BTreeSet<i32> = (0..200)
         .map(|_| {
-            r.choose(
+            r.pick(
                 &Partitioning::Random,
                 "t",
                 Some(b"same"),
@@ -350,6 +394,6 @@ fn librdkafka_partitioners_without_a_fixed_place_stick_or_pick_at_random() {
     );
     // Fixed places hold even for partitions without a leader (as for the Java hash).
     let none = |_: i32| false;
-    let p = t.choose(&Partitioning::Fnv1a, "t", None, None, 100, 1, 1, none);
+    let p = t.pick(&Partitioning::Fnv1a, "t", None, None, 100, 1, 1, none);
     assert_eq!(p, 0x7ee3_623b % 100);
 }

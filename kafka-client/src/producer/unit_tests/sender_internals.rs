@@ -506,6 +506,27 @@ async fn a_lost_connection_retries_every_batch_of_the_request_as_maybe_written()
     assert_eq!(a.stamp.unwrap().base_sequence, 0);
 }
 
+/// Found by kafka-sim (a duplicated response frame): the written request's batch failed
+/// as a plain protocol error although the broker had appended it.
+#[tokio::test(start_paused = true)]
+async fn a_protocol_error_after_the_write_fails_the_batch_as_possibly_persisted() {
+    let mut r = rig();
+    let (a, fa) = r.in_flight(1, Some(P0));
+    let part = r.part.clone();
+    r.sender.handle(Completed {
+        batches: vec![(part, a)],
+        result: Err(Error::Protocol {
+            context: ErrorContext::default(),
+            message: "correlation id mismatch: expected 8 for Produce, got 7".into(),
+        }),
+        version: 9,
+        conn: None,
+    });
+    let e = settled(fa.into_iter().next().unwrap()).expect_err("a protocol error is not retried");
+    assert!(e.is_indeterminate(), "{e:?}");
+    assert!(matches!(e, Error::PossiblyPersisted { .. }), "{e:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn acks_zero_settles_without_offsets() {
     let mut r = rig_with(

@@ -40,7 +40,7 @@ fn txp(v2: bool) -> TransactionalProducer {
         producer,
         ctx,
         status: Status::Ready,
-        pending_abort: Arc::new(Mutex::new(None)),
+        pending: Arc::new(Mutex::new(None)),
     }
 }
 
@@ -249,12 +249,12 @@ async fn a_dropped_transaction_is_aborted_before_the_next_begin() {
         let t = p.begin().await.unwrap();
         t.producer.ctx.txn.fail(&Error::Closed);
     }
-    assert!(p.pending_abort.lock().unwrap().is_some());
+    assert!(p.pending.lock().unwrap().is_some());
     let t = p.begin().await.unwrap();
     assert!(p_txn_open(&t));
     assert_eq!(t.producer.ctx.txn.generation(), 2);
     assert!(t.producer.ctx.txn.failure().is_none());
-    assert!(t.producer.pending_abort.lock().unwrap().is_none());
+    assert!(t.producer.pending.lock().unwrap().is_none());
     t.abort().await.unwrap();
 }
 
@@ -264,7 +264,7 @@ fn a_transaction_dropped_without_a_runtime_needs_a_reinit() {
     let t = p.begin().now_or_never().unwrap().unwrap();
     drop(t);
     assert!(matches!(p.status, Status::NeedsReinit));
-    assert!(p.pending_abort.lock().unwrap().is_none());
+    assert!(p.pending.lock().unwrap().is_none());
 }
 
 #[test]
@@ -275,4 +275,107 @@ fn identity_and_protocol_are_reported() {
     assert!(!txp(false).uses_transaction_v2());
     let dbg = format!("{p:?}");
     assert!(dbg.contains("tx-9") && dbg.contains("Ready"), "{dbg}");
+}
+
+/// Polls `fut` once (it must still be pending), then drops it: a `select!` that lost.
+async fn drop_after_one_poll<F: std::future::Future>(fut: F) {
+    let mut fut = Box::pin(fut);
+    assert!(
+        futures::poll!(&mut fut).is_pending(),
+        "the call needs the coordinator"
+    );
+}
+
+fn slot_busy(p: &TransactionalProducer) -> bool {
+    p.pending.lock().unwrap().is_some()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_commit_finishes_in_the_background_before_the_next_begin() {
+    let mut p = txp(false);
+    let t = p.begin().await.unwrap();
+    t.producer.ctx.txn.mark_started();
+    drop_after_one_poll(t.commit()).await;
+    // The commit (EndTxn to an unreachable coordinator) still runs: the transaction is
+    // neither left open for the next begin to reuse nor silently forgotten.
+    assert!(
+        slot_busy(&p),
+        "the commit keeps running after its future was dropped"
+    );
+    assert!(p.ctx.txn.is_open(), "not finished yet");
+    p.settle().await;
+    assert!(!slot_busy(&p));
+    assert!(
+        !p.ctx.txn.is_open(),
+        "the commit task ended the transaction"
+    );
+    assert_eq!(
+        p.ctx.txn.generation(),
+        1,
+        "no second transaction was opened"
+    );
+    if let Ok(t) = p.begin().await {
+        assert_eq!(t.producer.ctx.txn.generation(), 2);
+        t.abort().await.unwrap();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_abort_finishes_in_the_background_before_the_next_begin() {
+    let mut p = txp(false);
+    let t = p.begin().await.unwrap();
+    t.producer.ctx.txn.mark_started();
+    drop_after_one_poll(t.abort()).await;
+    assert!(
+        slot_busy(&p),
+        "the abort keeps running after its future was dropped"
+    );
+    assert!(p.ctx.txn.is_open(), "not finished yet");
+    p.settle().await;
+    assert!(!p.ctx.txn.is_open(), "the abort task ended the transaction");
+    assert_eq!(p.ctx.txn.generation(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_begin_leaves_the_pending_abort_for_the_next_begin() {
+    let mut p = txp(false);
+    {
+        let t = p.begin().await.unwrap();
+        t.producer.ctx.txn.mark_started();
+    } // dropped open: aborts in the background (EndTxn, unreachable coordinator)
+    drop_after_one_poll(p.begin()).await;
+    assert!(
+        slot_busy(&p),
+        "a cancelled begin must not forget the abort it was waiting for"
+    );
+    assert!(p.ctx.txn.is_open(), "the abort has not finished yet");
+    p.settle().await;
+    assert!(!p.ctx.txn.is_open(), "the abort ended the transaction");
+    assert_eq!(
+        p.ctx.txn.generation(),
+        1,
+        "no transaction began on top of it"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_send_offsets_makes_the_transaction_abortable() {
+    let mut p = txp(false);
+    let t = p.begin().await.unwrap();
+    let offsets = [(TopicPartition::new("t", 0), OffsetAndMetadata::new(5))];
+    drop_after_one_poll(t.send_offsets(offsets, &group())).await;
+    let failure = t
+        .producer
+        .ctx
+        .txn
+        .failure()
+        .expect("the transaction failed");
+    assert!(failure.to_string().contains("cancelled"), "{failure}");
+    let again = t
+        .send(crate::producer::ProducerRecord::new("t").with_value("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(kind(&again), Some(TransactionErrorKind::Abortable));
+    t.abort().await.unwrap();
+    assert!(!p.ctx.txn.is_open());
 }

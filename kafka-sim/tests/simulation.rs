@@ -1,0 +1,145 @@
+//! Runs the deterministic simulation over many seeds: 200 by default (CI),
+//! `SIM_SEEDS=N` for N (long runs; `SIM_FIRST_SEED` moves the start), `SIM_SEED=S`
+//! for exactly seed S (the reproduction line a failing seed prints). Seeds run on two
+//! threads, each seed on its own current-thread runtime with a paused clock.
+//! `SIM_STOP_AT_FIRST=1` (the planted-defect runner) stops at the first failing seed
+//! and prints a `PLANT-RESULT` line; `SIM_VERBOSE=1` prints one line per seed and
+//! `SIM_TRACE=1` the SDK's debug events, `SIM_DEBUG=1` every OffsetCommit the
+//! simulated coordinator receives; `SIM_REPLAY=N` measures replay determinism.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// A failing seed: the seed, the invariants it broke, its report.
+type Failed = (u64, Vec<&'static str>, String);
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
+}
+
+fn seeds() -> Vec<u64> {
+    if let Some(one) = env_u64("SIM_SEED") {
+        return vec![one];
+    }
+    let n = env_u64("SIM_SEEDS").unwrap_or(200);
+    let first = env_u64("SIM_FIRST_SEED").unwrap_or(1);
+    (first..first + n).collect()
+}
+
+/// `SIM_REPLAY=N`: runs N seeds (from `SIM_FIRST_SEED`, default 1) twice each and counts the seeds whose second run
+/// differs from the first (faults, send outcomes, deliveries, simulated time): how
+/// deterministic a seed is in practice (see docs/reliability.md, "Simulation").
+#[test]
+fn simulation_replays_seeds() {
+    let Some(n) = env_u64("SIM_REPLAY") else {
+        return;
+    };
+    let first = env_u64("SIM_FIRST_SEED").unwrap_or(1);
+    let differing: Vec<u64> = (first..first + n)
+        .filter(|&seed| {
+            let (a, b) = (kafka_sim::run(seed), kafka_sim::run(seed));
+            if a.fingerprint() == b.fingerprint() {
+                return false;
+            }
+            if std::env::var_os("SIM_VERBOSE").is_some() {
+                eprintln!(
+                    "seed {seed}: faults {} sends {} deliveries {} time {}",
+                    a.faults == b.faults,
+                    format!("{:?}", a.history.sends) == format!("{:?}", b.history.sends),
+                    a.history.delivered == b.history.delivered,
+                    a.simulated == b.simulated
+                );
+            }
+            true
+        })
+        .collect();
+    eprintln!(
+        "simulation replay: {} of {n} seeds replayed differently: {differing:?}",
+        differing.len()
+    );
+}
+
+#[test]
+fn simulation_keeps_every_invariant_across_seeds() {
+    if std::env::var_os("SIM_TRACE").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
+            .with_test_writer()
+            .try_init();
+    }
+    let seeds = Arc::new(seeds());
+    let stop_at_first = std::env::var_os("SIM_STOP_AT_FIRST").is_some();
+    let verbose = std::env::var_os("SIM_VERBOSE").is_some();
+    let started = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let failed: Arc<Mutex<Vec<Failed>>> = Arc::default();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (seeds, next, stop, ran, failed) = (
+                seeds.clone(),
+                next.clone(),
+                stop.clone(),
+                ran.clone(),
+                failed.clone(),
+            );
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                        return;
+                    };
+                    let outcome = kafka_sim::run(seed);
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    if verbose {
+                        eprintln!("{}", outcome.summary());
+                        if !outcome.violations.is_empty() {
+                            eprint!("{}", outcome.deliveries());
+                        }
+                    }
+                    if !outcome.violations.is_empty() {
+                        let mut names: Vec<&'static str> =
+                            outcome.violations.iter().map(|v| v.invariant).collect();
+                        names.sort_unstable();
+                        names.dedup();
+                        failed.lock().unwrap().push((seed, names, outcome.report()));
+                        if stop_at_first {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a simulation thread panicked");
+    }
+    let mut failed = failed.lock().unwrap().clone();
+    failed.sort();
+    let ran = ran.load(Ordering::SeqCst);
+    eprintln!(
+        "simulation: {ran} seeds in {:.1} s, {} failed",
+        started.elapsed().as_secs_f64(),
+        failed.len()
+    );
+    if stop_at_first {
+        match failed.first() {
+            Some((seed, names, _)) => eprintln!(
+                "PLANT-RESULT caught seed={seed} seeds_run={ran} invariants={}",
+                names.join(",")
+            ),
+            None => eprintln!("PLANT-RESULT missed seeds_run={ran}"),
+        }
+    }
+    for (_, _, report) in &failed {
+        eprintln!("{report}");
+    }
+    if let Some((seed, _, _)) = failed.first() {
+        panic!(
+            "{} of {ran} seeds broke an invariant; first: SIM_SEED={seed} cargo test -p kafka-sim --test simulation",
+            failed.len(),
+        );
+    }
+}
