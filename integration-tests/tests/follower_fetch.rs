@@ -128,6 +128,14 @@ async fn follower_fetch_reads_from_the_rack_replica_and_falls_back_to_the_leader
         fetches_from(&c, 1) > from_leader,
         "the leader served after the replica died"
     );
+    // While the leader still names the dead replica (until it is fenced) the consumer
+    // waits out the replica's backoff instead of asking the leader in a loop (which
+    // made thousands of Fetch requests in a few seconds).
+    assert!(
+        fetches_from(&c, 1) - from_leader < 1000,
+        "Fetch requests spun: {:?}",
+        c.stats().fetch_requests_by_broker
+    );
     assert_eq!(fetches_from(&c, 3), 0, "node 3 is in another rack");
     // Nothing more than what was produced.
     let extra = c.poll(Duration::from_millis(500)).await.unwrap_or_default();

@@ -56,14 +56,23 @@ async fn start_cluster() -> KafkaCluster {
         .expect("1-node cluster")
 }
 
-fn client(bootstrap: &str, strategy: MetadataRecoveryStrategy) -> Client {
+/// A client with `strategy` and timeouts of `request` and `api` seconds.
+fn client_with(
+    bootstrap: &str,
+    strategy: MetadataRecoveryStrategy,
+    (request, api): (u64, u64),
+) -> Client {
     Client::builder()
         .bootstrap_servers([bootstrap])
-        .request_timeout(Duration::from_secs(5))
-        .api_timeout(Duration::from_secs(10))
+        .request_timeout(Duration::from_secs(request))
+        .api_timeout(Duration::from_secs(api))
         .metadata_recovery_strategy(strategy)
         .build()
         .unwrap()
+}
+
+fn client(bootstrap: &str, strategy: MetadataRecoveryStrategy) -> Client {
+    client_with(bootstrap, strategy, (5, 10))
 }
 
 fn assigned_consumer(client: &Client, topic: &str) -> Consumer {
@@ -195,4 +204,74 @@ async fn rebootstrap_follows_the_bootstrap_address_to_a_replacement_cluster() {
     producer.close(Duration::from_secs(10)).await.unwrap();
     c_rb.close().await.unwrap();
     c_none.close().await.unwrap();
+}
+
+/// A fake broker advertising Metadata v13 (the top-level error code, KIP-1102) whose
+/// Metadata answers are normal for the first `normal` requests, then
+/// REBOOTSTRAP_REQUIRED.
+async fn fake_broker(normal: usize) -> SocketAddr {
+    use kafka_testkit::raw::messages::{ApiKey, ApiVersionsResponse};
+    use kafka_testkit::raw::{FakeBroker, Req, api_versions, frame, metadata};
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let broker = FakeBroker::start(Arc::new(move |req: &Req| match req.api {
+        ApiKey::ApiVersions => {
+            let mut r = req.clone();
+            r.version = req.version.min(3);
+            let v: ApiVersionsResponse =
+                api_versions(&[(ApiKey::ApiVersions, 0, 3), (ApiKey::Metadata, 0, 13)]);
+            Some(frame(&r, &v))
+        }
+        ApiKey::Metadata => {
+            let n = answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let code = if n < normal { 0 } else { 129 };
+            Some(frame(req, &metadata(req.port, 1).with_error_code(code)))
+        }
+        _ => None,
+    }))
+    .await
+    .expect("fake broker");
+    broker.bootstrap.parse().unwrap()
+}
+
+fn fake_client(bootstrap: &str, strategy: MetadataRecoveryStrategy) -> Client {
+    client_with(bootstrap, strategy, (2, 3))
+}
+
+#[tokio::test]
+async fn rebootstrap_required_sends_the_client_back_to_the_bootstrap_address() {
+    // Broker A answers once, then says REBOOTSTRAP_REQUIRED; B always answers.
+    let a = fake_broker(1).await;
+    let b = fake_broker(usize::MAX).await;
+    let forwarder = Forwarder::start(a).await;
+    let client = fake_client(
+        &forwarder.address.to_string(),
+        MetadataRecoveryStrategy::Rebootstrap,
+    );
+    let m = client
+        .metadata()
+        .await
+        .expect("bootstrapped through the forwarder");
+    assert_eq!(m.broker(1).unwrap().address.to_string(), a.to_string());
+    forwarder.point_at(b);
+    let m = client.metadata().await.expect("rebootstrapped");
+    assert_eq!(
+        m.broker(1).unwrap().address.to_string(),
+        b.to_string(),
+        "the bootstrap address now leads to B"
+    );
+    assert_eq!(client.stats().rebootstraps, 1);
+}
+
+#[tokio::test]
+async fn rebootstrap_required_with_strategy_none_is_an_error_naming_it() {
+    let a = fake_broker(1).await;
+    let client = fake_client(&a.to_string(), MetadataRecoveryStrategy::None);
+    client.metadata().await.expect("bootstrapped");
+    let err = client
+        .metadata()
+        .await
+        .expect_err("no rebootstrap with none");
+    assert!(matches!(err, Error::Bootstrap { .. }), "{err:?}");
+    assert!(err.to_string().contains("REBOOTSTRAP_REQUIRED"), "{err}");
+    assert_eq!(client.stats().rebootstraps, 0);
 }

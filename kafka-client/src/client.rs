@@ -548,6 +548,7 @@ impl Client {
                     "no known broker answers Metadata: rebootstrapping"
                 );
                 self.inner.telemetry.rebootstrap();
+                self.inner.pool.forget_bootstrap();
                 continue;
             }
             let wait = backoff(cfg.retry_backoff, cfg.retry_backoff_max, round);

@@ -317,14 +317,16 @@ fn start_fetches(
             };
             let backing_off = |n: i32| backoff.get(&n).is_some_and(|(t, _)| *t > now);
             // The leader, or the replica it named for this consumer's rack (KIP-392).
-            let target = fetch_target(
+            let Some(target) = fetch_target(
                 &mut p.read_replica,
                 leader,
                 leader_epoch,
                 now,
                 |n| meta.brokers.contains_key(&n),
                 |n| !backing_off(n),
-            );
+            ) else {
+                continue; // its read replica backs off
+            };
             if busy.contains(&target) || backing_off(target) {
                 continue;
             }
@@ -751,12 +753,11 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData
         let Some(d) = d else {
             continue;
         };
-        if s.from_replica && d.error.is_some() {
+        if let (true, Some(code)) = (s.from_replica, d.error) {
             // A replica's error sends the partition back to its leader (KIP-392); a
             // lagging follower's OFFSET_OUT_OF_RANGE is no reason to reset, nor is a
             // retriable error a reason for a Metadata request.
             p.read_replica = None;
-            let code = d.error.unwrap_or(ErrorCode::UNKNOWN_SERVER_ERROR);
             tracing::debug!(partition = %s.tp, error = %code, "read replica failed: back to the leader");
             if code == ErrorCode::OFFSET_OUT_OF_RANGE || code.is_retriable() {
                 continue;

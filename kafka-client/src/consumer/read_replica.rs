@@ -6,10 +6,14 @@
 //! Java client does, until one of these sends it back to the leader:
 //! - `metadata.max.age.ms` passed since the leader named it (the leader is asked again),
 //! - the partition's leader or leader epoch changed in the metadata,
-//! - the replica is gone from the metadata, or its broker is backing off after a failed
-//!   fetch,
+//! - the replica is gone from the metadata,
 //! - a fetch from the replica failed, or answered the partition with an error
 //!   (OFFSET_OUT_OF_RANGE included: a lagging follower is no reason to reset).
+//!
+//! While the replica's broker backs off after a failed fetch the partition waits (as
+//! Java skips a node in reconnect backoff) rather than going to the leader: a leader
+//! that still counts the dead replica in sync names it again at once, with no records,
+//! and asking it in a loop would only spin.
 
 use std::time::Duration;
 
@@ -48,9 +52,10 @@ impl ReadReplica {
 }
 
 /// Where a partition with `leader` at `leader_epoch` is fetched from now: its read
-/// replica while that is still good (see the module docs), else the leader. A replica
-/// no longer good is dropped from `replica`. `known` says whether a node is in the
-/// metadata, `available` whether it is not backing off.
+/// replica while that is still good (see the module docs), else the leader; `None`
+/// while the replica backs off (the partition waits). A replica no longer good is
+/// dropped from `replica`. `known` says whether a node is in the metadata, `available`
+/// whether it is not backing off.
 pub(crate) fn fetch_target(
     replica: &mut Option<ReadReplica>,
     leader: i32,
@@ -58,15 +63,14 @@ pub(crate) fn fetch_target(
     now: Instant,
     known: impl Fn(i32) -> bool,
     available: impl Fn(i32) -> bool,
-) -> i32 {
+) -> Option<i32> {
     if let Some(r) = *replica {
         let good = r.leader == leader
             && r.leader_epoch == leader_epoch
             && now < r.expires
-            && known(r.node)
-            && available(r.node);
+            && known(r.node);
         if good {
-            return r.node;
+            return available(r.node).then_some(r.node);
         }
         tracing::debug!(
             replica = r.node,
@@ -75,7 +79,7 @@ pub(crate) fn fetch_target(
         );
         *replica = None;
     }
-    leader
+    Some(leader)
 }
 
 #[cfg(test)]
@@ -85,7 +89,7 @@ mod tests {
     const TTL: Duration = Duration::from_secs(300);
 
     fn target(r: &mut Option<ReadReplica>, leader: i32, epoch: i32) -> i32 {
-        fetch_target(r, leader, epoch, Instant::now(), |n| n <= 3, |_| true)
+        fetch_target(r, leader, epoch, Instant::now(), |n| n <= 3, |_| true).unwrap()
     }
 
     #[tokio::test(start_paused = true)]
@@ -113,14 +117,15 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_unknown_or_backing_off_replica_is_not_used() {
+    async fn an_unknown_replica_is_dropped_and_a_backing_off_one_waited_for() {
         let mut r = ReadReplica::named(9, 1, 7, Instant::now(), TTL);
         assert_eq!(target(&mut r, 1, 7), 1, "not in the metadata");
         assert_eq!(r, None);
         let mut r = ReadReplica::named(2, 1, 7, Instant::now(), TTL);
         let t = fetch_target(&mut r, 1, 7, Instant::now(), |_| true, |n| n != 2);
-        assert_eq!(t, 1, "backing off");
-        assert_eq!(r, None);
+        assert_eq!(t, None, "backing off: the partition waits");
+        assert!(r.is_some(), "kept for when the backoff ends");
+        assert_eq!(target(&mut r, 1, 7), 2);
     }
 
     #[tokio::test(start_paused = true)]

@@ -135,6 +135,16 @@ impl Pool {
         st.conn.clone().filter(|c| !c.is_closed())
     }
 
+    /// Drops the connections to bootstrap addresses: a rebootstrap (KIP-899) connects
+    /// afresh, resolving the names again, rather than reusing a connection to whatever
+    /// the name led to before.
+    pub(crate) fn forget_bootstrap(&self) {
+        self.slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(key, _), _| !matches!(key, NodeKey::Bootstrap(_)));
+    }
+
     /// Drops every connection (each task ends once its in-flight requests finish).
     pub(crate) fn clear(&self) {
         self.slots.lock().unwrap_or_else(|e| e.into_inner()).clear();

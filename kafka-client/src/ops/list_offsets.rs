@@ -5,9 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::{ApiKey, BrokerId, ListOffsetsRequest, TopicName};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Message, StrBytes, VersionRange};
+
+// Generated from Kafka 4.4's schema (v1-11; kafka-protocol 0.18 stops at v10).
+use crate::protocol_gen::ListOffsetsRequest;
+use crate::protocol_gen::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
 use crate::net::Connection;
@@ -76,7 +79,7 @@ pub async fn list_offsets_on(
     let resp = conn.request_at(&req, version, timeout).await?;
     let mut answers = Vec::with_capacity(queries.len());
     for t in resp.topics {
-        let topic = t.name.0.to_string();
+        let topic = t.name.to_string();
         for p in t.partitions {
             let tp = TopicPartition::new(topic.clone(), p.partition_index);
             let answer = match ErrorCode::from_code(p.error_code) {
@@ -117,13 +120,13 @@ fn request(
         );
     }
     let mut req = ListOffsetsRequest::default()
-        .with_replica_id(BrokerId(-1))
+        .with_replica_id(-1)
         .with_topics(
             topics
                 .into_iter()
                 .map(|(t, ps)| {
                     ListOffsetsTopic::default()
-                        .with_name(TopicName(StrBytes::from_string(t.to_string())))
+                        .with_name(StrBytes::from_string(t.to_string()))
                         .with_partitions(ps)
                 })
                 .collect(),
@@ -161,13 +164,13 @@ mod tests {
         let req = request(&q, true, 10, Duration::from_secs(3));
         assert_eq!(req.isolation_level, 1);
         assert_eq!(req.timeout_ms, 3000);
-        assert_eq!(req.replica_id, BrokerId(-1));
+        assert_eq!(req.replica_id, -1);
         let topics: Vec<(String, Vec<(i32, i64)>)> = req
             .topics
             .iter()
             .map(|t| {
                 (
-                    t.name.0.to_string(),
+                    t.name.to_string(),
                     t.partitions
                         .iter()
                         .map(|p| (p.partition_index, p.timestamp))
