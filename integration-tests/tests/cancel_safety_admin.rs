@@ -136,6 +136,10 @@ async fn admin_reads_dropped_at_every_poll_point() {
         admin.describe_share_groups([&group], GroupsOptions::default())
     );
     case!(
+        "Admin::list_share_group_offsets",
+        admin.list_share_group_offsets(&group, ListShareGroupOffsetsOptions::default())
+    );
+    case!(
         "Admin::list_consumer_group_offsets",
         admin.list_consumer_group_offsets(&group, ListGroupOffsetsOptions::default())
     );
@@ -277,6 +281,22 @@ async fn admin_writes_dropped_at_every_poll_point() {
     case!(
         "Admin::delete_consumer_group_offsets",
         admin.delete_consumer_group_offsets(&group, [tp.clone()], GroupOffsetsOptions::default())
+    );
+    case!(
+        "Admin::alter_share_group_offsets",
+        admin.alter_share_group_offsets(&group, [(tp.clone(), 0)], GroupOffsetsOptions::default())
+    );
+    case!(
+        "Admin::delete_share_group_offsets",
+        admin.delete_share_group_offsets(
+            &group,
+            [tp.topic.clone()],
+            GroupOffsetsOptions::default()
+        )
+    );
+    case!(
+        "Admin::delete_share_groups",
+        admin.delete_share_groups([&group], GroupsOptions::default())
     );
     case!(
         "Admin::delete_consumer_groups",

@@ -196,6 +196,12 @@ impl Admin {
     /// state (Java's `Admin.deleteShareGroups`; DeleteGroups serves every group type),
     /// with a result per group: GROUP_NOT_EMPTY while it has members,
     /// GROUP_ID_NOT_FOUND when it does not exist.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the coordinators may still apply it, for some groups and not others. Read
+    /// the state back to know.
     pub async fn delete_share_groups<S: AsRef<str>>(
         &self,
         groups: impl IntoIterator<Item = S>,

@@ -86,6 +86,10 @@ impl Admin {
     /// Lists a share group's start offsets, per partition (Java's
     /// `Admin.listShareGroupOffsets`). A partition the group has no offsets for is
     /// absent, or `start_offset: None` when asked for by name.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
+    /// leave behind. Dropping it changes nothing; the next call works.
     pub async fn list_share_group_offsets(
         &self,
         group: &str,
@@ -110,6 +114,11 @@ impl Admin {
     /// `kafka-share-groups.sh --reset-offsets` does). The group must have no members:
     /// GROUP_NOT_EMPTY otherwise. Records before the new start offset are not delivered;
     /// records from it on are delivered again, with fresh delivery counts.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the group coordinator may still apply it. Read the state back to know.
     pub async fn alter_share_group_offsets(
         &self,
         group: &str,
@@ -136,6 +145,11 @@ impl Admin {
     /// `Admin.deleteShareGroupOffsets`): the group forgets its progress on them, so a
     /// member subscribing again starts from `share.auto.offset.reset`. The group must
     /// have no members (GROUP_NOT_EMPTY); a result per topic.
+    ///
+    /// # Cancel safety
+    /// The admin client holds no state a dropped call could leave behind, and the next call
+    /// works. The change may or may not have been applied: dropped after a request was
+    /// sent, the group coordinator may still apply it. Read the state back to know.
     pub async fn delete_share_group_offsets<S: AsRef<str>>(
         &self,
         group: &str,
