@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use kafka_admin::{Admin, CreateTopicsOptions, NewTopic};
 use kafka_client::Client;
+use kafka_client::lowlevel::Target;
 
 /// A client for `bootstrap` with test-friendly timeouts.
 pub fn client(bootstrap: &str) -> Client {
@@ -55,23 +56,63 @@ pub async fn create_topic(client: &Client, name: &str, partitions: i32, rf: i16)
     wait_for_leaders(client, name, partitions).await;
 }
 
-/// Polls metadata until `topic` shows `partitions` partitions, each with a leader.
+/// Polls metadata until `topic` shows `partitions` partitions, each with a leader, in
+/// the client's view **and in every broker's own answer**: a broker applies a new topic
+/// from the metadata log a moment after the controller, and until then answers requests
+/// about it with UNKNOWN_TOPIC_OR_PARTITION. Tests then need no retries of their own.
 pub async fn wait_for_leaders(client: &Client, topic: &str, partitions: i32) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let ready = client.refresh_topics(&[topic]).await.ok().is_some_and(|m| {
+        let view = client.refresh_topics(&[topic]).await.ok();
+        let ready = match view.as_ref().filter(|m| {
             m.topic(topic).is_some_and(|t| {
                 t.partitions.len() == partitions as usize
                     && t.partitions.iter().all(|p| p.leader.is_some())
             })
-        });
+        }) {
+            Some(m) => every_broker_knows(client, m, topic, partitions).await,
+            None => false,
+        };
         if ready {
             return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "topic {topic} has no leaders after 30 s"
+            "topic {topic} has no leaders on every broker after 30 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Whether each broker of `meta`, asked directly, names a leader for all `partitions`
+/// partitions of `topic`.
+async fn every_broker_knows(
+    client: &Client,
+    meta: &kafka_client::ClusterMetadata,
+    topic: &str,
+    partitions: i32,
+) -> bool {
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::{MetadataRequest, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+    let req = MetadataRequest::default()
+        .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(
+            TopicName(StrBytes::from_string(topic.to_string())),
+        ))]));
+    for id in meta.brokers.keys() {
+        let Ok(resp) = client.send(Target::Broker(*id), &req).await else {
+            return false;
+        };
+        let known = resp.topics.iter().any(|t| {
+            t.error_code == 0
+                && t.partitions.len() == partitions as usize
+                && t.partitions
+                    .iter()
+                    .all(|p| p.error_code == 0 && p.leader_id.0 >= 0)
+        });
+        if !known {
+            return false;
+        }
+    }
+    true
 }
