@@ -20,6 +20,7 @@ use kafka_protocol::messages::offset_delete_request::{
 use kafka_protocol::messages::{
     ApiKey, GroupId, OffsetCommitRequest, OffsetDeleteRequest, TopicName,
 };
+use kafka_protocol::protocol::StrBytes;
 
 use crate::admin::{Admin, check_item, context, wire_str};
 use crate::driver::{Call, is_coordinator_error};
@@ -111,6 +112,20 @@ pub(crate) fn partition_context(api: ApiKey, tp: &TopicPartition) -> ErrorContex
         .with_api(api)
         .with_resource(&tp.topic)
         .with_partition(tp.partition)
+}
+
+/// One partition of a response: its key, and `Ok` or the typed error its code names
+/// (with the broker's message when it sent one).
+pub(crate) fn partition_result(
+    api: ApiKey,
+    topic: &str,
+    partition: i32,
+    code: i16,
+    message: Option<&StrBytes>,
+) -> (TopicPartition, Result<()>) {
+    let tp = TopicPartition::new(topic.to_string(), partition);
+    let r = check_item(code, || partition_context(api, &tp), message);
+    (tp, r)
 }
 
 /// A partition- (or topic-) level error that is really the group's: ask the
@@ -341,8 +356,7 @@ async fn offset_delete(
     let mut out = BTreeMap::new();
     for t in resp.topics {
         for p in t.partitions {
-            let tp = TopicPartition::new(t.name.0.to_string(), p.partition_index);
-            let r = check_item(p.error_code, || partition_context(api, &tp), None);
+            let (tp, r) = partition_result(api, &t.name.0, p.partition_index, p.error_code, None);
             out.insert(tp, r);
         }
     }
@@ -352,7 +366,7 @@ async fn offset_delete(
 }
 
 /// Gives every asked-for partition the response did not mention a protocol error.
-fn fill_unmentioned<'a>(
+pub(crate) fn fill_unmentioned<'a>(
     out: &mut PartitionResults<()>,
     asked: impl IntoIterator<Item = &'a TopicPartition>,
     api: ApiKey,

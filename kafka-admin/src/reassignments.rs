@@ -18,6 +18,7 @@ use kafka_protocol::messages::{
 use crate::admin::{Admin, check_item, item_error, timeout_ms, wire_str};
 use crate::codes;
 use crate::driver::{Call, fixed, retry_controller_errors};
+use crate::group_offsets::{partition_context, partition_result};
 use crate::one_request::OneRequest;
 use crate::types::TopicPartition;
 
@@ -85,13 +86,6 @@ fn reassignable_topics(batch: &[(TopicPartition, Reassignment)]) -> Vec<Reassign
                 .with_partitions(partitions)
         })
         .collect()
-}
-
-fn partition_context(api: ApiKey, tp: &TopicPartition) -> ErrorContext {
-    ErrorContext::default()
-        .with_api(api)
-        .with_resource(&tp.topic)
-        .with_partition(tp.partition)
 }
 
 /// Checks a move before sending it: an empty replica list or a broker named twice is
@@ -169,12 +163,14 @@ impl Admin {
                     check_item(resp.error_code, ctx, resp.error_message.as_ref())?;
                     let mut out = Vec::new();
                     for t in resp.responses {
-                        let topic = t.name.0.to_string();
                         for p in t.partitions {
-                            let tp = TopicPartition::new(topic.clone(), p.partition_index);
-                            let ctx = || partition_context(api, &tp);
-                            let result = check_item(p.error_code, ctx, p.error_message.as_ref());
-                            out.push((tp, result));
+                            out.push(partition_result(
+                                api,
+                                &t.name.0,
+                                p.partition_index,
+                                p.error_code,
+                                p.error_message.as_ref(),
+                            ));
                         }
                     }
                     Ok(out)

@@ -28,7 +28,8 @@ use kafka_protocol::messages::ApiKey;
 
 use crate::admin::{Admin, check_item, context, wire_str};
 use crate::group_offsets::{
-    GroupOffsetsOptions, PartitionResults, by_topic, lift_coordinator_error, partition_context,
+    GroupOffsetsOptions, PartitionResults, by_topic, fill_unmentioned, lift_coordinator_error,
+    partition_result,
 };
 use crate::types::TopicPartition;
 
@@ -209,13 +210,14 @@ async fn describe_offsets(
     let mut out = BTreeMap::new();
     for t in g.topics {
         for p in t.partitions {
-            let tp = TopicPartition::new(t.topic_name.to_string(), p.partition_index);
-            let r = check_item(
+            let (tp, r) = partition_result(
+                api,
+                &t.topic_name,
+                p.partition_index,
                 p.error_code,
-                || partition_context(api, &tp),
                 p.error_message.as_ref(),
-            )
-            .map(|()| SharePartitionOffset {
+            );
+            let r = r.map(|()| SharePartitionOffset {
                 start_offset: (p.start_offset >= 0).then_some(p.start_offset),
                 leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
                 lag: (p.lag >= 0).then_some(p.lag),
@@ -268,19 +270,17 @@ async fn alter_offsets(
     let mut out = BTreeMap::new();
     for t in resp.responses {
         for p in t.partitions {
-            let tp = TopicPartition::new(t.topic_name.to_string(), p.partition_index);
-            let r = check_item(
+            let (tp, r) = partition_result(
+                api,
+                &t.topic_name,
+                p.partition_index,
                 p.error_code,
-                || partition_context(api, &tp),
                 p.error_message.as_ref(),
             );
             out.insert(tp, r);
         }
     }
-    for tp in offsets.keys() {
-        out.entry(tp.clone())
-            .or_insert_with(|| Err(unmentioned(api, partition_context(api, tp))));
-    }
+    fill_unmentioned(&mut out, offsets.keys(), api);
     Ok(out)
 }
 
