@@ -16,9 +16,6 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use kafka_protocol::messages::offset_fetch_response::{
-    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
-};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
     ApiKey, BrokerId, FetchRequest, FetchResponse, FindCoordinatorResponse, HeartbeatRequest,
@@ -28,7 +25,7 @@ use kafka_protocol::messages::{
     SyncGroupRequest, SyncGroupResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
-use kafka_testkit::raw::{Req, api_versions, error_answer, frame};
+use kafka_testkit::raw::{Req, api_versions, error_answer, frame, offset_fetch_answer};
 use tokio::time::Instant;
 
 use crate::group::{Group, JoinStart};
@@ -206,7 +203,7 @@ impl Cluster {
             }
             ApiKey::OffsetFetch => {
                 let r = OffsetFetchRequest::decode(body, v).ok()?;
-                frame(req, &self.offset_fetch(node, &r))
+                frame(req, &self.offset_fetch(node, &r, v))
             }
             _ => return None,
         })
@@ -558,34 +555,17 @@ impl Cluster {
         }
     }
 
-    fn offset_fetch(&self, node: i32, r: &OffsetFetchRequest) -> OffsetFetchResponse {
-        if let Err(code) = self.coordinator_error(node) {
-            return OffsetFetchResponse::default().with_error_code(code);
-        }
-        let st = self.state();
-        let topics = r
-            .topics
-            .iter()
-            .flatten()
-            .map(|t| {
-                OffsetFetchResponseTopic::default()
-                    .with_name(t.name.clone())
-                    .with_partitions(
-                        t.partition_indexes
-                            .iter()
-                            .map(|&p| {
-                                OffsetFetchResponsePartition::default()
-                                    .with_partition_index(p)
-                                    .with_committed_offset(
-                                        st.group.offsets.get(&p).copied().unwrap_or(-1),
-                                    )
-                                    .with_metadata(Some(StrBytes::from_static_str("")))
-                            })
-                            .collect(),
-                    )
-            })
-            .collect();
-        OffsetFetchResponse::default().with_topics(topics)
+    fn offset_fetch(&self, node: i32, r: &OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+        offset_fetch_answer(r, version, |_, _| {
+            self.coordinator_error(node)?;
+            let st = self.state();
+            Ok(st
+                .group
+                .offsets
+                .iter()
+                .map(|(&p, &o)| ((TOPIC.to_string(), p), o))
+                .collect())
+        })
     }
 }
 

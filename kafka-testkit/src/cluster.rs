@@ -1,7 +1,7 @@
 //! [`Cluster`]: an in-process Kafka-speaking cluster (one or more brokers over one
 //! shared in-memory log) that keeps what is produced, and its fault controls.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -19,9 +19,6 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use kafka_protocol::messages::offset_fetch_response::{
-    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
-};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
     ApiKey, BrokerId, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
@@ -34,15 +31,31 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, StrBytes};
 use tokio::net::TcpListener;
 
+mod group_api;
+
 use crate::coordinator;
 use crate::faults::{Api, Fault, Faults};
+use crate::groups::GroupTimes;
+use crate::groups::consumer::ConsumerGroup;
+use crate::groups::share::ShareGroup;
 use crate::log::PartitionLog;
-use crate::raw::{Req, VERSIONS, api_versions, error_answer, frame};
+use crate::raw::{Req, VERSIONS, api_versions, error_answer, frame, offset_fetch_answer};
 use crate::server::{Handler, serve};
 
 /// The admin APIs the cluster answers, besides the raw broker's and the coordinator's.
 const ADMIN_VERSIONS: &[(ApiKey, i16, i16)] =
     &[(ApiKey::CreateTopics, 2, 7), (ApiKey::DeleteTopics, 1, 6)];
+
+/// The KIP-848 and share-group APIs, and the member-aware versions of OffsetCommit and
+/// OffsetFetch (these replace the coordinator's ranges).
+const GROUP_VERSIONS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ShareGroupHeartbeat, 1, 1),
+    (ApiKey::ShareFetch, 1, 1),
+    (ApiKey::ShareAcknowledge, 1, 1),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+];
 
 // The protocol's error codes the broker answers with.
 const OFFSET_OUT_OF_RANGE: i16 = 1;
@@ -61,6 +74,7 @@ pub struct ClusterBuilder {
     brokers: i32,
     topics: Vec<(String, i32)>,
     auto_create: Option<i32>,
+    times: GroupTimes,
 }
 
 impl Default for ClusterBuilder {
@@ -69,6 +83,7 @@ impl Default for ClusterBuilder {
             brokers: 1,
             topics: Vec::new(),
             auto_create: None,
+            times: GroupTimes::default(),
         }
     }
 }
@@ -96,6 +111,35 @@ impl ClusterBuilder {
         self
     }
 
+    /// The heartbeat interval the coordinator asks KIP-848 and share-group members for
+    /// (the broker's `group.consumer.heartbeat.interval.ms`; default 1 s here, 5 s on a
+    /// broker, so that partitions move quickly in tests).
+    pub fn group_heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.times.heartbeat_interval = interval;
+        self
+    }
+
+    /// How long a KIP-848 or share-group member may stay silent before the coordinator
+    /// removes it (`group.consumer.session.timeout.ms`; default 45 s).
+    pub fn group_session_timeout(mut self, timeout: Duration) -> Self {
+        self.times.session_timeout = timeout;
+        self
+    }
+
+    /// How long a share-group member holds the records it acquired before they are
+    /// available to others again (`group.share.record.lock.duration.ms`; default 30 s).
+    pub fn share_record_lock_duration(mut self, lock: Duration) -> Self {
+        self.times.lock_timeout = lock;
+        self
+    }
+
+    /// How many times a share group delivers a record before archiving it
+    /// (`group.share.delivery.count.limit`; default 5, at least 1).
+    pub fn share_delivery_count_limit(mut self, limit: i16) -> Self {
+        self.times.delivery_limit = limit.max(1);
+        self
+    }
+
     /// Binds a loopback port and starts serving; the cluster runs until the tokio
     /// runtime it was started in ends. Fails only if no port can be bound.
     pub async fn start(self) -> std::io::Result<Cluster> {
@@ -113,6 +157,7 @@ impl ClusterBuilder {
         let mut state = State {
             auto_create: self.auto_create,
             brokers: self.brokers,
+            times: self.times,
             ..State::default()
         };
         for (name, partitions) in self.topics {
@@ -280,6 +325,25 @@ impl Cluster {
             .copied()
     }
 
+    /// The members of a KIP-848 consumer group or a share group and the partitions each
+    /// is assigned now (for a consumer group: what it may consume, which lags the
+    /// target while partitions move). Empty for an unknown group.
+    pub fn group_assignment(&self, group: &str) -> BTreeMap<String, BTreeSet<(String, i32)>> {
+        self.inner.state().group_assignment(group)
+    }
+
+    /// Makes the share group `group` start reading a partition from its first offset
+    /// (`share.auto.offset.reset=earliest`, a group config on a broker) instead of its end
+    /// (latest, the default). Applies to partitions the group has not read yet.
+    pub fn share_group_from_earliest(&self, group: &str) {
+        self.inner
+            .state()
+            .share_groups
+            .entry(group.to_string())
+            .or_default()
+            .earliest = true;
+    }
+
     /// The next `times` requests of `api` are answered with `code` as their error (for
     /// every partition of a Produce, Fetch or ListOffsets, every topic of a Metadata, the
     /// top-level error of the coordinator APIs), and change nothing.
@@ -343,6 +407,9 @@ struct State {
     producers: HashMap<String, (i64, i16)>,
     next_producer_id: i64,
     next_topic_id: u64,
+    times: GroupTimes,
+    consumer_groups: HashMap<String, ConsumerGroup>,
+    share_groups: HashMap<String, ShareGroup>,
 }
 
 impl State {
@@ -468,6 +535,26 @@ impl Inner {
             }
             ApiKey::ListOffsets => Some(frame(req, &self.list_offsets(0, req, code)?)),
             ApiKey::Produce | ApiKey::Fetch => Some(error_answer(req, code)),
+            ApiKey::ConsumerGroupHeartbeat => Some(frame(
+                req,
+                &kafka_protocol::messages::ConsumerGroupHeartbeatResponse::default()
+                    .with_error_code(code),
+            )),
+            ApiKey::ShareGroupHeartbeat => Some(frame(
+                req,
+                &kafka_client::lowlevel::protocol_gen::ShareGroupHeartbeatResponse::default()
+                    .with_error_code(code),
+            )),
+            ApiKey::ShareFetch => Some(frame(
+                req,
+                &kafka_client::lowlevel::protocol_gen::ShareFetchResponse::default()
+                    .with_error_code(code),
+            )),
+            ApiKey::ShareAcknowledge => Some(frame(
+                req,
+                &kafka_client::lowlevel::protocol_gen::ShareAcknowledgeResponse::default()
+                    .with_error_code(code),
+            )),
             _ => coordinator::answer(req, code),
         }
     }
@@ -479,12 +566,16 @@ impl Inner {
             ApiKey::ApiVersions => {
                 let mut r = req.clone();
                 r.version = req.version.min(3);
-                let all: Vec<(ApiKey, i16, i16)> = VERSIONS
+                let mut by_key: BTreeMap<i16, (ApiKey, i16, i16)> = BTreeMap::new();
+                for &(k, min, max) in VERSIONS
                     .iter()
                     .chain(coordinator::VERSIONS)
                     .chain(ADMIN_VERSIONS)
-                    .copied()
-                    .collect();
+                    .chain(GROUP_VERSIONS)
+                {
+                    by_key.insert(k as i16, (k, min, max));
+                }
+                let all: Vec<(ApiKey, i16, i16)> = by_key.into_values().collect();
                 frame(&r, &api_versions(&all))
             }
             ApiKey::CreateTopics => {
@@ -522,9 +613,20 @@ impl Inner {
                 self.end_txn(&r);
                 coordinator::answer(req, 0)?
             }
+            ApiKey::ConsumerGroupHeartbeat => self.consumer_group_heartbeat(req)?,
+            ApiKey::ShareGroupHeartbeat => self.share_group_heartbeat(req)?,
+            ApiKey::ShareFetch => self.share_fetch(node, req)?,
+            ApiKey::ShareAcknowledge => self.share_acknowledge(node, req)?,
             ApiKey::OffsetCommit => {
                 let r = OffsetCommitRequest::decode(body, v).ok()?;
                 let mut st = self.state();
+                let group = r.group_id.to_string();
+                if let Err(code) =
+                    st.check_member(&group, &r.member_id, r.generation_id_or_member_epoch)
+                {
+                    drop(st);
+                    return coordinator::answer(req, code);
+                }
                 for t in &r.topics {
                     for p in &t.partitions {
                         let key = (
@@ -557,7 +659,7 @@ impl Inner {
             }
             ApiKey::OffsetFetch => {
                 let r = OffsetFetchRequest::decode(body, v).ok()?;
-                frame(req, &self.offset_fetch(&r))
+                frame(req, &self.offset_fetch(&r, v))
             }
             _ => coordinator::answer(req, 0)?,
         })
@@ -899,46 +1001,18 @@ impl Inner {
         }
     }
 
-    fn offset_fetch(&self, r: &OffsetFetchRequest) -> OffsetFetchResponse {
-        let st = self.state();
-        let group = r.group_id.to_string();
-        let asked: Vec<(String, Vec<i32>)> = match &r.topics {
-            Some(ts) => ts
-                .iter()
-                .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
-                .collect(),
-            None => {
-                let mut all: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-                for (g, t, p) in st.committed.keys() {
-                    if *g == group {
-                        all.entry(t.clone()).or_default().push(*p);
-                    }
-                }
-                all.into_iter().collect()
+    fn offset_fetch(&self, r: &OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+        let mut st = self.state();
+        offset_fetch_answer(r, version, |group, member| {
+            if let Some((m, epoch)) = member {
+                st.check_member(group, m, epoch)?;
             }
-        };
-        let topics = asked
-            .into_iter()
-            .map(|(t, ps)| {
-                let partitions = ps
-                    .iter()
-                    .map(|&p| {
-                        let offset = st
-                            .committed
-                            .get(&(group.clone(), t.clone(), p))
-                            .copied()
-                            .unwrap_or(-1);
-                        OffsetFetchResponsePartition::default()
-                            .with_partition_index(p)
-                            .with_committed_offset(offset)
-                            .with_metadata(Some(StrBytes::from_static_str("")))
-                    })
-                    .collect();
-                OffsetFetchResponseTopic::default()
-                    .with_name(name(&t))
-                    .with_partitions(partitions)
-            })
-            .collect();
-        OffsetFetchResponse::default().with_topics(topics)
+            Ok(st
+                .committed
+                .iter()
+                .filter(|((g, _, _), _)| g == group)
+                .map(|((_, t, p), o)| ((t.clone(), *p), *o))
+                .collect())
+        })
     }
 }

@@ -3,6 +3,8 @@
 //! errors are injected into. Answers mirror the request (its topics and
 //! partitions), so they are well-formed for whatever the client asked.
 
+use std::collections::BTreeMap;
+
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
@@ -12,18 +14,19 @@ use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
 use kafka_protocol::messages::offset_fetch_response::{
-    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
 use kafka_protocol::messages::{
     AddOffsetsToTxnResponse, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey,
-    BrokerId, EndTxnResponse, FetchResponse, FindCoordinatorResponse, HeartbeatResponse,
+    BrokerId, EndTxnResponse, FetchResponse, FindCoordinatorResponse, GroupId, HeartbeatResponse,
     InitProducerIdResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
     LeaveGroupResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
     OffsetFetchResponse, ProduceResponse, ProducerId, SyncGroupRequest, SyncGroupResponse,
-    TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+    TopicName, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 
@@ -145,28 +148,14 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
         }
         ApiKey::OffsetFetch => {
             let fr = OffsetFetchRequest::decode(body, v).ok()?;
-            let topics = fr
-                .topics
-                .unwrap_or_default()
-                .iter()
-                .map(|t| {
-                    OffsetFetchResponseTopic::default()
-                        .with_name(t.name.clone())
-                        .with_partitions(
-                            t.partition_indexes
-                                .iter()
-                                .map(|&p| {
-                                    OffsetFetchResponsePartition::default()
-                                        .with_partition_index(p)
-                                        .with_committed_offset(-1)
-                                        .with_metadata(Some(s("")))
-                                        .with_error_code(code)
-                                })
-                                .collect(),
-                        )
-                })
-                .collect();
-            frame(req, &OffsetFetchResponse::default().with_topics(topics))
+            let r = offset_fetch_answer(&fr, v, |_, _| {
+                if code == 0 {
+                    Ok(BTreeMap::new())
+                } else {
+                    Err(code)
+                }
+            });
+            frame(req, &r)
         }
         ApiKey::AddPartitionsToTxn => {
             let ar = AddPartitionsToTxnRequest::decode(body, v).ok()?;
@@ -222,6 +211,125 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
         }
         _ => return None,
     })
+}
+
+/// A group's committed offsets: (topic, partition) → offset.
+pub type GroupOffsets = BTreeMap<(String, i32), i64>;
+
+/// The OffsetFetch answer to `r` (at `version`: one group at top level before v8, a
+/// list of groups from v8) with each group's offsets from `offsets(group, member)`
+/// (`member`: the member id and epoch a v9 request names), or the group's error code.
+/// Partitions asked for and not committed answer -1; a request naming no topics gets
+/// every committed partition of the group.
+pub fn offset_fetch_answer(
+    r: &OffsetFetchRequest,
+    version: i16,
+    mut offsets: impl FnMut(&str, Option<(&str, i32)>) -> Result<GroupOffsets, i16>,
+) -> OffsetFetchResponse {
+    // (asked topics or None for all) per group, with the member.
+    let groups: Vec<(
+        String,
+        Option<Vec<(String, Vec<i32>)>>,
+        Option<(String, i32)>,
+    )> = if version >= 8 {
+        r.groups
+            .iter()
+            .map(|g| {
+                let topics = g.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
+                        .collect()
+                });
+                let member = g
+                    .member_id
+                    .as_ref()
+                    .map(|m| (m.to_string(), g.member_epoch));
+                (g.group_id.to_string(), topics, member)
+            })
+            .collect()
+    } else {
+        let topics = r.topics.as_ref().map(|ts| {
+            ts.iter()
+                .map(|t| (t.name.to_string(), t.partition_indexes.clone()))
+                .collect()
+        });
+        vec![(r.group_id.to_string(), topics, None)]
+    };
+    let mut answers = Vec::new();
+    for (group, asked, member) in groups {
+        let found = offsets(&group, member.as_ref().map(|(m, e)| (m.as_str(), *e)));
+        let rows: Vec<(String, Vec<(i32, i64)>)> = match (&found, asked) {
+            (Err(_), _) => Vec::new(),
+            (Ok(all), Some(asked)) => asked
+                .into_iter()
+                .map(|(t, ps)| {
+                    let row = ps
+                        .iter()
+                        .map(|&p| (p, all.get(&(t.clone(), p)).copied().unwrap_or(-1)))
+                        .collect();
+                    (t, row)
+                })
+                .collect(),
+            (Ok(all), None) => {
+                let mut by: BTreeMap<String, Vec<(i32, i64)>> = BTreeMap::new();
+                for ((t, p), o) in all {
+                    by.entry(t.clone()).or_default().push((*p, *o));
+                }
+                by.into_iter().collect()
+            }
+        };
+        answers.push((group, found.err().unwrap_or(0), rows));
+    }
+    if version >= 8 {
+        let groups = answers
+            .into_iter()
+            .map(|(g, code, rows)| {
+                OffsetFetchResponseGroup::default()
+                    .with_group_id(GroupId(StrBytes::from_string(g)))
+                    .with_error_code(code)
+                    .with_topics(
+                        rows.into_iter()
+                            .map(|(t, ps)| {
+                                OffsetFetchResponseTopics::default()
+                                    .with_name(TopicName(StrBytes::from_string(t)))
+                                    .with_partitions(
+                                        ps.into_iter()
+                                            .map(|(p, o)| {
+                                                OffsetFetchResponsePartitions::default()
+                                                    .with_partition_index(p)
+                                                    .with_committed_offset(o)
+                                                    .with_metadata(Some(s("")))
+                                            })
+                                            .collect(),
+                                    )
+                            })
+                            .collect(),
+                    )
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let (_, code, rows) = answers.pop().unwrap_or_default();
+    OffsetFetchResponse::default()
+        .with_error_code(code)
+        .with_topics(
+            rows.into_iter()
+                .map(|(t, ps)| {
+                    OffsetFetchResponseTopic::default()
+                        .with_name(TopicName(StrBytes::from_string(t)))
+                        .with_partitions(
+                            ps.into_iter()
+                                .map(|(p, o)| {
+                                    OffsetFetchResponsePartition::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(o)
+                                        .with_metadata(Some(s("")))
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        )
 }
 
 /// An answer to `req` carrying `code`: for Produce and Fetch every partition fails

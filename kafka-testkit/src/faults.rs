@@ -41,6 +41,14 @@ pub enum Api {
     EndTxn,
     /// TxnOffsetCommit.
     TxnOffsetCommit,
+    /// ConsumerGroupHeartbeat (KIP-848).
+    ConsumerGroupHeartbeat,
+    /// ShareGroupHeartbeat (KIP-932).
+    ShareGroupHeartbeat,
+    /// ShareFetch (KIP-932).
+    ShareFetch,
+    /// ShareAcknowledge (KIP-932).
+    ShareAcknowledge,
 }
 
 impl Api {
@@ -62,6 +70,10 @@ impl Api {
             ApiKey::AddOffsetsToTxn => Api::AddOffsetsToTxn,
             ApiKey::EndTxn => Api::EndTxn,
             ApiKey::TxnOffsetCommit => Api::TxnOffsetCommit,
+            ApiKey::ConsumerGroupHeartbeat => Api::ConsumerGroupHeartbeat,
+            ApiKey::ShareGroupHeartbeat => Api::ShareGroupHeartbeat,
+            ApiKey::ShareFetch => Api::ShareFetch,
+            ApiKey::ShareAcknowledge => Api::ShareAcknowledge,
             _ => return None,
         })
     }

@@ -4,6 +4,7 @@
 mod cluster;
 mod coordinator;
 mod faults;
+mod groups;
 mod log;
 pub mod raw;
 mod server;

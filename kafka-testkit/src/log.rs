@@ -158,6 +158,19 @@ impl PartitionLog {
         out.freeze()
     }
 
+    /// The batches from the one holding `offset` on: (base offset, last offset, whether
+    /// it is a control batch, its bytes).
+    pub fn batches_from(&self, offset: i64) -> impl Iterator<Item = (i64, i64, bool, Bytes)> + '_ {
+        let start = self
+            .batches
+            .partition_point(|(base, b)| base + last_delta(b) < offset);
+        self.batches[start..].iter().map(|(base, bytes)| {
+            // Attributes bit 5: a control batch.
+            let control = bytes[22] & 0x20 != 0;
+            (*base, base + last_delta(bytes), control, bytes.clone())
+        })
+    }
+
     /// The aborted transactions a read_committed fetch from `offset` up to `limit`
     /// must be told about.
     pub fn aborted_between(&self, offset: i64, limit: i64) -> Vec<Aborted> {

@@ -46,7 +46,7 @@ pub(crate) async fn serve(mut sock: TcpStream, port: u16, handler: Handler) {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        if req.api == ApiKey::Fetch && out.len() < 200 {
+        if matches!(req.api, ApiKey::Fetch | ApiKey::ShareFetch) && out.len() < 200 {
             // Empty fetches: behave like a long poll instead of spinning.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
