@@ -62,7 +62,11 @@ impl ShareConsumer {
             client.clone(),
             config.group_id.clone(),
         ));
-        let mut me = Self::with_wire(wire, config, &runtime);
+        let retry = super::retry::Retry::new(
+            client.config().retry_backoff(),
+            client.config().retry_backoff_max(),
+        );
+        let mut me = Self::with_wire(wire, config, &runtime, retry);
         me.client = Some(client);
         me
     }
@@ -72,9 +76,11 @@ impl ShareConsumer {
         wire: Arc<dyn ShareWire>,
         config: ShareConsumerConfig,
         runtime: &tokio::runtime::Handle,
+        retry: super::retry::Retry,
     ) -> Self {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let state = State::new(Membership::new(Duration::from_secs(5)));
+        let mut state = State::new(Membership::new(Duration::from_secs(5)));
+        state.retry = retry;
         let shared = Arc::new(Shared::new(wire, config, id, state));
         runtime.spawn(driver::heartbeat_loop(shared.clone()));
         Self {
@@ -187,9 +193,16 @@ impl ShareConsumer {
                 }
             }
             driver::start_fetches(&self.shared);
+            // A broker backing off is asked again when its backoff ends.
+            let retry_at = self.shared.lock().retry.next_ready(Instant::now());
+            let wake = retry_at.map_or(deadline, |r| r.min(deadline));
             tokio::select! {
                 () = &mut changed => {}
-                () = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
+                () = tokio::time::sleep_until(wake) => {
+                    if wake >= deadline {
+                        return Ok(Vec::new());
+                    }
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The share consumer's tasks: the heartbeat loop (membership, routes of the assigned
-//! topics, fencing), and one spawned task per ShareFetch or ShareAcknowledge, so a
+//! topics, looked up again when a leader moved or stopped answering, fencing), and
+//! one spawned task per ShareFetch or ShareAcknowledge, so a
 //! caller that drops `poll`, `commit` or `close` never cuts a request in half: the
 //! answer is still applied (records buffered, acknowledgement results reported).
 
@@ -67,13 +68,17 @@ pub(crate) async fn heartbeat_loop(shared: Arc<Shared>) {
         let wake = shared.heartbeat_wake.notified();
         tokio::pin!(wake);
         wake.as_mut().enable();
-        let (req, at) = {
+        let (req, at, routes_due) = {
             let mut st = shared.lock();
             if st.closed {
                 return;
             }
             let now = Instant::now();
-            (st.membership.poll(now), st.membership.wake_at())
+            (
+                st.membership.poll(now),
+                st.membership.wake_at(),
+                st.routes_due(),
+            )
         };
         if let Some(req) = req {
             let reply = shared.wire.heartbeat(req).await;
@@ -87,11 +92,16 @@ pub(crate) async fn heartbeat_loop(shared: Arc<Shared>) {
             on_event(&shared, event).await;
             continue;
         }
-        let refresh = shared.lock().routes_stale;
-        if refresh {
+        // Stale routes are looked up again, at most every `retry.backoff.ms` (a leader
+        // not elected yet stays stale).
+        if routes_due.is_some_and(|due| due <= Instant::now()) {
             refresh_routes(&shared, true).await;
             continue;
         }
+        let at = match (at, routes_due) {
+            (Some(a), Some(r)) => Some(a.min(r)),
+            (a, r) => a.or(r),
+        };
         match at {
             Some(at) => {
                 tokio::select! {
@@ -160,13 +170,14 @@ pub(crate) async fn refresh_routes(shared: &Arc<Shared>, refresh: bool) {
         .collect();
     match shared.wire.routes(topics, refresh).await {
         Ok(routes) => {
-            let mut st = shared.lock();
-            st.routes = routes.into_iter().map(|r| (r.id, r)).collect();
-            st.routes_stale = false;
+            tracing::debug!(?routes, refresh, "share consumer routes");
+            shared
+                .lock()
+                .set_routes(routes, refresh, Instant::now());
         }
         Err(e) => {
             tracing::debug!(error = %e, "share consumer metadata refresh failed");
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            shared.lock().retry.routes_refreshed(Instant::now());
         }
     }
     shared.changed.notify_waiters();

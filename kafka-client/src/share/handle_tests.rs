@@ -23,11 +23,11 @@ use crate::error::{ErrorCode, Result};
 use crate::records::{BatchBuilder, BatchMeta, Compression};
 use crate::types::BoxFuture;
 
-const TOPIC: Uuid = Uuid::from_u128(0x5ca1e);
+pub(super) const TOPIC: Uuid = Uuid::from_u128(0x5ca1e);
 const LOCK: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Slot {
+pub(super) enum Slot {
     Available(i16),
     Acquired { count: i16, until: Instant },
     Done,
@@ -42,18 +42,30 @@ struct Partition {
 
 /// The scripted broker.
 #[derive(Debug)]
-struct Sim(Mutex<Partition>);
+pub(super) struct Sim(Mutex<Partition>);
 
 impl Sim {
-    fn new(records: usize) -> Arc<Self> {
+    pub(super) fn new(records: usize) -> Arc<Self> {
         Arc::new(Self(Mutex::new(Partition {
             slots: vec![Slot::Available(0); records],
             sessions: BTreeMap::new(),
         })))
     }
 
-    fn slot(&self, offset: usize) -> Slot {
+    pub(super) fn slot(&self, offset: usize) -> Slot {
         self.0.lock().unwrap().slots[offset]
+    }
+
+    /// The partition's leader died: what was acquired is available again (the new
+    /// leader knows only the acknowledged state) and no member has a session.
+    pub(super) fn crash(&self) {
+        let mut p = self.0.lock().unwrap();
+        for s in &mut p.slots {
+            if let Slot::Acquired { count, .. } = *s {
+                *s = Slot::Available(count);
+            }
+        }
+        p.sessions.clear();
     }
 
     fn session(&self, member: &str, epoch: i32) -> Option<ErrorCode> {
@@ -164,13 +176,20 @@ impl ShareWire for Sim {
 
     fn fetch(&self, _broker: i32, ask: FetchAsk) -> BoxFuture<'_, Result<ShareAnswer>> {
         Box::pin(async move {
+            let acks: Vec<_> = ask.partitions.iter().flat_map(|(_, b)| b.clone()).collect();
+            if ask.session_epoch == 0 && !acks.is_empty() {
+                // As Kafka: acknowledgements in the ShareFetch that opens a session.
+                return Ok(ShareAnswer {
+                    error: Some(ErrorCode::INVALID_REQUEST),
+                    ..ShareAnswer::default()
+                });
+            }
             if let Some(e) = self.session(&ask.member_id, ask.session_epoch) {
                 return Ok(ShareAnswer {
                     error: Some(e),
                     ..ShareAnswer::default()
                 });
             }
-            let acks: Vec<_> = ask.partitions.iter().flat_map(|(_, b)| b.clone()).collect();
             let ack_error = self.apply(&acks);
             let (records, acquired) = self.acquire(ask.max_records as usize);
             if acquired.is_empty() {
@@ -241,7 +260,12 @@ fn consumer_with(sim: &Arc<Sim>, b: ShareConsumerBuilder) -> ShareConsumer {
         .fetch_max_wait(Duration::from_millis(100))
         .build_config()
         .unwrap();
-    let c = ShareConsumer::with_wire(sim.clone(), config, &tokio::runtime::Handle::current());
+    let c = ShareConsumer::with_wire(
+        sim.clone(),
+        config,
+        &tokio::runtime::Handle::current(),
+        super::retry::Retry::default(),
+    );
     c.subscribe(["t"]).unwrap();
     c
 }

@@ -9,7 +9,7 @@
 //! `group.share.delivery.count.limit` deliveries the broker archives them.
 //!
 //! Inside: `membership.rs` (ShareGroupHeartbeat), `session.rs` (share session epochs
-//! per broker), `acks.rs` (held records and pending acknowledgements), `state.rs`
+//! per broker), `retry.rs` (backoff of failing brokers, pacing of route lookups), `acks.rs` (held records and pending acknowledgements), `state.rs`
 //! (applying answers), `driver.rs` (tasks), `exchange.rs` (message-neutral requests and
 //! the seam to the wire), `wire.rs` (the protocol messages).
 
@@ -19,10 +19,13 @@ mod consumer;
 mod driver;
 mod exchange;
 #[cfg(test)]
+mod failover_tests;
+#[cfg(test)]
 mod handle_tests;
 mod membership;
 mod properties;
 mod record;
+mod retry;
 mod session;
 mod state;
 mod wire;

@@ -4,7 +4,9 @@
 //! (`ForgottenTopicsData`); epoch -1 closes it, releasing what the member still holds
 //! there. One request per session is out at a time (the caller's per-broker turn). A
 //! request that fails without an answer, or an answer SHARE_SESSION_NOT_FOUND /
-//! INVALID_SHARE_SESSION_EPOCH, starts a new session (epoch 0) on the next request.
+//! INVALID_SHARE_SESSION_EPOCH / SHARE_SESSION_LIMIT_REACHED, starts a new session
+//! (epoch 0) on the next request; a ShareFetch that opens one carries no
+//! acknowledgements (the broker refuses them there).
 
 use std::collections::BTreeSet;
 
@@ -91,7 +93,7 @@ impl ShareSession {
     pub(crate) fn on_failure(&mut self, code: Option<ErrorCode>) -> bool {
         let gone = match code {
             None => true,
-            Some(c) => matches!(c.code(), 122 | 123) || c == ErrorCode::UNKNOWN_MEMBER_ID,
+            Some(c) => is_session_error(c) || c == ErrorCode::UNKNOWN_MEMBER_ID,
         };
         if gone {
             self.reset();
@@ -104,6 +106,13 @@ impl ShareSession {
         self.epoch = 0;
         self.partitions.clear();
     }
+}
+
+/// Top-level errors that end the share session and nothing else: the next request
+/// opens a new one at once (SHARE_SESSION_NOT_FOUND, INVALID_SHARE_SESSION_EPOCH,
+/// SHARE_SESSION_LIMIT_REACHED, as the Java client).
+pub(crate) fn is_session_error(code: ErrorCode) -> bool {
+    matches!(code.code(), 122 | 123 | 133)
 }
 
 #[cfg(test)]

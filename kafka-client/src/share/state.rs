@@ -16,7 +16,8 @@ use super::builder::ShareConsumerConfig;
 use super::exchange::{AckAsk, Acquired, FetchAsk, PartitionAnswer, ShareAnswer, TopicRoute};
 use super::membership::Membership;
 use super::record::{AcknowledgementCommit, AcknowledgementResults};
-use super::session::{CLOSE_EPOCH, IdPartition, SessionRequest, ShareSession};
+use super::retry::Retry;
+use super::session::{CLOSE_EPOCH, IdPartition, SessionRequest, ShareSession, is_session_error};
 use crate::consumer::ConsumerRecord;
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
 use crate::records::{DecodeLimits, decode_batches};
@@ -63,8 +64,14 @@ pub(crate) struct State {
     pub lock: Duration,
     /// Routes of the subscribed topics, by topic id.
     pub routes: BTreeMap<Uuid, TopicRoute>,
-    /// Some assigned partition has no known route or leader.
+    /// Some assigned partition has no known route or leader, or its leader may have
+    /// moved (a stale-metadata error, a broker that did not answer).
     pub routes_stale: bool,
+    /// Partitions whose leader refused them as stale (NOT_LEADER_OR_FOLLOWER, ...):
+    /// left out of fetches until the routes are looked up again.
+    pub parked: BTreeSet<IdPartition>,
+    /// Backoffs of failing brokers and the pacing of route lookups.
+    pub retry: Retry,
 }
 
 impl State {
@@ -81,7 +88,28 @@ impl State {
             lock: DEFAULT_LOCK,
             routes: BTreeMap::new(),
             routes_stale: false,
+            parked: BTreeSet::new(),
+            retry: Retry::default(),
         }
+    }
+
+    /// New routes, looked up from a broker when `refreshed` (then they are fresh and
+    /// parked partitions are fetched again), or read from the client's cache.
+    pub(crate) fn set_routes(&mut self, routes: Vec<TopicRoute>, refreshed: bool, now: Instant) {
+        self.routes = routes.into_iter().map(|r| (r.id, r)).collect();
+        if refreshed {
+            self.routes_stale = false;
+            self.parked.clear();
+            self.retry.routes_refreshed(now);
+        }
+    }
+
+    /// When the heartbeat loop should look the routes up (`None`: they are not stale).
+    pub(crate) fn routes_due(&self) -> Option<Instant> {
+        if !self.routes_stale {
+            return None;
+        }
+        Some(self.retry.routes_due().unwrap_or_else(Instant::now))
     }
 
     /// The name of topic `id`, when known.
@@ -106,6 +134,9 @@ impl State {
                 continue;
             };
             for p in parts {
+                if self.parked.contains(&(*id, *p)) {
+                    continue;
+                }
                 match route.leaders.get(p) {
                     Some(leader) => {
                         out.entry(*leader).or_default().insert((*id, *p));
@@ -153,11 +184,17 @@ impl State {
         wanted: &BTreeSet<IdPartition>,
         cfg: &ShareConsumerConfig,
     ) -> Option<(FetchAsk, Planned)> {
-        if self.busy.contains(&broker) {
+        if self.busy.contains(&broker) || !self.retry.ready(broker, Instant::now()) {
             return None;
         }
         let session = self.sessions.entry(broker).or_default().next_fetch(wanted);
-        let (acks, taken, renew) = self.take_acks(broker);
+        // A ShareFetch that opens a session may not carry acknowledgements (the broker
+        // refuses the whole request, INVALID_REQUEST): they wait for the next one.
+        let (acks, taken, renew) = if session.epoch == 0 {
+            (Vec::new(), Vec::new(), false)
+        } else {
+            self.take_acks(broker)
+        };
         let mut partitions: BTreeMap<IdPartition, Vec<super::acks::AckBatch>> =
             session.added.iter().map(|p| (*p, Vec::new())).collect();
         for (id, batches) in acks {
@@ -302,8 +339,17 @@ impl State {
                 if session.epoch == CLOSE_EPOCH || gone {
                     self.sessions.entry(broker).or_default().reset();
                 }
-                if error.is_stale_metadata() || code == Some(ErrorCode::NOT_LEADER_OR_FOLLOWER) {
+                // No answer (the broker died, the connection broke, the request timed
+                // out): the partitions it led may have moved, as after a stale-metadata
+                // error. The routes are looked up again and the broker is given a rest:
+                // its session is gone, the next request opens a new one, wherever the
+                // leaders are then.
+                if code.is_none() || error.is_stale_metadata() {
                     self.routes_stale = true;
+                }
+                if !code.is_some_and(is_session_error) {
+                    let until = self.retry.failed(broker, now);
+                    tracing::debug!(broker, ?until, "share requests to the broker back off");
                 }
                 for (tp, t) in acks {
                     self.ledger.answered(&tp, &t, false, now, self.lock);
@@ -324,6 +370,7 @@ impl State {
             .entry(broker)
             .or_default()
             .on_success(&session);
+        self.retry.succeeded(broker);
         if let Some(ms) = answer.lock_timeout_ms.filter(|ms| *ms > 0) {
             self.lock = Duration::from_millis(ms as u64);
         }
@@ -358,23 +405,37 @@ impl State {
         if api == ApiKey::ShareFetch {
             let mut parts: Vec<(TopicPartition, PartitionAnswer)> = by_tp.into_iter().collect();
             parts.sort_by(|a, b| a.0.cmp(&b.0));
+            let (mut failed, mut fine) = (0, 0);
             for (tp, p) in parts {
                 if let Some(code) = p.error {
-                    tracing::debug!(%tp, error = %code, "share fetch partition error");
+                    tracing::debug!(%tp, broker, error = %code, "share fetch partition error");
+                    failed += 1;
                     if matches!(
                         code,
                         ErrorCode::NOT_LEADER_OR_FOLLOWER
                             | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
                             | ErrorCode::FENCED_LEADER_EPOCH
+                            | ErrorCode::UNKNOWN_LEADER_EPOCH
+                            | ErrorCode::LEADER_NOT_AVAILABLE
                             | ErrorCode::UNKNOWN_TOPIC_ID
                     ) {
+                        // Not fetched from this broker again before the routes are
+                        // looked up (the leader moved, or the topic is gone).
                         self.routes_stale = true;
+                        self.parked.insert(p.id);
                     }
                     continue;
                 }
+                fine += 1;
                 if !p.acquired.is_empty() {
                     self.take_acquired(&tp, p, now, check_crcs);
                 }
+            }
+            if failed > 0 && fine == 0 {
+                // Every partition failed (a share partition still loading its state on
+                // a new leader, a coordinator moving): an immediate retry would fail
+                // the same way.
+                self.retry.failed(broker, now);
             }
         }
         results
