@@ -31,11 +31,13 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, StrBytes};
 use tokio::net::TcpListener;
 
+mod classic_api;
 mod group_api;
 
 use crate::coordinator;
 use crate::faults::{Api, Fault, Faults};
 use crate::groups::GroupTimes;
+use crate::groups::classic::ClassicGroup;
 use crate::groups::consumer::ConsumerGroup;
 use crate::groups::share::ShareGroup;
 use crate::log::PartitionLog;
@@ -167,12 +169,16 @@ impl ClusterBuilder {
             nodes,
             state: Mutex::new(state),
             faults: Mutex::new(Faults::default()),
+            group_changed: tokio::sync::Notify::new(),
         });
         for (i, listener) in listeners.into_iter().enumerate() {
             let node = i as i32 + 1;
             let port = inner.nodes[i].port;
             let handler_inner = inner.clone();
-            let handler: Handler = Arc::new(move |req: &Req| handler_inner.handle(node, req));
+            let handler: Handler = Arc::new(move |req: Req| {
+                let inner = handler_inner.clone();
+                Box::pin(async move { inner.handle(node, &req).await })
+            });
             let accept_inner = inner.clone();
             tokio::spawn(async move {
                 while let Ok((sock, _)) = listener.accept().await {
@@ -382,6 +388,8 @@ struct Inner {
     nodes: Vec<Node>,
     state: Mutex<State>,
     faults: Mutex<Faults>,
+    /// Woken whenever a classic group changes (JoinGroup and SyncGroup wait on it).
+    group_changed: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -408,6 +416,7 @@ struct State {
     next_producer_id: i64,
     next_topic_id: u64,
     times: GroupTimes,
+    classic_groups: HashMap<String, ClassicGroup>,
     consumer_groups: HashMap<String, ConsumerGroup>,
     share_groups: HashMap<String, ShareGroup>,
 }
@@ -510,7 +519,7 @@ impl Inner {
     }
 
     /// Broker `node`'s answer to one request (`None`: close the connection).
-    fn handle(&self, node: i32, req: &Req) -> Option<(Vec<u8>, Duration)> {
+    async fn handle(&self, node: i32, req: &Req) -> Option<(Vec<u8>, Duration)> {
         if !self.alive(node) {
             return None;
         }
@@ -518,8 +527,17 @@ impl Inner {
         match fault {
             Some(Fault::Drop) => None,
             Some(Fault::Error(code)) => Some((self.error(req, code)?, Duration::ZERO)),
-            Some(Fault::Delay(d)) => Some((self.answer(node, req)?, d)),
-            None => Some((self.answer(node, req)?, Duration::ZERO)),
+            Some(Fault::Delay(d)) => Some((self.answer(node, req).await?, d)),
+            None => Some((self.answer(node, req).await?, Duration::ZERO)),
+        }
+    }
+
+    /// The answer, once it is ready (JoinGroup and SyncGroup wait for the group).
+    async fn answer(&self, node: i32, req: &Req) -> Option<Vec<u8>> {
+        match req.api {
+            ApiKey::JoinGroup => self.join_group(req).await,
+            ApiKey::SyncGroup => self.sync_group(req).await,
+            _ => self.answer_now(node, req),
         }
     }
 
@@ -559,7 +577,7 @@ impl Inner {
         }
     }
 
-    fn answer(&self, node: i32, req: &Req) -> Option<Vec<u8>> {
+    fn answer_now(&self, node: i32, req: &Req) -> Option<Vec<u8>> {
         let body = &mut req.body.clone();
         let v = req.version;
         Some(match req.api {
@@ -613,6 +631,8 @@ impl Inner {
                 self.end_txn(&r);
                 coordinator::answer(req, 0)?
             }
+            ApiKey::Heartbeat => self.classic_heartbeat(req)?,
+            ApiKey::LeaveGroup => self.leave_group(req)?,
             ApiKey::ConsumerGroupHeartbeat => self.consumer_group_heartbeat(req)?,
             ApiKey::ShareGroupHeartbeat => self.share_group_heartbeat(req)?,
             ApiKey::ShareFetch => self.share_fetch(node, req)?,

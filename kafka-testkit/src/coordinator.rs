@@ -213,6 +213,14 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
     })
 }
 
+/// An OffsetFetch's group: its id, the topics and partitions asked for (`None`: all),
+/// and the member asking (id, epoch).
+type AskedGroup = (
+    String,
+    Option<Vec<(String, Vec<i32>)>>,
+    Option<(String, i32)>,
+);
+
 /// A group's committed offsets: (topic, partition) → offset.
 pub type GroupOffsets = BTreeMap<(String, i32), i64>;
 
@@ -227,11 +235,7 @@ pub fn offset_fetch_answer(
     mut offsets: impl FnMut(&str, Option<(&str, i32)>) -> Result<GroupOffsets, i16>,
 ) -> OffsetFetchResponse {
     // (asked topics or None for all) per group, with the member.
-    let groups: Vec<(
-        String,
-        Option<Vec<(String, Vec<i32>)>>,
-        Option<(String, i32)>,
-    )> = if version >= 8 {
+    let groups: Vec<AskedGroup> = if version >= 8 {
         r.groups
             .iter()
             .map(|g| {

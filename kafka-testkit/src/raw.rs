@@ -110,11 +110,9 @@ impl FakeBroker {
     pub async fn start(script: Script) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
-        let handler: Handler = Arc::new(move |req: &Req| {
-            Some((
-                script(req).unwrap_or_else(|| default_answer(req)),
-                Duration::ZERO,
-            ))
+        let handler: Handler = Arc::new(move |req: Req| {
+            let out = script(&req).unwrap_or_else(|| default_answer(&req));
+            Box::pin(async move { Some((out, Duration::ZERO)) })
         });
         tokio::spawn(async move {
             while let Ok((sock, _)) = listener.accept().await {

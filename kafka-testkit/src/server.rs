@@ -1,6 +1,8 @@
 //! The connection loop both fake brokers share: read a frame, decode its header, ask
 //! the handler, write the answer.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +14,12 @@ use tokio::net::TcpStream;
 
 use crate::raw::{Req, parse_request};
 
-/// Answers a request: the whole response frame and how long to wait before writing it,
-/// or `None` to close the connection.
-pub(crate) type Handler = Arc<dyn Fn(&Req) -> Option<(Vec<u8>, Duration)> + Send + Sync>;
+/// What a handler answers, when it is ready: the whole response frame and how long to
+/// wait before writing it, or `None` to close the connection.
+pub(crate) type Answer = Pin<Box<dyn Future<Output = Option<(Vec<u8>, Duration)>> + Send>>;
+
+/// Answers a request (a group coordinator's JoinGroup waits for the other members).
+pub(crate) type Handler = Arc<dyn Fn(Req) -> Answer + Send + Sync>;
 
 /// Largest request frame accepted; a longer one closes the connection.
 const MAX_FRAME: i32 = 100 * 1024 * 1024;
@@ -40,13 +45,14 @@ pub(crate) async fn serve(mut sock: TcpStream, port: u16, handler: Handler) {
             && ProduceRequest::decode(&mut req.body.clone(), req.version)
                 .map(|p| p.acks == 0)
                 .unwrap_or(false);
-        let Some((out, delay)) = handler(&req) else {
+        let api = req.api;
+        let Some((out, delay)) = handler(req).await else {
             return;
         };
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        if matches!(req.api, ApiKey::Fetch | ApiKey::ShareFetch) && out.len() < 200 {
+        if matches!(api, ApiKey::Fetch | ApiKey::ShareFetch) && out.len() < 200 {
             // Empty fetches: behave like a long poll instead of spinning.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -26,10 +26,14 @@ async fn produce(cluster: &Cluster, topic: &str, n: usize) {
 }
 
 fn member(cluster: &Cluster, group: &str) -> Consumer {
+    member_with(cluster, group, GroupProtocol::Consumer)
+}
+
+fn member_with(cluster: &Cluster, group: &str, protocol: GroupProtocol) -> Consumer {
     let c = Consumer::builder()
         .bootstrap_servers([cluster.bootstrap_servers()])
         .group_id(group)
-        .group_protocol(GroupProtocol::Consumer)
+        .group_protocol(protocol)
         .auto_offset_reset(AutoOffsetReset::Earliest)
         .fetch_max_wait(Duration::from_millis(50))
         .build()
@@ -111,6 +115,49 @@ async fn kip848_members_get_disjoint_complete_assignments_and_rebalance_on_join_
         .map(|p| cluster.committed_offset("g", "t", p).unwrap_or(0))
         .sum();
     assert_eq!(committed, 12);
+    a.close().await.unwrap();
+    c.close().await.unwrap();
+    assert!(cluster.group_assignment("g").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classic_members_get_disjoint_complete_assignments_and_rebalance_on_join_and_leave() {
+    let cluster = Cluster::builder().topic("t", 6).start().await.unwrap();
+    let classic = |g: &str| member_with(&cluster, g, GroupProtocol::Classic);
+    let (a, b) = (classic("g"), classic("g"));
+    let two = settle(&[&a, &b], 6, Duration::from_secs(30)).await;
+    assert_eq!((two[0].len(), two[1].len()), (3, 3));
+    let c = classic("g");
+    let three = settle(&[&a, &b, &c], 6, Duration::from_secs(30)).await;
+    assert!(three.iter().all(|s| s.len() == 2), "{three:?}");
+    let view = cluster.group_assignment("g");
+    assert_eq!(view.len(), 3, "{view:?}");
+    assert_eq!(view.values().map(BTreeSet::len).sum::<usize>(), 6);
+    b.close().await.unwrap();
+    let after = settle(&[&a, &c], 6, Duration::from_secs(30)).await;
+    assert_eq!((after[0].len(), after[1].len()), (3, 3));
+    // Commits from members of the current generation are stored.
+    produce(&cluster, "t", 6).await;
+    let mut seen = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while seen < 6 && tokio::time::Instant::now() < deadline {
+        for m in [&a, &c] {
+            seen += m
+                .poll(Duration::from_millis(50))
+                .await
+                .unwrap()
+                .into_parts()
+                .0
+                .len();
+        }
+    }
+    assert_eq!(seen, 6);
+    a.commit().await.unwrap();
+    c.commit().await.unwrap();
+    let committed: i64 = (0..6)
+        .map(|p| cluster.committed_offset("g", "t", p).unwrap_or(0))
+        .sum();
+    assert_eq!(committed, 6);
     a.close().await.unwrap();
     c.close().await.unwrap();
     assert!(cluster.group_assignment("g").is_empty());

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kafka_client::Uuid;
+use kafka_client::lowlevel::consumer_protocol;
 use kafka_client::lowlevel::protocol_gen::share_acknowledge_response::{
     PartitionData as AckPartition, ShareAcknowledgeTopicResponse,
 };
@@ -35,6 +36,9 @@ use crate::log::PartitionLog;
 use crate::raw::{Req, frame};
 
 const UNKNOWN_TOPIC_ID: i16 = 100;
+
+/// One acknowledgement batch: first offset, last offset, acknowledge types.
+type AckBatch = (i64, i64, Vec<i8>);
 
 fn s(v: String) -> StrBytes {
     StrBytes::from_string(v)
@@ -70,6 +74,11 @@ impl State {
         epoch: i32,
     ) -> Result<(), i16> {
         let topics = self.topics_view();
+        if let Some(g) = self.classic_groups.get_mut(group)
+            && !g.is_empty()
+        {
+            return g.validate_commit(member, epoch, Instant::now());
+        }
         match self.consumer_groups.get_mut(group) {
             Some(g) if !g.is_empty() || !member.is_empty() => {
                 g.validate_member(member, epoch, Instant::now(), &topics)
@@ -182,7 +191,7 @@ impl Inner {
             .iter()
             .flat_map(|t| t.partitions.iter().map(|p| (t.topic_id, *p)))
             .collect();
-        let acks: Vec<(IdPartition, Vec<(i64, i64, Vec<i8>)>)> = r
+        let acks: Vec<(IdPartition, Vec<AckBatch>)> = r
             .topics
             .iter()
             .flat_map(|t| {
@@ -330,7 +339,7 @@ impl Inner {
         for t in &r.topics {
             for p in &t.partitions {
                 let tp = (t.topic_id, p.partition_index);
-                let batches: Vec<(i64, i64, Vec<i8>)> = p
+                let batches: Vec<AckBatch> = p
                     .acknowledgement_batches
                     .iter()
                     .map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone()))
@@ -406,11 +415,28 @@ pub(super) fn named(a: &Assignment, names: &HashMap<Uuid, String>) -> BTreeSet<(
 }
 
 impl State {
-    /// The current assignment of each member of a KIP-848 or share group.
+    /// The current assignment of each member of a classic, KIP-848 or share group.
     pub(super) fn group_assignment(
         &self,
         group: &str,
     ) -> BTreeMap<String, BTreeSet<(String, i32)>> {
+        if let Some(g) = self.classic_groups.get(group).filter(|g| !g.is_empty()) {
+            return g
+                .assignments()
+                .into_iter()
+                .map(|(m, bytes)| {
+                    let parts = consumer_protocol::decode_assignment(bytes)
+                        .map(|a| {
+                            a.partitions
+                                .into_iter()
+                                .map(|tp| (tp.topic, tp.partition))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (m, parts)
+                })
+                .collect();
+        }
         let names = self.by_id();
         let raw = self
             .consumer_groups

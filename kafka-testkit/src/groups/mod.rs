@@ -1,9 +1,10 @@
-//! The group coordinator's state machines, sans I/O: KIP-848 consumer groups
-//! ([`consumer`]), share groups ([`share`]) and the server-side assignors
+//! The group coordinator's state machines, sans I/O: classic groups ([`classic`]),
+//! KIP-848 consumer groups ([`consumer`]), share groups ([`share`]) and the server-side assignors
 //! ([`assignor`]). The cluster (`cluster.rs`) decodes requests, passes the time in and
 //! encodes the answers.
 
 pub(crate) mod assignor;
+pub(crate) mod classic;
 pub(crate) mod consumer;
 pub(crate) mod share;
 
