@@ -413,3 +413,40 @@ async fn admin_writes_dropped_at_every_poll_point() {
         admin.delete_topics([&deleted], DeleteTopicsOptions::default())
     );
 }
+
+/// `Admin::close` dropped at every poll point (an admin that built its client, so the
+/// close sends the terminating telemetry push and closes the client): the client is
+/// left open when dropped, the next close closes it, and later calls fail with `Closed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_close_dropped_at_every_poll_point() {
+    let bootstrap = kafka_testbed::shared_cluster().bootstrap_servers();
+    sweep(
+        "Admin::close",
+        "own client, after a call",
+        async |k| {
+            let builder = kafka_client::Client::builder().bootstrap_servers([bootstrap.as_str()]);
+            let admin = Admin::from_client_config(builder).expect("admin");
+            admin
+                .describe_cluster(DescribeClusterOptions::default())
+                .await
+                .expect("describe_cluster");
+            let done = within(k, admin.close(Duration::from_secs(5))).await;
+            if done.is_none() {
+                let open = admin.list_topics(ListTopicsOptions::default()).await;
+                assert!(
+                    open.is_ok(),
+                    "a dropped close left the client open: {open:?}"
+                );
+                admin.close(Duration::from_secs(5)).await;
+            }
+            let after = admin.list_topics(ListTopicsOptions::default()).await;
+            assert!(
+                matches!(after, Err(kafka_client::Error::Closed)),
+                "{after:?}"
+            );
+            done
+        },
+        async |_| {},
+    )
+    .await;
+}

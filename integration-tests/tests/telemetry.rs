@@ -3,8 +3,9 @@
 //! TelemetryRecorder.java`, compiled here with `javac` against the broker's classpath
 //! and listed in `metric.reporters`) that decodes every push with the broker's own OTLP
 //! classes and writes down what arrived. The producer's pushes carry exactly the
-//! subscribed metrics, with the right values, and a terminating push on close; a client
-//! with `enable.metrics.push=false` pushes nothing.
+//! subscribed metrics, with the right values, and a terminating push on close (as does
+//! an admin client on `Admin::close`); a client with `enable.metrics.push=false` pushes
+//! nothing.
 
 mod common;
 
@@ -138,6 +139,18 @@ async fn telemetry_pushes_the_subscribed_metrics_to_the_broker() {
     };
     let pushing = producer("pushing", true);
     let silent = producer("silent", false);
+    // An admin client that built its own client pushes too, and ends with a
+    // terminating push on `Admin::close`.
+    let own_admin = kafka_admin::Admin::from_client_config(
+        kafka_client::Client::builder()
+            .bootstrap_servers([b.as_str()])
+            .client_id("admin-pushing"),
+    )
+    .unwrap();
+    own_admin
+        .list_topics(kafka_admin::ListTopicsOptions::default())
+        .await
+        .unwrap();
     for p in [&pushing, &silent] {
         let mut acks = Vec::new();
         for i in 0..10 {
@@ -164,6 +177,16 @@ async fn telemetry_pushes_the_subscribed_metrics_to_the_broker() {
     }
     pushing.close(Duration::from_secs(10)).await.unwrap();
     silent.close(Duration::from_secs(10)).await.unwrap();
+    own_admin.close(Duration::from_secs(10)).await;
+    assert!(
+        matches!(
+            own_admin
+                .list_topics(kafka_admin::ListTopicsOptions::default())
+                .await,
+            Err(kafka_client::Error::Closed)
+        ),
+        "Admin::close closes the client it built"
+    );
 
     let (pushes, metrics) = read(&file);
     println!("{} pushes, e.g. {:?}", pushes.len(), pushes.first());
@@ -181,6 +204,16 @@ async fn telemetry_pushes_the_subscribed_metrics_to_the_broker() {
             .filter(|p| p.contains("terminating=true"))
             .count(),
         1
+    );
+    let admin_pushes: Vec<&String> = pushes
+        .iter()
+        .filter(|p| p.contains("client=admin-pushing "))
+        .collect();
+    assert!(
+        admin_pushes
+            .last()
+            .is_some_and(|p| p.contains("terminating=true")),
+        "the admin client's last push on close is terminating: {admin_pushes:?}"
     );
     let instance = field(ours[0], "instance");
     assert!(

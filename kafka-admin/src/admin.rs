@@ -12,26 +12,52 @@ use kafka_protocol::protocol::{Request, StrBytes};
 #[derive(Clone, Debug)]
 pub struct Admin {
     pub(crate) client: Client,
+    /// The admin client built its [`Client`] (not one shared with others): closing the
+    /// admin closes it, after the terminating telemetry push (KIP-714).
+    owns_client: bool,
 }
 
 impl Admin {
-    /// An admin client over an existing [`Client`].
+    /// An admin client over an existing [`Client`] (which [`Admin::close`] leaves open).
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            owns_client: false,
+        }
     }
 
     /// An admin client for a comma-separated bootstrap list, with default settings.
     pub fn connect(bootstrap_servers: &str) -> Result<Self> {
-        Ok(Self::new(
-            Client::builder()
-                .bootstrap_servers([bootstrap_servers])
-                .build()?,
-        ))
+        Self::from_client_config(Client::builder().bootstrap_servers([bootstrap_servers]))
+    }
+
+    /// An admin client with its own [`Client`] built from `config` (which
+    /// [`Admin::close`] closes).
+    pub fn from_client_config(config: kafka_client::ClientBuilder) -> Result<Self> {
+        Ok(Self {
+            client: config.build()?,
+            owns_client: true,
+        })
     }
 
     /// The underlying client.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Closes the admin client. One that built its own client ([`Admin::connect`],
+    /// [`Admin::from_client_config`]) sends its last, terminating telemetry push
+    /// (KIP-714), waiting at most `timeout`, then closes the client: later calls on any
+    /// clone fail with `Error::Closed`. One over a shared client ([`Admin::new`]) leaves
+    /// the client, and its telemetry, to its other users.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: dropped during the terminating push, the push still goes out (its
+    /// task runs on) and the client is left open; a later `close` closes it.
+    pub async fn close(&self, timeout: Duration) {
+        if self.owns_client {
+            self.client.close_with_timeout(timeout).await;
+        }
     }
 }
 

@@ -83,8 +83,10 @@ impl Admin {
     ) -> Result<ClusterDescription> {
         let mut clock = RetryClock::new(&self.client, "DescribeCluster", options.timeout);
         loop {
-            match self.describe_cluster_once(&options).await {
-                Err(Error::UnsupportedVersion { .. }) => return self.cluster_from_metadata().await,
+            match clock.bound(self.describe_cluster_once(&options)).await {
+                Err(Error::UnsupportedVersion { .. }) => {
+                    return clock.bound(self.cluster_from_metadata()).await;
+                }
                 Err(e) => clock.retry_after(e).await?,
                 Ok(d) => return Ok(d),
             }

@@ -5,12 +5,16 @@
 //! up again) with backoff until the call's deadline.
 //!
 //! Every item ends with a result: one the broker did not mention is a protocol error, and
-//! one still pending at the deadline gets the deadline error.
+//! one still pending at the deadline gets the deadline error. Lookups and sends are
+//! attempts bounded by the call's deadline (`RetryClock::bound`): a bootstrap, Metadata
+//! refresh, connect or answer still pending then is dropped, never waited out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::types::TopicPartition;
 use kafka_client::lowlevel::{
@@ -36,6 +40,9 @@ pub(crate) struct Call<'a> {
     operation: &'static str,
     api: ApiKey,
     timeout: Duration,
+    /// The call's deadline, fixed when it is made: a first step before [`Call::run`]
+    /// ([`Call::bound`]) and the run share it.
+    deadline: Instant,
     kind: ConnectionKind,
     retry: fn(&Error) -> bool,
 }
@@ -90,6 +97,7 @@ impl<'a> Call<'a> {
             operation,
             api,
             timeout,
+            deadline: Instant::now() + timeout,
             kind: ConnectionKind::General,
             retry: retry_leader_errors,
         }
@@ -136,6 +144,18 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// A retry clock for what is left of the call's time.
+    fn clock(&self) -> RetryClock {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        RetryClock::new(self.client, self.operation, left.min(self.timeout))
+    }
+
+    /// Runs a first step of the call (the Metadata request that lists the brokers to
+    /// ask) bounded by the call's deadline, which [`Call::run`] then shares.
+    pub(crate) async fn bound<T>(&self, step: impl Future<Output = Result<T>>) -> Result<T> {
+        self.clock().bound(step).await
+    }
+
     async fn connect(&self, target: Target) -> Result<Connection> {
         match target {
             Target::Broker(id) => self.client.connection(id, self.kind).await,
@@ -170,12 +190,12 @@ impl<'a> Call<'a> {
     {
         let mut pending = items;
         let mut results = BTreeMap::new();
-        let mut clock = RetryClock::new(self.client, self.operation, self.timeout);
+        let mut clock = self.clock();
         while !pending.is_empty() {
             let mut last: Option<Error> = None;
             let mut round = std::mem::take(&mut pending);
             let mut batches: Vec<(Target, Vec<(K, T)>)> = Vec::new();
-            match lookup(round.keys().cloned().collect()).await {
+            match clock.bound(lookup(round.keys().cloned().collect())).await {
                 Err(e) if e.is_retriable() || e.is_stale_metadata() => {
                     pending = std::mem::take(&mut round);
                     last = Some(e);
@@ -209,8 +229,8 @@ impl<'a> Call<'a> {
                 results.insert(k, Err(e));
             }
             let answers = futures::future::join_all(batches.iter().map(|(target, batch)| {
-                let send = &send;
-                async move { send(self.connect(*target).await?, batch.clone()).await }
+                let (send, clock) = (&send, &clock);
+                clock.bound(async move { send(self.connect(*target).await?, batch.clone()).await })
             }))
             .await;
             for ((_, batch), answer) in batches.into_iter().zip(answers) {

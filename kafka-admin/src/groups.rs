@@ -135,14 +135,6 @@ impl Admin {
         &self,
         options: ListGroupsOptions,
     ) -> Result<BTreeMap<String, GroupListing>> {
-        let brokers: BTreeMap<i32, ()> = self
-            .client
-            .metadata()
-            .await?
-            .brokers
-            .keys()
-            .map(|id| (*id, ()))
-            .collect();
         let call = Call::new(
             &self.client,
             "ListGroups",
@@ -150,6 +142,13 @@ impl Admin {
             options.timeout,
         )
         .retry(retry_coordinator_errors);
+        let brokers: BTreeMap<i32, ()> = call
+            .bound(self.client.metadata())
+            .await?
+            .brokers
+            .keys()
+            .map(|id| (*id, ()))
+            .collect();
         let options = &options;
         let per_broker = call
             .run(

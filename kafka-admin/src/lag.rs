@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kafka_client::Result;
+use kafka_client::lowlevel::RetryClock;
 
 use crate::admin::Admin;
 use crate::group_offsets::{ListGroupOffsetsOptions, PartitionResults};
@@ -74,6 +75,16 @@ impl Admin {
         &self,
         group: &str,
         options: GroupLagOptions,
+    ) -> Result<PartitionResults<PartitionLag>> {
+        // One deadline for the three calls: each one's clock ends by it.
+        let clock = RetryClock::new(&self.client, "ConsumerGroupLag", options.timeout);
+        clock.bound(self.lag_of(group, &options)).await
+    }
+
+    async fn lag_of(
+        &self,
+        group: &str,
+        options: &GroupLagOptions,
     ) -> Result<PartitionResults<PartitionLag>> {
         let described = self
             .describe_consumer_groups([group], GroupsOptions::default().timeout(options.timeout))

@@ -244,7 +244,10 @@ impl Admin {
                 .with_topics(pending.values().map(NewTopic::to_wire).collect())
                 .with_timeout_ms(timeout_ms)
                 .with_validate_only(options.validate_only);
-            let resp = match self.client.send(Target::Controller, &req).await {
+            let resp = match clock
+                .bound(self.client.send(Target::Controller, &req))
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => {
                     clock.retry_after(e).await?;
@@ -325,7 +328,10 @@ impl Admin {
                 )
                 .with_topic_names(pending.iter().map(|n| wire_name(n)).collect())
                 .with_timeout_ms(timeout_ms);
-            let resp = match self.client.send(Target::Controller, &req).await {
+            let resp = match clock
+                .bound(self.client.send(Target::Controller, &req))
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => {
                     clock.retry_after(e).await?;
@@ -463,7 +469,7 @@ impl Admin {
         let mut clock = RetryClock::new(&self.client, "DescribeTopics", options.timeout);
         while !pending.is_empty() {
             let names: Vec<&str> = pending.iter().map(String::as_str).collect();
-            let meta = match self.client.refresh_topics(&names).await {
+            let meta = match clock.bound(self.client.refresh_topics(&names)).await {
                 Ok(m) => m,
                 Err(e) => {
                     clock.retry_after(e).await?;

@@ -104,11 +104,11 @@ impl Admin {
         options: TransactionsOptions,
     ) -> Result<BTreeMap<i32, Result<Vec<TransactionListing>>>> {
         let api = ApiKey::ListTransactions;
-        let meta = self.client.metadata().await?;
-        let items: BTreeMap<i32, ()> = meta.brokers.keys().map(|b| (*b, ())).collect();
-        let filter = &filter;
         let call = Call::new(&self.client, "ListTransactions", api, options.timeout)
             .retry(retry_transient_errors);
+        let meta = call.bound(self.client.metadata()).await?;
+        let items: BTreeMap<i32, ()> = meta.brokers.keys().map(|b| (*b, ())).collect();
+        let filter = &filter;
         Ok(call
             .run(
                 items,

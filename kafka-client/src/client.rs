@@ -406,8 +406,18 @@ impl Client {
         }
     }
 
+    /// Closes the client as [`Client::close`] does, after its last, terminating
+    /// telemetry push (KIP-714), which waits at most `timeout`. Close this way a client
+    /// nothing else shares; a producer or consumer that built its own client does it
+    /// when it closes.
+    pub async fn close_with_timeout(&self, timeout: Duration) {
+        self.end_metrics_push(timeout).await;
+        self.close();
+    }
+
     /// Closes the client: open connections end once their in-flight requests finish, and
-    /// later calls fail with [`Error::Closed`].
+    /// later calls fail with [`Error::Closed`]. No terminating telemetry push is sent
+    /// (see [`Client::close_with_timeout`]).
     pub fn close(&self) {
         self.inner.metrics_push.close_now();
         self.inner.closed.store(true, Ordering::Release);
@@ -422,8 +432,11 @@ impl Client {
     ) -> Result<kafka_protocol::messages::MetadataResponse> {
         self.check_open()?;
         let cfg = &self.inner.config;
-        let timeout = cfg.api_timeout;
-        let deadline = Instant::now() + timeout;
+        let started = Instant::now();
+        // Its own bound (`default.api.timeout.ms`), or the caller's deadline when that
+        // comes first (an admin call's timeout): the wait never outlasts the caller.
+        let (deadline, _) = crate::ops::deadline::earliest(started + cfg.api_timeout);
+        let timeout = deadline.saturating_duration_since(started);
         let req = MetadataRequest::default()
             .with_topics(topics.map(|ts| {
                 ts.iter()
@@ -453,8 +466,7 @@ impl Client {
             let mut complete = true;
             let mut rebootstrap = false;
             for (key, addr) in candidates {
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                if remaining.is_zero() {
+                if Instant::now() >= deadline {
                     complete = false;
                     break;
                 }
@@ -471,7 +483,7 @@ impl Client {
                     self.inner.telemetry.metadata_request();
                     (true, conn.request(&req).await)
                 };
-                let outcome = tokio::time::timeout(remaining, attempt).await;
+                let outcome = tokio::time::timeout_at(deadline, attempt).await;
                 reached |= matches!(outcome, Ok((true, _)) | Err(_));
                 match outcome {
                     Ok((_, Ok(resp))) => match ErrorCode::from_code(resp.error_code) {
@@ -557,14 +569,15 @@ impl Client {
             }
             tokio::time::sleep(wait).await;
         }
-        Err(Error::Bootstrap {
-            attempts: attempts
+        let attempts = match attempts.is_empty() {
+            true => "the deadline came before any attempt".to_string(),
+            false => attempts
                 .into_iter()
                 .map(|(_, m)| m)
                 .collect::<Vec<_>>()
                 .join("; "),
-            timeout,
-        })
+        };
+        Err(Error::Bootstrap { attempts, timeout })
     }
 
     /// Where to send a Metadata request: the known brokers (shuffled, connected ones

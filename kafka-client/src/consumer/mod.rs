@@ -688,8 +688,24 @@ impl Consumer {
         queries: Vec<(TopicPartition, i64)>,
     ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndTimestamp>>> {
         let cfg = self.config();
-        let res = offsets::list_offsets(self.client(), cfg.isolation_level, &queries).await;
-        res.into_iter().map(|(tp, r)| r.map(|v| (tp, v))).collect()
+        let listed = async {
+            let res = offsets::list_offsets(self.client(), cfg.isolation_level, &queries).await;
+            res.into_iter().map(|(tp, r)| r.map(|v| (tp, v))).collect()
+        };
+        self.within_api_timeout("ListOffsets", listed).await
+    }
+
+    /// Runs a lookup within `default.api.timeout.ms`: every wait it starts (bootstrap,
+    /// Metadata, coordinator, connection, answer) ends by then.
+    async fn within_api_timeout<T>(
+        &self,
+        operation: &'static str,
+        f: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let timeout = self.client().config().api_timeout();
+        crate::ops::RetryClock::new(self.client(), operation, timeout)
+            .bound(f)
+            .await
     }
 
     /// For each partition, the first offset whose timestamp is at or after the given one
@@ -845,7 +861,9 @@ impl Consumer {
     {
         let link = self.link()?;
         let who = fetching_member(&self.shared().lock(), &self.shared().config);
-        fetch_committed(&link, who.as_ref(), &tp_list(partitions)).await
+        let tps = tp_list(partitions);
+        let fetched = fetch_committed(&link, who.as_ref(), &tps);
+        self.within_api_timeout("OffsetFetch", fetched).await
     }
 
     fn link(&self) -> Result<Arc<crate::ops::CoordinatorLink>> {

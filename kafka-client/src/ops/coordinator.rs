@@ -174,14 +174,16 @@ impl CoordinatorLink {
             self.client.config().api_timeout(),
         );
         loop {
-            let node = match self.known() {
-                Some(n) => Ok(n),
-                None => self.find().await,
+            let attempt = async {
+                let node = match self.known() {
+                    Some(n) => n,
+                    None => self.find().await?,
+                };
+                self.client
+                    .connection(node, ConnectionKind::Coordinator)
+                    .await
             };
-            let conn = match node {
-                Ok(n) => self.client.connection(n, ConnectionKind::Coordinator).await,
-                Err(e) => Err(e),
-            };
+            let conn = clock.bound(attempt).await;
             match conn {
                 Ok(c) => return Ok(c),
                 Err(e) if e.is_retriable() => {

@@ -10,9 +10,12 @@
 //! - `init_producer_id`: InitProducerId for the idempotent and transactional producer.
 //! - [`offset_fetch`]: OffsetFetch, for the consumer and kafka-admin.
 //! - [`retry`]: [`RetryClock`], the one retry-with-backoff helper with a deadline.
+//! - [`deadline`]: the caller's deadline, which the Metadata wait started on the way
+//!   honours.
 
 pub mod consumer_protocol;
 pub(crate) mod coordinator;
+pub(crate) mod deadline;
 pub mod init_producer_id;
 pub mod list_offsets;
 pub mod offset_fetch;

@@ -531,7 +531,10 @@ impl Producer {
 async fn load_topic(sh: &Arc<Shared>, name: &str, deadline: Instant) -> Result<Arc<TopicEntry>> {
     let mut last: Option<Error> = None;
     for attempt in 0u32.. {
-        match tokio::time::timeout_at(deadline, sh.client.topic(name)).await {
+        // Within the deadline's scope, a Metadata wait (a bootstrap) ends at `max.block`
+        // with what it met, rather than after its own API timeout.
+        let lookup = crate::ops::deadline::within(deadline, sh.client.topic(name));
+        match tokio::time::timeout_at(deadline, lookup).await {
             Ok(Ok(info)) if !info.partitions.is_empty() => return sh.register_topic(&info),
             Ok(Ok(_)) => {
                 last = Some(Error::broker(

@@ -7,11 +7,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_protocol::messages::offset_commit_request::{
-    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-};
-use kafka_protocol::messages::{ApiKey, GroupId, OffsetCommitRequest, TopicName};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{StrBytes, VersionRange};
+use uuid::Uuid;
 
 use tokio::time::Instant;
 
@@ -20,6 +18,9 @@ use crate::error::{Error, ErrorCode, ErrorContext, Result};
 use crate::ops::CoordinatorLink;
 use crate::ops::coordinator::CommitTicket;
 use crate::ops::offset_fetch::{FetchingMember, offset_fetch_on};
+use crate::protocol_gen::offset_commit_request::{
+    OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
 use crate::types::{OffsetAndMetadata, TopicPartition};
 
 /// Who commits: the generation (classic) or member epoch (consumer protocol) and
@@ -153,7 +154,11 @@ async fn commit_once(
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
 ) -> Result<()> {
     let conn = link.connection().await?;
-    let version = conn.negotiate::<OffsetCommitRequest>(VersionRange { min: 2, max: 9 })?;
+    // v10 names topics by id (KIP-516, Kafka 4.4): when the cached metadata knows every
+    // committed topic's id; otherwise by name at v9, as the Java client does.
+    let ids = topic_ids(&link.client, offsets);
+    let max = if ids.is_some() { 10 } else { 9 };
+    let version = conn.negotiate::<OffsetCommitRequest>(VersionRange { min: 2, max })?;
     let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
     for (tp, om) in offsets {
         topics.entry(tp.topic.as_str()).or_default().push(
@@ -168,8 +173,12 @@ async fn commit_once(
                 .with_committed_metadata(Some(str(om.metadata.as_deref().unwrap_or("")))),
         );
     }
+    let id_of = |t: &str| match (&ids, version >= 10) {
+        (Some(ids), true) => ids.get(t).copied().unwrap_or_default(),
+        _ => Uuid::nil(),
+    };
     let req = OffsetCommitRequest::default()
-        .with_group_id(GroupId(str(&link.group_id)))
+        .with_group_id(str(&link.group_id))
         .with_generation_id_or_member_epoch(who.generation)
         .with_member_id(str(&who.member_id))
         .with_group_instance_id(if version >= 7 {
@@ -182,7 +191,8 @@ async fn commit_once(
                 .into_iter()
                 .map(|(t, ps)| {
                     OffsetCommitRequestTopic::default()
-                        .with_name(TopicName(str(t)))
+                        .with_name(str(t))
+                        .with_topic_id(id_of(t))
                         .with_partitions(ps)
                 })
                 .collect(),
@@ -192,13 +202,21 @@ async fn commit_once(
         .await?;
     let mut first: Option<Error> = None;
     for t in &resp.topics {
+        // From v10 the answer names topics by id only.
+        let name = match version >= 10 {
+            true => ids
+                .as_ref()
+                .and_then(|ids| ids.iter().find(|(_, id)| **id == t.topic_id))
+                .map_or_else(|| t.topic_id.to_string(), |(n, _)| n.to_string()),
+            false => t.name.to_string(),
+        };
         for p in &t.partitions {
             let Some(code) = ErrorCode::from_code(p.error_code) else {
                 continue;
             };
             let ctx = ErrorContext::broker(conn.broker_id(), conn.address())
                 .with_api(ApiKey::OffsetCommit)
-                .with_resource(t.name.0.to_string())
+                .with_resource(name.clone())
                 .with_partition(p.partition_index);
             let e = match code {
                 ErrorCode::ILLEGAL_GENERATION
@@ -225,6 +243,22 @@ async fn commit_once(
         None => Ok(()),
         Some(e) => Err(e),
     }
+}
+
+/// The topic id of every topic in `offsets`, from the cached metadata; `None` when one
+/// is not known (not in the cache, or a broker without topic ids).
+fn topic_ids<'a>(
+    client: &crate::Client,
+    offsets: &'a BTreeMap<TopicPartition, OffsetAndMetadata>,
+) -> Option<BTreeMap<&'a str, Uuid>> {
+    let m = client.cached_metadata();
+    offsets
+        .keys()
+        .map(|tp| {
+            let id = m.topic(&tp.topic)?.id;
+            (!id.is_nil()).then_some((tp.topic.as_str(), id))
+        })
+        .collect()
 }
 
 /// The committed offsets of `partitions` (`None`: nothing committed). `who`: the

@@ -1,0 +1,192 @@
+//! The caller's deadline, seen by the waits an operation starts on its way (issue #16,
+//! "a deadline is overshot").
+//!
+//! An operation with a timeout (an admin call, a coordinator lookup) runs its attempts
+//! inside [`within`]; the Metadata wait (bootstrap included) started on the way ends at
+//! that deadline rather than after its own `default.api.timeout.ms`, and reports what it
+//! met so far (each address and its fault), so the caller's deadline error carries the
+//! real cause. Whatever else is in flight at the deadline (a connect, a request) is
+//! cancelled by the caller's bound ([`crate::ops::RetryClock::bound`]): no wait runs past
+//! it. Connections are not closed by a caller giving up: an answer that comes later is
+//! read and dropped.
+//!
+//! The scope is a tokio task-local: it reaches every future polled by the task that set
+//! it (joined futures included), not tasks it spawns.
+
+use std::future::Future;
+
+use tokio::time::Instant;
+
+tokio::task_local! {
+    static DEADLINE: Instant;
+}
+
+/// Runs `fut` with `deadline` as the current deadline (or the current one, when that is
+/// earlier: an inner scope never extends an outer one).
+pub(crate) async fn within<F: Future>(deadline: Instant, fut: F) -> F::Output {
+    let deadline = current().map_or(deadline, |outer| outer.min(deadline));
+    DEADLINE.scope(deadline, fut).await
+}
+
+/// The deadline of the innermost [`within`] scope this task runs in, if any.
+pub(crate) fn current() -> Option<Instant> {
+    DEADLINE.try_with(|d| *d).ok()
+}
+
+/// `own` (an operation's own deadline) or the caller's, whichever comes first; and
+/// whether the caller's is the one that counts.
+pub(crate) fn earliest(own: Instant) -> (Instant, bool) {
+    match current() {
+        Some(caller) if caller < own => (caller, true),
+        _ => (own, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use crate::config::BrokerAddress;
+    use crate::error::Error;
+    use crate::net::{AsyncStream, Dial, DialFuture};
+    use crate::ops::RetryClock;
+    use crate::{Client, lowlevel};
+
+    /// A broker that takes the connection and never says a word (its end is kept open).
+    #[derive(Default)]
+    struct BlackHole(Mutex<Vec<tokio::io::DuplexStream>>);
+
+    impl Dial for BlackHole {
+        fn dial(&self, _addr: &BrokerAddress) -> DialFuture {
+            let (ours, theirs) = tokio::io::duplex(64 * 1024);
+            self.0.lock().unwrap().push(theirs);
+            Box::pin(async move { Ok(Box::new(ours) as Box<dyn AsyncStream>) })
+        }
+    }
+
+    /// Connecting never completes (a SYN into a firewall that drops it).
+    struct NeverConnects;
+
+    impl Dial for NeverConnects {
+        fn dial(&self, _addr: &BrokerAddress) -> DialFuture {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    /// A client with the Java defaults' long waits (30 s request, 60 s API timeout).
+    fn client(dial: Arc<dyn Dial>) -> Client {
+        let builder = Client::builder()
+            .bootstrap_servers(["blackhole:9092"])
+            .connect_timeout(Duration::from_secs(30))
+            .request_timeout(Duration::from_secs(30))
+            .api_timeout(Duration::from_secs(60));
+        lowlevel::with_dialer(builder, dial).build().unwrap()
+    }
+
+    /// The quickstart's overshoot (issue #16): a 3 s operation whose Metadata wait
+    /// would otherwise run its own 60 s (or a 30 s connect) ends at 3 s exactly, and
+    /// its deadline error names the address and what it did not do.
+    async fn ends_at_the_callers_deadline(dial: Arc<dyn Dial>, fault: &str) {
+        let c = client(dial);
+        let started = Instant::now();
+        let mut clock = RetryClock::new(&c, "CreateTopics", Duration::from_secs(3));
+        let err = match clock.bound(c.metadata()).await {
+            Ok(_) => panic!("a black hole answered"),
+            Err(e) => clock.retry_after(e).await.expect_err("past the deadline"),
+        };
+        assert_eq!(started.elapsed(), Duration::from_secs(3), "{err}");
+        let Error::Deadline {
+            operation,
+            timeout,
+            last_error,
+        } = &err
+        else {
+            panic!("expected Deadline, got {err:?}");
+        };
+        assert_eq!(
+            (operation.as_str(), *timeout),
+            ("CreateTopics", Duration::from_secs(3))
+        );
+        let cause = last_error.as_deref().expect("a cause").to_string();
+        assert!(
+            cause.contains("blackhole:9092") && cause.contains(fault),
+            "{cause}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_bootstrap_server_ends_at_the_callers_deadline() {
+        ends_at_the_callers_deadline(Arc::new(BlackHole::default()), "no answer").await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connect_that_never_completes_ends_at_the_callers_deadline() {
+        ends_at_the_callers_deadline(Arc::new(NeverConnects), "no answer").await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_caller_the_metadata_wait_keeps_its_own_timeout() {
+        let c = client(Arc::new(BlackHole::default()));
+        let started = Instant::now();
+        let err = c.metadata().await.expect_err("a black hole answered");
+        assert_eq!(started.elapsed(), Duration::from_secs(60), "{err}");
+        assert!(
+            matches!(err, Error::Bootstrap { timeout, .. } if timeout == Duration::from_secs(60))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pending_attempt_ends_at_the_deadline_with_the_last_retried_cause() {
+        let c = client(Arc::new(NeverConnects));
+        let mut clock = RetryClock::new(&c, "op", Duration::from_secs(2));
+        let first = Error::Connect {
+            context: crate::ErrorContext::default(),
+            reason: "refused".into(),
+        };
+        clock.backoff(first).await.expect("room for a retry");
+        let started = Instant::now();
+        let err = clock
+            .bound(std::future::pending::<crate::Result<()>>())
+            .await
+            .expect_err("never completes");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(clock.remaining(), Duration::ZERO);
+        assert!(
+            matches!(&err, Error::Deadline { last_error: Some(e), .. } if e.to_string().contains("refused")),
+            "{err:?}"
+        );
+        // A deadline error is final: retrying it returns it at once.
+        let again = clock.retry_after(err.clone()).await.expect_err("final");
+        assert_eq!(again.to_string(), err.to_string());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn scopes_nest_and_never_extend() {
+        assert_eq!(current(), None);
+        let now = Instant::now();
+        let outer = now + Duration::from_secs(3);
+        within(outer, async {
+            assert_eq!(current(), Some(outer));
+            within(now + Duration::from_secs(10), async {
+                assert_eq!(current(), Some(outer), "an inner scope never extends");
+            })
+            .await;
+            let inner = now + Duration::from_secs(1);
+            within(inner, async {
+                assert_eq!(current(), Some(inner));
+                assert_eq!(earliest(now + Duration::from_secs(60)), (inner, true));
+                assert_eq!(
+                    earliest(now + Duration::from_millis(500)),
+                    (now + Duration::from_millis(500), false)
+                );
+            })
+            .await;
+            assert_eq!(current(), Some(outer));
+        })
+        .await;
+        assert_eq!(current(), None);
+        assert_eq!(earliest(now), (now, false));
+    }
+}
