@@ -1,6 +1,9 @@
 //! The testkit differential: each scenario runs, with the same assertions, against the
 //! real broker and against `kafka_testkit::Cluster`, so what the testkit claims to model
-//! is checked against Kafka itself. (The testkit is for users' unit tests; this
+//! is checked against Kafka itself: produce, consume and commit with a classic group,
+//! transactions and read_committed, admin basics, a KIP-848 group of three members, a
+//! share group of two consumers; and librdkafka (confluent-kafka) producing, consuming
+//! and joining a KIP-848 group against the testkit. (The testkit is for users' unit tests; this
 //! project's feature proofs run against real brokers.)
 
 mod common;
@@ -8,8 +11,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_client::consumer::{AutoOffsetReset, Consumer, ConsumerRecord, IsolationLevel};
+use kafka_client::consumer::{
+    AutoOffsetReset, Consumer, ConsumerRecord, GroupProtocol, IsolationLevel,
+};
 use kafka_client::producer::{Producer, ProducerRecord, Transaction, key_partition};
+use kafka_client::share::{AcknowledgeType, AcknowledgementMode, ShareConsumer};
 use kafka_client::{OffsetAndMetadata, TopicPartition};
 use kafka_testkit::Cluster;
 
@@ -395,3 +401,295 @@ async fn testkit_differential_admin_create_and_delete_topics() {
         );
     }
 }
+
+/// Polls every member until their assignments are disjoint, all non-empty, and cover
+/// the topic's `partitions` together; returns them.
+async fn settle(
+    members: &[&Consumer],
+    partitions: usize,
+    t: &Target,
+) -> Vec<std::collections::BTreeSet<TopicPartition>> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        for c in members {
+            let (records, errors) = c
+                .poll(Duration::from_millis(50))
+                .await
+                .expect("poll")
+                .into_parts();
+            assert!(errors.is_empty(), "{}: {errors:?}", t.name());
+            assert!(records.is_empty(), "{}: nothing produced yet", t.name());
+        }
+        let each: Vec<_> = members.iter().map(|c| c.assignment()).collect();
+        let total: usize = each.iter().map(|a| a.len()).sum();
+        let union: std::collections::BTreeSet<&TopicPartition> = each.iter().flatten().collect();
+        if total == partitions && union.len() == total && each.iter().all(|a| !a.is_empty()) {
+            return each;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}: no settled assignment: {each:?}",
+            t.name()
+        );
+    }
+}
+
+fn kip848_member(t: &Target, group: &str, topic: &str) -> Consumer {
+    let c = Consumer::builder()
+        .bootstrap_servers([t.bootstrap()])
+        .group_id(group)
+        .group_protocol(GroupProtocol::Consumer)
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .enable_auto_commit(false)
+        .fetch_max_wait(Duration::from_millis(100))
+        .build()
+        .expect("consumer");
+    c.subscribe([topic]).unwrap();
+    c
+}
+
+/// A KIP-848 group of three members on a 6-partition topic: the coordinator's
+/// (uniform) assignor gives each two partitions, disjoint and complete; every record is
+/// read once, by the member owning its partition; commits (with the member epoch) are
+/// stored; when a member leaves, the other two take over all six partitions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn testkit_differential_kip848_three_members() {
+    for t in Target::both().await {
+        let topic = t.topic("tk-diff-848", 6).await;
+        let group = common::unique_topic("tk-diff-848-group");
+        let members: Vec<Consumer> = (0..3).map(|_| kip848_member(&t, &group, &topic)).collect();
+        let refs: Vec<&Consumer> = members.iter().collect();
+        let each = settle(&refs, 6, &t).await;
+        assert!(each.iter().all(|a| a.len() == 2), "{}: {each:?}", t.name());
+
+        let p = Producer::builder()
+            .bootstrap_servers([t.bootstrap()])
+            .build()
+            .unwrap();
+        for i in 0..60 {
+            p.send_and_wait(
+                ProducerRecord::new(topic.as_str())
+                    .with_partition(i % 6)
+                    .with_value(format!("{i}")),
+            )
+            .await
+            .unwrap();
+        }
+        p.close(Duration::from_secs(5)).await.unwrap();
+
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while seen.len() < 60 && tokio::time::Instant::now() < deadline {
+            for (m, c) in members.iter().enumerate() {
+                let owned = c.assignment();
+                for r in c.poll(Duration::from_millis(50)).await.unwrap().records() {
+                    assert!(
+                        owned.contains(&r.topic_partition()),
+                        "{}: member {m} got a record of {:?}, not its own",
+                        t.name(),
+                        r.topic_partition()
+                    );
+                    *seen
+                        .entry(values(std::slice::from_ref(r))[0].clone())
+                        .or_default() += 1;
+                }
+            }
+        }
+        assert_eq!(seen.len(), 60, "{}: records lost", t.name());
+        assert!(
+            seen.values().all(|n| *n == 1),
+            "{}: duplicates {seen:?}",
+            t.name()
+        );
+        for c in &members {
+            c.commit().await.unwrap();
+        }
+        let tps: Vec<TopicPartition> = (0..6)
+            .map(|p| TopicPartition::new(topic.as_str(), p))
+            .collect();
+        let committed = members[0].committed(tps.clone()).await.unwrap();
+        for tp in &tps {
+            assert_eq!(
+                committed[tp].as_ref().map(|o| o.offset),
+                Some(10),
+                "{}: {tp:?}",
+                t.name()
+            );
+        }
+
+        members[1].close().await.unwrap();
+        let two = settle(&[&members[0], &members[2]], 6, &t).await;
+        assert_eq!(
+            (two[0].len(), two[1].len()),
+            (3, 3),
+            "{}: {two:?}",
+            t.name()
+        );
+        members[0].close().await.unwrap();
+        members[2].close().await.unwrap();
+    }
+}
+
+fn share_member(t: &Target, group: &str, topic: &str) -> ShareConsumer {
+    let c = ShareConsumer::builder()
+        .bootstrap_servers([t.bootstrap()])
+        .group_id(group)
+        .acknowledgement_mode(AcknowledgementMode::Explicit)
+        .max_poll_records(5)
+        .fetch_max_wait(Duration::from_millis(200))
+        .build()
+        .expect("share consumer");
+    c.subscribe([topic]).unwrap();
+    c
+}
+
+/// A share group of two consumers on one partition: every record is delivered (first
+/// with delivery count 1); records released on their first delivery come back once
+/// more with count 2, rejected and accepted ones never come back; a third member that
+/// joins afterwards gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn testkit_differential_share_group_two_consumers() {
+    for t in Target::both().await {
+        let topic = t.topic("tk-diff-share", 1).await;
+        common::share::produce_to(&t.bootstrap(), &topic, 0..30, 3).await;
+        let group = match &t {
+            Target::Real(b) => common::share::group_on(b, &[]).await,
+            Target::Kit(c) => {
+                let g = common::unique_topic("tk-diff-share-group");
+                c.share_group_from_earliest(&g);
+                g
+            }
+        };
+        let members = [
+            share_member(&t, &group, &topic),
+            share_member(&t, &group, &topic),
+        ];
+        // record index → delivery counts seen, in order
+        let mut deliveries: BTreeMap<usize, Vec<i16>> = BTreeMap::new();
+        let finished = |d: &BTreeMap<usize, Vec<i16>>| {
+            d.len() == 30
+                && d.iter()
+                    .all(|(i, c)| c.len() == if i % 3 == 0 { 2 } else { 1 })
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !finished(&deliveries) && tokio::time::Instant::now() < deadline {
+            for c in &members {
+                for r in c.poll(Duration::from_millis(200)).await.unwrap() {
+                    let i = common::share::index(&r);
+                    deliveries.entry(i).or_default().push(r.delivery_count);
+                    let kind = match (i % 3, r.delivery_count) {
+                        (0, 1) => AcknowledgeType::Release,
+                        (1, _) => AcknowledgeType::Reject,
+                        _ => AcknowledgeType::Accept,
+                    };
+                    c.acknowledge(&r, kind).unwrap();
+                }
+                c.commit().await.unwrap();
+            }
+        }
+        assert!(finished(&deliveries), "{}: {deliveries:?}", t.name());
+        for (i, counts) in &deliveries {
+            let want: Vec<i16> = if i % 3 == 0 { vec![1, 2] } else { vec![1] };
+            assert_eq!(*counts, want, "{}: record {i}", t.name());
+        }
+        // Nothing is left for a newcomer, and nothing more for the members.
+        let late = share_member(&t, &group, &topic);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while tokio::time::Instant::now() < deadline {
+            for c in members.iter().chain([&late]) {
+                let got = c.poll(Duration::from_millis(200)).await.unwrap();
+                assert!(
+                    got.is_empty(),
+                    "{}: redelivered {:?}",
+                    t.name(),
+                    got.first()
+                );
+            }
+        }
+        for c in members.iter().chain([&late]) {
+            c.close().await.unwrap();
+        }
+    }
+}
+
+/// librdkafka (confluent-kafka) as a KIP-848 member (`group.protocol=consumer`) of a
+/// testkit group: it is assigned every partition, reads every record and commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn testkit_serves_librdkafka_kip848_group() {
+    let kit = Cluster::builder().topic("t848", 3).start().await.unwrap();
+    let p = Producer::builder()
+        .bootstrap_servers([kit.bootstrap_servers()])
+        .build()
+        .unwrap();
+    for i in 0..30 {
+        p.send_and_wait(
+            ProducerRecord::new("t848")
+                .with_partition(i % 3)
+                .with_value(format!("r{i}")),
+        )
+        .await
+        .unwrap();
+    }
+    p.close(Duration::from_secs(5)).await.unwrap();
+    let bootstrap = kit.bootstrap_servers();
+    let out = tokio::task::spawn_blocking(move || {
+        let python = kafka_testbed::confluent_python::confluent_python().expect("venv");
+        std::process::Command::new(python)
+            .args(["-c", LIBRDKAFKA_KIP848, &bootstrap, "t848", "30"])
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.first().copied(), Some("ASSIGNED 0,1,2"), "{stdout}");
+    lines.remove(0);
+    lines.sort();
+    let mut want: Vec<String> = (0..30).map(|i| format!("{} r{i}", i % 3)).collect();
+    want.sort();
+    assert_eq!(lines, want);
+    for p in 0..3 {
+        assert_eq!(
+            kit.committed_offset("rdk-848", "t848", p),
+            Some(10),
+            "partition {p}"
+        );
+    }
+    assert!(
+        kit.group_assignment("rdk-848").is_empty(),
+        "the member left"
+    );
+}
+
+/// Joins group `rdk-848` with `group.protocol=consumer`, reads `n` records of the topic,
+/// commits, closes; prints the partitions it was assigned, then `<partition> <value>`
+/// per record.
+const LIBRDKAFKA_KIP848: &str = r#"
+import sys
+from confluent_kafka import Consumer
+bootstrap, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": "rdk-848", "group.protocol": "consumer",
+              "auto.offset.reset": "earliest", "enable.auto.commit": False})
+assigned = set()
+c.subscribe([topic], on_assign=lambda _c, ps: assigned.update(p.partition for p in ps))
+seen = []
+for _ in range(300):
+    m = c.poll(0.2)
+    if m is None:
+        if len(seen) >= n:
+            break
+        continue
+    if m.error():
+        raise SystemExit(str(m.error()))
+    seen.append(f"{m.partition()} {m.value().decode()}")
+c.commit(asynchronous=False)
+c.close()
+print("ASSIGNED " + ",".join(str(p) for p in sorted(assigned)))
+print("\n".join(seen))
+"#;

@@ -1,6 +1,7 @@
-//! The fake brokers' answers for the coordinator APIs (a group with one member, a
-//! transaction coordinator that accepts everything), and an error answer for each API
-//! errors are injected into. Answers mirror the request (its topics and
+//! The scripted fake broker's answers for the coordinator APIs (a group with one
+//! member, a transaction coordinator that accepts everything), the error answer for
+//! each API errors are injected into (both fake brokers), and the OffsetFetch answer
+//! builder every fake broker shares. Answers mirror the request (its topics and
 //! partitions), so they are well-formed for whatever the client asked.
 
 use std::collections::BTreeMap;
