@@ -171,9 +171,7 @@ pub(crate) async fn refresh_routes(shared: &Arc<Shared>, refresh: bool) {
     match shared.wire.routes(topics, refresh).await {
         Ok(routes) => {
             tracing::debug!(?routes, refresh, "share consumer routes");
-            shared
-                .lock()
-                .set_routes(routes, refresh, Instant::now());
+            shared.lock().set_routes(routes, refresh, Instant::now());
         }
         Err(e) => {
             tracing::debug!(error = %e, "share consumer metadata refresh failed");

@@ -161,7 +161,11 @@ impl ShareWire for Brokers {
         })
     }
 
-    fn routes(&self, _topics: Vec<String>, refresh: bool) -> BoxFuture<'_, Result<Vec<TopicRoute>>> {
+    fn routes(
+        &self,
+        _topics: Vec<String>,
+        refresh: bool,
+    ) -> BoxFuture<'_, Result<Vec<TopicRoute>>> {
         let leader = {
             let mut n = self.net.lock().unwrap();
             n.route_lookups += usize::from(refresh);
@@ -244,7 +248,10 @@ async fn a_killed_leader_is_abandoned_and_the_new_one_delivers_the_rest() {
     assert_eq!(seen.len(), N, "every record delivered after the election");
     assert!(brokers.fetches_to(2) > 0);
     c.close().await.unwrap();
-    assert!((0..N).all(|o| brokers.sim.slot(o) == Slot::Done), "every record accepted");
+    assert!(
+        (0..N).all(|o| brokers.sim.slot(o) == Slot::Done),
+        "every record accepted"
+    );
     // What broker 1 had handed out and not seen accepted came back, counted.
     assert!(
         seen.values().any(|counts| counts.iter().any(|d| *d > 1)),
@@ -279,7 +286,10 @@ async fn a_moved_leader_answering_not_leader_is_left_for_the_new_one() {
     let to_old = brokers.fetches_to(1) - to_old_before;
     // One fetch answered NOT_LEADER_OR_FOLLOWER (maybe one more in flight with it, and
     // one that forgets the partition in the old session), not a loop.
-    assert!(to_old <= 4, "{to_old} fetches to the old leader after the move");
+    assert!(
+        to_old <= 4,
+        "{to_old} fetches to the old leader after the move"
+    );
     c.close().await.unwrap();
     let open: Vec<(usize, Slot)> = (0..N)
         .map(|o| (o, brokers.sim.slot(o)))

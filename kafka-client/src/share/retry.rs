@@ -127,7 +127,10 @@ mod tests {
         r.succeeded(1);
         assert!(r.ready(1, Instant::now()));
         let w = r.failed(1, Instant::now()) - Instant::now();
-        assert!(w <= 120 * MS, "the growth starts over after a success: {w:?}");
+        assert!(
+            w <= 120 * MS,
+            "the growth starts over after a success: {w:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
