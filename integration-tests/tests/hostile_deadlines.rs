@@ -170,7 +170,17 @@ async fn hostile_silent_leader_list_offsets_ends_by_its_deadline() {
         .expect("a result for the partition")
         .expect_err("a silent leader answered");
     assert!(elapsed <= TIMEOUT + SLACK, "ended after {elapsed:?}: {err}");
-    assert!(matches!(err, Error::Deadline { .. }), "{err:?}");
+    let Error::Deadline {
+        last_error: Some(cause),
+        ..
+    } = &err
+    else {
+        panic!("expected a Deadline error with a cause, got {err:?}");
+    };
+    assert!(
+        matches!(**cause, Error::Timeout { .. }) && cause.to_string().contains("ListOffsets"),
+        "the cause is the unanswered ListOffsets: {err}"
+    );
     eprintln!("after {elapsed:?}: {err}");
 }
 

@@ -103,6 +103,14 @@ async fn protocol_parity_sdk_negotiates_the_highest_common_version_on_kafka_4_4(
             ));
         }
     }
+    let names: Vec<String> = sent
+        .iter()
+        .map(|(&k, v)| {
+            let api = ApiKey::try_from(k).map_or(format!("key {k}"), |a| format!("{a:?}"));
+            format!("{api} v{v}")
+        })
+        .collect();
+    println!("{} APIs sent: {}", names.len(), names.join(", "));
     println!("below the broker's highest, explained in DESIGN.md: {explained:?}");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

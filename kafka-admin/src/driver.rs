@@ -144,10 +144,34 @@ impl<'a> Call<'a> {
         self
     }
 
-    /// A retry clock for what is left of the call's time.
+    /// A retry clock for what is left of the call's time (to the millisecond).
     fn clock(&self) -> RetryClock {
         let left = self.deadline.saturating_duration_since(Instant::now());
+        let left = Duration::from_millis(((left.as_micros() + 500) / 1000) as u64);
         RetryClock::new(self.client, self.operation, left.min(self.timeout))
+    }
+
+    /// A deadline error that knows no cause gets the one it ran out on: the request to
+    /// `target` went unanswered.
+    fn unanswered(&self, target: Target, e: Error) -> Error {
+        match e {
+            Error::Deadline {
+                operation,
+                timeout,
+                last_error: None,
+            } => {
+                let mut context = ErrorContext::default().with_api(self.api);
+                if let Target::Broker(id) = target {
+                    context.broker = Some(id);
+                }
+                Error::Deadline {
+                    operation,
+                    timeout,
+                    last_error: Some(Box::new(Error::Timeout { context, timeout })),
+                }
+            }
+            e => e,
+        }
     }
 
     /// Runs a first step of the call (the Metadata request that lists the brokers to
@@ -230,7 +254,9 @@ impl<'a> Call<'a> {
             }
             let answers = futures::future::join_all(batches.iter().map(|(target, batch)| {
                 let (send, clock) = (&send, &clock);
-                clock.bound(async move { send(self.connect(*target).await?, batch.clone()).await })
+                let sent = clock
+                    .bound(async move { send(self.connect(*target).await?, batch.clone()).await });
+                async move { sent.await.map_err(|e| self.unanswered(*target, e)) }
             }))
             .await;
             for ((_, batch), answer) in batches.into_iter().zip(answers) {

@@ -1,18 +1,18 @@
-//! Log dirs: describe each broker's log directories (DescribeLogDirs) and move replicas
-//! between a broker's directories (AlterReplicaLogDirs), each sent to the broker itself.
+//! Log dirs: describe each broker's log directories (DescribeLogDirs, through the
+//! generated message for Kafka 4.4's v5) and move replicas between a broker's
+//! directories (AlterReplicaLogDirs), each sent to the broker itself.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use kafka_client::lowlevel::Target;
+use kafka_client::lowlevel::protocol_gen::DescribeLogDirsRequest;
 use kafka_client::{ClusterMetadata, Error, ErrorCode, ErrorContext, Result};
 use kafka_protocol::messages::alter_replica_log_dirs_request::{
     AlterReplicaLogDir, AlterReplicaLogDirTopic,
 };
-use kafka_protocol::messages::{
-    AlterReplicaLogDirsRequest, ApiKey, DescribeLogDirsRequest, TopicName,
-};
+use kafka_protocol::messages::{AlterReplicaLogDirsRequest, ApiKey, TopicName};
 
 use crate::admin::{Admin, check_item, item_error, wire_str};
 use crate::driver::{Call, Route, retry_transient_errors};
@@ -65,6 +65,9 @@ pub struct LogDirDescription {
     pub usable_bytes: Option<i64>,
     /// The replicas in it.
     pub replicas: BTreeMap<TopicPartition, ReplicaLogInfo>,
+    /// Whether the dir is cordoned: the broker places no new replicas in it (KIP-1066,
+    /// DescribeLogDirs v5; false from older brokers).
+    pub is_cordoned: bool,
 }
 
 /// A replica: a partition on one broker.
@@ -170,10 +173,7 @@ impl Admin {
                             for t in r.topics {
                                 for p in t.partitions {
                                     replicas.insert(
-                                        TopicPartition::new(
-                                            t.name.0.to_string(),
-                                            p.partition_index,
-                                        ),
+                                        TopicPartition::new(t.name.to_string(), p.partition_index),
                                         ReplicaLogInfo {
                                             size: p.partition_size,
                                             offset_lag: p.offset_lag,
@@ -189,6 +189,7 @@ impl Admin {
                                     total_bytes: (r.total_bytes >= 0).then_some(r.total_bytes),
                                     usable_bytes: (r.usable_bytes >= 0).then_some(r.usable_bytes),
                                     replicas,
+                                    is_cordoned: r.is_cordoned,
                                 },
                             );
                         }

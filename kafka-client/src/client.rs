@@ -436,7 +436,7 @@ impl Client {
         // Its own bound (`default.api.timeout.ms`), or the caller's deadline when that
         // comes first (an admin call's timeout): the wait never outlasts the caller.
         let (deadline, _) = crate::ops::deadline::earliest(started + cfg.api_timeout);
-        let timeout = deadline.saturating_duration_since(started);
+        let timeout = crate::ops::deadline::span(started, deadline);
         let req = MetadataRequest::default()
             .with_topics(topics.map(|ts| {
                 ts.iter()

@@ -14,6 +14,7 @@
 //! it (joined futures included), not tasks it spawns.
 
 use std::future::Future;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -42,11 +43,17 @@ pub(crate) fn earliest(own: Instant) -> (Instant, bool) {
     }
 }
 
+/// The time from `start` to `deadline`, to the nearest millisecond: what an error says
+/// a wait ending at the caller's deadline was given (`3s`, not `2.999874572s`).
+pub(crate) fn span(start: Instant, deadline: Instant) -> Duration {
+    let d = deadline.saturating_duration_since(start);
+    Duration::from_millis(((d.as_micros() + 500) / 1000) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
-    use std::time::Duration;
 
     use crate::config::BrokerAddress;
     use crate::error::Error;
@@ -188,5 +195,7 @@ mod tests {
         .await;
         assert_eq!(current(), None);
         assert_eq!(earliest(now), (now, false));
+        let d = span(now, now + Duration::from_micros(2_999_874));
+        assert_eq!(d, Duration::from_secs(3), "to the nearest millisecond");
     }
 }

@@ -42,7 +42,7 @@ impl RetryClock {
         Self {
             client: client.clone(),
             operation: operation.into(),
-            timeout: deadline.saturating_duration_since(now),
+            timeout: deadline::span(now, deadline),
             deadline,
             attempt: 0,
             last: None,
