@@ -57,8 +57,13 @@ pub fn pin_process(pid: u32, core: usize) -> Result<(), BoxError> {
 impl Broker {
     /// Starts a one-node cluster and pins it to [`BROKER_CORE`].
     pub async fn start() -> Result<Self, BoxError> {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Broker::start`] with `extra` broker settings beside [`BROKER_PROPERTIES`].
+    pub async fn start_with(extra: &[(&str, &str)]) -> Result<Self, BoxError> {
         let mut config = ClusterConfig::new(1).with_heap(BROKER_HEAP);
-        for (k, v) in BROKER_PROPERTIES {
+        for (k, v) in BROKER_PROPERTIES.iter().chain(extra) {
             config = config.with_property(*k, *v);
         }
         let cluster = tokio::task::spawn_blocking(move || KafkaCluster::start(config)).await??;

@@ -5,6 +5,7 @@
 //! cargo run --release --manifest-path bench/Cargo.toml -- render [results.json]
 //! cargo run --release --manifest-path bench/Cargo.toml -- null-broker [--records N]
 //! cargo run --release --manifest-path bench/Cargo.toml -- null-consume [--records N] [--lz4]
+//! cargo run --release --manifest-path bench/Cargo.toml -- rebalance [--repeats N]
 //! ```
 //!
 //! `report` starts one Kafka 4.1.1 broker from the test bed (pinned to core 0), runs
@@ -13,7 +14,9 @@
 //! `bench/results/latest.json` and writes `docs/benchmarks.md` and the charts in
 //! `docs/benchmarks/`. `render` rewrites the document and charts from saved figures.
 //! `null-broker` runs only the null-broker ceiling and prints it; `broker` starts the
-//! pinned broker and keeps it running (for profiling by hand).
+//! pinned broker and keeps it running (for profiling by hand). `rebalance` times a 4th
+//! member joining a group of 3 (classic eager, cooperative-sticky, KIP-848; ours and
+//! Java's), saves `bench/results/rebalance.json` and re-renders the document.
 //!
 //! Internal: `client <client json> <job json>` runs one job in this process (the harness
 //! spawns it), printing a JSON report line.
@@ -28,6 +31,7 @@ mod markdown;
 mod null_broker;
 mod payload;
 mod rdkafka_client;
+mod rebalance;
 mod results;
 mod run;
 mod rusage;
@@ -176,6 +180,27 @@ fn null_consume(args: &[String]) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// `rebalance [--repeats N]`: the rebalance benchmark; saves its figures and re-renders
+/// `docs/benchmarks.md` (from `bench/results/latest.json` plus the new figures).
+fn rebalance_bench(args: &[String]) -> Result<(), BoxError> {
+    let repeats = flag_value(args, "--repeats")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(5);
+    let results = rebalance::run(repeats)?;
+    let path = rebalance::results_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
+    eprintln!("saved {}", path.display());
+    let saved: results::Results = serde_json::from_str(&std::fs::read_to_string(results_path())?)?;
+    let root = repo_root();
+    std::fs::write(root.join("docs/benchmarks.md"), markdown::document(&saved))?;
+    eprintln!("wrote {}", root.join("docs/benchmarks.md").display());
+    Ok(())
+}
+
 /// Starts the pinned broker and keeps it until killed (for profiling by hand).
 fn serve_broker() -> Result<(), BoxError> {
     let rt = tokio::runtime::Runtime::new()?;
@@ -200,8 +225,9 @@ fn main() {
         Some("null-broker") => null_broker(&args[2..]),
         Some("null-consume") => null_consume(&args[2..]),
         Some("broker") => serve_broker(),
+        Some("rebalance") => rebalance_bench(&args[2..]),
         Some("client") if args.len() == 4 => child::client_main(&args[2], &args[3]),
-        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] | render [results.json] | null-broker [--records N] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4]".into()),
+        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] | render [results.json] | null-broker [--records N] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4] | rebalance [--repeats N]".into()),
     };
     if let Err(e) = result {
         eprintln!("kafka-bench: {e}");

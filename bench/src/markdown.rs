@@ -718,6 +718,11 @@ pub fn document(r: &Results) -> String {
         let _ = writeln!(out, "\n{}", text.trim_end());
     }
 
+    // The rebalance benchmark (`rebalance`), from its own saved figures.
+    if let Some(section) = crate::rebalance::section() {
+        let _ = write!(out, "{section}");
+    }
+
     if !r.failures.is_empty() {
         let _ = writeln!(out, "\n## Failed runs\n");
         for f in &r.failures {

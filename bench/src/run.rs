@@ -127,14 +127,14 @@ struct Harness {
     results: Results,
 }
 
-fn uptime() -> String {
+pub(crate) fn uptime() -> String {
     Command::new("uptime")
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default()
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
@@ -149,7 +149,7 @@ fn machine() -> String {
     format!("{cores} × {model}")
 }
 
-fn date() -> String {
+pub(crate) fn date() -> String {
     Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
         .output()

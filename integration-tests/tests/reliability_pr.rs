@@ -84,7 +84,6 @@ async fn w2_group_survives_dropped_offset_commit_responses() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "new (issue 17 W2 rows), not yet run: remove once it has passed on the real cluster"]
 async fn w2_group_consumer_protocol_survives_dropped_offset_commit_responses() {
     let r = run(
         Workload::W2GroupConsumerProtocol,
@@ -96,7 +95,6 @@ async fn w2_group_consumer_protocol_survives_dropped_offset_commit_responses() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "new (issue 17 W2 rows), not yet run: remove once it has passed on the real cluster"]
 async fn w2_group_consumer_protocol_survives_a_leader_kill() {
     let r = run(Workload::W2GroupConsumerProtocol, Fault::KillLeader).await;
     assert!(r.fault_report.as_ref().is_some_and(|f| f.fired >= 1));
