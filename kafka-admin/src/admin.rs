@@ -33,6 +33,18 @@ impl Admin {
     pub fn client(&self) -> &Client {
         &self.client
     }
+
+    /// Where a read that any broker answers goes: any broker, or, through
+    /// `bootstrap.controllers` (KIP-919), the active controller (as Java's admin: only
+    /// the quorum leader answers DescribeQuorum).
+    pub(crate) fn any_broker_or_active_controller(&self) -> kafka_client::lowlevel::Target {
+        use kafka_client::lowlevel::Target;
+        if self.client.config().via_controllers() {
+            Target::Controller
+        } else {
+            Target::Any
+        }
+    }
 }
 
 /// A `Duration` as the `i32` milliseconds of a request's timeout field (saturating).
