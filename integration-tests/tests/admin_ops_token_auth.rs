@@ -358,6 +358,13 @@ fn cli(args: &[&str]) -> std::process::Output {
     common::example_bin::run_example("kafka-cli", &all, "")
 }
 
+/// `kafka-cli --command-config <config> delegation-tokens <args>`.
+fn tokens(config: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--command-config", config, "delegation-tokens"];
+    all.extend_from_slice(args);
+    cli(&all)
+}
+
 fn json_lines(o: &std::process::Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -370,17 +377,17 @@ async fn cli_ops_delegation_tokens_create_describe_renew_expire() {
     use common::example_bin::show;
     let config = admin_config_file("cli-tokens");
     let config = config.to_str().unwrap();
-    let o = cli(&[
-        "--command-config",
+    let o = tokens(
         config,
-        "delegation-tokens",
-        "create",
-        "--max-life-time-period",
-        "3600000",
-        "--renewer-principal",
-        "User:alice",
-        "--json",
-    ]);
+        &[
+            "create",
+            "--max-life-time-period",
+            "3600000",
+            "--renewer-principal",
+            "User:alice",
+            "--json",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let created = json_lines(&o);
     assert_eq!(created.len(), 1, "{}", show(&o));
@@ -397,29 +404,25 @@ async fn cli_ops_delegation_tokens_create_describe_renew_expire() {
         .await
         .expect("logs in with the CLI's token");
     client.close();
-    let java = tokio::task::spawn_blocking(|| java_token_tool(&["--describe"]))
-        .await
-        .unwrap();
+    let java = tokio::task::spawn_blocking(|| {
+        java_token_tool(&["--describe", "--owner-principal", "User:admin"])
+    })
+    .await
+    .unwrap();
     assert_eq!(
         hmac_in_table(&java, &id).as_deref(),
         Some(hmac.as_str()),
         "{java}"
     );
 
-    let o = cli(&[
-        "--command-config",
-        config,
-        "delegation-tokens",
-        "describe",
-        "--json",
-    ]);
+    let o = tokens(config, &["describe", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert!(
         json_lines(&o)
             .iter()
             .any(|t| t["tokenId"] == id.as_str() && t["hmac"] == hmac.as_str())
     );
-    let o = cli(&["--command-config", config, "delegation-tokens", "describe"]);
+    let o = tokens(config, &["describe"]);
     assert!(
         String::from_utf8_lossy(&o.stdout)
             .lines()
@@ -428,31 +431,24 @@ async fn cli_ops_delegation_tokens_create_describe_renew_expire() {
         show(&o)
     );
 
-    let o = cli(&[
-        "--command-config",
+    let o = tokens(
         config,
-        "delegation-tokens",
-        "renew",
-        "--hmac",
-        &hmac,
-        "--renew-time-period",
-        "600000",
-        "--json",
-    ]);
+        &[
+            "renew",
+            "--hmac",
+            &hmac,
+            "--renew-time-period",
+            "600000",
+            "--json",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert!(
         json_lines(&o)[0]["expiryTimestamp"].as_i64().unwrap()
             > created[0]["issueTimestamp"].as_i64().unwrap()
     );
 
-    let o = cli(&[
-        "--command-config",
-        config,
-        "delegation-tokens",
-        "expire",
-        "--hmac",
-        &hmac,
-    ]);
+    let o = tokens(config, &["expire", "--hmac", &hmac]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("expired"),
@@ -461,13 +457,7 @@ async fn cli_ops_delegation_tokens_create_describe_renew_expire() {
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let o = cli(&[
-            "--command-config",
-            config,
-            "delegation-tokens",
-            "describe",
-            "--json",
-        ]);
+        let o = tokens(config, &["describe", "--json"]);
         if json_lines(&o).iter().all(|t| t["tokenId"] != id.as_str()) {
             break;
         }
@@ -482,32 +472,13 @@ async fn cli_ops_delegation_tokens_create_describe_renew_expire() {
     // Bad input: renewing the expired token (the cluster refuses: exit 1), an HMAC that
     // is not base64 and an unknown setting (usage: exit 2), and no SASL at all (tokens
     // need an authenticated connection: exit 1).
-    let o = cli(&[
-        "--command-config",
-        config,
-        "delegation-tokens",
-        "renew",
-        "--hmac",
-        &hmac,
-    ]);
+    let o = tokens(config, &["renew", "--hmac", &hmac]);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
-    let o = cli(&[
-        "--command-config",
-        config,
-        "delegation-tokens",
-        "renew",
-        "--hmac",
-        "not base64!",
-    ]);
+    let o = tokens(config, &["renew", "--hmac", "not base64!"]);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     let bad = secure().certs().dir.join("cli-bad.properties");
     std::fs::write(&bad, "sasl.mechanismz=PLAIN\n").unwrap();
-    let o = cli(&[
-        "--command-config",
-        bad.to_str().unwrap(),
-        "delegation-tokens",
-        "describe",
-    ]);
+    let o = tokens(bad.to_str().unwrap(), &["describe"]);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("sasl.mechanismz"),

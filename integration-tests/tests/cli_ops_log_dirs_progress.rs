@@ -55,6 +55,24 @@ async fn produce(topic: &str, partitions: i32, n: usize) {
     p.close(Duration::from_secs(10)).await.unwrap();
 }
 
+/// `log-dirs alter` of `topic`-0's replica on broker 1 to `dir`, with `extra` flags.
+fn alter(topic: &str, dir: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "log-dirs",
+        "alter",
+        "--topic",
+        topic,
+        "--partition",
+        "0",
+        "--broker",
+        "1",
+        "--log-dir",
+        dir,
+    ];
+    args.extend_from_slice(extra);
+    cli(&args)
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -127,19 +145,7 @@ async fn cli_ops_log_dirs_alter_moves_a_replica_to_the_other_dir() {
         .clone();
     let from = from.0.clone();
 
-    let o = cli(&[
-        "log-dirs",
-        "alter",
-        "--topic",
-        &topic,
-        "--partition",
-        "0",
-        "--broker",
-        "1",
-        "--log-dir",
-        &to,
-        "--json",
-    ]);
+    let o = alter(&topic, &to, &["--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let line: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("JSON");
     assert_eq!(line["error"], serde_json::Value::Null, "{}", show(&o));
@@ -156,49 +162,16 @@ async fn cli_ops_log_dirs_alter_moves_a_replica_to_the_other_dir() {
         std::thread::sleep(Duration::from_millis(300));
     }
     // Moving back in text mode.
-    let o = cli(&[
-        "log-dirs",
-        "alter",
-        "--topic",
-        &topic,
-        "--partition",
-        "0",
-        "--broker",
-        "1",
-        "--log-dir",
-        &from,
-    ]);
+    let o = alter(&topic, &from, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert!(stdout(&o).contains(&format!("Moving replica {topic}-0 on broker 1 to {from}")));
 
     // Bad input: a dir the broker does not have (the broker refuses: exit 1), a relative
     // path (usage: exit 2).
-    let o = cli(&[
-        "log-dirs",
-        "alter",
-        "--topic",
-        &topic,
-        "--partition",
-        "0",
-        "--broker",
-        "1",
-        "--log-dir",
-        "/no/such/log/dir",
-    ]);
+    let o = alter(&topic, "/no/such/log/dir", &[]);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert!(stderr(&o).contains("LOG_DIR_NOT_FOUND"), "{}", show(&o));
-    let o = cli(&[
-        "log-dirs",
-        "alter",
-        "--topic",
-        &topic,
-        "--partition",
-        "0",
-        "--broker",
-        "1",
-        "--log-dir",
-        "data-b",
-    ]);
+    let o = alter(&topic, "data-b", &[]);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
 }
 
