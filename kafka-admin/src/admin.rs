@@ -57,6 +57,16 @@ impl Admin {
     pub async fn close(&self, timeout: Duration) {
         if self.owns_client {
             self.client.close_with_timeout(timeout).await;
+
+    /// Where a read that any broker answers goes: any broker, or, through
+    /// `bootstrap.controllers` (KIP-919), the active controller (as Java's admin: only
+    /// the quorum leader answers DescribeQuorum).
+    pub(crate) fn any_broker_or_active_controller(&self) -> kafka_client::lowlevel::Target {
+        use kafka_client::lowlevel::Target;
+        if self.client.config().via_controllers() {
+            Target::Controller
+        } else {
+            Target::Any
         }
     }
 }

@@ -65,14 +65,18 @@ pub struct ClusterDescription {
     /// Cluster id.
     pub cluster_id: String,
     /// Node id of the controller as brokers report it (in KRaft, a broker that forwards
-    /// to the active controller), if any.
+    /// to the active controller), if any. Through `bootstrap.controllers` (KIP-919): the
+    /// active controller.
     pub controller: Option<i32>,
-    /// Brokers by node id.
+    /// Brokers by node id; through `bootstrap.controllers`, the controllers (with their
+    /// controller listeners' addresses).
     pub brokers: BTreeMap<i32, BrokerNode>,
 }
 
 impl Admin {
-    /// Describes the cluster: its id, brokers and controller.
+    /// Describes the cluster: its id, brokers and controller. An admin whose client was
+    /// built with `bootstrap.controllers` (KIP-919) describes the KRaft controllers
+    /// instead (DescribeCluster v1+ with the controller endpoint type), as Java's does.
     ///
     /// # Cancel safety
     /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
@@ -97,11 +101,13 @@ impl Admin {
         &self,
         options: &DescribeClusterOptions,
     ) -> Result<ClusterDescription> {
+        let via_controllers = self.client.config().via_controllers();
         let conn = self.client.target_connection(Target::Any).await?;
         let v = version::<DescribeClusterRequest>(&conn)?;
         let mut req = DescribeClusterRequest::default();
         if v >= 1 {
-            req = req.with_endpoint_type(1); // brokers, not controllers
+            // Brokers, or through `bootstrap.controllers` (KIP-919) the controllers.
+            req = req.with_endpoint_type(if via_controllers { 2 } else { 1 });
         }
         if v >= 2 {
             req = req.with_include_fenced_brokers(options.include_fenced_brokers);

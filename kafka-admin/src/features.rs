@@ -110,7 +110,7 @@ impl Admin {
             operation: "DescribeFeatures",
             api,
             timeout: options.timeout,
-            target: Target::Any,
+            target: self.any_broker_or_active_controller(),
             retry: retry_transient_errors,
         };
         one.run(|conn| async move {

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use kafka_client::lowlevel::Target;
 use kafka_client::{Error, ErrorContext, Result};
 use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use kafka_protocol::messages::describe_quorum_response::ReplicaState;
@@ -102,7 +101,7 @@ impl Admin {
             operation: "DescribeQuorum",
             api,
             timeout: options.timeout,
-            target: Target::Any,
+            target: self.any_broker_or_active_controller(),
             retry: retry_transient_errors,
         };
         one.run(|conn| async move {

@@ -384,7 +384,8 @@ impl Admin {
         Ok(results)
     }
 
-    /// Lists the cluster's topics (from a fresh metadata request).
+    /// Lists the cluster's topics (from a fresh metadata request). Through
+    /// `bootstrap.controllers` this is an [`kafka_client::Error::InvalidState`].
     ///
     /// # Cancel safety
     /// Cancel-safe: read-only, and the admin client holds no state a dropped call could
@@ -393,6 +394,14 @@ impl Admin {
         &self,
         options: ListTopicsOptions,
     ) -> Result<BTreeMap<String, TopicListing>> {
+        if self.client.config().via_controllers() {
+            // Their "metadata" lists the controllers only: no topics, not an empty list.
+            return Err(kafka_client::Error::InvalidState(
+                "listing topics needs bootstrap.servers: the controllers \
+                 (bootstrap.controllers, KIP-919) hold no topic metadata"
+                    .into(),
+            ));
+        }
         let m = self.client.metadata().await?;
         Ok(m.topics
             .values()

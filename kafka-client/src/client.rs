@@ -200,6 +200,9 @@ impl Client {
 
     /// Fetches fresh metadata for `topics` and merges it into the cache.
     pub async fn refresh_topics(&self, topics: &[&str]) -> Result<Arc<ClusterMetadata>> {
+        if self.inner.config.via_controllers {
+            return Err(crate::cluster::controllers::no_topic_metadata(topics));
+        }
         let started = std::time::Instant::now();
         let _guard = self.inner.refresh_lock.lock().await;
         let current = self.cached_metadata();
@@ -481,6 +484,14 @@ impl Client {
                         Err(e) => return (false, Err(e)),
                     };
                     self.inner.telemetry.metadata_request();
+                    if cfg.via_controllers {
+                        let answer = crate::cluster::controllers::controllers_as_metadata(
+                            &conn,
+                            cfg.request_timeout,
+                        )
+                        .await;
+                        return (true, answer);
+                    }
                     (true, conn.request(&req).await)
                 };
                 let outcome = tokio::time::timeout_at(deadline, attempt).await;

@@ -1,5 +1,6 @@
 //! Cluster metadata: brokers, controller, topics, partitions and leaders.
 
+pub(crate) mod controllers;
 mod metadata;
 pub(crate) mod recovery;
 

@@ -110,6 +110,8 @@ pub(crate) fn parse_bootstrap(list: &[String]) -> Result<Vec<BrokerAddress>> {
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     pub(crate) bootstrap: Vec<BrokerAddress>,
+    /// The bootstrap addresses are KRaft controllers (`bootstrap.controllers`, KIP-919).
+    pub(crate) via_controllers: bool,
     pub(crate) client_id: String,
     pub(crate) request_timeout: Duration,
     pub(crate) connect_timeout: Duration,
@@ -129,9 +131,15 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// The bootstrap servers.
+    /// The bootstrap servers (the controllers when [`ClientConfig::via_controllers`]).
     pub fn bootstrap_servers(&self) -> &[BrokerAddress] {
         &self.bootstrap
+    }
+
+    /// Whether the client talks to the KRaft controllers directly
+    /// (`bootstrap.controllers`, KIP-919) rather than to brokers.
+    pub fn via_controllers(&self) -> bool {
+        self.via_controllers
     }
     /// The client id sent in every request header.
     pub fn client_id(&self) -> &str {
@@ -192,6 +200,7 @@ impl ClientConfig {
 #[derive(Clone, Debug)]
 pub struct ClientBuilder {
     bootstrap: Vec<String>,
+    bootstrap_controllers: Vec<String>,
     client_id: String,
     request_timeout: Duration,
     connect_timeout: Duration,
@@ -215,6 +224,7 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         Self {
             bootstrap: Vec::new(),
+            bootstrap_controllers: Vec::new(),
             client_id: "kafka-rs".into(),
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
@@ -248,6 +258,20 @@ impl ClientBuilder {
         S: Into<String>,
     {
         self.bootstrap = servers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The KRaft controllers to talk to directly instead of brokers
+    /// (`bootstrap.controllers`, KIP-919): `host:port` of their controller listeners. For
+    /// the admin calls controllers answer (describe cluster, features, metadata quorum,
+    /// configs); topic metadata, produce and fetch need [`ClientBuilder::bootstrap_servers`].
+    /// Setting both is a configuration error.
+    pub fn bootstrap_controllers<I, S>(mut self, controllers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.bootstrap_controllers = controllers.into_iter().map(Into::into).collect();
         self
     }
 
@@ -391,7 +415,20 @@ impl ClientBuilder {
 
     /// Validates the settings into a [`ClientConfig`].
     pub fn build_config(self) -> Result<ClientConfig> {
-        let bootstrap = parse_bootstrap(&self.bootstrap)?;
+        let (bootstrap, via_controllers) = match (
+            self.bootstrap.is_empty(),
+            self.bootstrap_controllers.is_empty(),
+        ) {
+            (false, false) => {
+                return Err(Error::Config(
+                    "bootstrap.servers and bootstrap.controllers are both set: give one \
+                     (brokers, or the KRaft controllers, KIP-919)"
+                        .into(),
+                ));
+            }
+            (true, false) => (parse_bootstrap(&self.bootstrap_controllers)?, true),
+            _ => (parse_bootstrap(&self.bootstrap)?, false),
+        };
         let positive = |name: &str, d: Duration| {
             if d.is_zero() {
                 Err(Error::Config(format!("{name} must be greater than zero")))
@@ -430,6 +467,7 @@ impl ClientBuilder {
         Ok(ClientConfig {
             security,
             bootstrap,
+            via_controllers,
             client_id: self.client_id,
             request_timeout: self.request_timeout,
             connect_timeout: self.connect_timeout,
@@ -461,6 +499,9 @@ option_table! {
         "bootstrap_servers" "bootstrap.servers" [] "(required)" "127.0.0.1:9092"
             "Comma-separated `host:port` list used for the first metadata request; IPv6 in brackets."
             => |mut b, _, v| { b.bootstrap = vec![v]; Ok(b) };
+        "bootstrap_controllers" "bootstrap.controllers" [] "(none)" "127.0.0.1:9093"
+            "Comma-separated `host:port` list of KRaft controller listeners to talk to directly instead of brokers (KIP-919; admin calls the controllers answer). Excludes `bootstrap.servers`."
+            => |mut b, _, v| { b.bootstrap_controllers = vec![v]; Ok(b) };
         "client_id" "client.id" [] "kafka-rs (producer: kafka-rs-producer)" "app-1"
             "Client id sent in every request header (broker logs and quotas)."
             => |b, _, v| Ok(b.client_id(v));
@@ -523,6 +564,27 @@ pub(crate) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duratio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bootstrap_controllers_exclude_bootstrap_servers() {
+        let c = ClientBuilder::new()
+            .bootstrap_controllers(["127.0.0.1:9093"])
+            .build_config()
+            .unwrap();
+        assert!(c.via_controllers());
+        let c = ClientBuilder::new()
+            .bootstrap_servers(["127.0.0.1:9092"])
+            .build_config()
+            .unwrap();
+        assert!(!c.via_controllers());
+        let e = ClientBuilder::new()
+            .bootstrap_servers(["127.0.0.1:9092"])
+            .bootstrap_controllers(["127.0.0.1:9093"])
+            .build_config()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("both set"), "{e}");
+    }
 
     #[test]
     fn parses_addresses() {

@@ -401,6 +401,9 @@ pub(crate) enum SaslCredentials {
     UserPassword {
         username: String,
         password: Secret,
+        /// SCRAM with a delegation token (KIP-48): the user name is the token id, the
+        /// password its HMAC, and the client-first message carries `tokenauth=true`.
+        token_auth: bool,
     },
     Token(Arc<dyn TokenProvider>),
     #[cfg(feature = "aws-msk-iam")]
@@ -426,9 +429,14 @@ impl fmt::Debug for SaslConfig {
         let mut d = f.debug_struct("SaslConfig");
         d.field("mechanism", &self.mechanism);
         match &self.credentials {
-            SaslCredentials::UserPassword { username, password } => {
-                d.field("username", username).field("password", password)
-            }
+            SaslCredentials::UserPassword {
+                username,
+                password,
+                token_auth,
+            } => d
+                .field("username", username)
+                .field("password", password)
+                .field("token_auth", token_auth),
             SaslCredentials::Token(p) => d.field("token_provider", p),
             #[cfg(feature = "aws-msk-iam")]
             SaslCredentials::AwsMskIam(c) => d.field("aws_msk_iam", c),
@@ -452,6 +460,44 @@ impl SaslConfig {
     /// `SCRAM-SHA-512` with a user name and password.
     pub fn scram_sha512(username: impl Into<String>, password: impl Into<Secret>) -> Self {
         Self::user_password(SaslMechanism::ScramSha512, username, password)
+    }
+
+    /// `SCRAM-SHA-256` with a delegation token (KIP-48), as Java's `ScramLoginModule`
+    /// with `tokenauth=true`: `token_id` is the token's id, `token_hmac` its HMAC in
+    /// base64 (what `kafka-delegation-tokens --create` prints). The broker treats the
+    /// connection as the token's owner.
+    ///
+    /// ```
+    /// use kafka_client::config::SaslConfig;
+    /// let sasl = SaslConfig::scram_sha256_token("0zRc8mWmQ4G5ZkT3yEoVBA", "aG1hYw==");
+    /// assert!(sasl.is_delegation_token());
+    /// assert!(!format!("{sasl:?}").contains("aG1hYw=="));
+    /// ```
+    pub fn scram_sha256_token(token_id: impl Into<String>, token_hmac: impl Into<Secret>) -> Self {
+        Self::user_password(SaslMechanism::ScramSha256, token_id, token_hmac).with_token_auth()
+    }
+
+    /// `SCRAM-SHA-512` with a delegation token; see [`SaslConfig::scram_sha256_token`].
+    pub fn scram_sha512_token(token_id: impl Into<String>, token_hmac: impl Into<Secret>) -> Self {
+        Self::user_password(SaslMechanism::ScramSha512, token_id, token_hmac).with_token_auth()
+    }
+
+    /// Whether this authenticates with a delegation token (SCRAM, `tokenauth=true`).
+    pub fn is_delegation_token(&self) -> bool {
+        matches!(
+            self.credentials,
+            SaslCredentials::UserPassword {
+                token_auth: true,
+                ..
+            }
+        )
+    }
+
+    fn with_token_auth(mut self) -> Self {
+        if let SaslCredentials::UserPassword { token_auth, .. } = &mut self.credentials {
+            *token_auth = true;
+        }
+        self
     }
 
     /// `OAUTHBEARER` with tokens from `provider`.
@@ -493,6 +539,7 @@ impl SaslConfig {
             credentials: SaslCredentials::UserPassword {
                 username: username.into(),
                 password: password.into(),
+                token_auth: false,
             },
         }
     }
@@ -542,7 +589,22 @@ impl SaslConfig {
             (SaslCredentials::UserPassword { .. }, SaslMechanism::OAuthBearer) => {
                 Err(oauth_needs_provider())
             }
-            (SaslCredentials::UserPassword { username, password }, m) => {
+            (
+                SaslCredentials::UserPassword {
+                    token_auth: true, ..
+                },
+                SaslMechanism::Plain,
+            ) => Err(Error::Config(
+                "delegation-token authentication (tokenauth) needs SCRAM-SHA-256 or \
+                     SCRAM-SHA-512, not PLAIN"
+                    .into(),
+            )),
+            (
+                SaslCredentials::UserPassword {
+                    username, password, ..
+                },
+                m,
+            ) => {
                 if username.is_empty() {
                     return Err(Error::Config(format!("sasl.username is empty ({m})")));
                 }
@@ -616,6 +678,8 @@ pub(crate) struct SecurityBuilder {
     pub(crate) mechanism: Option<SaslMechanism>,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<Secret>,
+    /// From properties: `sasl.scram.tokenauth` or a JAAS `tokenauth=true`.
+    pub(crate) token_auth: bool,
     /// From properties: OAUTHBEARER tokens from an OIDC token endpoint.
     pub(crate) oidc: Option<super::OidcConfig>,
     /// From properties: `sasl.aws.*` (AWS MSK IAM).
@@ -633,6 +697,7 @@ impl fmt::Debug for SecurityBuilder {
             .field("mechanism", &self.mechanism)
             .field("username", &self.username)
             .field("password", &self.password)
+            .field("token_auth", &self.token_auth)
             .field("oidc", &self.oidc)
             .field("aws", &self.aws)
             .field("kerberos", &self.kerberos)
@@ -671,7 +736,12 @@ impl SecurityBuilder {
                 let password = self.password.ok_or_else(|| {
                     Error::Config(format!("sasl.mechanism {m} needs sasl.password"))
                 })?;
-                Some(SaslConfig::user_password(m, username, password))
+                let sasl = SaslConfig::user_password(m, username, password);
+                Some(if self.token_auth {
+                    sasl.with_token_auth()
+                } else {
+                    sasl
+                })
             }
             (None, None) => {
                 if self.aws.is_set() {
@@ -681,9 +751,11 @@ impl SecurityBuilder {
                             .into(),
                     ));
                 }
-                if self.username.is_some() || self.password.is_some() {
+                if self.username.is_some() || self.password.is_some() || self.token_auth {
                     return Err(Error::Config(
-                        "sasl.username/sasl.password given without sasl.mechanism".into(),
+                        "sasl.username/sasl.password/sasl.scram.tokenauth given without \
+                         sasl.mechanism"
+                            .into(),
                     ));
                 }
                 if self.kerberos.is_set() {
@@ -792,13 +864,17 @@ option_table! {
             "SASL password (PLAIN, SCRAM; GSSAPI password login); kept in a `Secret`, never printed."
             => |mut b, _, v| { b.password = Some(Secret::new(v)); Ok(b) };
         "sasl" "sasl.jaas.config" [] "(none)" "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";"
-            "Java JAAS line: only PlainLoginModule and ScramLoginModule with username and password are read."
+            "Java JAAS line: only PlainLoginModule and ScramLoginModule with username and password (and ScramLoginModule's `tokenauth`) are read."
             => |mut b, _, v| {
-                let (user, pass) = parse_jaas(&v)?;
-                b.username = Some(user);
-                b.password = Some(pass);
+                let jaas = parse_jaas(&v)?;
+                b.username = Some(jaas.username);
+                b.password = Some(jaas.password);
+                b.token_auth |= jaas.token_auth;
                 Ok(b)
             };
+        "sasl" "sasl.scram.tokenauth" [] "false" "true"
+            "SCRAM with a delegation token (KIP-48): `sasl.username` is the token id, `sasl.password` its HMAC (base64); the client-first message carries `tokenauth=true`, like Java's `ScramLoginModule ... tokenauth=true`."
+            => |mut b, k, v| { b.token_auth = super::parse_bool(k, &v)?; Ok(b) };
         "sasl" "sasl.kerberos.service.name" [] "kafka" "kafka"
             "GSSAPI: the brokers' Kerberos service name; tickets are asked for `<name>/<broker host>@REALM`."
             => |mut b, _, v| { b.kerberos.service_name = Some(v); Ok(b) };
@@ -867,10 +943,20 @@ option_table! {
     }
 }
 
+/// What a `sasl.jaas.config` line gives.
+#[derive(Debug)]
+struct Jaas {
+    username: String,
+    password: Secret,
+    /// `ScramLoginModule ... tokenauth=true`: a delegation token.
+    token_auth: bool,
+}
+
 /// Reads `username` and `password` out of a Java `sasl.jaas.config` for `PlainLoginModule`
-/// or `ScramLoginModule`. Other modules and options are rejected: nothing named in the
-/// string (files, URLs, classes) is ever loaded, and no value is echoed in errors.
-fn parse_jaas(jaas: &str) -> Result<(String, Secret)> {
+/// or `ScramLoginModule` (and the latter's `tokenauth`). Other modules and options are
+/// rejected: nothing named in the string (files, URLs, classes) is ever loaded, and no
+/// value is echoed in errors.
+fn parse_jaas(jaas: &str) -> Result<Jaas> {
     let err = |why: &str| Error::Config(format!("sasl.jaas.config: {why}"));
     let text = jaas.trim().trim_end_matches(';').trim();
     let (module, rest) = text
@@ -886,7 +972,8 @@ fn parse_jaas(jaas: &str) -> Result<(String, Secret)> {
         .trim_start()
         .strip_prefix("required")
         .ok_or_else(|| err("the login module must be `required`"))?;
-    let (mut username, mut password) = (None, None);
+    let (mut username, mut password, mut token_auth) = (None, None, false);
+    let scram = module_name == "ScramLoginModule";
     let mut chars = rest.trim().chars().peekable();
     loop {
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
@@ -915,11 +1002,16 @@ fn parse_jaas(jaas: &str) -> Result<(String, Secret)> {
         match key.as_str() {
             "username" => username = Some(value),
             "password" => password = Some(Secret::new(value)),
+            "tokenauth" if scram => token_auth = super::parse_bool("tokenauth", &value)?,
             other => return Err(err(&format!("option {other:?} is not supported"))),
         }
     }
     match (username, password) {
-        (Some(u), Some(p)) => Ok((u, p)),
+        (Some(username), Some(password)) => Ok(Jaas {
+            username,
+            password,
+            token_auth,
+        }),
         _ => Err(err("username and password are both required")),
     }
 }
@@ -961,13 +1053,31 @@ mod tests {
 
     #[test]
     fn jaas_strings() {
-        let (u, p) = parse_jaas(
+        let j = parse_jaas(
             r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="a \"q\" b";"#,
         )
         .unwrap();
-        assert_eq!((u.as_str(), p.expose()), ("alice", "a \"q\" b"));
-        let (u, p) = parse_jaas("PlainLoginModule required username=bob password=pw").unwrap();
-        assert_eq!((u.as_str(), p.expose()), ("bob", "pw"));
+        assert_eq!(
+            (j.username.as_str(), j.password.expose(), j.token_auth),
+            ("alice", "a \"q\" b", false)
+        );
+        let j = parse_jaas("PlainLoginModule required username=bob password=pw").unwrap();
+        assert_eq!((j.username.as_str(), j.password.expose()), ("bob", "pw"));
+        let j = parse_jaas(
+            r#"ScramLoginModule required username="tok" password="hmac" tokenauth="true";"#,
+        )
+        .unwrap();
+        assert!(j.token_auth);
+        let e =
+            parse_jaas(r#"PlainLoginModule required username="u" password="p" tokenauth=true;"#)
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("\"tokenauth\""), "{e}");
+        let e =
+            parse_jaas(r#"ScramLoginModule required username="u" password="p" tokenauth=maybe;"#)
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("tokenauth"), "{e}");
         let e = parse_jaas(
             r#"com.sun.security.auth.module.Krb5LoginModule required keyTab="/etc/k.keytab";"#,
         )
@@ -979,6 +1089,42 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(e.contains("\"file\"") && !e.contains("topsecret"), "{e}");
+    }
+
+    /// Delegation-token authentication from properties, and what it is refused with.
+    #[test]
+    fn delegation_token_settings() {
+        let build = |pairs: &[(&str, &str)]| {
+            let mut props: crate::config::Properties = pairs.iter().copied().collect();
+            crate::ClientBuilder::new()
+                .bootstrap_servers(["127.0.0.1:9092"])
+                .apply_properties(&mut props)
+                .and_then(|b| b.build_config())
+                .map(|c| c.security.sasl)
+        };
+        let token = [
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "tokenid"),
+            ("sasl.password", "hmac-secret"),
+            ("sasl.scram.tokenauth", "true"),
+        ];
+        let sasl = build(&token).unwrap().unwrap();
+        assert!(sasl.is_delegation_token());
+        assert!(!format!("{sasl:?}").contains("hmac-secret"));
+        let mut plain = token;
+        plain[0].1 = "PLAIN";
+        let e = build(&plain).unwrap_err().to_string();
+        assert!(e.contains("tokenauth") && e.contains("PLAIN"), "{e}");
+        let e = build(&[("sasl.scram.tokenauth", "true")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("without sasl.mechanism"), "{e}");
+        let e = build(&[("sasl.scram.tokenauth", "yes")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("true or false"), "{e}");
+        assert!(!SaslConfig::scram_sha512("u", "p").is_delegation_token());
+        assert!(SaslConfig::scram_sha256_token("id", "hmac").is_delegation_token());
     }
 
     #[test]

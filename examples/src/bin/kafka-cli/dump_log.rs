@@ -14,6 +14,7 @@ use kafka_client::records::{
 };
 
 use crate::exit::Failure;
+use crate::progress::{self, Progress};
 
 /// Bytes before a batch's records: the log overhead (offset, length) and the header.
 const LOG_OVERHEAD: usize = 12;
@@ -37,6 +38,10 @@ pub struct DumpLogArgs {
     /// One JSON object per batch (with its records when deep) instead of text.
     #[arg(long)]
     json: bool,
+    /// Show how far each segment is decoded on stderr even when stderr is not a
+    /// terminal (on a terminal it is shown anyway).
+    #[arg(long)]
+    progress: bool,
 }
 
 /// What went wrong in one file, for the exit code.
@@ -87,8 +92,20 @@ fn base_offset(path: &Path) -> Option<i64> {
 fn dump_segment(data: Bytes, args: &DumpLogArgs) -> Result<(), Damage> {
     let deep = args.deep_iteration || args.print_data_log;
     let limits = DecodeLimits::default();
+    let mut progress = Progress::new(args.progress);
+    let total = data.len();
+    let line = |pos: usize| {
+        format!(
+            "decoded {} of {} ({}%)",
+            progress::bytes(pos),
+            progress::bytes(total),
+            (pos * 100).checked_div(total).unwrap_or(100)
+        )
+    };
+    progress.force(&line(0));
     let mut pos = 0usize;
     while pos < data.len() {
+        progress.update(|| line(pos));
         let rest = data.len() - pos;
         if rest < LOG_OVERHEAD {
             return Err(Damage(format!(
@@ -138,6 +155,7 @@ fn dump_segment(data: Bytes, args: &DumpLogArgs) -> Result<(), Damage> {
         }
         pos += size;
     }
+    progress.force(&line(total));
     Ok(())
 }
 

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::Ctx;
 use crate::exit::{Failure, check_items};
+use crate::progress::Progress;
 
 const LEADER_RATE: &str = "leader.replication.throttled.rate";
 const FOLLOWER_RATE: &str = "follower.replication.throttled.rate";
@@ -55,9 +56,13 @@ pub struct ReassignArgs {
     #[arg(long)]
     throttle: Option<u64>,
     /// With --verify: poll until every move is complete (or --timeout passes), showing
-    /// progress.
-    #[arg(long)]
+    /// progress on stderr when it is a terminal (or with --progress).
+    #[arg(long, requires = "verify")]
     wait: bool,
+    /// With --verify --wait: show the progress on stderr even when stderr is not a
+    /// terminal.
+    #[arg(long, requires = "wait")]
+    progress: bool,
 }
 
 #[derive(Deserialize)]
@@ -164,8 +169,19 @@ pub async fn run(ctx: &Ctx, args: ReassignArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let deadline = tokio::time::Instant::now() + ctx.timeout;
+    let mut progress = Progress::new(args.progress);
     loop {
         let incomplete = verify_once(ctx, &plan, &parts, !args.wait).await?;
+        let line = format!(
+            "reassignment: {} of {} partition(s) complete",
+            parts.len() - incomplete.min(parts.len()),
+            parts.len()
+        );
+        if incomplete == 0 {
+            progress.force(&line);
+        } else {
+            progress.update(|| line);
+        }
         if incomplete == 0 {
             remove_throttle(ctx, &plan).await?;
             if !args.wait {
@@ -181,10 +197,6 @@ pub async fn run(ctx: &Ctx, args: ReassignArgs) -> Result<(), Failure> {
                 "{incomplete} partition reassignment(s) not complete"
             )));
         }
-        eprintln!(
-            "waiting: {incomplete} of {} reassignment(s) in progress",
-            parts.len()
-        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -133,6 +133,8 @@ pub(crate) struct Exchange {
     mechanism: Box<dyn Mechanism>,
     mech_name: &'static str,
     who: String,
+    /// Authenticating with a delegation token: a refusal names the token's likely fate.
+    token_auth: bool,
     context: ErrorContext,
     rounds: usize,
 }
@@ -142,6 +144,9 @@ impl Exchange {
     pub(crate) async fn start(sasl: &SaslConfig, context: &ErrorContext) -> Result<Self> {
         let mech_name = sasl.mechanism.name();
         let who = match (sasl.username(), sasl.kerberos_principal()) {
+            (Some(id), _) if sasl.is_delegation_token() => {
+                format!("{mech_name} with delegation token {id:?}")
+            }
             (Some(u), _) => format!("{mech_name} as user {u:?}"),
             (None, Some(p)) => format!("{mech_name} as principal {p:?}"),
             (None, None) => mech_name.to_owned(),
@@ -152,14 +157,26 @@ impl Exchange {
             message: format!("{who}: the token provider failed: {e}"),
         };
         let mechanism: Box<dyn Mechanism> = match (&sasl.credentials, sasl.mechanism) {
-            (SaslCredentials::UserPassword { username, password }, SaslMechanism::Plain) => {
-                Box::new(plain::Plain::new(username, password))
-            }
-            (SaslCredentials::UserPassword { username, password }, SaslMechanism::ScramSha256) => {
-                Box::new(scram::Scram::new(scram::Hash::Sha256, username, password))
-            }
-            (SaslCredentials::UserPassword { username, password }, SaslMechanism::ScramSha512) => {
-                Box::new(scram::Scram::new(scram::Hash::Sha512, username, password))
+            (
+                SaslCredentials::UserPassword {
+                    username, password, ..
+                },
+                SaslMechanism::Plain,
+            ) => Box::new(plain::Plain::new(username, password)),
+            (
+                SaslCredentials::UserPassword {
+                    username,
+                    password,
+                    token_auth,
+                },
+                SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512,
+            ) => {
+                let hash = if sasl.mechanism == SaslMechanism::ScramSha256 {
+                    scram::Hash::Sha256
+                } else {
+                    scram::Hash::Sha512
+                };
+                Box::new(scram::Scram::new(hash, username, password).token_auth(*token_auth))
             }
             (SaslCredentials::Token(provider), SaslMechanism::OAuthBearer) => {
                 let token = provider
@@ -209,6 +226,7 @@ impl Exchange {
             mechanism,
             mech_name,
             who,
+            token_auth: sasl.is_delegation_token(),
             context: context.clone(),
             rounds: 0,
         })
@@ -260,7 +278,15 @@ impl Exchange {
                 .map(|m| m.to_string())
                 .filter(|m| !m.is_empty())
                 .unwrap_or_else(|| code.name());
-            return Err(self.error(ApiKey::SaslAuthenticate, Some(code), broker_says));
+            let message = if self.token_auth {
+                format!(
+                    "{broker_says} (the delegation token is unknown to the broker: expired, \
+                     expired by an admin, or its HMAC is wrong)"
+                )
+            } else {
+                broker_says
+            };
+            return Err(self.error(ApiKey::SaslAuthenticate, Some(code), message));
         }
         self.rounds += 1;
         match self

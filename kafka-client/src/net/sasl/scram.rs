@@ -76,6 +76,8 @@ pub(super) struct Scram {
     username: String,
     password: Secret,
     nonce: Option<String>,
+    /// Sends the `tokenauth=true` extension: the credentials are a delegation token.
+    token_auth: bool,
     state: State,
 }
 
@@ -86,8 +88,15 @@ impl Scram {
             username: username.to_owned(),
             password: password.clone(),
             nonce: None,
+            token_auth: false,
             state: State::Start,
         }
+    }
+
+    /// Authenticates with a delegation token (KIP-48) when `on`.
+    pub(super) fn token_auth(mut self, on: bool) -> Self {
+        self.token_auth = on;
+        self
     }
 
     #[cfg(test)]
@@ -164,7 +173,13 @@ impl Mechanism for Scram {
                 n
             }
         };
-        let client_first_bare = format!("n={},r={nonce}", saslname(&self.username));
+        // Extensions follow the nonce in the client-first-bare message (RFC 5802 7.).
+        let extensions = if self.token_auth {
+            ",tokenauth=true"
+        } else {
+            ""
+        };
+        let client_first_bare = format!("n={},r={nonce}{extensions}", saslname(&self.username));
         let message = format!("n,,{client_first_bare}").into_bytes();
         self.state = State::SentFirst { client_first_bare };
         Ok(message)
@@ -277,6 +292,25 @@ mod tests {
             let e = s.step(server_first).unwrap_err();
             assert!(e.contains(why), "{why}: {e}");
         }
+    }
+
+    /// The token extension is part of the client-first-bare message, so it is also in
+    /// the proof's auth message: the proof differs from the one without it.
+    #[test]
+    fn token_auth_extension_sent_and_signed() {
+        let mut plain = Scram::new(Hash::Sha256, "user", &Secret::new("pencil"))
+            .with_nonce("rOprNGfwEbeRWgbNEkqO");
+        let mut token = Scram::new(Hash::Sha256, "user", &Secret::new("pencil"))
+            .token_auth(true)
+            .with_nonce("rOprNGfwEbeRWgbNEkqO");
+        plain.initial().unwrap();
+        assert_eq!(
+            token.initial().unwrap(),
+            b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO,tokenauth=true"
+        );
+        let a = plain.step(SERVER_FIRST).unwrap().unwrap();
+        let b = token.step(SERVER_FIRST).unwrap().unwrap();
+        assert_ne!(a, b);
     }
 
     #[test]
