@@ -57,6 +57,8 @@ impl Admin {
     pub async fn close(&self, timeout: Duration) {
         if self.owns_client {
             self.client.close_with_timeout(timeout).await;
+        }
+    }
 
     /// Where a read that any broker answers goes: any broker, or, through
     /// `bootstrap.controllers` (KIP-919), the active controller (as Java's admin: only
