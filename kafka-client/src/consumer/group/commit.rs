@@ -334,3 +334,57 @@ async fn fetch_once(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cluster::{ClusterMetadata, TopicInfo};
+
+    fn client_knowing(topics: &[(&str, Uuid)]) -> crate::Client {
+        let client = crate::Client::builder()
+            .bootstrap_servers(["127.0.0.1:1"])
+            .build()
+            .expect("valid settings");
+        let mut m = ClusterMetadata::empty();
+        for (name, id) in topics {
+            let info = TopicInfo {
+                name: name.to_string(),
+                id: *id,
+                is_internal: false,
+                partitions: vec![],
+            };
+            m.topics.insert(name.to_string(), Arc::new(info));
+        }
+        client.set_cached_metadata(m);
+        client
+    }
+
+    fn offsets(topics: &[&str]) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+        topics
+            .iter()
+            .map(|t| (TopicPartition::new(*t, 0), OffsetAndMetadata::new(5)))
+            .collect()
+    }
+
+    #[test]
+    fn commits_go_by_topic_id_only_when_every_id_is_known() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let client = client_knowing(&[("a", a), ("b", b), ("nil", Uuid::nil())]);
+        let both = offsets(&["a", "b"]);
+        let ids = topic_ids(&client, &both).expect("both known: v10");
+        assert_eq!(ids.get("a"), Some(&a));
+        assert_eq!(ids.get("b"), Some(&b));
+        assert_eq!(
+            topic_ids(&client, &offsets(&["a", "unknown"])),
+            None,
+            "a topic not in the cache: by name (v9)"
+        );
+        assert_eq!(
+            topic_ids(&client, &offsets(&["a", "nil"])),
+            None,
+            "a broker without topic ids: by name (v9)"
+        );
+    }
+}
