@@ -26,7 +26,9 @@ pub const FINDINGS: &str = "
   (9,962-13,238 of 20,000; classic 10,953-13,315), and the co-owner overlaps (6 in the
   30 s cut, 4 under latency) are the expiry window described below. SIGKILL of the
   active controller lost one session (4,750 re-delivered) where the classic run of
-  2026-12-05 lost none (an earlier classic run lost one, 7,988 re-delivered).
+  2026-12-05 lost none (an earlier classic run lost one, 7,988 re-delivered); a rerun
+  of that row (11:42 UTC, client trace on) lost no session and re-delivered nothing,
+  so the loss depends on how long the coordinator is away, as for classic members.
 - `integration-tests/tests/reliability_pr.rs` runs two of them on every PR
   (`w2_group_consumer_protocol_survives_dropped_offset_commit_responses`,
   `w2_group_consumer_protocol_survives_a_leader_kill`; both passed on 2026-12-06 with 0
