@@ -52,6 +52,7 @@ fn api_name(key: i16) -> &'static str {
         api::SYNC_GROUP => "SyncGroup",
         api::END_TXN => "EndTxn",
         api::TXN_OFFSET_COMMIT => "TxnOffsetCommit",
+        api::CONSUMER_GROUP_HEARTBEAT => "ConsumerGroupHeartbeat",
         _ => "api",
     }
 }
