@@ -696,9 +696,17 @@ impl Inner {
         let mut st = self.state();
         let names: Vec<String> = match &r.topics {
             None => st.topics.keys().cloned().collect(),
+            // By name, or by topic id (v10+, as librdkafka asks for a KIP-848 assignment).
             Some(ts) => ts
                 .iter()
-                .filter_map(|t| t.name.as_ref().map(|n| n.to_string()))
+                .filter_map(|t| match &t.name {
+                    Some(n) => Some(n.to_string()),
+                    None => st
+                        .topics
+                        .iter()
+                        .find(|(_, x)| kafka_client::Uuid::from_u128(x.id) == t.topic_id)
+                        .map(|(n, _)| n.clone()),
+                })
                 .collect(),
         };
         let topics = names
