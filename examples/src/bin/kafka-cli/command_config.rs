@@ -38,7 +38,7 @@ fn parse(text: &str) -> Result<Properties, String> {
         }
         // An odd number of trailing backslashes continues the line.
         let trailing = line.chars().rev().take_while(|c| *c == '\\').count();
-        if !trailing.is_multiple_of(2) {
+        if trailing % 2 == 1 {
             logical.push_str(&line[..line.len() - 1]);
             continue;
         }
