@@ -506,6 +506,33 @@ async fn a_lost_connection_retries_every_batch_of_the_request_as_maybe_written()
     assert_eq!(a.stamp.unwrap().base_sequence, 0);
 }
 
+/// Found by the 10,000-seed kafka-sim run (seeds 895, 1068, 2379, …): a request lost
+/// after the batch's delivery deadline had passed failed the batch as a plain
+/// DeliveryTimeout, although the broker had appended it.
+#[tokio::test(start_paused = true)]
+async fn a_connection_lost_past_the_delivery_deadline_fails_as_possibly_persisted() {
+    let mut r = rig();
+    let (a, fa) = r.in_flight(1, Some(P0));
+    advance(r.sender.sh.config.delivery_timeout).await;
+    let part = r.part.clone();
+    r.sender.handle(Completed {
+        batches: vec![(part, a)],
+        result: Err(Error::ConnectionLost {
+            context: ErrorContext::default(),
+            reason: "reset".into(),
+        }),
+        version: 9,
+        conn: None,
+    });
+    let e = settled(fa.into_iter().next().unwrap()).expect_err("past its deadline");
+    match e {
+        Error::PossiblyPersisted { cause, .. } => {
+            assert!(matches!(*cause, Error::DeliveryTimeout { .. }), "{cause:?}")
+        }
+        other => panic!("a lost request past the deadline is possibly persisted: {other:?}"),
+    }
+}
+
 /// Found by kafka-sim (a duplicated response frame): the written request's batch failed
 /// as a plain protocol error although the broker had appended it.
 #[tokio::test(start_paused = true)]
