@@ -16,8 +16,7 @@ mod schema_registry_support;
 use std::time::Duration;
 
 use apache_avro::types::Value;
-use kafka_client::consumer::{AutoOffsetReset, Consumer, TopicPartition};
-use kafka_client::producer::{Producer, ProducerRecord};
+use kafka_client::producer::ProducerRecord;
 use kafka_schema_registry::{RegistryConfig, Schema, SchemaRegistryClient};
 use kafka_serde::schema_registry::{
     AvroDeserializer, AvroSerializer, AvroValueDeserializer, AvroValueSerializer,
@@ -28,7 +27,7 @@ use kafka_serde::{
 };
 use kafka_testbed::SchemaRegistry;
 use kafka_testbed::confluent_python::run_interop;
-use schema_registry_support::{fixture, hex, unhex};
+use schema_registry_support::{consumer, fixture, hex, producer, unhex};
 use serde::{Deserialize, Serialize};
 
 const ORDER_SCHEMA: &str = include_str!("../testbed/schema-registry/interop_order.avsc");
@@ -273,23 +272,6 @@ fn avro_schema_registry_sync_serdes_outside_a_runtime() {
         .block_on(async { fresh.deserialize("t", &[], Some(&bytes)) })
         .unwrap();
     assert_eq!(got, ada);
-}
-
-fn producer(bootstrap: &str) -> Producer {
-    Producer::builder()
-        .bootstrap_servers([bootstrap])
-        .linger(Duration::from_millis(5))
-        .build()
-        .expect("producer config")
-}
-
-fn consumer(bootstrap: &str, topic: &str) -> Consumer {
-    let c = common::consumer_util::consumer(bootstrap)
-        .auto_offset_reset(AutoOffsetReset::Earliest)
-        .build()
-        .expect("consumer config");
-    c.assign([TopicPartition::new(topic, 0)]).expect("assign");
-    c
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

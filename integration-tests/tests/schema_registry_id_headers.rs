@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use apache_avro::types::Value;
 use bytes::Bytes;
-use kafka_client::consumer::{AutoOffsetReset, Consumer, TopicPartition};
 use kafka_client::producer::{Producer, ProducerRecord};
 use kafka_client::records::Header;
 use kafka_schema_registry::{RegistryConfig, Schema, SchemaRegistryClient};
@@ -28,7 +27,7 @@ use kafka_serde::schema_registry::{
 use kafka_serde::{Deserializer, Field, Nullable, Serializer, StringSerde, TypedConsumer};
 use kafka_testbed::SchemaRegistry;
 use kafka_testbed::confluent_python::run_interop;
-use schema_registry_support::{fixture, hex, unhex};
+use schema_registry_support::{consumer, fixture, hex, producer, unhex};
 use serde::{Deserialize, Serialize};
 
 const ORDER_SCHEMA: &str = include_str!("../testbed/schema-registry/interop_order.avsc");
@@ -252,23 +251,6 @@ async fn json_schema_schema_registry_id_header_interop_with_confluent() {
             .unwrap_or_else(|e| panic!("{placement:?}: {e}"));
         assert_eq!(out.trim(), "ok 2", "{placement:?}");
     }
-}
-
-fn producer(bootstrap: &str) -> Producer {
-    Producer::builder()
-        .bootstrap_servers([bootstrap])
-        .linger(Duration::from_millis(5))
-        .build()
-        .expect("producer config")
-}
-
-fn consumer(bootstrap: &str, topic: &str) -> Consumer {
-    let c = common::consumer_util::consumer(bootstrap)
-        .auto_offset_reset(AutoOffsetReset::Earliest)
-        .build()
-        .expect("consumer config");
-    c.assign([TopicPartition::new(topic, 0)]).expect("assign");
-    c
 }
 
 async fn send(raw: &Producer, record: ProducerRecord) {

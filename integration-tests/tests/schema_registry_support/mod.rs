@@ -1,10 +1,35 @@
 //! Shared by the schema-registry tests: the Avro interop fixture (the same records as
-//! `avro_fixture()` in sr_interop.py) and hex helpers for talking to the script.
+//! `avro_fixture()` in sr_interop.py), hex helpers for talking to the script, and the
+//! producer and consumer they use.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use apache_avro::types::Value;
+use kafka_client::consumer::{AutoOffsetReset, Consumer, TopicPartition};
+use kafka_client::producer::Producer;
+
+use crate::common;
+
+/// A producer with a 5 ms linger.
+pub fn producer(bootstrap: &str) -> Producer {
+    Producer::builder()
+        .bootstrap_servers([bootstrap])
+        .linger(Duration::from_millis(5))
+        .build()
+        .expect("producer config")
+}
+
+/// A consumer assigned to partition 0 of `topic`, from the earliest offset.
+pub fn consumer(bootstrap: &str, topic: &str) -> Consumer {
+    let c = common::consumer_util::consumer(bootstrap)
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .build()
+        .expect("consumer config");
+    c.assign([TopicPartition::new(topic, 0)]).expect("assign");
+    c
+}
 
 fn record(fields: Vec<(&str, Value)>) -> Value {
     Value::Record(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
