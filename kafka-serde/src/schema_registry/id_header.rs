@@ -123,6 +123,10 @@ pub(crate) fn begin_record(
     Ok(())
 }
 
+/// A record's schema reference, its Protobuf message-index path (Protobuf only) and its
+/// bare payload.
+pub(crate) type Framed<'a> = (SchemaRef, Option<Vec<i32>>, &'a [u8]);
+
 /// A record's schema reference, its Protobuf message-index path (when `protobuf`), and
 /// its bare payload: from `field`'s schema-id header when the record has one (the last
 /// one, as Java's `lastHeader`), else from the payload's prefix.
@@ -131,7 +135,7 @@ pub(crate) fn read_record<'a>(
     headers: &[Header],
     data: &'a [u8],
     protobuf: bool,
-) -> Result<(SchemaRef, Option<Vec<i32>>, &'a [u8]), RegistrySerdeError> {
+) -> Result<Framed<'a>, RegistrySerdeError> {
     let name = schema_id_header(field);
     let Some(header) = headers.iter().rev().find(|h| h.key == name) else {
         let (schema, rest) = read_schema_ref(data)?;

@@ -13,7 +13,7 @@ use kafka_schema_registry::{
 };
 
 use super::bridge::block_on;
-use super::id_header::{SchemaRef, WriterIds, begin_record, read_record};
+use super::id_header::{Framed, SchemaRef, WriterIds, begin_record, read_record};
 use super::{RegistrySerdeError, SchemaIdPlacement, SchemaSelection, SerdeConfig};
 use crate::Field;
 
@@ -291,7 +291,7 @@ impl<F: Format> ReaderSchemas<F> {
         headers: &[Header],
         data: &'a [u8],
         protobuf: bool,
-    ) -> Result<(SchemaRef, Option<Vec<i32>>, &'a [u8]), RegistrySerdeError> {
+    ) -> Result<Framed<'a>, RegistrySerdeError> {
         read_record(self.field, headers, data, protobuf)
     }
 
