@@ -186,8 +186,10 @@ fn ours_consume(
                 AvroDeserializer::new(registry),
             );
             let t0 = Instant::now();
-            c.consumer().assign([TopicPartition::new(topic.as_str(), 0)])?;
-            c.consumer().seek(TopicPartition::new(topic.as_str(), 0), 0)?;
+            c.consumer()
+                .assign([TopicPartition::new(topic.as_str(), 0)])?;
+            c.consumer()
+                .seek(TopicPartition::new(topic.as_str(), 0), 0)?;
             let mut n = 0u64;
             while n < records {
                 for r in c.poll(Duration::from_secs(10)).await? {
@@ -208,12 +210,7 @@ struct PeerReport {
 }
 
 /// The Python peer (`bench/avro_peer.py`) pinned to the client core.
-fn peer(
-    python: &Path,
-    mode: &str,
-    args: [&str; 5],
-    schema_file: &Path,
-) -> Result<f64, BoxError> {
+fn peer(python: &Path, mode: &str, args: [&str; 5], schema_file: &Path) -> Result<f64, BoxError> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("avro_peer.py");
     let out = Command::new("taskset")
         .args(["-c", &CLIENT_CORE.to_string()])
@@ -304,7 +301,13 @@ pub fn run(args: &[String]) -> Result<(), BoxError> {
                 len.as_str(),
             ];
             let produced = match c {
-                0 => ours_produce(url.clone(), bootstrap.clone(), topic.clone(), records, body_len)?,
+                0 => ours_produce(
+                    url.clone(),
+                    bootstrap.clone(),
+                    topic.clone(),
+                    records,
+                    body_len,
+                )?,
                 1 => peer(&python, "produce-confluent", peer_args, &schema_file)?,
                 _ => peer(&python, "produce-fastavro", peer_args, &schema_file)?,
             };
@@ -328,7 +331,9 @@ pub fn run(args: &[String]) -> Result<(), BoxError> {
     println!(
         "Avro, {size} B framed records ({RECORD_BYTES} B Avro payload + 5 B prefix), {records} records per run, {repeats} repeats (medians), broker on core 0, each client on core 1; load before `{load_before}`, after `{load_after}`.\n"
     );
-    println!("| client | serialize + produce records/s | vs ours | consume + deserialize records/s | vs ours |");
+    println!(
+        "| client | serialize + produce records/s | vs ours | consume + deserialize records/s | vs ours |"
+    );
     println!("|---|---|---|---|---|");
     for (c, client) in clients.iter().enumerate() {
         let (p, q) = (median(&samples[c].produce), median(&samples[c].consume));
