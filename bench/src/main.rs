@@ -22,6 +22,7 @@
 //! spawns it), printing a JSON report line.
 
 mod alloc_count;
+mod avro_serde;
 mod broker;
 mod charts;
 mod child;
@@ -226,8 +227,9 @@ fn main() {
         Some("null-consume") => null_consume(&args[2..]),
         Some("broker") => serve_broker(),
         Some("rebalance") => rebalance_bench(&args[2..]),
+        Some("avro") => avro_serde::run(&args[2..]),
         Some("client") if args.len() == 4 => child::client_main(&args[2], &args[3]),
-        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] | render [results.json] | null-broker [--records N] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4] | rebalance [--repeats N]".into()),
+        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] | render [results.json] | null-broker [--records N] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4] | rebalance [--repeats N] | avro [--records N] [--repeats R]".into()),
     };
     if let Err(e) = result {
         eprintln!("kafka-bench: {e}");

@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::BoundedCache;
 use crate::http::{Request, Transport};
-use crate::{CompatibilityLevel, Mode, RegisteredSchema, RegistryConfig, Result, Schema, Version};
+use crate::{
+    CompatibilityLevel, Mode, RegisteredSchema, RegistryConfig, Result, Schema, SchemaGuid,
+    SchemaIds, Version,
+};
 
 /// An async client of a Confluent-compatible schema registry. Cheap to clone (an `Arc`).
 ///
@@ -22,16 +25,20 @@ pub struct SchemaRegistryClient {
 #[derive(Debug)]
 struct Inner {
     transport: Transport,
-    ids: BoundedCache<(String, Schema), u32>,
+    ids: BoundedCache<(String, Schema), SchemaIds>,
     by_id: BoundedCache<u32, Arc<Schema>>,
+    by_guid: BoundedCache<SchemaGuid, Arc<RegisteredSchema>>,
     versions: BoundedCache<(String, i32), Arc<RegisteredSchema>>,
 }
 
 const NO_BODY: Option<&()> = None;
 
+/// A register answer: the id, and the GUID where the registry gives one.
 #[derive(Deserialize)]
-struct IdOnly {
+struct IdAndGuid {
     id: u32,
+    #[serde(default)]
+    guid: Option<SchemaGuid>,
 }
 
 #[derive(Serialize)]
@@ -65,6 +72,7 @@ impl SchemaRegistryClient {
                 transport: Transport::new(&config)?,
                 ids: BoundedCache::new(capacity),
                 by_id: BoundedCache::new(capacity),
+                by_guid: BoundedCache::new(capacity),
                 versions: BoundedCache::new(capacity),
             }),
         })
@@ -106,16 +114,28 @@ impl SchemaRegistryClient {
         schema: &Schema,
         normalize: bool,
     ) -> Result<u32> {
+        Ok(self.register_full(subject, schema, normalize).await?.id)
+    }
+
+    /// [`register_with`](Self::register_with), returning the schema's GUID too when the
+    /// registry's answer carries one (newer registries do; some answer with the id only:
+    /// then [`lookup`](Self::lookup) may have it). Cached per subject and schema.
+    pub async fn register_full(
+        &self,
+        subject: &str,
+        schema: &Schema,
+        normalize: bool,
+    ) -> Result<SchemaIds> {
         let key = (subject.to_owned(), schema.clone());
-        if let Some(id) = self.inner.ids.get(&key) {
-            return Ok(id);
+        if let Some(ids) = self.inner.ids.get(&key) {
+            return Ok(ids);
         }
         let query: &[(&str, &str)] = if normalize {
             &[("normalize", "true")]
         } else {
             &[]
         };
-        let IdOnly { id } = self
+        let IdAndGuid { id, guid } = self
             .call(
                 Method::POST,
                 &["subjects", subject, "versions"],
@@ -123,9 +143,10 @@ impl SchemaRegistryClient {
                 Some(&RegisterBody { schema }),
             )
             .await?;
-        self.inner.ids.insert(key, id);
+        let ids = SchemaIds { id, guid };
+        self.inner.ids.insert(key, ids);
         self.inner.by_id.insert(id, Arc::new(schema.clone()));
-        Ok(id)
+        Ok(ids)
     }
 
     /// Looks `schema` up under `subject` without registering it: its id and version, or
@@ -139,9 +160,13 @@ impl SchemaRegistryClient {
                 Some(&RegisterBody { schema }),
             )
             .await?;
+        let ids = SchemaIds {
+            id: found.id,
+            guid: found.guid,
+        };
         self.inner
             .ids
-            .insert((subject.to_owned(), schema.clone()), found.id);
+            .insert((subject.to_owned(), schema.clone()), ids);
         Ok(found)
     }
 
@@ -161,6 +186,28 @@ impl SchemaRegistryClient {
         let schema = Arc::new(schema);
         self.inner.by_id.insert(id, Arc::clone(&schema));
         Ok(schema)
+    }
+
+    /// The schema with GUID `guid` (`GET /schemas/guids/{guid}`; error code 40403 if
+    /// there is none), with a subject, version and id it is registered under. Cached.
+    pub async fn schema_by_guid(&self, guid: SchemaGuid) -> Result<Arc<RegisteredSchema>> {
+        if let Some(found) = self.inner.by_guid.get(&guid) {
+            return Ok(found);
+        }
+        let found: RegisteredSchema = self
+            .call(
+                Method::GET,
+                &["schemas", "guids", &guid.to_string()],
+                &[],
+                NO_BODY,
+            )
+            .await?;
+        let found = Arc::new(found);
+        self.inner.by_guid.insert(guid, Arc::clone(&found));
+        self.inner
+            .by_id
+            .insert(found.id, Arc::new(found.schema.clone()));
+        Ok(found)
     }
 
     /// The schema cached for `id`, without asking the registry.

@@ -34,6 +34,7 @@ mod cache;
 mod client;
 mod config;
 pub mod error;
+mod guid;
 mod http;
 mod types;
 
@@ -45,6 +46,8 @@ pub struct ReadmeDoctests;
 pub use client::SchemaRegistryClient;
 pub use config::{Auth, RegistryConfig};
 pub use error::{Error, Result};
+pub use guid::{ParseGuidError, SchemaGuid};
 pub use types::{
-    CompatibilityLevel, Mode, RegisteredSchema, Schema, SchemaReference, SchemaType, Version,
+    CompatibilityLevel, Mode, RegisteredSchema, Schema, SchemaIds, SchemaReference, SchemaType,
+    Version,
 };

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::SchemaGuid;
+
 /// The kind of a schema. The registry omits `schemaType` for Avro.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -114,9 +116,22 @@ pub struct RegisteredSchema {
     pub id: u32,
     /// Its version within the subject.
     pub version: i32,
+    /// Its GUID, when the registry gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guid: Option<SchemaGuid>,
     /// The schema itself.
     #[serde(flatten)]
     pub schema: Schema,
+}
+
+/// The ids a registered schema is known by: the numeric id the wire format's prefix
+/// carries, and the GUID (when the registry gives one) a schema-id header may carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SchemaIds {
+    /// The global numeric id.
+    pub id: u32,
+    /// The GUID, if the registry's answer had one.
+    pub guid: Option<SchemaGuid>,
 }
 
 /// A subject's or the global compatibility level.

@@ -2,7 +2,10 @@
 //! serializers (features `schema-registry`, `avro`, `json-schema`, `protobuf`).
 //!
 //! A framed key or value is the magic byte 0, the schema's registry id as 4 bytes
-//! big-endian, then (Protobuf only) the message-index path, then the payload. The
+//! big-endian, then (Protobuf only) the message-index path, then the payload. As an
+//! option ([`SchemaIdPlacement`]) the id (or the schema's GUID) goes in a record header
+//! instead, as newer Confluent clients write it; the deserializers read the header when
+//! a record has one and the prefix otherwise. The
 //! serializers pick a subject with a [`SubjectNameStrategy`] and an id with a
 //! [`SchemaSelection`] (auto-register, look up, latest, fixed id), ask the registry once
 //! per topic and cache the answer; the deserializers fetch each writer schema once per
@@ -39,6 +42,7 @@ mod avro;
 mod bridge;
 mod config;
 mod error;
+mod id_header;
 #[cfg(feature = "json-schema")]
 mod json_schema;
 #[cfg(feature = "protobuf")]
@@ -52,6 +56,10 @@ pub use avro::{
 };
 pub use config::{SchemaSelection, SerdeConfig, SubjectNameStrategy};
 pub use error::RegistrySerdeError;
+pub use id_header::{
+    GUID_MAGIC_BYTE, KEY_SCHEMA_ID_HEADER, SchemaIdPlacement, SchemaRef, VALUE_SCHEMA_ID_HEADER,
+    schema_id_header,
+};
 #[cfg(feature = "json-schema")]
 pub use json_schema::{JsonSchemaDeserializer, JsonSchemaSerializer, ParsedJsonSchema};
 pub use kafka_schema_registry::{self as registry, SchemaRegistryClient};

@@ -9,6 +9,12 @@ Commands (URL = registry, TOPIC = subject's topic, records are FIXTURES[format])
   consume FORMAT URL TOPIC BOOTSTRAP N  consume N records from TOPIC partition 0 and compare
                                         them with the fixture; print "ok N"
 Exit status 1 with a "MISMATCH" line when a record differs.
+
+`serialize-header` and `produce-header` put the schema id in the
+`__value_schema_id` header instead (Confluent's header_schema_id_serializer, which writes the
+schema's GUID: the schema is registered first, then looked up, since the register answer
+may carry no GUID): `serialize-header` prints "HEADERHEX PAYLOADHEX" lines, `check` accepts
+such lines (and plain payload lines), and `consume` reads the header when present.
 """
 import datetime
 import decimal
@@ -191,13 +197,48 @@ FORMATS = {
 }
 
 
+def header_serializer(fmt, url, topic):
+    """A serializer writing the GUID header: registers the schema (with a client of its
+    own), then looks it up (auto.register.schemas=False), whose answer has the GUID."""
+    from confluent_kafka.schema_registry import header_schema_id_serializer
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.schema_registry.json_schema import JSONSerializer
+
+    conf = {"auto.register.schemas": False, "schema.id.serializer": header_schema_id_serializer}
+    ctx = SerializationContext(topic, MessageField.VALUE, [])
+    if fmt == "avro":
+        with open(os.path.join(HERE, "interop_order.avsc")) as f:
+            schema = f.read()
+        AvroSerializer(SchemaRegistryClient({"url": url}), schema)(avro_fixture()[0], ctx)
+        return AvroSerializer(SchemaRegistryClient({"url": url}), schema, conf=conf)
+    if fmt == "json":
+        with open(os.path.join(HERE, "interop_order.schema.json")) as f:
+            schema = f.read()
+        JSONSerializer(schema, SchemaRegistryClient({"url": url}))(json_fixture()[0], ctx)
+        return JSONSerializer(schema, SchemaRegistryClient({"url": url}), conf=conf)
+    raise SystemExit(f"no header serializer for {fmt}")
+
+
+def header_of(ctx):
+    for key, value in ctx.headers or []:
+        if key == "__value_schema_id":
+            return value
+    return None
+
+
 def main(argv):
     command, fmt, url, topic = argv[1:5]
+    in_header = command.endswith("-header")
+    command = command.removesuffix("-header")
     fixture_fn, serdes_fn = FORMATS[fmt]
     fixture = fixture_fn()
     client = SchemaRegistryClient({"url": url})
     ser, de = serdes_fn(client)
-    ctx = SerializationContext(topic, MessageField.VALUE)
+    if in_header and command in ("serialize", "produce"):
+        ser = header_serializer(fmt, url, topic)
+
+    def ctx(headers=None):
+        return SerializationContext(topic, MessageField.VALUE, headers)
 
     def compare(i, got):
         want = fixture[i]
@@ -207,11 +248,18 @@ def main(argv):
 
     if command == "serialize":
         for record in fixture:
-            print(ser(record, ctx).hex())
+            c = ctx([])
+            payload = ser(record, c)
+            header = header_of(c)
+            print(payload.hex() if header is None else f"{header.hex()} {payload.hex()}")
     elif command == "check":
-        lines = [l.strip() for l in sys.stdin if l.strip()]
-        for i, line in enumerate(lines):
-            compare(i, de(bytes.fromhex(line), ctx))
+        lines = [l.split() for l in sys.stdin if l.strip()]
+        for i, parts in enumerate(lines):
+            if len(parts) == 2:
+                headers = [("__value_schema_id", bytes.fromhex(parts[0]))]
+                compare(i, de(bytes.fromhex(parts[1]), ctx(headers)))
+            else:
+                compare(i, de(bytes.fromhex(parts[0]), ctx()))
         if len(lines) != len(fixture):
             print(f"MISMATCH count: got {len(lines)} want {len(fixture)}")
             sys.exit(1)
@@ -221,7 +269,9 @@ def main(argv):
 
         producer = Producer({"bootstrap.servers": argv[5]})
         for record in fixture:
-            producer.produce(topic, value=ser(record, ctx), partition=0)
+            c = ctx([])
+            value = ser(record, c)
+            producer.produce(topic, value=value, partition=0, headers=c.headers)
         if producer.flush(30) != 0:
             print("MISMATCH: records not delivered")
             sys.exit(1)
@@ -247,7 +297,7 @@ def main(argv):
             if msg.error():
                 print(f"MISMATCH: consumer error {msg.error()}")
                 sys.exit(1)
-            got.append(de(msg.value(), ctx))
+            got.append(de(msg.value(), ctx(msg.headers())))
         consumer.close()
         if len(got) != count:
             print(f"MISMATCH count: got {len(got)} want {count}")

@@ -14,9 +14,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::resolver::{Format, ReaderSchemas, WriterSchemas, fetch_references};
-use super::wire::{read_header, write_header};
 use super::{RegistrySerdeError, SerdeConfig};
-use crate::{Deserializer, SerdeError, Serializer};
+use crate::{Deserializer, Field, SerdeError, Serializer};
 
 /// A parsed Avro schema and the named types it refers to.
 #[derive(Debug)]
@@ -46,7 +45,8 @@ impl ParsedAvro {
         self.schema.name().map(|n| n.fullname(None))
     }
 
-    fn encode(&self, value: &Value, id: u32) -> Result<Vec<u8>, RegistrySerdeError> {
+    /// Appends the Avro encoding of `value` to `out`.
+    fn encode(&self, out: &mut Vec<u8>, value: &Value) -> Result<(), RegistrySerdeError> {
         let encode = |e: apache_avro::Error| RegistrySerdeError::Encode(e.to_string());
         // A value already in the schema's shape is written as it is (resolving would, for
         // one, refuse a bytes decimal shorter than its precision's maximum, which is how
@@ -76,10 +76,8 @@ impl ParsedAvro {
                     .map_err(encode)?
             }
         };
-        let mut out = Vec::with_capacity(5 + datum.len());
-        write_header(&mut out, id);
         out.extend_from_slice(&datum);
-        Ok(out)
+        Ok(())
     }
 
     /// Writes a `serde` value straight into the output with the schema-aware serializer
@@ -87,17 +85,17 @@ impl ParsedAvro {
     /// `Value`, resolved to the schema, when that fails or the schema has references.
     fn encode_serde<T: Serialize + ?Sized>(
         &self,
+        out: &mut Vec<u8>,
         value: &T,
-        id: u32,
-    ) -> Result<Vec<u8>, RegistrySerdeError> {
+    ) -> Result<(), RegistrySerdeError> {
         if self.references.is_empty() {
-            let mut out = Vec::with_capacity(64);
-            write_header(&mut out, id);
-            if apache_avro::write_avro_datum_ref(&self.schema, &value, &mut out).is_ok() {
-                return Ok(out);
+            let start = out.len();
+            if apache_avro::write_avro_datum_ref(&self.schema, &value, out).is_ok() {
+                return Ok(());
             }
+            out.truncate(start);
         }
-        self.encode(&to_value(value)?, id)
+        self.encode(out, &to_value(value)?)
     }
 
     fn decode(
@@ -184,14 +182,47 @@ impl AvroWriter {
         AvroWriter::new(registry, schema, &references, config)
     }
 
-    fn write(&self, topic: &str, value: &Value) -> Result<Vec<u8>, RegistrySerdeError> {
-        let (id, schema) = self.schemas.get(topic)?;
-        schema.encode(value, id)
+    fn write(
+        &self,
+        topic: &str,
+        headers: &mut Vec<Header>,
+        value: &Value,
+    ) -> Result<Vec<u8>, RegistrySerdeError> {
+        let (ids, schema) = self.schemas.get(topic)?;
+        let mut out = self.schemas.buffer();
+        self.schemas
+            .begin_record(&mut out, headers, topic, ids, None)?;
+        schema.encode(&mut out, value)?;
+        Ok(self.schemas.written(out))
     }
 
-    async fn write_async(&self, topic: &str, value: &Value) -> Result<Vec<u8>, RegistrySerdeError> {
-        let (id, schema) = self.schemas.get_async(topic).await?;
-        schema.encode(value, id)
+    async fn write_async(
+        &self,
+        topic: &str,
+        headers: &mut Vec<Header>,
+        value: &Value,
+    ) -> Result<Vec<u8>, RegistrySerdeError> {
+        let (ids, schema) = self.schemas.get_async(topic).await?;
+        let mut out = self.schemas.buffer();
+        self.schemas
+            .begin_record(&mut out, headers, topic, ids, None)?;
+        schema.encode(&mut out, value)?;
+        Ok(self.schemas.written(out))
+    }
+
+    fn write_serde<T: Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        headers: &mut Vec<Header>,
+        ids_and_schema: (kafka_schema_registry::SchemaIds, Arc<ParsedAvro>),
+        value: &T,
+    ) -> Result<Vec<u8>, RegistrySerdeError> {
+        let (ids, schema) = ids_and_schema;
+        let mut out = self.schemas.buffer();
+        self.schemas
+            .begin_record(&mut out, headers, topic, ids, None)?;
+        schema.encode_serde(&mut out, value)?;
+        Ok(self.schemas.written(out))
     }
 }
 
@@ -246,19 +277,34 @@ impl<T: ?Sized> AvroSerializer<T> {
     /// Registers or looks up the schema for `topic` now, so the first record does not
     /// wait for the registry.
     pub async fn prepare(&self, topic: &str) -> Result<u32, RegistrySerdeError> {
-        Ok(self.writer.schemas.get_async(topic).await?.0)
+        Ok(self.writer.schemas.get_async(topic).await?.0.id)
     }
 }
 
 impl<T: Serialize + ?Sized> AvroSerializer<T> {
     /// Serializes without blocking: the registry is asked asynchronously on a miss.
+    /// The schema id must go in the prefix ([`RegistrySerdeError::NeedsHeaders`]
+    /// otherwise).
     pub async fn serialize_async(
         &self,
         topic: &str,
         value: &T,
     ) -> Result<Vec<u8>, RegistrySerdeError> {
-        let (id, schema) = self.writer.schemas.get_async(topic).await?;
-        schema.encode_serde(value, id)
+        self.writer.schemas.prefix_only()?;
+        self.serialize_with_headers_async(topic, &mut Vec::new(), value)
+            .await
+    }
+
+    /// Serializes without blocking, pushing the schema-id header (if the config places
+    /// the id in one) onto `headers`.
+    pub async fn serialize_with_headers_async(
+        &self,
+        topic: &str,
+        headers: &mut Vec<Header>,
+        value: &T,
+    ) -> Result<Vec<u8>, RegistrySerdeError> {
+        let found = self.writer.schemas.get_async(topic).await?;
+        self.writer.write_serde(topic, headers, found, value)
     }
 }
 
@@ -266,11 +312,15 @@ impl<T: Serialize + ?Sized> Serializer<T> for AvroSerializer<T> {
     fn serialize(
         &self,
         topic: &str,
-        _headers: &mut Vec<Header>,
+        headers: &mut Vec<Header>,
         value: &T,
     ) -> Result<Option<Bytes>, SerdeError> {
-        let (id, schema) = self.writer.schemas.get(topic)?;
-        Ok(Some(schema.encode_serde(value, id)?.into()))
+        let found = self.writer.schemas.get(topic)?;
+        Ok(Some(
+            self.writer
+                .write_serde(topic, headers, found, value)?
+                .into(),
+        ))
     }
 }
 
@@ -310,13 +360,26 @@ impl AvroValueSerializer {
         })
     }
 
-    /// Serializes without blocking.
+    /// Serializes without blocking. The schema id must go in the prefix
+    /// ([`RegistrySerdeError::NeedsHeaders`] otherwise).
     pub async fn serialize_async(
         &self,
         topic: &str,
         value: &Value,
     ) -> Result<Vec<u8>, RegistrySerdeError> {
-        self.writer.write_async(topic, value).await
+        self.writer.schemas.prefix_only()?;
+        self.writer.write_async(topic, &mut Vec::new(), value).await
+    }
+
+    /// Serializes without blocking, pushing the schema-id header (if the config places
+    /// the id in one) onto `headers`.
+    pub async fn serialize_with_headers_async(
+        &self,
+        topic: &str,
+        headers: &mut Vec<Header>,
+        value: &Value,
+    ) -> Result<Vec<u8>, RegistrySerdeError> {
+        self.writer.write_async(topic, headers, value).await
     }
 }
 
@@ -324,10 +387,10 @@ impl Serializer<Value> for AvroValueSerializer {
     fn serialize(
         &self,
         topic: &str,
-        _headers: &mut Vec<Header>,
+        headers: &mut Vec<Header>,
         value: &Value,
     ) -> Result<Option<Bytes>, SerdeError> {
-        Ok(Some(self.writer.write(topic, value)?.into()))
+        Ok(Some(self.writer.write(topic, headers, value)?.into()))
     }
 }
 
@@ -351,16 +414,20 @@ impl AvroReader {
         })
     }
 
-    fn read(&self, data: Option<&Bytes>) -> Result<Value, SerdeError> {
+    fn read(&self, headers: &[Header], data: Option<&Bytes>) -> Result<Value, SerdeError> {
         let data = data.ok_or(SerdeError::Null)?;
-        let (id, payload) = read_header(data)?;
-        let writer = self.writers.get(id)?;
+        let (schema, _, payload) = self.writers.frame(headers, data, false)?;
+        let writer = self.writers.get(schema)?;
         Ok(writer.decode(payload, self.reader.as_ref())?)
     }
 
-    async fn read_async(&self, data: &[u8]) -> Result<Value, RegistrySerdeError> {
-        let (id, payload) = read_header(data)?;
-        let writer = self.writers.get_async(id).await?;
+    async fn read_async(
+        &self,
+        headers: &[Header],
+        data: &[u8],
+    ) -> Result<Value, RegistrySerdeError> {
+        let (schema, _, payload) = self.writers.frame(headers, data, false)?;
+        let writer = self.writers.get_async(schema).await?;
         writer.decode(payload, self.reader.as_ref())
     }
 }
@@ -408,12 +475,29 @@ impl<T> AvroDeserializer<T> {
             _type: PhantomData,
         })
     }
+
+    /// Reads keys: the `__key_schema_id` header, when a record has one (values, and
+    /// `__value_schema_id`, by default).
+    pub fn for_keys(mut self) -> Self {
+        self.reader.writers.set_field(Field::Key);
+        self
+    }
 }
 
 impl<T: DeserializeOwned> AvroDeserializer<T> {
     /// Deserializes without blocking: the registry is asked asynchronously on a miss.
     pub async fn deserialize_async(&self, data: &[u8]) -> Result<T, RegistrySerdeError> {
-        let value = self.reader.read_async(data).await?;
+        self.deserialize_with_headers_async(&[], data).await
+    }
+
+    /// Deserializes without blocking, reading the schema id from the record's
+    /// schema-id header when it has one.
+    pub async fn deserialize_with_headers_async(
+        &self,
+        headers: &[Header],
+        data: &[u8],
+    ) -> Result<T, RegistrySerdeError> {
+        let value = self.reader.read_async(headers, data).await?;
         from_value(&value)
     }
 }
@@ -426,10 +510,10 @@ impl<T: DeserializeOwned> Deserializer<T> for AvroDeserializer<T> {
     fn deserialize(
         &self,
         _topic: &str,
-        _headers: &[Header],
+        headers: &[Header],
         data: Option<&Bytes>,
     ) -> Result<T, SerdeError> {
-        let value = self.reader.read(data)?;
+        let value = self.reader.read(headers, data)?;
         Ok(from_value(&value)?)
     }
 }
@@ -467,9 +551,26 @@ impl AvroValueDeserializer {
         })
     }
 
+    /// Reads keys: the `__key_schema_id` header, when a record has one (values, and
+    /// `__value_schema_id`, by default).
+    pub fn for_keys(mut self) -> Self {
+        self.reader.writers.set_field(Field::Key);
+        self
+    }
+
     /// Deserializes without blocking.
     pub async fn deserialize_async(&self, data: &[u8]) -> Result<Value, RegistrySerdeError> {
-        self.reader.read_async(data).await
+        self.reader.read_async(&[], data).await
+    }
+
+    /// Deserializes without blocking, reading the schema id from the record's
+    /// schema-id header when it has one.
+    pub async fn deserialize_with_headers_async(
+        &self,
+        headers: &[Header],
+        data: &[u8],
+    ) -> Result<Value, RegistrySerdeError> {
+        self.reader.read_async(headers, data).await
     }
 }
 
@@ -477,10 +578,10 @@ impl Deserializer<Value> for AvroValueDeserializer {
     fn deserialize(
         &self,
         _topic: &str,
-        _headers: &[Header],
+        headers: &[Header],
         data: Option<&Bytes>,
     ) -> Result<Value, SerdeError> {
-        self.reader.read(data)
+        self.reader.read(headers, data)
     }
 }
 
@@ -528,10 +629,14 @@ mod tests {
             let mut direct = Vec::new();
             apache_avro::write_avro_datum_ref(&parsed.schema, &order, &mut direct)
                 .expect("the schema-aware serializer takes this value");
-            let via_value = parsed.encode(&to_value(&order).unwrap(), 9).unwrap();
-            assert_eq!(&via_value[..5], &[0, 0, 0, 0, 9]);
+            let mut via_value = vec![0, 0, 0, 0, 9];
+            parsed
+                .encode(&mut via_value, &to_value(&order).unwrap())
+                .unwrap();
             assert_eq!(direct, via_value[5..]);
-            assert_eq!(parsed.encode_serde(&order, 9).unwrap(), via_value);
+            let mut serde_path = vec![0, 0, 0, 0, 9];
+            parsed.encode_serde(&mut serde_path, &order).unwrap();
+            assert_eq!(serde_path, via_value);
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::Field;
 
-use super::RegistrySerdeError;
+use super::{RegistrySerdeError, SchemaIdPlacement};
 
 /// How a subject is named (Confluent's `*.subject.name.strategy`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -73,6 +73,7 @@ pub struct SerdeConfig {
     pub(crate) strategy: SubjectNameStrategy,
     pub(crate) selection: SchemaSelection,
     pub(crate) normalize: bool,
+    pub(crate) placement: SchemaIdPlacement,
 }
 
 impl SerdeConfig {
@@ -83,6 +84,7 @@ impl SerdeConfig {
             strategy: SubjectNameStrategy::Topic,
             selection: SchemaSelection::AutoRegister,
             normalize: false,
+            placement: SchemaIdPlacement::Prefix,
         }
     }
 
@@ -109,6 +111,13 @@ impl SerdeConfig {
     /// Asks the registry to normalize schemas when registering or looking them up.
     pub fn normalize(mut self, normalize: bool) -> Self {
         self.normalize = normalize;
+        self
+    }
+
+    /// Sets where the schema id is written: the payload's prefix (default) or the
+    /// field's schema-id header (`__key_schema_id` / `__value_schema_id`).
+    pub fn schema_id_placement(mut self, placement: SchemaIdPlacement) -> Self {
+        self.placement = placement;
         self
     }
 

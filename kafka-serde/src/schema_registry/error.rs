@@ -8,13 +8,14 @@ use crate::SerdeError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistrySerdeError {
-    /// The first byte is not the registry's magic byte 0.
-    #[error("not schema-registry framed: magic byte {found}, expected 0")]
+    /// The first byte is not the registry's magic byte 0 (an id follows) or 1 (a GUID
+    /// follows).
+    #[error("not schema-registry framed: magic byte {found}, expected 0 or 1")]
     BadMagicByte {
         /// The byte found.
         found: u8,
     },
-    /// Fewer than 5 bytes: no room for the magic byte and the schema id.
+    /// Too short for the magic byte and the schema id (5 bytes) or GUID (17 bytes).
     #[error("schema-registry frame too short: {len} byte(s)")]
     TooShort {
         /// The data's length.
@@ -28,6 +29,37 @@ pub enum RegistrySerdeError {
         /// The registry's answer.
         source: kafka_schema_registry::Error,
     },
+    /// The record names a schema GUID the registry does not know (or cannot be asked
+    /// for).
+    #[error("schema GUID {guid}: {source}")]
+    UnknownGuid {
+        /// The GUID in the record.
+        guid: kafka_schema_registry::SchemaGuid,
+        /// The registry's answer.
+        source: kafka_schema_registry::Error,
+    },
+    /// The record's schema-id header (`__key_schema_id` / `__value_schema_id`) is not a
+    /// magic byte 0 and a 4-byte id, or a magic byte 1 and a 16-byte GUID (then, for
+    /// Protobuf, a message-index path).
+    #[error("schema-id header {header}: {reason}")]
+    BadSchemaIdHeader {
+        /// The header's key.
+        header: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// The serializer is to write the schema's GUID, and the registry gave none for it.
+    #[error("topic {topic}: the registry gave no GUID for schema id {id}")]
+    NoGuid {
+        /// The topic written to.
+        topic: String,
+        /// The schema's numeric id.
+        id: u32,
+    },
+    /// The serializer writes its schema id in a header, and was called through a method
+    /// that returns only the payload: use the `*_with_headers_async` method.
+    #[error("the schema id goes in a header: call serialize_with_headers_async")]
+    NeedsHeaders,
     /// A registry call failed (registering, looking up the latest version, ...).
     #[error("subject {subject}: {source}")]
     Registry {

@@ -8,14 +8,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_client::records::Header;
-use kafka_schema_registry::{RegisteredSchema, Schema, SchemaRegistryClient};
+use kafka_schema_registry::{RegisteredSchema, Schema, SchemaIds, SchemaRegistryClient};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::resolver::{Format, ReaderSchemas, WriterSchemas};
-use super::wire::{read_header, write_header};
 use super::{RegistrySerdeError, SerdeConfig};
-use crate::{Deserializer, SerdeError, Serializer};
+use crate::{Deserializer, Field, SerdeError, Serializer};
 
 /// A parsed JSON Schema and its compiled validator.
 pub struct ParsedJsonSchema {
@@ -146,37 +145,54 @@ impl<T: ?Sized> JsonSchemaSerializer<T> {
 
     /// Registers or looks up the schema for `topic` now.
     pub async fn prepare(&self, topic: &str) -> Result<u32, RegistrySerdeError> {
-        Ok(self.schemas.get_async(topic).await?.0)
+        Ok(self.schemas.get_async(topic).await?.0.id)
     }
 
     /// Validates (through a `serde_json::Value`), then writes `value` itself, so fields
     /// keep their declaration order (a `Value`'s map would sort them).
     fn encode<V: Serialize + ?Sized>(
         &self,
-        id: u32,
-        schema: &ParsedJsonSchema,
+        topic: &str,
+        headers: &mut Vec<Header>,
+        (ids, schema): (SchemaIds, Arc<ParsedJsonSchema>),
         value: &V,
     ) -> Result<Vec<u8>, RegistrySerdeError> {
         let encode_error = |e: serde_json::Error| RegistrySerdeError::Encode(e.to_string());
         if self.validate {
             schema.validate(&serde_json::to_value(value).map_err(encode_error)?)?;
         }
-        let mut out = Vec::with_capacity(64);
-        write_header(&mut out, id);
+        let mut out = self.schemas.buffer();
+        self.schemas
+            .begin_record(&mut out, headers, topic, ids, None)?;
         serde_json::to_writer(&mut out, value).map_err(encode_error)?;
-        Ok(out)
+        Ok(self.schemas.written(out))
     }
 }
 
 impl<T: Serialize + ?Sized> JsonSchemaSerializer<T> {
     /// Serializes without blocking: the registry is asked asynchronously on a miss.
+    /// The schema id must go in the prefix ([`RegistrySerdeError::NeedsHeaders`]
+    /// otherwise).
     pub async fn serialize_async(
         &self,
         topic: &str,
         value: &T,
     ) -> Result<Vec<u8>, RegistrySerdeError> {
-        let (id, schema) = self.schemas.get_async(topic).await?;
-        self.encode(id, &schema, value)
+        self.schemas.prefix_only()?;
+        self.serialize_with_headers_async(topic, &mut Vec::new(), value)
+            .await
+    }
+
+    /// Serializes without blocking, pushing the schema-id header (if the config places
+    /// the id in one) onto `headers`.
+    pub async fn serialize_with_headers_async(
+        &self,
+        topic: &str,
+        headers: &mut Vec<Header>,
+        value: &T,
+    ) -> Result<Vec<u8>, RegistrySerdeError> {
+        let found = self.schemas.get_async(topic).await?;
+        self.encode(topic, headers, found, value)
     }
 }
 
@@ -184,11 +200,11 @@ impl<T: Serialize + ?Sized> Serializer<T> for JsonSchemaSerializer<T> {
     fn serialize(
         &self,
         topic: &str,
-        _headers: &mut Vec<Header>,
+        headers: &mut Vec<Header>,
         value: &T,
     ) -> Result<Option<Bytes>, SerdeError> {
-        let (id, schema) = self.schemas.get(topic)?;
-        Ok(Some(self.encode(id, &schema, value)?.into()))
+        let found = self.schemas.get(topic)?;
+        Ok(Some(self.encode(topic, headers, found, value)?.into()))
     }
 }
 
@@ -224,6 +240,13 @@ impl<T> JsonSchemaDeserializer<T> {
         self.validate = validate;
         self
     }
+
+    /// Reads keys: the `__key_schema_id` header, when a record has one (values, and
+    /// `__value_schema_id`, by default).
+    pub fn for_keys(mut self) -> Self {
+        self.writers.set_field(Field::Key);
+        self
+    }
 }
 
 fn parse_payload<T: DeserializeOwned>(
@@ -245,9 +268,19 @@ fn parse_payload<T: DeserializeOwned>(
 impl<T: DeserializeOwned> JsonSchemaDeserializer<T> {
     /// Deserializes without blocking.
     pub async fn deserialize_async(&self, data: &[u8]) -> Result<T, RegistrySerdeError> {
-        let (id, payload) = read_header(data)?;
+        self.deserialize_with_headers_async(&[], data).await
+    }
+
+    /// Deserializes without blocking, reading the schema id from the record's
+    /// schema-id header when it has one.
+    pub async fn deserialize_with_headers_async(
+        &self,
+        headers: &[Header],
+        data: &[u8],
+    ) -> Result<T, RegistrySerdeError> {
+        let (schema_ref, _, payload) = self.writers.frame(headers, data, false)?;
         let schema = if self.validate {
-            Some(self.writers.get_async(id).await?)
+            Some(self.writers.get_async(schema_ref).await?)
         } else {
             None
         };
@@ -259,13 +292,13 @@ impl<T: DeserializeOwned> Deserializer<T> for JsonSchemaDeserializer<T> {
     fn deserialize(
         &self,
         _topic: &str,
-        _headers: &[Header],
+        headers: &[Header],
         data: Option<&Bytes>,
     ) -> Result<T, SerdeError> {
         let data = data.ok_or(SerdeError::Null)?;
-        let (id, payload) = read_header(data)?;
+        let (schema_ref, _, payload) = self.writers.frame(headers, data, false)?;
         let schema = if self.validate {
-            Some(self.writers.get(id)?)
+            Some(self.writers.get(schema_ref)?)
         } else {
             None
         };

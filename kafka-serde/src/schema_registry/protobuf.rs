@@ -8,12 +8,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_client::records::Header;
-use kafka_schema_registry::{RegisteredSchema, Schema, SchemaRegistryClient};
+use kafka_schema_registry::{RegisteredSchema, Schema, SchemaIds, SchemaRegistryClient};
 
 use super::resolver::{Format, ReaderSchemas, WriterSchemas};
-use super::wire::{read_header, read_message_indexes, write_header, write_message_indexes};
 use super::{RegistrySerdeError, SerdeConfig};
-use crate::{Deserializer, SerdeError, Serializer};
+use crate::{Deserializer, Field, SerdeError, Serializer};
 
 /// The registry's schema is not parsed: the message type is the application's, and the
 /// message-index path comes from the serializer's own `.proto` source.
@@ -198,29 +197,49 @@ impl<M> ProtobufSerializer<M> {
 
     /// Registers or looks up the schema for `topic` now.
     pub async fn prepare(&self, topic: &str) -> Result<u32, RegistrySerdeError> {
-        Ok(self.schemas.get_async(topic).await?.0)
+        Ok(self.schemas.get_async(topic).await?.0.id)
     }
 }
 
 impl<M: prost::Message> ProtobufSerializer<M> {
-    fn encode(&self, id: u32, message: &M) -> Vec<u8> {
+    fn encode(
+        &self,
+        topic: &str,
+        headers: &mut Vec<Header>,
+        ids: SchemaIds,
+        message: &M,
+    ) -> Result<Vec<u8>, RegistrySerdeError> {
         let mut out = Vec::with_capacity(6 + self.indexes.len() + message.encoded_len());
-        write_header(&mut out, id);
-        write_message_indexes(&mut out, &self.indexes);
+        self.schemas
+            .begin_record(&mut out, headers, topic, ids, Some(&self.indexes))?;
         message
             .encode(&mut out)
             .expect("a Vec grows to hold any message");
-        out
+        Ok(out)
     }
 
-    /// Serializes without blocking.
+    /// Serializes without blocking. The schema id must go in the prefix
+    /// ([`RegistrySerdeError::NeedsHeaders`] otherwise).
     pub async fn serialize_async(
         &self,
         topic: &str,
         message: &M,
     ) -> Result<Vec<u8>, RegistrySerdeError> {
-        let (id, _) = self.schemas.get_async(topic).await?;
-        Ok(self.encode(id, message))
+        self.schemas.prefix_only()?;
+        self.serialize_with_headers_async(topic, &mut Vec::new(), message)
+            .await
+    }
+
+    /// Serializes without blocking, pushing the schema-id header (with the
+    /// message-index path) onto `headers` if the config places the id in one.
+    pub async fn serialize_with_headers_async(
+        &self,
+        topic: &str,
+        headers: &mut Vec<Header>,
+        message: &M,
+    ) -> Result<Vec<u8>, RegistrySerdeError> {
+        let (ids, _) = self.schemas.get_async(topic).await?;
+        self.encode(topic, headers, ids, message)
     }
 }
 
@@ -228,11 +247,11 @@ impl<M: prost::Message> Serializer<M> for ProtobufSerializer<M> {
     fn serialize(
         &self,
         topic: &str,
-        _headers: &mut Vec<Header>,
+        headers: &mut Vec<Header>,
         message: &M,
     ) -> Result<Option<Bytes>, SerdeError> {
-        let (id, _) = self.schemas.get(topic)?;
-        Ok(Some(self.encode(id, message).into()))
+        let (ids, _) = self.schemas.get(topic)?;
+        Ok(Some(self.encode(topic, headers, ids, message)?.into()))
     }
 }
 
@@ -259,14 +278,17 @@ impl<M> ProtobufDeserializer<M> {
             _type: PhantomData,
         }
     }
+
+    /// Reads keys: the `__key_schema_id` header, when a record has one (values, and
+    /// `__value_schema_id`, by default).
+    pub fn for_keys(mut self) -> Self {
+        self.writers.set_field(Field::Key);
+        self
+    }
 }
 
-fn decode<M: prost::Message + Default>(
-    payload: &[u8],
-) -> Result<(Vec<i32>, M), RegistrySerdeError> {
-    let (indexes, rest) = read_message_indexes(payload)?;
-    let message = M::decode(rest).map_err(|e| RegistrySerdeError::Payload(e.to_string()))?;
-    Ok((indexes, message))
+fn decode<M: prost::Message + Default>(payload: &[u8]) -> Result<M, RegistrySerdeError> {
+    M::decode(payload).map_err(|e| RegistrySerdeError::Payload(e.to_string()))
 }
 
 impl<M: prost::Message + Default> ProtobufDeserializer<M> {
@@ -275,9 +297,19 @@ impl<M: prost::Message + Default> ProtobufDeserializer<M> {
         &self,
         data: &[u8],
     ) -> Result<(Vec<i32>, M), RegistrySerdeError> {
-        let (id, payload) = read_header(data)?;
-        self.writers.get_async(id).await?;
-        decode(payload)
+        self.deserialize_with_headers_async(&[], data).await
+    }
+
+    /// Deserializes without blocking, reading the schema id and message-index path from
+    /// the record's schema-id header when it has one.
+    pub async fn deserialize_with_headers_async(
+        &self,
+        headers: &[Header],
+        data: &[u8],
+    ) -> Result<(Vec<i32>, M), RegistrySerdeError> {
+        let (schema, indexes, payload) = self.writers.frame(headers, data, true)?;
+        self.writers.get_async(schema).await?;
+        Ok((indexes.unwrap_or_default(), decode(payload)?))
     }
 }
 
@@ -285,13 +317,13 @@ impl<M: prost::Message + Default> Deserializer<M> for ProtobufDeserializer<M> {
     fn deserialize(
         &self,
         _topic: &str,
-        _headers: &[Header],
+        headers: &[Header],
         data: Option<&Bytes>,
     ) -> Result<M, SerdeError> {
         let data = data.ok_or(SerdeError::Null)?;
-        let (id, payload) = read_header(data)?;
-        self.writers.get(id)?;
-        Ok(decode(payload)?.1)
+        let (schema, _, payload) = self.writers.frame(headers, data, true)?;
+        self.writers.get(schema)?;
+        Ok(decode(payload)?)
     }
 }
 

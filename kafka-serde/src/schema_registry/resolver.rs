@@ -4,12 +4,18 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use kafka_schema_registry::{RegisteredSchema, Schema, SchemaRegistryClient};
+use kafka_client::records::Header;
+use kafka_schema_registry::{
+    RegisteredSchema, Schema, SchemaGuid, SchemaIds, SchemaRegistryClient,
+};
 
 use super::bridge::block_on;
-use super::{RegistrySerdeError, SchemaSelection, SerdeConfig};
+use super::id_header::{Framed, SchemaRef, WriterIds, begin_record, read_record};
+use super::{RegistrySerdeError, SchemaIdPlacement, SchemaSelection, SerdeConfig};
+use crate::Field;
 
 /// Parsed schemas kept per serializer or deserializer; past this many the map starts over.
 const MAX_CACHED: usize = 1000;
@@ -69,8 +75,8 @@ async fn parse_registered<F: Format>(
     Ok(Arc::new(F::parse(schema, &references)?))
 }
 
-/// A schema id and the parsed schema it names.
-pub(crate) type IdAndSchema<P> = (u32, Arc<P>);
+/// A schema's ids and the parsed schema they name.
+pub(crate) type IdAndSchema<P> = (SchemaIds, Arc<P>);
 
 /// The writer's side: per topic, the schema id to write and the schema to encode with.
 pub(crate) struct WriterSchemas<F: Format> {
@@ -80,6 +86,9 @@ pub(crate) struct WriterSchemas<F: Format> {
     own_parsed: Arc<F::Parsed>,
     record_name: Option<String>,
     by_topic: RwLock<HashMap<Box<str>, IdAndSchema<F::Parsed>>>,
+    /// The length of the last record written: the next one's buffer starts that big,
+    /// so records of one size take one allocation each and no growth.
+    last_len: AtomicUsize,
 }
 
 impl<F: Format> WriterSchemas<F> {
@@ -97,7 +106,19 @@ impl<F: Format> WriterSchemas<F> {
             own_parsed: Arc::new(own_parsed),
             record_name,
             by_topic: RwLock::new(HashMap::new()),
+            last_len: AtomicUsize::new(64),
         }
+    }
+
+    /// An empty buffer with room for a record as long as the last one.
+    pub(crate) fn buffer(&self) -> Vec<u8> {
+        Vec::with_capacity(self.last_len.load(Ordering::Relaxed))
+    }
+
+    /// Remembers a written record's length for [`buffer`](Self::buffer).
+    pub(crate) fn written(&self, out: Vec<u8>) -> Vec<u8> {
+        self.last_len.store(out.len().max(16), Ordering::Relaxed);
+        out
     }
 
     pub(crate) fn own_parsed(&self) -> &Arc<F::Parsed> {
@@ -108,12 +129,12 @@ impl<F: Format> WriterSchemas<F> {
         &self.config
     }
 
-    fn cached(&self, topic: &str) -> Option<(u32, Arc<F::Parsed>)> {
+    fn cached(&self, topic: &str) -> Option<IdAndSchema<F::Parsed>> {
         let map = self.by_topic.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(topic).map(|(id, p)| (*id, Arc::clone(p)))
+        map.get(topic).map(|(ids, p)| (*ids, Arc::clone(p)))
     }
 
-    fn remember(&self, topic: &str, found: &(u32, Arc<F::Parsed>)) {
+    fn remember(&self, topic: &str, found: &IdAndSchema<F::Parsed>) {
         let mut map = self
             .by_topic
             .write()
@@ -124,19 +145,48 @@ impl<F: Format> WriterSchemas<F> {
         map.insert(topic.into(), (found.0, Arc::clone(&found.1)));
     }
 
-    /// The id and schema for `topic`; asks the registry (blocking) on the first call.
-    pub(crate) fn get(&self, topic: &str) -> Result<(u32, Arc<F::Parsed>), RegistrySerdeError> {
+    /// Starts a record for `topic` written with `ids`: the prefix into `out`, or the
+    /// schema-id header onto `headers` (with the Protobuf message-index path `indexes`).
+    pub(crate) fn begin_record(
+        &self,
+        out: &mut Vec<u8>,
+        headers: &mut Vec<Header>,
+        topic: &str,
+        ids: SchemaIds,
+        indexes: Option<&[i32]>,
+    ) -> Result<(), RegistrySerdeError> {
+        let writer = WriterIds {
+            field: self.config.field,
+            placement: self.config.placement,
+            id: ids.id,
+            guid: ids.guid,
+            topic,
+        };
+        begin_record(out, headers, writer, indexes)
+    }
+
+    /// An error unless the schema id goes in the payload's prefix (for the methods that
+    /// return the payload alone).
+    pub(crate) fn prefix_only(&self) -> Result<(), RegistrySerdeError> {
+        match self.config.placement {
+            SchemaIdPlacement::Prefix => Ok(()),
+            _ => Err(RegistrySerdeError::NeedsHeaders),
+        }
+    }
+
+    /// The ids and schema for `topic`; asks the registry (blocking) on the first call.
+    pub(crate) fn get(&self, topic: &str) -> Result<IdAndSchema<F::Parsed>, RegistrySerdeError> {
         if let Some(hit) = self.cached(topic) {
             return Ok(hit);
         }
         block_on(self.get_async(topic))
     }
 
-    /// The id and schema for `topic`; asks the registry on the first call.
+    /// The ids and schema for `topic`; asks the registry on the first call.
     pub(crate) async fn get_async(
         &self,
         topic: &str,
-    ) -> Result<(u32, Arc<F::Parsed>), RegistrySerdeError> {
+    ) -> Result<IdAndSchema<F::Parsed>, RegistrySerdeError> {
         if let Some(hit) = self.cached(topic) {
             return Ok(hit);
         }
@@ -145,14 +195,14 @@ impl<F: Format> WriterSchemas<F> {
             subject: subject.clone(),
             source,
         };
-        let found = match self.config.selection {
+        let (mut ids, parsed) = match self.config.selection {
             SchemaSelection::AutoRegister => {
-                let id = self
+                let ids = self
                     .registry
-                    .register_with(&subject, &self.own, self.config.normalize)
+                    .register_full(&subject, &self.own, self.config.normalize)
                     .await
                     .map_err(registry_error)?;
-                (id, Arc::clone(&self.own_parsed))
+                (ids, Arc::clone(&self.own_parsed))
             }
             SchemaSelection::Lookup => {
                 let found = self
@@ -160,7 +210,11 @@ impl<F: Format> WriterSchemas<F> {
                     .lookup(&subject, &self.own)
                     .await
                     .map_err(registry_error)?;
-                (found.id, Arc::clone(&self.own_parsed))
+                let ids = SchemaIds {
+                    id: found.id,
+                    guid: found.guid,
+                };
+                (ids, Arc::clone(&self.own_parsed))
             }
             SchemaSelection::UseLatest => {
                 let latest = self
@@ -169,7 +223,11 @@ impl<F: Format> WriterSchemas<F> {
                     .await
                     .map_err(registry_error)?;
                 let parsed = parse_registered::<F>(&self.registry, &latest.schema).await?;
-                (latest.id, parsed)
+                let ids = SchemaIds {
+                    id: latest.id,
+                    guid: latest.guid,
+                };
+                (ids, parsed)
             }
             SchemaSelection::SchemaId(id) => {
                 let schema = self
@@ -177,57 +235,113 @@ impl<F: Format> WriterSchemas<F> {
                     .schema_by_id(id)
                     .await
                     .map_err(|source| RegistrySerdeError::UnknownSchema { id, source })?;
-                (id, parse_registered::<F>(&self.registry, &schema).await?)
+                let parsed = parse_registered::<F>(&self.registry, &schema).await?;
+                (SchemaIds { id, guid: None }, parsed)
             }
         };
+        if self.config.placement == SchemaIdPlacement::HeaderGuid && ids.guid.is_none() {
+            // Some registries answer a register with the id alone; a lookup of the
+            // same schema under the subject carries the GUID.
+            if self.config.selection == SchemaSelection::AutoRegister {
+                let found = self
+                    .registry
+                    .lookup(&subject, &self.own)
+                    .await
+                    .map_err(registry_error)?;
+                ids.guid = found.guid;
+            }
+            if ids.guid.is_none() {
+                return Err(RegistrySerdeError::NoGuid {
+                    topic: topic.to_owned(),
+                    id: ids.id,
+                });
+            }
+        }
+        let found = (ids, parsed);
         self.remember(topic, &found);
         Ok(found)
     }
 }
 
-/// The reader's side: the writer's schema of each id seen, parsed.
+/// The reader's side: the writer's schema of each id or GUID seen, parsed.
 pub(crate) struct ReaderSchemas<F: Format> {
     registry: SchemaRegistryClient,
-    by_id: RwLock<HashMap<u32, Arc<F::Parsed>>>,
+    field: Field,
+    by_ref: RwLock<HashMap<SchemaRef, Arc<F::Parsed>>>,
 }
 
 impl<F: Format> ReaderSchemas<F> {
     pub(crate) fn new(registry: SchemaRegistryClient) -> Self {
         ReaderSchemas {
             registry,
-            by_id: RwLock::new(HashMap::new()),
+            field: Field::Value,
+            by_ref: RwLock::new(HashMap::new()),
         }
     }
 
-    fn cached(&self, id: u32) -> Option<Arc<F::Parsed>> {
-        let map = self.by_id.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(&id).cloned()
+    /// Reads the schema-id header of `field` (values by default).
+    pub(crate) fn set_field(&mut self, field: Field) {
+        self.field = field;
     }
 
-    /// The schema with `id`; asks the registry (blocking) the first time.
-    pub(crate) fn get(&self, id: u32) -> Result<Arc<F::Parsed>, RegistrySerdeError> {
-        if let Some(hit) = self.cached(id) {
+    /// A record's schema reference, Protobuf message-index path and bare payload, from
+    /// its schema-id header or its prefix.
+    pub(crate) fn frame<'a>(
+        &self,
+        headers: &[Header],
+        data: &'a [u8],
+        protobuf: bool,
+    ) -> Result<Framed<'a>, RegistrySerdeError> {
+        read_record(self.field, headers, data, protobuf)
+    }
+
+    fn cached(&self, schema: SchemaRef) -> Option<Arc<F::Parsed>> {
+        let map = self.by_ref.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(&schema).cloned()
+    }
+
+    /// The schema `schema` names; asks the registry (blocking) the first time.
+    pub(crate) fn get(&self, schema: SchemaRef) -> Result<Arc<F::Parsed>, RegistrySerdeError> {
+        if let Some(hit) = self.cached(schema) {
             return Ok(hit);
         }
-        block_on(self.get_async(id))
+        block_on(self.get_async(schema))
     }
 
-    /// The schema with `id`; asks the registry the first time.
-    pub(crate) async fn get_async(&self, id: u32) -> Result<Arc<F::Parsed>, RegistrySerdeError> {
-        if let Some(hit) = self.cached(id) {
+    /// The schema `schema` names; asks the registry the first time.
+    pub(crate) async fn get_async(
+        &self,
+        schema: SchemaRef,
+    ) -> Result<Arc<F::Parsed>, RegistrySerdeError> {
+        if let Some(hit) = self.cached(schema) {
             return Ok(hit);
         }
-        let schema = self
-            .registry
-            .schema_by_id(id)
-            .await
-            .map_err(|source| RegistrySerdeError::UnknownSchema { id, source })?;
-        let parsed = parse_registered::<F>(&self.registry, &schema).await?;
-        let mut map = self.by_id.write().unwrap_or_else(PoisonError::into_inner);
+        let parsed = match schema {
+            SchemaRef::Id(id) => {
+                let found = self
+                    .registry
+                    .schema_by_id(id)
+                    .await
+                    .map_err(|source| RegistrySerdeError::UnknownSchema { id, source })?;
+                parse_registered::<F>(&self.registry, &found).await?
+            }
+            SchemaRef::Guid(guid) => {
+                let found = self.by_guid(guid).await?;
+                parse_registered::<F>(&self.registry, &found.schema).await?
+            }
+        };
+        let mut map = self.by_ref.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= MAX_CACHED {
             map.clear();
         }
-        map.insert(id, Arc::clone(&parsed));
+        map.insert(schema, Arc::clone(&parsed));
         Ok(parsed)
+    }
+
+    async fn by_guid(&self, guid: SchemaGuid) -> Result<Arc<RegisteredSchema>, RegistrySerdeError> {
+        self.registry
+            .schema_by_guid(guid)
+            .await
+            .map_err(|source| RegistrySerdeError::UnknownGuid { guid, source })
     }
 }

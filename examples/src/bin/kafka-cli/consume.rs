@@ -80,14 +80,20 @@ impl ValueDecoder {
         };
         let text = match self {
             ValueDecoder::Raw => return r,
-            ValueDecoder::Avro(de) => de.deserialize_async(value).await.and_then(|v| {
-                serde_json::Value::try_from(v)
-                    .map(|j| j.to_string())
-                    .map_err(|e| {
-                        kafka_serde::schema_registry::RegistrySerdeError::Payload(e.to_string())
-                    })
-            }),
-            ValueDecoder::Json(de) => de.deserialize_async(value).await.map(|j| j.to_string()),
+            ValueDecoder::Avro(de) => de
+                .deserialize_with_headers_async(&r.headers, value)
+                .await
+                .and_then(|v| {
+                    serde_json::Value::try_from(v)
+                        .map(|j| j.to_string())
+                        .map_err(|e| {
+                            kafka_serde::schema_registry::RegistrySerdeError::Payload(e.to_string())
+                        })
+                }),
+            ValueDecoder::Json(de) => de
+                .deserialize_with_headers_async(&r.headers, value)
+                .await
+                .map(|j| j.to_string()),
             ValueDecoder::Protobuf(de) => de
                 .decode(value)
                 .await
