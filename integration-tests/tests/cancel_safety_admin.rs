@@ -46,20 +46,20 @@ fn class<T, E: Debug>(r: &Result<T, E>) -> String {
 /// complete call that must give the baseline's class.
 macro_rules! case {
     ($name:literal, $call:expr) => {{
-        let baseline = class(&$call.await);
-        sweep(
+        let baseline = class(&Box::pin($call).await);
+        Box::pin(sweep(
             $name,
             "",
-            async |k| within(k, $call).await.map(|r| class(&r)),
+            async |k| within(k, Box::pin($call)).await.map(|r| class(&r)),
             async |k| {
-                let again = class(&$call.await);
+                let again = class(&Box::pin($call).await);
                 assert_eq!(
                     again, baseline,
                     "{}: the call after a drop at poll {k} differs",
                     $name
                 );
             },
-        )
+        ))
         .await;
     }};
 }
