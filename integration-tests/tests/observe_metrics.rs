@@ -216,10 +216,17 @@ async fn stats_and_hooks_see_every_record() {
         f.await.expect("delivered");
     }
     let ps = producer.stats();
-    assert_eq!(ps.records_sent, N, "{ps:?}");
+    // A Produce right after the topic's creation may meet a broker that names itself
+    // leader in its metadata but has not taken up leadership yet (NOT_LEADER_OR_FOLLOWER,
+    // retried): `records_sent` counts the records of every attempt, as Java's
+    // record-send-total does.
+    if ps.retries == 0 {
+        assert_eq!(ps.records_sent, N, "{ps:?}");
+    } else {
+        assert!(ps.records_sent > N, "a retried batch is sent twice: {ps:?}");
+    }
     assert_eq!(ps.records_acked, N, "{ps:?}");
     assert_eq!(ps.records_failed, 0);
-    assert_eq!(ps.retries, 0);
     assert!(ps.bytes_sent >= N * 100, "{ps:?}");
     assert!(ps.batches_sent >= 2 && ps.produce_requests >= 1, "{ps:?}");
     assert!(ps.buffer_memory_capacity > 0);

@@ -107,8 +107,11 @@ impl Schema {
     }
 }
 
-/// A schema as registered under a subject: with its id and version.
+/// A schema as registered under a subject: with its id and version. Made by the
+/// registry client, not by users: `#[non_exhaustive]`, so a field the registry API adds
+/// later is not a breaking change (`scripts/semver-check` flagged `guid` as one).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RegisteredSchema {
     /// The subject.
     pub subject: String,

@@ -543,7 +543,14 @@ async fn load_topic(sh: &Arc<Shared>, name: &str, deadline: Instant) -> Result<A
                     Some("the topic has no partitions in the metadata yet".into()),
                 ))
             }
-            Ok(Err(e)) if e.is_retriable() => last = Some(e),
+            // A lookup the deadline cut short knows less than the one before it (it
+            // met "no answer before the deadline" where an earlier round met the real
+            // refusal or protocol error): the earlier cause stays the one reported.
+            Ok(Err(e)) if e.is_retriable() => {
+                if last.is_none() || Instant::now() < deadline {
+                    last = Some(e);
+                }
+            }
             Ok(Err(e)) => return Err(e),
             Err(_elapsed) => break,
         }
