@@ -87,6 +87,18 @@ impl Rig {
         (take_now(&self.part, 1, producer).expect("drained"), futs)
     }
 
+    /// Ends the request carrying `b` with `err` (no answer decoded), as the connection
+    /// task reports it.
+    fn request_failed(&mut self, b: ProducerBatch, err: Error) {
+        let part = self.part.clone();
+        self.sender.handle(Completed {
+            batches: vec![(part, b)],
+            result: Err(err),
+            version: 9,
+            conn: None,
+        });
+    }
+
     fn fail(&mut self, b: ProducerBatch, code: ErrorCode) {
         let err = Error::broker(code, ErrorContext::default(), None);
         let part = self.part.clone();
@@ -488,16 +500,13 @@ async fn from_v13_partitions_are_matched_by_topic_id() {
 async fn a_lost_connection_retries_every_batch_of_the_request_as_maybe_written() {
     let mut r = rig();
     let (a, fa) = r.in_flight(1, Some(P0));
-    let part = r.part.clone();
-    r.sender.handle(Completed {
-        batches: vec![(part, a)],
-        result: Err(Error::ConnectionLost {
+    r.request_failed(
+        a,
+        Error::ConnectionLost {
             context: ErrorContext::default(),
             reason: "reset".into(),
-        }),
-        version: 0,
-        conn: None,
-    });
+        },
+    );
     assert!(fa.into_iter().next().unwrap().now_or_never().is_none());
     assert!(r.sender.sh.refresh.topics.lock().unwrap().contains("t"));
     advance(MAX_BACKOFF).await;
@@ -514,16 +523,13 @@ async fn a_connection_lost_past_the_delivery_deadline_fails_as_possibly_persiste
     let mut r = rig();
     let (a, fa) = r.in_flight(1, Some(P0));
     advance(r.sender.sh.config.delivery_timeout).await;
-    let part = r.part.clone();
-    r.sender.handle(Completed {
-        batches: vec![(part, a)],
-        result: Err(Error::ConnectionLost {
+    r.request_failed(
+        a,
+        Error::ConnectionLost {
             context: ErrorContext::default(),
             reason: "reset".into(),
-        }),
-        version: 9,
-        conn: None,
-    });
+        },
+    );
     let e = settled(fa.into_iter().next().unwrap()).expect_err("past its deadline");
     match e {
         Error::PossiblyPersisted { cause, .. } => {
@@ -539,16 +545,13 @@ async fn a_connection_lost_past_the_delivery_deadline_fails_as_possibly_persiste
 async fn a_protocol_error_after_the_write_fails_the_batch_as_possibly_persisted() {
     let mut r = rig();
     let (a, fa) = r.in_flight(1, Some(P0));
-    let part = r.part.clone();
-    r.sender.handle(Completed {
-        batches: vec![(part, a)],
-        result: Err(Error::Protocol {
+    r.request_failed(
+        a,
+        Error::Protocol {
             context: ErrorContext::default(),
             message: "correlation id mismatch: expected 8 for Produce, got 7".into(),
-        }),
-        version: 9,
-        conn: None,
-    });
+        },
+    );
     let e = settled(fa.into_iter().next().unwrap()).expect_err("a protocol error is not retried");
     assert!(e.is_indeterminate(), "{e:?}");
     assert!(matches!(e, Error::PossiblyPersisted { .. }), "{e:?}");
