@@ -338,6 +338,14 @@ impl Cluster {
         self.inner.state().group_assignment(group)
     }
 
+    /// Whether `group` is stable: for a KIP-848 consumer group, every member holds
+    /// exactly its target assignment and has nothing left to revoke; for a classic
+    /// group, the rebalance has completed (every member synced). True for a share group
+    /// (its members take their target at once) and for an unknown group.
+    pub fn group_is_stable(&self, group: &str) -> bool {
+        self.inner.state().group_is_stable(group)
+    }
+
     /// Makes the share group `group` start reading a partition from its first offset
     /// (`share.auto.offset.reset=earliest`, a group config on a broker) instead of its end
     /// (latest, the default). Applies to partitions the group has not read yet.

@@ -43,8 +43,10 @@ fn member_with(cluster: &Cluster, group: &str, protocol: GroupProtocol) -> Consu
 }
 
 /// Polls every member until their assignments are disjoint and together cover all of
-/// `partitions` (and no partition is waiting to move), or `limit` passes.
+/// `partitions`, the coordinator says the group is stable (no partition is waiting to
+/// move) and each member's view is the coordinator's, or `limit` passes.
 async fn settle(
+    cluster: &Cluster,
     members: &[&Consumer],
     partitions: i32,
     limit: Duration,
@@ -57,9 +59,22 @@ async fn settle(
         let each: Vec<BTreeSet<TopicPartition>> = members.iter().map(|c| c.assignment()).collect();
         let total: usize = each.iter().map(BTreeSet::len).sum();
         let union: BTreeSet<&TopicPartition> = each.iter().flatten().collect();
+        let mut members_view: Vec<BTreeSet<(String, i32)>> = each
+            .iter()
+            .map(|a| {
+                a.iter()
+                    .map(|tp| (tp.topic.clone(), tp.partition))
+                    .collect()
+            })
+            .collect();
+        members_view.sort();
+        let mut coordinator_view: Vec<_> = cluster.group_assignment("g").into_values().collect();
+        coordinator_view.sort();
         if total == partitions as usize
             && union.len() == total
             && each.iter().all(|a| !a.is_empty())
+            && cluster.group_is_stable("g")
+            && members_view == coordinator_view
         {
             return each;
         }
@@ -79,17 +94,17 @@ async fn kip848_members_get_disjoint_complete_assignments_and_rebalance_on_join_
         .await
         .unwrap();
     let (a, b) = (member(&cluster, "g"), member(&cluster, "g"));
-    let two = settle(&[&a, &b], 6, Duration::from_secs(20)).await;
+    let two = settle(&cluster, &[&a, &b], 6, Duration::from_secs(20)).await;
     assert_eq!((two[0].len(), two[1].len()), (3, 3));
     let c = member(&cluster, "g");
-    let three = settle(&[&a, &b, &c], 6, Duration::from_secs(20)).await;
+    let three = settle(&cluster, &[&a, &b, &c], 6, Duration::from_secs(20)).await;
     assert!(three.iter().all(|s| s.len() == 2), "{three:?}");
     // The coordinator's view matches the members'.
     let view = cluster.group_assignment("g");
     assert_eq!(view.len(), 3);
     assert_eq!(view.values().map(BTreeSet::len).sum::<usize>(), 6);
     b.close().await.unwrap();
-    let after = settle(&[&a, &c], 6, Duration::from_secs(20)).await;
+    let after = settle(&cluster, &[&a, &c], 6, Duration::from_secs(20)).await;
     assert_eq!((after[0].len(), after[1].len()), (3, 3));
     assert_eq!(cluster.group_assignment("g").len(), 2);
 
@@ -125,16 +140,16 @@ async fn classic_members_get_disjoint_complete_assignments_and_rebalance_on_join
     let cluster = Cluster::builder().topic("t", 6).start().await.unwrap();
     let classic = |g: &str| member_with(&cluster, g, GroupProtocol::Classic);
     let (a, b) = (classic("g"), classic("g"));
-    let two = settle(&[&a, &b], 6, Duration::from_secs(30)).await;
+    let two = settle(&cluster, &[&a, &b], 6, Duration::from_secs(30)).await;
     assert_eq!((two[0].len(), two[1].len()), (3, 3));
     let c = classic("g");
-    let three = settle(&[&a, &b, &c], 6, Duration::from_secs(30)).await;
+    let three = settle(&cluster, &[&a, &b, &c], 6, Duration::from_secs(30)).await;
     assert!(three.iter().all(|s| s.len() == 2), "{three:?}");
     let view = cluster.group_assignment("g");
     assert_eq!(view.len(), 3, "{view:?}");
     assert_eq!(view.values().map(BTreeSet::len).sum::<usize>(), 6);
     b.close().await.unwrap();
-    let after = settle(&[&a, &c], 6, Duration::from_secs(30)).await;
+    let after = settle(&cluster, &[&a, &c], 6, Duration::from_secs(30)).await;
     assert_eq!((after[0].len(), after[1].len()), (3, 3));
     // Commits from members of the current generation are stored.
     produce(&cluster, "t", 6).await;

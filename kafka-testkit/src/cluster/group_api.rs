@@ -415,6 +415,16 @@ pub(super) fn named(a: &Assignment, names: &HashMap<Uuid, String>) -> BTreeSet<(
 }
 
 impl State {
+    /// Whether `group` has finished rebalancing (see `Cluster::group_is_stable`).
+    pub(super) fn group_is_stable(&self, group: &str) -> bool {
+        if let Some(g) = self.classic_groups.get(group).filter(|g| !g.is_empty()) {
+            return g.is_stable();
+        }
+        self.consumer_groups
+            .get(group)
+            .is_none_or(|g| g.is_reconciled())
+    }
+
     /// The current assignment of each member of a classic, KIP-848 or share group.
     pub(super) fn group_assignment(
         &self,

@@ -122,6 +122,11 @@ impl Default for ClassicGroup {
 }
 
 impl ClassicGroup {
+    /// Whether the last rebalance completed (the leader's assignment was synced).
+    pub fn is_stable(&self) -> bool {
+        self.phase == Phase::Stable
+    }
+
     /// Whether the group has no members.
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()

@@ -129,6 +129,15 @@ impl ConsumerGroup {
         self.members.is_empty()
     }
 
+    /// Whether every member holds exactly its target assignment and revokes nothing
+    /// (the group is stable; no partition waits to move).
+    pub fn is_reconciled(&self) -> bool {
+        let empty = Assignment::new();
+        self.members.iter().all(|(id, m)| {
+            m.revoking.is_empty() && m.assigned == *self.target.get(id).unwrap_or(&empty)
+        })
+    }
+
     /// What each member may consume now: member id → partitions.
     pub fn assignments(&self) -> BTreeMap<String, Assignment> {
         self.members
@@ -488,12 +497,14 @@ mod tests {
             .unwrap();
         assert_eq!((a.epoch, count(a.assignment.as_ref().unwrap())), (1, 6));
         let a_owns = a.assignment.unwrap();
+        assert!(g.is_reconciled(), "one member holding its whole target");
 
         let b = g
             .heartbeat(join("b"), 1, &t, &times, Instant::now())
             .unwrap();
         // b is at the new epoch but a still holds everything: b gets nothing yet.
         assert_eq!((b.epoch, count(b.assignment.as_ref().unwrap())), (2, 0));
+        assert!(!g.is_reconciled(), "b waits for partitions a still holds");
 
         // a is told to give up 3 and stays at epoch 1 until it reports they are gone.
         let a2 = g
@@ -512,6 +523,7 @@ mod tests {
         let b_gets = b2.assignment.expect("released partitions");
         assert_eq!(count(&b_gets), 3);
         assert!(intersect(&b_gets, &a_keeps).is_empty(), "disjoint");
+        assert!(g.is_reconciled(), "both hold their targets");
     }
 
     #[tokio::test(start_paused = true)]
