@@ -402,8 +402,10 @@ async fn testkit_differential_admin_create_and_delete_topics() {
     }
 }
 
-/// Polls every member until their assignments are disjoint, all non-empty, and cover
-/// the topic's `partitions` together; returns them.
+/// Polls every member until their assignments are disjoint, all non-empty, balanced
+/// (sizes differ by at most one, as the uniform assignor's target for one topic is) and
+/// cover the topic's `partitions` together; returns them. Balance matters: while
+/// partitions move, a complete but unbalanced assignment (3/2/1) can show for a moment.
 async fn settle(
     members: &[&Consumer],
     partitions: usize,
@@ -423,7 +425,13 @@ async fn settle(
         let each: Vec<_> = members.iter().map(|c| c.assignment()).collect();
         let total: usize = each.iter().map(|a| a.len()).sum();
         let union: std::collections::BTreeSet<&TopicPartition> = each.iter().flatten().collect();
-        if total == partitions && union.len() == total && each.iter().all(|a| !a.is_empty()) {
+        let sizes = each.iter().map(|a| a.len());
+        let balanced = sizes.clone().max().unwrap_or(0) - sizes.min().unwrap_or(0) <= 1;
+        if total == partitions
+            && union.len() == total
+            && each.iter().all(|a| !a.is_empty())
+            && balanced
+        {
             return each;
         }
         assert!(
