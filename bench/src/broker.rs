@@ -1,4 +1,4 @@
-//! The shared broker: one Kafka 4.1.1 node from the test bed, pinned to its own core, and
+//! The shared broker: one Kafka [`KAFKA_VERSION`] node from the test bed, pinned to its own core, and
 //! the topic chores around each run (create, wait for leaders, check end offsets,
 //! delete), done with our admin client from the harness process (outside any clock).
 
@@ -8,9 +8,14 @@ use std::time::{Duration, Instant};
 
 use kafka_admin::{Admin, CreateTopicsOptions, NewTopic, OffsetSpec, TopicPartition};
 use kafka_client::Client;
-use kafka_testbed::{ClusterConfig, KafkaCluster};
+use kafka_testbed::{ClusterConfig, KafkaCluster, KafkaVersion};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The Kafka release of the broker and of the Java peers (`kafka-tools`,
+/// `kafka-clients`), whatever `KAFKA_VERSION` says for the test suite: every figure of
+/// one report comes from one version.
+pub const KAFKA_VERSION: KafkaVersion = KafkaVersion::new(4, 4, 0);
 
 /// The core the broker runs on; clients run on [`CLIENT_CORE`].
 pub const BROKER_CORE: usize = 0;
@@ -62,7 +67,9 @@ impl Broker {
 
     /// [`Broker::start`] with `extra` broker settings beside [`BROKER_PROPERTIES`].
     pub async fn start_with(extra: &[(&str, &str)]) -> Result<Self, BoxError> {
-        let mut config = ClusterConfig::new(1).with_heap(BROKER_HEAP);
+        let mut config = ClusterConfig::new(1)
+            .with_kafka_version(KAFKA_VERSION)
+            .with_heap(BROKER_HEAP);
         for (k, v) in BROKER_PROPERTIES.iter().chain(extra) {
             config = config.with_property(*k, *v);
         }

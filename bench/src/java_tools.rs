@@ -1,7 +1,8 @@
-//! Kafka's Java performance tools (`org.apache.kafka:kafka-tools:4.1.1`): command lines
-//! with the benchmark's settings, and parsers for what they print.
+//! Kafka's Java performance tools (`org.apache.kafka:kafka-tools`, the broker's
+//! [`KAFKA_VERSION`](crate::broker::KAFKA_VERSION)): command lines with the benchmark's
+//! settings, and parsers for what they print.
 //!
-//! The classpath is the test bed's (`kafka_testbed::jars::tools_classpath`, from
+//! The classpath is the test bed's (`kafka_testbed::jars::tools_classpath_for`, from
 //! `integration-tests/testbed/tools-pom.xml`, cached as `tools-cp.txt`). The JVM gets the flags Kafka's own
 //! `kafka-run-class.sh` gives the tools (`-Xmx256M`, G1 with 20 ms pauses).
 
@@ -24,9 +25,12 @@ pub const JVM_FLAGS: &[&str] = &[
     "-Dlog4j2.level=WARN",
 ];
 
-/// The tools' classpath, resolved and cached by the test bed (`tools-cp.txt`).
+/// The tools' classpath for the broker's version, resolved and cached by the test bed
+/// (`tools-cp.txt`).
 pub fn classpath() -> Result<String, BoxError> {
-    Ok(kafka_testbed::jars::tools_classpath()?)
+    Ok(kafka_testbed::jars::tools_classpath_for(
+        crate::broker::KAFKA_VERSION,
+    )?)
 }
 
 /// A `java` command for `main_class` with the tools' classpath and flags.

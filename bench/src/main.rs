@@ -8,7 +8,7 @@
 //! cargo run --release --manifest-path bench/Cargo.toml -- rebalance [--repeats N]
 //! ```
 //!
-//! `report` starts one Kafka 4.1.1 broker from the test bed (pinned to core 0), runs
+//! `report` starts one Kafka 4.4.0 broker (`broker::KAFKA_VERSION`) from the test bed (pinned to core 0), runs
 //! every workload with this SDK, rust-rdkafka and Kafka's Java tools (each run a child
 //! process pinned to core 1, clients alternating A B C A B C), saves the raw figures to
 //! `bench/results/latest.json` and writes `docs/benchmarks.md` and the charts in

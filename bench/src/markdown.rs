@@ -507,12 +507,13 @@ fn settings_table(out: &mut String) {
 pub fn document(r: &Results) -> String {
     let mut out = String::new();
     let v = verdicts(r);
+    let kafka = &r.kafka;
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
         out,
         "kafka-rs (this SDK) side by side with rust-rdkafka 0.39 (librdkafka 2.12.1) and the Java \
-         client 4.1.1 (`ProducerPerformance`, `ConsumerPerformance`, `EndToEndLatency` from \
-         `kafka-tools`), on one Kafka 4.1.1 broker, in one run: {} ({}{} repeat{} per configuration \
+         client {kafka} (`ProducerPerformance`, `ConsumerPerformance`, `EndToEndLatency` from \
+         `kafka-tools`), on one Kafka {kafka} broker, in one run: {} ({}{} repeat{} per configuration \
          and client, {:.0} minutes).\n",
         r.date,
         if r.quick { "**quick smoke run**, " } else { "" },
@@ -569,7 +570,7 @@ pub fn document(r: &Results) -> String {
         .collect();
     let _ = writeln!(
         out,
-        "- **Broker**: one Kafka 4.1.1 KRaft node from the test bed (`kafka_testbed`), heap {BROKER_HEAP}, \
+        "- **Broker**: one Kafka {kafka} KRaft node from the test bed (`kafka_testbed`), heap {BROKER_HEAP}, \
          defaults except {}; pinned with `taskset` to **core 0**. Every client process is pinned to \
          **core 1** (`taskset -c 1`), so each client has exactly one core (the JVM and tokio size \
          themselves to it) and never competes with the broker.",

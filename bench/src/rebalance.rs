@@ -309,7 +309,9 @@ impl Member {
                 let src = concat!(env!("CARGO_MANIFEST_DIR"), "/java/RebalanceMember.java");
                 let mut child = Command::new(kafka_testbed::jars::java_binary()?)
                     .args(["-Xmx256M", "-XX:+UseG1GC", "-Dlog4j2.level=WARN", "-cp"])
-                    .arg(kafka_testbed::jars::classpath()?)
+                    .arg(kafka_testbed::jars::classpath_for(
+                        crate::broker::KAFKA_VERSION,
+                    )?)
                     .arg(src)
                     .args([bootstrap, topic, group, mode.arg()])
                     .stdin(Stdio::piped())
@@ -610,7 +612,7 @@ pub fn run(repeats: usize) -> Result<RebalanceResults, BoxError> {
             machine: crate::run::machine(),
             load_before,
             load_after,
-            kafka: kafka_testbed::KafkaVersion::selected().to_string(),
+            kafka: crate::broker::KAFKA_VERSION.to_string(),
             repeats,
             samples,
             failures,

@@ -162,6 +162,14 @@ pub struct Results {
     pub samples: Vec<Sample>,
     /// Runs that failed, with the reason.
     pub failures: Vec<String>,
+    /// The broker's (and the Java tools') Kafka version; runs saved before the field
+    /// existed were on 4.1.1.
+    #[serde(default = "kafka_before_the_field")]
+    pub kafka: String,
+}
+
+fn kafka_before_the_field() -> String {
+    "4.1.1".into()
 }
 
 /// Median and spread of one figure.

@@ -208,6 +208,7 @@ pub fn run(plan: &Plan) -> Result<Results, BoxError> {
             machine: machine(),
             produce_records: vec![(100, plan.records(100)), (1024, plan.records(1024))],
             lz4_ratio: vec![(100, lz4_ratio(100)), (1024, lz4_ratio(1024))],
+            kafka: crate::broker::KAFKA_VERSION.to_string(),
             ..Results::default()
         },
     };

@@ -36,6 +36,9 @@ struct Health {
     failing_since: Option<Instant>,
     /// The last real failure (a deadline does not hide an earlier protocol error).
     last_error: Option<Error>,
+    /// Whether `last_error` is a real failure, not an attempt the deadline cut short
+    /// (kept only while no real failure is known).
+    last_error_real: bool,
 }
 
 /// A connection to a Kafka cluster: brokers, metadata and request routing.
@@ -229,7 +232,22 @@ impl Client {
         if let (true, Some(t)) = (fresh, cached.topic(name)) {
             return Ok(t.clone());
         }
-        let m = self.refresh_topics(&[name]).await?;
+        let m = match self.refresh_topics(&[name]).await {
+            Ok(m) => m,
+            Err(e) => {
+                // The caller's deadline cut the refresh short: the last answer about this
+                // topic (UNKNOWN_TOPIC_OR_PARTITION, ...) is the real cause, not the wait.
+                let cut = crate::ops::deadline::current().is_some_and(|d| Instant::now() >= d);
+                return match self.cached_metadata().topic_errors.get(name) {
+                    Some(code) if cut => Err(Error::broker(
+                        *code,
+                        ErrorContext::default().with_resource(name),
+                        None,
+                    )),
+                    _ => Err(e),
+                };
+            }
+        };
         if let Some(t) = m.topic(name) {
             return Ok(t.clone());
         }
@@ -450,15 +468,16 @@ impl Client {
                     .collect()
             }))
             .with_allow_auto_topic_creation(false);
-        // The latest answer per address; a round that ran out of time does not hide an
-        // earlier round's real error (a protocol error says more than the deadline).
-        let mut attempts: Vec<(String, String)> = Vec::new();
+        // The latest answer per address, and whether the deadline cut it short; a round
+        // that ran out of time does not hide an earlier round's real error (a protocol
+        // error says more than the deadline).
+        let mut attempts: Vec<(String, String, bool)> = Vec::new();
         let note =
-            |attempts: &mut Vec<(String, String)>, addr: &str, msg: String, timeout: bool| {
-                match attempts.iter_mut().find(|(a, _)| a == addr) {
+            |attempts: &mut Vec<(String, String, bool)>, addr: &str, msg: String, timeout: bool| {
+                match attempts.iter_mut().find(|(a, _, _)| a == addr) {
                     Some(_) if timeout => {}
-                    Some(slot) => slot.1 = msg,
-                    None => attempts.push((addr.to_string(), msg)),
+                    Some(slot) => (slot.1, slot.2) = (msg, false),
+                    None => attempts.push((addr.to_string(), msg, timeout)),
                 }
             };
         for round in 0u32.. {
@@ -580,11 +599,19 @@ impl Client {
             }
             tokio::time::sleep(wait).await;
         }
+        // Every attempt of this wait was cut short by the deadline (or none started):
+        // the last real failure of an earlier wait (a protocol error, a refused
+        // connection) says more than "no answer before the deadline" does.
+        if attempts.iter().all(|(_, _, cut)| *cut) {
+            if let Some(real) = self.last_real_metadata_error() {
+                return Err(real);
+            }
+        }
         let attempts = match attempts.is_empty() {
             true => "the deadline came before any attempt".to_string(),
             false => attempts
                 .into_iter()
-                .map(|(_, m)| m)
+                .map(|(_, m, _)| m)
                 .collect::<Vec<_>>()
                 .join("; "),
         };
@@ -643,6 +670,7 @@ impl Client {
                 h.failing_since.get_or_insert_with(Instant::now);
                 if real || h.last_error.is_none() {
                     h.last_error = Some(e);
+                    h.last_error_real = real;
                 }
             }
         }
@@ -667,6 +695,13 @@ impl Client {
     /// (none once one answered).
     pub(crate) fn last_metadata_error(&self) -> Option<Error> {
         self.health().last_error.clone()
+    }
+
+    /// The last real failure of a Metadata attempt (not one the deadline cut short)
+    /// while brokers have not answered.
+    fn last_real_metadata_error(&self) -> Option<Error> {
+        let h = self.health();
+        h.last_error.clone().filter(|_| h.last_error_real)
     }
 
     /// Backoff for the `attempt`-th retry of a retriable error.

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -18,23 +20,45 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, FetchRequest, FetchResponse, FindCoordinatorResponse, HeartbeatRequest,
-    InitProducerIdResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, ApiKey, BrokerId,
+    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, EndTxnRequest, FetchRequest,
+    FetchResponse, FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest,
+    InitProducerIdRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
     ListOffsetsRequest, ListOffsetsResponse, MetadataResponse, OffsetCommitRequest,
     OffsetFetchRequest, OffsetFetchResponse, ProduceRequest, ProduceResponse, ProducerId,
-    SyncGroupRequest, SyncGroupResponse, TopicName,
+    SyncGroupRequest, SyncGroupResponse, TopicName, TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
-use kafka_testkit::raw::{Req, api_versions, error_answer, frame, offset_fetch_answer};
+use kafka_testkit::raw::{Req, error_answer, frame, offset_fetch_answer};
 use tokio::time::Instant;
 
 use crate::group::{Group, JoinStart};
+use crate::group848::Kip848;
 use crate::replication::{Appended, BROKERS, Partition, code};
+use crate::txn::Txns;
 
-/// The one topic every run writes and reads.
+/// A topic's id (stable across runs).
+pub(crate) fn topic_id(topic: &str) -> kafka_client::Uuid {
+    let t = TOPICS.iter().position(|&n| n == topic).unwrap_or(0) as u128;
+    kafka_client::Uuid::from_u128(0x5157 + t)
+}
+
+/// The topic the idempotent producers write and the group reads.
 pub const TOPIC: &str = "sim";
-/// Its partition count.
+/// The topic the transactional producer writes and the read_committed reader reads.
+pub const TXN_TOPIC: &str = "txn";
+/// The topics, in the order of their partitions in [`State::partitions`].
+pub const TOPICS: [&str; 2] = [TOPIC, TXN_TOPIC];
+/// Each topic's partition count.
 pub const PARTITIONS: i32 = 3;
+
+/// Where partition `partition` of `topic` is in [`State::partitions`].
+pub(crate) fn slot(topic: &str, partition: i32) -> Option<usize> {
+    let t = TOPICS.iter().position(|&n| n == topic)?;
+    (0..PARTITIONS)
+        .contains(&partition)
+        .then(|| t * PARTITIONS as usize + partition as usize)
+}
 /// The one consumer group.
 pub const GROUP: &str = "sim-group";
 /// Port every simulated broker "listens" on (`broker-<id>:9092`).
@@ -47,7 +71,7 @@ const NOT_COORDINATOR: i16 = 16;
 const VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ApiVersions, 0, 3),
     (ApiKey::Metadata, 1, 12),
-    (ApiKey::Produce, 3, 9),
+    (ApiKey::Produce, 3, 12),
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 7),
     (ApiKey::FindCoordinator, 0, 3),
@@ -55,9 +79,14 @@ const VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::JoinGroup, 0, 7),
     (ApiKey::SyncGroup, 0, 5),
     (ApiKey::Heartbeat, 0, 4),
-    (ApiKey::OffsetCommit, 2, 8),
-    (ApiKey::OffsetFetch, 1, 7),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     (ApiKey::LeaveGroup, 0, 4),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 5),
+    (ApiKey::TxnOffsetCommit, 0, 5),
 ];
 
 /// The whole cluster's state, behind one lock (never held across an await).
@@ -66,10 +95,18 @@ pub(crate) struct State {
     pub alive: Vec<bool>,
     /// Brokers whose disk is slow: their replicas lag.
     pub slow: Vec<bool>,
+    /// Every topic's partitions (see [`slot`]).
     pub partitions: Vec<Partition>,
     /// The group coordinator's broker.
     pub coordinator: i32,
     pub group: Group,
+    /// The KIP-848 group (same group id; members of one protocol per run).
+    pub consumer_group: Kip848,
+    /// The transaction coordinator's broker.
+    pub txn_coordinator: i32,
+    pub txns: Txns,
+    /// Whether the brokers speak transaction protocol v2 (KIP-890).
+    pub tv2: bool,
     next_producer_id: i64,
 }
 
@@ -86,15 +123,21 @@ fn host(broker: i32) -> StrBytes {
 }
 
 impl Cluster {
-    pub fn new() -> Self {
+    /// A cluster whose brokers speak transaction protocol v2 when `tv2`.
+    pub fn new(tv2: bool) -> Self {
+        let count = TOPICS.len() as i32 * PARTITIONS;
         Cluster(Arc::new(Mutex::new(State {
             alive: vec![true; BROKERS as usize],
             slow: vec![false; BROKERS as usize],
-            partitions: (0..PARTITIONS)
+            partitions: (0..count)
                 .map(|p| Partition::new(p % BROKERS + 1))
                 .collect(),
             coordinator: 1,
             group: Group::default(),
+            consumer_group: Kip848::default(),
+            txn_coordinator: 2,
+            txns: Txns::default(),
+            tv2,
             next_producer_id: 1000,
         })))
     }
@@ -116,6 +159,23 @@ impl Cluster {
             p.replicate(&alive, &slow);
         }
         st.group.tick(Instant::now());
+        st.consumer_group.tick(Instant::now());
+        let State {
+            partitions, txns, ..
+        } = &mut *st;
+        txns.tick(partitions, Instant::now());
+    }
+
+    /// The next number of the run's event counter (orders what happens at one
+    /// simulated instant).
+    pub fn ticket(&self) -> u64 {
+        self.state().consumer_group.ticket()
+    }
+
+    /// A fresh producer id.
+    pub(crate) fn producer_id(st: &mut State) -> i64 {
+        st.next_producer_id += 1;
+        st.next_producer_id
     }
 
     /// Broker `node`'s answer to `req` (`None`: the connection closes).
@@ -126,16 +186,19 @@ impl Cluster {
             ApiKey::ApiVersions => {
                 let mut r = req.clone();
                 r.version = req.version.min(3);
-                frame(&r, &api_versions(VERSIONS))
+                frame(
+                    &r,
+                    &crate::txn_api::api_versions(VERSIONS, self.state().tv2),
+                )
             }
             ApiKey::Metadata => frame(req, &self.metadata()),
             ApiKey::Produce => {
                 let r = ProduceRequest::decode(body, v).ok()?;
                 if r.acks == 0 {
-                    self.produce(node, r).await;
+                    self.produce(node, r, v).await;
                     return Some(Vec::new());
                 }
-                frame(req, &self.produce(node, r).await)
+                frame(req, &self.produce(node, r, v).await)
             }
             ApiKey::Fetch => frame(req, &self.fetch(node, FetchRequest::decode(body, v).ok()?)),
             ApiKey::ListOffsets => frame(
@@ -143,8 +206,13 @@ impl Cluster {
                 &self.list_offsets(node, ListOffsetsRequest::decode(body, v).ok()?),
             ),
             ApiKey::FindCoordinator => {
+                let r = FindCoordinatorRequest::decode(body, v).ok()?;
                 let st = self.state();
-                let c = st.coordinator;
+                let c = if r.key_type == 1 {
+                    st.txn_coordinator
+                } else {
+                    st.coordinator
+                };
                 let up = st.alive[(c - 1) as usize];
                 frame(
                     req,
@@ -155,16 +223,26 @@ impl Cluster {
                         .with_port(i32::from(PORT)),
                 )
             }
-            ApiKey::InitProducerId => {
-                let mut st = self.state();
-                st.next_producer_id += 1;
-                frame(
-                    req,
-                    &InitProducerIdResponse::default()
-                        .with_producer_id(ProducerId(st.next_producer_id))
-                        .with_producer_epoch(0),
-                )
-            }
+            ApiKey::InitProducerId => frame(
+                req,
+                &self.init_producer_id(node, InitProducerIdRequest::decode(body, v).ok()?),
+            ),
+            ApiKey::AddPartitionsToTxn => frame(
+                req,
+                &self.add_partitions_to_txn(node, AddPartitionsToTxnRequest::decode(body, v).ok()?),
+            ),
+            ApiKey::AddOffsetsToTxn => frame(
+                req,
+                &self.add_offsets_to_txn(node, AddOffsetsToTxnRequest::decode(body, v).ok()?),
+            ),
+            ApiKey::EndTxn => frame(
+                req,
+                &self.end_txn(node, EndTxnRequest::decode(body, v).ok()?, v),
+            ),
+            ApiKey::TxnOffsetCommit => frame(
+                req,
+                &self.txn_offset_commit(node, TxnOffsetCommitRequest::decode(body, v).ok()?, v),
+            ),
             ApiKey::JoinGroup => {
                 let r = JoinGroupRequest::decode(body, v).ok()?;
                 frame(req, &self.join_group(node, r, v).await)
@@ -197,6 +275,14 @@ impl Cluster {
                 }
                 error_answer(req, code)
             }
+            ApiKey::ConsumerGroupHeartbeat => {
+                let r = ConsumerGroupHeartbeatRequest::decode(body, v).ok()?;
+                let resp = match self.coordinator_error(node) {
+                    Err(code) => ConsumerGroupHeartbeatResponse::default().with_error_code(code),
+                    Ok(()) => self.state().consumer_group.heartbeat(&r, v, Instant::now()),
+                };
+                frame(req, &resp)
+            }
             ApiKey::OffsetCommit => {
                 let r = OffsetCommitRequest::decode(body, v).ok()?;
                 error_answer(req, self.offset_commit(node, &r))
@@ -220,53 +306,71 @@ impl Cluster {
                     .with_port(i32::from(PORT))
             })
             .collect();
-        let partitions = st
-            .partitions
+        let topics = TOPICS
             .iter()
             .enumerate()
-            .map(|(i, p)| {
-                MetadataResponsePartition::default()
-                    .with_partition_index(i as i32)
-                    .with_error_code(if p.leader > 0 {
-                        0
-                    } else {
-                        code::LEADER_NOT_AVAILABLE
+            .map(|(t, topic)| {
+                let partitions = (0..PARTITIONS)
+                    .map(|i| {
+                        let p = &st.partitions[t * PARTITIONS as usize + i as usize];
+                        MetadataResponsePartition::default()
+                            .with_partition_index(i)
+                            .with_error_code(if p.leader > 0 {
+                                0
+                            } else {
+                                code::LEADER_NOT_AVAILABLE
+                            })
+                            .with_leader_id(BrokerId(p.leader))
+                            .with_leader_epoch(p.epoch)
+                            .with_replica_nodes((1..=BROKERS).map(BrokerId).collect())
+                            .with_isr_nodes(p.isr.iter().copied().map(BrokerId).collect())
                     })
-                    .with_leader_id(BrokerId(p.leader))
-                    .with_leader_epoch(p.epoch)
-                    .with_replica_nodes((1..=BROKERS).map(BrokerId).collect())
-                    .with_isr_nodes(p.isr.iter().copied().map(BrokerId).collect())
+                    .collect();
+                MetadataResponseTopic::default()
+                    .with_name(Some(name(topic)))
+                    .with_topic_id(topic_id(topic))
+                    .with_partitions(partitions)
             })
             .collect();
         MetadataResponse::default()
             .with_brokers(brokers)
             .with_cluster_id(Some(StrBytes::from_static_str("kafka-sim")))
             .with_controller_id(BrokerId(1))
-            .with_topics(vec![
-                MetadataResponseTopic::default()
-                    .with_name(Some(name(TOPIC)))
-                    .with_topic_id(kafka_client::Uuid::from_u128(0x5157))
-                    .with_partitions(partitions),
-            ])
+            .with_topics(topics)
     }
 
-    async fn produce(&self, node: i32, r: ProduceRequest) -> ProduceResponse {
+    async fn produce(&self, node: i32, r: ProduceRequest, version: i16) -> ProduceResponse {
         let timeout = Duration::from_millis(r.timeout_ms.max(0) as u64);
         let mut responses = Vec::new();
         {
             let mut st = self.state();
+            // Protocol v2 (Produce v12+) adds the partition to the transaction.
+            let implicit = st.tv2 && version >= 12;
+            let txn_id = r.transactional_id.as_ref().map(|t| t.to_string());
+            let State {
+                partitions, txns, ..
+            } = &mut *st;
             for t in r.topic_data {
                 let mut parts = Vec::new();
                 for p in t.partition_data {
                     let idx = p.index;
-                    let outcome = match (t.name.as_str() == TOPIC)
-                        .then(|| st.partitions.get_mut(idx as usize))
-                        .flatten()
-                    {
-                        Some(part) => part.append(node, p.records.unwrap_or_default()),
+                    let at = slot(t.name.as_str(), idx);
+                    let outcome = match at.and_then(|i| partitions.get_mut(i)) {
+                        Some(part) => {
+                            let check = |pid, epoch| {
+                                txns.verify(
+                                    txn_id.as_deref(),
+                                    pid,
+                                    epoch,
+                                    at.unwrap_or(0),
+                                    implicit,
+                                )
+                            };
+                            part.append(node, p.records.unwrap_or_default(), check)
+                        }
                         None => Appended::Refused(code::UNKNOWN_TOPIC_OR_PARTITION),
                     };
-                    parts.push((idx, outcome));
+                    parts.push((idx, at.unwrap_or(0), outcome));
                 }
                 responses.push((t.name, parts));
             }
@@ -277,12 +381,12 @@ impl Cluster {
         let mut out = Vec::new();
         for (topic, parts) in responses {
             let mut partition_responses = Vec::new();
-            for (idx, outcome) in parts {
+            for (idx, at, outcome) in parts {
                 let resp = PartitionProduceResponse::default().with_index(idx);
                 let resp = match outcome {
                     Appended::Refused(code) => resp.with_error_code(code).with_base_offset(-1),
                     Appended::At { base, end, epoch } => {
-                        let code = self.await_commit(node, idx, end, epoch, deadline).await;
+                        let code = self.await_commit(node, at, end, epoch, deadline).await;
                         if code == 0 {
                             resp.with_base_offset(base).with_log_append_time_ms(-1)
                         } else {
@@ -304,7 +408,7 @@ impl Cluster {
     async fn await_commit(
         &self,
         node: i32,
-        partition: i32,
+        at: usize,
         end: i64,
         epoch: i32,
         deadline: Instant,
@@ -312,7 +416,7 @@ impl Cluster {
         loop {
             {
                 let st = self.state();
-                let p = &st.partitions[partition as usize];
+                let p = &st.partitions[at];
                 if !st.alive[(node - 1) as usize] || p.leader != node || p.epoch != epoch {
                     return code::NOT_LEADER_OR_FOLLOWER;
                 }
@@ -329,6 +433,7 @@ impl Cluster {
 
     fn fetch(&self, node: i32, r: FetchRequest) -> FetchResponse {
         let st = self.state();
+        let committed_only = r.isolation_level == 1;
         let max_bytes = usize::try_from(r.max_bytes).unwrap_or(0).max(1);
         let topics = r
             .topics
@@ -349,15 +454,32 @@ impl Cluster {
                             Ok(p) => p,
                             Err(code) => return resp.with_error_code(code),
                         };
+                        let stable = p.last_stable();
                         let resp = resp
                             .with_high_watermark(p.hw)
-                            .with_last_stable_offset(p.hw)
+                            .with_last_stable_offset(stable)
                             .with_log_start_offset(0);
                         if fp.fetch_offset < 0 || fp.fetch_offset > p.log_end() {
                             return resp.with_error_code(code::OFFSET_OUT_OF_RANGE);
                         }
+                        let limit = if committed_only { stable } else { p.hw };
                         let part_max = usize::try_from(fp.partition_max_bytes).unwrap_or(0);
-                        resp.with_records(Some(p.read(fp.fetch_offset, part_max.min(max_bytes))))
+                        let aborted = committed_only.then(|| {
+                            p.aborted_between(fp.fetch_offset, limit)
+                                .into_iter()
+                                .map(|(pid, first)| {
+                                    AbortedTransaction::default()
+                                        .with_producer_id(ProducerId(pid))
+                                        .with_first_offset(first)
+                                })
+                                .collect()
+                        });
+                        resp.with_records(Some(p.read(
+                            fp.fetch_offset,
+                            limit,
+                            part_max.min(max_bytes),
+                        )))
+                        .with_aborted_transactions(aborted)
                     })
                     .collect();
                 FetchableTopicResponse::default()
@@ -393,6 +515,7 @@ impl Cluster {
                         };
                         let offset = match lp.timestamp {
                             -2 => 0,
+                            _ if r.isolation_level == 1 => p.last_stable(),
                             _ => p.hw,
                         };
                         resp.with_offset(offset).with_leader_epoch(p.epoch)
@@ -406,7 +529,7 @@ impl Cluster {
         ListOffsetsResponse::default().with_topics(topics)
     }
 
-    fn coordinator_error(&self, node: i32) -> Result<(), i16> {
+    pub(crate) fn coordinator_error(&self, node: i32) -> Result<(), i16> {
         let st = self.state();
         if st.coordinator != node {
             Err(NOT_COORDINATOR)
@@ -544,21 +667,37 @@ impl Cluster {
                 offsets
             );
         }
-        match self.coordinator_error(node) {
-            Err(code) => code,
-            Ok(()) => self
-                .state()
-                .group
-                .commit(&r.member_id, r.generation_id_or_member_epoch, &offsets)
+        let (member, generation) = (r.member_id.as_str(), r.generation_id_or_member_epoch);
+        if let Err(code) = self.coordinator_error(node) {
+            return code;
+        }
+        let mut st = self.state();
+        if is_kip848(member) {
+            match st
+                .consumer_group
+                .validate(member, generation, Instant::now())
+            {
+                Ok(()) => {
+                    st.group.store(member, generation, &offsets);
+                    0
+                }
+                Err(code) => code,
+            }
+        } else {
+            st.group
+                .commit(member, generation, &offsets)
                 .err()
-                .unwrap_or(0),
+                .unwrap_or(0)
         }
     }
 
     fn offset_fetch(&self, node: i32, r: &OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
-        offset_fetch_answer(r, version, |_, _| {
+        offset_fetch_answer(r, version, |_, member| {
             self.coordinator_error(node)?;
-            let st = self.state();
+            let mut st = self.state();
+            if let Some((m, epoch)) = member.filter(|(m, _)| is_kip848(m)) {
+                st.consumer_group.validate(m, epoch, Instant::now())?;
+            }
             Ok(st
                 .group
                 .offsets
@@ -567,6 +706,12 @@ impl Cluster {
                 .collect())
         })
     }
+}
+
+/// Whether a member id is a KIP-848 member's (the classic coordinator makes ids
+/// `member-N`; a KIP-848 member brings a UUID).
+fn is_kip848(member: &str) -> bool {
+    !member.is_empty() && !member.starts_with("member-")
 }
 
 /// The partition a Fetch or ListOffsets on `node` reads, or its error: unknown
@@ -578,10 +723,8 @@ fn served<'a>(
     node: i32,
     current_leader_epoch: i32,
 ) -> Result<&'a Partition, i16> {
-    let p = usize::try_from(partition)
-        .ok()
+    let p = slot(topic, partition)
         .and_then(|i| st.partitions.get(i))
-        .filter(|_| topic == TOPIC)
         .ok_or(code::UNKNOWN_TOPIC_OR_PARTITION)?;
     if p.leader != node {
         Err(code::NOT_LEADER_OR_FOLLOWER)

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
 
-use crate::cluster::{Cluster, PARTITIONS};
+use crate::cluster::{Cluster, PARTITIONS, TOPICS};
 use crate::net::{Connections, NetFault};
 use crate::replication::BROKERS;
 
@@ -27,6 +27,10 @@ pub(crate) enum Stream {
     Setup,
     /// A producer's partitions and pauses (by its index).
     Producer(usize),
+    /// The transactional producer's choices (records, partitions, commit or abort).
+    Transactions,
+    /// The consumer group's protocol and the read_committed reader's pauses.
+    Consumers,
 }
 
 impl Stream {
@@ -36,12 +40,15 @@ impl Stream {
             Stream::Network => 1,
             Stream::Setup => 2,
             Stream::Producer(i) => 3 + i,
+            Stream::Transactions => 5,
+            Stream::Consumers => 6,
         }
     }
 }
 
-/// Streams a run has.
-const STREAMS: usize = 5;
+/// Streams a run has (the first 5 are drawn before the fault rates, the rest after,
+/// so that adding a stream kept the older streams' seeds).
+const STREAMS: usize = 7;
 
 /// The run's random streams and its network fault rates.
 #[derive(Debug, Clone)]
@@ -57,7 +64,7 @@ pub(crate) struct Chaos {
 impl Chaos {
     pub fn new(seed: u64) -> Self {
         let mut rng = fastrand::Rng::with_seed(seed);
-        let rngs = (0..STREAMS)
+        let mut rngs: Vec<_> = (0..5)
             .map(|_| Mutex::new(fastrand::Rng::with_seed(rng.u64(..))))
             .collect();
         let rates = [
@@ -66,6 +73,7 @@ impl Chaos {
             rng.u32(0..80),
             rng.u32(0..5),
         ];
+        rngs.extend((5..STREAMS).map(|_| Mutex::new(fastrand::Rng::with_seed(rng.u64(..)))));
         Chaos {
             rngs: Arc::new(rngs),
             rates,
@@ -174,16 +182,22 @@ pub(crate) async fn driver(cluster: Cluster, chaos: Chaos, connections: Arc<Conn
                 }
             }
             2 => {
-                let partition = (pick % PARTITIONS as usize) as i32;
+                let at = pick % st.partitions.len();
                 let alive = st.alive.clone();
-                if st.partitions[partition as usize].move_leader(&alive, pick / 7) {
-                    let to = st.partitions[partition as usize].leader;
-                    chaos.note(format!("move leader of {partition} to {to}"));
+                if st.partitions[at].move_leader(&alive, pick / 7) {
+                    let to = st.partitions[at].leader;
+                    let (topic, partition) =
+                        (TOPICS[at / PARTITIONS as usize], at % PARTITIONS as usize);
+                    chaos.note(format!("move leader of {topic}-{partition} to {to}"));
                 }
             }
-            3 => {
+            3 if pick % 2 == 0 => {
                 st.coordinator = broker;
-                chaos.note(format!("move coordinator to {broker}"));
+                chaos.note(format!("move group coordinator to {broker}"));
+            }
+            3 => {
+                st.txn_coordinator = broker;
+                chaos.note(format!("move transaction coordinator to {broker}"));
             }
             4 => {
                 let i = (broker - 1) as usize;

@@ -305,6 +305,12 @@ impl Group {
         } else if !self.members.is_empty() {
             return Err(code::ILLEGAL_GENERATION);
         }
+        self.store(member, generation, offsets);
+        Ok(())
+    }
+
+    /// Stores offsets a member (of either protocol) committed, and records the commit.
+    pub fn store(&mut self, member: &str, generation: i32, offsets: &[(i32, i64)]) {
         for &(partition, offset) in offsets {
             self.offsets.insert(partition, offset);
             self.commits.push(Commit {
@@ -314,6 +320,5 @@ impl Group {
                 offset,
             });
         }
-        Ok(())
     }
 }

@@ -8,7 +8,11 @@
 //!   increase with the offset (each producer sends in number order);
 //! - **I4** no two owners: no generation assigns a partition to two members, and
 //!   every record a member delivered belongs to a partition assigned to it in the
-//!   generation it was in when `poll` returned it;
+//!   generation it was in when `poll` returned it. Under KIP-848 (no generations): the
+//!   coordinator never lets two members hold a partition (assigned, or revoked and not
+//!   yet released), and a member delivers a partition's records only while the
+//!   coordinator says it holds it (or, once removed from the group, what it held
+//!   then: a zombie, as an old generation's member is);
 //! - **I6** committed offsets never move backwards for a member's own commits;
 //! - **I7** every send resolves before the run's deadline;
 //! - **I8** verdicts are true: a send that failed with a definite verdict (not
@@ -30,6 +34,7 @@ use bytes::Bytes;
 use kafka_client::lowlevel::consumer_protocol::decode_assignment;
 
 use crate::group::Commit;
+use crate::group848::Holding;
 use crate::replication::Batch;
 use crate::workload::{History, Sent};
 
@@ -49,7 +54,7 @@ fn violation(invariant: &'static str, detail: String) -> Violation {
 /// The records of committed batches: (offset, number).
 pub(crate) fn numbers(batches: &[Batch]) -> Vec<(i64, u64)> {
     let mut out = Vec::new();
-    for b in batches {
+    for b in batches.iter().filter(|b| b.marker.is_none()) {
         for batch in decode_batches(b.bytes.clone(), DecodeLimits::default()).flatten() {
             for r in batch.records_vec().unwrap_or_default() {
                 let n = r
@@ -72,6 +77,27 @@ pub(crate) struct GroupRecord {
     pub commits: Vec<Commit>,
     /// Every generation's assignment per member.
     pub assignments: BTreeMap<i32, BTreeMap<String, Bytes>>,
+    /// KIP-848: what each member held, from when on.
+    pub timeline: BTreeMap<String, Vec<Holding>>,
+    /// KIP-848: times the coordinator let two members hold a partition.
+    pub overlaps: Vec<String>,
+}
+
+/// I4 under KIP-848: whether `member` held `partition` at `at` (or held it when it
+/// was removed from the group, before `at`).
+fn held(timeline: &BTreeMap<String, Vec<Holding>>, member: &str, partition: i32, at: u64) -> bool {
+    let Some(line) = timeline.get(member) else {
+        return false;
+    };
+    let upto = line.partition_point(|h| h.0 <= at);
+    match line[..upto].last() {
+        Some((_, Some(set))) => set.contains(&partition),
+        Some((_, None)) => line[..upto - 1]
+            .last()
+            .and_then(|h| h.1.as_ref())
+            .is_some_and(|set| set.contains(&partition)),
+        None => false,
+    }
 }
 
 /// Checks every invariant; `logs[p]` is partition `p`'s committed (offset, number)s.
@@ -105,14 +131,22 @@ pub(crate) fn check(
             }
         }
     }
+    for o in &group.overlaps {
+        out.push(violation("I4", o.clone()));
+    }
     if let Some(d) = history.delivered.iter().find(|d| {
-        d.generation >= 0 && !owned.contains(&(d.member.clone(), d.generation, d.partition))
+        d.generation >= 0
+            && if history.kip848 {
+                !held(&group.timeline, &d.member, d.partition, d.at)
+            } else {
+                !owned.contains(&(d.member.clone(), d.generation, d.partition))
+            }
     }) {
         out.push(violation(
             "I4",
             format!(
-                "{} delivered {}-{} in generation {} without owning the partition",
-                d.member, d.partition, d.offset, d.generation
+                "{} delivered {}-{} in generation {} (event {}) without owning the partition",
+                d.member, d.partition, d.offset, d.generation, d.at
             ),
         ));
     }

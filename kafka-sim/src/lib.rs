@@ -1,7 +1,10 @@
-//! Deterministic simulation of kafka-client: the SDK's real producer and consumer
-//! against an in-process model of a replicated 3-broker cluster (leader epochs, ISR,
-//! high watermark, idempotent-producer sequence checks, a classic group coordinator
-//! that moves), over in-memory pipes opened through
+//! Deterministic simulation of kafka-client: the SDK's real idempotent producers,
+//! transactional producer, read_committed reader and consumer group (classic or
+//! KIP-848, by seed) against an in-process model of a replicated 3-broker cluster
+//! (leader epochs, ISR, high watermark, idempotent-producer sequence checks, a group
+//! coordinator and a transaction coordinator that move, transaction markers and the
+//! last stable offset, transaction protocol v1 or v2 by seed), over in-memory pipes
+//! opened through
 //! [`kafka_client::lowlevel::with_dialer`], on tokio's paused clock in a
 //! current-thread runtime. Every random choice (fault schedule, network fault rates,
 //! the workload's partitions and pauses, and the SDK's own jitter through `fastrand`'s
@@ -21,9 +24,14 @@
 mod cluster;
 mod faults;
 mod group;
+mod group848;
 pub mod invariants;
 mod net;
 mod replication;
+mod txn;
+mod txn_api;
+mod txn_check;
+mod txn_workload;
 mod workload;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,11 +40,13 @@ use std::time::Duration;
 
 pub use group::Commit;
 pub use invariants::Violation;
+pub use txn_workload::{TxnEnd, TxnHistory, TxnRecord};
 pub use workload::{Delivered, History, SendRecord, Sent};
 
 use crate::cluster::{Cluster, PARTITIONS};
 use crate::faults::{Chaos, Stream};
 use crate::net::{Connections, SimDialer};
+use kafka_client::consumer::GroupProtocol;
 
 /// Simulated time the sends have to resolve (far beyond the producer's 60 s delivery
 /// timeout: a send still pending then never resolves).
@@ -55,6 +65,10 @@ pub struct Outcome {
     pub faults: Vec<String>,
     /// The workload's history.
     pub history: History,
+    /// The transactional workload's history.
+    pub txn: TxnHistory,
+    /// Whether the cluster spoke transaction protocol v2.
+    pub tv2: bool,
     /// Simulated time the run took.
     pub simulated: Duration,
 }
@@ -77,12 +91,27 @@ impl Outcome {
             .iter()
             .filter(|s| matches!(s.outcome, Sent::Acked(_)))
             .count();
+        let committed = self
+            .txn
+            .txns
+            .iter()
+            .filter(|t| t.end == TxnEnd::Committed)
+            .count();
         format!(
-            "seed {}: {} sends, {} acknowledged, {} delivered, {} faults, {:.1} s simulated, {} violations",
+            "seed {}: {} sends, {} acknowledged, {} delivered ({} group), {} transactions (tv{}), {} committed, {} read_committed, {} faults, {:.1} s simulated, {} violations",
             self.seed,
             self.history.sends.len(),
             acked,
             self.history.delivered.len(),
+            if self.history.kip848 {
+                "consumer"
+            } else {
+                "classic"
+            },
+            self.txn.txns.len(),
+            if self.tv2 { 2 } else { 1 },
+            committed,
+            self.txn.read.len(),
             self.faults.len(),
             self.simulated.as_secs_f64(),
             self.violations.len()
@@ -117,8 +146,8 @@ impl Outcome {
     /// outcome and every delivery, in order.
     pub fn fingerprint(&self) -> String {
         format!(
-            "{:?}|{:?}|{:?}|{:?}",
-            self.faults, self.history.sends, self.history.delivered, self.simulated
+            "{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.faults, self.history.sends, self.history.delivered, self.txn, self.simulated
         )
     }
 
@@ -152,8 +181,9 @@ pub fn run(seed: u64) -> Outcome {
 
 async fn simulate(seed: u64) -> Outcome {
     let started = tokio::time::Instant::now();
-    let cluster = Cluster::new();
     let chaos = Chaos::new(seed);
+    let tv2 = chaos.with(Stream::Transactions, |r| r.bool());
+    let cluster = Cluster::new(tv2);
     let connections = Arc::new(Connections::default());
     let dialer = SimDialer {
         cluster: cluster.clone(),
@@ -169,7 +199,14 @@ async fn simulate(seed: u64) -> Outcome {
         connections.clone(),
     ));
 
-    // Two members from the start; one may crash and be replaced.
+    // Two members from the start; one may crash and be replaced. The group speaks the
+    // classic protocol or KIP-848's, by seed.
+    let kip848 = chaos.with(Stream::Consumers, |r| r.bool());
+    let protocol = if kip848 {
+        GroupProtocol::Consumer
+    } else {
+        GroupProtocol::Classic
+    };
     let delivered = Arc::new(Mutex::new(Vec::new()));
     let mut members = Vec::new();
     for incarnation in 0..2 {
@@ -177,6 +214,7 @@ async fn simulate(seed: u64) -> Outcome {
         let task = tokio::spawn(workload::consume(
             dialer.clone(),
             incarnation,
+            protocol,
             stop.clone(),
             delivered.clone(),
         ));
@@ -194,11 +232,25 @@ async fn simulate(seed: u64) -> Outcome {
             tokio::time::sleep(at).await;
             victim.abort();
             let stop = Arc::new(AtomicBool::new(false));
-            let task = tokio::spawn(workload::consume(dialer, 2, stop.clone(), delivered));
+            let task = tokio::spawn(workload::consume(
+                dialer,
+                2,
+                protocol,
+                stop.clone(),
+                delivered,
+            ));
             Some((stop, task))
         })
     };
 
+    let read = Arc::new(Mutex::new(Vec::new()));
+    let reader_stop = Arc::new(AtomicBool::new(false));
+    let reader = tokio::spawn(txn_workload::read_committed(
+        dialer.clone(),
+        reader_stop.clone(),
+        read.clone(),
+    ));
+    let transactions = tokio::spawn(txn_workload::transact(dialer.clone(), chaos.clone()));
     let hasty = tokio::spawn(workload::produce(
         dialer.clone(),
         chaos.clone(),
@@ -213,20 +265,29 @@ async fn simulate(seed: u64) -> Outcome {
     )
     .await;
     sends.extend(hasty.await.unwrap_or_default());
+    let mut txn = transactions.await.unwrap_or_default();
     chaos.calm();
     let _ = driver.await;
     if let Ok(Some(member)) = crasher.await {
         members.push(member);
     }
 
-    // The consumers catch up: the group's commits reach every partition's end.
+    // The consumers catch up: the group's commits reach every partition's end, every
+    // transaction ends, and the read_committed reader delivers every committed record.
     let caught_up = tokio::time::timeout(CONSUME_DEADLINE, async {
         loop {
             {
                 let st = cluster.state();
-                if st.partitions.iter().enumerate().all(|(p, part)| {
-                    st.group.offsets.get(&(p as i32)).copied().unwrap_or(0) >= part.hw
-                }) {
+                let group =
+                    st.partitions[..PARTITIONS as usize]
+                        .iter()
+                        .enumerate()
+                        .all(|(p, part)| {
+                            st.group.offsets.get(&(p as i32)).copied().unwrap_or(0) >= part.hw
+                        });
+                let read = read.lock().unwrap_or_else(|e| e.into_inner());
+                if group && st.txns.settled() && txn_check::reader_caught_up(&txn_logs(&st), &read)
+                {
                     return;
                 }
             }
@@ -241,15 +302,21 @@ async fn simulate(seed: u64) -> Outcome {
     for (_, task) in members {
         let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
     }
+    reader_stop.store(true, Ordering::SeqCst);
+    let _ = tokio::time::timeout(Duration::from_secs(30), reader).await;
+    txn.read = read.lock().unwrap_or_else(|e| e.into_inner()).clone();
     done.store(true, Ordering::SeqCst);
 
     let history = History {
         sends,
         delivered: delivered.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         consumers_caught_up: caught_up,
+        kip848,
     };
-    let (logs, group) = {
+    let (logs, group, txn_violations) = {
         let st = cluster.state();
+        let txn_violations =
+            txn_check::check(&txn, &txn_logs(&st), &st.txns.committed, st.txns.settled());
         let logs: Vec<_> = (0..PARTITIONS as usize)
             .map(|p| invariants::numbers(&st.partitions[p].committed()))
             .collect();
@@ -258,15 +325,31 @@ async fn simulate(seed: u64) -> Outcome {
             invariants::GroupRecord {
                 commits: st.group.commits.clone(),
                 assignments: st.group.history.clone(),
+                timeline: st.consumer_group.timeline.clone(),
+                overlaps: st.consumer_group.overlaps.clone(),
             },
+            txn_violations,
         )
     };
-    let violations = invariants::check(chaos.duplicates(), &history, &logs, &group);
+    let mut violations = invariants::check(chaos.duplicates(), &history, &logs, &group);
+    violations.extend(txn_violations);
     Outcome {
         seed,
         violations,
         faults: chaos.trace(),
         history,
+        txn,
+        tv2,
         simulated: started.elapsed(),
     }
+}
+
+/// The fates of the `txn` topic's committed records, per partition.
+fn txn_logs(st: &cluster::State) -> Vec<txn_check::Fates> {
+    (0..PARTITIONS)
+        .map(|p| {
+            let at = cluster::slot(cluster::TXN_TOPIC, p).expect("a txn partition");
+            txn_check::fates(&st.partitions[at].committed())
+        })
+        .collect()
 }

@@ -43,6 +43,10 @@ pub(crate) struct Batch {
     pub base_sequence: i32,
     /// The leader epoch it was written in (identifies the write across replicas).
     pub leader_epoch: i32,
+    /// Written in a transaction.
+    pub transactional: bool,
+    /// A transaction marker: `Some(true)` commit, `Some(false)` abort.
+    pub marker: Option<bool>,
     /// The batch as stored: base offset and leader epoch stamped.
     pub bytes: Bytes,
 }
@@ -115,8 +119,15 @@ impl Partition {
             .collect()
     }
 
-    /// Appends a Produce request's data for this partition on `broker`.
-    pub fn append(&mut self, broker: i32, data: Bytes) -> Appended {
+    /// Appends a Produce request's data for this partition on `broker`. A transactional
+    /// batch is first checked with the transaction coordinator (`txn_check(producer id,
+    /// epoch)`, KIP-890's verification; protocol v2 adds the partition there).
+    pub fn append(
+        &mut self,
+        broker: i32,
+        data: Bytes,
+        txn_check: impl FnOnce(i64, i16) -> Result<(), i16>,
+    ) -> Appended {
         if self.leader != broker {
             return Appended::Refused(code::NOT_LEADER_OR_FOLLOWER);
         }
@@ -141,6 +152,10 @@ impl Partition {
             batch.base_sequence(),
         );
         let count = i64::from(batch.last_offset_delta()) + 1;
+        let transactional = batch.is_transactional();
+        if batch.is_control() {
+            return Appended::Refused(code::CORRUPT_MESSAGE);
+        }
         if pid >= 0 {
             match self.check_sequence(broker, pid, epoch, seq, count) {
                 Ok(Some(dup)) => {
@@ -154,6 +169,9 @@ impl Partition {
                 Err(code) => return Appended::Refused(code),
             }
         }
+        if transactional && let Err(code) = txn_check(pid, epoch) {
+            return Appended::Refused(code);
+        }
         let log = &mut self.logs[(broker - 1) as usize];
         let base = leo(log);
         let mut bytes = BytesMut::from(&batch.as_bytes()[..]);
@@ -166,6 +184,8 @@ impl Partition {
             producer_epoch: epoch,
             base_sequence: seq,
             leader_epoch: self.epoch,
+            transactional,
+            marker: None,
             bytes: bytes.freeze(),
         });
         self.advance_hw();
@@ -186,10 +206,18 @@ impl Partition {
         seq: i32,
         count: i64,
     ) -> Result<Option<Batch>, i16> {
-        let mine: Vec<&Batch> = self
-            .log(broker)
+        let log = self.log(broker);
+        // A marker written with a bumped epoch (protocol v2, or a coordinator's abort)
+        // fences the older epoch's batches.
+        if log
             .iter()
-            .filter(|b| b.producer_id == pid)
+            .any(|b| b.producer_id == pid && b.marker.is_some() && epoch < b.producer_epoch)
+        {
+            return Err(code::INVALID_PRODUCER_EPOCH);
+        }
+        let mine: Vec<&Batch> = log
+            .iter()
+            .filter(|b| b.producer_id == pid && b.marker.is_none())
             .collect();
         let Some(last) = mine.last() else {
             // No state for this producer id: any sequence is accepted (KIP-360).
@@ -310,20 +338,111 @@ impl Partition {
         true
     }
 
-    /// The stored batches of the leader from the one holding `offset`, below the
-    /// high watermark, up to `max_bytes` (at least one batch).
-    pub fn read(&self, offset: i64, max_bytes: usize) -> Bytes {
+    /// The stored batches of the leader from the one holding `offset`, below `limit`
+    /// (the high watermark, or the last stable offset for read_committed), up to
+    /// `max_bytes` (at least one batch).
+    pub fn read(&self, offset: i64, limit: i64, max_bytes: usize) -> Bytes {
         let mut out = BytesMut::new();
         for b in self.log(self.leader) {
             if b.end() <= offset {
                 continue;
             }
-            if b.end() > self.hw || (!out.is_empty() && out.len() + b.bytes.len() > max_bytes) {
+            if b.end() > limit || (!out.is_empty() && out.len() + b.bytes.len() > max_bytes) {
                 break;
             }
             out.extend_from_slice(&b.bytes);
         }
         out.freeze()
+    }
+
+    /// Writes a transaction marker of producer `pid` (epoch `epoch`) on the leader, if
+    /// the partition has one and enough in-sync replicas; where it was written (its
+    /// offset and leader epoch: see [`Partition::marker_state`]).
+    pub fn append_marker(&mut self, pid: i64, epoch: i16, commit: bool) -> Option<(i64, i32)> {
+        if self.leader <= 0 || self.isr.len() < MIN_ISR {
+            return None;
+        }
+        let leader_epoch = self.epoch;
+        let log = &mut self.logs[(self.leader - 1) as usize];
+        let base = leo(log);
+        log.push(Batch {
+            base,
+            count: 1,
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: -1,
+            leader_epoch,
+            transactional: true,
+            marker: Some(commit),
+            bytes: kafka_testkit::raw::marker_batch(pid, epoch, commit, base, leader_epoch),
+        });
+        self.advance_hw();
+        Some((base, leader_epoch))
+    }
+
+    /// A marker written at `(offset, leader epoch)`: `Some(true)` once committed (below
+    /// the high watermark), `Some(false)` while still on the leader's log above it,
+    /// `None` when it was lost with a truncated leader (written again, as the
+    /// coordinator retries a marker whose write failed).
+    pub fn marker_state(&self, (base, leader_epoch): (i64, i32)) -> Option<bool> {
+        if self.leader <= 0 {
+            return Some(false);
+        }
+        let log = self.log(self.leader);
+        let kept = log
+            .iter()
+            .any(|b| b.base == base && b.leader_epoch == leader_epoch && b.marker.is_some());
+        kept.then_some(base < self.hw)
+    }
+
+    /// The transactions of the leader's log below the high watermark: per producer id,
+    /// where its open transaction (no marker below the high watermark yet) starts, and
+    /// every ended one as (producer id, first offset, marker offset, committed).
+    fn transactions(&self) -> (Vec<(i64, i64)>, Vec<(i64, i64, i64, bool)>) {
+        let mut open: std::collections::BTreeMap<i64, i64> = Default::default();
+        let mut ended = Vec::new();
+        if self.leader <= 0 {
+            return (Vec::new(), ended);
+        }
+        for b in self.log(self.leader) {
+            if b.end() > self.hw {
+                break;
+            }
+            match b.marker {
+                Some(commit) => {
+                    if let Some(first) = open.remove(&b.producer_id) {
+                        ended.push((b.producer_id, first, b.base, commit));
+                    }
+                }
+                None if b.transactional => {
+                    open.entry(b.producer_id).or_insert(b.base);
+                }
+                None => {}
+            }
+        }
+        (open.into_iter().collect(), ended)
+    }
+
+    /// The last stable offset: where the oldest open transaction starts, or the high
+    /// watermark.
+    pub fn last_stable(&self) -> i64 {
+        let (open, _) = self.transactions();
+        open.iter()
+            .map(|o| o.1)
+            .min()
+            .unwrap_or(self.hw)
+            .min(self.hw)
+    }
+
+    /// The aborted transactions a read_committed fetch from `offset` up to `limit` is
+    /// told about: (producer id, first offset).
+    pub fn aborted_between(&self, offset: i64, limit: i64) -> Vec<(i64, i64)> {
+        let (_, ended) = self.transactions();
+        ended
+            .into_iter()
+            .filter(|&(_, first, marker, commit)| !commit && marker >= offset && first < limit)
+            .map(|(pid, first, _, _)| (pid, first))
+            .collect()
     }
 
     /// The leader's log end offset.

@@ -1,9 +1,9 @@
-//! The workload a run drives through the SDK's real code: one idempotent producer
-//! (acks=all) sending numbered records to seeded partitions, and a classic-protocol
-//! consumer group whose members poll and commit after every poll (mostly in the
-//! background, so commits overlap); one member may
-//! crash (dropped without leaving) and be replaced. What each side saw is recorded
-//! for the invariants.
+//! The workload a run drives through the SDK's real code: two idempotent producers
+//! (acks=all) sending numbered records to seeded partitions, and a consumer group (the
+//! classic protocol or KIP-848's, by seed) whose members poll and commit after every
+//! poll (mostly in the background, so commits overlap); one member may crash (dropped
+//! without leaving) and be replaced. What each side saw is recorded for the
+//! invariants.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,8 +54,11 @@ pub struct Delivered {
     pub incarnation: usize,
     /// Its group member id and generation when `poll` returned the record.
     pub member: String,
-    /// The generation.
+    /// The generation (the member epoch under KIP-848).
     pub generation: i32,
+    /// The run's event counter when `poll` returned it (orders it against the
+    /// coordinator's assignments).
+    pub at: u64,
     /// Partition.
     pub partition: i32,
     /// Offset.
@@ -73,6 +76,8 @@ pub struct History {
     pub delivered: Vec<Delivered>,
     /// Whether the consumers caught up with every partition before the deadline.
     pub consumers_caught_up: bool,
+    /// Whether the group ran KIP-848's protocol (else the classic one).
+    pub kip848: bool,
 }
 
 /// Builds a client that dials the simulated brokers.
@@ -199,6 +204,7 @@ pub(crate) async fn produce(
 pub(crate) async fn consume(
     dialer: SimDialer,
     incarnation: usize,
+    protocol: GroupProtocol,
     stop: Arc<AtomicBool>,
     delivered: Arc<Mutex<Vec<Delivered>>>,
 ) {
@@ -209,7 +215,7 @@ pub(crate) async fn consume(
             Duration::from_secs(5),
         ))
         .group_id(GROUP)
-        .group_protocol(GroupProtocol::Classic)
+        .group_protocol(protocol)
         // The group starts with offset 0 committed for every partition, so `latest` is
         // never the right answer: a consumer that falls back to its reset policy when
         // it should not skips records (C1).
@@ -234,6 +240,7 @@ pub(crate) async fn consume(
                 let (member, generation) = consumer
                     .group_metadata()
                     .map_or((String::new(), -1), |g| (g.member_id, g.generation_id));
+                let at = dialer.cluster.ticket();
                 let mut d = delivered.lock().unwrap_or_else(|e| e.into_inner());
                 for r in &records {
                     let number = r
@@ -246,6 +253,7 @@ pub(crate) async fn consume(
                         incarnation,
                         member: member.clone(),
                         generation,
+                        at,
                         partition: r.partition,
                         offset: r.offset,
                         number,

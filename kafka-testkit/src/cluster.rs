@@ -32,7 +32,7 @@ use kafka_protocol::protocol::{Decodable, StrBytes};
 use tokio::net::TcpListener;
 
 mod classic_api;
-mod group_api;
+pub(crate) mod group_api;
 
 use crate::coordinator;
 use crate::faults::{Api, Fault, Faults};

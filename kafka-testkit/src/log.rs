@@ -5,9 +5,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use bytes::{Bytes, BytesMut};
-use kafka_client::records::{
-    BatchBuilder, BatchMeta, Compression, DecodeLimits, Record, decode_batches,
-};
+use kafka_client::records::{DecodeLimits, Record, decode_batches};
 
 /// A transaction that ended with an abort: its producer and first offset, and the
 /// offset of its abort marker.
@@ -117,29 +115,9 @@ impl PartitionLog {
                 marker_offset,
             });
         }
-        // Control record: key = version 0, type (0 abort, 1 commit); value = version 0,
-        // coordinator epoch 0.
-        let key = [0, 0, 0, u8::from(commit)];
-        let value = [0u8; 6];
-        let mut builder = BatchBuilder::new(Compression::None, 128);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let appended = builder.try_append(now, Some(&key), Some(&value), &[]);
-        let meta = BatchMeta {
-            producer_id,
-            producer_epoch: epoch,
-            base_sequence: -1,
-            transactional: true,
-            partition_leader_epoch: 0,
-            is_control: true,
-        };
-        if let (Ok(true), Ok(bytes)) = (appended, builder.finish(&meta)) {
-            let mut bytes = BytesMut::from(&bytes[..]);
-            bytes[..8].copy_from_slice(&marker_offset.to_be_bytes());
-            self.batches.push((marker_offset, bytes.freeze()));
-            self.end += 1;
-        }
+        let bytes = crate::raw::marker_batch(producer_id, epoch, commit, marker_offset, 0);
+        self.batches.push((marker_offset, bytes));
+        self.end += 1;
     }
 
     /// Batches from the one holding `offset`, up to `max_bytes` (at least one batch),

@@ -315,3 +315,47 @@ pub fn default_answer(req: &Req) -> Vec<u8> {
             .unwrap_or_else(|| panic!("fake broker got an unexpected {other:?}")),
     }
 }
+
+/// A transaction marker as a broker writes it: a control batch of one record (key
+/// `version 0 | type`, 1 commit or 0 abort; value `version 0 | coordinator epoch 0`) of
+/// producer `producer_id` at `epoch`, with base offset `offset` and partition leader
+/// epoch `leader_epoch` stamped.
+pub fn marker_batch(
+    producer_id: i64,
+    epoch: i16,
+    commit: bool,
+    offset: i64,
+    leader_epoch: i32,
+) -> Bytes {
+    use kafka_client::records::{
+        BatchBuilder, BatchMeta, Compression, ControlRecord, ControlRecordType,
+    };
+    let kind = if commit {
+        ControlRecordType::Commit
+    } else {
+        ControlRecordType::Abort
+    };
+    let key = ControlRecord::new(kind).to_key();
+    let value = [0u8; 6];
+    let mut builder = BatchBuilder::new(Compression::None, 128);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let meta = BatchMeta {
+        producer_id,
+        producer_epoch: epoch,
+        base_sequence: -1,
+        transactional: true,
+        partition_leader_epoch: leader_epoch,
+        is_control: true,
+    };
+    let built = builder
+        .try_append(now, Some(&key), Some(&value), &[])
+        .ok()
+        .filter(|&appended| appended)
+        .and_then(|_| builder.finish(&meta).ok())
+        .expect("one control record fits in a 128-byte batch");
+    let mut bytes = BytesMut::from(&built[..]);
+    bytes[..8].copy_from_slice(&offset.to_be_bytes());
+    bytes.freeze()
+}

@@ -833,10 +833,12 @@ impl Consumer {
                 return Ok(pos);
             }
             if Instant::now() >= deadline {
+                // The position waits on the fetcher's lookups; while the brokers do
+                // not answer, their last real failure is the cause.
                 return Err(Error::Deadline {
                     operation: format!("looking up the position of {tp}"),
                     timeout: shared.client.config().api_timeout(),
-                    last_error: None,
+                    last_error: shared.client.last_metadata_error().map(Box::new),
                 });
             }
             tokio::select! {

@@ -82,6 +82,24 @@ mod tests {
         }
     }
 
+    /// The first connection is refused (a real failure); every later one never
+    /// completes (the deadline cuts it short).
+    #[derive(Default)]
+    struct RefusedThenSilent(std::sync::atomic::AtomicUsize);
+
+    impl Dial for RefusedThenSilent {
+        fn dial(&self, _addr: &BrokerAddress) -> DialFuture {
+            if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                let refused = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    "refused by the test",
+                );
+                return Box::pin(async move { Err(refused) });
+            }
+            Box::pin(std::future::pending())
+        }
+    }
+
     /// A client with the Java defaults' long waits (30 s request, 60 s API timeout).
     fn client(dial: Arc<dyn Dial>) -> Client {
         let builder = Client::builder()
@@ -167,6 +185,71 @@ mod tests {
         // A deadline error is final: retrying it returns it at once.
         let again = clock.retry_after(err.clone()).await.expect_err("final");
         assert_eq!(again.to_string(), err.to_string());
+    }
+
+    /// A Metadata wait whose every attempt the deadline cuts short (or that starts past
+    /// its deadline) reports the last real failure, not "no answer before the deadline"
+    /// or "the deadline came before any attempt" (issue #16).
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_the_deadline_cuts_short_reports_the_last_real_failure() {
+        let c = client(Arc::new(RefusedThenSilent::default()));
+        let second = Duration::from_secs(1);
+        // The refusal, then a silent retry the deadline cuts: the refusal is kept.
+        let first = within(Instant::now() + second, c.metadata())
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(&first, Error::Bootstrap { attempts, .. } if attempts.contains("refused by the test")),
+            "{first:?}"
+        );
+        // Only a silent attempt, cut by the deadline: the earlier wait's refusal.
+        let started = Instant::now();
+        let cut = within(started + second, c.metadata())
+            .await
+            .expect_err("silent");
+        assert_eq!(started.elapsed(), second, "ends at its deadline");
+        let text = cut.to_string();
+        assert!(
+            matches!(cut, Error::Connect { .. }) && text.contains("refused by the test"),
+            "{cut:?}"
+        );
+        assert!(!text.contains("no answer"), "{text}");
+        // No attempt at all (the deadline has passed): the refusal again.
+        let none = within(Instant::now(), c.metadata())
+            .await
+            .expect_err("no time");
+        assert!(
+            none.to_string().contains("refused by the test")
+                && !none.to_string().contains("before any attempt"),
+            "{none:?}"
+        );
+        // What a caller's deadline error carries (an admin call, a lookup).
+        let mut clock = RetryClock::new(&c, "op", second);
+        let err = match clock.bound(c.metadata()).await {
+            Ok(_) => panic!("a silent broker answered"),
+            Err(e) => clock.retry_after(e).await.expect_err("past the deadline"),
+        };
+        assert!(
+            matches!(&err, Error::Deadline { last_error: Some(e), .. } if e.to_string().contains("refused by the test")),
+            "{err:?}"
+        );
+    }
+
+    /// Without any real failure, a wait the deadline cuts short still says so.
+    #[tokio::test(start_paused = true)]
+    async fn without_a_real_failure_the_cut_wait_says_no_answer() {
+        let c = client(Arc::new(NeverConnects));
+        let err = within(Instant::now() + Duration::from_secs(1), c.metadata())
+            .await
+            .expect_err("silent");
+        assert!(
+            matches!(&err, Error::Bootstrap { attempts, .. } if attempts.contains("no answer before the deadline")),
+            "{err:?}"
+        );
+        let err = within(Instant::now(), c.metadata())
+            .await
+            .expect_err("no time");
+        assert!(err.to_string().contains("before any attempt"), "{err:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -543,14 +543,9 @@ async fn load_topic(sh: &Arc<Shared>, name: &str, deadline: Instant) -> Result<A
                     Some("the topic has no partitions in the metadata yet".into()),
                 ))
             }
-            // A lookup the deadline cut short knows less than the one before it (it
-            // met "no answer before the deadline" where an earlier round met the real
-            // refusal or protocol error): the earlier cause stays the one reported.
-            Ok(Err(e)) if e.is_retriable() => {
-                if last.is_none() || Instant::now() < deadline {
-                    last = Some(e);
-                }
-            }
+            // A lookup the deadline cut short reports the client's last real Metadata
+            // failure itself, so the latest error is always the one to keep.
+            Ok(Err(e)) if e.is_retriable() => last = Some(e),
             Ok(Err(e)) => return Err(e),
             Err(_elapsed) => break,
         }
@@ -564,8 +559,8 @@ async fn load_topic(sh: &Arc<Shared>, name: &str, deadline: Instant) -> Result<A
         sh.client.invalidate_topic(name);
     }
     let max_block = sh.config.max_block;
-    // The lookup that ran out of time knows no cause; the client's last failed
-    // Metadata attempt does (a protocol error, a refused connection).
+    // No lookup ended before the deadline: the client's last failed Metadata attempt
+    // is the cause (a protocol error, a refused connection).
     let last = last.or_else(|| sh.client.last_metadata_error());
     Err(match last {
         Some(e)

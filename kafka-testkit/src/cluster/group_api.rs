@@ -29,8 +29,9 @@ use kafka_protocol::protocol::{Decodable, StrBytes};
 use tokio::time::Instant;
 
 use super::{Inner, NOT_LEADER_OR_FOLLOWER, State};
+use crate::groups::GroupTimes;
 use crate::groups::assignor::{Assignment, Topics};
-use crate::groups::consumer::Beat;
+use crate::groups::consumer::{Answer, Beat};
 use crate::groups::share::IdPartition;
 use crate::log::PartitionLog;
 use crate::raw::{Req, frame};
@@ -88,55 +89,71 @@ impl State {
     }
 }
 
+/// A ConsumerGroupHeartbeat request's fields, as the coordinator's state machine takes
+/// them.
+pub fn beat_of(r: &ConsumerGroupHeartbeatRequest) -> Beat {
+    Beat {
+        member_id: r.member_id.to_string(),
+        epoch: r.member_epoch,
+        instance_id: r.instance_id.as_ref().map(|i| i.to_string()),
+        rebalance_timeout_ms: r.rebalance_timeout_ms,
+        topics: r
+            .subscribed_topic_names
+            .as_ref()
+            .map(|ts| ts.iter().map(|t| t.to_string()).collect()),
+        regex: r.subscribed_topic_regex.as_ref().map(|x| x.to_string()),
+        assignor: r.server_assignor.as_ref().map(|a| a.to_string()),
+        owned: r.topic_partitions.as_ref().map(|tps| {
+            let mut out = Assignment::new();
+            for t in tps {
+                out.entry(t.topic_id)
+                    .or_default()
+                    .extend(t.partitions.iter().copied());
+            }
+            out
+        }),
+    }
+}
+
+/// The ConsumerGroupHeartbeat answer for the state machine's outcome.
+pub fn heartbeat_response(
+    answer: Result<Answer, (i16, String)>,
+    times: &GroupTimes,
+) -> ConsumerGroupHeartbeatResponse {
+    match answer {
+        Ok(a) => ConsumerGroupHeartbeatResponse::default()
+            .with_member_id(Some(s(a.member_id)))
+            .with_member_epoch(a.epoch)
+            .with_heartbeat_interval_ms(times.heartbeat_interval.as_millis() as i32)
+            .with_assignment(a.assignment.map(|a| {
+                WireAssignment::default().with_topic_partitions(
+                    a.into_iter()
+                        .map(|(id, ps)| {
+                            TopicPartitions::default()
+                                .with_topic_id(id)
+                                .with_partitions(ps.into_iter().collect())
+                        })
+                        .collect(),
+                )
+            })),
+        Err((code, message)) => ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(code)
+            .with_error_message(Some(s(message))),
+    }
+}
+
 impl Inner {
     pub(super) fn consumer_group_heartbeat(&self, req: &Req) -> Option<Vec<u8>> {
         let r = ConsumerGroupHeartbeatRequest::decode(&mut req.body.clone(), req.version).ok()?;
         let mut st = self.state();
         let topics = st.topics_view();
         let times = st.times.clone();
-        let beat = Beat {
-            member_id: r.member_id.to_string(),
-            epoch: r.member_epoch,
-            instance_id: r.instance_id.map(|i| i.to_string()),
-            rebalance_timeout_ms: r.rebalance_timeout_ms,
-            topics: r
-                .subscribed_topic_names
-                .map(|ts| ts.iter().map(|t| t.to_string()).collect()),
-            regex: r.subscribed_topic_regex.map(|x| x.to_string()),
-            assignor: r.server_assignor.map(|a| a.to_string()),
-            owned: r.topic_partitions.map(|tps| {
-                let mut out = Assignment::new();
-                for t in tps {
-                    out.entry(t.topic_id).or_default().extend(t.partitions);
-                }
-                out
-            }),
-        };
         let group = st
             .consumer_groups
             .entry(r.group_id.to_string())
             .or_default();
-        let resp = match group.heartbeat(beat, req.version, &topics, &times, Instant::now()) {
-            Ok(a) => ConsumerGroupHeartbeatResponse::default()
-                .with_member_id(Some(s(a.member_id)))
-                .with_member_epoch(a.epoch)
-                .with_heartbeat_interval_ms(times.heartbeat_interval.as_millis() as i32)
-                .with_assignment(a.assignment.map(|a| {
-                    WireAssignment::default().with_topic_partitions(
-                        a.into_iter()
-                            .map(|(id, ps)| {
-                                TopicPartitions::default()
-                                    .with_topic_id(id)
-                                    .with_partitions(ps.into_iter().collect())
-                            })
-                            .collect(),
-                    )
-                })),
-            Err((code, message)) => ConsumerGroupHeartbeatResponse::default()
-                .with_error_code(code)
-                .with_error_message(Some(s(message))),
-        };
-        Some(frame(req, &resp))
+        let answer = group.heartbeat(beat_of(&r), req.version, &topics, &times, Instant::now());
+        Some(frame(req, &heartbeat_response(answer, &times)))
     }
 
     pub(super) fn share_group_heartbeat(&self, req: &Req) -> Option<Vec<u8>> {

@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use kafka_client::Uuid;
 
 /// Partitions by topic id.
-pub(crate) type Assignment = BTreeMap<Uuid, BTreeSet<i32>>;
+pub type Assignment = BTreeMap<Uuid, BTreeSet<i32>>;
 
 /// The topics the cluster knows: name → (id, partition count).
-pub(crate) type Topics = BTreeMap<String, (Uuid, i32)>;
+pub type Topics = BTreeMap<String, (Uuid, i32)>;
 
 /// The assignor names the coordinator accepts.
 pub(crate) const ASSIGNORS: [&str; 2] = ["uniform", "range"];

@@ -26,22 +26,31 @@ pub(crate) const STALE_MEMBER_EPOCH: i16 = 113;
 
 /// One ConsumerGroupHeartbeat's fields (`None`: unchanged).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Beat {
+pub struct Beat {
+    /// MemberId.
     pub member_id: String,
+    /// MemberEpoch (0 joins, -1 leaves, -2 leaves as a static member).
     pub epoch: i32,
+    /// InstanceId.
     pub instance_id: Option<String>,
     /// -1: unchanged.
     pub rebalance_timeout_ms: i32,
+    /// SubscribedTopicNames.
     pub topics: Option<Vec<String>>,
+    /// SubscribedTopicRegex.
     pub regex: Option<String>,
+    /// ServerAssignor.
     pub assignor: Option<String>,
+    /// TopicPartitions the member owns.
     pub owned: Option<Assignment>,
 }
 
 /// A successful heartbeat's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Answer {
+pub struct Answer {
+    /// MemberId.
     pub member_id: String,
+    /// MemberEpoch.
     pub epoch: i32,
     /// The member's assignment, when it changed (or the member joined or reported
     /// owning something else).
@@ -68,7 +77,7 @@ struct Member {
 
 /// One consumer group.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ConsumerGroup {
+pub struct ConsumerGroup {
     epoch: i32,
     members: BTreeMap<String, Member>,
     target: BTreeMap<String, Assignment>,
@@ -138,6 +147,21 @@ impl ConsumerGroup {
         })
     }
 
+    /// What each member holds now, as the coordinator sees it: the partitions it may
+    /// consume and those it was told to revoke but has not reported released.
+    pub fn holdings(&self) -> BTreeMap<String, Assignment> {
+        self.members
+            .iter()
+            .map(|(id, m)| {
+                let mut all = m.assigned.clone();
+                for (tid, ps) in &m.revoking {
+                    all.entry(*tid).or_default().extend(ps);
+                }
+                (id.clone(), all)
+            })
+            .collect()
+    }
+
     /// What each member may consume now: member id → partitions.
     pub fn assignments(&self) -> BTreeMap<String, Assignment> {
         self.members
@@ -168,7 +192,8 @@ impl ConsumerGroup {
     }
 
     /// Handles one heartbeat at `now`. `version` is the request's (v0: the coordinator
-    /// makes member ids; v1: the member brings its own).
+    /// makes member ids; v1: the member brings its own). `Err`: the error code and
+    /// message.
     pub fn heartbeat(
         &mut self,
         beat: Beat,

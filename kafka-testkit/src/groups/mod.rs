@@ -13,7 +13,7 @@ use std::time::Duration;
 /// The coordinator's timings (the broker's `group.consumer.*` and `group.share.*`
 /// settings).
 #[derive(Debug, Clone)]
-pub(crate) struct GroupTimes {
+pub struct GroupTimes {
     /// How often members are asked to heartbeat.
     pub heartbeat_interval: Duration,
     /// How long a silent member stays in its group.

@@ -1,0 +1,219 @@
+//! The transactional workload: one `TransactionalProducer` running short transactions
+//! on the `txn` topic (1-4 numbered records each, on seeded partitions, plus a
+//! transactional offset commit for a group), each committed or (one in four) aborted by
+//! choice, under the run's faults; and a `read_committed` reader (no group, every
+//! partition assigned from offset 0) reading the topic while the transactions run.
+//! What each side saw is recorded for the checks in `txn_check`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kafka_client::consumer::{AutoOffsetReset, Consumer, IsolationLevel};
+use kafka_client::producer::{Producer, ProducerRecord};
+use kafka_client::{Error, GroupMetadata, OffsetAndMetadata, TopicPartition};
+
+use crate::cluster::{PARTITIONS, TXN_TOPIC};
+use crate::faults::{Chaos, Stream};
+use crate::net::SimDialer;
+use crate::workload::client;
+
+/// The transactional records are numbered from here (record `FIRST + 10 * t + j` is
+/// record j of transaction t).
+pub const FIRST: u64 = 2_000_000;
+/// Transactions a run begins.
+const TRANSACTIONS: u64 = 12;
+/// The group whose offsets the transactions commit (offset `t + 1` of partition 0 of
+/// the topic [`SOURCE`] in transaction t), as a consume-transform-produce copier does.
+pub const GROUP: &str = "sim-copier";
+/// The topic the group's offsets name.
+pub const SOURCE: &str = "sim-source";
+/// Longest a transactional call may take before it counts as never resolving.
+const CALL_DEADLINE: Duration = Duration::from_secs(200);
+
+/// How a transaction ended, as the SDK reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxnEnd {
+    /// `commit` returned `Ok`.
+    Committed,
+    /// `abort` returned `Ok` (the workload chose to abort).
+    Aborted,
+    /// `begin`, `commit` or `abort` failed with this kind of transactional error.
+    Failed {
+        /// `Abortable`, `Fatal`, `OutcomeUnknown`, or `other` for an untyped error.
+        kind: String,
+        /// The error's text.
+        error: String,
+    },
+    /// A call did not return in time.
+    Unresolved,
+}
+
+/// One transaction the workload ran.
+#[derive(Debug, Clone)]
+pub struct TxnRecord {
+    /// Its index t (its records are numbered from `FIRST + 10 * t`).
+    pub index: u64,
+    /// The records sent in it: (number, partition).
+    pub records: Vec<(u64, i32)>,
+    /// Whether the workload asked to commit (else to abort).
+    pub commit: bool,
+    /// How it ended.
+    pub end: TxnEnd,
+}
+
+/// What the transactional side of a run saw.
+#[derive(Debug, Default, Clone)]
+pub struct TxnHistory {
+    /// The producer could not be built (InitProducerId failed): the error.
+    pub init_error: Option<String>,
+    /// The transactions, in order.
+    pub txns: Vec<TxnRecord>,
+    /// What the read_committed reader delivered: (partition, offset, number).
+    pub read: Vec<(i32, i64, u64)>,
+}
+
+fn failed(e: &Error) -> TxnEnd {
+    TxnEnd::Failed {
+        kind: e
+            .transaction_kind()
+            .map_or_else(|| "other".to_string(), |k| format!("{k:?}")),
+        error: e.to_string(),
+    }
+}
+
+/// Runs the transactions; returns them (and the init error, if any).
+pub(crate) async fn transact(dialer: SimDialer, chaos: Chaos) -> TxnHistory {
+    let mut history = TxnHistory::default();
+    let built = Producer::builder()
+        .client(client(&dialer, "sim-txn", Duration::from_secs(5)))
+        .transactional_id("sim-txn")
+        .transaction_timeout(Duration::from_secs(60))
+        .delivery_timeout(Duration::from_secs(30))
+        .linger(Duration::from_millis(2))
+        .build_transactional();
+    let mut producer = match tokio::time::timeout(CALL_DEADLINE, built).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            history.init_error = Some(e.to_string());
+            return history;
+        }
+        Err(_) => {
+            history.init_error = Some("InitProducerId never returned".into());
+            return history;
+        }
+    };
+    let group = GroupMetadata {
+        group_id: GROUP.to_string(),
+        generation_id: -1,
+        member_id: String::new(),
+        group_instance_id: None,
+    };
+    for t in 0..TRANSACTIONS {
+        let (pause, count, commit) = chaos.with(Stream::Transactions, |r| {
+            (r.u64(0..300), r.u64(1..=4), r.u32(0..4) != 0)
+        });
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let mut record = TxnRecord {
+            index: t,
+            records: Vec::new(),
+            commit,
+            end: TxnEnd::Unresolved,
+        };
+        let txn = match tokio::time::timeout(CALL_DEADLINE, producer.begin()).await {
+            Err(_) => {
+                history.txns.push(record);
+                break;
+            }
+            Ok(Err(e)) => {
+                record.end = failed(&e);
+                history.txns.push(record);
+                if e.transaction_kind() == Some(kafka_client::TransactionErrorKind::Fatal) {
+                    break;
+                }
+                continue;
+            }
+            Ok(Ok(txn)) => txn,
+        };
+        for j in 0..count {
+            let number = FIRST + 10 * t + j;
+            let partition = chaos.with(Stream::Transactions, |r| r.i32(0..PARTITIONS));
+            record.records.push((number, partition));
+            let send = ProducerRecord::new(TXN_TOPIC)
+                .with_partition(partition)
+                .with_value(number.to_string());
+            // The delivery future is not awaited: the commit flushes and fails when a
+            // record failed.
+            if !matches!(
+                tokio::time::timeout(CALL_DEADLINE, txn.send(send)).await,
+                Ok(Ok(_))
+            ) {
+                break;
+            }
+        }
+        let offsets = [(
+            TopicPartition::new(SOURCE, 0),
+            OffsetAndMetadata::new(t as i64 + 1),
+        )];
+        let _ = tokio::time::timeout(CALL_DEADLINE, txn.send_offsets(offsets, &group)).await;
+        let ended = if commit {
+            tokio::time::timeout(CALL_DEADLINE, txn.commit()).await
+        } else {
+            tokio::time::timeout(CALL_DEADLINE, txn.abort()).await
+        };
+        record.end = match ended {
+            Err(_) => TxnEnd::Unresolved,
+            Ok(Ok(())) if commit => TxnEnd::Committed,
+            Ok(Ok(())) => TxnEnd::Aborted,
+            Ok(Err(e)) => failed(&e),
+        };
+        let fatal = matches!(&record.end, TxnEnd::Failed { kind, .. } if kind == "Fatal");
+        let unresolved = record.end == TxnEnd::Unresolved;
+        history.txns.push(record);
+        if fatal || unresolved {
+            break;
+        }
+    }
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        producer.close(Duration::from_secs(5)),
+    )
+    .await;
+    history
+}
+
+/// The read_committed reader: reads every partition of the `txn` topic from offset 0
+/// until `stop`, recording what it delivered.
+pub(crate) async fn read_committed(
+    dialer: SimDialer,
+    stop: Arc<AtomicBool>,
+    read: Arc<Mutex<Vec<(i32, i64, u64)>>>,
+) {
+    let consumer = Consumer::builder()
+        .client(client(&dialer, "sim-reader", Duration::from_secs(5)))
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .enable_auto_commit(false)
+        .build()
+        .expect("the simulation's reader configuration is valid");
+    let all = (0..PARTITIONS).map(|p| TopicPartition::new(TXN_TOPIC, p));
+    if consumer.assign(all).is_err() {
+        return;
+    }
+    while !stop.load(Ordering::SeqCst) {
+        if let Ok(records) = consumer.poll(Duration::from_millis(100)).await {
+            let (records, _) = records.into_parts();
+            let mut out = read.lock().unwrap_or_else(|e| e.into_inner());
+            for r in records {
+                let number = r
+                    .value
+                    .as_deref()
+                    .and_then(|v| std::str::from_utf8(v).ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(u64::MAX);
+                out.push((r.partition, r.offset, number));
+            }
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), consumer.close()).await;
+}
