@@ -4,11 +4,12 @@
 //! ```text
 //! cargo run --release -p examples --bin producer_bench -- [--count N] [--size B]
 //!     [--partitions P] [--batch-size B] [--linger-ms L] [--compression C] [--acks A]
-//!     [--in-flight N] [--runs R]
+//!     [--in-flight N] [--buffer-memory B] [--idempotent true|false] [--runs R]
 //! ```
 //!
 //! Defaults: 2,000,000 records of 100 bytes (random, incompressible), acks=all, linger
-//! 5 ms, batch.size 1 MiB, 5 requests in flight, 6 partitions, 3 runs after a warm-up,
+//! 5 ms, batch.size 1 MiB, 5 requests in flight, 32 MiB buffer memory (Java's default),
+//! idempotent, 6 partitions, 3 runs after a warm-up,
 //! each on a fresh topic. Uses `KAFKA_BOOTSTRAP_SERVERS` or starts a 1-node test-bed
 //! cluster. The clock stops at the last acknowledgement.
 
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kafka_admin::{Admin, CreateTopicsOptions, NewTopic};
 use kafka_client::Client;
-use kafka_client::producer::{Acks, Producer, ProducerRecord};
+use kafka_client::producer::{Acks, DeliveryFuture, Producer, ProducerRecord};
 use kafka_client::records::Compression;
 
 #[derive(Clone, Debug)]
@@ -31,6 +32,8 @@ struct Opts {
     compression: Compression,
     acks: Acks,
     in_flight: usize,
+    buffer_memory: usize,
+    idempotent: bool,
     runs: usize,
 }
 
@@ -44,6 +47,8 @@ fn parse() -> Result<Opts, String> {
         compression: Compression::None,
         acks: Acks::All,
         in_flight: 5,
+        buffer_memory: 32 << 20,
+        idempotent: true,
         runs: 3,
     };
     let mut it = std::env::args().skip(1);
@@ -69,6 +74,12 @@ fn parse() -> Result<Opts, String> {
                 }
             }
             "--in-flight" => o.in_flight = num(&v)?,
+            "--buffer-memory" => o.buffer_memory = num(&v)?,
+            "--idempotent" => {
+                o.idempotent = v
+                    .parse()
+                    .map_err(|_| format!("--idempotent {v:?}: true or false"))?
+            }
             "--runs" => o.runs = num(&v)?,
             _ => return Err(format!("unknown option {flag}")),
         }
@@ -147,7 +158,8 @@ async fn run_once(
         .linger(o.linger)
         .batch_size(o.batch_size)
         .max_request_size((o.batch_size * 2).max(1 << 20))
-        .buffer_memory(64 << 20)
+        .buffer_memory(o.buffer_memory)
+        .enable_idempotence(o.idempotent)
         .max_in_flight(o.in_flight)
         .compression(o.compression)
         .build()?;
@@ -159,20 +171,28 @@ async fn run_once(
 
     let cpu0 = cpu_time().unwrap_or_default();
     let t0 = Instant::now();
-    let mut futures = Vec::with_capacity(o.count);
-    for _ in 0..o.count {
-        futures.push(
-            producer
-                .send(ProducerRecord::new(topic.clone()).with_value(payload.clone()))
-                .await?,
-        );
-    }
-    let mut failed = 0usize;
-    for f in futures {
-        if f.await.is_err() {
-            failed += 1;
+    // Delivery results are awaited by a second task as they come, in send order, so the
+    // program holds only the futures of records not yet acknowledged (bounded by the
+    // producer's buffer memory), as a Java callback or librdkafka's delivery report
+    // would, instead of one future per record of the run.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DeliveryFuture>();
+    let outcomes = tokio::spawn(async move {
+        let mut failed = 0usize;
+        while let Some(f) = rx.recv().await {
+            if f.await.is_err() {
+                failed += 1;
+            }
         }
+        failed
+    });
+    for _ in 0..o.count {
+        let f = producer
+            .send(ProducerRecord::new(topic.clone()).with_value(payload.clone()))
+            .await?;
+        tx.send(f).map_err(|_| "the delivery task stopped")?;
     }
+    drop(tx);
+    let failed = outcomes.await?;
     let secs = t0.elapsed().as_secs_f64();
     let cpu = (cpu_time().unwrap_or_default() - cpu0).as_secs_f64();
     producer.close(Duration::from_secs(30)).await?;
