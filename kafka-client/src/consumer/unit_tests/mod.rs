@@ -158,7 +158,7 @@ pub(crate) fn shared_with(f: impl FnOnce(ConsumerBuilder) -> ConsumerBuilder) ->
 pub(crate) fn events(sh: &Shared) -> Vec<String> {
     use super::state::AppEvent;
     sh.lock()
-        .events
+        .queued_events()
         .iter()
         .map(|e| match e {
             AppEvent::Revoke { partitions, .. } => format!("revoke {partitions:?}"),
