@@ -11,6 +11,7 @@ mod fetch_buffer;
 mod handle;
 mod lag;
 mod record;
+mod state;
 mod subscription;
 
 use std::sync::Arc;
