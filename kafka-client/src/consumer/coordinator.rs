@@ -161,8 +161,7 @@ impl ConsumerCoordinator {
         runtime: &tokio::runtime::Handle,
         on_done: impl FnOnce() -> D,
     ) -> bool {
-        let rebalancing = st.group.rebalancing;
-        if !st.auto_commit.due(now, rebalancing) {
+        if !st.auto_commit_due(now) {
             return false;
         }
         let (Some(link), Some(who)) = (self.link.clone(), committer(st, config)) else {
@@ -215,7 +214,7 @@ impl ConsumerCoordinator {
 
 /// Offsets of what `poll` returned: the position of every assigned, positioned partition.
 pub(crate) fn consumed_offsets(st: &State) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
-    st.partitions
+    st.partitions()
         .iter()
         .filter(|(_, p)| matches!(p.init, InitState::Ready | InitState::Failed) && p.position >= 0)
         .map(|(tp, p)| {
@@ -234,13 +233,14 @@ pub(crate) fn consumed_offsets(st: &State) -> BTreeMap<TopicPartition, OffsetAnd
 /// Who commits now: the group generation (classic) or member epoch (consumer
 /// protocol) for a group member, none for a member between generations.
 pub(crate) fn committer(st: &State, cfg: &ConsumerConfig) -> Option<Committer> {
-    match st.subscription {
+    let group = st.group();
+    match st.subscription() {
         Subscription::Topics(_) | Subscription::Pattern(_) => {
-            (st.group.generation >= 0).then(|| Committer {
-                generation: st.group.generation,
-                member_id: st.group.member_id.clone(),
+            (group.generation >= 0).then(|| Committer {
+                generation: group.generation,
+                member_id: group.member_id.clone(),
                 instance_id: cfg.group_instance_id.clone(),
-                epochs: st.group.epochs.clone(),
+                epochs: group.epochs.clone(),
             })
         }
         _ => Some(Committer {
@@ -265,8 +265,8 @@ pub(crate) fn checked_committer(
     cfg: &ConsumerConfig,
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
 ) -> Result<Committer> {
-    if st.subscription.is_group() {
-        if st.group.rebalancing {
+    if st.subscription().is_group() {
+        if st.group().rebalancing {
             return Err(Error::CommitFailed {
                 reason:
                     "the group is rebalancing; poll to complete the rebalance, then commit again"
@@ -275,7 +275,7 @@ pub(crate) fn checked_committer(
         }
         let lost: Vec<String> = offsets
             .keys()
-            .filter(|tp| !st.partitions.contains_key(*tp))
+            .filter(|tp| !st.partitions().contains_key(*tp))
             .map(|tp| tp.to_string())
             .collect();
         if !lost.is_empty() {
@@ -314,14 +314,12 @@ mod tests {
         let mut p = PartitionState::new(topic.into(), InitState::Ready);
         p.position = position;
         p.leader_epoch = Some(4);
-        st.partitions
-            .insert(TopicPartition::new(topic, partition), p);
+        st.fixture_partition(TopicPartition::new(topic, partition), p);
     }
 
     fn member(st: &mut State, generation: i32) {
-        st.subscription = Subscription::Topics(BTreeSet::from(["t".to_string()]));
-        st.group.generation = generation;
-        st.group.member_id = "m-1".into();
+        st.fixture_subscription(Subscription::Topics(BTreeSet::from(["t".to_string()])));
+        st.publish_group(generation, "m-1", false);
     }
 
     #[tokio::test(start_paused = true)]
@@ -352,7 +350,7 @@ mod tests {
         positioned(&mut st, "t", 0, 10);
         positioned(&mut st, "t", 1, 0);
         // Not positioned yet: nothing to commit for it.
-        st.partitions.insert(
+        st.fixture_partition(
             TopicPartition::new("t", 2),
             PartitionState::new("t".into(), InitState::Committed),
         );
@@ -369,7 +367,7 @@ mod tests {
     async fn a_member_commits_as_its_generation_and_a_manual_consumer_as_none() {
         let sh = shared(Some("g"), true);
         let mut st = sh.lock();
-        st.subscription = Subscription::Manual;
+        st.fixture_subscription(Subscription::Manual);
         let who = committer(&st, &sh.config).expect("manual commits");
         assert_eq!((who.generation, who.member_id.as_str()), (-1, ""));
         member(&mut st, -1);
@@ -389,7 +387,7 @@ mod tests {
             "a classic member asks as an administrator"
         );
         let (tx, rx) = tokio::sync::watch::channel(7);
-        st.group.epochs = Some(rx);
+        st.watch_epochs(rx);
         let who = fetching_member(&st, &sh.config).expect("consumer-protocol member");
         assert_eq!((who.generation, who.member_id.as_str()), (7, "m-1"));
         assert!(
@@ -401,7 +399,7 @@ mod tests {
             fetching_member(&st, &sh.config).is_none(),
             "fenced or between epochs: no member fields"
         );
-        st.subscription = Subscription::Manual;
+        st.fixture_subscription(Subscription::Manual);
         assert!(fetching_member(&st, &sh.config).is_none(), "assign()");
         drop(tx);
     }
@@ -420,11 +418,10 @@ mod tests {
             matches!(&e, Error::CommitFailed { reason } if reason.contains("t-9")),
             "{e}"
         );
-        st.group.rebalancing = true;
+        st.publish_group(3, "m-1", true);
         let e = checked_committer(&st, &sh.config, &owned).expect_err("rebalancing");
         assert!(matches!(&e, Error::CommitFailed { reason } if reason.contains("rebalancing")));
-        st.group.rebalancing = false;
-        st.group.generation = -1;
+        st.publish_group(-1, "m-1", false);
         let e = checked_committer(&st, &sh.config, &owned).expect_err("no generation");
         assert!(matches!(&e, Error::CommitFailed { reason } if reason.contains("generation")));
     }

@@ -133,7 +133,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let mut names = WireNames::default();
     let mut sessions = Sessions::new();
     loop {
-        if shared.lock().closed {
+        if shared.lock().is_closed() {
             for t in &tasks {
                 t.abort();
             }
@@ -193,7 +193,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 
 fn next_timer(shared: &Shared, brokers: &HashMap<i32, (Instant, u32)>) -> Option<Instant> {
     let st = shared.lock();
-    st.partitions
+    st.partitions()
         .values()
         .filter_map(|p| p.backoff_until)
         .chain(brokers.values().map(|(t, _)| *t))
@@ -211,7 +211,7 @@ fn start_lookups(
     let mut resets = Vec::new();
     {
         let mut st = shared.lock();
-        for (tp, p) in st.partitions.iter_mut() {
+        for (tp, p) in st.partitions_mut() {
             if !p.needs_lookup(now) {
                 continue;
             }
@@ -285,13 +285,14 @@ fn start_fetches(
     let mut missing_leader = false;
     let mut recreated = false;
     {
-        let mut guard = shared.lock();
-        let st = &mut *guard;
-        if st.buffer.bytes() >= cfg.max_buffered_bytes {
+        let mut st = shared.lock();
+        if st.buffered_bytes() >= cfg.max_buffered_bytes {
             return false;
         }
         let ahead = cfg.max_partition_buffered_bytes;
-        for (tp, p) in st.partitions.iter_mut() {
+        // Errors of re-created topics, for the application's next poll.
+        let mut errors = Vec::new();
+        for (tp, p) in st.partitions_mut() {
             if !p.fetchable(now, ahead) {
                 continue;
             }
@@ -300,7 +301,7 @@ fn start_fetches(
             if !topic_id.is_nil() {
                 match p.topic_id {
                     Some(old) if old != topic_id => {
-                        on_topic_recreated(shared, &mut st.pending_errors, tp, p, old, topic_id);
+                        on_topic_recreated(shared, &mut errors, tp, p, old, topic_id);
                         recreated = true;
                         continue;
                     }
@@ -361,7 +362,7 @@ fn start_fetches(
         // (Looked up only for leaders with nothing to fetch: no set built per round.)
         plan.retain(|(node, has_data, _)| {
             *has_data
-                || !st.partitions.iter().any(|(tp, p)| {
+                || !st.partitions().iter().any(|(tp, p)| {
                     p.init == InitState::Ready
                         && p.deliverable()
                         && !p.fetch_in_flight
@@ -373,9 +374,12 @@ fn start_fetches(
                         }) == Some(*node)
                 })
         });
+        for e in errors {
+            st.push_error(e);
+        }
         for (_, _, sent) in &plan {
             for s in sent {
-                if let Some(p) = st.partitions.get_mut(&s.tp) {
+                if let Some(p) = st.partition_mut(&s.tp) {
                     p.fetch_in_flight = true;
                 }
             }
@@ -720,14 +724,13 @@ fn reset_by_policy(
 
 fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData>>>) {
     let mut notify = false;
-    let mut guard = shared.lock();
-    let st = &mut *guard;
+    let mut st = shared.lock();
     let data = match result {
         Ok(d) => d,
         Err(e) => {
             tracing::debug!(error = %e, "fetch failed");
             for s in &sent {
-                if let Some(p) = st.partitions.get_mut(&s.tp) {
+                if let Some(p) = st.partition_mut(&s.tp) {
                     p.fetch_in_flight = false;
                     if s.from_replica {
                         // The replica failed: back to the leader (KIP-392).
@@ -743,7 +746,7 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData
     };
     let now = Instant::now();
     for (s, d) in sent.into_iter().zip(data) {
-        let Some(p) = st.partitions.get_mut(&s.tp) else {
+        let Some(p) = st.partition_mut(&s.tp) else {
             continue;
         };
         p.fetch_in_flight = false;
@@ -784,7 +787,7 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData
                     .lag(&s.tp, super::stats::lag(&shared.config, p));
                 if d.truncated_only {
                     p.init = InitState::Failed;
-                    st.pending_errors.push(partition_error(
+                    st.push_error(partition_error(
                         &s.tp,
                         Error::TooLarge {
                             what: format!(
@@ -817,7 +820,7 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData
                     d.decode_error.map(Error::from),
                     d.bytes,
                 );
-                st.buffer.push(fetch, &mut st.partitions);
+                st.push_fetched(fetch);
                 notify = true;
             }
             Some(ErrorCode::OFFSET_OUT_OF_RANGE) => {
@@ -830,7 +833,7 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData
                     offset: s.fetch_offset,
                 };
                 if let Some(e) = reset_by_policy(shared.config.auto_offset_reset, p, error) {
-                    st.pending_errors.push(partition_error(&s.tp, e));
+                    st.push_error(partition_error(&s.tp, e));
                     notify = true;
                 }
                 tracing::info!(partition = %s.tp, offset = s.fetch_offset, "fetch offset out of range");
@@ -851,13 +854,13 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData
                     p.backoff_until = Some(now + PARTITION_BACKOFF);
                 } else {
                     p.init = InitState::Failed;
-                    st.pending_errors.push(partition_error(&s.tp, e));
+                    st.push_error(partition_error(&s.tp, e));
                     notify = true;
                 }
             }
         }
     }
-    drop(guard);
+    drop(st);
     if notify {
         shared.data_ready.notify_waiters();
     }
@@ -868,11 +871,10 @@ fn on_committed(
     sent: Vec<Sent>,
     result: Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>>,
 ) {
-    let mut guard = shared.lock();
-    let st = &mut *guard;
+    let mut st = shared.lock();
     let mut notify = false;
     for s in sent {
-        let Some(p) = st.partitions.get_mut(&s.tp) else {
+        let Some(p) = st.partition_mut(&s.tp) else {
             continue;
         };
         p.lookup_in_flight = false;
@@ -894,7 +896,7 @@ fn on_committed(
                     AutoOffsetReset::Latest => p.reset(InitState::Reset(ResetTarget::Latest)),
                     AutoOffsetReset::None => {
                         p.init = InitState::Failed;
-                        st.pending_errors.push(partition_error(
+                        st.push_error(partition_error(
                             &s.tp,
                             Error::NoOffsetForPartition {
                                 topic: s.tp.topic.clone(),
@@ -907,7 +909,7 @@ fn on_committed(
             },
         }
     }
-    drop(guard);
+    drop(st);
     if notify {
         shared.data_ready.notify_waiters();
     }
@@ -915,10 +917,9 @@ fn on_committed(
 }
 
 fn on_reset(shared: &Shared, sent: Vec<Sent>, mut result: BTreeMap<TopicPartition, Lookup>) {
-    let mut guard = shared.lock();
-    let st = &mut *guard;
+    let mut st = shared.lock();
     for s in sent {
-        let Some(p) = st.partitions.get_mut(&s.tp) else {
+        let Some(p) = st.partition_mut(&s.tp) else {
             continue;
         };
         p.lookup_in_flight = false;
@@ -931,7 +932,7 @@ fn on_reset(shared: &Shared, sent: Vec<Sent>, mut result: BTreeMap<TopicPartitio
             }
             Some(Err(e)) if !e.is_retriable() && !matches!(e, Error::Deadline { .. }) => {
                 p.init = InitState::Failed;
-                st.pending_errors.push(partition_error(&s.tp, e));
+                st.push_error(partition_error(&s.tp, e));
             }
             other => {
                 tracing::debug!(partition = %s.tp, ?other, "offset reset lookup will be retried");
@@ -939,7 +940,7 @@ fn on_reset(shared: &Shared, sent: Vec<Sent>, mut result: BTreeMap<TopicPartitio
             }
         }
     }
-    drop(guard);
+    drop(st);
     shared.wake_all();
 }
 

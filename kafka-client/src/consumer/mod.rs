@@ -87,10 +87,8 @@ struct Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let mut st = self.shared.lock();
-        let was_closed = std::mem::replace(&mut st.closed, true);
-        drop(st);
-        if !was_closed {
+        let closed_now = self.shared.lock().close();
+        if closed_now {
             let (done, _) = oneshot::channel();
             self.shared.group_command(GroupCommand::Leave { done });
         }
@@ -147,16 +145,6 @@ impl Consumer {
         &self.shared().config
     }
 
-    fn check_open(st: &State) -> Result<()> {
-        if st.closed {
-            return Err(Error::Closed);
-        }
-        match &st.fatal {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
-        }
-    }
-
     /// Joins the group to read `topics`; the group decides which partitions this member
     /// gets. Needs `group.id`. Topics that do not exist yet are waited for (they are
     /// picked up when created). Replaces an earlier subscription.
@@ -205,14 +193,8 @@ impl Consumer {
         let shared = self.shared();
         {
             let mut st = shared.lock();
-            Self::check_open(&st)?;
-            if st.subscription == Subscription::Manual {
-                return Err(Error::InvalidState(
-                    "the consumer has manually assigned partitions: unsubscribe before subscribe"
-                        .into(),
-                ));
-            }
-            st.subscription = subscription;
+            st.check_open()?;
+            st.subscribe(subscription)?;
         }
         shared
             .coordinator
@@ -230,27 +212,8 @@ impl Consumer {
         let wanted: BTreeSet<TopicPartition> = tp_list(partitions).into_iter().collect();
         {
             let mut st = self.shared().lock();
-            Self::check_open(&st)?;
-            if st.subscription.is_group() {
-                return Err(Error::InvalidState(
-                    "the consumer is subscribed to topics: unsubscribe before assign".into(),
-                ));
-            }
-            st.subscription = if wanted.is_empty() {
-                Subscription::None
-            } else {
-                Subscription::Manual
-            };
-            let st = &mut *st;
-            st.buffer
-                .discard(&mut st.partitions, |tp| !wanted.contains(tp));
-            st.partitions.retain(|tp, _| wanted.contains(tp));
-            for tp in wanted {
-                if let std::collections::btree_map::Entry::Vacant(slot) = st.partitions.entry(tp) {
-                    let topic: Arc<str> = Arc::from(slot.key().topic.as_str());
-                    slot.insert(PartitionState::new(topic, InitState::Committed));
-                }
-            }
+            st.check_open()?;
+            st.assign(wanted)?;
         }
         self.shared().wake_all();
         Ok(())
@@ -292,17 +255,13 @@ impl Consumer {
     async fn unsubscribe_now(&self) -> Result<()> {
         let subscribed = {
             let st = self.shared().lock();
-            Self::check_open(&st)?;
-            st.subscription.is_group()
+            st.check_open()?;
+            st.subscription().is_group()
         };
         if subscribed {
             self.leave_group().await;
         }
-        let mut st = self.shared().lock();
-        st.subscription = Subscription::None;
-        let st = &mut *st;
-        st.buffer.discard(&mut st.partitions, |_| true);
-        st.partitions.clear();
+        self.shared().lock().unsubscribe();
         Ok(())
     }
 
@@ -310,20 +269,13 @@ impl Consumer {
     async fn leave_group(&self) {
         let shared = self.shared().clone();
         // Steps queued for poll will not run now: release the group task waiting on them.
-        let pending: Vec<AppEvent> = shared.lock().events.drain(..).collect();
+        let pending: Vec<AppEvent> = shared.lock().take_events();
         for ev in pending {
             if let AppEvent::Revoke { done, .. } = ev {
                 let _ = done.send(());
             }
         }
-        let owned: Vec<TopicPartition> = {
-            let st = shared.lock();
-            st.partitions
-                .iter()
-                .filter(|(_, p)| !p.revoking)
-                .map(|(tp, _)| tp.clone())
-                .collect()
-        };
+        let owned: Vec<TopicPartition> = shared.lock().owned().into_iter().collect();
         if shared.coordinator.commits_on_revoke() && !owned.is_empty() {
             if let Err(e) = self.commit().await {
                 tracing::warn!(error = %e, "final commit failed");
@@ -337,27 +289,17 @@ impl Consumer {
             let _ = tokio::time::timeout(shared.client.config().request_timeout(), wait).await;
         }
         shared.coordinator.stop_membership();
-        let mut st = shared.lock();
-        st.group = state::GroupView::default();
+        shared.lock().forget_group();
     }
 
     /// The partitions assigned now (manually or by the group).
     pub fn assignment(&self) -> BTreeSet<TopicPartition> {
-        self.shared()
-            .lock()
-            .partitions
-            .iter()
-            .filter(|(_, p)| !p.revoking)
-            .map(|(tp, _)| tp.clone())
-            .collect()
+        self.shared().lock().owned()
     }
 
     /// The subscribed topics (empty without a subscription, or with a pattern).
     pub fn subscription(&self) -> BTreeSet<String> {
-        match &self.shared().lock().subscription {
-            Subscription::Topics(t) => t.clone(),
-            _ => BTreeSet::new(),
-        }
+        self.shared().lock().subscribed_topics()
     }
 
     /// Returns up to `max.poll.records` records, waiting up to `timeout` when none are
@@ -409,11 +351,9 @@ impl Consumer {
         let Some(e) = shared.client.unreachable(bound) else {
             return Ok(());
         };
-        let mut st = shared.lock();
-        if st.unreachable_reported.is_some_and(|t| t.elapsed() < bound) {
+        if !shared.lock().report_unreachable(Instant::now(), bound) {
             return Ok(());
         }
-        st.unreachable_reported = Some(Instant::now());
         tracing::warn!(error = %e, "no broker reachable");
         Err(e)
     }
@@ -422,9 +362,9 @@ impl Consumer {
     fn poll_now(&self, max: usize) -> Result<Option<ConsumerRecords>> {
         let shared = self.shared();
         let mut guard = shared.lock();
-        Self::check_open(&guard)?;
+        guard.check_open()?;
         let now = Instant::now();
-        guard.last_poll = now;
+        guard.polled(now);
         shared.polled.notify_waiters();
         self.run_events(&mut guard);
         shared.coordinator.maybe_auto_commit(
@@ -439,17 +379,14 @@ impl Consumer {
         );
         let st = &mut *guard;
         let mut out = ConsumerRecords::default();
-        let n = st.pending_errors.len();
-        out.errors.extend(st.pending_errors.drain(..n));
-        let bound = st.buffer.records_bound(max);
+        let bound = st.records_bound(max);
         if bound > 0 {
             // A vector a dropped poll result gave back, sized once for what is buffered.
             out.records = shared.record_vecs.take();
             out.records.reserve(bound);
             out.recycle = Some(shared.record_vecs.clone());
         }
-        st.buffer.drain(
-            &mut st.partitions,
+        st.drain(
             shared.config.isolation_level,
             max,
             &mut out.records,
@@ -466,26 +403,15 @@ impl Consumer {
 
     /// Starts the next rebalance step if none is running.
     fn run_events(&self, st: &mut State) {
-        if st.event_running {
-            return;
-        }
-        let Some(ev) = st.events.pop_front() else {
+        let Some(ev) = st.next_event() else {
             return;
         };
-        st.event_running = true;
         let shared = self.shared().clone();
         let listener = shared.config.listener.clone();
         let consumer = self.clone();
         match ev {
             AppEvent::Revoke { partitions, done } => {
-                for tp in &partitions {
-                    if let Some(p) = st.partitions.get_mut(tp) {
-                        p.revoking = true;
-                    }
-                }
-                st.buffer.discard(&mut st.partitions, |tp| {
-                    partitions.binary_search(tp).is_ok()
-                });
+                st.stop(&partitions);
                 let commit = shared
                     .coordinator
                     .revoke_commit(st, &shared.config, &partitions);
@@ -502,7 +428,7 @@ impl Consumer {
                     if let Some(l) = listener {
                         l.revoked(consumer, partitions.clone()).await;
                     }
-                    finish_event(&shared, &partitions, true);
+                    finish_event(&shared, &partitions);
                     let _ = done.send(());
                 });
             }
@@ -511,15 +437,8 @@ impl Consumer {
                     if let Some(l) = listener {
                         l.assigned(consumer, partitions.clone()).await;
                     }
-                    {
-                        let mut st = shared.lock();
-                        for tp in &partitions {
-                            if let Some(p) = st.partitions.get_mut(tp) {
-                                p.awaiting_callback = false;
-                            }
-                        }
-                    }
-                    finish_event(&shared, &[], false);
+                    shared.lock().release(&partitions);
+                    finish_event(&shared, &[]);
                 });
             }
             AppEvent::Lost { partitions } => {
@@ -527,7 +446,7 @@ impl Consumer {
                     if let Some(l) = listener {
                         l.lost(consumer, partitions.clone()).await;
                     }
-                    finish_event(&shared, &partitions, true);
+                    finish_event(&shared, &partitions);
                 });
             }
         }
@@ -569,10 +488,10 @@ impl Consumer {
         f: impl FnOnce(&mut PartitionState) -> R,
     ) -> Result<R> {
         let mut st = self.shared().lock();
-        Self::check_open(&st)?;
-        match st.partitions.get_mut(tp) {
-            Some(p) if !p.revoking => Ok(f(p)),
-            _ => Err(Error::InvalidState(format!(
+        st.check_open()?;
+        match st.owned_mut(tp) {
+            Some(p) => Ok(f(p)),
+            None => Err(Error::InvalidState(format!(
                 "{tp} is not assigned to this consumer"
             ))),
         }
@@ -594,9 +513,7 @@ impl Consumer {
 
     fn discard_buffered(&self, tps: &[TopicPartition]) {
         {
-            let mut st = self.shared().lock();
-            let st = &mut *st;
-            st.buffer.discard(&mut st.partitions, |tp| tps.contains(tp));
+            self.shared().lock().discard_buffered(|tp| tps.contains(tp));
         }
         self.shared().wake_all();
     }
@@ -803,13 +720,7 @@ impl Consumer {
 
     /// The paused partitions.
     pub fn paused(&self) -> BTreeSet<TopicPartition> {
-        self.shared()
-            .lock()
-            .partitions
-            .iter()
-            .filter(|(_, p)| p.paused)
-            .map(|(tp, _)| tp.clone())
-            .collect()
+        self.shared().lock().paused()
     }
 
     /// The offset of the next record `poll` returns for `partition`, waiting (up to the
@@ -917,7 +828,7 @@ impl Consumer {
         let link = self.link()?;
         let who = {
             let st = self.shared().lock();
-            Self::check_open(&st)?;
+            st.check_open()?;
             checked_committer(&st, &self.shared().config, offsets)?
         };
         let ticket = link.commit_order.ticket();
@@ -953,8 +864,8 @@ impl Consumer {
         let st = self.shared().lock();
         Some(GroupMetadata {
             group_id,
-            generation_id: st.group.generation,
-            member_id: st.group.member_id.clone(),
+            generation_id: st.group().generation,
+            member_id: st.group().member_id.clone(),
             group_instance_id: cfg.group_instance_id.clone(),
         })
     }
@@ -992,12 +903,12 @@ impl Consumer {
     async fn close_now(&self, timeout: Duration) -> Result<()> {
         let (subscribed, manual_commit) = {
             let st = self.shared().lock();
-            if st.closed {
+            if st.is_closed() {
                 return Ok(());
             }
             (
-                st.subscription.is_group(),
-                st.subscription == Subscription::Manual && self.config().enable_auto_commit,
+                st.subscription().is_group(),
+                *st.subscription() == Subscription::Manual && self.config().enable_auto_commit,
             )
         };
         let goodbye = async {
@@ -1025,7 +936,7 @@ impl Consumer {
                 })
             }
         };
-        self.shared().lock().closed = true;
+        self.shared().lock().close();
         self.shared().wake_all();
         if self.config().owns_client {
             // The terminating telemetry push (KIP-714); the client stays usable.
@@ -1040,17 +951,10 @@ impl Consumer {
 /// How long [`Consumer::close`] may take: the Java client's default close timeout.
 pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Removes finished partitions (those still marked revoking) and lets the next step run.
-fn finish_event(shared: &Shared, remove: &[TopicPartition], removing: bool) {
-    {
-        let mut st = shared.lock();
-        let st = &mut *st;
-        if removing {
-            st.partitions
-                .retain(|tp, p| !(p.revoking && remove.binary_search(tp).is_ok()));
-        }
-        st.event_running = false;
-    }
+/// Removes finished partitions (those of `remove` still marked revoking) and lets the
+/// next step run.
+fn finish_event(shared: &Shared, remove: &[TopicPartition]) {
+    shared.lock().event_finished(remove);
     shared.wake_all();
 }
 

@@ -25,7 +25,7 @@ impl Consumer {
         let client = &shared.client;
         let mut s = client.telemetry().consumer.snapshot(client.stats());
         let st = shared.lock();
-        for (tp, p) in st.partitions.iter() {
+        for (tp, p) in st.partitions().iter() {
             if let Some(lag) = lag(&shared.config, p) {
                 s.lag.insert(tp.clone(), lag);
             }

@@ -17,7 +17,6 @@ use tokio::time::{Duration, Instant, sleep_until};
 
 use crate::consumer::builder::AssignmentStrategy;
 use crate::consumer::state::{AppEvent, Shared};
-use crate::consumer::subscription::Subscription;
 use crate::error::Error;
 use crate::types::TopicPartition;
 
@@ -101,7 +100,7 @@ impl Membership {
     }
 
     fn closed(&self) -> bool {
-        self.shared.lock().closed
+        self.shared.lock().is_closed()
     }
 
     async fn run(&mut self) {
@@ -123,9 +122,7 @@ impl Membership {
                         tracing::warn!(group = %self.link.group_id, error = %fatal, "consumer left the group for good");
                         let parts: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
                         self.shared.post_lost(parts);
-                        let mut st = self.shared.lock();
-                        st.fatal = Some(fatal);
-                        drop(st);
+                        self.shared.lock().set_fatal(fatal);
                         self.shared.wake_all();
                         return;
                     }
@@ -178,10 +175,7 @@ impl Membership {
     }
 
     fn on_subscribe(&mut self) {
-        let topics = match &self.shared.lock().subscription {
-            Subscription::Topics(t) => t.clone(),
-            _ => BTreeSet::new(),
-        };
+        let topics = self.shared.lock().subscribed_topics();
         if topics != self.topics {
             self.topics = topics;
             self.need_join = true;
@@ -199,10 +193,9 @@ impl Membership {
     }
 
     fn publish_view(&self, rebalancing: bool) {
-        let mut st = self.shared.lock();
-        st.group.generation = self.generation;
-        st.group.member_id = self.member_id.clone();
-        st.group.rebalancing = rebalancing;
+        self.shared
+            .lock()
+            .publish_group(self.generation, &self.member_id, rebalancing);
     }
 
     async fn beat(&mut self) {
@@ -241,7 +234,7 @@ impl Membership {
                 tracing::warn!(group = %self.link.group_id, error = %e, "heartbeat failed");
                 if matches!(e.code(), Some(crate::error::ErrorCode::FENCED_INSTANCE_ID)) {
                     self.lose_all(true);
-                    self.shared.lock().fatal = Some(e);
+                    self.shared.lock().set_fatal(e);
                     self.shared.wake_all();
                 }
             }
@@ -273,15 +266,20 @@ impl Membership {
         let (done, mut wait) = oneshot::channel();
         {
             let mut st = self.shared.lock();
-            st.events.push_back(AppEvent::Revoke {
+            st.post(AppEvent::Revoke {
                 partitions: parts.clone(),
                 done,
             });
-            st.events.extend(then);
+            if let Some(then) = then {
+                st.post(then);
+            }
         }
         self.shared.wake_all();
         loop {
-            let deadline = self.shared.lock().last_poll + self.cfg().max_poll_interval;
+            let deadline = self
+                .shared
+                .lock()
+                .poll_deadline(self.cfg().max_poll_interval);
             let beat_at = if self.generation >= 0 {
                 self.next_heartbeat
             } else {
@@ -295,7 +293,10 @@ impl Membership {
                 return;
             }
             // A poll during the wait moves the deadline: read it again.
-            let deadline = self.shared.lock().last_poll + self.cfg().max_poll_interval;
+            let deadline = self
+                .shared
+                .lock()
+                .poll_deadline(self.cfg().max_poll_interval);
             if Instant::now() >= deadline {
                 tracing::warn!(group = %self.link.group_id,
                     "no poll within max.poll.interval during a revocation: partitions lost");
@@ -419,7 +420,7 @@ impl Membership {
         self.owned.extend(added.iter().cloned());
         let assigned = AppEvent::Assigned { partitions: added };
         if revoked.is_empty() {
-            self.shared.lock().events.push_back(assigned);
+            self.shared.lock().post(assigned);
             self.shared.wake_all();
         } else {
             for tp in &revoked {
@@ -482,7 +483,7 @@ impl Membership {
     /// Leaves the group when the application stopped polling for longer than
     /// `max.poll.interval` (as Java does); rejoins at its next poll.
     async fn check_poll_timeout(&mut self) {
-        let last = self.shared.lock().last_poll;
+        let last = self.shared.lock().last_poll();
         if self.generation < 0 || last.elapsed() < self.cfg().max_poll_interval {
             return;
         }
@@ -497,7 +498,7 @@ impl Membership {
             cmd = self.rx.recv() => {
                 if let Some(GroupCommand::Leave { done }) = cmd {
                     let _ = done.send(());
-                    self.shared.lock().closed = true;
+                    self.shared.lock().close();
                     return;
                 }
             }

@@ -35,7 +35,7 @@ async fn commits_need_a_group_and_an_open_consumer() {
         "{e}"
     );
     let (c, sh) = consumer_with(|b| b.group_id("g"));
-    sh.lock().closed = true;
+    sh.lock().close();
     assert!(matches!(
         c.commit_offsets(one(&tp("t", 0), 1)).await,
         Err(Error::Closed)
@@ -47,10 +47,9 @@ async fn a_member_cannot_commit_while_rebalancing_even_in_the_background() {
     let (c, sh) = consumer_with(|b| b.group_id("g"));
     {
         let mut st = sh.lock();
-        st.subscription = Subscription::Topics(BTreeSet::from(["t".to_string()]));
-        st.group.generation = 2;
-        st.group.rebalancing = true;
-        st.partitions.insert(tp("t", 0), ready("t", 1));
+        st.fixture_subscription(Subscription::Topics(BTreeSet::from(["t".to_string()])));
+        st.publish_group(2, "", true);
+        st.fixture_partition(tp("t", 0), ready("t", 1));
     }
     let e = c.commit_offsets(one(&tp("t", 0), 1)).await.unwrap_err();
     assert!(matches!(e, Error::CommitFailed { .. }), "{e}");
@@ -64,7 +63,7 @@ async fn a_member_cannot_commit_while_rebalancing_even_in_the_background() {
 #[tokio::test]
 async fn committing_with_nothing_consumed_succeeds_without_a_request() {
     let (c, sh) = consumer_with(|b| b.group_id("g"));
-    sh.lock().subscription = Subscription::Manual;
+    sh.lock().fixture_subscription(Subscription::Manual);
     c.commit().await.expect("nothing to commit");
 }
 
@@ -75,8 +74,7 @@ async fn group_metadata_reports_the_membership() {
     let (c, sh) = consumer_with(|b| b.group_id("g").group_instance_id("i"));
     {
         let mut st = sh.lock();
-        st.group.generation = 9;
-        st.group.member_id = "m-9".into();
+        st.publish_group(9, "m-9", false);
     }
     let m = c.group_metadata().unwrap();
     assert_eq!(
@@ -95,7 +93,7 @@ async fn close_is_final_and_idempotent() {
     let (c, sh) = consumer_with(|b| b);
     c.assign([("t", 0)]).unwrap();
     c.close().await.unwrap();
-    assert!(sh.lock().closed);
+    assert!(sh.lock().is_closed());
     c.close().await.expect("closing again is fine");
     assert!(matches!(c.poll_now(10), Err(Error::Closed)));
     assert!(matches!(c.seek(("t", 0), 1), Err(Error::Closed)));
@@ -125,13 +123,13 @@ async fn closing_a_member_revokes_what_it_owns_and_releases_waiting_steps() {
     let (done, released) = oneshot::channel();
     {
         let mut st = sh.lock();
-        st.subscription = Subscription::Topics(BTreeSet::from(["t".to_string()]));
-        st.group.generation = -1; // between generations: the final commit is refused
-        st.group.member_id = "m".into();
-        st.partitions.insert(tp("t", 0), ready("t", 3));
-        st.partitions.insert(tp("t", 1), ready("t", 3));
-        st.partitions.get_mut(&tp("t", 1)).unwrap().revoking = true;
-        st.events.push_back(AppEvent::Revoke {
+        st.fixture_subscription(Subscription::Topics(BTreeSet::from(["t".to_string()])));
+        // Between generations: the final commit is refused.
+        st.publish_group(-1, "m", false);
+        st.fixture_partition(tp("t", 0), ready("t", 3));
+        st.fixture_partition(tp("t", 1), ready("t", 3));
+        st.partition_mut(&tp("t", 1)).unwrap().revoking = true;
+        st.post(AppEvent::Revoke {
             partitions: vec![tp("t", 1)],
             done,
         });
@@ -144,15 +142,18 @@ async fn closing_a_member_revokes_what_it_owns_and_releases_waiting_steps() {
         "only what is still owned"
     );
     let st = sh.lock();
-    assert!(st.closed);
-    assert!(st.events.is_empty());
-    assert_eq!((st.group.generation, st.group.member_id.as_str()), (-1, ""));
+    assert!(st.is_closed());
+    assert!(st.queued_events().is_empty());
+    assert_eq!(
+        (st.group().generation, st.group().member_id.as_str()),
+        (-1, "")
+    );
 }
 
 #[tokio::test]
 async fn the_stream_ends_when_the_consumer_closes() {
     let (c, sh) = consumer_with(|b| b);
-    sh.lock().closed = true;
+    sh.lock().close();
     let mut s = Box::pin(c.stream());
     assert!(s.next().await.is_none());
 }
@@ -160,7 +161,7 @@ async fn the_stream_ends_when_the_consumer_closes() {
 #[tokio::test]
 async fn the_stream_yields_a_fatal_error_once_then_ends() {
     let (c, sh) = consumer_with(|b| b);
-    sh.lock().fatal = Some(Error::InvalidState("fenced".into()));
+    sh.lock().set_fatal(Error::InvalidState("fenced".into()));
     let mut s = Box::pin(c.stream());
     assert!(matches!(s.next().await, Some(Err(Error::InvalidState(_)))));
     assert!(s.next().await.is_none());
@@ -173,13 +174,16 @@ async fn the_stream_yields_records_one_by_one_and_partition_errors_as_errors() {
     {
         let mut st = sh.lock();
         let st = &mut *st;
-        st.partitions.get_mut(&tp("t", 0)).unwrap().seek(0);
-        let epoch = st.partitions[&tp("t", 0)].epoch;
-        st.buffer.push(
-            completed(&tp("t", 0), epoch, &[Spec::data(0, 2)], vec![], 10),
-            &mut st.partitions,
-        );
-        st.pending_errors.push(crate::consumer::PartitionError {
+        st.partition_mut(&tp("t", 0)).unwrap().seek(0);
+        let epoch = st.partitions()[&tp("t", 0)].epoch;
+        st.push_fetched(completed(
+            &tp("t", 0),
+            epoch,
+            &[Spec::data(0, 2)],
+            vec![],
+            10,
+        ));
+        st.push_error(crate::consumer::PartitionError {
             topic_partition: tp("t", 5),
             error: Error::InvalidState("x".into()),
         });
@@ -191,7 +195,7 @@ async fn the_stream_yields_records_one_by_one_and_partition_errors_as_errors() {
     }
     assert_eq!(s.next().await.unwrap().unwrap().offset, 0);
     assert_eq!(
-        sh.lock().partitions[&tp("t", 0)].position,
+        sh.lock().partitions()[&tp("t", 0)].position,
         1,
         "taken one at a time: the second record is still buffered"
     );
@@ -211,7 +215,7 @@ async fn poll_waits_for_its_timeout_when_nothing_arrives() {
 async fn poll_returns_as_soon_as_data_arrives() {
     let (c, sh) = consumer_with(|b| b);
     c.assign([("t", 0)]).unwrap();
-    sh.lock().partitions.get_mut(&tp("t", 0)).unwrap().seek(0);
+    sh.lock().partition_mut(&tp("t", 0)).unwrap().seek(0);
     let started = Instant::now();
     let feeder = {
         let sh = sh.clone();
@@ -220,11 +224,14 @@ async fn poll_returns_as_soon_as_data_arrives() {
             {
                 let mut st = sh.lock();
                 let st = &mut *st;
-                let epoch = st.partitions[&tp("t", 0)].epoch;
-                st.buffer.push(
-                    completed(&tp("t", 0), epoch, &[Spec::data(0, 1)], vec![], 10),
-                    &mut st.partitions,
-                );
+                let epoch = st.partitions()[&tp("t", 0)].epoch;
+                st.push_fetched(completed(
+                    &tp("t", 0),
+                    epoch,
+                    &[Spec::data(0, 1)],
+                    vec![],
+                    10,
+                ));
             }
             sh.data_ready.notify_waiters();
         })

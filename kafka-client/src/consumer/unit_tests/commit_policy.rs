@@ -29,9 +29,8 @@ fn shared(group: bool, auto: bool) -> Arc<Shared> {
 }
 
 fn member(st: &mut State, generation: i32) {
-    st.subscription = Subscription::Topics(BTreeSet::from(["t".to_string()]));
-    st.group.generation = generation;
-    st.group.member_id = "m".into();
+    st.fixture_subscription(Subscription::Topics(BTreeSet::from(["t".to_string()])));
+    st.publish_group(generation, "m", false);
 }
 
 #[tokio::test(start_paused = true)]
@@ -69,14 +68,14 @@ fn failed_partitions_commit_their_position_and_unpositioned_ones_nothing() {
     let mut st = sh.lock();
     let mut failed = ready("t", 8);
     failed.init = InitState::Failed;
-    st.partitions.insert(tp("t", 0), failed);
+    st.fixture_partition(tp("t", 0), failed);
     let mut reset = ready("t", 3);
     reset.reset(InitState::Reset(ResetTarget::Earliest));
-    st.partitions.insert(tp("t", 1), reset);
+    st.fixture_partition(tp("t", 1), reset);
     let mut unpositioned = PartitionState::new(Arc::from("t"), InitState::Ready);
     unpositioned.position = -1;
-    st.partitions.insert(tp("t", 2), unpositioned);
-    st.partitions.insert(tp("t", 3), ready("t", 0));
+    st.fixture_partition(tp("t", 2), unpositioned);
+    st.fixture_partition(tp("t", 3), ready("t", 0));
     let offsets = consumed_offsets(&st);
     assert_eq!(
         offsets.keys().cloned().collect::<Vec<_>>(),
@@ -104,7 +103,7 @@ fn a_static_member_commits_with_its_instance_id() {
     let who = committer(&st, &sh.config).expect("generation 0 is a generation");
     assert_eq!(who.generation, 0);
     assert_eq!(who.instance_id.as_deref(), Some("i-1"));
-    st.subscription = Subscription::Manual;
+    st.fixture_subscription(Subscription::Manual);
     assert_eq!(committer(&st, &sh.config).unwrap().instance_id, None);
 }
 
@@ -112,8 +111,8 @@ fn a_static_member_commits_with_its_instance_id() {
 fn manual_assignment_commits_skip_the_ownership_checks() {
     let sh = shared(true, false);
     let mut st = sh.lock();
-    st.subscription = Subscription::Manual;
-    st.group.rebalancing = true;
+    st.fixture_subscription(Subscription::Manual);
+    st.publish_group(-1, "", true);
     let any = BTreeMap::from([(tp("elsewhere", 3), OffsetAndMetadata::new(1))]);
     let who = checked_committer(&st, &sh.config, &any).expect("no group checks");
     assert_eq!(who.generation, -1);
@@ -124,7 +123,7 @@ fn a_member_commit_names_every_partition_it_lost() {
     let sh = shared(true, false);
     let mut st = sh.lock();
     member(&mut st, 4);
-    st.partitions.insert(tp("t", 0), ready("t", 0));
+    st.fixture_partition(tp("t", 0), ready("t", 0));
     let offsets = BTreeMap::from([
         (tp("t", 0), OffsetAndMetadata::new(1)),
         (tp("t", 1), OffsetAndMetadata::new(1)),
@@ -150,7 +149,7 @@ fn a_revocation_between_generations_commits_nothing() {
     let sh = shared(true, true);
     let mut st = sh.lock();
     member(&mut st, -1);
-    st.partitions.insert(tp("t", 0), ready("t", 5));
+    st.fixture_partition(tp("t", 0), ready("t", 5));
     assert!(
         sh.coordinator
             .revoke_commit(&st, &sh.config, &[tp("t", 0)])
@@ -164,8 +163,7 @@ fn a_revocation_commits_each_revoked_partition_it_has_a_position_for() {
     let mut st = sh.lock();
     member(&mut st, 3);
     for p in 0..4 {
-        st.partitions
-            .insert(tp("t", p), ready("t", 10 + i64::from(p)));
+        st.fixture_partition(tp("t", p), ready("t", 10 + i64::from(p)));
     }
     let revoked = [tp("t", 0), tp("t", 2), tp("t", 3)];
     let (_, who, offsets) = sh
@@ -198,7 +196,7 @@ async fn auto_commit_starts_nothing_without_offsets_generation_or_group() {
     {
         let mut st = sh.lock();
         member(&mut st, -1);
-        st.partitions.insert(tp("t", 0), ready("t", 1));
+        st.fixture_partition(tp("t", 0), ready("t", 1));
     }
     tokio::time::advance(Duration::from_secs(5)).await;
     assert!(!attempt(&sh));
@@ -206,8 +204,8 @@ async fn auto_commit_starts_nothing_without_offsets_generation_or_group() {
     let sh = shared(false, true);
     {
         let mut st = sh.lock();
-        st.subscription = Subscription::Manual;
-        st.partitions.insert(tp("t", 0), ready("t", 1));
+        st.fixture_subscription(Subscription::Manual);
+        st.fixture_partition(tp("t", 0), ready("t", 1));
     }
     tokio::time::advance(Duration::from_secs(5)).await;
     assert!(!attempt(&sh));
@@ -216,12 +214,12 @@ async fn auto_commit_starts_nothing_without_offsets_generation_or_group() {
     {
         let mut st = sh.lock();
         member(&mut st, 1);
-        st.partitions.insert(tp("t", 0), ready("t", 1));
-        st.group.rebalancing = true;
+        st.fixture_partition(tp("t", 0), ready("t", 1));
+        st.publish_group(1, "m", true);
     }
     tokio::time::advance(Duration::from_secs(5)).await;
     assert!(!attempt(&sh));
-    sh.lock().group.rebalancing = false;
+    sh.lock().publish_group(1, "m", false);
     assert!(attempt(&sh), "due at the first poll after the rebalance");
 }
 
@@ -232,7 +230,7 @@ async fn auto_commit_waits_for_its_interval() {
     {
         let mut st = sh.lock();
         member(&mut st, 1);
-        st.partitions.insert(tp("t", 0), ready("t", 1));
+        st.fixture_partition(tp("t", 0), ready("t", 1));
     }
     let attempt = || {
         let mut st = sh.lock();

@@ -29,7 +29,7 @@ fn in_flight(sh: &Shared, at: i64) -> Sent {
     let mut p = ready("t", at);
     p.fetch_in_flight = true;
     let s = sent_for(&tp("t", 0), &p);
-    st.partitions.insert(tp("t", 0), p);
+    st.fixture_partition(tp("t", 0), p);
     s
 }
 
@@ -70,14 +70,14 @@ fn error_answer(code: ErrorCode) -> PartData {
 }
 
 fn with<R>(sh: &Shared, f: impl FnOnce(&mut PartitionState) -> R) -> R {
-    f(sh.lock().partitions.get_mut(&tp("t", 0)).unwrap())
+    f(sh.lock().partition_mut(&tp("t", 0)).unwrap())
 }
 
 fn looking_up(sh: &Shared, init: InitState) -> Sent {
     let mut p = PartitionState::new(Arc::from("t"), init);
     p.lookup_in_flight = true;
     let s = sent_for(&tp("t", 0), &p);
-    sh.lock().partitions.insert(tp("t", 0), p);
+    sh.lock().fixture_partition(tp("t", 0), p);
     s
 }
 
@@ -91,7 +91,7 @@ async fn an_answer_is_buffered_and_moves_the_fetch_offset_not_the_position() {
         Ok(vec![Some(answer(&[Spec::data(0, 3)], 50))]),
     );
     let st = sh.lock();
-    let p = &st.partitions[&tp("t", 0)];
+    let p = &st.partitions()[&tp("t", 0)];
     assert!(!p.fetch_in_flight);
     assert_eq!((p.position, p.fetch_offset), (0, 3));
     assert_eq!(
@@ -99,8 +99,8 @@ async fn an_answer_is_buffered_and_moves_the_fetch_offset_not_the_position() {
         (10, 8, 1)
     );
     assert_eq!(p.buffered_bytes, 50);
-    assert_eq!(st.buffer.bytes(), 50);
-    assert_eq!(st.buffer.records_bound(100), 3);
+    assert_eq!(st.buffered_bytes(), 50);
+    assert_eq!(st.records_bound(100), 3);
 }
 
 #[tokio::test]
@@ -123,11 +123,11 @@ async fn an_answer_sent_before_a_seek_is_dropped() {
         Ok(vec![Some(answer(&[Spec::data(0, 3)], 50))]),
     );
     let st = sh.lock();
-    let p = &st.partitions[&tp("t", 0)];
+    let p = &st.partitions()[&tp("t", 0)];
     assert!(!p.fetch_in_flight, "the partition may be fetched again");
     assert_eq!(p.fetch_offset, 100);
     assert_eq!(p.high_watermark, -1, "nothing of the stale answer is taken");
-    assert_eq!(st.buffer.bytes(), 0);
+    assert_eq!(st.buffered_bytes(), 0);
 }
 
 #[tokio::test]
@@ -152,7 +152,7 @@ async fn an_answer_for_a_partition_no_longer_assigned_is_ignored() {
             Some(answer(&[Spec::data(0, 2)], 7)),
         ]),
     );
-    assert_eq!(sh.lock().buffer.bytes(), 7);
+    assert_eq!(sh.lock().buffered_bytes(), 7);
 }
 
 #[tokio::test]
@@ -161,7 +161,7 @@ async fn a_partition_missing_from_the_answer_is_just_fetched_again() {
     let s = in_flight(&sh, 4);
     on_fetch(&sh, vec![s], Ok(vec![None]));
     let st = sh.lock();
-    let p = &st.partitions[&tp("t", 0)];
+    let p = &st.partitions()[&tp("t", 0)];
     assert!(!p.fetch_in_flight);
     assert_eq!(
         (p.init, p.fetch_offset, p.high_watermark),
@@ -175,10 +175,10 @@ async fn a_failed_request_only_frees_its_partitions() {
     let s = in_flight(&sh, 4);
     on_fetch(&sh, vec![s], Err(Error::InvalidState("gone".into())));
     let st = sh.lock();
-    let p = &st.partitions[&tp("t", 0)];
+    let p = &st.partitions()[&tp("t", 0)];
     assert!(!p.fetch_in_flight);
     assert_eq!((p.init, p.backoff_until), (InitState::Ready, None));
-    assert!(st.pending_errors.is_empty());
+    assert!(st.pending_errors().is_empty());
 }
 
 #[tokio::test]
@@ -187,12 +187,12 @@ async fn an_empty_answer_updates_the_watermarks_only() {
     let s = in_flight(&sh, 4);
     on_fetch(&sh, vec![s], Ok(vec![Some(answer(&[], 0))]));
     let st = sh.lock();
-    let p = &st.partitions[&tp("t", 0)];
+    let p = &st.partitions()[&tp("t", 0)];
     assert_eq!(
         (p.init, p.fetch_offset, p.high_watermark),
         (InitState::Ready, 4, 10)
     );
-    assert_eq!(st.buffer.bytes(), 0);
+    assert_eq!(st.buffered_bytes(), 0);
 }
 
 #[tokio::test]
@@ -203,16 +203,16 @@ async fn a_batch_larger_than_the_partition_limit_fails_the_partition() {
     d.truncated_only = true;
     on_fetch(&sh, vec![s], Ok(vec![Some(d)]));
     let st = sh.lock();
-    assert_eq!(st.partitions[&tp("t", 0)].init, InitState::Failed);
-    assert_eq!(st.pending_errors.len(), 1);
-    match &st.pending_errors[0].error {
+    assert_eq!(st.partitions()[&tp("t", 0)].init, InitState::Failed);
+    assert_eq!(st.pending_errors().len(), 1);
+    match &st.pending_errors()[0].error {
         Error::TooLarge { size, limit, .. } => {
             assert_eq!(*size, 700);
             assert_eq!(*limit, sh.config.max_partition_fetch_bytes as usize);
         }
         e => panic!("{e:?}"),
     }
-    assert_eq!(st.buffer.bytes(), 0);
+    assert_eq!(st.buffered_bytes(), 0);
 }
 
 #[tokio::test]
@@ -227,20 +227,14 @@ async fn a_corrupt_batch_stops_fetching_and_arrives_after_the_good_ones() {
     on_fetch(&sh, vec![s], Ok(vec![Some(d)]));
     let mut guard = sh.lock();
     let st = &mut *guard;
-    assert_eq!(st.partitions[&tp("t", 0)].init, InitState::Failed);
-    assert_eq!(st.partitions[&tp("t", 0)].fetch_offset, 2);
+    assert_eq!(st.partitions()[&tp("t", 0)].init, InitState::Failed);
+    assert_eq!(st.partitions()[&tp("t", 0)].fetch_offset, 2);
     let mut records = Vec::new();
     let mut errors = Vec::new();
-    st.buffer.drain(
-        &mut st.partitions,
-        sh.config.isolation_level,
-        10,
-        &mut records,
-        &mut errors,
-    );
+    st.drain(sh.config.isolation_level, 10, &mut records, &mut errors);
     assert_eq!(records.len(), 2);
     assert_eq!(errors.len(), 1);
-    assert_eq!(st.partitions[&tp("t", 0)].position, 2);
+    assert_eq!(st.partitions()[&tp("t", 0)].position, 2);
 }
 
 #[tokio::test]
@@ -258,10 +252,10 @@ async fn out_of_range_resets_by_policy() {
             Ok(vec![Some(error_answer(ErrorCode::OFFSET_OUT_OF_RANGE))]),
         );
         let st = sh.lock();
-        let p = &st.partitions[&tp("t", 0)];
+        let p = &st.partitions()[&tp("t", 0)];
         assert_eq!(p.init, InitState::Reset(target));
         assert_ne!(p.epoch, epoch, "buffered data of the old position is stale");
-        assert!(st.pending_errors.is_empty());
+        assert!(st.pending_errors().is_empty());
     }
 }
 
@@ -275,9 +269,9 @@ async fn out_of_range_without_a_policy_is_the_applications_error() {
         Ok(vec![Some(error_answer(ErrorCode::OFFSET_OUT_OF_RANGE))]),
     );
     let st = sh.lock();
-    assert_eq!(st.partitions[&tp("t", 0)].init, InitState::Failed);
+    assert_eq!(st.partitions()[&tp("t", 0)].init, InitState::Failed);
     assert!(matches!(
-        st.pending_errors[0].error,
+        st.pending_errors()[0].error,
         Error::OffsetOutOfRange {
             offset: 4,
             partition: 0,
@@ -298,7 +292,7 @@ async fn out_of_range_for_an_offset_already_left_is_ignored() {
         Ok(vec![Some(error_answer(ErrorCode::OFFSET_OUT_OF_RANGE))]),
     );
     let st = sh.lock();
-    let p = &st.partitions[&tp("t", 0)];
+    let p = &st.partitions()[&tp("t", 0)];
     assert_eq!((p.init, p.epoch), (InitState::Ready, epoch));
 }
 
@@ -313,12 +307,12 @@ async fn a_retriable_partition_error_backs_the_partition_off() {
         Ok(vec![Some(error_answer(ErrorCode::NOT_LEADER_OR_FOLLOWER))]),
     );
     let st = sh.lock();
-    let p = &st.partitions[&tp("t", 0)];
+    let p = &st.partitions()[&tp("t", 0)];
     assert_eq!(p.init, InitState::Ready);
     assert_eq!(p.backoff_until, Some(now + PARTITION_BACKOFF));
     assert!(!p.fetchable(now + Duration::from_millis(199), usize::MAX));
     assert!(p.fetchable(now + PARTITION_BACKOFF, usize::MAX));
-    assert!(st.pending_errors.is_empty());
+    assert!(st.pending_errors().is_empty());
 }
 
 #[tokio::test]
@@ -333,10 +327,10 @@ async fn a_fatal_partition_error_fails_the_partition() {
         ))]),
     );
     let st = sh.lock();
-    assert_eq!(st.partitions[&tp("t", 0)].init, InitState::Failed);
-    assert_eq!(st.pending_errors.len(), 1);
+    assert_eq!(st.partitions()[&tp("t", 0)].init, InitState::Failed);
+    assert_eq!(st.pending_errors().len(), 1);
     assert_eq!(
-        st.pending_errors[0].error.code(),
+        st.pending_errors()[0].error.code(),
         Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED)
     );
 }
@@ -377,7 +371,7 @@ async fn no_committed_offset_falls_back_to_the_reset_policy() {
         let s = looking_up(&sh, InitState::Committed);
         on_committed(&sh, vec![s], Ok(BTreeMap::from([(tp("t", 0), None)])));
         assert_eq!(with(&sh, |p| p.init), init);
-        assert!(sh.lock().pending_errors.is_empty());
+        assert!(sh.lock().pending_errors().is_empty());
     }
     let sh = shared(AutoOffsetReset::None);
     let s = looking_up(&sh, InitState::Committed);
@@ -385,7 +379,7 @@ async fn no_committed_offset_falls_back_to_the_reset_policy() {
     on_committed(&sh, vec![s], Ok(BTreeMap::new()));
     assert_eq!(with(&sh, |p| p.init), InitState::Failed);
     assert!(matches!(
-        sh.lock().pending_errors[0].error,
+        sh.lock().pending_errors()[0].error,
         Error::NoOffsetForPartition { partition: 0, .. }
     ));
 }
@@ -493,7 +487,7 @@ async fn reset_lookups_retry_unless_the_error_is_final() {
             assert_eq!(p.init, InitState::Reset(ResetTarget::Earliest), "case {i}");
             assert_eq!(p.backoff_until, Some(now + PARTITION_BACKOFF), "case {i}");
         });
-        assert!(sh.lock().pending_errors.is_empty(), "case {i}");
+        assert!(sh.lock().pending_errors().is_empty(), "case {i}");
     }
     let sh = shared(AutoOffsetReset::Latest);
     let s = looking_up(&sh, InitState::Reset(ResetTarget::Earliest));
@@ -504,7 +498,7 @@ async fn reset_lookups_retry_unless_the_error_is_final() {
     ));
     on_reset(&sh, vec![s], BTreeMap::from([(tp("t", 0), fatal)]));
     assert_eq!(with(&sh, |p| p.init), InitState::Failed);
-    assert_eq!(sh.lock().pending_errors.len(), 1);
+    assert_eq!(sh.lock().pending_errors().len(), 1);
 }
 
 #[tokio::test]
@@ -542,7 +536,7 @@ fn plan(sh: &Arc<Shared>, busy: &mut HashSet<i32>) -> (bool, Tasks) {
 #[tokio::test]
 async fn a_fetchable_partition_without_a_known_leader_asks_for_metadata() {
     let sh = shared(AutoOffsetReset::Latest);
-    sh.lock().partitions.insert(tp("t", 0), ready("t", 0));
+    sh.lock().fixture_partition(tp("t", 0), ready("t", 0));
     let (missing, tasks) = plan(&sh, &mut HashSet::new());
     assert!(missing);
     assert!(tasks.is_empty());
@@ -554,13 +548,13 @@ async fn partitions_that_may_not_be_fetched_need_no_leader() {
     let sh = shared(AutoOffsetReset::Latest);
     let mut paused = ready("t", 0);
     paused.paused = true;
-    sh.lock().partitions.insert(tp("t", 0), paused);
+    sh.lock().fixture_partition(tp("t", 0), paused);
     let mut lookup = PartitionState::new(Arc::from("t"), InitState::Committed);
     lookup.lookup_in_flight = true;
-    sh.lock().partitions.insert(tp("t", 1), lookup);
+    sh.lock().fixture_partition(tp("t", 1), lookup);
     let mut full = ready("t", 0);
     full.buffered_bytes = sh.config.max_partition_buffered_bytes;
-    sh.lock().partitions.insert(tp("t", 2), full);
+    sh.lock().fixture_partition(tp("t", 2), full);
     let (missing, tasks) = plan(&sh, &mut HashSet::new());
     assert!(!missing);
     assert!(tasks.is_empty());
@@ -569,22 +563,19 @@ async fn partitions_that_may_not_be_fetched_need_no_leader() {
 #[tokio::test]
 async fn a_full_buffer_stops_all_fetching() {
     let sh = shared_with(|b| b.max_buffered_bytes(1_000));
-    sh.lock().partitions.insert(tp("t", 0), ready("t", 0));
-    sh.lock().partitions.insert(tp("t", 1), ready("t", 0));
+    sh.lock().fixture_partition(tp("t", 0), ready("t", 0));
+    sh.lock().fixture_partition(tp("t", 1), ready("t", 0));
     {
         let mut st = sh.lock();
         let st = &mut *st;
-        let epoch = st.partitions[&tp("t", 1)].epoch;
-        st.buffer.push(
-            crate::consumer::unit_tests::completed(
-                &tp("t", 1),
-                epoch,
-                &[Spec::data(0, 1)],
-                vec![],
-                1_000,
-            ),
-            &mut st.partitions,
-        );
+        let epoch = st.partitions()[&tp("t", 1)].epoch;
+        st.push_fetched(crate::consumer::unit_tests::completed(
+            &tp("t", 1),
+            epoch,
+            &[Spec::data(0, 1)],
+            vec![],
+            1_000,
+        ));
     }
     let (missing, tasks) = plan(&sh, &mut HashSet::new());
     assert!(!missing, "not even planned");
@@ -593,7 +584,7 @@ async fn a_full_buffer_stops_all_fetching() {
     {
         let mut st = sh.lock();
         let st = &mut *st;
-        st.buffer.discard(&mut st.partitions, |_| true);
+        st.discard_buffered(|_| true);
     }
     let (missing, _) = plan(&sh, &mut HashSet::new());
     assert!(missing);
@@ -604,18 +595,18 @@ async fn lookups_start_once_per_partition_and_only_for_those_needing_one() {
     let sh = shared(AutoOffsetReset::Earliest);
     {
         let mut st = sh.lock();
-        st.partitions.insert(
+        st.fixture_partition(
             tp("t", 0),
             PartitionState::new(Arc::from("t"), InitState::Committed),
         );
-        st.partitions.insert(tp("t", 1), ready("t", 3));
+        st.fixture_partition(tp("t", 1), ready("t", 3));
     }
     let mut tasks = Tasks::new();
     let mut names = WireNames::default();
     start_lookups(&sh, &mut tasks, &mut names, Instant::now());
     assert_eq!(tasks.len(), 1, "one committed-offsets lookup");
     assert!(with(&sh, |p| p.lookup_in_flight));
-    assert!(!sh.lock().partitions[&tp("t", 1)].lookup_in_flight);
+    assert!(!sh.lock().partitions()[&tp("t", 1)].lookup_in_flight);
     start_lookups(&sh, &mut tasks, &mut names, Instant::now());
     assert_eq!(tasks.len(), 1, "not asked twice");
     // Without a group nothing is committed: the reset policy takes over.
@@ -638,11 +629,11 @@ async fn the_driver_wakes_for_the_earliest_backoff_still_ahead() {
     for (p, ms) in [(0, 300u64), (1, 100), (2, 500)] {
         let mut s = ready("t", 0);
         s.backoff_until = Some(now + Duration::from_millis(ms));
-        sh.lock().partitions.insert(tp("t", p), s);
+        sh.lock().fixture_partition(tp("t", p), s);
     }
     let mut past = ready("t", 0);
     past.backoff_until = Some(now);
-    sh.lock().partitions.insert(tp("t", 3), past);
+    sh.lock().fixture_partition(tp("t", 3), past);
     assert_eq!(
         next_timer(&sh, &HashMap::new()),
         Some(now + Duration::from_millis(100))
@@ -759,7 +750,7 @@ fn planned(
     assert_eq!(tasks.len(), brokers.len(), "one fetch per broker");
     let sent = sh
         .lock()
-        .partitions
+        .partitions()
         .iter()
         .filter(|(_, p)| p.fetch_in_flight)
         .map(|(t, _)| t.partition)
@@ -770,7 +761,7 @@ fn planned(
 fn fetchable_partitions(sh: &Shared, n: i32) {
     let mut st = sh.lock();
     for p in 0..n {
-        st.partitions.insert(tp("t", p), ready("t", 0));
+        st.fixture_partition(tp("t", p), ready("t", 0));
     }
 }
 
@@ -829,10 +820,10 @@ fn caught_up_beside_a_full_partition(sh: &Shared) {
     let mut caught_up = ready("t", 5);
     caught_up.high_watermark = 5;
     caught_up.last_stable_offset = 5;
-    st.partitions.insert(tp("t", 0), caught_up);
+    st.fixture_partition(tp("t", 0), caught_up);
     let mut full = ready("t", 0);
     full.buffered_bytes = limit;
-    st.partitions.insert(tp("t", 1), full);
+    st.fixture_partition(tp("t", 1), full);
 }
 
 #[tokio::test]
@@ -852,7 +843,7 @@ async fn a_caught_up_partition_long_polls_when_nothing_waits_to_be_drained() {
         caught_up_beside_a_full_partition(&sh);
         {
             let mut st = sh.lock();
-            let p = st.partitions.get_mut(&tp("t", 1)).unwrap();
+            let p = st.partition_mut(&tp("t", 1)).unwrap();
             match block {
                 // A paused partition's data is not drained: nothing to wait for.
                 "paused" => p.paused = true,
@@ -875,11 +866,7 @@ async fn fetching_up_to_the_high_watermark_or_the_stable_offset_by_isolation() {
         let sh = shared_with(move |b| b.isolation_level(iso));
         caught_up_beside_a_full_partition(&sh);
         // Records up to 10 exist, stable only up to 5.
-        sh.lock()
-            .partitions
-            .get_mut(&tp("t", 0))
-            .unwrap()
-            .high_watermark = 10;
+        sh.lock().partition_mut(&tp("t", 0)).unwrap().high_watermark = 10;
         let (_, brokers, _) = planned(&sh, &mut HashSet::new(), &HashMap::new());
         assert_eq!(!brokers.is_empty(), fetched, "{iso:?}");
     }
@@ -891,7 +878,7 @@ async fn an_unknown_end_counts_as_data_to_fetch() {
     caught_up_beside_a_full_partition(&sh);
     {
         let mut st = sh.lock();
-        let p = st.partitions.get_mut(&tp("t", 0)).unwrap();
+        let p = st.partition_mut(&tp("t", 0)).unwrap();
         p.high_watermark = -1;
         p.last_stable_offset = -1;
     }
@@ -914,7 +901,7 @@ async fn topic_id_is_bound_at_the_first_fetch_and_a_new_id_resets_the_position()
     led_by(&sh, &[Some(1)]);
     let old = uuid::Uuid::from_u128(1);
     topic_id_is(&sh, old);
-    sh.lock().partitions.insert(tp("t", 0), ready("t", 500));
+    sh.lock().fixture_partition(tp("t", 0), ready("t", 500));
     let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
     assert_eq!((brokers, sent), (vec![1], vec![0]));
     assert_eq!(with(&sh, |p| p.topic_id), Some(old));
@@ -930,7 +917,7 @@ async fn topic_id_is_bound_at_the_first_fetch_and_a_new_id_resets_the_position()
         assert_eq!(p.init, InitState::Reset(ResetTarget::Earliest));
         assert_eq!(p.topic_id, None, "the new id is bound after the lookup");
     });
-    assert!(sh.lock().pending_errors.is_empty());
+    assert!(sh.lock().pending_errors().is_empty());
 }
 
 #[tokio::test]
@@ -940,13 +927,13 @@ async fn topic_id_change_with_no_reset_policy_stops_the_partition_with_a_typed_e
     topic_id_is(&sh, uuid::Uuid::from_u128(2));
     let mut p = ready("t", 500);
     p.topic_id = Some(uuid::Uuid::from_u128(1));
-    sh.lock().partitions.insert(tp("t", 0), p);
+    sh.lock().fixture_partition(tp("t", 0), p);
     let (_, brokers, _) = planned(&sh, &mut HashSet::new(), &HashMap::new());
     assert!(brokers.is_empty());
     assert_eq!(with(&sh, |p| p.init), InitState::Failed);
     let st = sh.lock();
-    assert_eq!(st.pending_errors.len(), 1);
-    let e = &st.pending_errors[0].error;
+    assert_eq!(st.pending_errors().len(), 1);
+    let e = &st.pending_errors()[0].error;
     assert_eq!(e.code(), Some(ErrorCode::INCONSISTENT_TOPIC_ID));
     assert!(e.to_string().contains("re-created"), "{e}");
 }
@@ -955,7 +942,7 @@ async fn topic_id_change_with_no_reset_policy_stops_the_partition_with_a_typed_e
 async fn a_topic_without_an_id_is_fetched_by_name_and_binds_nothing() {
     let sh = shared(AutoOffsetReset::Earliest);
     led_by(&sh, &[Some(1)]);
-    sh.lock().partitions.insert(tp("t", 0), ready("t", 5));
+    sh.lock().fixture_partition(tp("t", 0), ready("t", 5));
     let (_, brokers, _) = planned(&sh, &mut HashSet::new(), &HashMap::new());
     assert_eq!(brokers, vec![1]);
     assert_eq!(with(&sh, |p| p.topic_id), None);

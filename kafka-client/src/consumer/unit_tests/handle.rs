@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::consumer::state::{AppEvent, Shared};
+use crate::consumer::state::{AppEvent, Shared, State};
 use crate::consumer::subscription::{InitState, ResetTarget, Subscription};
 use crate::consumer::{Consumer, ConsumerBuilder, Handle, RebalanceListener, finish_event};
 use crate::error::Error;
@@ -41,15 +41,12 @@ async fn settle() {
 fn buffer(sh: &Shared, t: &TopicPartition, specs: &[Spec], bytes: usize) {
     let mut st = sh.lock();
     let st = &mut *st;
-    let epoch = st.partitions[t].epoch;
-    st.buffer.push(
-        completed(t, epoch, specs, vec![], bytes),
-        &mut st.partitions,
-    );
+    let epoch = st.partitions()[t].epoch;
+    st.push_fetched(completed(t, epoch, specs, vec![], bytes));
 }
 
 fn position_at(sh: &Shared, t: &TopicPartition, at: i64) {
-    sh.lock().partitions.get_mut(t).unwrap().seek(at);
+    sh.lock().partition_mut(t).unwrap().seek(at);
 }
 
 fn polled(c: &Consumer) -> Vec<(i32, i64)> {
@@ -63,21 +60,21 @@ fn polled(c: &Consumer) -> Vec<(i32, i64)> {
 async fn assign_starts_new_partitions_at_their_committed_offset_and_keeps_the_others() {
     let (c, sh) = consumer();
     c.assign([("t", 0), ("t", 1)]).unwrap();
-    assert_eq!(sh.lock().subscription, Subscription::Manual);
+    assert_eq!(*sh.lock().subscription(), Subscription::Manual);
     position_at(&sh, &tp("t", 0), 5);
-    let epoch = sh.lock().partitions[&tp("t", 0)].epoch;
+    let epoch = sh.lock().partitions()[&tp("t", 0)].epoch;
     c.assign([("t", 0), ("t", 2)]).unwrap();
     let st = sh.lock();
     assert_eq!(
-        st.partitions.keys().cloned().collect::<Vec<_>>(),
+        st.partitions().keys().cloned().collect::<Vec<_>>(),
         vec![tp("t", 0), tp("t", 2)]
     );
-    let kept = &st.partitions[&tp("t", 0)];
+    let kept = &st.partitions()[&tp("t", 0)];
     assert_eq!(
         (kept.position, kept.init, kept.epoch),
         (5, InitState::Ready, epoch)
     );
-    assert_eq!(st.partitions[&tp("t", 2)].init, InitState::Committed);
+    assert_eq!(st.partitions()[&tp("t", 2)].init, InitState::Committed);
 }
 
 #[tokio::test]
@@ -89,7 +86,7 @@ async fn assign_drops_the_buffered_data_of_partitions_it_removes() {
     buffer(&sh, &tp("t", 0), &[Spec::data(0, 1)], 10);
     buffer(&sh, &tp("t", 1), &[Spec::data(0, 1)], 20);
     c.assign([("t", 0)]).unwrap();
-    assert_eq!(sh.lock().buffer.bytes(), 10);
+    assert_eq!(sh.lock().buffered_bytes(), 10);
     assert_eq!(polled(&c), vec![(0, 0)]);
 }
 
@@ -99,8 +96,8 @@ async fn assigning_nothing_ends_the_manual_assignment() {
     c.assign([("t", 0)]).unwrap();
     c.assign(Vec::<TopicPartition>::new()).unwrap();
     let st = sh.lock();
-    assert_eq!(st.subscription, Subscription::None);
-    assert!(st.partitions.is_empty());
+    assert_eq!(*st.subscription(), Subscription::None);
+    assert!(st.partitions().is_empty());
 }
 
 #[tokio::test]
@@ -112,14 +109,15 @@ async fn assign_and_subscribe_exclude_each_other() {
         matches!(&e, Error::InvalidState(m) if m.contains("unsubscribe")),
         "{e}"
     );
-    assert_eq!(sh.lock().subscription, Subscription::Manual);
-    sh.lock().subscription = Subscription::Topics(BTreeSet::from(["t".to_string()]));
+    assert_eq!(*sh.lock().subscription(), Subscription::Manual);
+    sh.lock()
+        .fixture_subscription(Subscription::Topics(BTreeSet::from(["t".to_string()])));
     let e = c.assign([("t", 1)]).expect_err("subscribed");
     assert!(
         matches!(&e, Error::InvalidState(m) if m.contains("subscribed")),
         "{e}"
     );
-    assert!(!sh.lock().partitions.contains_key(&tp("t", 1)));
+    assert!(!sh.lock().partitions().contains_key(&tp("t", 1)));
 }
 
 #[tokio::test]
@@ -133,16 +131,16 @@ async fn subscribe_needs_a_group_and_real_topic_names() {
     let (c, sh) = consumer_with(|b| b.group_id("g"));
     assert!(c.subscribe(Vec::<String>::new()).is_err());
     assert!(c.subscribe(["t", " "]).is_err());
-    assert_eq!(sh.lock().subscription, Subscription::None);
+    assert_eq!(*sh.lock().subscription(), Subscription::None);
 }
 
 #[tokio::test]
 async fn a_closed_or_failed_consumer_refuses_work() {
     let (c, sh) = consumer();
-    sh.lock().fatal = Some(Error::InvalidState("fenced".into()));
+    sh.lock().set_fatal(Error::InvalidState("fenced".into()));
     assert!(matches!(c.poll_now(10), Err(Error::InvalidState(m)) if m == "fenced"));
     assert!(matches!(c.assign([("t", 0)]), Err(Error::InvalidState(_))));
-    sh.lock().closed = true;
+    sh.lock().close();
     assert!(matches!(c.poll_now(10), Err(Error::Closed)));
     assert!(matches!(c.assign([("t", 0)]), Err(Error::Closed)));
 }
@@ -153,7 +151,7 @@ async fn seek_needs_an_owned_partition_and_a_real_offset() {
     c.assign([("t", 0)]).unwrap();
     assert!(c.seek(("t", 0), -1).is_err());
     assert!(c.seek(("t", 9), 0).is_err(), "not assigned");
-    sh.lock().partitions.get_mut(&tp("t", 0)).unwrap().revoking = true;
+    sh.lock().partition_mut(&tp("t", 0)).unwrap().revoking = true;
     assert!(c.seek(("t", 0), 0).is_err(), "being revoked");
     assert!(
         c.assignment().is_empty(),
@@ -169,12 +167,12 @@ async fn seek_drops_buffered_data_of_that_partition_only() {
     position_at(&sh, &tp("t", 1), 0);
     buffer(&sh, &tp("t", 0), &[Spec::data(0, 3)], 30);
     buffer(&sh, &tp("t", 1), &[Spec::data(0, 1)], 5);
-    sh.lock().partitions.get_mut(&tp("t", 0)).unwrap().init = InitState::Failed;
+    sh.lock().partition_mut(&tp("t", 0)).unwrap().init = InitState::Failed;
     c.seek(("t", 0), 2).unwrap();
     {
         let st = sh.lock();
-        assert_eq!(st.buffer.bytes(), 5);
-        let p = &st.partitions[&tp("t", 0)];
+        assert_eq!(st.buffered_bytes(), 5);
+        let p = &st.partitions()[&tp("t", 0)];
         assert_eq!(
             (p.position, p.fetch_offset, p.init),
             (2, 2, InitState::Ready)
@@ -190,16 +188,16 @@ async fn seek_to_beginning_and_end_ask_for_lookups() {
     c.assign([("t", 0), ("t", 1)]).unwrap();
     position_at(&sh, &tp("t", 0), 7);
     buffer(&sh, &tp("t", 0), &[Spec::data(7, 1)], 8);
-    let epoch = sh.lock().partitions[&tp("t", 0)].epoch;
+    let epoch = sh.lock().partitions()[&tp("t", 0)].epoch;
     c.seek_to_beginning([("t", 0)]).unwrap();
     c.seek_to_end([("t", 1)]).unwrap();
     let st = sh.lock();
-    let p0 = &st.partitions[&tp("t", 0)];
+    let p0 = &st.partitions()[&tp("t", 0)];
     assert_eq!(p0.init, InitState::Reset(ResetTarget::Earliest));
     assert_ne!(p0.epoch, epoch);
-    assert_eq!(st.buffer.bytes(), 0);
+    assert_eq!(st.buffered_bytes(), 0);
     assert_eq!(
-        st.partitions[&tp("t", 1)].init,
+        st.partitions()[&tp("t", 1)].init,
         InitState::Reset(ResetTarget::Latest)
     );
     drop(st);
@@ -230,30 +228,28 @@ async fn poll_returns_errors_first_and_at_most_max_records() {
     c.assign([("t", 0)]).unwrap();
     position_at(&sh, &tp("t", 0), 0);
     buffer(&sh, &tp("t", 0), &[Spec::data(0, 5)], 10);
-    sh.lock()
-        .pending_errors
-        .push(crate::consumer::PartitionError {
-            topic_partition: tp("t", 4),
-            error: Error::InvalidState("x".into()),
-        });
+    sh.lock().push_error(crate::consumer::PartitionError {
+        topic_partition: tp("t", 4),
+        error: Error::InvalidState("x".into()),
+    });
     let r = c.poll_now(3).unwrap().unwrap();
     assert_eq!(r.errors().len(), 1);
     assert_eq!(offsets(r.records()), vec![(0, 0), (0, 1), (0, 2)]);
-    assert!(sh.lock().pending_errors.is_empty());
+    assert!(sh.lock().pending_errors().is_empty());
     let r = c.poll_now(3).unwrap().unwrap();
     assert!(r.errors().is_empty());
     assert_eq!(offsets(r.records()), vec![(0, 3), (0, 4)]);
     assert!(c.poll_now(3).unwrap().is_none());
-    assert_eq!(sh.lock().partitions[&tp("t", 0)].position, 5);
+    assert_eq!(sh.lock().partitions()[&tp("t", 0)].position, 5);
 }
 
 #[tokio::test(start_paused = true)]
 async fn poll_records_when_the_application_last_polled() {
     let (c, sh) = consumer();
-    let before = sh.lock().last_poll;
+    let before = sh.lock().last_poll();
     tokio::time::advance(Duration::from_secs(3)).await;
     assert!(c.poll_now(10).unwrap().is_none());
-    assert_eq!(sh.lock().last_poll - before, Duration::from_secs(3));
+    assert_eq!(sh.lock().last_poll() - before, Duration::from_secs(3));
 }
 
 #[tokio::test(start_paused = true)]
@@ -281,9 +277,9 @@ async fn unsubscribe_of_a_manual_assignment_drops_everything() {
     buffer(&sh, &tp("t", 0), &[Spec::data(0, 1)], 10);
     c.unsubscribe().await.unwrap();
     let st = sh.lock();
-    assert!(st.partitions.is_empty());
-    assert_eq!(st.buffer.bytes(), 0);
-    assert_eq!(st.subscription, Subscription::None);
+    assert!(st.partitions().is_empty());
+    assert_eq!(st.buffered_bytes(), 0);
+    assert_eq!(*st.subscription(), Subscription::None);
 }
 
 #[tokio::test]
@@ -294,11 +290,8 @@ async fn an_assigned_step_lets_records_out_once_it_ran() {
     buffer(&sh, &tp("t", 0), &[Spec::data(0, 1)], 10);
     {
         let mut st = sh.lock();
-        st.partitions
-            .get_mut(&tp("t", 0))
-            .unwrap()
-            .awaiting_callback = true;
-        st.events.push_back(AppEvent::Assigned {
+        st.partition_mut(&tp("t", 0)).unwrap().awaiting_callback = true;
+        st.post(AppEvent::Assigned {
             partitions: vec![tp("t", 0)],
         });
     }
@@ -306,10 +299,10 @@ async fn an_assigned_step_lets_records_out_once_it_ran() {
         c.poll_now(10).unwrap().is_none(),
         "the step starts, no records yet"
     );
-    assert!(sh.lock().event_running);
+    assert!(sh.lock().event_running());
     settle().await;
-    assert!(!sh.lock().event_running);
-    assert!(!sh.lock().partitions[&tp("t", 0)].awaiting_callback);
+    assert!(!sh.lock().event_running());
+    assert!(!sh.lock().partitions()[&tp("t", 0)].awaiting_callback);
     assert_eq!(polled(&c), vec![(0, 0)]);
 }
 
@@ -322,7 +315,7 @@ async fn a_revoke_step_stops_drops_and_releases_the_group_task() {
     buffer(&sh, &tp("t", 0), &[Spec::data(0, 1)], 10);
     buffer(&sh, &tp("t", 1), &[Spec::data(0, 1)], 20);
     let (done, mut released) = oneshot::channel();
-    sh.lock().events.push_back(AppEvent::Revoke {
+    sh.lock().post(AppEvent::Revoke {
         partitions: vec![tp("t", 0)],
         done,
     });
@@ -330,14 +323,14 @@ async fn a_revoke_step_stops_drops_and_releases_the_group_task() {
     assert_eq!(polled(&c), vec![(1, 0)]);
     {
         let st = sh.lock();
-        assert!(st.partitions[&tp("t", 0)].revoking);
-        assert_eq!(st.buffer.bytes(), 0);
+        assert!(st.partitions()[&tp("t", 0)].revoking);
+        assert_eq!(st.buffered_bytes(), 0);
     }
     assert_eq!(c.assignment(), BTreeSet::from([tp("t", 1)]));
     settle().await;
     assert!(released.try_recv().is_ok(), "the group task may rejoin");
-    assert!(!sh.lock().partitions.contains_key(&tp("t", 0)));
-    assert!(!sh.lock().event_running);
+    assert!(!sh.lock().partitions().contains_key(&tp("t", 0)));
+    assert!(!sh.lock().event_running());
 }
 
 #[tokio::test]
@@ -346,25 +339,25 @@ async fn steps_run_one_at_a_time_in_order() {
     c.assign([("t", 0), ("t", 1)]).unwrap();
     {
         let mut st = sh.lock();
-        st.partitions.get_mut(&tp("t", 1)).unwrap().revoking = true;
-        st.events.push_back(AppEvent::Lost {
+        st.partition_mut(&tp("t", 1)).unwrap().revoking = true;
+        st.post(AppEvent::Lost {
             partitions: vec![tp("t", 1)],
         });
-        st.events.push_back(AppEvent::Assigned {
+        st.post(AppEvent::Assigned {
             partitions: vec![tp("t", 0)],
         });
     }
     let _ = c.poll_now(10).unwrap();
-    assert_eq!(sh.lock().events.len(), 1, "the second waits");
+    assert_eq!(sh.lock().queued_events().len(), 1, "the second waits");
     let _ = c.poll_now(10).unwrap();
-    assert_eq!(sh.lock().events.len(), 1, "still running");
+    assert_eq!(sh.lock().queued_events().len(), 1, "still running");
     settle().await;
     assert!(
-        !sh.lock().partitions.contains_key(&tp("t", 1)),
+        !sh.lock().partitions().contains_key(&tp("t", 1)),
         "lost: removed"
     );
     let _ = c.poll_now(10).unwrap();
-    assert!(sh.lock().events.is_empty());
+    assert!(sh.lock().queued_events().is_empty());
 }
 
 #[tokio::test]
@@ -373,26 +366,26 @@ async fn finishing_a_step_removes_only_its_revoking_partitions() {
     c.assign([("t", 0), ("t", 1), ("t", 2)]).unwrap();
     {
         let mut st = sh.lock();
-        st.event_running = true;
-        st.partitions.get_mut(&tp("t", 0)).unwrap().revoking = true;
-        st.partitions.get_mut(&tp("t", 2)).unwrap().revoking = true;
+        running_a_step(&mut st);
+        st.partition_mut(&tp("t", 0)).unwrap().revoking = true;
+        st.partition_mut(&tp("t", 2)).unwrap().revoking = true;
     }
-    finish_event(&sh, &[tp("t", 0), tp("t", 1)], true);
+    finish_event(&sh, &[tp("t", 0), tp("t", 1)]);
     {
         let st = sh.lock();
         assert_eq!(
-            st.partitions.keys().cloned().collect::<Vec<_>>(),
+            st.partitions().keys().cloned().collect::<Vec<_>>(),
             vec![tp("t", 1), tp("t", 2)]
         );
-        assert!(!st.event_running);
+        assert!(!st.event_running());
     }
-    sh.lock().event_running = true;
-    finish_event(&sh, &[tp("t", 2)], false);
+    running_a_step(&mut sh.lock());
+    finish_event(&sh, &[]);
     assert!(
-        sh.lock().partitions.contains_key(&tp("t", 2)),
+        sh.lock().partitions().contains_key(&tp("t", 2)),
         "not removing"
     );
-    assert!(!sh.lock().event_running);
+    assert!(!sh.lock().event_running());
     drop(c);
 }
 
@@ -411,7 +404,7 @@ impl RebalanceListener for Recorder {
         let pos = c
             .shared()
             .lock()
-            .partitions
+            .partitions()
             .get(&parts[0])
             .map(|p| p.position);
         self.0
@@ -433,15 +426,15 @@ async fn listener_calls_follow_the_steps_revoked_before_assigned_and_lost_as_rev
     let (done, _rx) = oneshot::channel();
     {
         let mut st = sh.lock();
-        st.partitions.get_mut(&tp("t", 2)).unwrap().revoking = true;
-        st.events.push_back(AppEvent::Revoke {
+        st.partition_mut(&tp("t", 2)).unwrap().revoking = true;
+        st.post(AppEvent::Revoke {
             partitions: vec![tp("t", 0)],
             done,
         });
-        st.events.push_back(AppEvent::Assigned {
+        st.post(AppEvent::Assigned {
             partitions: vec![tp("t", 1)],
         });
-        st.events.push_back(AppEvent::Lost {
+        st.post(AppEvent::Lost {
             partitions: vec![tp("t", 2)],
         });
     }
@@ -458,4 +451,11 @@ async fn listener_calls_follow_the_steps_revoked_before_assigned_and_lost_as_rev
         ]
     );
     assert_eq!(c.assignment(), BTreeSet::from([tp("t", 1)]));
+}
+
+/// Marks a rebalance step as running, as `poll` does when it takes one.
+fn running_a_step(st: &mut State) {
+    st.post(AppEvent::Assigned { partitions: vec![] });
+    assert!(st.next_event().is_some());
+    assert!(st.event_running());
 }

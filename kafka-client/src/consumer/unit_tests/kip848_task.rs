@@ -52,7 +52,8 @@ fn member() -> (Member, mpsc::UnboundedSender<GroupCommand>) {
         }),
     );
     sh.client.set_cached_metadata(meta);
-    sh.lock().subscription = Subscription::Topics(BTreeSet::from(["t".to_string()]));
+    sh.lock()
+        .fixture_subscription(Subscription::Topics(BTreeSet::from(["t".to_string()])));
     let link = Arc::new(CoordinatorLink::new(sh.client.clone(), "g".into()));
     let (tx, rx) = mpsc::unbounded_channel();
     let mut m = Member::new(sh, link, rx, "m-1".into());
@@ -76,25 +77,20 @@ fn events(m: &Member) -> Vec<String> {
 /// Completes the queued steps as `poll` would (revocations drop their partitions).
 fn run_steps(m: &Member) {
     let mut st = m.shared.lock();
-    while let Some(ev) = st.events.pop_front() {
+    while let Some(ev) = st.next_event() {
         match ev {
             AppEvent::Revoke { partitions, done } => {
-                for tp in &partitions {
-                    st.partitions.remove(tp);
-                }
+                st.stop(&partitions);
+                st.event_finished(&partitions);
                 let _ = done.send(());
             }
             AppEvent::Assigned { partitions } => {
-                for tp in &partitions {
-                    if let Some(p) = st.partitions.get_mut(tp) {
-                        p.awaiting_callback = false;
-                    }
-                }
+                st.release(&partitions);
+                st.event_finished(&[]);
             }
             AppEvent::Lost { partitions } => {
-                for tp in &partitions {
-                    st.partitions.remove(tp);
-                }
+                st.stop(&partitions);
+                st.event_finished(&partitions);
             }
         }
     }
@@ -112,9 +108,9 @@ async fn the_first_target_is_assigned_and_acknowledged_at_once() {
     m.on_exchange(target(1, &[0, 1]));
     {
         let st = m.shared.lock();
-        assert_eq!(st.group.generation, 1, "commits carry the member epoch");
-        assert_eq!(st.group.member_id, "m-1");
-        assert_eq!(*st.group.epochs.as_ref().expect("watched").borrow(), 1);
+        assert_eq!(st.group().generation, 1, "commits carry the member epoch");
+        assert_eq!(st.group().member_id, "m-1");
+        assert_eq!(*st.group().epochs.as_ref().expect("watched").borrow(), 1);
     }
     assert!(m.target_pending);
     m.reconcile().await;
@@ -122,8 +118,8 @@ async fn the_first_target_is_assigned_and_acknowledged_at_once() {
     assert!(!m.target_pending);
     {
         let st = m.shared.lock();
-        assert!(st.partitions[&tp("t", 0)].awaiting_callback);
-        assert_eq!(st.partitions[&tp("t", 0)].init, InitState::Committed);
+        assert!(st.partitions()[&tp("t", 0)].awaiting_callback);
+        assert_eq!(st.partitions()[&tp("t", 0)].init, InitState::Committed);
     }
     assert_eq!(m.hb.next_beat(), Instant::now(), "the ack goes out at once");
     assert_eq!(
@@ -167,14 +163,14 @@ async fn revocation_comes_first_and_is_acknowledged_before_anything_is_assigned(
         // `poll` runs the revocation once it is queued.
         loop {
             tokio::task::yield_now().await;
-            if !shared.lock().events.is_empty() {
+            if !shared.lock().queued_events().is_empty() {
                 break;
             }
         }
         assert_eq!(
             shared
                 .lock()
-                .events
+                .queued_events()
                 .iter()
                 .filter(|e| matches!(e, AppEvent::Assigned { .. }))
                 .count(),
@@ -185,9 +181,10 @@ async fn revocation_comes_first_and_is_acknowledged_before_anything_is_assigned(
     let ((), ()) = tokio::join!(m.reconcile(), async {
         poll.await;
         let mut st = shared.lock();
-        if let Some(AppEvent::Revoke { partitions, done }) = st.events.pop_front() {
+        if let Some(AppEvent::Revoke { partitions, done }) = st.next_event() {
             assert_eq!(partitions, vec![tp("t", 0)]);
-            st.partitions.remove(&tp("t", 0));
+            st.stop(&partitions);
+            st.event_finished(&partitions);
             let _ = done.send(());
         } else {
             panic!("expected a revocation first");
@@ -218,11 +215,11 @@ async fn a_fenced_member_loses_its_partitions_and_rejoins_at_epoch_0() {
         assert_eq!(m.hb.epoch(), 0);
         assert_eq!(m.hb.member_id(), "m-1", "the member id stays");
         assert_eq!(
-            m.shared.lock().group.generation,
+            m.shared.lock().group().generation,
             -1,
             "no commits until rejoined"
         );
-        assert!(m.shared.lock().fatal.is_none());
+        assert!(m.shared.lock().fatal().is_none());
         assert!(!m.stopped);
     }
 }
@@ -239,7 +236,7 @@ async fn a_duplicate_static_member_ends_the_consumer_with_a_typed_error() {
     ));
     assert!(m.stopped);
     let st = m.shared.lock();
-    let e = st.fatal.as_ref().expect("fatal");
+    let e = st.fatal().expect("fatal");
     assert_eq!(e.code(), Some(ErrorCode::UNRELEASED_INSTANCE_ID));
     assert!(e.to_string().contains("g"), "{e}");
     drop(st);

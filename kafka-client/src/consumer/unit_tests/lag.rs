@@ -52,8 +52,8 @@ async fn stats_list_the_lag_of_partitions_where_it_is_known() {
         let mut st = sh.lock();
         let mut known = ready("t", 3);
         known.high_watermark = 7;
-        st.partitions.insert(tp("t", 0), known);
-        st.partitions.insert(tp("t", 1), ready("t", 3));
+        st.fixture_partition(tp("t", 0), known);
+        st.fixture_partition(tp("t", 1), ready("t", 3));
     }
     let c = Consumer {
         inner: Arc::new(Handle {

@@ -59,11 +59,8 @@ fn owning(m: &mut Membership, parts: &[i32]) {
         let t = tp("t", p);
         let state = ready("t", 0);
         let epoch = state.epoch;
-        st.partitions.insert(t.clone(), state);
-        st.buffer.push(
-            completed(&t, epoch, &[Spec::data(0, 1)], vec![], 10),
-            &mut st.partitions,
-        );
+        st.fixture_partition(t.clone(), state);
+        st.push_fetched(completed(&t, epoch, &[Spec::data(0, 1)], vec![], 10));
         m.owned.insert(t);
     }
 }
@@ -85,8 +82,8 @@ async fn a_first_assignment_starts_partitions_from_committed_offsets_held_for_th
     );
     assert!(!m.need_join);
     let st = m.shared.lock();
-    assert_eq!(st.partitions.len(), 2);
-    for p in st.partitions.values() {
+    assert_eq!(st.partitions().len(), 2);
+    for p in st.partitions().values() {
         assert_eq!(p.init, InitState::Committed);
         assert!(p.awaiting_callback);
         assert!(!p.deliverable());
@@ -99,15 +96,10 @@ async fn a_first_assignment_starts_partitions_from_committed_offsets_held_for_th
 async fn a_partition_kept_keeps_its_position_and_is_not_announced_again() {
     let (mut m, _tx) = task();
     owning(&mut m, &[0]);
-    m.shared
-        .lock()
-        .partitions
-        .get_mut(&tp("t", 0))
-        .unwrap()
-        .seek(5);
+    m.shared.lock().partition_mut(&tp("t", 0)).unwrap().seek(5);
     m.apply(vec![tp("t", 0), tp("t", 1)]).await;
     let st = m.shared.lock();
-    let kept = &st.partitions[&tp("t", 0)];
+    let kept = &st.partitions()[&tp("t", 0)];
     assert_eq!((kept.position, kept.init), (5, InitState::Ready));
     assert!(!kept.awaiting_callback);
     drop(st);
@@ -135,7 +127,7 @@ async fn a_cooperative_revocation_runs_before_assigned_then_rejoins() {
     settle().await;
     assert_eq!(events(&sh), ["revoke [t-0]", "assigned [t-2]"]);
     assert!(!running.is_finished(), "waits for the application's poll");
-    let Some(AppEvent::Revoke { done, .. }) = sh.lock().events.pop_front() else {
+    let Some(AppEvent::Revoke { done, .. }) = sh.lock().next_event() else {
         panic!("revoke first");
     };
     done.send(()).unwrap();
@@ -155,9 +147,9 @@ async fn a_revocation_not_polled_within_max_poll_interval_becomes_lost() {
     assert!(started.elapsed() < Duration::from_secs(31));
     assert_eq!(events(&sh), ["revoke [t-0]", "assigned []", "lost [t-0]"]);
     let st = sh.lock();
-    assert!(st.partitions[&tp("t", 0)].revoking);
-    assert_eq!(st.partitions[&tp("t", 0)].buffered_bytes, 0);
-    assert_eq!(st.buffer.bytes(), 10, "t-1's data stays");
+    assert!(st.partitions()[&tp("t", 0)].revoking);
+    assert_eq!(st.partitions()[&tp("t", 0)].buffered_bytes, 0);
+    assert_eq!(st.buffered_bytes(), 10, "t-1's data stays");
     drop(st);
     assert!(m.need_join);
 }
@@ -177,7 +169,7 @@ async fn a_recent_poll_extends_the_revocation_deadline() {
         m
     });
     tokio::time::sleep(Duration::from_secs(20)).await;
-    sh.lock().last_poll = Instant::now();
+    sh.lock().polled(Instant::now());
     let m = running.await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(50),
@@ -200,13 +192,13 @@ async fn losing_the_generation_stops_its_partitions_at_once() {
     assert!(m.need_join);
     let st = m.shared.lock();
     assert!(
-        st.partitions
+        st.partitions()
             .values()
             .all(|p| p.revoking && !p.deliverable())
     );
-    assert_eq!(st.buffer.bytes(), 0, "no more records of lost partitions");
-    assert_eq!(st.group.generation, -1);
-    assert!(!st.group.rebalancing);
+    assert_eq!(st.buffered_bytes(), 0, "no more records of lost partitions");
+    assert_eq!(st.group().generation, -1);
+    assert!(!st.group().rebalancing);
 }
 
 #[tokio::test]
@@ -217,7 +209,7 @@ async fn an_illegal_generation_keeps_the_member_id() {
     m.member_id = "m-1".into();
     m.lose_all(false);
     assert_eq!((m.generation, m.member_id.as_str()), (-1, "m-1"));
-    assert_eq!(m.shared.lock().group.member_id, "m-1");
+    assert_eq!(m.shared.lock().group().member_id, "m-1");
 }
 
 #[tokio::test]
@@ -233,15 +225,19 @@ async fn losing_nothing_queues_no_step() {
 #[tokio::test]
 async fn a_new_subscription_asks_for_a_rejoin_and_the_same_one_does_not() {
     let (mut m, _tx) = task();
-    m.shared.lock().subscription =
-        Subscription::Topics(BTreeSet::from(["a".to_string(), "b".to_string()]));
+    m.shared
+        .lock()
+        .fixture_subscription(Subscription::Topics(BTreeSet::from([
+            "a".to_string(),
+            "b".to_string(),
+        ])));
     m.on_subscribe();
     assert!(m.need_join);
     assert_eq!(m.topics, BTreeSet::from(["a".to_string(), "b".to_string()]));
     m.need_join = false;
     m.on_subscribe();
     assert!(!m.need_join, "unchanged");
-    m.shared.lock().subscription = Subscription::None;
+    m.shared.lock().fixture_subscription(Subscription::None);
     m.on_subscribe();
     assert!(m.topics.is_empty());
     assert!(m.need_join);
@@ -280,7 +276,9 @@ async fn idle_takes_commands_until_its_deadline() {
     let started = Instant::now();
     assert!(!m.idle(started + Duration::from_secs(2)).await, "timed out");
     assert_eq!(started.elapsed(), Duration::from_secs(2));
-    m.shared.lock().subscription = Subscription::Topics(BTreeSet::from(["u".to_string()]));
+    m.shared
+        .lock()
+        .fixture_subscription(Subscription::Topics(BTreeSet::from(["u".to_string()])));
     tx.send(GroupCommand::Subscribe).unwrap();
     assert!(!m.idle(Instant::now() + Duration::from_secs(60)).await);
     assert!(m.need_join);
@@ -312,17 +310,20 @@ async fn leaving_forgets_the_member_and_publishes_it() {
     {
         let st = m.shared.lock();
         assert_eq!(
-            (st.group.generation, st.group.member_id.as_str()),
+            (st.group().generation, st.group().member_id.as_str()),
             (4, "m-4")
         );
-        assert!(st.group.rebalancing);
+        assert!(st.group().rebalancing);
     }
     assert!(m.is_static());
     m.leave("test").await; // a static member sends no LeaveGroup
     assert_eq!((m.generation, m.member_id.as_str()), (-1, ""));
     let st = m.shared.lock();
-    assert_eq!((st.group.generation, st.group.member_id.as_str()), (-1, ""));
-    assert!(!st.group.rebalancing);
+    assert_eq!(
+        (st.group().generation, st.group().member_id.as_str()),
+        (-1, "")
+    );
+    assert!(!st.group().rebalancing);
 }
 
 #[tokio::test(start_paused = true)]
@@ -347,14 +348,14 @@ async fn a_poll_timeout_loses_the_partitions_and_rejoins_at_the_next_poll() {
     });
     settle().await;
     assert_eq!(events(&sh), ["lost [t-0]"]);
-    assert_eq!(sh.lock().group.generation, -1, "left the group");
+    assert_eq!(sh.lock().group().generation, -1, "left the group");
     assert!(!running.is_finished(), "rejoins only at the next poll");
-    sh.lock().last_poll = Instant::now();
+    sh.lock().polled(Instant::now());
     sh.polled.notify_waiters();
     let m = running.await.unwrap();
     assert!(m.need_join);
     assert!(m.owned.is_empty());
-    assert!(!sh.lock().closed);
+    assert!(!sh.lock().is_closed());
 }
 
 #[tokio::test(start_paused = true)]
@@ -375,7 +376,7 @@ async fn closing_while_waiting_for_a_poll_after_a_poll_timeout_stops_the_task() 
     tx.send(GroupCommand::Leave { done }).unwrap();
     let m = running.await.unwrap();
     assert!(left.await.is_ok());
-    assert!(sh.lock().closed);
+    assert!(sh.lock().is_closed());
     assert!(!m.need_join);
 }
 
@@ -385,10 +386,10 @@ async fn lost_partitions_drop_only_their_own_buffered_data() {
     owning(&mut m, &[0, 1, 2]);
     m.shared.post_lost(vec![tp("t", 0), tp("t", 2)]);
     let st = m.shared.lock();
-    assert_eq!(st.buffer.bytes(), 10);
-    assert_eq!(st.partitions[&tp("t", 1)].buffered_bytes, 10);
-    assert!(!st.partitions[&tp("t", 1)].revoking);
-    assert!(st.partitions[&tp("t", 2)].revoking);
+    assert_eq!(st.buffered_bytes(), 10);
+    assert_eq!(st.partitions()[&tp("t", 1)].buffered_bytes, 10);
+    assert!(!st.partitions()[&tp("t", 1)].revoking);
+    assert!(st.partitions()[&tp("t", 2)].revoking);
     drop(st);
     m.shared.post_lost(Vec::<TopicPartition>::new());
     assert_eq!(events(&m.shared), ["lost [t-0, t-2]"]);

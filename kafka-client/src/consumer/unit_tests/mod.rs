@@ -11,6 +11,7 @@ mod fetch_buffer;
 mod handle;
 mod lag;
 mod record;
+mod state;
 mod subscription;
 
 use std::sync::Arc;
@@ -158,7 +159,7 @@ pub(crate) fn shared_with(f: impl FnOnce(ConsumerBuilder) -> ConsumerBuilder) ->
 pub(crate) fn events(sh: &Shared) -> Vec<String> {
     use super::state::AppEvent;
     sh.lock()
-        .events
+        .queued_events()
         .iter()
         .map(|e| match e {
             AppEvent::Revoke { partitions, .. } => format!("revoke {partitions:?}"),

@@ -68,6 +68,24 @@ async fn obtain_does_nothing_while_the_identity_is_current() {
     assert_eq!(got, None);
 }
 
+#[tokio::test]
+async fn obtain_asks_the_cluster_without_an_identity_or_with_a_bump_pending() {
+    let p = producer(true);
+    let client = &p.shared().client;
+    let none = Identity::default();
+    let bumping = Identity::default();
+    bumping.set(P0);
+    assert!(bumping.request_bump(P0));
+    for (what, i) in [("no identity", &none), ("a bump pending", &bumping)] {
+        // The cluster (127.0.0.1:1) never answers: the call waits or fails, and never
+        // claims an identity it did not get.
+        let got = i.obtain(client, Duration::from_millis(1)).now_or_never();
+        assert!(!matches!(got, Some(Ok(_))), "{what}: {got:?}");
+    }
+    assert_eq!(none.current(), None);
+    assert_eq!(bumping.for_stamping(), Err(NotReady::Bumping));
+}
+
 #[test]
 fn a_producer_without_idempotence_stamps_nothing() {
     let p = producer(false);

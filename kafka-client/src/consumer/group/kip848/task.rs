@@ -81,7 +81,7 @@ impl Member {
         };
         let hb = HeartbeatState::new(member_id, cfg.heartbeat_interval, now);
         let (epochs, rx_epochs) = watch::channel(-1);
-        shared.lock().group.epochs = Some(rx_epochs);
+        shared.lock().watch_epochs(rx_epochs);
         Self {
             shared,
             link,
@@ -110,7 +110,7 @@ impl Member {
     }
 
     fn closed(&self) -> bool {
-        self.shared.lock().closed
+        self.shared.lock().is_closed()
     }
 
     fn subscribed(&self) -> bool {
@@ -145,7 +145,10 @@ impl Member {
                 wake = wake.min(self.next_resolve);
             }
             if self.hb.joined() {
-                let poll_deadline = self.shared.lock().last_poll + self.cfg().max_poll_interval;
+                let poll_deadline = self
+                    .shared
+                    .lock()
+                    .poll_deadline(self.cfg().max_poll_interval);
                 wake = wake.min(poll_deadline);
             }
             if self.idle(wake).await {
@@ -183,7 +186,7 @@ impl Member {
     }
 
     pub(super) fn on_subscribe(&mut self) {
-        let (topics, regex) = match &self.shared.lock().subscription {
+        let (topics, regex) = match self.shared.lock().subscription() {
             Subscription::Topics(t) => (t.clone(), None),
             Subscription::Pattern(p) => (BTreeSet::new(), Some(p.clone())),
             _ => (BTreeSet::new(), None),
@@ -200,10 +203,10 @@ impl Member {
     fn publish_view(&self) {
         let epoch = self.hb.epoch();
         {
-            let mut st = self.shared.lock();
-            st.group.generation = if epoch > 0 { epoch } else { -1 };
-            st.group.member_id = self.hb.member_id().to_string();
-            st.group.rebalancing = false;
+            let generation = if epoch > 0 { epoch } else { -1 };
+            self.shared
+                .lock()
+                .publish_group(generation, self.hb.member_id(), false);
         }
         self.epochs.send_replace(epoch);
     }
@@ -290,7 +293,7 @@ impl Member {
     fn fail(&mut self, e: Error) {
         tracing::warn!(group = %self.link.group_id, error = %e, "consumer left the group for good");
         self.lose_all();
-        self.shared.lock().fatal = Some(e);
+        self.shared.lock().set_fatal(e);
         self.shared.wake_all();
         self.stopped = true;
     }
@@ -359,8 +362,7 @@ impl Member {
         self.owned.extend(added.iter().cloned());
         self.shared
             .lock()
-            .events
-            .push_back(AppEvent::Assigned { partitions: added });
+            .post(AppEvent::Assigned { partitions: added });
         self.shared.wake_all();
     }
 
@@ -371,13 +373,16 @@ impl Member {
     /// none.
     async fn revoke(&mut self, parts: Vec<TopicPartition>) -> Vec<TopicPartition> {
         let (done, mut wait) = oneshot::channel();
-        self.shared.lock().events.push_back(AppEvent::Revoke {
+        self.shared.lock().post(AppEvent::Revoke {
             partitions: parts.clone(),
             done,
         });
         self.shared.wake_all();
         loop {
-            let deadline = self.shared.lock().last_poll + self.cfg().max_poll_interval;
+            let deadline = self
+                .shared
+                .lock()
+                .poll_deadline(self.cfg().max_poll_interval);
             tokio::select! {
                 _ = &mut wait => return parts,
                 () = sleep_until(self.hb.next_beat().min(deadline)) => {}
@@ -390,7 +395,10 @@ impl Member {
             if self.closed() || self.stopped {
                 return Vec::new();
             }
-            let deadline = self.shared.lock().last_poll + self.cfg().max_poll_interval;
+            let deadline = self
+                .shared
+                .lock()
+                .poll_deadline(self.cfg().max_poll_interval);
             if Instant::now() >= deadline {
                 // As the classic task: the partitions are lost instead (no commit), the
                 // coordinator is told they are released, and the poll timeout check
@@ -414,7 +422,7 @@ impl Member {
     /// `max.poll.interval` (as Java does): partitions lost, leave heartbeat; joins again
     /// at its next poll.
     async fn check_poll_timeout(&mut self) {
-        let last = self.shared.lock().last_poll;
+        let last = self.shared.lock().last_poll();
         if !self.hb.joined() || last.elapsed() < self.cfg().max_poll_interval {
             return;
         }
