@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kafka_admin::{Admin, CreateTopicsOptions, NewTopic, OffsetSpec, TopicPartition};
+use kafka_admin::{
+    Admin, AlterConfigOp, AlterConfigsOptions, ConfigResource, CreateTopicsOptions, NewTopic,
+    OffsetSpec, TopicPartition,
+};
 use kafka_client::Client;
 use kafka_testbed::{ClusterConfig, KafkaCluster, KafkaVersion};
 
@@ -67,9 +70,14 @@ impl Broker {
 
     /// [`Broker::start`] with `extra` broker settings beside [`BROKER_PROPERTIES`].
     pub async fn start_with(extra: &[(&str, &str)]) -> Result<Self, BoxError> {
+        Self::start_sized(extra, BROKER_HEAP).await
+    }
+
+    /// [`Broker::start_with`] with a JVM heap of `heap` (`-Xmx`, e.g. `"3g"`).
+    pub async fn start_sized(extra: &[(&str, &str)], heap: &str) -> Result<Self, BoxError> {
         let mut config = ClusterConfig::new(1)
             .with_kafka_version(KAFKA_VERSION)
-            .with_heap(BROKER_HEAP);
+            .with_heap(heap);
         for (k, v) in BROKER_PROPERTIES.iter().chain(extra) {
             config = config.with_property(*k, *v);
         }
@@ -92,17 +100,29 @@ impl Broker {
 
     /// Creates `topic` with `partitions` partitions and waits until each has a leader.
     pub async fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), BoxError> {
+        self.create_topic_within(topic, partitions, Duration::from_secs(30))
+            .await
+    }
+
+    /// [`Broker::create_topic`], waiting up to `wait` for the leaders (thousands of
+    /// partitions on one loaded broker take longer than 30 s).
+    pub async fn create_topic_within(
+        &self,
+        topic: &str,
+        partitions: i32,
+        wait: Duration,
+    ) -> Result<(), BoxError> {
         self.admin
             .create_topics(
                 [NewTopic::new(topic)
                     .partitions(partitions)
                     .replication_factor(1)],
-                CreateTopicsOptions::default(),
+                CreateTopicsOptions::default().timeout(wait.max(Duration::from_secs(60))),
             )
             .await?
             .remove(topic)
             .ok_or("no answer for the topic")??;
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + wait;
         loop {
             let m = self.admin.client().refresh_topics(&[topic]).await?;
             if m.topic(topic).is_some_and(|t| {
@@ -113,7 +133,7 @@ impl Broker {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(format!("topic {topic} has no leaders after 30 s").into());
+                return Err(format!("topic {topic} has no leaders after {wait:?}").into());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -133,6 +153,25 @@ impl Broker {
             total += r?.offset.unwrap_or(0).max(0) as u64;
         }
         Ok(total)
+    }
+
+    /// Makes share group `group` read from the earliest offset (the group config
+    /// `share.auto.offset.reset=earliest`; a new share group starts at the end).
+    pub async fn share_group_from_earliest(&self, group: &str) -> Result<(), BoxError> {
+        let answer = self
+            .admin
+            .incremental_alter_configs(
+                [(
+                    ConfigResource::group(group.to_string()),
+                    vec![AlterConfigOp::set("share.auto.offset.reset", "earliest")],
+                )],
+                AlterConfigsOptions::default(),
+            )
+            .await?;
+        for (_, outcome) in answer {
+            outcome?;
+        }
+        Ok(())
     }
 
     /// Deletes topics (errors ignored: a leftover topic only costs disk).

@@ -19,6 +19,7 @@ fn color(c: ClientKind) -> RGBColor {
     match c {
         ClientKind::Sdk => RGBColor(0xd9, 0x5f, 0x02),
         ClientKind::Rdkafka => RGBColor(0x1b, 0x9e, 0x77),
+        ClientKind::Krafka => RGBColor(0xe7, 0x29, 0x8a),
         ClientKind::Java => RGBColor(0x75, 0x70, 0xb3),
     }
 }
@@ -267,5 +268,103 @@ fn latency_panel(
         .label_font(("sans-serif", 16))
         .draw()
         .map_err(err)?;
+    Ok(())
+}
+
+/// One line of a [`partition_lines`] panel: its label, colour and (partitions, value)
+/// points.
+pub type Line = (String, RGBColor, Vec<(f64, f64)>);
+
+/// One panel of [`partition_lines`]: title, y-axis description, lines.
+pub type Panel = (String, String, Vec<Line>);
+
+/// The colour of a `scale` client line: the report's client colours, and a lighter
+/// orange for our consumer without fetch sessions.
+pub fn scale_color(client: ClientKind, variant: bool) -> RGBColor {
+    if variant {
+        RGBColor(0xfd, 0xae, 0x6b)
+    } else {
+        color(client)
+    }
+}
+
+/// `scale`'s chart: one panel per figure, each figure against the partition count
+/// (both axes logarithmic), every client a line; panels two per row.
+pub fn partition_lines(path: &Path, panels: &[Panel]) -> Result<(), BoxError> {
+    let rows = panels.len().div_ceil(2).max(1);
+    let root = BitMapBackend::new(path, (WIDTH, 420 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let areas = root.split_evenly((rows, 2));
+    for ((title, y_desc, lines), area) in panels.iter().zip(areas.iter()) {
+        let (mut lo, mut hi) = (f64::INFINITY, 0f64);
+        let mut x_hi = 1f64;
+        for (_, _, pts) in lines {
+            for (x, y) in pts {
+                if *y > 0.0 && y.is_finite() {
+                    lo = lo.min(*y);
+                    hi = hi.max(*y);
+                }
+                x_hi = x_hi.max(*x);
+            }
+        }
+        if !lo.is_finite() {
+            continue;
+        }
+        let mut chart = ChartBuilder::on(area)
+            .caption(title.as_str(), ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(80)
+            .build_cartesian_2d(
+                (0.8f64..x_hi * 1.3).log_scale(),
+                (lo / 2.0..hi * 2.0).log_scale(),
+            )
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("partitions (log scale)")
+            .y_desc(y_desc.as_str())
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| {
+                if *y >= 1e6 {
+                    format!("{:.1}M", y / 1e6)
+                } else if *y >= 1e3 {
+                    format!("{:.0}k", y / 1e3)
+                } else {
+                    format!("{y:.2}")
+                }
+            })
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(err)?;
+        for (label, col, pts) in lines {
+            let pts: Vec<(f64, f64)> = pts
+                .iter()
+                .copied()
+                .filter(|(_, y)| *y > 0.0 && y.is_finite())
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            let col = *col;
+            chart
+                .draw_series(LineSeries::new(pts.clone(), col.stroke_width(3)))
+                .map_err(err)?
+                .label(label.as_str())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], col.stroke_width(3)));
+            chart
+                .draw_series(pts.iter().map(|p| Circle::new(*p, 4, col.filled())))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 13))
+            .draw()
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::broker::CLIENT_CORE;
 use crate::null_broker::NullBroker;
 use crate::rusage::{self, Usage};
 use crate::spec::{ChildReport, ClientKind, Job, ProducerSettings};
-use crate::{rdkafka_client, sdk_client};
+use crate::{krafka_client, rdkafka_client, sdk_client};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -119,6 +119,10 @@ pub fn client_main(client: &str, job: &str) -> Result<(), BoxError> {
             .build()?
             .block_on(sdk_job(job))?,
         ClientKind::Rdkafka => rdkafka_job(job)?,
+        ClientKind::Krafka => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(krafka_job(job))?,
         ClientKind::Java => return Err("Java runs its own tools, not this binary".into()),
     };
     println!("{}", serde_json::to_string(&report)?);
@@ -139,6 +143,7 @@ async fn sdk_job(job: Job) -> Result<ChildReport, BoxError> {
             topic,
             partitions,
             records,
+            ..
         } => sdk_client::consume(&bootstrap, &topic, partitions, records).await,
         Job::Latency {
             bootstrap,
@@ -149,6 +154,34 @@ async fn sdk_job(job: Job) -> Result<ChildReport, BoxError> {
             size,
             settings,
         } => sdk_client::latency(&bootstrap, &topic, rate, records, warmup, size, &settings).await,
+        Job::ShareConsume {
+            bootstrap,
+            topic,
+            group,
+            members,
+            records,
+        } => crate::share_consume::ours(&bootstrap, &topic, &group, members, records).await,
+        Job::ScaleProduce {
+            bootstrap,
+            topic,
+            records,
+            size,
+            settings,
+        } => sdk_client::produce_keyed(&bootstrap, &topic, records, size, &settings).await,
+        Job::ScaleConsume {
+            bootstrap,
+            topic,
+            partitions,
+            group,
+            records,
+            sessions,
+            idle_secs,
+        } => {
+            sdk_client::scale_consume(
+                &bootstrap, &topic, partitions, &group, records, sessions, idle_secs,
+            )
+            .await
+        }
         Job::NullBroker {
             records,
             size,
@@ -178,6 +211,7 @@ fn rdkafka_job(job: Job) -> Result<ChildReport, BoxError> {
             topic,
             partitions,
             records,
+            ..
         } => rdkafka_client::consume(&bootstrap, &topic, partitions, records),
         Job::Latency {
             bootstrap,
@@ -191,6 +225,45 @@ fn rdkafka_job(job: Job) -> Result<ChildReport, BoxError> {
         Job::NullBroker { .. } | Job::NullConsume { .. } => {
             Err("the null broker measures our client only".into())
         }
+        Job::ShareConsume { .. } => Err("rdkafka has no share consumer".into()),
+        Job::ScaleProduce {
+            bootstrap,
+            topic,
+            records,
+            size,
+            settings,
+        } => rdkafka_client::produce_keyed(&bootstrap, &topic, records, size, &settings),
+        Job::ScaleConsume {
+            bootstrap,
+            topic,
+            partitions,
+            group,
+            records,
+            idle_secs,
+            ..
+        } => rdkafka_client::scale_consume(
+            &bootstrap, &topic, partitions, &group, records, idle_secs,
+        ),
+    }
+}
+
+async fn krafka_job(job: Job) -> Result<ChildReport, BoxError> {
+    match job {
+        Job::Produce {
+            bootstrap,
+            topic,
+            records,
+            size,
+            settings,
+        } => krafka_client::produce(&bootstrap, &topic, records, size, &settings).await,
+        Job::Consume {
+            bootstrap,
+            topic,
+            partitions,
+            records,
+            size,
+        } => krafka_client::consume(&bootstrap, &topic, partitions, records, size).await,
+        _ => Err("krafka runs the producer and consumer jobs only".into()),
     }
 }
 

@@ -2,9 +2,12 @@
 //! agent is started on demand (`jcmd <pid> ManagementAgent.start`), and Kafka's
 //! `JmxTool` samples the `Count` of
 //! `kafka.network:type=RequestMetrics,name=TotalTimeMs,request=Produce` (and
-//! `request=FetchConsumer`) every 250 ms for the whole run. A run's requests are the
-//! difference between the last sample before it started and the first sample taken after
-//! it ended (runs are sequential and nothing else produces in between).
+//! `request=FetchConsumer`) every 250 ms for the whole run, and `Count` and `Mean` of
+//! `name=RequestBytes,request=FetchConsumer` (Yammer's `Mean` is the exact running
+//! sum ÷ count, so Mean × Count is every consumer Fetch request's bytes so far). A
+//! run's requests are the difference between the last sample before it started and the
+//! first sample taken after it ended (runs are sequential and nothing else produces in
+//! between).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -15,9 +18,11 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const PRODUCE: &str = "kafka.network:type=RequestMetrics,name=TotalTimeMs,request=Produce";
 const FETCH: &str = "kafka.network:type=RequestMetrics,name=TotalTimeMs,request=FetchConsumer";
+const FETCH_BYTES: &str =
+    "kafka.network:type=RequestMetrics,name=RequestBytes,request=FetchConsumer";
 
-/// One sample: (unix ms, produce requests, consumer fetch requests).
-type Sample = (u64, u64, u64);
+/// One sample: (unix ms, counts).
+type Sample = (u64, Counts);
 
 /// The running sampler.
 #[derive(Debug)]
@@ -33,6 +38,9 @@ pub struct Counts {
     pub produce: u64,
     /// Consumer Fetch requests so far.
     pub fetch: u64,
+    /// Bytes of every consumer Fetch request so far (request bodies, as the broker
+    /// counts them).
+    pub fetch_request_bytes: f64,
 }
 
 fn now_ms() -> u64 {
@@ -72,7 +80,8 @@ impl RequestCounter {
             .arg("org.apache.kafka.tools.JmxTool")
             .args(["--jmx-url", &url])
             .args(["--object-name", PRODUCE, "--object-name", FETCH])
-            .args(["--attributes", "Count", "--reporting-interval", "250"])
+            .args(["--object-name", FETCH_BYTES])
+            .args(["--attributes", "Count,Mean", "--reporting-interval", "250"])
             .args(["--wait"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -82,25 +91,36 @@ impl RequestCounter {
         let samples = Arc::new(Mutex::new(Vec::new()));
         let s = samples.clone();
         std::thread::spawn(move || {
-            // The header quotes the object names (which hold commas); data lines are
-            // `time,count,count` in the header's order.
-            let mut cols: Option<(usize, usize)> = None;
+            // The header quotes the object names (which hold commas) with their
+            // attribute (`...:Count`); data lines are `time,value,...` in the header's order.
+            let mut cols: Option<[usize; 4]> = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line.starts_with("\"time\"") {
-                    let p = line.find("request=Produce:Count");
-                    let f = line.find("request=FetchConsumer:Count");
-                    cols = p.zip(f).map(|(p, f)| if p < f { (1, 2) } else { (2, 1) });
+                    let names: Vec<&str> = line.trim_matches('"').split("\",\"").collect();
+                    let at = |suffix: &str| names.iter().position(|n| n.ends_with(suffix));
+                    cols = (|| {
+                        Some([
+                            at("name=TotalTimeMs,request=Produce:Count")?,
+                            at("name=TotalTimeMs,request=FetchConsumer:Count")?,
+                            at("name=RequestBytes,request=FetchConsumer:Count")?,
+                            at("name=RequestBytes,request=FetchConsumer:Mean")?,
+                        ])
+                    })();
                     continue;
                 }
-                let Some((p, f)) = cols else { continue };
+                let Some([p, f, bc, bm]) = cols else { continue };
                 let fields: Vec<&str> = line.split(',').collect();
                 let num = |i: usize| fields.get(i).and_then(|v| v.trim().parse::<f64>().ok());
                 if let (Some(p), Some(f)) = (num(p), num(f)) {
+                    let bytes = num(bc).zip(num(bm)).map_or(0.0, |(c, m)| c * m);
                     // Stamped on arrival: JmxTool queries and prints at once.
                     s.lock().unwrap_or_else(|e| e.into_inner()).push((
                         now_ms(),
-                        p as u64,
-                        f as u64,
+                        Counts {
+                            produce: p as u64,
+                            fetch: f as u64,
+                            fetch_request_bytes: bytes,
+                        },
                     ));
                 }
             }
@@ -114,17 +134,14 @@ impl RequestCounter {
     fn wait_sample_after(&self, after_ms: u64, timeout: Duration) -> Result<Counts, BoxError> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(&(_, p, f)) = self
+            if let Some(&(_, counts)) = self
                 .samples
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .iter()
                 .find(|s| s.0 > after_ms)
             {
-                return Ok(Counts {
-                    produce: p,
-                    fetch: f,
-                });
+                return Ok(counts);
             }
             if Instant::now() > deadline {
                 return Err("JmxTool gave no sample (is the broker's JMX agent up?)".into());

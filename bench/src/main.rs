@@ -6,6 +6,8 @@
 //! cargo run --release --manifest-path bench/Cargo.toml -- null-broker [--records N]
 //! cargo run --release --manifest-path bench/Cargo.toml -- null-consume [--records N] [--lz4]
 //! cargo run --release --manifest-path bench/Cargo.toml -- rebalance [--repeats N]
+//! cargo run --release --manifest-path bench/Cargo.toml -- share [--records N] [--repeats N]
+//! cargo run --release --manifest-path bench/Cargo.toml -- scale [--partitions 1,100,1000,10000]
 //! ```
 //!
 //! `report` starts one Kafka 4.4.0 broker (`broker::KAFKA_VERSION`) from the test bed (pinned to core 0), runs
@@ -16,7 +18,10 @@
 //! `null-broker` runs only the null-broker ceiling and prints it; `broker` starts the
 //! pinned broker and keeps it running (for profiling by hand). `rebalance` times a 4th
 //! member joining a group of 3 (classic eager, cooperative-sticky, KIP-848; ours and
-//! Java's), saves `bench/results/rebalance.json` and re-renders the document.
+//! Java's), saves `bench/results/rebalance.json` and re-renders the document. `share`
+//! measures share-group consumption, ours vs Java's `ShareConsumerPerformance`
+//! (`bench/results/share.json`). `scale` measures cost as partitions grow to 10,000,
+//! our consumer with and without fetch sessions (`bench/results/scale.json`).
 //!
 //! Internal: `client <client json> <job json>` runs one job in this process (the harness
 //! spawns it), printing a JSON report line.
@@ -28,6 +33,7 @@ mod charts;
 mod child;
 mod java_tools;
 mod jmx;
+mod krafka_client;
 mod markdown;
 mod null_broker;
 mod payload;
@@ -36,7 +42,9 @@ mod rebalance;
 mod results;
 mod run;
 mod rusage;
+mod scale;
 mod sdk_client;
+mod share_consume;
 mod spec;
 
 use std::path::{Path, PathBuf};
@@ -70,6 +78,10 @@ fn render(results: &results::Results) -> Result<(), BoxError> {
     let chart_dir = root.join("docs/benchmarks");
     std::fs::create_dir_all(&chart_dir)?;
     charts::all(results, &chart_dir)?;
+    // The scaling chart, from `scale`'s own saved figures.
+    if let Ok(text) = std::fs::read_to_string(scale::results_path()) {
+        scale::chart(&serde_json::from_str(&text)?, &chart_dir)?;
+    }
     std::fs::write(root.join("docs/benchmarks.md"), markdown::document(results))?;
     eprintln!(
         "wrote {} and {}/*.png",
@@ -189,11 +201,59 @@ fn rebalance_bench(args: &[String]) -> Result<(), BoxError> {
         .transpose()?
         .unwrap_or(5);
     let results = rebalance::run(repeats)?;
-    let path = rebalance::results_path();
+    save_and_rerender(&rebalance::results_path(), &results)
+}
+
+/// `share [--records N] [--repeats R]`: share-group consumption, ours vs Java's
+/// `ShareConsumerPerformance`; saves its figures and re-renders `docs/benchmarks.md`.
+fn share_bench(args: &[String]) -> Result<(), BoxError> {
+    let records = flag_value(args, "--records")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
+    let repeats = flag_value(args, "--repeats")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(3);
+    let results = share_consume::run(records, repeats)?;
+    save_and_rerender(&share_consume::results_path(), &results)
+}
+
+/// `scale [--partitions 1,100,1000,10000] [--records N] [--repeats R] [--idle-secs S]`:
+/// partition scaling with and without fetch sessions; saves its figures, draws
+/// `docs/benchmarks/scale.png` and re-renders `docs/benchmarks.md`.
+fn scale_bench(args: &[String]) -> Result<(), BoxError> {
+    let partitions = flag_value(args, "--partitions")
+        .unwrap_or_else(|| "1,100,1000,10000".into())
+        .split(',')
+        .map(|p| p.trim().parse::<i32>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let num = |name: &str, default: u64| -> Result<u64, BoxError> {
+        Ok(flag_value(args, name)
+            .map(|v| v.parse())
+            .transpose()?
+            .unwrap_or(default))
+    };
+    let plan = scale::Plan {
+        partitions,
+        records: num("--records", 500_000)?,
+        repeats: num("--repeats", 1)? as usize,
+        idle_secs: num("--idle-secs", 5)?,
+    };
+    let results = scale::run(&plan)?;
+    let chart_dir = repo_root().join("docs/benchmarks");
+    std::fs::create_dir_all(&chart_dir)?;
+    scale::chart(&results, &chart_dir)?;
+    save_and_rerender(&scale::results_path(), &results)
+}
+
+/// Saves a subcommand's own figures at `path` and re-renders `docs/benchmarks.md` from
+/// `bench/results/latest.json` (its section reads the saved figures).
+fn save_and_rerender<T: serde::Serialize>(path: &Path, results: &T) -> Result<(), BoxError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
+    std::fs::write(path, serde_json::to_string_pretty(results)?)?;
     eprintln!("saved {}", path.display());
     let saved: results::Results = serde_json::from_str(&std::fs::read_to_string(results_path())?)?;
     let root = repo_root();
@@ -228,8 +288,10 @@ fn main() {
         Some("broker") => serve_broker(),
         Some("rebalance") => rebalance_bench(&args[2..]),
         Some("avro") => avro_serde::run(&args[2..]),
+        Some("share") => share_bench(&args[2..]),
+        Some("scale") => scale_bench(&args[2..]),
         Some("client") if args.len() == 4 => child::client_main(&args[2], &args[3]),
-        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] | render [results.json] | null-broker [--records N] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4] | rebalance [--repeats N] | avro [--records N] [--repeats R]".into()),
+        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] | render [results.json] | null-broker [--records N] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4] | rebalance [--repeats N] | avro [--records N] [--repeats R] | share [--records N] [--repeats R] | scale [--partitions 1,100,1000,10000] [--records N] [--repeats R] [--idle-secs S]".into()),
     };
     if let Err(e) = result {
         eprintln!("kafka-bench: {e}");

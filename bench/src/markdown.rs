@@ -302,6 +302,8 @@ fn throughput_table(out: &mut String, r: &Results, kind: Kind) {
                 ClientKind::Sdk => spread(s.allocs, num),
                 // The Rust wrapper's own allocations (librdkafka's mallocs are not seen).
                 ClientKind::Rdkafka => format!("({})", num(med(s.allocs))),
+                // All Rust: the counting allocator sees all of krafka's allocations.
+                ClientKind::Krafka => spread(s.allocs, num),
                 ClientKind::Java => "–".into(),
             };
             let _ = writeln!(
@@ -369,10 +371,12 @@ fn geomeans(out: &mut String, r: &Results, kind: Kind) {
     let cpu = |s: &Summary| med(s.cpu_per_m);
     let _ = writeln!(
         out,
-        "\nOver all configurations (geometric mean of kafka-rs ÷ other): records/s {:.2}× rdkafka, {:.2}× Java; CPU per record {:.2}× rdkafka, {:.2}× Java (Java net of its JVM start).\n",
+        "\nOver all configurations (geometric mean of kafka-rs ÷ other): records/s {:.2}× rdkafka, {:.2}× krafka, {:.2}× Java; CPU per record {:.2}× rdkafka, {:.2}× krafka, {:.2}× Java (Java net of its JVM start).\n",
         geomean_ratio(r, kind, ClientKind::Rdkafka, rate),
+        geomean_ratio(r, kind, ClientKind::Krafka, rate),
         geomean_ratio(r, kind, ClientKind::Java, rate),
         geomean_ratio(r, kind, ClientKind::Rdkafka, cpu),
+        geomean_ratio(r, kind, ClientKind::Krafka, cpu),
         geomean_ratio(r, kind, ClientKind::Java, cpu),
     );
 }
@@ -412,25 +416,29 @@ fn settings_table(out: &mut String) {
     let s = ProducerSettings::standard(Codec::None, true);
     let _ = writeln!(
         out,
-        "| setting | kafka-rs | rdkafka (librdkafka) | Java |\n|---|---|---|---|"
+        "| setting | kafka-rs | rdkafka (librdkafka) | krafka | Java |\n|---|---|---|---|---|"
     );
-    let rows: Vec<(&str, String, String, String)> = vec![
+    let same = |x: &str| x.to_string();
+    let rows: Vec<(&str, String, String, String, String)> = vec![
         (
             "acks",
             "`Acks::All`".into(),
             "`acks=all`".into(),
+            "`Acks::All`".into(),
             "`acks=all`".into(),
         ),
         (
             "idempotence",
             "`enable_idempotence(true)` (false in the like-for-like rows)".into(),
             "`enable.idempotence=true` (false in the like-for-like rows)".into(),
+            "`idempotent(true)` (false in the like-for-like rows)".into(),
             "`enable.idempotence=true` (false in the like-for-like rows)".into(),
         ),
         (
             "linger",
             format!("`linger({} ms)`", s.linger_ms),
             format!("`linger.ms={}`", s.linger_ms),
+            format!("`linger({} ms)`", s.linger_ms),
             format!("`linger.ms={}`", s.linger_ms),
         ),
         (
@@ -440,18 +448,25 @@ fn settings_table(out: &mut String) {
                 "`batch.size={}`, `batch.num.messages=1000000`",
                 s.batch_bytes
             ),
+            format!("`batch_size({})`", s.batch_bytes),
             format!("`batch.size={}`", s.batch_bytes),
         ),
         (
             "largest request",
             format!("`max_request_size({})`", s.max_request_bytes),
             format!("`message.max.bytes={}`", s.max_request_bytes),
+            format!("`max_request_size({})`", s.max_request_bytes),
             format!("`max.request.size={}`", s.max_request_bytes),
         ),
         (
             "in flight",
             format!("`max_in_flight({})`", s.in_flight),
             format!("`max.in.flight={}`", s.in_flight),
+            format!(
+                "`max_in_flight_requests({})` per connection; **fixed: one batch in flight per \
+                 partition**, 5 requests per broker (cannot be made equal)",
+                s.in_flight
+            ),
             format!("`max.in.flight.requests.per.connection={}`", s.in_flight),
         ),
         (
@@ -461,12 +476,14 @@ fn settings_table(out: &mut String) {
                 "`queue.buffering.max.kbytes={}`, `queue.buffering.max.messages=10000000`",
                 s.buffer_bytes / 1024
             ),
+            format!("`buffer_memory({})`", s.buffer_bytes),
             format!("`buffer.memory={}`", s.buffer_bytes),
         ),
         (
             "compression",
             "`Compression::None` / `Lz4`".into(),
             "`compression.codec=none` / `lz4`".into(),
+            "`Compression::None` / `Lz4`".into(),
             "`compression.type=none` / `lz4`".into(),
         ),
         (
@@ -476,31 +493,88 @@ fn settings_table(out: &mut String) {
                 "`queued.max.messages.kbytes={}`",
                 CONSUMER_PREFETCH_BYTES / 1024
             ),
+            format!(
+                "`max_buffered_records({CONSUMER_PREFETCH_BYTES} ÷ value size)` (a record count, \
+                 no byte bound)"
+            ),
             "no byte bound (`fetch.max.bytes` per fetch)".into(),
         ),
         (
             "consumer fetch sizes",
             "defaults: 1 MiB per partition, 50 MiB per fetch".into(),
             "`max.partition.fetch.bytes=1048576`, `fetch.max.bytes=52428800`".into(),
+            "`max_partition_fetch_bytes(1048576)`, `fetch_max_bytes(52428800)`".into(),
             "`max.partition.fetch.bytes=1048576`, `fetch.max.bytes=52428800`".into(),
         ),
         (
             "consumer CRC check",
             "on (default)".into(),
             "`check.crcs=true` (default false)".into(),
+            same("always on"),
             "`check.crcs=true` (default)".into(),
         ),
         (
             "consumer assignment",
             "`assign` + `seek(0)`, no group".into(),
             "`assign` at offset 0 (a `group.id` is required but never joined)".into(),
+            "`consumer_without_group()`, `assign` + `seek(0)`".into(),
             "`ConsumerPerformance` subscribes in a fresh group; its fetch time excludes the join"
                 .into(),
         ),
     ];
-    for (name, a, b, c) in rows {
-        let _ = writeln!(out, "| {name} | {a} | {b} | {c} |");
+    for (name, a, b, k, c) in rows {
+        let _ = writeln!(out, "| {name} | {a} | {b} | {k} | {c} |");
     }
+}
+
+/// The headline configuration with every peer (issue 24's closing table): records/s, CPU
+/// per record and peak RSS, and kafka-rs's ratio to each.
+fn peers_table(out: &mut String, r: &Results) {
+    let _ = writeln!(
+        out,
+        "## Headline with every peer (issue 24)\n\n{} (producer: idempotence on for all; \
+         consumer: the same topic shape drained from offset 0). Ratios are kafka-rs ÷ peer, \
+         from medians of this run (records/s: above 1 is kafka-rs faster; CPU per record: \
+         below 1 is kafka-rs cheaper). Java's CPU is net of its JVM start.\n",
+        HEADLINE.label()
+    );
+    let _ = writeln!(
+        out,
+        "| workload | client | records/s | CPU-s per M records | peak RSS MiB | kafka-rs ÷ peer, records/s | kafka-rs ÷ peer, CPU per record |\n|---|---|---|---|---|---|---|"
+    );
+    let consume_cfg = Config {
+        idempotence: false,
+        ..HEADLINE
+    };
+    for (kind, config, name) in [
+        (Kind::Produce, HEADLINE, "produce"),
+        (Kind::Consume, consume_cfg, "consume"),
+    ] {
+        let ours = r.summary(kind, config, ClientKind::Sdk);
+        for c in ClientKind::ALL {
+            let s = r.summary(kind, config, c);
+            if s.rate.is_none() {
+                continue;
+            }
+            let (rate_ratio, cpu_ratio) = if c == ClientKind::Sdk {
+                (String::new(), String::new())
+            } else {
+                (
+                    format!("{:.2}×", ratio(med(ours.rate), med(s.rate))),
+                    format!("{:.2}×", ratio(med(ours.cpu_per_m), med(s.cpu_per_m))),
+                )
+            };
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} | {} | {rate_ratio} | {cpu_ratio} |",
+                c.label(),
+                spread(s.rate, si),
+                spread(s.cpu_per_m, num),
+                spread(s.rss, num),
+            );
+        }
+    }
+    let _ = writeln!(out);
 }
 
 /// The whole document.
@@ -554,6 +628,8 @@ pub fn document(r: &Results) -> String {
          ![client CPU-seconds per million records](benchmarks/cpu.png)\n\n\
          ![end-to-end latency percentiles](benchmarks/latency.png)\n"
     );
+
+    peers_table(&mut out, r);
 
     // Method.
     let _ = writeln!(out, "## Method\n");
@@ -721,6 +797,16 @@ pub fn document(r: &Results) -> String {
 
     // The rebalance benchmark (`rebalance`), from its own saved figures.
     if let Some(section) = crate::rebalance::section() {
+        let _ = write!(out, "{section}");
+    }
+
+    // Share-group consumption (`share`), from its own saved figures.
+    if let Some(section) = crate::share_consume::section() {
+        let _ = write!(out, "{section}");
+    }
+
+    // Partition scaling (`scale`), from its own saved figures.
+    if let Some(section) = crate::scale::section() {
         let _ = write!(out, "{section}");
     }
 

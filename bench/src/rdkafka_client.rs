@@ -137,7 +137,12 @@ pub fn produce(
 }
 
 fn consumer(bootstrap: &str, fetch_wait_ms: u32) -> Result<BaseConsumer, BoxError> {
-    Ok(ClientConfig::new()
+    Ok(consumer_config(bootstrap, fetch_wait_ms).create()?)
+}
+
+/// The consumer settings every rdkafka consumer gets.
+fn consumer_config(bootstrap: &str, fetch_wait_ms: u32) -> ClientConfig {
+    ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("client.id", "bench-rdkafka")
         // Required by librdkafka's consumer even with direct assignment; never joined.
@@ -162,7 +167,7 @@ fn consumer(bootstrap: &str, fetch_wait_ms: u32) -> Result<BaseConsumer, BoxErro
         // records/s, waiting. Its docs say to lower it when the queue thresholds are set
         // low; 10 ms keeps it fetching without spinning.
         .set("fetch.queue.backoff.ms", "10")
-        .create()?)
+        .clone()
 }
 
 fn assign_from_zero(c: &BaseConsumer, topic: &str, partitions: i32) -> Result<(), BoxError> {
@@ -322,6 +327,134 @@ pub fn latency(
         secs,
         errors: p.context().failed.load(Ordering::Relaxed),
         latency: Some(Percentiles::from_histogram(&hist)),
+        ..ChildReport::default()
+    })
+}
+
+/// `scale`: sends `records` values keyed by an 8-byte counter, the first one outside
+/// the clock. The partitioner is set to `murmur2_random` (Java's and ours: murmur2 of
+/// the key) instead of librdkafka's default `consistent_random` (CRC-32), so every
+/// client spreads the same keys the same way.
+pub fn produce_keyed(
+    bootstrap: &str,
+    topic: &str,
+    records: u64,
+    size: usize,
+    s: &ProducerSettings,
+) -> Result<ChildReport, BoxError> {
+    let pool = payload::pool(size);
+    let p: BaseProducer<Counting> = producer_config(bootstrap, s)
+        .set("partitioner", "murmur2_random")
+        .create_with_context(Counting::default())?;
+    let send_keyed = |i: u64, value: &[u8]| -> Result<(), BoxError> {
+        let key = i.to_be_bytes();
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic)
+            .key(&key[..])
+            .payload(value);
+        loop {
+            match p.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    p.poll(Duration::from_millis(1));
+                }
+                Err((e, _)) => return Err(e.into()),
+            }
+        }
+    };
+    send_keyed(u64::MAX, &pool[0])?;
+    wait_delivered(&p, 1)?;
+    let t0 = Instant::now();
+    for i in 0..records {
+        send_keyed(i, &pool[(i % pool.len() as u64) as usize])?;
+        if i % 1024 == 0 {
+            p.poll(Duration::ZERO);
+        }
+    }
+    p.flush(Duration::from_secs(300))?;
+    wait_delivered(&p, records + 1)?;
+    let secs = t0.elapsed().as_secs_f64();
+    Ok(ChildReport {
+        records,
+        bytes: records * size as u64,
+        secs,
+        errors: p.context().failed.load(Ordering::Relaxed),
+        ..ChildReport::default()
+    })
+}
+
+/// `scale`: one group member of a fresh group on `topic`; see
+/// [`crate::sdk_client::scale_consume`] (librdkafka never uses fetch sessions).
+pub fn scale_consume(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    group: &str,
+    records: u64,
+    idle_secs: u64,
+) -> Result<ChildReport, BoxError> {
+    let c: BaseConsumer = consumer_config(bootstrap, 500)
+        .set("group.id", group)
+        .set(
+            "auto.offset.reset",
+            if records == 0 { "latest" } else { "earliest" },
+        )
+        .create()?;
+    let t0 = Instant::now();
+    c.subscribe(&[topic])?;
+    if records == 0 {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            if let Some(Err(e)) = c.poll(Duration::from_millis(200)) {
+                return Err(e.into());
+            }
+            let assigned = c.assignment()?.count();
+            if assigned >= partitions as usize {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(
+                    format!("{assigned} of {partitions} partitions assigned after 300 s").into(),
+                );
+            }
+        }
+        let assigned = t0.elapsed().as_secs_f64();
+        let idle_until = Instant::now() + Duration::from_secs(idle_secs);
+        while Instant::now() < idle_until {
+            if let Some(Err(e)) = c.poll(Duration::from_millis(500)) {
+                return Err(e.into());
+            }
+        }
+        return Ok(ChildReport {
+            secs: assigned,
+            rss_now_mib: crate::rusage::current_rss_mib(),
+            ..ChildReport::default()
+        });
+    }
+    let (mut n, mut bytes) = (0u64, 0u64);
+    let mut first: Option<Instant> = None;
+    let mut last = Instant::now();
+    while n < records {
+        match c.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                bytes += m.payload().map_or(0, |v| v.len() as u64);
+                n += 1;
+                last = Instant::now();
+                first.get_or_insert(last);
+            }
+            Some(Err(e)) => return Err(e.into()),
+            None if last.elapsed() > Duration::from_secs(120) => {
+                return Err(format!("stalled at {n} of {records} records").into());
+            }
+            None => {}
+        }
+    }
+    let first = first.unwrap_or(t0);
+    Ok(ChildReport {
+        records: n,
+        bytes,
+        secs: last.duration_since(first).as_secs_f64(),
+        first_record_secs: Some(first.duration_since(t0).as_secs_f64()),
         ..ChildReport::default()
     })
 }

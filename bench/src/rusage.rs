@@ -138,3 +138,17 @@ pub fn process_cpu() -> Duration {
     }
     Duration::from_secs_f64(secs(ru.ru_utime) + secs(ru.ru_stime))
 }
+
+/// This process's resident set size now (`VmRSS` of `/proc/self/status`), MiB.
+pub fn current_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}

@@ -264,3 +264,124 @@ pub async fn latency(
         ..ChildReport::default()
     })
 }
+
+/// `scale`: sends `records` values with an 8-byte counter as the key (murmur2 spreads
+/// the keys uniformly over the partitions), the first one outside the clock.
+pub async fn produce_keyed(
+    bootstrap: &str,
+    topic: &str,
+    records: u64,
+    size: usize,
+    s: &ProducerSettings,
+) -> Result<ChildReport, BoxError> {
+    let pool = payload::pool(size);
+    let producer = producer(bootstrap, s)?;
+    let topic: Arc<str> = topic.into();
+    let keyed = |i: u64, value: Bytes| {
+        ProducerRecord::new(topic.clone())
+            .with_key(Bytes::copy_from_slice(&i.to_be_bytes()))
+            .with_value(value)
+    };
+    producer
+        .send_and_wait(keyed(u64::MAX, pool[0].clone()))
+        .await?;
+    let t0 = Instant::now();
+    for i in 0..records {
+        let value = pool[(i % pool.len() as u64) as usize].clone();
+        drop(producer.send(keyed(i, value)).await?);
+    }
+    producer.flush().await;
+    let secs = t0.elapsed().as_secs_f64();
+    producer.close(Duration::from_secs(60)).await?;
+    Ok(ChildReport {
+        records,
+        bytes: records * size as u64,
+        secs,
+        ..ChildReport::default()
+    })
+}
+
+/// `scale`: one group member of a fresh group on `topic`. With `records` > 0: from the
+/// earliest offset, the time to the first record and then `secs` from the first record to
+/// the last. With 0: from the end (no record comes), polling the idle partitions for
+/// `idle_secs` once all `partitions` are assigned, then the resident memory.
+pub async fn scale_consume(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    group: &str,
+    records: u64,
+    sessions: bool,
+    idle_secs: u64,
+) -> Result<ChildReport, BoxError> {
+    let consumer = Consumer::builder()
+        .bootstrap_servers([bootstrap])
+        .group_id(group)
+        .auto_offset_reset(if records == 0 {
+            AutoOffsetReset::Latest
+        } else {
+            AutoOffsetReset::Earliest
+        })
+        .enable_auto_commit(false)
+        .max_buffered_bytes(CONSUMER_PREFETCH_BYTES)
+        .fetch_sessions(sessions)
+        .build()?;
+    let t0 = Instant::now();
+    consumer.subscribe([topic])?;
+    if records == 0 {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while consumer.assignment().len() < partitions as usize {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} of {partitions} partitions assigned after 300 s",
+                    consumer.assignment().len()
+                )
+                .into());
+            }
+            drop(consumer.poll(Duration::from_millis(200)).await?);
+        }
+        let assigned = t0.elapsed().as_secs_f64();
+        let idle_until = Instant::now() + Duration::from_secs(idle_secs);
+        while Instant::now() < idle_until {
+            drop(consumer.poll(Duration::from_millis(500)).await?);
+        }
+        let rss = crate::rusage::current_rss_mib();
+        consumer.close().await?;
+        return Ok(ChildReport {
+            secs: assigned,
+            rss_now_mib: rss,
+            ..ChildReport::default()
+        });
+    }
+    let (mut n, mut bytes) = (0u64, 0u64);
+    let mut first: Option<Instant> = None;
+    let mut last = Instant::now();
+    while n < records {
+        let batch = consumer.poll(Duration::from_secs(1)).await?;
+        if let Some(e) = batch.errors().first() {
+            return Err(e.clone().into_error().into());
+        }
+        if batch.is_empty() {
+            if last.elapsed() > Duration::from_secs(120) {
+                return Err(format!("stalled at {n} of {records} records").into());
+            }
+            continue;
+        }
+        last = Instant::now();
+        first.get_or_insert(last);
+        for r in batch.records() {
+            bytes += r.value.as_ref().map_or(0, |v| v.len() as u64);
+        }
+        n += batch.len() as u64;
+    }
+    let first = first.unwrap_or(t0);
+    let report = ChildReport {
+        records: n,
+        bytes,
+        secs: last.duration_since(first).as_secs_f64(),
+        first_record_secs: Some(first.duration_since(t0).as_secs_f64()),
+        ..ChildReport::default()
+    };
+    consumer.close().await?;
+    Ok(report)
+}

@@ -10,19 +10,27 @@ pub enum ClientKind {
     Sdk,
     /// rust-rdkafka over librdkafka.
     Rdkafka,
+    /// krafka, the other pure-Rust client (`krafka_client.rs`).
+    Krafka,
     /// Kafka's Java client through the `kafka-tools` performance tools.
     Java,
 }
 
 impl ClientKind {
-    /// The order in which each configuration runs its clients: A B C, A B C, ...
-    pub const ALL: [ClientKind; 3] = [ClientKind::Sdk, ClientKind::Rdkafka, ClientKind::Java];
+    /// The order in which each configuration runs its clients: A B C D, A B C D, ...
+    pub const ALL: [ClientKind; 4] = [
+        ClientKind::Sdk,
+        ClientKind::Rdkafka,
+        ClientKind::Krafka,
+        ClientKind::Java,
+    ];
 
     /// The label used in tables and charts.
     pub fn label(self) -> &'static str {
         match self {
             ClientKind::Sdk => "kafka-rs",
             ClientKind::Rdkafka => "rdkafka",
+            ClientKind::Krafka => "krafka",
             ClientKind::Java => "java",
         }
     }
@@ -115,6 +123,9 @@ pub enum Job {
         partitions: i32,
         /// Records to read.
         records: u64,
+        /// Value size in bytes (for a prefetch bound that counts records).
+        #[serde(default)]
+        size: usize,
     },
     /// End-to-end latency: a producer and a consumer in one process; each value carries
     /// its send time. `rate` records/s (paced in 1 ms steps), or 0 for one record at a
@@ -134,6 +145,55 @@ pub enum Job {
         size: usize,
         /// Settings.
         settings: ProducerSettings,
+    },
+    /// Share-group consumption (`share`): `members` share consumers in one process, a
+    /// fresh group reading from the earliest offset, until `records` records came.
+    ShareConsume {
+        /// Bootstrap servers.
+        bootstrap: String,
+        /// The pre-filled topic.
+        topic: String,
+        /// The share group (configured to start at the earliest offset).
+        group: String,
+        /// Members.
+        members: usize,
+        /// Records to read.
+        records: u64,
+    },
+    /// Partition scaling (`scale`): keyed records (an 8-byte counter as the key: uniform
+    /// over the partitions by murmur2) to a topic of many partitions.
+    ScaleProduce {
+        /// Bootstrap servers.
+        bootstrap: String,
+        /// The topic.
+        topic: String,
+        /// Records to send.
+        records: u64,
+        /// Value size in bytes.
+        size: usize,
+        /// Settings.
+        settings: ProducerSettings,
+    },
+    /// Partition scaling (`scale`): one group member subscribes to a topic of
+    /// `partitions` partitions. With `records` > 0 it reads that many from the earliest
+    /// offset (time to first record, then the rate); with 0 it starts at the end, waits
+    /// for the whole assignment, polls the idle partitions for `idle_secs` and reports its
+    /// resident memory.
+    ScaleConsume {
+        /// Bootstrap servers.
+        bootstrap: String,
+        /// The topic.
+        topic: String,
+        /// Its partitions.
+        partitions: i32,
+        /// A fresh group.
+        group: String,
+        /// Records to read (0: the idle run).
+        records: u64,
+        /// Incremental fetch sessions (ours only; librdkafka never uses them).
+        sessions: bool,
+        /// Seconds of idle polling (idle run).
+        idle_secs: u64,
     },
     /// The null-broker ceiling: our producer against an in-process sink on another core.
     NullBroker {
@@ -185,6 +245,12 @@ pub struct ChildReport {
     /// `poll` calls that returned records (consumer jobs of our SDK).
     #[serde(default)]
     pub polls: Option<u64>,
+    /// Seconds from `subscribe` to the first record (`scale` consumer runs).
+    #[serde(default)]
+    pub first_record_secs: Option<f64>,
+    /// Resident memory at the end of an idle run, MiB (`scale`).
+    #[serde(default)]
+    pub rss_now_mib: Option<f64>,
 }
 
 /// Latency percentiles in microseconds.

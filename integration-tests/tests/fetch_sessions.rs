@@ -1,7 +1,8 @@
 //! Incremental fetch sessions (KIP-227) against the real broker: the consumer opens a
 //! session and then sends incremental requests, records keep flowing across assignment
 //! changes, and sessions the broker evicts from its cache are recovered without a
-//! record skipped or repeated.
+//! record skipped or repeated; with sessions switched off (`fetch_sessions(false)`)
+//! every Fetch is full and the records are the same.
 
 mod common;
 
@@ -116,6 +117,45 @@ async fn fetch_session_opens_and_records_flow_across_assignment_changes() {
         s.fetch_requests_incremental > s.fetch_requests_full,
         "{s:?}"
     );
+    c.close().await.unwrap();
+    p.close(Duration::from_secs(10)).await.unwrap();
+}
+
+/// `fetch_sessions(false)`: every Fetch is full and sessionless (no incremental request,
+/// no session to lose), across an assignment change, and every record arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_session_switched_off_sends_only_full_requests() {
+    let b = kafka_testbed::shared_cluster().bootstrap_servers();
+    let client = common::client(&b);
+    let topic = common::unique_topic("fetch_session_off");
+    common::create_topic(&client, &topic, 3, 1).await;
+    let p = producer(&b);
+    let c = consumer(&b)
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .fetch_sessions(false)
+        .build()
+        .unwrap();
+    let mut records = Vec::new();
+    assign(&c, &topic, &[0, 1]);
+    produce(&p, &topic, &[0, 1, 2], 0, 30).await;
+    records.extend(drain(&c, 60, Duration::from_secs(60)).await);
+    for _ in 0..3 {
+        assert!(c.poll(Duration::from_millis(300)).await.unwrap().is_empty());
+    }
+    assign(&c, &topic, &[0, 1, 2]);
+    records.extend(drain(&c, 30, Duration::from_secs(60)).await);
+    let extra = c.poll(Duration::from_millis(500)).await.unwrap();
+    assert!(extra.is_empty(), "nothing more");
+    let mut by_partition: BTreeMap<i32, Vec<ConsumerRecord>> = BTreeMap::new();
+    for r in records {
+        by_partition.entry(r.partition).or_default().push(r);
+    }
+    let all: Vec<ConsumerRecord> = by_partition.into_values().flatten().collect();
+    exactly_once(&all, &BTreeMap::from([(0, 30), (1, 30), (2, 30)]));
+    let s = c.stats();
+    assert_eq!(s.fetch_requests_incremental, 0, "no session was used: {s:?}");
+    assert!(s.fetch_requests_full >= 4, "every Fetch was full: {s:?}");
+    assert_eq!(s.fetch_session_resets, 0, "{s:?}");
     c.close().await.unwrap();
     p.close(Duration::from_secs(10)).await.unwrap();
 }

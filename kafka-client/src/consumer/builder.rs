@@ -195,6 +195,7 @@ pub struct ConsumerConfig {
     pub(crate) group_remote_assignor: Option<String>,
     pub(crate) client_rack: Option<String>,
     pub(crate) check_crcs: bool,
+    pub(crate) fetch_sessions: bool,
     pub(crate) listener: Option<Arc<dyn RebalanceListener>>,
     /// The consumer built its client (not one shared with others): closing the consumer
     /// ends the client's telemetry with a terminating push (KIP-714).
@@ -228,6 +229,7 @@ impl fmt::Debug for ConsumerConfig {
             .field("group_remote_assignor", &self.group_remote_assignor)
             .field("client_rack", &self.client_rack)
             .field("check_crcs", &self.check_crcs)
+            .field("fetch_sessions", &self.fetch_sessions)
             .field("listener", &self.listener.is_some())
             .finish()
     }
@@ -341,6 +343,7 @@ impl ConsumerBuilder {
                 group_remote_assignor: None,
                 client_rack: None,
                 check_crcs: true,
+                fetch_sessions: true,
                 listener: None,
                 owns_client: false,
             },
@@ -515,6 +518,18 @@ impl ConsumerBuilder {
     /// `check.crcs`: verify each batch's CRC-32C. Default `true`.
     pub fn check_crcs(mut self, on: bool) -> Self {
         self.config.check_crcs = on;
+        self
+    }
+
+    /// Incremental fetch sessions (KIP-227): with `true` (the default, as the Java client
+    /// always does) a Fetch carries only the partitions new to the broker's session or
+    /// whose position moved; with `false` every Fetch is a full, sessionless request
+    /// (epoch -1) naming every partition fetched from that broker, as a Fetch v4-6
+    /// client would. Neither Java nor librdkafka has a property for this (Java always
+    /// uses sessions, librdkafka never); it exists to measure what sessions save and to
+    /// get out of the way of a broker whose session cache misbehaves.
+    pub fn fetch_sessions(mut self, on: bool) -> Self {
+        self.config.fetch_sessions = on;
         self
     }
 

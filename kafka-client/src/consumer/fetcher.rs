@@ -436,7 +436,7 @@ async fn fetch(
                 fetch_offset: s.fetch_offset,
             })
             .collect();
-        lock(session).build(&wanted, version >= 7, by_id)
+        lock(session).build(&wanted, version >= 7 && cfg.fetch_sessions, by_id)
     };
     // The partitions the request carries, in `sent`'s order (sorted by topic: planned
     // from the sorted assignment): one pass groups them, each topic's vector sized once.

@@ -92,6 +92,8 @@ option_table! {
         "check_crcs" "check.crcs" [] "true" "false"
             "Verify each fetched batch's CRC-32C."
             => |b, k, v| Ok(b.check_crcs(parse_bool(k, &v)?));
+        "fetch_sessions" "-" [] "true" ""
+            "Incremental fetch sessions (KIP-227); `false` sends every Fetch full and sessionless (no Java or librdkafka property: Java always uses sessions, librdkafka has none).";
         "rebalance_listener" "-" [] "(none)" ""
             "Callbacks on partitions assigned, revoked and lost.";
         "client" "-" [] "(own client)" ""
