@@ -149,6 +149,9 @@ pub struct ProxyStats {
     pub responses_cut: u64,
     /// Responses dropped after their request was forwarded.
     pub responses_dropped: u64,
+    /// Metadata requests the clients sent through this proxy (the reliability matrix's
+    /// count of Metadata round trips, which survives the broker's restarts).
+    pub metadata_requests: u64,
 }
 
 #[derive(Debug, Default)]
@@ -162,6 +165,7 @@ struct Counters {
     requests_reset: AtomicU64,
     responses_cut: AtomicU64,
     responses_dropped: AtomicU64,
+    metadata_requests: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -248,6 +252,7 @@ impl FaultProxy {
             requests_reset: c.requests_reset.load(Ordering::Relaxed),
             responses_cut: c.responses_cut.load(Ordering::Relaxed),
             responses_dropped: c.responses_dropped.load(Ordering::Relaxed),
+            metadata_requests: c.metadata_requests.load(Ordering::Relaxed),
         }
     }
 
@@ -532,6 +537,12 @@ async fn read_frames(
         let api = match direction {
             Direction::Requests => request_header(&frame).map(|(api, correlation)| {
                 in_flight.insert(correlation, api);
+                if api == api::METADATA {
+                    shared
+                        .counters
+                        .metadata_requests
+                        .fetch_add(1, Ordering::Relaxed);
+                }
                 api
             }),
             Direction::Responses => response_correlation(&frame).and_then(|c| in_flight.remove(&c)),

@@ -39,6 +39,7 @@ async fn run(workload: Workload, fault: Fault) -> ScenarioResult {
     let env = Env {
         cluster: cluster(),
         seed: SEED,
+        ignore_leader_hints: false,
     };
     let r = run_scenario(&env, workload, fault).await;
     println!("{workload} / {fault}: {:#?}", r.counts);

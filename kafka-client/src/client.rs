@@ -288,6 +288,9 @@ impl Client {
         epoch: i32,
         endpoints: &[crate::cluster::BrokerInfo],
     ) -> bool {
+        if self.inner.config.ignore_leader_hints {
+            return false; // `lowlevel::ignore_leader_hints`: found by a refresh instead
+        }
         let _guard = self
             .inner
             .hint_lock

@@ -46,6 +46,17 @@ pub fn with_dialer(
     builder
 }
 
+/// Makes clients built from `builder` ignore the leader hints (KIP-951) of
+/// NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH answers: a moved partition is found by
+/// a Metadata refresh, as before the client took hints. A measurement hook (the
+/// reliability matrix's "before KIP-951" rows), not a setting: hidden from the docs, and
+/// nothing a program should call.
+#[doc(hidden)]
+pub fn ignore_leader_hints(mut builder: crate::ClientBuilder) -> crate::ClientBuilder {
+    builder.ignore_leader_hints = true;
+    builder
+}
+
 /// Request and response types generated from Kafka 4.4's JSON schemas for the APIs and
 /// versions `kafka-protocol` 0.18 lacks (share groups, streams groups, newer versions of
 /// ListOffsets, OffsetCommit, OffsetFetch, ...). They implement kafka-protocol's traits,

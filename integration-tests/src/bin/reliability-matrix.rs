@@ -2,10 +2,13 @@
 //! cluster behind fault proxies, written to `docs/reliability.md`.
 //!
 //! ```text
-//! cargo run -p integration-tests --bin reliability-matrix -- [--seed N] [--only TEXT]... [--out PATH]
+//! cargo run -p integration-tests --bin reliability-matrix -- [--seed N] [--only TEXT]... [--out PATH] [--without-leader-hints]
 //! ```
 //! `--only` keeps the scenarios whose "workload / fault" name contains TEXT (repeatable);
-//! the report then says it is a subset. Exits 1 when a goal was violated.
+//! the report then says it is a subset. `--without-leader-hints` makes the clients under
+//! test ignore KIP-951 leader hints (`lowlevel::ignore_leader_hints`): the "before" of
+//! the leader-hint measurement (compare the Metadata requests and stalls of the leader
+//! kill and rolling restart rows with a run without it). Exits 1 when a goal was violated.
 //! `MATRIX_TRACE=1` prints the client's debug events (target `kafka_client`) to stderr.
 
 use std::path::PathBuf;
@@ -68,7 +71,9 @@ fn matrix() -> Vec<(Workload, Fault)> {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: reliability-matrix [--seed N] [--only TEXT]... [--out PATH]");
+    eprintln!(
+        "usage: reliability-matrix [--seed N] [--only TEXT]... [--out PATH] [--without-leader-hints]"
+    );
     std::process::exit(2)
 }
 
@@ -85,8 +90,13 @@ async fn main() {
         command.push_str(" -- ");
         command.push_str(&raw.join(" "));
     }
+    let mut ignore_leader_hints = false;
     let mut args = raw.into_iter();
     while let Some(a) = args.next() {
+        if a == "--without-leader-hints" {
+            ignore_leader_hints = true;
+            continue;
+        }
         let value = args.next().unwrap_or_else(|| usage());
         match a.as_str() {
             "--seed" => seed = value.parse().unwrap_or_else(|_| usage()),
@@ -112,7 +122,11 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let env = Env { cluster, seed };
+    let env = Env {
+        cluster,
+        seed,
+        ignore_leader_hints,
+    };
     let mut results: Vec<ScenarioResult> = Vec::new();
     let mut notes = vec![format!(
         "{} of the matrix's {total} scenarios run{}.",
@@ -123,6 +137,13 @@ async fn main() {
             format!(" (subset: --only {only:?})")
         }
     )];
+    if ignore_leader_hints {
+        notes.push(
+            "Clients under test ignore KIP-951 leader hints (`--without-leader-hints`): a \
+             moved partition is found by a Metadata refresh."
+                .into(),
+        );
+    }
     if !W3_IMPLEMENTED {
         notes.push(
             "W3 (transactional copy) is a stub until the transactional producer exists: its \

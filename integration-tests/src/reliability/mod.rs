@@ -116,6 +116,9 @@ pub struct Counts {
     pub recovery_bound: Duration,
     /// I10: the longest `close()` and the timeout it was given.
     pub close: (Duration, Duration),
+    /// Metadata requests the clients under test sent during the workload, counted by
+    /// the fault proxies in front of the brokers (what KIP-951's leader hints save).
+    pub metadata_requests: Option<u64>,
     /// Wall time of the workload.
     pub duration: Duration,
     /// Anything worth reading next to the numbers.
@@ -235,20 +238,33 @@ pub struct Env {
     pub cluster: Arc<KafkaCluster>,
     /// The seed (topic names, keys, member timings derive from it).
     pub seed: u64,
+    /// Clients under test ignore KIP-951 leader hints (`lowlevel::ignore_leader_hints`):
+    /// the "before" of the matrix's leader-hint measurement.
+    pub ignore_leader_hints: bool,
 }
 
 impl Env {
     /// A client through the fault proxies, with the timeouts scenarios assume
     /// (request timeout 5 s).
     pub fn proxied_client(&self, id: &str) -> Client {
-        Client::builder()
+        let builder = Client::builder()
             .bootstrap_servers([self.cluster.client_bootstrap_servers()])
             .client_id(id)
             .request_timeout(REQUEST_TIMEOUT)
             .api_timeout(Duration::from_secs(60))
-            .reconnect_backoff(Duration::from_millis(50), Duration::from_secs(1))
-            .build()
-            .expect("valid client config")
+            .reconnect_backoff(Duration::from_millis(50), Duration::from_secs(1));
+        let builder = match self.ignore_leader_hints {
+            true => kafka_client::lowlevel::ignore_leader_hints(builder),
+            false => builder,
+        };
+        builder.build().expect("valid client config")
+    }
+
+    /// Metadata requests sent through the fault proxies so far (every client under
+    /// test bootstraps through them; the verifier does not).
+    pub fn metadata_requests(&self) -> u64 {
+        let proxies = self.cluster.proxies();
+        proxies.iter().map(|p| p.stats().metadata_requests).sum()
     }
 
     /// A client on the direct listeners (set-up and verification only).
@@ -367,6 +383,7 @@ impl ScenarioResult {
 /// Runs `workload` on `env` with `fault` injected once the workload is under way, then
 /// heals every proxy and waits for the cluster to be whole again.
 pub async fn run_scenario(env: &Env, workload: Workload, fault: Fault) -> ScenarioResult {
+    let metadata_before = env.metadata_requests();
     let (counts, fault_report) = match workload {
         Workload::W1Produce => run_w1(env, &W1Config::default(), fault).await,
         Workload::W2Group => run_w2(env, &W2Config::default(), fault).await,
@@ -379,6 +396,10 @@ pub async fn run_scenario(env: &Env, workload: Workload, fault: Fault) -> Scenar
         }
         Workload::W3TxnCopy => run_w3(env, &W3Config::default(), fault).await,
     };
+    let counts = counts.map(|mut c| {
+        c.metadata_requests = Some(env.metadata_requests() - metadata_before);
+        c
+    });
     for p in env.cluster.proxies() {
         p.heal();
     }

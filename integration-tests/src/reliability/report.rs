@@ -217,9 +217,9 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
         "| workload | fault | fired | records / acked | I1 lost | I2 dup | I3 order | \
          I4 co-owners (sessions lost) | I5 aborted | I6 offset conflicts | I7 no outcome | I7 typed errors | \
          I8 definite but persisted | I8 possibly persisted (persisted) | I10 recovery s (bound) | \
-         I10 close s (timeout) | longest stall s | duration s | verdict |"
+         I10 close s (timeout) | longest stall s | Metadata requests | duration s | verdict |"
     );
-    let _ = writeln!(out, "|{}", "---|".repeat(19));
+    let _ = writeln!(out, "|{}", "---|".repeat(20));
     for r in results {
         let fired = r.fault_report.as_ref().map_or_else(
             || "-".to_owned(),
@@ -244,7 +244,7 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {fired} | {} / {} | {} | {} | {} | {} | {} | {} | {} | {errors} | {} | {} ({}) | {} ({}) | {} ({}) | {} | {} | {verdict} |",
+                    "| {} | {} | {fired} | {} / {} | {} | {} | {} | {} | {} | {} | {} | {errors} | {} | {} ({}) | {} ({}) | {} ({}) | {} | {} | {} | {verdict} |",
                     r.workload,
                     r.fault,
                     c.records,
@@ -267,6 +267,8 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
                     secs(c.close.0),
                     secs(c.close.1),
                     secs(c.longest_stall),
+                    c.metadata_requests
+                        .map_or_else(|| "-".to_owned(), |n| n.to_string()),
                     secs(c.duration),
                 );
             }
@@ -276,7 +278,7 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
                     "| {} | {} | {fired} | {} |",
                     r.workload,
                     r.fault,
-                    ["-"; 15].join(" | ") + &format!(" | not run: {e}")
+                    ["-"; 16].join(" | ") + &format!(" | not run: {e}")
                 );
             }
         }
@@ -319,6 +321,9 @@ pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
          - I10: recovery is from the fault healing (restarted node ready) to the first \
          acknowledgement or delivery after it; close is the longest `close()`; the longest stall is the longest time with no \
          acknowledgement (W1) or delivery (W2) while work remained, from the start.\n\
+         - Metadata requests: what the clients under test sent during the workload \
+         (bootstrap, topic lookups, refreshes), counted by the fault proxies in front of \
+         the brokers (a broker's own count restarts with it).\n\
          - W3 (transactional copy): records / acked are input values / distinct values in \
          the committed output (read back with read_committed once no transaction is open); \
          I3 is input order per input partition within an output partition; I5 counts \

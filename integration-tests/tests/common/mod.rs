@@ -59,7 +59,9 @@ pub async fn create_topic(client: &Client, name: &str, partitions: i32, rf: i16)
 /// Polls metadata until `topic` shows `partitions` partitions, each with a leader, in
 /// the client's view **and in every broker's own answer**: a broker applies a new topic
 /// from the metadata log a moment after the controller, and until then answers requests
-/// about it with UNKNOWN_TOPIC_OR_PARTITION. Tests then need no retries of their own.
+/// about it with UNKNOWN_TOPIC_OR_PARTITION. Then probes each leader with a ListOffsets
+/// for its partitions: a broker named leader in the metadata may not have taken up the
+/// leadership yet (NOT_LEADER_OR_FOLLOWER). Tests then need no retries of their own.
 pub async fn wait_for_leaders(client: &Client, topic: &str, partitions: i32) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -70,7 +72,10 @@ pub async fn wait_for_leaders(client: &Client, topic: &str, partitions: i32) {
                     && t.partitions.iter().all(|p| p.leader.is_some())
             })
         }) {
-            Some(m) => every_broker_knows(client, m, topic, partitions).await,
+            Some(m) => {
+                every_broker_knows(client, m, topic, partitions).await
+                    && leaders_answer(client, m, topic).await
+            }
             None => false,
         };
         if ready {
@@ -82,6 +87,44 @@ pub async fn wait_for_leaders(client: &Client, topic: &str, partitions: i32) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Whether each partition's leader in `meta` answers a ListOffsets (latest) for it
+/// without an error: it has taken up the leadership, so a Produce or Fetch sent next
+/// meets no NOT_LEADER_OR_FOLLOWER.
+async fn leaders_answer(
+    client: &Client,
+    meta: &kafka_client::ClusterMetadata,
+    topic: &str,
+) -> bool {
+    use kafka_client::lowlevel::{ConnectionKind, LATEST_TIMESTAMP, list_offsets_on};
+    let Some(t) = meta.topic(topic) else {
+        return false;
+    };
+    let mut by_leader: std::collections::BTreeMap<i32, Vec<_>> = Default::default();
+    for p in &t.partitions {
+        let Some(leader) = p.leader else {
+            return false;
+        };
+        let tp = kafka_client::TopicPartition::new(topic, p.partition);
+        by_leader
+            .entry(leader)
+            .or_default()
+            .push((tp, LATEST_TIMESTAMP));
+    }
+    for (leader, queries) in by_leader {
+        let Ok(conn) = client.connection(leader, ConnectionKind::General).await else {
+            return false;
+        };
+        let answered = list_offsets_on(&conn, &queries, false, Duration::from_secs(5)).await;
+        let Ok(answers) = answered else {
+            return false;
+        };
+        if answers.len() != queries.len() || answers.iter().any(|(_, a)| a.is_err()) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Whether each broker of `meta`, asked directly, names a leader for all `partitions`

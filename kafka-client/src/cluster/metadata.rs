@@ -272,6 +272,23 @@ mod tests {
         (p.leader, p.leader_epoch)
     }
 
+    /// `lowlevel::ignore_leader_hints` (the matrix's "before KIP-951" measurement): the
+    /// same hint moves nothing, so the caller refreshes as before.
+    #[tokio::test]
+    async fn a_client_that_ignores_leader_hints_keeps_its_metadata() {
+        for ignore in [false, true] {
+            let mut b = crate::Client::builder().bootstrap_servers(["127.0.0.1:1"]);
+            if ignore {
+                b = crate::lowlevel::ignore_leader_hints(b);
+            }
+            let c = b.build().unwrap();
+            c.set_cached_metadata(one_partition(1, 5));
+            assert_eq!(c.apply_leader_hint("t", 0, 2, 6, &[]), !ignore);
+            let want = if ignore { (Some(1), 5) } else { (Some(2), 6) };
+            assert_eq!(leader(&c.cached_metadata()), want, "ignore {ignore}");
+        }
+    }
+
     #[test]
     fn a_newer_leader_hint_moves_the_partition() {
         let m = one_partition(1, 5);

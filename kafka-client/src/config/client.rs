@@ -128,6 +128,9 @@ pub struct ClientConfig {
     pub(crate) security: super::SecurityConfig,
     pub(crate) hooks: Option<crate::observe::HooksRef>,
     pub(crate) dialer: Option<crate::net::Dialer>,
+    /// Leader hints (KIP-951) are ignored: set only by `lowlevel::ignore_leader_hints`,
+    /// to measure recovery without them.
+    pub(crate) ignore_leader_hints: bool,
 }
 
 impl ClientConfig {
@@ -218,6 +221,8 @@ pub struct ClientBuilder {
     hooks: Option<crate::observe::HooksRef>,
     /// Set only by `lowlevel::with_dialer`.
     pub(crate) dialer: Option<crate::net::Dialer>,
+    /// Set only by `lowlevel::ignore_leader_hints`.
+    pub(crate) ignore_leader_hints: bool,
 }
 
 impl Default for ClientBuilder {
@@ -241,6 +246,7 @@ impl Default for ClientBuilder {
             security: super::SecurityBuilder::default(),
             hooks: None,
             dialer: None,
+            ignore_leader_hints: false,
         }
     }
 }
@@ -483,6 +489,7 @@ impl ClientBuilder {
             enable_metrics_push: self.enable_metrics_push,
             hooks: self.hooks,
             dialer: self.dialer,
+            ignore_leader_hints: self.ignore_leader_hints,
         })
     }
 
