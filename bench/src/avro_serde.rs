@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use kafka_client::consumer::{AutoOffsetReset, Consumer, TopicPartition};
 use kafka_client::producer::{Acks, Producer};
 use kafka_schema_registry::SchemaRegistryClient;
-use kafka_serde::schema_registry::{AvroDeserializer, AvroSerializer, SerdeConfig};
+use kafka_serde::schema_registry::{
+    AvroDeserializer, AvroSerializer, AvroValueSerializer, SerdeConfig,
+};
 use kafka_serde::{Serializer, TypedConsumer, TypedProducer};
 use serde::{Deserialize, Serialize};
 
@@ -260,6 +262,27 @@ fn cache_hit_allocations(url: &str, body_len: usize) -> Result<(f64, f64, usize)
     Ok((allocs, bytes, size))
 }
 
+/// Allocations per `serialize` of the same record as a generic `Value` on a warm
+/// `AvroValueSerializer`.
+fn value_cache_hit_allocations(url: &str, body_len: usize) -> Result<(f64, f64), BoxError> {
+    let registry = SchemaRegistryClient::from_url(url)?;
+    let ser = AvroValueSerializer::new(registry, SCHEMA, SerdeConfig::value())?;
+    runtime()?.block_on(ser.prepare("bench-avro-alloc-value"))?;
+    let schema = apache_avro_schema()?;
+    let value = apache_avro::to_value(record(1000, body_len))?.resolve(&schema)?;
+    let mut headers = Vec::new();
+    for _ in 0..1000 {
+        ser.serialize("bench-avro-alloc-value", &mut headers, &value)?;
+    }
+    let calls = 100_000u64;
+    let mark = Snapshot::now();
+    for _ in 0..calls {
+        let bytes = ser.serialize("bench-avro-alloc-value", &mut headers, &value)?;
+        std::hint::black_box(bytes);
+    }
+    Ok(mark.per_record_since(calls))
+}
+
 /// `kafka-bench avro [--records N] [--repeats R]`: prints the rows for docs/benchmarks.md.
 pub fn run(args: &[String]) -> Result<(), BoxError> {
     let records: u64 = crate::flag_value(args, "--records")
@@ -278,6 +301,7 @@ pub fn run(args: &[String]) -> Result<(), BoxError> {
     std::fs::write(&schema_file, SCHEMA)?;
 
     let (allocs, alloc_bytes, size) = cache_hit_allocations(&url, body_len)?;
+    let (value_allocs, value_bytes) = value_cache_hit_allocations(&url, body_len)?;
     let load_before = load();
     let rt = runtime()?;
     let broker = rt.block_on(Broker::start())?;
@@ -346,6 +370,10 @@ pub fn run(args: &[String]) -> Result<(), BoxError> {
     println!(
         "\nSerializer cache hit (`AvroSerializer::serialize` on a warm serializer, 100000 calls): {allocs:.3} allocations, {alloc_bytes:.0} bytes per record (the encoded record is {size} B)."
     );
+    println!(
+        "Generic `Value` cache hit (`AvroValueSerializer::serialize`, 100000 calls): {value_allocs:.3} allocations, {value_bytes:.0} bytes per record."
+    );
+    crate::registry_cache_hits::print(&url, &rt, 1000, &record(1000, body_len).body)?;
     Ok(())
 }
 

@@ -39,6 +39,7 @@ mod null_broker;
 mod payload;
 mod rdkafka_client;
 mod rebalance;
+mod registry_cache_hits;
 mod results;
 mod run;
 mod rusage;

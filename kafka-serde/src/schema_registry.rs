@@ -39,6 +39,12 @@
 
 #[cfg(feature = "avro")]
 mod avro;
+#[cfg(feature = "avro")]
+mod avro_encode;
+#[cfg(all(test, feature = "avro"))]
+mod avro_encode_tests;
+#[cfg(feature = "avro")]
+mod avro_serde_encode;
 mod bridge;
 mod config;
 mod error;

@@ -13,6 +13,8 @@ use kafka_schema_registry::{RegisteredSchema, Schema, SchemaRegistryClient};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::avro_encode::{Names, encode_value};
+use super::avro_serde_encode::encode_serde;
 use super::resolver::{Format, ReaderSchemas, WriterSchemas, fetch_references};
 use super::{RegistrySerdeError, SerdeConfig};
 use crate::{Deserializer, Field, SerdeError, Serializer};
@@ -22,6 +24,8 @@ use crate::{Deserializer, Field, SerdeError, Serializer};
 pub struct ParsedAvro {
     schema: apache_avro::Schema,
     references: Vec<apache_avro::Schema>,
+    /// The named types of both, for the direct encoders.
+    names: Names,
 }
 
 impl ParsedAvro {
@@ -45,57 +49,68 @@ impl ParsedAvro {
         self.schema.name().map(|n| n.fullname(None))
     }
 
-    /// Appends the Avro encoding of `value` to `out`.
-    fn encode(&self, out: &mut Vec<u8>, value: &Value) -> Result<(), RegistrySerdeError> {
+    /// Appends the Avro encoding of `value` to `out`: straight from the value when it is
+    /// in the schema's shape, else through `apache-avro`'s resolution.
+    pub(super) fn encode(
+        &self,
+        out: &mut Vec<u8>,
+        value: &Value,
+    ) -> Result<(), RegistrySerdeError> {
+        let start = out.len();
+        if encode_value(out, value, &self.schema, &self.names).is_ok() {
+            return Ok(());
+        }
+        out.truncate(start);
+        self.encode_resolved(out, value)
+    }
+
+    /// The general path: `value` resolved to the schema (record fields by name, defaults,
+    /// a union's branch, a string for an enum, promotions), then encoded by `apache-avro`.
+    /// A value that does not resolve but validates as it is is written as it is
+    /// (resolution refuses, for one, a bytes decimal shorter than its precision's
+    /// maximum, which is how Confluent's serializers write them).
+    fn encode_resolved(&self, out: &mut Vec<u8>, value: &Value) -> Result<(), RegistrySerdeError> {
         let encode = |e: apache_avro::Error| RegistrySerdeError::Encode(e.to_string());
-        // A value already in the schema's shape is written as it is (resolving would, for
-        // one, refuse a bytes decimal shorter than its precision's maximum, which is how
-        // Confluent's serializers write them); anything else (or a value that validates
-        // but does not encode, such as a map for a record) is resolved to the schema
-        // first: record fields by name, a union's branch, a string for an enum.
-        let valid = if self.references.is_empty() {
-            value.validate(&self.schema)
+        let resolved = if self.references.is_empty() {
+            value.clone().resolve(&self.schema)
         } else {
-            value.validate_schemata(self.refs_with_main())
+            value.clone().resolve_schemata(&self.schema, self.refs())
         };
-        let as_is = if valid {
-            apache_avro::to_avro_datum_schemata(&self.schema, self.refs(), value.clone()).ok()
-        } else {
-            None
-        };
-        let datum = match as_is {
-            Some(datum) => datum,
-            None => {
-                let resolved = if self.references.is_empty() {
-                    value.clone().resolve(&self.schema)
-                } else {
-                    value.clone().resolve_schemata(&self.schema, self.refs())
-                }
-                .map_err(encode)?;
+        let datum = match resolved {
+            Ok(resolved) => {
                 apache_avro::to_avro_datum_schemata(&self.schema, self.refs(), resolved)
-                    .map_err(encode)?
             }
-        };
+            Err(e) => {
+                let valid = if self.references.is_empty() {
+                    value.validate(&self.schema)
+                } else {
+                    value.validate_schemata(self.refs_with_main())
+                };
+                if !valid {
+                    return Err(encode(e));
+                }
+                apache_avro::to_avro_datum_schemata(&self.schema, self.refs(), value.clone())
+            }
+        }
+        .map_err(encode)?;
         out.extend_from_slice(&datum);
         Ok(())
     }
 
-    /// Writes a `serde` value straight into the output with the schema-aware serializer
-    /// (no intermediate `Value`); falls back to [`encode`](Self::encode) through a
-    /// `Value`, resolved to the schema, when that fails or the schema has references.
-    fn encode_serde<T: Serialize + ?Sized>(
+    /// Writes a `serde` value straight into the output, walking the schema (no
+    /// intermediate `Value`, no allocation); a value that encoder does not take as it is
+    /// goes through a `Value` and [`encode_resolved`](Self::encode_resolved).
+    pub(super) fn encode_serde<T: Serialize + ?Sized>(
         &self,
         out: &mut Vec<u8>,
         value: &T,
     ) -> Result<(), RegistrySerdeError> {
-        if self.references.is_empty() {
-            let start = out.len();
-            if apache_avro::write_avro_datum_ref(&self.schema, &value, out).is_ok() {
-                return Ok(());
-            }
-            out.truncate(start);
+        let start = out.len();
+        if encode_serde(out, value, &self.schema, &self.names).is_ok() {
+            return Ok(());
         }
-        self.encode(out, &to_value(value)?)
+        out.truncate(start);
+        self.encode_resolved(out, &to_value(value)?)
     }
 
     fn decode(
@@ -129,14 +144,16 @@ impl Format for AvroFormat {
     }
 }
 
-fn parse_avro(
+pub(super) fn parse_avro(
     schema: &Schema,
     references: &[Arc<RegisteredSchema>],
 ) -> Result<ParsedAvro, RegistrySerdeError> {
     let schema_error = |e: apache_avro::Error| RegistrySerdeError::Schema(e.to_string());
     if references.is_empty() {
+        let schema = apache_avro::Schema::parse_str(&schema.schema).map_err(schema_error)?;
         return Ok(ParsedAvro {
-            schema: apache_avro::Schema::parse_str(&schema.schema).map_err(schema_error)?,
+            names: Names::of([&schema]),
+            schema,
             references: Vec::new(),
         });
     }
@@ -149,6 +166,7 @@ fn parse_avro(
         .pop()
         .ok_or_else(|| RegistrySerdeError::Schema("empty schema list".into()))?;
     Ok(ParsedAvro {
+        names: Names::of(all.iter().chain([&main])),
         schema: main,
         references: all,
     })
@@ -358,6 +376,12 @@ impl AvroValueSerializer {
         Ok(AvroValueSerializer {
             writer: AvroWriter::with_references(registry, schema, config).await?,
         })
+    }
+
+    /// Registers or looks up the schema for `topic` now, so the first record does not
+    /// wait for the registry.
+    pub async fn prepare(&self, topic: &str) -> Result<u32, RegistrySerdeError> {
+        Ok(self.writer.schemas.get_async(topic).await?.0.id)
     }
 
     /// Serializes without blocking. The schema id must go in the prefix
