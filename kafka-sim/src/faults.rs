@@ -99,7 +99,8 @@ impl Chaos {
         self.on.store(false, Ordering::SeqCst);
     }
 
-    fn active(&self) -> bool {
+    /// Whether faults are still injected.
+    pub fn active(&self) -> bool {
         self.on.load(Ordering::SeqCst)
     }
 

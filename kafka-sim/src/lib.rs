@@ -265,8 +265,8 @@ async fn simulate(seed: u64) -> Outcome {
     )
     .await;
     sends.extend(hasty.await.unwrap_or_default());
-    let mut txn = transactions.await.unwrap_or_default();
     chaos.calm();
+    let mut txn = transactions.await.unwrap_or_default();
     let _ = driver.await;
     if let Ok(Some(member)) = crasher.await {
         members.push(member);

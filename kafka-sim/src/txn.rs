@@ -400,7 +400,11 @@ mod tests {
         assert_eq!(txns.committed.get(&key), Some(&5));
         assert_eq!(ps[0].log_end(), 1, "one commit marker");
         assert_eq!(ps[1].log_end(), 0, "no marker where nothing was added");
-        assert_eq!(txns.end("t", pid, epoch, true, false), Ok((7, 0)), "a retry");
+        assert_eq!(
+            txns.end("t", pid, epoch, true, false),
+            Ok((7, 0)),
+            "a retry"
+        );
         assert_eq!(
             txns.end("t", pid, epoch, false, false),
             Err(code::INVALID_TXN_STATE)
@@ -411,7 +415,11 @@ mod tests {
     async fn v2_bumps_the_epoch_at_every_end_and_fences_the_old_one() {
         let (mut txns, mut ps, now) = (Txns::default(), parts(), Instant::now());
         let (pid, e0) = txns.init("t", None, T, || 7, now).unwrap();
-        assert_eq!(txns.verify(Some("t"), pid, e0, 1, true), Ok(()), "implicit add");
+        assert_eq!(
+            txns.verify(Some("t"), pid, e0, 1, true),
+            Ok(()),
+            "implicit add"
+        );
         let (_, e1) = txns.end("t", pid, e0, false, true).unwrap();
         assert_eq!(e1, e0 + 1);
         assert_eq!(

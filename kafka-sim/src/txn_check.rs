@@ -15,7 +15,8 @@
 //! - **I7** every transactional call returned, and the coordinator ended every
 //!   transaction;
 //! - **L1** the producer initialized and was never fenced (nothing else uses its
-//!   transactional id, and the faults are transient).
+//!   transactional id, and the faults are transient), and the transactions begun after
+//!   the faults stopped committed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -196,6 +197,13 @@ pub(crate) fn check(
             TxnEnd::Unresolved => out.push(v(
                 "I7",
                 format!("a call of transaction {} never returned", t.index),
+            )),
+            TxnEnd::Failed { error, .. } if t.after_faults => out.push(v(
+                "L1",
+                format!(
+                    "transaction {}, begun after the faults stopped, failed: {error}",
+                    t.index
+                ),
             )),
             _ => {}
         }

@@ -1,7 +1,8 @@
 //! The transactional workload: one `TransactionalProducer` running short transactions
 //! on the `txn` topic (1-4 numbered records each, on seeded partitions, plus a
 //! transactional offset commit for a group), each committed or (one in four) aborted by
-//! choice, under the run's faults; and a `read_committed` reader (no group, every
+//! choice, under the run's faults, then two more once the faults stopped, which must
+//! commit; and a `read_committed` reader (no group, every
 //! partition assigned from offset 0) reading the topic while the transactions run.
 //! What each side saw is recorded for the checks in `txn_check`.
 
@@ -21,8 +22,10 @@ use crate::workload::client;
 /// The transactional records are numbered from here (record `FIRST + 10 * t + j` is
 /// record j of transaction t).
 pub const FIRST: u64 = 2_000_000;
-/// Transactions a run begins.
+/// Transactions a run begins under faults.
 const TRANSACTIONS: u64 = 12;
+/// Transactions it begins once the faults stopped (each must commit).
+const AFTER_FAULTS: u64 = 2;
 /// The group whose offsets the transactions commit (offset `t + 1` of partition 0 of
 /// the topic [`SOURCE`] in transaction t), as a consume-transform-produce copier does.
 pub const GROUP: &str = "sim-copier";
@@ -58,6 +61,8 @@ pub struct TxnRecord {
     pub records: Vec<(u64, i32)>,
     /// Whether the workload asked to commit (else to abort).
     pub commit: bool,
+    /// Begun after the faults stopped: it must commit.
+    pub after_faults: bool,
     /// How it ended.
     pub end: TxnEnd,
 }
@@ -109,15 +114,23 @@ pub(crate) async fn transact(dialer: SimDialer, chaos: Chaos) -> TxnHistory {
         member_id: String::new(),
         group_instance_id: None,
     };
-    for t in 0..TRANSACTIONS {
+    for t in 0..TRANSACTIONS + AFTER_FAULTS {
         let (pause, count, commit) = chaos.with(Stream::Transactions, |r| {
             (r.u64(0..300), r.u64(1..=4), r.u32(0..4) != 0)
         });
+        let after_faults = t >= TRANSACTIONS;
+        if after_faults {
+            while chaos.active() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
         tokio::time::sleep(Duration::from_millis(pause)).await;
+        let commit = commit || after_faults;
         let mut record = TxnRecord {
             index: t,
             records: Vec::new(),
             commit,
+            after_faults,
             end: TxnEnd::Unresolved,
         };
         let txn = match tokio::time::timeout(CALL_DEADLINE, producer.begin()).await {
