@@ -546,3 +546,50 @@ async fn wait_copier(env: &Env, group: &str, ends: &BTreeMap<i32, i64>, bound: D
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+/// The slope arithmetic the soak's verdict rests on (no cluster: runs in CI).
+#[test]
+fn soak_slopes_fit_a_known_line_and_skip_the_warm_up() {
+    use soak_support::samples::Sample;
+    // RSS 100 MiB + 6 MiB per hour, fds constant at 40, one sample every 10 s for an
+    // hour; the first 5 minutes jump around (the warm-up) and must not count.
+    let samples: Vec<Sample> = (0..360)
+        .map(|k| {
+            let at = k as f64 * 10.0;
+            let warm = if at < 300.0 { 50 * 1024 } else { 0 };
+            Sample {
+                at,
+                rss_kib: (100.0 * 1024.0 + 6.0 * 1024.0 * at / 3600.0) as u64 + warm,
+                fds: if at < 300.0 { 90 } else { 40 },
+            }
+        })
+        .collect();
+    let s = slopes(&samples, Duration::from_secs(300)).unwrap();
+    assert_eq!(s.samples, 330);
+    assert!((s.rss_mib_per_hour - 6.0).abs() < 0.01, "{s:?}");
+    assert!(s.fds_per_hour.abs() < 1e-9, "{s:?}");
+    assert!(
+        check_flat(&s).is_ok(),
+        "6 MiB/h on 100 MiB is under the bound"
+    );
+    // A leak of one descriptor a minute fails the check.
+    let leaking: Vec<Sample> = samples
+        .iter()
+        .map(|x| Sample {
+            fds: 40 + (x.at / 60.0) as u64,
+            ..*x
+        })
+        .collect();
+    let s = slopes(&leaking, Duration::from_secs(300)).unwrap();
+    assert!((s.fds_per_hour - 60.0).abs() < 1.0, "{s:?}");
+    assert!(check_flat(&s).is_err());
+    // So does RSS growing by 20 % of itself an hour.
+    let growing: Vec<Sample> = samples
+        .iter()
+        .map(|x| Sample {
+            rss_kib: 100 * 1024 + (20.0 * 1024.0 * x.at / 3600.0) as u64,
+            ..*x
+        })
+        .collect();
+    assert!(check_flat(&slopes(&growing, Duration::from_secs(300)).unwrap()).is_err());
+}
