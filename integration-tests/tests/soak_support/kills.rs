@@ -132,7 +132,10 @@ pub async fn run_leader_kills(
         ledger.event(format!(
             "kill {k}: SIGKILL node {victim} (leader of {topic}-{partition}), back in {:.1}s{}",
             killed_at.elapsed().as_secs_f64(),
-            restarted.err().map(|e| format!(", restart failed: {e}")).unwrap_or_default()
+            restarted
+                .err()
+                .map(|e| format!(", restart failed: {e}"))
+                .unwrap_or_default()
         ));
     }
     // Leave the cluster whole for the checks.

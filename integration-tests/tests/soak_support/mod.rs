@@ -133,7 +133,9 @@ impl Ledger {
     /// A ledger for up to `capacity` records.
     pub fn new(capacity: usize) -> Self {
         Self {
-            produced: (0..capacity).map(|_| AtomicU8::new(status::UNSENT)).collect(),
+            produced: (0..capacity)
+                .map(|_| AtomicU8::new(status::UNSENT))
+                .collect(),
             sent: AtomicUsize::new(0),
             pending: AtomicUsize::new(0),
             group_seen: (0..capacity).map(|_| AtomicU8::new(0)).collect(),

@@ -6,10 +6,7 @@ use std::process::{Command, Stdio};
 use kafka_testbed::confluent_python::confluent_python;
 
 /// The reader script.
-const SCRIPT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/testbed/soak/soak_reader.py"
-);
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testbed/soak/soak_reader.py");
 
 /// One record as the reader saw it.
 #[derive(Debug, Clone)]
@@ -58,7 +55,9 @@ pub fn read_all(
             return Err(format!("soak_reader.py: bad line {line:?}"));
         };
         seen.push(Seen {
-            partition: p.parse().map_err(|e| format!("partition in {line:?}: {e}"))?,
+            partition: p
+                .parse()
+                .map_err(|e| format!("partition in {line:?}: {e}"))?,
             offset: o.parse().map_err(|e| format!("offset in {line:?}: {e}"))?,
             value: v.to_owned(),
         });

@@ -41,11 +41,7 @@ pub fn sample(start: Instant) -> Option<Sample> {
 }
 
 /// Samples every `every` until `done`; returns the samples.
-pub async fn run_sampler(
-    start: Instant,
-    every: Duration,
-    done: Arc<AtomicBool>,
-) -> Vec<Sample> {
+pub async fn run_sampler(start: Instant, every: Duration, done: Arc<AtomicBool>) -> Vec<Sample> {
     let mut out = Vec::with_capacity(512);
     let mut k = 0u32;
     while !done.load(std::sync::atomic::Ordering::Relaxed) {

@@ -13,9 +13,7 @@ use kafka_client::consumer::{
     AutoOffsetReset, Consumer, ConsumerRecord, GroupMetadata, GroupProtocol, IsolationLevel,
     OffsetAndMetadata, TopicPartition,
 };
-use kafka_client::producer::{
-    Acks, Producer, ProducerRecord, Transaction, TransactionalProducer,
-};
+use kafka_client::producer::{Acks, Producer, ProducerRecord, Transaction, TransactionalProducer};
 use kafka_client::{Error, TransactionErrorKind};
 use kafka_testbed::reliability::{Env, Rng};
 use tokio::task::JoinHandle;
@@ -269,7 +267,9 @@ pub fn spawn_copier(
                 },
                 None => {
                     let _ = txn.abort().await;
-                    Err(Error::Config("the copier's consumer is not in a group".into()))
+                    Err(Error::Config(
+                        "the copier's consumer is not in a group".into(),
+                    ))
                 }
             };
             match result {
