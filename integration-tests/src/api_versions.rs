@@ -481,7 +481,9 @@ pub fn markdown(reports: &[ApiVersionReport]) -> String {
         }
         out.push('\n');
     }
-    for key in sent_keys {
+    // An API of the handshake sent again later (an explicit ApiVersions) has its row.
+    let handshake: BTreeSet<i16> = HANDSHAKE.iter().map(|(api, _, _)| *api as i16).collect();
+    for key in sent_keys.difference(&handshake).copied() {
         let name = ApiKey::try_from(key).map_or(format!("{key}"), |api| format!("{api:?}"));
         out.push_str(&format!("| {name} ({key}) |"));
         for r in reports {
@@ -501,9 +503,130 @@ pub fn markdown(reports: &[ApiVersionReport]) -> String {
     out
 }
 
+/// `docs/compatibility.md`, which holds the table [`markdown`] makes.
+pub fn compatibility_doc() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/compatibility.md")
+}
+
+/// The header line's start of the negotiated-versions table.
+const TABLE_START: &str = "| API (key) |";
+
+/// The line range of the negotiated-versions table in `doc` (header to last row).
+fn table_lines(doc: &str) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = doc.lines().collect();
+    let start = lines.iter().position(|l| l.starts_with(TABLE_START))?;
+    let len = lines[start..]
+        .iter()
+        .take_while(|l| l.starts_with('|'))
+        .count();
+    Some((start, start + len))
+}
+
+/// `doc` with its negotiated-versions table replaced by `table` (`None`: no table).
+pub fn replace_table(doc: &str, table: &str) -> Option<String> {
+    let (start, end) = table_lines(doc)?;
+    let lines: Vec<&str> = doc.lines().collect();
+    let mut out = lines[..start].join("\n");
+    out.push('\n');
+    out.push_str(table.trim_end());
+    out.push('\n');
+    if end < lines.len() {
+        out.push_str(&lines[end..].join("\n"));
+        out.push('\n');
+    }
+    Some(out)
+}
+
+/// A table's cells: row name (`Fetch (1)`) → column header (`Kafka 4.4.0`) → cell.
+fn cells(table: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    let split = |l: &str| -> Vec<String> {
+        let l = l.trim().trim_start_matches('|').trim_end_matches('|');
+        l.split('|').map(|c| c.trim().to_owned()).collect()
+    };
+    let mut rows = table.lines().filter(|l| l.starts_with('|'));
+    let header = rows.next().map(split).unwrap_or_default();
+    rows.filter(|l| !l.starts_with("|---"))
+        .map(split)
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            let row = header
+                .iter()
+                .skip(1)
+                .cloned()
+                .zip(r.iter().skip(1).cloned());
+            (r[0].clone(), row.collect())
+        })
+        .collect()
+}
+
+/// Where `doc`'s negotiated-versions table disagrees with what `report` recorded, in
+/// `report`'s release's column: a cell that differs, a row missing, or a row for an API
+/// the SDK did not send whose cell does not say so. Empty when the doc is true.
+pub fn doc_mismatches(doc: &str, report: &ApiVersionReport) -> Vec<String> {
+    let Some((start, end)) = table_lines(doc) else {
+        return vec!["docs/compatibility.md has no negotiated-versions table".into()];
+    };
+    let documented = cells(&doc.lines().collect::<Vec<_>>()[start..end].join("\n"));
+    let column = format!("Kafka {}", report.kafka);
+    let recorded = cells(&markdown(std::slice::from_ref(report)));
+    let mut out = Vec::new();
+    for (api, row) in &recorded {
+        let want = &row[&column];
+        match documented.get(api).map(|r| r.get(&column)) {
+            None => out.push(format!("{api}: no row (the run negotiated {want})")),
+            Some(None) => out.push(format!("{api}: no {column} column")),
+            Some(Some(have)) if have != want => out.push(format!(
+                "{api}: the doc says {have}, the run negotiated {want}"
+            )),
+            Some(Some(_)) => {}
+        }
+    }
+    for (api, row) in &documented {
+        let cell = row.get(&column).map_or("", String::as_str);
+        if !recorded.contains_key(api) && !cell.starts_with("not ") {
+            out.push(format!("{api}: the doc says {cell}, the run sent none"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_doc_table_is_replaced_and_checked_against_a_run() {
+        let mut sent: BTreeMap<i16, BTreeSet<i16>> = BTreeMap::new();
+        sent.entry(ApiKey::Fetch as i16).or_default().insert(17);
+        let report = ApiVersionReport {
+            kafka: KafkaVersion::new(4, 4, 0),
+            broker: [(ApiKey::ApiVersions as i16, (0, 4)), (1, (4, 18))].into(),
+            sent,
+            failures: Vec::new(),
+        };
+        let doc = "# Doc\n\ntext\n\n| API (key) | Kafka 4.4.0 | Kafka 3.9.1 |\n|---|---|---|\n\
+                   | ApiVersions (18) | 4 (handshake) | 4 (handshake) |\n\
+                   | Fetch (1) | 12 | 12 |\n| Produce (0) | not sent (broker 3-13) | 11 |\n\nafter\n";
+        let problems = doc_mismatches(doc, &report);
+        assert!(
+            problems.len() == 3
+                && problems
+                    .iter()
+                    .any(|p| p.starts_with("Fetch (1): the doc says 12"))
+                && problems
+                    .iter()
+                    .any(|p| p.starts_with("SaslHandshake (17): no row")),
+            "{problems:?}"
+        );
+        let fixed = replace_table(doc, &markdown(std::slice::from_ref(&report))).unwrap();
+        assert!(
+            fixed.starts_with("# Doc\n\ntext\n\n| API (key) | Kafka 4.4.0 |\n"),
+            "{fixed}"
+        );
+        assert!(fixed.ends_with("| Fetch (1) | 17 |\n\nafter\n"), "{fixed}");
+        assert!(doc_mismatches(&fixed, &report).is_empty());
+        assert_eq!(replace_table("no table", "| x |"), None);
+    }
 
     #[test]
     fn markdown_shows_sent_versions_and_ranges() {

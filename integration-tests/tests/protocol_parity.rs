@@ -3,7 +3,8 @@
 //! with commits, transactions; plus the handshake's ApiVersions), the version it
 //! negotiates is the broker's highest, or docs/DESIGN.md's "Protocol version parity"
 //! table has a row for it saying why not. A row for an API that has caught up fails too,
-//! so the table stays true.
+//! so the table stays true; and docs/compatibility.md's negotiated-versions table shows
+//! what this run negotiated in its Kafka 4.4 column.
 
 use std::collections::BTreeMap;
 
@@ -112,5 +113,15 @@ async fn protocol_parity_sdk_negotiates_the_highest_common_version_on_kafka_4_4(
         .collect();
     println!("{} APIs sent: {}", names.len(), names.join(", "));
     println!("below the broker's highest, explained in DESIGN.md: {explained:?}");
+    // docs/compatibility.md's negotiated-versions table says what this run negotiated
+    // (its Kafka 4.4 column; the older releases' columns come from the same command).
+    let path = kafka_testbed::api_versions::compatibility_doc();
+    let doc = std::fs::read_to_string(&path).expect("docs/compatibility.md");
+    for m in kafka_testbed::api_versions::doc_mismatches(&doc, &report) {
+        problems.push(format!(
+            "docs/compatibility.md: {m} (regenerate: cargo run -p integration-tests --bin \
+             dev-kafka -- api-versions --write)"
+        ));
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -65,6 +65,7 @@ async fn soak_three_nodes_with_leader_and_member_kills() {
     let env = Env {
         cluster: Arc::new(cluster),
         seed: SEED,
+        ignore_leader_hints: false,
     };
     let names = CopierNames {
         input: "soak-in".into(),

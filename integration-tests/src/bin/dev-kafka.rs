@@ -6,7 +6,7 @@
 //! dev-kafka down
 //! dev-kafka logs [NODE] [--lines N]
 //! dev-kafka fetch [VERSION...]   # the jars only; default: every version CI tests
-//! dev-kafka api-versions [VERSION...]   # the negotiated-versions table of docs/compatibility.md
+//! dev-kafka api-versions [--write] [VERSION...]   # the negotiated-versions table of docs/compatibility.md
 //! ```
 //!
 //! The Kafka version is `--kafka-version`, else `KAFKA_VERSION`, else 4.4.0.
@@ -28,7 +28,8 @@ use kafka_testbed::{
 const USAGE: &str = "usage: dev-kafka up [--nodes N] [--transaction-version V] [--heap SIZE] [--kafka-version V] [--schema-registry]
        dev-kafka status | down | logs [NODE] [--lines N]
        dev-kafka fetch [VERSION...] (download the broker and tools jars only; default: every version CI tests)
-       dev-kafka api-versions [VERSION...] (start each version, print what the SDK negotiates as markdown)";
+       dev-kafka api-versions [--write] [VERSION...] (start each version, print what the SDK negotiates
+                          as markdown; --write puts the table into docs/compatibility.md)";
 
 fn state_dir() -> PathBuf {
     let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
@@ -152,9 +153,11 @@ fn versions(args: &[String]) -> Result<Vec<KafkaVersion>, String> {
 /// Starts a 1-node cluster of each version in turn, runs the SDK against it and prints
 /// the negotiated versions as a markdown table (`docs/compatibility.md`).
 fn api_versions(args: &[String]) -> Result<ExitCode, String> {
+    let write = args.iter().any(|a| a == "--write");
+    let args: Vec<String> = args.iter().filter(|a| *a != "--write").cloned().collect();
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let mut reports = Vec::new();
-    for version in versions(args)? {
+    for version in versions(&args)? {
         eprintln!("dev-kafka: recording the versions negotiated with Kafka {version} ...");
         let report = runtime.block_on(kafka_testbed::api_versions::record(version))?;
         for failure in &report.failures {
@@ -162,8 +165,17 @@ fn api_versions(args: &[String]) -> Result<ExitCode, String> {
         }
         reports.push(report);
     }
-    print!("{}", kafka_testbed::api_versions::markdown(&reports));
+    let table = kafka_testbed::api_versions::markdown(&reports);
+    print!("{table}");
     let failed = reports.iter().any(|r| !r.failures.is_empty());
+    if write && !failed {
+        let path = kafka_testbed::api_versions::compatibility_doc();
+        let doc = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let doc = kafka_testbed::api_versions::replace_table(&doc, &table)
+            .ok_or_else(|| format!("{}: no negotiated-versions table", path.display()))?;
+        std::fs::write(&path, doc).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("dev-kafka: wrote the table into {}", path.display());
+    }
     Ok(if failed {
         ExitCode::FAILURE
     } else {

@@ -51,7 +51,7 @@ pub struct ConsumeArgs {
 /// Decodes registry-framed values to JSON text.
 enum ValueDecoder {
     Raw,
-    Avro(kafka_serde::schema_registry::AvroValueDeserializer),
+    Avro(Box<kafka_serde::schema_registry::AvroValueDeserializer>),
     Json(kafka_serde::schema_registry::JsonSchemaDeserializer<serde_json::Value>),
     Protobuf(crate::protobuf_json::ProtobufDecoder),
 }
@@ -61,7 +61,7 @@ impl ValueDecoder {
         use kafka_serde::schema_registry::{AvroValueDeserializer, JsonSchemaDeserializer};
         let registry = registry_for(args.value_format, args.schema_registry.as_deref())?;
         Ok(match (args.value_format, registry) {
-            (ValueFormat::Avro, Some(r)) => ValueDecoder::Avro(AvroValueDeserializer::new(r)),
+            (ValueFormat::Avro, Some(r)) => ValueDecoder::Avro(Box::new(AvroValueDeserializer::new(r))),
             (ValueFormat::JsonSchema, Some(r)) => {
                 ValueDecoder::Json(JsonSchemaDeserializer::new(r))
             }
