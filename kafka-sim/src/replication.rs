@@ -75,6 +75,10 @@ pub(crate) struct Partition {
     pub hw: i64,
 }
 
+/// A transaction ended in a partition's log: producer id, first offset, marker offset,
+/// committed.
+type Ended = (i64, i64, i64, bool);
+
 /// Why an append was refused, or where it landed.
 pub(crate) enum Appended {
     /// Written (or a retried duplicate of a batch already written): its base offset,
@@ -398,7 +402,7 @@ impl Partition {
     /// The transactions of the leader's log below the high watermark: per producer id,
     /// where its open transaction (no marker below the high watermark yet) starts, and
     /// every ended one as (producer id, first offset, marker offset, committed).
-    fn transactions(&self) -> (Vec<(i64, i64)>, Vec<(i64, i64, i64, bool)>) {
+    fn transactions(&self) -> (Vec<(i64, i64)>, Vec<Ended>) {
         let mut open: std::collections::BTreeMap<i64, i64> = Default::default();
         let mut ended = Vec::new();
         if self.leader <= 0 {
