@@ -11,11 +11,6 @@ use std::collections::BTreeSet;
 use bytes::{Bytes, BytesMut};
 use kafka_client::records::{DecodeLimits, decode_batches};
 
-/// An open transaction in a log: (producer id, its first offset).
-type OpenTxn = (i64, i64);
-/// An ended transaction in a log: (producer id, first offset, marker offset, committed).
-type EndedTxn = (i64, i64, i64, bool);
-
 /// Error codes the partitions answer with.
 pub(crate) mod code {
     pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
@@ -79,6 +74,10 @@ pub(crate) struct Partition {
     pub isr: BTreeSet<i32>,
     pub hw: i64,
 }
+
+/// A transaction ended in a partition's log: producer id, first offset, marker offset,
+/// committed.
+type Ended = (i64, i64, i64, bool);
 
 /// Why an append was refused, or where it landed.
 pub(crate) enum Appended {
@@ -403,7 +402,7 @@ impl Partition {
     /// The transactions of the leader's log below the high watermark: per producer id,
     /// where its open transaction (no marker below the high watermark yet) starts, and
     /// every ended one as (producer id, first offset, marker offset, committed).
-    fn transactions(&self) -> (Vec<OpenTxn>, Vec<EndedTxn>) {
+    fn transactions(&self) -> (Vec<(i64, i64)>, Vec<Ended>) {
         let mut open: std::collections::BTreeMap<i64, i64> = Default::default();
         let mut ended = Vec::new();
         if self.leader <= 0 {

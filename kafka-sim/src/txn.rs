@@ -372,6 +372,16 @@ mod tests {
         (0..3).map(|_| Partition::new(1)).collect()
     }
 
+    /// Writes the markers, replicates them (a marker counts once committed), and
+    /// completes what it can.
+    fn settle(txns: &mut Txns, ps: &mut [Partition], now: Instant) {
+        txns.tick(ps, now);
+        for p in ps.iter_mut() {
+            p.replicate(&[true; 3], &[false; 3]);
+        }
+        txns.tick(ps, now);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_v1_commit_writes_markers_then_applies_its_offsets_and_a_retry_succeeds() {
         let (mut txns, mut ps, now) = (Txns::default(), parts(), Instant::now());
@@ -396,6 +406,8 @@ mod tests {
         );
         assert!(txns.committed.is_empty() && !txns.settled());
         txns.tick(&mut ps, now);
+        assert!(!txns.settled(), "the marker is written, not yet replicated");
+        settle(&mut txns, &mut ps, now);
         assert!(txns.settled());
         assert_eq!(txns.committed.get(&key), Some(&5));
         assert_eq!(ps[0].log_end(), 1, "one commit marker");
@@ -427,7 +439,7 @@ mod tests {
             Ok((pid, e1)),
             "a retry with the old epoch gets the new one"
         );
-        txns.tick(&mut ps, now);
+        settle(&mut txns, &mut ps, now);
         assert_eq!(
             txns.verify(Some("t"), pid, e0, 1, true),
             Err(code::INVALID_PRODUCER_EPOCH),
@@ -448,7 +460,7 @@ mod tests {
             txns.init("t", Some((pid, e0)), T, || 8, now),
             Err(code::CONCURRENT_TRANSACTIONS)
         );
-        txns.tick(&mut ps, now);
+        settle(&mut txns, &mut ps, now);
         assert_eq!(txns.ended, vec![("t".to_string(), 7, false)]);
         assert_eq!(
             txns.init("t", Some((pid, e0)), T, || 8, now),
@@ -458,7 +470,7 @@ mod tests {
         let (_, e2) = txns.init("t", None, T, || 8, now).unwrap();
         txns.add_partitions("t", pid, e2, &[1], now).unwrap();
         tokio::time::advance(T + Duration::from_secs(1)).await;
-        txns.tick(&mut ps, Instant::now());
+        settle(&mut txns, &mut ps, Instant::now());
         assert_eq!(txns.ended.len(), 2, "the timed-out transaction was aborted");
         assert_eq!(
             txns.end("t", pid, e2, true, false),
