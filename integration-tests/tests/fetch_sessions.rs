@@ -153,7 +153,10 @@ async fn fetch_session_switched_off_sends_only_full_requests() {
     let all: Vec<ConsumerRecord> = by_partition.into_values().flatten().collect();
     exactly_once(&all, &BTreeMap::from([(0, 30), (1, 30), (2, 30)]));
     let s = c.stats();
-    assert_eq!(s.fetch_requests_incremental, 0, "no session was used: {s:?}");
+    assert_eq!(
+        s.fetch_requests_incremental, 0,
+        "no session was used: {s:?}"
+    );
     assert!(s.fetch_requests_full >= 4, "every Fetch was full: {s:?}");
     assert_eq!(s.fetch_session_resets, 0, "{s:?}");
     c.close().await.unwrap();
