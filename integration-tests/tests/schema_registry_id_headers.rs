@@ -56,6 +56,32 @@ fn header_lines(out: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
+/// Confluent serializes `format`'s fixture with its header serializer: its output
+/// ("HEADERHEX PAYLOADHEX" lines), the (header, payload) pairs, and the subject's GUID.
+async fn confluent_header_records(
+    registry: &SchemaRegistry,
+    sr: &SchemaRegistryClient,
+    format: &str,
+    topic: &str,
+    records: usize,
+) -> (
+    String,
+    Vec<(Vec<u8>, Vec<u8>)>,
+    kafka_schema_registry::SchemaGuid,
+) {
+    let out =
+        run_interop(&["serialize-header", format, registry.url(), topic], "").expect("python");
+    let theirs = header_lines(&out);
+    assert_eq!(theirs.len(), records);
+    let guid = sr
+        .latest(&format!("{topic}-value"))
+        .await
+        .unwrap()
+        .guid
+        .expect("srfake gives GUIDs in version answers");
+    (out, theirs, guid)
+}
+
 fn value_header(value: &[u8]) -> Vec<Header> {
     vec![Header {
         key: VALUE_SCHEMA_ID_HEADER.into(),
@@ -89,16 +115,7 @@ async fn avro_schema_registry_id_header_interop_with_confluent() {
 
     // Confluent writes the GUID header (magic byte 1, 16 bytes) and a bare payload ...
     let topic = "orders-header-theirs";
-    let out =
-        run_interop(&["serialize-header", "avro", registry.url(), topic], "").expect("python");
-    let theirs = header_lines(&out);
-    assert_eq!(theirs.len(), 3);
-    let guid = sr
-        .latest(&format!("{topic}-value"))
-        .await
-        .unwrap()
-        .guid
-        .expect("srfake gives GUIDs in version answers");
+    let (_, theirs, guid) = confluent_header_records(&registry, &sr, "avro", topic, 3).await;
     for (header, payload) in &theirs {
         assert_eq!(header[0], 1, "GUID magic byte");
         assert_eq!(&header[1..], guid.as_bytes());
@@ -278,16 +295,7 @@ async fn protobuf_schema_registry_id_header_interop_with_confluent() {
     // Confluent's ProtobufSerializer with header_schema_id_serializer: magic byte 1, the
     // GUID, then the message-index path ([0] as the single byte 0, [0, 0] as 4 0 0) ...
     let topic = "orders-proto-header";
-    let out =
-        run_interop(&["serialize-header", "protobuf", registry.url(), topic], "").expect("python");
-    let theirs = header_lines(&out);
-    assert_eq!(theirs.len(), 3);
-    let guid = sr
-        .latest(&format!("{topic}-value"))
-        .await
-        .unwrap()
-        .guid
-        .expect("srfake gives GUIDs in version answers");
+    let (out, theirs, guid) = confluent_header_records(&registry, &sr, "protobuf", topic, 3).await;
     for (i, (header, _)) in theirs.iter().enumerate() {
         assert_eq!(header[0], 1, "GUID magic byte");
         assert_eq!(&header[1..17], guid.as_bytes());
