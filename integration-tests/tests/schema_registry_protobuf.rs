@@ -9,6 +9,9 @@
 //! (`SchemaSelection::UseLatest`), and our own auto-registered `.proto` text (with its
 //! reference) is checked with our deserializer.
 
+mod common;
+mod schema_registry_support;
+
 use kafka_schema_registry::{RegistryConfig, Schema, SchemaReference, SchemaRegistryClient};
 use kafka_serde::schema_registry::{
     ProtobufDeserializer, ProtobufSerializer, RegistrySerdeError, SchemaSelection, SerdeConfig,
@@ -16,129 +19,11 @@ use kafka_serde::schema_registry::{
 use kafka_serde::{Deserializer, Serializer};
 use kafka_testbed::SchemaRegistry;
 use kafka_testbed::confluent_python::run_interop;
-
-const CUSTOMER_PROTO: &str = r#"syntax = "proto3";
-package shop.v1;
-
-message Customer {
-  string name = 1;
-  string email = 2;
-}
-"#;
-
-const ORDER_PROTO: &str = r#"syntax = "proto3";
-package shop.v1;
-
-import "shop/customer.proto";
-
-// An order: the file's first (and only) top-level message.
-message Order {
-  message Line {
-    string sku = 1;
-    int32 qty = 2;
-  }
-  enum Status {
-    NEW = 0;
-    PAID = 1;
-  }
-  int64 id = 1;
-  Customer customer = 2;
-  repeated Line lines = 3;
-  Status status = 4;
-  bytes payload = 5;
-  double total = 6;
-}
-"#;
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct Customer {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(string, tag = "2")]
-    email: String,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct Line {
-    #[prost(string, tag = "1")]
-    sku: String,
-    #[prost(int32, tag = "2")]
-    qty: i32,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct Order {
-    #[prost(int64, tag = "1")]
-    id: i64,
-    #[prost(message, optional, tag = "2")]
-    customer: Option<Customer>,
-    #[prost(message, repeated, tag = "3")]
-    lines: Vec<Line>,
-    #[prost(int32, tag = "4")]
-    status: i32,
-    #[prost(bytes = "vec", tag = "5")]
-    payload: Vec<u8>,
-    #[prost(double, tag = "6")]
-    total: f64,
-}
-
-/// `protobuf_fixture()` of sr_interop.py: two orders, then a line.
-fn orders() -> Vec<Order> {
-    vec![
-        Order {
-            id: 1,
-            customer: Some(Customer {
-                name: "Ada".into(),
-                email: "ada@example.com".into(),
-            }),
-            lines: vec![
-                Line {
-                    sku: "tea".into(),
-                    qty: 2,
-                },
-                Line {
-                    sku: "cake".into(),
-                    qty: 1,
-                },
-            ],
-            status: 1,
-            payload: vec![0, 1, 0xfe, 0xff],
-            total: 12.34,
-        },
-        Order {
-            id: -9_000_000_000,
-            customer: Some(Customer {
-                name: "Bob".into(),
-                email: String::new(),
-            }),
-            lines: vec![],
-            status: 0,
-            payload: vec![],
-            total: -0.5,
-        },
-    ]
-}
-
-fn gift() -> Line {
-    Line {
-        sku: "gift".into(),
-        qty: 3,
-    }
-}
+use schema_registry_support::protobuf::{CUSTOMER_PROTO, Line, ORDER_PROTO, Order, gift, orders};
+use schema_registry_support::{hex, unhex};
 
 fn client(registry: &SchemaRegistry) -> SchemaRegistryClient {
     RegistryConfig::new(registry.url()).build().expect("client")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,9 @@
 //! TelemetryRecorder.java`, compiled here with `javac` against the broker's classpath
 //! and listed in `metric.reporters`) that decodes every push with the broker's own OTLP
 //! classes and writes down what arrived. The producer's pushes carry exactly the
-//! subscribed metrics, with the right values, and a terminating push on close (as does
+//! subscribed metrics, with the right values (the per-node Produce latency as the Java
+//! client names and labels it: `org.apache.kafka.producer.node.request.latency.avg` with
+//! `node_id=node-<id>`), and a terminating push on close (as does
 //! an admin client on `Admin::close`); a client with `enable.metrics.push=false` pushes
 //! nothing.
 
@@ -17,9 +19,11 @@ use kafka_admin::{AlterConfigOp, AlterConfigsOptions, ConfigResource, ConfigReso
 use kafka_client::producer::{Producer, ProducerRecord};
 use kafka_testbed::{ClusterConfig, KafkaCluster};
 
-const SUBSCRIBED: [&str; 2] = [
+const SUBSCRIBED: [&str; 4] = [
     "org.apache.kafka.client.requests",
     "org.apache.kafka.producer.records",
+    "org.apache.kafka.producer.node.request.latency",
+    "org.apache.kafka.producer.record.queue.time",
 ];
 
 /// Compiles the recorder into a fresh directory; returns the directory.
@@ -44,13 +48,15 @@ fn compile_recorder() -> PathBuf {
     dir
 }
 
-/// One `metric` line of the recorder's file.
+/// One `metric` line of the recorder's file (one data point).
 #[derive(Debug)]
 struct Seen {
     client: String,
     name: String,
-    value: i64,
+    value: f64,
     temporality: String,
+    /// `key:value` pairs, comma-separated, or `-`.
+    attrs: String,
 }
 
 fn field<'a>(line: &'a str, key: &str) -> &'a str {
@@ -75,20 +81,21 @@ fn read(file: &Path) -> (Vec<String>, Vec<Seen>) {
             name: field(l, "name").into(),
             value: field(l, "value").parse().unwrap(),
             temporality: field(l, "temporality").into(),
+            attrs: field(l, "attrs").into(),
         })
         .collect();
     (pushes, metrics)
 }
 
 /// The records a client reported sent: the sum of delta points, or the last cumulative.
-fn records_sent(metrics: &[Seen], client: &str) -> i64 {
+fn records_sent(metrics: &[Seen], client: &str) -> f64 {
     let points: Vec<&Seen> = metrics
         .iter()
         .filter(|m| m.client == client && m.name == "org.apache.kafka.producer.records.sent")
         .collect();
     match points.first().map(|m| m.temporality.as_str()) {
         Some(t) if t.ends_with("_DELTA") => points.iter().map(|m| m.value).sum(),
-        _ => points.last().map_or(0, |m| m.value),
+        _ => points.last().map_or(0.0, |m| m.value),
     }
 }
 
@@ -166,12 +173,15 @@ async fn telemetry_pushes_the_subscribed_metrics_to_the_broker() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let (_, metrics) = read(&file);
-        if records_sent(&metrics, "pushing") == 10 {
+        let latency = metrics.iter().any(|m| {
+            m.client == "pushing" && m.name == "org.apache.kafka.producer.node.request.latency.avg"
+        });
+        if records_sent(&metrics, "pushing") == 10.0 && latency {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "pushes never showed 10 records sent: {metrics:?}"
+            "pushes never showed 10 records sent and a node latency: {metrics:?}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -242,7 +252,37 @@ async fn telemetry_pushes_the_subscribed_metrics_to_the_broker() {
     ] {
         assert!(names.contains(want), "{want} not pushed: {names:?}");
     }
-    assert_eq!(records_sent(&metrics, "pushing"), 10);
+    assert_eq!(records_sent(&metrics, "pushing"), 10.0);
+
+    // The per-node Produce latency, as Java pushes it: a gauge per node, labelled
+    // `node_id=node-<id>` with the id of the broker that answered, in ms.
+    let node_label = format!("node_id:node-{}", cluster.node_ids()[0]);
+    let gauge = |name: &str| -> Vec<&Seen> {
+        metrics
+            .iter()
+            .filter(|m| m.client == "pushing" && m.name == name)
+            .collect()
+    };
+    let avg = gauge("org.apache.kafka.producer.node.request.latency.avg");
+    let max = gauge("org.apache.kafka.producer.node.request.latency.max");
+    assert!(!avg.is_empty() && avg.len() == max.len(), "{avg:?} {max:?}");
+    for (a, m) in avg.iter().zip(&max) {
+        assert_eq!(a.temporality, "GAUGE");
+        assert_eq!(a.attrs, node_label, "{a:?}");
+        assert_eq!(m.attrs, node_label, "{m:?}");
+        // Ten acknowledged Produce requests on a local broker: more than nothing, less
+        // than the 30 s request timeout; the maximum at least the average.
+        assert!(a.value > 0.0 && a.value < 30_000.0, "{a:?}");
+        assert!(m.value >= a.value && m.value < 30_000.0, "{m:?} < {a:?}");
+    }
+    let queue = gauge("org.apache.kafka.producer.record.queue.time.max");
+    assert!(
+        queue
+            .iter()
+            .all(|q| q.attrs == "-" && q.value >= 0.0 && q.value < 30_000.0),
+        "{queue:?}"
+    );
+    assert!(!queue.is_empty(), "record queue time not pushed");
     admin_client.close();
     drop(cluster);
     let _ = std::fs::remove_dir_all(file.parent().unwrap());

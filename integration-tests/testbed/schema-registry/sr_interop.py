@@ -216,6 +216,20 @@ def header_serializer(fmt, url, topic):
             schema = f.read()
         JSONSerializer(schema, SchemaRegistryClient({"url": url}))(json_fixture()[0], ctx)
         return JSONSerializer(schema, SchemaRegistryClient({"url": url}), conf=conf)
+    if fmt == "protobuf":
+        from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
+
+        protobuf_fixture()
+        plain = {"use.deprecated.format": False}
+        order = PROTO["Order"]
+        ProtobufSerializer(order, SchemaRegistryClient({"url": url}), plain)(
+            protobuf_fixture()[0], ctx
+        )
+        serdes = {
+            cls: (ProtobufSerializer(cls, SchemaRegistryClient({"url": url}), {**plain, **conf}),)
+            for cls in PROTO.values()
+        }
+        return PerClass(serdes, 0)
     raise SystemExit(f"no header serializer for {fmt}")
 
 

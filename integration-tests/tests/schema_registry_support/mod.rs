@@ -3,6 +3,8 @@
 //! producer and consumer they use.
 #![allow(dead_code)]
 
+pub mod protobuf;
+
 use std::collections::HashMap;
 use std::time::Duration;
 

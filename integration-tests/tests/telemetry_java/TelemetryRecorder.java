@@ -2,7 +2,8 @@
 // listed in `metric.reporters`, it decodes every PushTelemetry payload with the OTLP
 // classes the broker itself uses and appends what it got to `telemetry.recorder.file`:
 //   push client=<client id> instance=<client instance id> terminating=<bool> type=<content type>
-//   metric client=<client id> name=<metric> value=<int value> temporality=<DELTA|CUMULATIVE|GAUGE>
+//   metric client=<client id> name=<metric> value=<int or double value> temporality=<DELTA|CUMULATIVE|GAUGE> attrs=<k:v,... or ->
+// (one metric line per data point)
 import java.io.FileWriter;
 import java.io.IOException;
 import java.util.List;
@@ -12,8 +13,10 @@ import org.apache.kafka.common.metrics.KafkaMetric;
 import org.apache.kafka.common.metrics.MetricsReporter;
 import org.apache.kafka.server.telemetry.ClientTelemetry;
 import org.apache.kafka.server.telemetry.ClientTelemetryReceiver;
+import org.apache.kafka.shaded.io.opentelemetry.proto.common.v1.KeyValue;
 import org.apache.kafka.shaded.io.opentelemetry.proto.metrics.v1.Metric;
 import org.apache.kafka.shaded.io.opentelemetry.proto.metrics.v1.MetricsData;
+import org.apache.kafka.shaded.io.opentelemetry.proto.metrics.v1.NumberDataPoint;
 import org.apache.kafka.shaded.io.opentelemetry.proto.metrics.v1.ResourceMetrics;
 import org.apache.kafka.shaded.io.opentelemetry.proto.metrics.v1.ScopeMetrics;
 
@@ -61,22 +64,34 @@ public class TelemetryRecorder implements MetricsReporter, ClientTelemetry {
                 for (ResourceMetrics rm : data.getResourceMetricsList()) {
                     for (ScopeMetrics sm : rm.getScopeMetricsList()) {
                         for (Metric m : sm.getMetricsList()) {
-                            long value;
+                            List<NumberDataPoint> points;
                             String temporality;
                             if (m.hasSum()) {
-                                value = m.getSum().getDataPoints(0).getAsInt();
+                                points = m.getSum().getDataPointsList();
                                 temporality = m.getSum().getAggregationTemporality().name();
                             } else if (m.hasGauge()) {
-                                value = m.getGauge().getDataPoints(0).getAsInt();
+                                points = m.getGauge().getDataPointsList();
                                 temporality = "GAUGE";
                             } else {
-                                value = -1;
+                                points = List.of();
                                 temporality = "OTHER";
                             }
-                            out.append("metric client=").append(client)
-                                .append(" name=").append(m.getName())
-                                .append(" value=").append(value)
-                                .append(" temporality=").append(temporality).append('\n');
+                            for (NumberDataPoint p : points) {
+                                String value = p.getValueCase() == NumberDataPoint.ValueCase.AS_DOUBLE
+                                    ? Double.toString(p.getAsDouble())
+                                    : Long.toString(p.getAsInt());
+                                StringBuilder attrs = new StringBuilder();
+                                for (KeyValue kv : p.getAttributesList()) {
+                                    if (attrs.length() > 0) attrs.append(',');
+                                    attrs.append(kv.getKey()).append(':').append(kv.getValue().getStringValue());
+                                }
+                                out.append("metric client=").append(client)
+                                    .append(" name=").append(m.getName())
+                                    .append(" value=").append(value)
+                                    .append(" temporality=").append(temporality)
+                                    .append(" attrs=").append(attrs.length() == 0 ? "-" : attrs)
+                                    .append('\n');
+                            }
                         }
                     }
                 }

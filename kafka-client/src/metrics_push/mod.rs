@@ -9,6 +9,13 @@
 //! `kafka_client_requests_total` is pushed as `org.apache.kafka.client.requests`,
 //! `kafka_producer_records_sent_total` as `org.apache.kafka.producer.records.sent`.
 //!
+//! Besides those, the push carries what the Java client pushes and the `metrics` facade
+//! has as histograms: per-node request latencies (`org.apache.kafka.producer.node.
+//! request.latency.avg` / `.max` with a `node_id` attribute, `node-<id>` as Java writes
+//! it; the consumer's for Fetch), the producer's record queue time and the consumer's
+//! fetch latency, as average and maximum gauges over Java's default sample window
+//! (`observe::names::PUSHED_ONLY`, `observe/windowed.rs`).
+//!
 //! A broker without a telemetry plugin does not offer the two APIs: the client then
 //! stops at once. Telemetry never fails, delays or logs above DEBUG for a user call.
 
@@ -31,7 +38,7 @@ use crate::observe::Telemetry;
 use crate::observe::{self as names, METRICS, MetricKind};
 use crate::records::Compression;
 
-use otlp::{Point, Temporality};
+use otlp::{Point, PointValue, Temporality};
 use state::{Action, Answer, PushState, Subscription};
 
 /// The push task of one client: started after the first Metadata answer, told to close
@@ -99,8 +106,72 @@ fn otlp_name(name: &str) -> String {
     format!("org.apache.kafka.{}", core.replace('_', "."))
 }
 
-/// The client's counters and gauges now, as points (histograms are not pushed).
+/// The client's counters and gauges now, as points (histograms are not pushed), then
+/// the windowed averages and maxima.
 fn points(t: &Telemetry) -> Vec<Point> {
+    let mut points = counter_points(t);
+    points.extend(windowed_points(t, std::time::Instant::now()));
+    points
+}
+
+/// The windowed figures with values in their window: per node for request latencies.
+fn windowed_points(t: &Telemetry, now: std::time::Instant) -> Vec<Point> {
+    let w = &t.windows;
+    let gauge = |name: &'static str, value: f64, attributes: Vec<(&'static str, String)>| {
+        let help = names::PUSHED_ONLY
+            .iter()
+            .find(|m| m.name == name)
+            .map_or("", |m| m.help);
+        Point {
+            name: name.to_owned(),
+            description: help,
+            unit: "ms",
+            monotonic: false,
+            value: PointValue::Double(value),
+            attributes,
+        }
+    };
+    let mut out = Vec::new();
+    for (produce, avg, max) in [
+        (
+            true,
+            names::PRODUCER_NODE_LATENCY_AVG,
+            names::PRODUCER_NODE_LATENCY_MAX,
+        ),
+        (
+            false,
+            names::CONSUMER_NODE_LATENCY_AVG,
+            names::CONSUMER_NODE_LATENCY_MAX,
+        ),
+    ] {
+        for (node, a, m) in w.nodes(produce, now) {
+            let node_id = || vec![("node_id", format!("node-{node}"))];
+            out.push(gauge(avg, a, node_id()));
+            out.push(gauge(max, m, node_id()));
+        }
+    }
+    for (figures, avg, max) in [
+        (
+            w.queue_times(now),
+            names::PRODUCER_QUEUE_TIME_AVG,
+            names::PRODUCER_QUEUE_TIME_MAX,
+        ),
+        (
+            w.fetch_latencies(now),
+            names::CONSUMER_FETCH_LATENCY_AVG,
+            names::CONSUMER_FETCH_LATENCY_MAX,
+        ),
+    ] {
+        if let Some((a, m)) = figures {
+            out.push(gauge(avg, a, Vec::new()));
+            out.push(gauge(max, m, Vec::new()));
+        }
+    }
+    out
+}
+
+/// The client's counters and gauges of the `metrics` table.
+fn counter_points(t: &Telemetry) -> Vec<Point> {
     let net = t.net.snapshot();
     let producer = t.producer.snapshot(net.clone());
     let consumer = t.consumer.snapshot(net.clone());
@@ -136,7 +207,7 @@ fn points(t: &Telemetry) -> Vec<Point> {
                 description: m.help,
                 unit: m.unit,
                 monotonic: m.kind == MetricKind::Counter,
-                value: value(m.name)?,
+                value: PointValue::Int(value(m.name)?),
                 attributes: Vec::new(),
             })
         })
@@ -266,8 +337,10 @@ impl Pusher {
             .collect();
         let (temporality, start) = if sub.delta {
             for p in pts.iter_mut().filter(|p| p.monotonic) {
-                let before = self.last.insert(p.name.clone(), p.value).unwrap_or(0);
-                p.value -= before;
+                if let PointValue::Int(v) = &mut p.value {
+                    let before = self.last.insert(p.name.clone(), *v).unwrap_or(0);
+                    *v -= before;
+                }
             }
             (Temporality::Delta, self.last_push_nanos)
         } else {
@@ -359,6 +432,53 @@ mod tests {
             !pushed.iter().any(|n| n.ends_with(".seconds")),
             "no histograms: {pushed:?}"
         );
-        assert!(pts.iter().all(|p| p.value == 0));
+        assert!(pts.iter().all(|p| p.value == PointValue::Int(0)));
+    }
+
+    #[test]
+    fn windowed_figures_are_pushed_as_java_names_them_per_node() {
+        let t = Telemetry::new(None);
+        assert!(
+            windowed_points(&t, std::time::Instant::now()).is_empty(),
+            "nothing in the window: nothing pushed"
+        );
+        t.request_finished(ApiKey::Produce, "1", Duration::from_millis(4), true);
+        t.request_finished(ApiKey::Produce, "1", Duration::from_millis(8), true);
+        // Not a node id yet (an address), failed, or another API: not counted.
+        t.request_finished(
+            ApiKey::Produce,
+            "localhost:9092",
+            Duration::from_millis(1),
+            true,
+        );
+        t.request_finished(ApiKey::Produce, "2", Duration::from_millis(1), false);
+        t.request_finished(ApiKey::Metadata, "2", Duration::from_millis(1), true);
+        t.request_finished(ApiKey::Fetch, "3", Duration::from_millis(500), true);
+        t.produce_request([(10, 100, Duration::from_millis(6))].into_iter(), 0);
+        let pts = windowed_points(&t, std::time::Instant::now());
+        let find = |name: &str| {
+            pts.iter()
+                .find(|p| p.name == name)
+                .unwrap_or_else(|| panic!("{name} not in {pts:?}"))
+        };
+        let avg = find("org.apache.kafka.producer.node.request.latency.avg");
+        assert_eq!(avg.value, PointValue::Double(6.0));
+        assert_eq!(avg.attributes, vec![("node_id", "node-1".to_owned())]);
+        assert!(!avg.monotonic);
+        assert_eq!(
+            find("org.apache.kafka.producer.node.request.latency.max").value,
+            PointValue::Double(8.0)
+        );
+        let fetch = find("org.apache.kafka.consumer.node.request.latency.max");
+        assert_eq!(fetch.attributes, vec![("node_id", "node-3".to_owned())]);
+        assert_eq!(
+            find("org.apache.kafka.producer.record.queue.time.avg").value,
+            PointValue::Double(6.0)
+        );
+        assert_eq!(
+            pts.iter().filter(|p| p.name.contains(".node.")).count(),
+            4,
+            "nodes 1 and 3 only: {pts:?}"
+        );
     }
 }

@@ -10,7 +10,7 @@
 //! Sum { data_points = 1, aggregation_temporality = 2, is_monotonic = 3 }
 //! Gauge { data_points = 1 }
 //! NumberDataPoint { start_time_unix_nano = 2 (fixed64), time_unix_nano = 3 (fixed64),
-//!                   as_int = 6 (sfixed64), attributes = 7 }
+//!                   as_double = 4 (double) | as_int = 6 (sfixed64), attributes = 7 }
 //! KeyValue { key = 1, value = 2: AnyValue { string_value = 1 } }
 //! ```
 
@@ -23,9 +23,17 @@ pub(crate) struct Point {
     pub unit: &'static str,
     /// A monotonic sum (a counter) or a gauge.
     pub monotonic: bool,
-    pub value: i64,
+    pub value: PointValue,
     /// Point attributes (`broker`, ...).
     pub attributes: Vec<(&'static str, String)>,
+}
+
+/// A point's number: counts are integers, averages and maxima (of latencies in ms)
+/// doubles, as the Java client pushes them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum PointValue {
+    Int(i64),
+    Double(f64),
 }
 
 /// Sum temporality: cumulative (since the client started) or delta (since the last
@@ -114,8 +122,16 @@ pub(crate) fn encode(
                             fixed64(dp, 2, start_nanos);
                         }
                         fixed64(dp, 3, now_nanos);
-                        tag(dp, 6, FIXED64);
-                        dp.extend_from_slice(&p.value.to_le_bytes());
+                        match p.value {
+                            PointValue::Int(v) => {
+                                tag(dp, 6, FIXED64);
+                                dp.extend_from_slice(&v.to_le_bytes());
+                            }
+                            PointValue::Double(v) => {
+                                tag(dp, 4, FIXED64);
+                                dp.extend_from_slice(&v.to_le_bytes());
+                            }
+                        }
                         for (k, v) in &p.attributes {
                             key_value(dp, 7, k, v);
                         }
@@ -198,7 +214,7 @@ mod tests {
                 description: "Requests sent.",
                 unit: "requests",
                 monotonic: true,
-                value: 42,
+                value: PointValue::Int(42),
                 attributes: vec![],
             },
             Point {
@@ -206,8 +222,16 @@ mod tests {
                 description: "In flight.",
                 unit: "requests",
                 monotonic: false,
-                value: -3,
+                value: PointValue::Int(-3),
                 attributes: vec![("broker", "1".into())],
+            },
+            Point {
+                name: "org.apache.kafka.producer.node.request.latency.avg".into(),
+                description: "Avg.",
+                unit: "ms",
+                monotonic: false,
+                value: PointValue::Double(2.5),
+                attributes: vec![("node_id", "node-1".into())],
             },
         ];
         let resource = [("client_id", "app".to_string())];
@@ -224,7 +248,7 @@ mod tests {
             .filter(|(f, ..)| *f == 2)
             .map(|x| x.2)
             .collect();
-        assert_eq!(metrics.len(), 2);
+        assert_eq!(metrics.len(), 3);
         assert_eq!(one(&metrics[0], 1), b"org.apache.kafka.client.requests");
         let sum = one(&metrics[0], 7);
         assert_eq!(one(&sum, 2)[0], 1, "delta");
@@ -241,6 +265,14 @@ mod tests {
             fields(&dp).iter().all(|(f, ..)| *f != 2),
             "a gauge has no start"
         );
+        let dp = one(&one(&metrics[2], 5), 1);
+        assert_eq!(one(&dp, 4), 2.5f64.to_le_bytes(), "as_double");
+        assert!(fields(&dp).iter().all(|(f, ..)| *f != 6), "no as_int");
+        let kv = one(&dp, 7);
+        assert_eq!(
+            (one(&kv, 1), one(&one(&kv, 2), 1)),
+            (b"node_id".to_vec(), b"node-1".to_vec())
+        );
     }
 
     #[test]
@@ -250,7 +282,7 @@ mod tests {
             description: "",
             unit: "",
             monotonic: true,
-            value: 1,
+            value: PointValue::Int(1),
             attributes: vec![],
         };
         let b = encode(&[], &[p], Temporality::Cumulative, 0, 0);

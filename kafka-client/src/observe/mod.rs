@@ -14,6 +14,7 @@
 mod hooks;
 mod names;
 mod stats;
+mod windowed;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -32,6 +33,7 @@ pub(crate) use names::metrics_markdown;
 pub use names::*;
 pub(crate) use stats::{ConsumerCounters, NetCounters, ProducerCounters};
 pub use stats::{ConsumerStats, NetworkStats, ProducerStats};
+pub(crate) use windowed::Windows;
 
 /// A shared [`Hooks`] implementation, as stored in the client configuration.
 #[derive(Clone)]
@@ -51,6 +53,8 @@ pub(crate) struct Telemetry {
     pub net: NetCounters,
     pub producer: ProducerCounters,
     pub consumer: ConsumerCounters,
+    /// Windowed avg/max figures, pushed by client telemetry (KIP-714) only.
+    pub windows: Windows,
     /// Metric keys with per-request labels, built once (see [`LabelKeys`]).
     keys: LabelKeys,
 }
@@ -224,6 +228,13 @@ impl Telemetry {
         add_us(&self.net.latency_us, latency);
         if !ok {
             self.net.request_errors.fetch_add(1, Relaxed);
+        } else if matches!(api, ApiKey::Produce | ApiKey::Fetch) {
+            // The per-node request latencies the Java client pushes (producer: Produce,
+            // consumer: Fetch); the label is the node id once the node is known.
+            if let Ok(node) = broker.parse::<i32>() {
+                self.windows
+                    .node_latency(api == ApiKey::Produce, node, latency);
+            }
         }
         self.keys.broker(broker, |k| {
             metrics::with_recorder(|r| r.register_gauge(&k.in_flight, &METADATA).decrement(1.0));
@@ -263,14 +274,17 @@ impl Telemetry {
 
     // ---- producer ----
 
-    /// A Produce request is about to go out with these batches (records, bytes each).
+    /// A Produce request is about to go out with these batches (records, bytes, time
+    /// waited in the accumulator, each).
     pub(crate) fn produce_request(
         &self,
-        batches: impl Iterator<Item = (u32, usize)>,
+        batches: impl Iterator<Item = (u32, usize, Duration)> + Clone,
         memory_in_use: usize,
     ) {
+        self.windows
+            .queue_time(batches.clone().map(|(_, _, waited)| waited));
         let (mut records, mut bytes, mut count) = (0u64, 0u64, 0u64);
-        for (r, b) in batches {
+        for (r, b, _) in batches {
             records += u64::from(r);
             bytes += b as u64;
             count += 1;
@@ -335,6 +349,7 @@ impl Telemetry {
             .entry(broker)
             .or_default() += 1;
         add_us(&self.consumer.fetch_latency_us, latency);
+        self.windows.fetch(latency);
         let mut keys = lock(&self.keys.fetch_latency);
         let key = keys.entry(broker).or_insert_with(|| {
             key(

@@ -111,6 +111,87 @@ metrics_table! {
         "Offset commits that failed.";
 }
 
+/// A figure pushed only by client telemetry (KIP-714), under the name the Java client
+/// pushes it by: an average or maximum over Java's default sample window (two samples of
+/// 30 s), as a gauge.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PushedOnly {
+    /// The OTLP name.
+    pub name: &'static str,
+    /// Point attributes (read by the `docs/metrics.md` generator).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub attributes: &'static [&'static str],
+    /// What it measures.
+    pub help: &'static str,
+}
+
+/// Produce request latency per node, average (ms).
+pub(crate) const PRODUCER_NODE_LATENCY_AVG: &str =
+    "org.apache.kafka.producer.node.request.latency.avg";
+/// Produce request latency per node, maximum (ms).
+pub(crate) const PRODUCER_NODE_LATENCY_MAX: &str =
+    "org.apache.kafka.producer.node.request.latency.max";
+/// Fetch request latency per node, average (ms).
+pub(crate) const CONSUMER_NODE_LATENCY_AVG: &str =
+    "org.apache.kafka.consumer.node.request.latency.avg";
+/// Fetch request latency per node, maximum (ms).
+pub(crate) const CONSUMER_NODE_LATENCY_MAX: &str =
+    "org.apache.kafka.consumer.node.request.latency.max";
+/// Time batches waited in the accumulator, average (ms).
+pub(crate) const PRODUCER_QUEUE_TIME_AVG: &str = "org.apache.kafka.producer.record.queue.time.avg";
+/// Time batches waited in the accumulator, maximum (ms).
+pub(crate) const PRODUCER_QUEUE_TIME_MAX: &str = "org.apache.kafka.producer.record.queue.time.max";
+/// Fetch latency, average (ms).
+pub(crate) const CONSUMER_FETCH_LATENCY_AVG: &str =
+    "org.apache.kafka.consumer.fetch.manager.fetch.latency.avg";
+/// Fetch latency, maximum (ms).
+pub(crate) const CONSUMER_FETCH_LATENCY_MAX: &str =
+    "org.apache.kafka.consumer.fetch.manager.fetch.latency.max";
+
+/// Every figure pushed only by client telemetry.
+pub(crate) const PUSHED_ONLY: &[PushedOnly] = &[
+    PushedOnly {
+        name: PRODUCER_NODE_LATENCY_AVG,
+        attributes: &["node_id"],
+        help: "Average time of a Produce request to this node (`node_id` = `node-<id>`), in ms.",
+    },
+    PushedOnly {
+        name: PRODUCER_NODE_LATENCY_MAX,
+        attributes: &["node_id"],
+        help: "Longest Produce request to this node, in ms.",
+    },
+    PushedOnly {
+        name: CONSUMER_NODE_LATENCY_AVG,
+        attributes: &["node_id"],
+        help: "Average time of a Fetch request to this node (long-poll wait included), in ms.",
+    },
+    PushedOnly {
+        name: CONSUMER_NODE_LATENCY_MAX,
+        attributes: &["node_id"],
+        help: "Longest Fetch request to this node, in ms.",
+    },
+    PushedOnly {
+        name: PRODUCER_QUEUE_TIME_AVG,
+        attributes: &[],
+        help: "Average time a batch waited in the accumulator before its Produce request, in ms.",
+    },
+    PushedOnly {
+        name: PRODUCER_QUEUE_TIME_MAX,
+        attributes: &[],
+        help: "Longest time a batch waited in the accumulator, in ms.",
+    },
+    PushedOnly {
+        name: CONSUMER_FETCH_LATENCY_AVG,
+        attributes: &[],
+        help: "Average time of a Fetch request, any node, in ms.",
+    },
+    PushedOnly {
+        name: CONSUMER_FETCH_LATENCY_MAX,
+        attributes: &[],
+        help: "Longest Fetch request, any node, in ms.",
+    },
+];
+
 /// The metric table as Markdown, as `docs/metrics.md` holds it.
 #[cfg(test)]
 pub(crate) fn metrics_markdown() -> String {
@@ -142,6 +223,32 @@ pub(crate) fn metrics_markdown() -> String {
             labels,
             m.unit,
             m.help
+        ));
+    }
+    out.push_str(
+        "\n## Pushed to the broker only (client telemetry, KIP-714)\n\n\
+         With `enable.metrics.push` (on by default) the client pushes the metrics the \
+         cluster's\nclient-metrics subscription asks for (by name prefix): the counters and \
+         gauges above under\nthe Java client's namespace (`kafka_producer_records_sent_total` \
+         as\n`org.apache.kafka.producer.records.sent`; histograms are not pushed), and these, \
+         which only\nthe push carries. As in the Java client they are gauges of doubles, over \
+         the last 30 to 60 s\n(two samples of 30 s); one with no value in that window is not \
+         pushed.\n\n\
+         | name | attributes | unit | meaning |\n|---|---|---|---|\n",
+    );
+    for m in PUSHED_ONLY {
+        let attributes = if m.attributes.is_empty() {
+            "-".to_owned()
+        } else {
+            m.attributes
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | ms | {} |\n",
+            m.name, attributes, m.help
         ));
     }
     out

@@ -16,10 +16,15 @@ use crate::observe::ProducerStats;
 /// A Produce request with `batches` is about to go out.
 pub(crate) fn request_sent(sh: &Shared, batches: &[(Arc<PartitionState>, ProducerBatch)]) {
     let in_use = sh.res.memory.capacity() - sh.res.memory.available();
+    let now = tokio::time::Instant::now();
     sh.client.telemetry().produce_request(
-        batches
-            .iter()
-            .map(|(_, b)| (b.records(), b.bytes().map_or(0, |x| x.len()))),
+        batches.iter().map(|(_, b)| {
+            (
+                b.records(),
+                b.bytes().map_or(0, |x| x.len()),
+                now.saturating_duration_since(b.created),
+            )
+        }),
         in_use,
     );
 }
