@@ -61,7 +61,9 @@ impl ValueDecoder {
         use kafka_serde::schema_registry::{AvroValueDeserializer, JsonSchemaDeserializer};
         let registry = registry_for(args.value_format, args.schema_registry.as_deref())?;
         Ok(match (args.value_format, registry) {
-            (ValueFormat::Avro, Some(r)) => ValueDecoder::Avro(Box::new(AvroValueDeserializer::new(r))),
+            (ValueFormat::Avro, Some(r)) => {
+                ValueDecoder::Avro(Box::new(AvroValueDeserializer::new(r)))
+            }
             (ValueFormat::JsonSchema, Some(r)) => {
                 ValueDecoder::Json(JsonSchemaDeserializer::new(r))
             }
