@@ -5,6 +5,7 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use kafka_client::records::Header;
@@ -149,6 +150,11 @@ fn tokenize(source: &str) -> Vec<&str> {
 pub struct ProtobufSerializer<M> {
     schemas: WriterSchemas<ProtobufFormat>,
     indexes: Vec<i32>,
+    /// The length of the last record's framing (magic byte, id, message-index path; less
+    /// with the id in a header): the next record's buffer is allocated at exactly its
+    /// framing plus the message, so `Bytes::from` takes it over without a second
+    /// allocation (a `Vec` with spare capacity costs one).
+    prefix_len: AtomicUsize,
     _type: PhantomData<fn(&M)>,
 }
 
@@ -185,6 +191,7 @@ impl<M> ProtobufSerializer<M> {
         let indexes = message_indexes(&schema.schema, message)?;
         Ok(ProtobufSerializer {
             schemas: WriterSchemas::new(registry, config, schema, (), Some(message.to_owned())),
+            prefix_len: AtomicUsize::new(6 + indexes.len()),
             indexes,
             _type: PhantomData,
         })
@@ -209,9 +216,13 @@ impl<M: prost::Message> ProtobufSerializer<M> {
         ids: SchemaIds,
         message: &M,
     ) -> Result<Vec<u8>, RegistrySerdeError> {
-        let mut out = Vec::with_capacity(6 + self.indexes.len() + message.encoded_len());
+        let hint = self.prefix_len.load(Ordering::Relaxed);
+        let mut out = Vec::with_capacity(hint + message.encoded_len());
         self.schemas
             .begin_record(&mut out, headers, topic, ids, Some(&self.indexes))?;
+        if out.len() != hint {
+            self.prefix_len.store(out.len(), Ordering::Relaxed);
+        }
         message
             .encode(&mut out)
             .expect("a Vec grows to hold any message");
