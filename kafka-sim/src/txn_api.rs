@@ -6,9 +6,6 @@
 
 use std::time::Duration;
 
-use kafka_protocol::messages::add_partitions_to_txn_response::{
-    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
-};
 use kafka_protocol::messages::api_versions_response::FinalizedFeatureKey;
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
@@ -110,25 +107,7 @@ impl Cluster {
                     .unwrap_or(0),
             }
         });
-        let results = r
-            .v3_and_below_topics
-            .iter()
-            .map(|t| {
-                AddPartitionsToTxnTopicResult::default()
-                    .with_name(t.name.clone())
-                    .with_results_by_partition(
-                        t.partitions
-                            .iter()
-                            .map(|&p| {
-                                AddPartitionsToTxnPartitionResult::default()
-                                    .with_partition_index(p)
-                                    .with_partition_error_code(code)
-                            })
-                            .collect(),
-                    )
-            })
-            .collect();
-        AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results)
+        kafka_testkit::raw::add_partitions_answer(&r, code)
     }
 
     pub(crate) fn add_offsets_to_txn(

@@ -160,28 +160,7 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
         }
         ApiKey::AddPartitionsToTxn => {
             let ar = AddPartitionsToTxnRequest::decode(body, v).ok()?;
-            let results = ar
-                .v3_and_below_topics
-                .iter()
-                .map(|t| {
-                    AddPartitionsToTxnTopicResult::default()
-                        .with_name(t.name.clone())
-                        .with_results_by_partition(
-                            t.partitions
-                                .iter()
-                                .map(|&p| {
-                                    AddPartitionsToTxnPartitionResult::default()
-                                        .with_partition_index(p)
-                                        .with_partition_error_code(code)
-                                })
-                                .collect(),
-                        )
-                })
-                .collect();
-            frame(
-                req,
-                &AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results),
-            )
+            frame(req, &add_partitions_answer(&ar, code))
         }
         ApiKey::EndTxn => frame(req, &EndTxnResponse::default().with_error_code(code)),
         ApiKey::AddOffsetsToTxn => frame(
@@ -221,6 +200,33 @@ type AskedGroup = (
     Option<Vec<(String, Vec<i32>)>>,
     Option<(String, i32)>,
 );
+
+/// The AddPartitionsToTxn answer (v0-v3, one transaction) to `r`: `code` for every
+/// partition it names.
+pub fn add_partitions_answer(
+    r: &AddPartitionsToTxnRequest,
+    code: i16,
+) -> AddPartitionsToTxnResponse {
+    let results = r
+        .v3_and_below_topics
+        .iter()
+        .map(|t| {
+            AddPartitionsToTxnTopicResult::default()
+                .with_name(t.name.clone())
+                .with_results_by_partition(
+                    t.partitions
+                        .iter()
+                        .map(|&p| {
+                            AddPartitionsToTxnPartitionResult::default()
+                                .with_partition_index(p)
+                                .with_partition_error_code(code)
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results)
+}
 
 /// A group's committed offsets: (topic, partition) → offset.
 pub type GroupOffsets = BTreeMap<(String, i32), i64>;

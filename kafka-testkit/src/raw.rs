@@ -47,7 +47,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use tokio::net::TcpListener;
 
-pub use crate::coordinator::{GroupOffsets, PRODUCER_ID, error_answer, offset_fetch_answer};
+pub use crate::coordinator::{
+    GroupOffsets, PRODUCER_ID, add_partitions_answer, error_answer, offset_fetch_answer,
+};
 use crate::server::{Handler, serve};
 
 /// `kafka-protocol`'s message types and `ApiKey`, to build answers with.
