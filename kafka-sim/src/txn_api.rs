@@ -7,9 +7,6 @@
 use std::time::Duration;
 
 use kafka_protocol::messages::api_versions_response::FinalizedFeatureKey;
-use kafka_protocol::messages::txn_offset_commit_response::{
-    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
-};
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse, ApiKey, ApiVersionsResponse, EndTxnRequest, EndTxnResponse,
@@ -186,24 +183,6 @@ impl Cluster {
                 .err()
                 .unwrap_or(0)
         });
-        let topics = r
-            .topics
-            .iter()
-            .map(|t| {
-                TxnOffsetCommitResponseTopic::default()
-                    .with_name(t.name.clone())
-                    .with_partitions(
-                        t.partitions
-                            .iter()
-                            .map(|p| {
-                                TxnOffsetCommitResponsePartition::default()
-                                    .with_partition_index(p.partition_index)
-                                    .with_error_code(code)
-                            })
-                            .collect(),
-                    )
-            })
-            .collect();
-        TxnOffsetCommitResponse::default().with_topics(topics)
+        kafka_testkit::raw::txn_offset_commit_answer(&r, code)
     }
 }

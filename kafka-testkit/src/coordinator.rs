@@ -169,25 +169,7 @@ pub fn answer(req: &Req, code: i16) -> Option<Vec<u8>> {
         ),
         ApiKey::TxnOffsetCommit => {
             let tr = TxnOffsetCommitRequest::decode(body, v).ok()?;
-            let topics = tr
-                .topics
-                .iter()
-                .map(|t| {
-                    TxnOffsetCommitResponseTopic::default()
-                        .with_name(t.name.clone())
-                        .with_partitions(
-                            t.partitions
-                                .iter()
-                                .map(|p| {
-                                    TxnOffsetCommitResponsePartition::default()
-                                        .with_partition_index(p.partition_index)
-                                        .with_error_code(code)
-                                })
-                                .collect(),
-                        )
-                })
-                .collect();
-            frame(req, &TxnOffsetCommitResponse::default().with_topics(topics))
+            frame(req, &txn_offset_commit_answer(&tr, code))
         }
         _ => return None,
     })
@@ -226,6 +208,29 @@ pub fn add_partitions_answer(
         })
         .collect();
     AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results)
+}
+
+/// The TxnOffsetCommit answer to `r`: `code` for every partition it names.
+pub fn txn_offset_commit_answer(r: &TxnOffsetCommitRequest, code: i16) -> TxnOffsetCommitResponse {
+    let topics = r
+        .topics
+        .iter()
+        .map(|t| {
+            TxnOffsetCommitResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            TxnOffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(code)
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    TxnOffsetCommitResponse::default().with_topics(topics)
 }
 
 /// A group's committed offsets: (topic, partition) → offset.

@@ -49,6 +49,7 @@ use tokio::net::TcpListener;
 
 pub use crate::coordinator::{
     GroupOffsets, PRODUCER_ID, add_partitions_answer, error_answer, offset_fetch_answer,
+    txn_offset_commit_answer,
 };
 use crate::server::{Handler, serve};
 

@@ -85,6 +85,33 @@ async fn settle(
     }
 }
 
+/// Polls `members` until together they have read `n` records (or 20 s pass), commits each
+/// member's position, and checks that group "g" committed `n` records over topic "t"'s
+/// 6 partitions.
+async fn read_all_and_commit(cluster: &Cluster, members: &[&Consumer], n: usize) {
+    let mut seen = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while seen < n && tokio::time::Instant::now() < deadline {
+        for m in members {
+            seen += m
+                .poll(Duration::from_millis(50))
+                .await
+                .unwrap()
+                .into_parts()
+                .0
+                .len();
+        }
+    }
+    assert_eq!(seen, n);
+    for m in members {
+        m.commit().await.unwrap();
+    }
+    let committed: i64 = (0..6)
+        .map(|p| cluster.committed_offset("g", "t", p).unwrap_or(0))
+        .sum();
+    assert_eq!(committed, n as i64);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kip848_members_get_disjoint_complete_assignments_and_rebalance_on_join_and_leave() {
     let cluster = Cluster::builder()
@@ -110,26 +137,7 @@ async fn kip848_members_get_disjoint_complete_assignments_and_rebalance_on_join_
 
     // Commits carry the member's epoch and are stored.
     produce(&cluster, "t", 12).await;
-    let mut seen = 0;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while seen < 12 && tokio::time::Instant::now() < deadline {
-        for m in [&a, &c] {
-            seen += m
-                .poll(Duration::from_millis(50))
-                .await
-                .unwrap()
-                .into_parts()
-                .0
-                .len();
-        }
-    }
-    assert_eq!(seen, 12);
-    a.commit().await.unwrap();
-    c.commit().await.unwrap();
-    let committed: i64 = (0..6)
-        .map(|p| cluster.committed_offset("g", "t", p).unwrap_or(0))
-        .sum();
-    assert_eq!(committed, 12);
+    read_all_and_commit(&cluster, &[&a, &c], 12).await;
     a.close().await.unwrap();
     c.close().await.unwrap();
     assert!(cluster.group_assignment("g").is_empty());
@@ -153,26 +161,7 @@ async fn classic_members_get_disjoint_complete_assignments_and_rebalance_on_join
     assert_eq!((after[0].len(), after[1].len()), (3, 3));
     // Commits from members of the current generation are stored.
     produce(&cluster, "t", 6).await;
-    let mut seen = 0;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while seen < 6 && tokio::time::Instant::now() < deadline {
-        for m in [&a, &c] {
-            seen += m
-                .poll(Duration::from_millis(50))
-                .await
-                .unwrap()
-                .into_parts()
-                .0
-                .len();
-        }
-    }
-    assert_eq!(seen, 6);
-    a.commit().await.unwrap();
-    c.commit().await.unwrap();
-    let committed: i64 = (0..6)
-        .map(|p| cluster.committed_offset("g", "t", p).unwrap_or(0))
-        .sum();
-    assert_eq!(committed, 6);
+    read_all_and_commit(&cluster, &[&a, &c], 6).await;
     a.close().await.unwrap();
     c.close().await.unwrap();
     assert!(cluster.group_assignment("g").is_empty());
