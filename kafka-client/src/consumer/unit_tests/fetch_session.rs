@@ -97,6 +97,16 @@ fn an_epoch_mismatch_closes_the_old_session_and_opens_a_new_one() {
         "epoch 0 with the old id: close it, open another"
     );
     assert_eq!(r.send, vec![0]);
+    assert_eq!(s.resets(), 1, "the lost session is counted");
+    // The broker will not keep the new session (its cache is full): one more reset, and
+    // the requests go on sessionless.
+    s.on_outcome(SessionOutcome::Answered { session_id: 0 });
+    assert_eq!((s.id(), s.resets()), (0, 2));
+    let r = s.build(&wanted(&[tp(0)], &[3]), true, true);
+    assert_eq!((r.session_id, r.epoch, r.full), (0, 0, true));
+    // A sessionless broker answering 0 again is no new reset.
+    s.on_outcome(SessionOutcome::Answered { session_id: 0 });
+    assert_eq!(s.resets(), 2);
 }
 
 #[test]
@@ -115,6 +125,7 @@ fn a_broker_that_keeps_no_session_gets_full_requests() {
     let mut s = FetchSession::default();
     s.build(&wanted(&[tp(0)], &[0]), true, true);
     s.on_outcome(SessionOutcome::Answered { session_id: 0 });
+    assert_eq!(s.resets(), 0, "never had a session: nothing lost");
     let r = s.build(&wanted(&[tp(0)], &[4]), true, true);
     assert_eq!((r.session_id, r.epoch, r.full), (0, 0, true));
 }

@@ -202,6 +202,8 @@ async fn a_duplicate_static_member_and_other_final_codes_are_fatal() {
         ErrorCode::GROUP_AUTHORIZATION_FAILED,
         ErrorCode::INVALID_REGULAR_EXPRESSION,
         ErrorCode::GROUP_MAX_SIZE_REACHED,
+        // Not named in the list: any other code that is not retriable.
+        ErrorCode::GROUP_ID_NOT_FOUND,
     ] {
         let mut hb = joined();
         assert_eq!(
@@ -220,8 +222,10 @@ async fn the_instance_id_goes_in_every_heartbeat_and_leaving_uses_the_static_epo
     hb.on_answer(answer(1, 1_000, None), Instant::now());
     let b = hb.beat(&w, &owned(&[]));
     assert_eq!(b.instance_id.as_deref(), Some("i-1"));
-    assert_eq!(HeartbeatState::leave_epoch(true), STATIC_LEAVE_EPOCH);
-    assert_eq!(HeartbeatState::leave_epoch(false), LEAVE_EPOCH);
+    // The wire values KIP-848 fixes: -2 a static member leaving for now, -1 leaving.
+    assert_eq!(HeartbeatState::leave_epoch(true), -2);
+    assert_eq!(HeartbeatState::leave_epoch(false), -1);
+    assert_eq!(JOIN_EPOCH, 0);
     hb.left();
     assert!(!hb.joined());
 }
@@ -261,4 +265,28 @@ async fn a_regex_goes_with_an_empty_name_list_and_dropping_it_is_said() {
     hb.on_error(ErrorCode::REQUEST_TIMED_OUT, Instant::now(), Duration::ZERO);
     let b = hb.beat(&wanted(), &owned(&[]));
     assert_eq!(b.regex, None, "dropped already");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_coordinators_interval_is_kept_and_beat_now_moves_the_next_beat_to_now() {
+    let mut hb = joined();
+    assert_eq!(
+        hb.interval(),
+        Duration::from_millis(2_000),
+        "from the answer"
+    );
+    hb.beat(&wanted(), &owned(&[0]));
+    hb.on_answer(answer(3, 750, None), Instant::now());
+    assert_eq!(hb.interval(), Duration::from_millis(750));
+    assert_eq!(hb.next_beat(), Instant::now() + Duration::from_millis(750));
+    hb.beat(&wanted(), &owned(&[0]));
+    hb.on_answer(answer(3, 0, None), Instant::now());
+    assert_eq!(
+        hb.interval(),
+        Duration::from_millis(750),
+        "an answer without an interval keeps the last one"
+    );
+    tokio::time::advance(Duration::from_millis(100)).await;
+    hb.beat_now(Instant::now());
+    assert_eq!(hb.next_beat(), Instant::now());
 }
