@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kafka_admin::{
-    Admin, AlterConfigOp, AlterConfigsOptions, ConfigResource, CreateTopicsOptions, NewTopic,
-    OffsetSpec, TopicPartition,
+    Admin, AlterConfigOp, AlterConfigsOptions, ConfigResource, CreatePartitionsOptions,
+    CreateTopicsOptions, NewPartitions, NewTopic, OffsetSpec, TopicPartition,
 };
 use kafka_client::Client;
 use kafka_testbed::{ClusterConfig, KafkaCluster, KafkaVersion};
@@ -35,6 +35,9 @@ pub const BROKER_PROPERTIES: &[(&str, &str)] = &[
 
 /// The broker JVM heap.
 pub const BROKER_HEAP: &str = "1g";
+/// Partitions per topic-creation step: KRaft refuses an operation of more than 10,000
+/// records, and each new partition is one record or more.
+pub const CREATE_STEP: i32 = 4_000;
 
 /// The running broker and an admin client on it.
 #[derive(Debug)]
@@ -105,23 +108,39 @@ impl Broker {
     }
 
     /// [`Broker::create_topic`], waiting up to `wait` for the leaders (thousands of
-    /// partitions on one loaded broker take longer than 30 s).
+    /// partitions on one loaded broker take longer than 30 s). More than [`CREATE_STEP`]
+    /// partitions are created in steps of that many.
     pub async fn create_topic_within(
         &self,
         topic: &str,
         partitions: i32,
         wait: Duration,
     ) -> Result<(), BoxError> {
+        let timeout = wait.max(Duration::from_secs(60));
         self.admin
             .create_topics(
                 [NewTopic::new(topic)
-                    .partitions(partitions)
+                    .partitions(partitions.min(CREATE_STEP))
                     .replication_factor(1)],
-                CreateTopicsOptions::default().timeout(wait.max(Duration::from_secs(60))),
+                CreateTopicsOptions::default().timeout(timeout),
             )
             .await?
             .remove(topic)
             .ok_or("no answer for the topic")??;
+        // KRaft refuses one operation of more than 10,000 records (POLICY_VIOLATION,
+        // "excessively large batch operation"): grow the rest in steps.
+        let mut count = partitions.min(CREATE_STEP);
+        while count < partitions {
+            count = (count + CREATE_STEP).min(partitions);
+            self.admin
+                .create_partitions(
+                    [(topic, NewPartitions::increase_to(count))],
+                    CreatePartitionsOptions::default().timeout(timeout),
+                )
+                .await?
+                .remove(topic)
+                .ok_or("no answer for the topic")??;
+        }
         let deadline = Instant::now() + wait;
         loop {
             let m = self.admin.client().refresh_topics(&[topic]).await?;

@@ -118,9 +118,9 @@ pub struct Sample {
     pub peak_rss_mib: f64,
     /// Idle runs: resident memory at the end, MiB.
     pub rss_now_mib: Option<f64>,
-    /// Consumer runs: Fetch requests the broker answered.
+    /// Consumer and idle runs: Fetch requests the broker answered.
     pub fetch_requests: Option<u64>,
-    /// Consumer runs: bytes of those requests (bodies, as the broker counts them).
+    /// Consumer and idle runs: bytes of those requests (bodies, as the broker counts them).
     pub fetch_request_bytes: Option<f64>,
 }
 
@@ -278,7 +278,6 @@ impl Bench {
             )?;
             let after = self.jmx.counts()?;
             let r = child::parse_report(&f)?;
-            let consume = workload == Workload::Consume;
             Ok(Sample {
                 workload,
                 partitions,
@@ -290,9 +289,10 @@ impl Bench {
                 cpu_secs: f.usage.cpu_secs(),
                 peak_rss_mib: f.usage.peak_rss_mib,
                 rss_now_mib: r.rss_now_mib,
-                fetch_requests: consume.then(|| after.fetch.saturating_sub(before.fetch)),
-                fetch_request_bytes: consume
-                    .then(|| (after.fetch_request_bytes - before.fetch_request_bytes).max(0.0)),
+                fetch_requests: Some(after.fetch.saturating_sub(before.fetch)),
+                fetch_request_bytes: Some(
+                    (after.fetch_request_bytes - before.fetch_request_bytes).max(0.0),
+                ),
             })
         })();
         self.record(
@@ -525,7 +525,9 @@ pub fn section() -> Option<String> {
          broker's (JMX `RequestBytes` of `FetchConsumer`, request bodies) over the consumer \
          run. **Idle**: a member of a fresh group subscribes at the end of the topic, waits \
          for the whole assignment and polls for {} s; *KiB per idle partition* is (its RSS at \
-         P − its RSS at {} partition{}) ÷ the partitions added. librdkafka never uses fetch \
+         P − its RSS at {} partition{}) ÷ the partitions added; *CPU-s* is the whole run's; its Fetch requests (the \
+         broker's count over the whole run, join included) are the steady state of fetch \
+         sessions: long polls on partitions where nothing changes. librdkafka never uses fetch \
          sessions (every Fetch it sends is full, session epoch −1), so the like-for-like \
          row for it is ours without sessions. Medians.\n",
         r.idle_secs,
@@ -593,7 +595,7 @@ pub fn section() -> Option<String> {
     }
     let _ = writeln!(
         out,
-        "\n### Idle member\n\n| partitions | client | time to whole assignment s | RSS MiB | KiB per idle partition |\n|---|---|---|---|---|"
+        "\n### Idle member\n\n| partitions | client | time to whole assignment s | RSS MiB | KiB per idle partition | CPU-s | Fetch requests | bytes per Fetch request |\n|---|---|---|---|---|---|---|---|"
     );
     for &p in &r.partitions {
         for who in CONSUMERS {
@@ -608,11 +610,14 @@ pub fn section() -> Option<String> {
             let x = point(&r, Workload::Idle, p, who);
             let _ = writeln!(
                 out,
-                "| {p} | {} | {} | {} | {} |",
+                "| {p} | {} | {} | {} | {} | {} | {} | {} |",
                 who.label(),
                 cell(median(s.iter().map(|x| x.secs).collect()), 2),
                 cell(x.idle_rss, 1),
                 cell(per_idle_partition_kib(&r, p, who), 2),
+                cell(median(s.iter().map(|x| x.cpu_secs).collect()), 2),
+                cell(x.fetches, 0),
+                si(x.fetch_bytes / x.fetches),
             );
         }
     }

@@ -152,9 +152,14 @@ impl Ledger {
         }
     }
 
-    /// Counts `e` under `who` and its kind.
+    /// Counts `e` under `who` and its kind; the first of each kind is also logged whole
+    /// (its context names the request and the broker), with its time.
     pub fn error(&self, who: &str, e: &Error) {
-        self.note_error(format!("{who}: {}", error_kind(e)));
+        let kind = format!("{who}: {}", error_kind(e));
+        if !self.errors.lock().unwrap().contains_key(&kind) {
+            self.event(format!("first {kind}: {e}"));
+        }
+        self.note_error(kind);
     }
 
     /// Counts an error already described.

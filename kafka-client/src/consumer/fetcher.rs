@@ -849,6 +849,12 @@ fn on_fetch(shared: &Shared, sent: Vec<Sent>, result: Result<Vec<Option<PartData
                 );
                 if d.leader_moved {
                     tracing::debug!(partition = %s.tp, error = %code, "leader hint: fetching from the new leader");
+                } else if code == ErrorCode::UNKNOWN_SERVER_ERROR {
+                    // As the Java client: a broker's unexpected failure on one partition
+                    // (seen while a broker restarts) is logged and fetched again after
+                    // the backoff, not the end of the partition.
+                    tracing::warn!(partition = %s.tp, offset = s.fetch_offset, "unknown server error while fetching: retrying");
+                    p.backoff_until = Some(now + PARTITION_BACKOFF);
                 } else if e.is_stale_metadata() || code.is_retriable() {
                     shared.client.invalidate_topic(&s.tp.topic);
                     p.backoff_until = Some(now + PARTITION_BACKOFF);

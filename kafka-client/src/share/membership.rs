@@ -202,8 +202,9 @@ impl Membership {
                 MemberEvent::Fenced
             }
             // NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS
-            // and other retriable codes.
-            _ if code.is_retriable() => {
+            // and other retriable codes; UNKNOWN_SERVER_ERROR, the coordinator's own
+            // unexpected failure, too (as the consumer group's heartbeat).
+            _ if code.is_retriable() || code == ErrorCode::UNKNOWN_SERVER_ERROR => {
                 self.due = Some(now + RETRY_BACKOFF);
                 MemberEvent::Retry
             }
@@ -307,6 +308,17 @@ mod tests {
             message: Some("full".into()),
             ..HeartbeatReply::default()
         };
+        let unknown = HeartbeatReply {
+            error: Some(ErrorCode::UNKNOWN_SERVER_ERROR),
+            ..HeartbeatReply::default()
+        };
+        assert!(matches!(
+            m.on_reply(Instant::now(), Some(unknown)),
+            MemberEvent::Retry
+        ));
+        assert_eq!(m.wake_at(), Some(Instant::now() + RETRY_BACKOFF));
+        tokio::time::advance(RETRY_BACKOFF).await;
+        m.poll(Instant::now()).unwrap();
         match m.on_reply(Instant::now(), Some(full)) {
             MemberEvent::Fatal(e) => assert!(e.to_string().contains("full"), "{e}"),
             other => panic!("{other:?}"),

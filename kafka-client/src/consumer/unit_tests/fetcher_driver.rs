@@ -315,6 +315,24 @@ async fn a_retriable_partition_error_backs_the_partition_off() {
     assert!(st.pending_errors().is_empty());
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_unknown_server_error_retries_the_partition_without_an_error_for_the_application() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = in_flight(&sh, 4);
+    let now = Instant::now();
+    on_fetch(
+        &sh,
+        vec![s],
+        Ok(vec![Some(error_answer(ErrorCode::UNKNOWN_SERVER_ERROR))]),
+    );
+    let st = sh.lock();
+    let p = &st.partitions()[&tp("t", 0)];
+    assert_eq!((p.init, p.fetch_offset), (InitState::Ready, 4));
+    assert_eq!(p.backoff_until, Some(now + PARTITION_BACKOFF));
+    assert!(p.fetchable(now + PARTITION_BACKOFF, usize::MAX));
+    assert!(st.pending_errors().is_empty());
+}
+
 #[tokio::test]
 async fn a_fatal_partition_error_fails_the_partition() {
     let sh = shared(AutoOffsetReset::Latest);

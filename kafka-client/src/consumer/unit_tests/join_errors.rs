@@ -39,6 +39,17 @@ async fn coordinator_moves_and_rebalances_are_retried() {
 }
 
 #[tokio::test]
+async fn an_unknown_server_error_is_retried_not_fatal() {
+    let j = classify(
+        ErrorCode::UNKNOWN_SERVER_ERROR,
+        ErrorContext::default(),
+        &link(),
+    );
+    assert!(matches!(j, JoinError::Retry(_)), "{j:?}");
+    assert_eq!(code_of(&j), Some(ErrorCode::UNKNOWN_SERVER_ERROR));
+}
+
+#[tokio::test]
 async fn an_unknown_member_rejoins_at_once_as_a_new_member() {
     let j = classify(
         ErrorCode::UNKNOWN_MEMBER_ID,

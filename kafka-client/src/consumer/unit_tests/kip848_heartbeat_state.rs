@@ -178,6 +178,23 @@ async fn retriable_errors_and_lost_requests_back_off_and_resend_everything() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_unknown_server_error_is_retried_after_the_backoff_not_fatal() {
+    let mut hb = joined();
+    hb.beat(&wanted(), &owned(&[0]));
+    let r = hb.on_error(
+        ErrorCode::UNKNOWN_SERVER_ERROR,
+        Instant::now(),
+        Duration::from_millis(300),
+    );
+    assert_eq!(r, Reaction::Retry);
+    assert!(hb.joined(), "still a member");
+    assert_eq!(hb.epoch(), 3, "the epoch stays");
+    assert_eq!(hb.next_beat(), Instant::now() + Duration::from_millis(300));
+    let b = hb.beat(&wanted(), &owned(&[0]));
+    assert!(b.topics.is_some() && b.owned.is_some(), "full state again");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_duplicate_static_member_and_other_final_codes_are_fatal() {
     for code in [
         ErrorCode::UNRELEASED_INSTANCE_ID,

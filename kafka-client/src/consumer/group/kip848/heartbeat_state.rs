@@ -267,7 +267,11 @@ impl HeartbeatState {
             | ErrorCode::GROUP_AUTHORIZATION_FAILED
             | ErrorCode::TOPIC_AUTHORIZATION_FAILED
             | ErrorCode::FENCED_INSTANCE_ID => Reaction::Fatal(code),
-            c if c.is_retriable() => {
+            // The coordinator's own unexpected failure (Kafka answers it for an internal
+            // exception, e.g. while the group's partition moves): retried, and the
+            // session timeout still bounds it. Java's consumer makes it fatal; a
+            // member gone for good after one broker hiccup is the worse outcome.
+            c if c.is_retriable() || c == ErrorCode::UNKNOWN_SERVER_ERROR => {
                 self.next_beat = now + backoff;
                 Reaction::Retry
             }
