@@ -6,7 +6,11 @@
 //! last stable offset, transaction protocol v1 or v2 by seed), over in-memory pipes
 //! opened through
 //! [`kafka_client::lowlevel::with_dialer`], on tokio's paused clock in a
-//! current-thread runtime. Every random choice (fault schedule, network fault rates,
+//! current-thread runtime. Under KIP-848, members visit the group (join, consume,
+//! leave) while the faults last, and requests to the group coordinator may be held on
+//! their way, so that a member's epoch moves on the coordinator before a request
+//! carrying the older epoch reaches it (STALE_MEMBER_EPOCH). Every random choice
+//! (fault schedule, network fault rates,
 //! the workload's partitions and pauses, and the SDK's own jitter through `fastrand`'s
 //! thread-local generator) comes from one seed.
 //!
@@ -243,6 +247,16 @@ async fn simulate(seed: u64) -> Outcome {
         })
     };
 
+    // Under KIP-848, members visit the group while the faults last.
+    let visitors = kip848.then(|| {
+        tokio::spawn(workload::visit(
+            dialer.clone(),
+            chaos.clone(),
+            protocol,
+            delivered.clone(),
+        ))
+    });
+
     let read = Arc::new(Mutex::new(Vec::new()));
     let reader_stop = Arc::new(AtomicBool::new(false));
     let reader = tokio::spawn(txn_workload::read_committed(
@@ -268,6 +282,9 @@ async fn simulate(seed: u64) -> Outcome {
     chaos.calm();
     let mut txn = transactions.await.unwrap_or_default();
     let _ = driver.await;
+    if let Some(visitors) = visitors {
+        let _ = visitors.await;
+    }
     if let Ok(Some(member)) = crasher.await {
         members.push(member);
     }

@@ -2,8 +2,9 @@
 //! (acks=all) sending numbered records to seeded partitions, and a consumer group (the
 //! classic protocol or KIP-848's, by seed) whose members poll and commit after every
 //! poll (mostly in the background, so commits overlap); one member may crash (dropped
-//! without leaving) and be replaced. What each side saw is recorded for the
-//! invariants.
+//! without leaving) and be replaced, and under KIP-848 visiting members join and leave
+//! while the faults last, so that targets change while members fetch their new
+//! partitions' committed offsets. What each side saw is recorded for the invariants.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,7 +51,8 @@ pub struct SendRecord {
 /// A record a consumer member delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
-    /// Which consumer (0 and 1 from the start, 2 the replacement of a crashed one).
+    /// Which consumer (0 and 1 from the start, 2 the replacement of a crashed one,
+    /// 3 and up the visitors, one per visit).
     pub incarnation: usize,
     /// Its group member id and generation when `poll` returned the record.
     pub member: String,
@@ -198,6 +200,42 @@ pub(crate) async fn produce(
     )
     .await;
     results.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// The first visitor's incarnation.
+pub(crate) const FIRST_VISITOR: usize = 3;
+
+/// Visiting members, one at a time while the faults last: each arrives after a seeded
+/// pause (0.2-3 s), consumes and commits as the others do for a seeded stay
+/// (0.5-4 s), and leaves the group (`close`). Every arrival and departure moves the
+/// group's epoch and every member's target, so the members' committed-offset lookups
+/// for their new partitions meet the epochs moving under them.
+pub(crate) async fn visit(
+    dialer: SimDialer,
+    chaos: Chaos,
+    protocol: GroupProtocol,
+    delivered: Arc<Mutex<Vec<Delivered>>>,
+) {
+    let mut incarnation = FIRST_VISITOR;
+    while chaos.active() {
+        let (pause, stay) = chaos.with(Stream::Visitors, |r| (r.u64(200..3000), r.u64(500..4000)));
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        if !chaos.active() {
+            break;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let member = tokio::spawn(consume(
+            dialer.clone(),
+            incarnation,
+            protocol,
+            stop.clone(),
+            delivered.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(stay)).await;
+        stop.store(true, Ordering::SeqCst);
+        let _ = member.await;
+        incarnation += 1;
+    }
 }
 
 /// One consumer member: polls and commits until `stop`; records what it delivered.
