@@ -67,10 +67,10 @@ const GROUP_APIS: [ApiKey; 7] = [
 ];
 
 /// The per-mille chance of a request delay is drawn below this per run.
-const REQUEST_DELAY_RATE: u32 = 120;
+const REQUEST_DELAY_RATE: u32 = 400;
 
 /// The longest a request is held on its way to the group coordinator.
-pub(crate) const REQUEST_DELAY_MAX: Duration = Duration::from_millis(1500);
+pub(crate) const REQUEST_DELAY_MAX: Duration = Duration::from_millis(3000);
 
 /// The run's random streams and its network fault rates.
 #[derive(Debug, Clone)]

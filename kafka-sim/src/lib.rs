@@ -248,14 +248,18 @@ async fn simulate(seed: u64) -> Outcome {
     };
 
     // Under KIP-848, members visit the group while the faults last.
-    let visitors = kip848.then(|| {
-        tokio::spawn(workload::visit(
-            dialer.clone(),
-            chaos.clone(),
-            protocol,
-            delivered.clone(),
-        ))
-    });
+    let visitors: Vec<_> = (0..workload::VISITORS)
+        .filter(|_| kip848)
+        .map(|slot| {
+            tokio::spawn(workload::visit(
+                slot,
+                dialer.clone(),
+                chaos.clone(),
+                protocol,
+                delivered.clone(),
+            ))
+        })
+        .collect();
 
     let read = Arc::new(Mutex::new(Vec::new()));
     let reader_stop = Arc::new(AtomicBool::new(false));
@@ -282,8 +286,8 @@ async fn simulate(seed: u64) -> Outcome {
     chaos.calm();
     let mut txn = transactions.await.unwrap_or_default();
     let _ = driver.await;
-    if let Some(visitors) = visitors {
-        let _ = visitors.await;
+    for visitor in visitors {
+        let _ = visitor.await;
     }
     if let Ok(Some(member)) = crasher.await {
         members.push(member);

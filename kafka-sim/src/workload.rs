@@ -52,7 +52,7 @@ pub struct SendRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
     /// Which consumer (0 and 1 from the start, 2 the replacement of a crashed one,
-    /// 3 and up the visitors, one per visit).
+    /// 3 and up the visitors, one per visit: slot 0 odd, slot 1 even).
     pub incarnation: usize,
     /// Its group member id and generation when `poll` returned the record.
     pub member: String,
@@ -203,22 +203,28 @@ pub(crate) async fn produce(
 }
 
 /// The first visitor's incarnation.
-pub(crate) const FIRST_VISITOR: usize = 3;
+const FIRST_VISITOR: usize = 3;
 
-/// Visiting members, one at a time while the faults last: each arrives after a seeded
-/// pause (0.2-3 s), consumes and commits as the others do for a seeded stay
-/// (0.5-4 s), and leaves the group (`close`). Every arrival and departure moves the
-/// group's epoch and every member's target, so the members' committed-offset lookups
-/// for their new partitions meet the epochs moving under them.
+/// Visitors in the group at once, at most.
+pub(crate) const VISITORS: usize = 2;
+
+/// The visitors of one slot (of [`VISITORS`]), one after another while the faults
+/// last: each arrives after a seeded pause (0.1-1 s), consumes and commits as the
+/// others do for a seeded stay (0.2-1.5 s), and leaves the group (`close`). Every
+/// arrival and departure moves the group's epoch and the members' targets, so the
+/// members' committed-offset lookups for their new partitions meet epochs moving under
+/// them (a lookup queued behind a held heartbeat that moves the member's epoch is
+/// answered STALE_MEMBER_EPOCH).
 pub(crate) async fn visit(
+    slot: usize,
     dialer: SimDialer,
     chaos: Chaos,
     protocol: GroupProtocol,
     delivered: Arc<Mutex<Vec<Delivered>>>,
 ) {
-    let mut incarnation = FIRST_VISITOR;
+    let mut incarnation = FIRST_VISITOR + slot;
     while chaos.active() {
-        let (pause, stay) = chaos.with(Stream::Visitors, |r| (r.u64(200..3000), r.u64(500..4000)));
+        let (pause, stay) = chaos.with(Stream::Visitors, |r| (r.u64(100..1000), r.u64(200..1500)));
         tokio::time::sleep(Duration::from_millis(pause)).await;
         if !chaos.active() {
             break;
@@ -234,7 +240,7 @@ pub(crate) async fn visit(
         tokio::time::sleep(Duration::from_millis(stay)).await;
         stop.store(true, Ordering::SeqCst);
         let _ = member.await;
-        incarnation += 1;
+        incarnation += VISITORS;
     }
 }
 
