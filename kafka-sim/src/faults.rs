@@ -1,7 +1,7 @@
 //! Faults drawn from the seed: per-request network faults (probabilities drawn once
 //! per run; requests to the group coordinator may also be held on their way, see
-//! [`Chaos::net_fault`]), and a driver that, until the workload is done, crashes and restarts
-//! brokers, moves leaders and the group coordinator, slows disks and resets
+//! [`Chaos::net_fault`]), and a driver that, until the workload is done, crashes and
+//! restarts brokers, moves leaders and the group coordinator, slows disks and resets
 //! connections. Every random choice comes from the run's one generator.
 
 use std::sync::atomic::{AtomicBool, Ordering};
