@@ -342,12 +342,18 @@ mod tests {
         assert!(matches!(joined, JoinStart::Waiting), "{member}");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_member_that_only_heartbeats_holds_the_rebalance_until_its_rebalance_timeout() {
+    /// A stable group of member-1 alone, and its generation.
+    fn stable_group() -> (Group, i32) {
         let mut g = Group::default();
         join(&mut g, "member-1");
         let (generation, leader, _, _) = g.join_result("member-1").unwrap().unwrap();
         g.sync(&leader, generation, Vec::new()).unwrap();
+        (g, generation)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_member_that_only_heartbeats_holds_the_rebalance_until_its_rebalance_timeout() {
+        let (mut g, generation) = stable_group();
         assert_eq!(g.heartbeat("member-1", generation, Instant::now()), Ok(()));
 
         // A newcomer starts a rebalance; member-1 only heartbeats, past its session.
@@ -378,10 +384,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_silent_member_still_expires_after_its_session_timeout() {
-        let mut g = Group::default();
-        join(&mut g, "member-1");
-        let (generation, leader, _, _) = g.join_result("member-1").unwrap().unwrap();
-        g.sync(&leader, generation, Vec::new()).unwrap();
+        let (mut g, _) = stable_group();
         join(&mut g, "member-2");
         tokio::time::advance(SESSION + Duration::from_secs(1)).await;
         g.tick(Instant::now());
