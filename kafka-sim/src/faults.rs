@@ -34,8 +34,6 @@ pub(crate) enum Stream {
     Consumers,
     /// The visiting consumer members' arrivals and stays.
     Visitors,
-    /// Per-request network faults of the consumer group members' requests.
-    GroupNetwork,
 }
 
 impl Stream {
@@ -48,7 +46,6 @@ impl Stream {
             Stream::Transactions => 5,
             Stream::Consumers => 6,
             Stream::Visitors => 7,
-            Stream::GroupNetwork => 8,
         }
     }
 }
@@ -56,7 +53,7 @@ impl Stream {
 /// Streams a run has (the first 5 are drawn before the fault rates, the rest after,
 /// so that adding a stream kept the older streams' seeds; the request-delay rate is
 /// drawn after every stream, for the same reason).
-const STREAMS: usize = 9;
+const STREAMS: usize = 8;
 
 /// The group coordinator's APIs: the requests a request delay may hold.
 const GROUP_APIS: [ApiKey; 7] = [
@@ -161,14 +158,13 @@ impl Chaos {
     /// later (another member's heartbeat that moved the group's epoch), while the
     /// requests behind it on its own connection wait, as they do behind a slow
     /// request on a real broker.
-    /// `stream`: the requesting client's network stream.
-    pub fn net_fault(&self, stream: Stream, api: ApiKey) -> Option<NetFault> {
+    pub fn net_fault(&self, api: ApiKey) -> Option<NetFault> {
         if !self.active() || api == ApiKey::ApiVersions {
             return None;
         }
         let [lose_req, lose_resp, delay, dup, hold] = self.rates;
         let hold = if GROUP_APIS.contains(&api) { hold } else { 0 };
-        self.with(stream, |rng| {
+        self.with(Stream::Network, |rng| {
             let roll = rng.u32(0..1000);
             if roll < lose_req {
                 Some(NetFault::LoseRequest)

@@ -193,7 +193,6 @@ async fn simulate(seed: u64) -> Outcome {
         cluster: cluster.clone(),
         chaos: chaos.clone(),
         connections: connections.clone(),
-        stream: Stream::Network,
     };
     let done = Arc::new(AtomicBool::new(false));
     let tick = Duration::from_millis(chaos.with(Stream::Setup, |r| r.u64(1..30)));

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream
 use tokio::task::AbortHandle;
 
 use crate::cluster::{Cluster, PORT};
-use crate::faults::{Chaos, Stream};
+use crate::faults::Chaos;
 
 /// The broker side of the client's connections, per broker, to close them.
 #[derive(Debug, Default)]
@@ -44,20 +44,6 @@ pub(crate) struct SimDialer {
     pub cluster: Cluster,
     pub chaos: Chaos,
     pub connections: Arc<Connections>,
-    /// The random stream this client's requests draw their network faults from.
-    pub stream: Stream,
-}
-
-impl SimDialer {
-    /// The same dialer for a consumer group member: its requests draw their network
-    /// faults from their own stream, so that the members' request order (which the
-    /// SDK's own nondeterminism can change) never shifts the producers' faults.
-    pub fn for_group_member(&self) -> SimDialer {
-        SimDialer {
-            stream: Stream::GroupNetwork,
-            ..self.clone()
-        }
-    }
 }
 
 impl Dial for SimDialer {
@@ -83,7 +69,6 @@ impl Dial for SimDialer {
                 broker,
                 this.cluster.clone(),
                 this.chaos,
-                this.stream,
             ));
             this.connections
                 .0
@@ -165,7 +150,6 @@ async fn serve(
     broker: i32,
     cluster: Cluster,
     chaos: Chaos,
-    stream: Stream,
 ) {
     loop {
         let Ok(len) = sock.read_i32().await else {
@@ -184,7 +168,7 @@ async fn serve(
         if !cluster.alive(broker) || closed.load(Ordering::SeqCst) {
             return;
         }
-        let fault = chaos.net_fault(stream, req.api);
+        let fault = chaos.net_fault(req.api);
         if fault == Some(NetFault::LoseRequest) {
             return;
         }
@@ -249,7 +233,7 @@ mod tests {
             ApiKey::Metadata,
             ApiKey::ApiVersions,
         ] {
-            assert_eq!(chaos.net_fault(Stream::GroupNetwork, api), None, "{api:?}");
+            assert_eq!(chaos.net_fault(api), None, "{api:?}");
         }
         for api in [
             ApiKey::OffsetFetch,
@@ -258,7 +242,7 @@ mod tests {
             ApiKey::Heartbeat,
         ] {
             for _ in 0..50 {
-                match chaos.net_fault(Stream::GroupNetwork, api) {
+                match chaos.net_fault(api) {
                     Some(NetFault::DelayRequest(d)) => {
                         assert!(d > Duration::ZERO && d < crate::faults::REQUEST_DELAY_MAX)
                     }
@@ -268,7 +252,7 @@ mod tests {
         }
         chaos.calm();
         assert_eq!(
-            chaos.net_fault(Stream::GroupNetwork, ApiKey::OffsetFetch),
+            chaos.net_fault(ApiKey::OffsetFetch),
             None,
             "calm: no faults"
         );
@@ -350,14 +334,7 @@ mod tests {
 
         let (mut client, server) = tokio::io::duplex(1 << 16);
         let closed = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(serve(
-            server,
-            closed,
-            1,
-            cluster.clone(),
-            chaos,
-            Stream::GroupNetwork,
-        ));
+        let task = tokio::spawn(serve(server, closed, 1, cluster.clone(), chaos));
         client.write_all(&offset_fetch_frame(a, e1)).await.unwrap();
         // Let the broker side read the request (and answer it, unless it is held);
         // the clock stands still meanwhile.

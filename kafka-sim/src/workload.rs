@@ -309,7 +309,7 @@ pub(crate) async fn consume_pausing(
     let mut paused_in: Option<i32> = None;
     let consumer = Consumer::builder()
         .client(client(
-            &dialer.for_group_member(),
+            &dialer,
             &format!("sim-consumer-{incarnation}"),
             Duration::from_secs(5),
         ))
