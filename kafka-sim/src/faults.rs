@@ -1,6 +1,7 @@
 //! Faults drawn from the seed: per-request network faults (probabilities drawn once
-//! per run), and a driver that, until the workload is done, crashes and restarts
-//! brokers, moves leaders and the group coordinator, slows disks and resets
+//! per run; requests to the group coordinator may also be held on their way, see
+//! [`Chaos::net_fault`]), and a driver that, until the workload is done, crashes and
+//! restarts brokers, moves leaders and the group coordinator, slows disks and resets
 //! connections. Every random choice comes from the run's one generator.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +32,8 @@ pub(crate) enum Stream {
     Transactions,
     /// The consumer group's protocol and the read_committed reader's pauses.
     Consumers,
+    /// The visiting consumer members' arrivals and stays.
+    Visitors,
 }
 
 impl Stream {
@@ -42,21 +45,40 @@ impl Stream {
             Stream::Producer(i) => 3 + i,
             Stream::Transactions => 5,
             Stream::Consumers => 6,
+            Stream::Visitors => 7,
         }
     }
 }
 
 /// Streams a run has (the first 5 are drawn before the fault rates, the rest after,
-/// so that adding a stream kept the older streams' seeds).
-const STREAMS: usize = 7;
+/// so that adding a stream kept the older streams' seeds; the request-delay rate is
+/// drawn after every stream, for the same reason).
+const STREAMS: usize = 8;
+
+/// The group coordinator's APIs: the requests a request delay may hold.
+const GROUP_APIS: [ApiKey; 7] = [
+    ApiKey::ConsumerGroupHeartbeat,
+    ApiKey::OffsetFetch,
+    ApiKey::OffsetCommit,
+    ApiKey::JoinGroup,
+    ApiKey::SyncGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+];
+
+/// The per-mille chance of a request delay is drawn below this per run.
+const REQUEST_DELAY_RATE: u32 = 400;
+
+/// The longest a request is held on its way to the group coordinator.
+pub(crate) const REQUEST_DELAY_MAX: Duration = Duration::from_millis(3000);
 
 /// The run's random streams and its network fault rates.
 #[derive(Debug, Clone)]
 pub(crate) struct Chaos {
     rngs: Arc<Vec<Mutex<fastrand::Rng>>>,
-    /// Per-mille chances of each network fault (lose request, lose response, delay,
-    /// duplicate).
-    rates: [u32; 4],
+    /// Per-mille chances of each network fault (lose request, lose response, delay
+    /// the response, duplicate, delay a group coordinator's request).
+    rates: [u32; 5],
     on: Arc<AtomicBool>,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -67,18 +89,30 @@ impl Chaos {
         let mut rngs: Vec<_> = (0..5)
             .map(|_| Mutex::new(fastrand::Rng::with_seed(rng.u64(..))))
             .collect();
-        let rates = [
+        let mut rates = [
             rng.u32(0..15),
             rng.u32(0..15),
             rng.u32(0..80),
             rng.u32(0..5),
+            0,
         ];
         rngs.extend((5..STREAMS).map(|_| Mutex::new(fastrand::Rng::with_seed(rng.u64(..)))));
+        rates[4] = rng.u32(0..REQUEST_DELAY_RATE);
         Chaos {
             rngs: Arc::new(rngs),
             rates,
             on: Arc::new(AtomicBool::new(true)),
             log: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// A run of `seed` with these network fault rates (per mille: lose request, lose
+    /// response, delay the response, duplicate, delay a group coordinator's request).
+    #[cfg(test)]
+    pub fn with_rates(seed: u64, rates: [u32; 5]) -> Self {
+        Chaos {
+            rates,
+            ..Chaos::new(seed)
         }
     }
 
@@ -118,12 +152,18 @@ impl Chaos {
     }
 
     /// The network fault one request meets, if any. ApiVersions is spared (it would
-    /// only stall the handshake).
+    /// only stall the handshake). Only a group coordinator's request may be held on
+    /// its way ([`NetFault::DelayRequest`], up to [`REQUEST_DELAY_MAX`]): the
+    /// coordinator then acts on it late, after requests of other connections sent
+    /// later (another member's heartbeat that moved the group's epoch), while the
+    /// requests behind it on its own connection wait, as they do behind a slow
+    /// request on a real broker.
     pub fn net_fault(&self, api: ApiKey) -> Option<NetFault> {
         if !self.active() || api == ApiKey::ApiVersions {
             return None;
         }
-        let [lose_req, lose_resp, delay, dup] = self.rates;
+        let [lose_req, lose_resp, delay, dup, hold] = self.rates;
+        let hold = if GROUP_APIS.contains(&api) { hold } else { 0 };
         self.with(Stream::Network, |rng| {
             let roll = rng.u32(0..1000);
             if roll < lose_req {
@@ -134,6 +174,9 @@ impl Chaos {
                 Some(NetFault::Delay(Duration::from_millis(rng.u64(1..400))))
             } else if roll < lose_req + lose_resp + delay + dup {
                 Some(NetFault::Duplicate)
+            } else if roll < lose_req + lose_resp + delay + dup + hold {
+                let ms = rng.u64(1..REQUEST_DELAY_MAX.as_millis() as u64);
+                Some(NetFault::DelayRequest(Duration::from_millis(ms)))
             } else {
                 None
             }

@@ -260,12 +260,19 @@ impl Group {
         }
     }
 
+    /// A member's Heartbeat. A heartbeat of the current generation keeps the member's
+    /// session alive even while the group rebalances (answered REBALANCE_IN_PROGRESS),
+    /// as Kafka's coordinator reschedules the member's heartbeat expiration before
+    /// answering so: a member that only heartbeats and never rejoins holds the rebalance
+    /// until its rebalance timeout, not just its session timeout.
     pub fn heartbeat(&mut self, member: &str, generation: i32, now: Instant) -> Result<(), i16> {
-        self.check(member, generation)?;
-        if let Some(m) = self.members.get_mut(member) {
+        let answer = self.check(member, generation);
+        if matches!(answer, Ok(()) | Err(code::REBALANCE_IN_PROGRESS))
+            && let Some(m) = self.members.get_mut(member)
+        {
             m.last_seen = now;
         }
-        Ok(())
+        answer
     }
 
     pub fn leave(&mut self, member: &str, now: Instant) {
@@ -320,5 +327,68 @@ impl Group {
                 offset,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSION: Duration = Duration::from_secs(6);
+    const REBALANCE: Duration = Duration::from_secs(60);
+
+    fn join(g: &mut Group, member: &str) {
+        let joined = g.join(member, Vec::new(), SESSION, REBALANCE, Instant::now());
+        assert!(matches!(joined, JoinStart::Waiting), "{member}");
+    }
+
+    /// A stable group of member-1 alone, and its generation.
+    fn stable_group() -> (Group, i32) {
+        let mut g = Group::default();
+        join(&mut g, "member-1");
+        let (generation, leader, _, _) = g.join_result("member-1").unwrap().unwrap();
+        g.sync(&leader, generation, Vec::new()).unwrap();
+        (g, generation)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_member_that_only_heartbeats_holds_the_rebalance_until_its_rebalance_timeout() {
+        let (mut g, generation) = stable_group();
+        assert_eq!(g.heartbeat("member-1", generation, Instant::now()), Ok(()));
+
+        // A newcomer starts a rebalance; member-1 only heartbeats, past its session.
+        join(&mut g, "member-2");
+        for _ in 0..20 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            assert_eq!(
+                g.heartbeat("member-1", generation, Instant::now()),
+                Err(code::REBALANCE_IN_PROGRESS)
+            );
+            g.tick(Instant::now());
+        }
+        assert!(
+            g.members.contains_key("member-1") && g.join_result("member-2").is_none(),
+            "its heartbeats kept its session: the round still waits for it"
+        );
+
+        // Past the rebalance timeout the round completes without it.
+        tokio::time::advance(REBALANCE).await;
+        g.tick(Instant::now());
+        assert!(!g.members.contains_key("member-1"));
+        assert!(matches!(g.join_result("member-2"), Some(Ok(_))));
+        assert_eq!(
+            g.heartbeat("member-1", generation, Instant::now()),
+            Err(code::UNKNOWN_MEMBER_ID)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_member_still_expires_after_its_session_timeout() {
+        let (mut g, _) = stable_group();
+        join(&mut g, "member-2");
+        tokio::time::advance(SESSION + Duration::from_secs(1)).await;
+        g.tick(Instant::now());
+        assert!(!g.members.contains_key("member-1"));
+        assert!(matches!(g.join_result("member-2"), Some(Ok(_))));
     }
 }

@@ -4,11 +4,15 @@
 //! (leader epochs, ISR, high watermark, idempotent-producer sequence checks, a group
 //! coordinator and a transaction coordinator that move, transaction markers and the
 //! last stable offset, transaction protocol v1 or v2 by seed), over in-memory pipes
-//! opened through
-//! [`kafka_client::lowlevel::with_dialer`], on tokio's paused clock in a
-//! current-thread runtime. Every random choice (fault schedule, network fault rates,
-//! the workload's partitions and pauses, and the SDK's own jitter through `fastrand`'s
-//! thread-local generator) comes from one seed.
+//! opened through [`kafka_client::lowlevel::with_dialer`], on tokio's paused clock in
+//! a current-thread runtime. Under KIP-848, members visit the group (join, consume,
+//! leave) while the faults last, and requests to the group coordinator may be held on
+//! their way, so that a member's epoch moves on the coordinator before a request
+//! carrying the older epoch reaches it (STALE_MEMBER_EPOCH); in a classic group one
+//! member pauses (only heartbeats) until a newcomer's rebalance reaches it. Every
+//! random choice (fault schedule, network fault rates, the workload's partitions,
+//! pauses and visits, and the SDK's own jitter through `fastrand`'s thread-local
+//! generator) comes from one seed.
 //!
 //! [`run`] runs one seed and returns the invariants it broke (see the
 //! [`invariants`] module). `tests/simulation.rs` runs 200 seeds; `SIM_SEEDS=N` runs
@@ -209,12 +213,38 @@ async fn simulate(seed: u64) -> Outcome {
     };
     let delivered = Arc::new(Mutex::new(Vec::new()));
     let mut members = Vec::new();
+    // In classic groups member 1 pauses once, and a newcomer then joins (see
+    // `workload::Pause`).
+    let (pause_after, nudge_after) = chaos.with(Stream::Visitors, |r| {
+        (
+            Duration::from_millis(r.u64(300..3000)),
+            Duration::from_millis(r.u64(300..2000)),
+        )
+    });
+    let paused = Arc::new(tokio::sync::Notify::new());
+    let pause = (!kip848).then(|| workload::Pause {
+        after: pause_after,
+        paused: paused.clone(),
+    });
     for incarnation in 0..2 {
         let stop = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(workload::consume(
+        let task = tokio::spawn(workload::consume_pausing(
             dialer.clone(),
             incarnation,
             protocol,
+            stop.clone(),
+            delivered.clone(),
+            pause.clone().filter(|_| incarnation == 1),
+        ));
+        members.push((stop, task));
+    }
+    if !kip848 {
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(workload::nudge(
+            dialer.clone(),
+            protocol,
+            paused,
+            nudge_after,
             stop.clone(),
             delivered.clone(),
         ));
@@ -243,6 +273,20 @@ async fn simulate(seed: u64) -> Outcome {
         })
     };
 
+    // Under KIP-848, members visit the group while the faults last.
+    let visitors: Vec<_> = (0..workload::VISITORS)
+        .filter(|_| kip848)
+        .map(|slot| {
+            tokio::spawn(workload::visit(
+                slot,
+                dialer.clone(),
+                chaos.clone(),
+                protocol,
+                delivered.clone(),
+            ))
+        })
+        .collect();
+
     let read = Arc::new(Mutex::new(Vec::new()));
     let reader_stop = Arc::new(AtomicBool::new(false));
     let reader = tokio::spawn(txn_workload::read_committed(
@@ -268,6 +312,9 @@ async fn simulate(seed: u64) -> Outcome {
     chaos.calm();
     let mut txn = transactions.await.unwrap_or_default();
     let _ = driver.await;
+    for visitor in visitors {
+        let _ = visitor.await;
+    }
     if let Ok(Some(member)) = crasher.await {
         members.push(member);
     }

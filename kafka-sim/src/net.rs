@@ -1,7 +1,7 @@
 //! The simulated network: a [`Dial`] that connects the client to a simulated broker
 //! over an in-memory pipe, and the broker side of each connection, where the seeded
 //! network faults happen (lost requests, lost responses, delayed and duplicated
-//! responses). A crash or a reset closes a broker's connections.
+//! responses, requests to the group coordinator held on their way). A crash or a reset closes a broker's connections.
 
 use std::io;
 use std::pin::Pin;
@@ -94,6 +94,10 @@ pub(crate) enum NetFault {
     Delay(Duration),
     /// The response frame arrives twice.
     Duplicate,
+    /// The request reaches the broker this late (a congested link or a broker's full
+    /// request queue): the broker acts on it only then, and reads nothing else from
+    /// the connection meanwhile.
+    DelayRequest(Duration),
 }
 
 /// The client's end of a pipe. Dropping it (the client closed the connection) tells
@@ -168,6 +172,14 @@ async fn serve(
         if fault == Some(NetFault::LoseRequest) {
             return;
         }
+        if let Some(NetFault::DelayRequest(d)) = fault {
+            tokio::time::sleep(d).await;
+            // A request the client gave up on meanwhile is not acted on (see
+            // `ClientEnd`), nor one that reached a broker that crashed meanwhile.
+            if !cluster.alive(broker) || closed.load(Ordering::SeqCst) {
+                return;
+            }
+        }
         let Some(out) = cluster.answer(broker, &req).await else {
             return;
         };
@@ -187,5 +199,181 @@ async fn serve(
         if fault == Some(NetFault::Duplicate) && sock.write_all(&out).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
+    use kafka_protocol::messages::offset_fetch_request::{
+        OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+    };
+    use kafka_protocol::messages::{
+        ConsumerGroupHeartbeatRequest, GroupId, OffsetFetchRequest, OffsetFetchResponse,
+        RequestHeader, ResponseHeader, TopicName,
+    };
+    use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+    use super::*;
+    use crate::cluster::{GROUP, TOPIC, topic_id};
+
+    const STALE_MEMBER_EPOCH: i16 = 113;
+
+    fn hold_every_group_request(seed: u64) -> Chaos {
+        Chaos::with_rates(seed, [0, 0, 0, 0, 1000])
+    }
+
+    #[test]
+    fn only_requests_to_the_group_coordinator_are_held_and_never_too_long() {
+        let chaos = hold_every_group_request(1);
+        for api in [
+            ApiKey::Produce,
+            ApiKey::Fetch,
+            ApiKey::Metadata,
+            ApiKey::ApiVersions,
+        ] {
+            assert_eq!(chaos.net_fault(api), None, "{api:?}");
+        }
+        for api in [
+            ApiKey::OffsetFetch,
+            ApiKey::ConsumerGroupHeartbeat,
+            ApiKey::OffsetCommit,
+            ApiKey::Heartbeat,
+        ] {
+            for _ in 0..50 {
+                match chaos.net_fault(api) {
+                    Some(NetFault::DelayRequest(d)) => {
+                        assert!(d > Duration::ZERO && d < crate::faults::REQUEST_DELAY_MAX)
+                    }
+                    other => panic!("{api:?}: {other:?}"),
+                }
+            }
+        }
+        chaos.calm();
+        assert_eq!(
+            chaos.net_fault(ApiKey::OffsetFetch),
+            None,
+            "calm: no faults"
+        );
+    }
+
+    /// A member's ConsumerGroupHeartbeat, applied straight to the coordinator (as if
+    /// on another, fault-free connection); returns the epoch and the partitions of
+    /// `sim` it got, if any.
+    fn beat(cluster: &Cluster, member: &str, epoch: i32, owned: &[i32]) -> (i32, Option<Vec<i32>>) {
+        let r = ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(StrBytes::from_static_str(GROUP)))
+            .with_member_id(StrBytes::from_string(member.to_string()))
+            .with_member_epoch(epoch)
+            .with_rebalance_timeout_ms(30_000)
+            .with_subscribed_topic_names(
+                (epoch == 0).then(|| vec![TopicName(StrBytes::from_static_str(TOPIC))]),
+            )
+            .with_topic_partitions(Some(vec![
+                TopicPartitions::default()
+                    .with_topic_id(topic_id(TOPIC))
+                    .with_partitions(owned.to_vec()),
+            ]));
+        let resp = cluster
+            .state()
+            .consumer_group
+            .heartbeat(&r, 1, tokio::time::Instant::now());
+        assert_eq!(resp.error_code, 0, "{member}'s heartbeat");
+        let got = resp.assignment.map(|a| {
+            a.topic_partitions
+                .iter()
+                .filter(|t| t.topic_id == topic_id(TOPIC))
+                .flat_map(|t| t.partitions.clone())
+                .collect()
+        });
+        (resp.member_epoch, got)
+    }
+
+    fn offset_fetch_frame(member: &str, epoch: i32) -> Vec<u8> {
+        let (api, version) = (ApiKey::OffsetFetch, 9);
+        let mut buf = BytesMut::new();
+        RequestHeader::default()
+            .with_request_api_key(api as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(7)
+            .encode(&mut buf, api.request_header_version(version))
+            .unwrap();
+        OffsetFetchRequest::default()
+            .with_groups(vec![
+                OffsetFetchRequestGroup::default()
+                    .with_group_id(GroupId(StrBytes::from_static_str(GROUP)))
+                    .with_member_id(Some(StrBytes::from_string(member.to_string())))
+                    .with_member_epoch(epoch)
+                    .with_topics(Some(vec![
+                        OffsetFetchRequestTopics::default()
+                            .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
+                            .with_partition_indexes(vec![0, 1, 2]),
+                    ])),
+            ])
+            .encode(&mut buf, version)
+            .unwrap();
+        let mut frame = (buf.len() as i32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&buf);
+        frame
+    }
+
+    /// Member `a` asks for its committed offsets with the epoch it has, and right after
+    /// (before the request is read) the coordinator moves `a` to a new epoch: `b`
+    /// joins, `a` revokes and moves on. The group-level error of the answer.
+    async fn fetch_while_the_epoch_moves(chaos: Chaos) -> i16 {
+        let cluster = Cluster::new(false);
+        let a = "aaaaaaaaaaaaaaaaaaaaaa";
+        let (e1, _) = beat(&cluster, a, 0, &[]);
+        let (e1b, got) = beat(&cluster, a, e1, &[]);
+        assert_eq!(
+            (e1b, got),
+            (e1, Some(vec![0, 1, 2])),
+            "a alone holds everything"
+        );
+
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let closed = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(serve(server, closed, 1, cluster.clone(), chaos));
+        client.write_all(&offset_fetch_frame(a, e1)).await.unwrap();
+        // Let the broker side read the request (and answer it, unless it is held);
+        // the clock stands still meanwhile.
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        let (_, _) = beat(&cluster, "bbbbbbbbbbbbbbbbbbbbbb", 0, &[]);
+        let (still, kept) = beat(&cluster, a, e1, &[0, 1, 2]);
+        assert_eq!(still, e1, "the epoch holds while a revokes");
+        let kept = kept.expect("a is told what to keep");
+        let (e2, _) = beat(&cluster, a, e1, &kept);
+        assert!(e2 > e1, "a's epoch moved on: {e1} -> {e2}");
+
+        let len = client.read_i32().await.unwrap();
+        let mut body = vec![0u8; len as usize];
+        client.read_exact(&mut body).await.unwrap();
+        let mut body = Bytes::from(body);
+        let header =
+            ResponseHeader::decode(&mut body, ApiKey::OffsetFetch.response_header_version(9))
+                .unwrap();
+        assert_eq!(header.correlation_id, 7);
+        let resp = OffsetFetchResponse::decode(&mut body, 9).unwrap();
+        task.abort();
+        resp.groups[0].error_code
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_offset_fetch_is_acted_on_after_the_epoch_moved_and_is_stale() {
+        assert_eq!(
+            fetch_while_the_epoch_moves(hold_every_group_request(2)).await,
+            STALE_MEMBER_EPOCH
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_offset_fetch_not_held_is_answered_with_the_epoch_it_carries() {
+        assert_eq!(
+            fetch_while_the_epoch_moves(Chaos::with_rates(2, [0; 5])).await,
+            0
+        );
     }
 }

@@ -2,8 +2,11 @@
 //! (acks=all) sending numbered records to seeded partitions, and a consumer group (the
 //! classic protocol or KIP-848's, by seed) whose members poll and commit after every
 //! poll (mostly in the background, so commits overlap); one member may crash (dropped
-//! without leaving) and be replaced. What each side saw is recorded for the
-//! invariants.
+//! without leaving) and be replaced. Under KIP-848 visiting members join and leave
+//! while the faults last, so that targets change while members fetch their new
+//! partitions' committed offsets; in a classic group one member pauses (only
+//! heartbeats) until a newcomer's rebalance reaches it. What each side saw is recorded
+//! for the invariants.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,7 +53,9 @@ pub struct SendRecord {
 /// A record a consumer member delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
-    /// Which consumer (0 and 1 from the start, 2 the replacement of a crashed one).
+    /// Which consumer (0 and 1 from the start, 2 the replacement of a crashed one,
+    /// 3 and up the KIP-848 visitors, one per visit: slot 0 odd, slot 1 even; in a
+    /// classic group 3 is the newcomer that joins after member 1 paused).
     pub incarnation: usize,
     /// Its group member id and generation when `poll` returned the record.
     pub member: String,
@@ -200,6 +205,48 @@ pub(crate) async fn produce(
     results.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
+/// The first visitor's incarnation.
+const FIRST_VISITOR: usize = 3;
+
+/// Visitors in the group at once, at most.
+pub(crate) const VISITORS: usize = 2;
+
+/// The visitors of one slot (of [`VISITORS`]), one after another while the faults
+/// last: each arrives after a seeded pause (0.1-1 s), consumes and commits as the
+/// others do for a seeded stay (0.2-1.5 s), and leaves the group (`close`). Every
+/// arrival and departure moves the group's epoch and the members' targets, so the
+/// members' committed-offset lookups for their new partitions meet epochs moving under
+/// them (a lookup queued behind a held heartbeat that moves the member's epoch is
+/// answered STALE_MEMBER_EPOCH).
+pub(crate) async fn visit(
+    slot: usize,
+    dialer: SimDialer,
+    chaos: Chaos,
+    protocol: GroupProtocol,
+    delivered: Arc<Mutex<Vec<Delivered>>>,
+) {
+    let mut incarnation = FIRST_VISITOR + slot;
+    while chaos.active() {
+        let (pause, stay) = chaos.with(Stream::Visitors, |r| (r.u64(100..1000), r.u64(200..1500)));
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        if !chaos.active() {
+            break;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let member = tokio::spawn(consume(
+            dialer.clone(),
+            incarnation,
+            protocol,
+            stop.clone(),
+            delivered.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(stay)).await;
+        stop.store(true, Ordering::SeqCst);
+        let _ = member.await;
+        incarnation += VISITORS;
+    }
+}
+
 /// One consumer member: polls and commits until `stop`; records what it delivered.
 pub(crate) async fn consume(
     dialer: SimDialer,
@@ -208,6 +255,58 @@ pub(crate) async fn consume(
     stop: Arc<AtomicBool>,
     delivered: Arc<Mutex<Vec<Delivered>>>,
 ) {
+    consume_pausing(dialer, incarnation, protocol, stop, delivered, None).await;
+}
+
+/// When a member pauses: `after` its start (once it holds partitions) it pauses all of
+/// them and tells `paused`, and a new member (see [`nudge`]) joins soon after. The
+/// paused member polls (nothing), commits nothing and only heartbeats, as a paused or
+/// slow consumer does; it resumes once its generation changes, so it must learn of the
+/// rebalance the newcomer starts from its heartbeat's answer (REBALANCE_IN_PROGRESS),
+/// or the group waits for it until its rebalance timeout (`max.poll.interval`, 300 s:
+/// past the run's deadline).
+#[derive(Debug, Clone)]
+pub(crate) struct Pause {
+    pub after: Duration,
+    pub paused: Arc<tokio::sync::Notify>,
+}
+
+/// The member that joins `after` a member paused (`paused` told), as incarnation 3,
+/// and stays until `stop`.
+pub(crate) async fn nudge(
+    dialer: SimDialer,
+    protocol: GroupProtocol,
+    paused: Arc<tokio::sync::Notify>,
+    after: Duration,
+    stop: Arc<AtomicBool>,
+    delivered: Arc<Mutex<Vec<Delivered>>>,
+) {
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if tokio::time::timeout(Duration::from_millis(100), paused.notified())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+    }
+    tokio::time::sleep(after).await;
+    consume(dialer, 3, protocol, stop, delivered).await;
+}
+
+/// [`consume`], pausing once as `pause` says.
+pub(crate) async fn consume_pausing(
+    dialer: SimDialer,
+    incarnation: usize,
+    protocol: GroupProtocol,
+    stop: Arc<AtomicBool>,
+    delivered: Arc<Mutex<Vec<Delivered>>>,
+    mut pause: Option<Pause>,
+) {
+    let started = tokio::time::Instant::now();
+    let mut paused_in: Option<i32> = None;
     let consumer = Consumer::builder()
         .client(client(
             &dialer,
@@ -231,6 +330,20 @@ pub(crate) async fn consume(
     }
     let mut polls = 0u64;
     while !stop.load(Ordering::SeqCst) {
+        let generation = consumer.group_metadata().map_or(-1, |g| g.generation_id);
+        if let Some(p) = pause.take_if(|p| started.elapsed() >= p.after) {
+            let held = consumer.assignment();
+            if !held.is_empty() && consumer.pause(held).is_ok() {
+                paused_in = Some(generation);
+                p.paused.notify_one();
+            } else {
+                pause = Some(p);
+            }
+        }
+        if paused_in.is_some_and(|g| g != generation) {
+            let _ = consumer.resume(consumer.paused());
+            paused_in = None;
+        }
         if let Ok(records) = consumer.poll(Duration::from_millis(100)).await {
             let (records, _) = records.into_parts();
             if records.is_empty() {
