@@ -296,41 +296,26 @@ async fn out_of_range_for_an_offset_already_left_is_ignored() {
     assert_eq!((p.init, p.epoch), (InitState::Ready, epoch));
 }
 
+/// A retriable code, and UNKNOWN_SERVER_ERROR (the broker's own failure, which Java logs
+/// and fetches again), back the partition off with no error for the application.
 #[tokio::test(start_paused = true)]
-async fn a_retriable_partition_error_backs_the_partition_off() {
-    let sh = shared(AutoOffsetReset::Latest);
-    let s = in_flight(&sh, 4);
-    let now = Instant::now();
-    on_fetch(
-        &sh,
-        vec![s],
-        Ok(vec![Some(error_answer(ErrorCode::NOT_LEADER_OR_FOLLOWER))]),
-    );
-    let st = sh.lock();
-    let p = &st.partitions()[&tp("t", 0)];
-    assert_eq!(p.init, InitState::Ready);
-    assert_eq!(p.backoff_until, Some(now + PARTITION_BACKOFF));
-    assert!(!p.fetchable(now + Duration::from_millis(199), usize::MAX));
-    assert!(p.fetchable(now + PARTITION_BACKOFF, usize::MAX));
-    assert!(st.pending_errors().is_empty());
-}
-
-#[tokio::test(start_paused = true)]
-async fn an_unknown_server_error_retries_the_partition_without_an_error_for_the_application() {
-    let sh = shared(AutoOffsetReset::Latest);
-    let s = in_flight(&sh, 4);
-    let now = Instant::now();
-    on_fetch(
-        &sh,
-        vec![s],
-        Ok(vec![Some(error_answer(ErrorCode::UNKNOWN_SERVER_ERROR))]),
-    );
-    let st = sh.lock();
-    let p = &st.partitions()[&tp("t", 0)];
-    assert_eq!((p.init, p.fetch_offset), (InitState::Ready, 4));
-    assert_eq!(p.backoff_until, Some(now + PARTITION_BACKOFF));
-    assert!(p.fetchable(now + PARTITION_BACKOFF, usize::MAX));
-    assert!(st.pending_errors().is_empty());
+async fn a_retriable_partition_error_or_an_unknown_server_error_backs_the_partition_off() {
+    for code in [
+        ErrorCode::NOT_LEADER_OR_FOLLOWER,
+        ErrorCode::UNKNOWN_SERVER_ERROR,
+    ] {
+        let sh = shared(AutoOffsetReset::Latest);
+        let s = in_flight(&sh, 4);
+        let now = Instant::now();
+        on_fetch(&sh, vec![s], Ok(vec![Some(error_answer(code))]));
+        let st = sh.lock();
+        let p = &st.partitions()[&tp("t", 0)];
+        assert_eq!((p.init, p.fetch_offset), (InitState::Ready, 4), "{code}");
+        assert_eq!(p.backoff_until, Some(now + PARTITION_BACKOFF));
+        assert!(!p.fetchable(now + Duration::from_millis(199), usize::MAX));
+        assert!(p.fetchable(now + PARTITION_BACKOFF, usize::MAX));
+        assert!(st.pending_errors().is_empty(), "{code}");
+    }
 }
 
 #[tokio::test]
