@@ -52,6 +52,14 @@ impl ErrorCode {
         self == ErrorCode::CONCURRENT_TRANSACTIONS || self.known().is_retriable()
     }
 
+    /// Whether a group member sends its membership request (a heartbeat, a join) again
+    /// after this answer: the retriable codes, and UNKNOWN_SERVER_ERROR, the
+    /// coordinator's own internal failure, which Java's KIP-848 consumer makes fatal
+    /// (`docs/DESIGN.md`, "Departures"). The session timeout still bounds the retries.
+    pub(crate) fn is_retriable_for_membership(self) -> bool {
+        self.is_retriable() || self == ErrorCode::UNKNOWN_SERVER_ERROR
+    }
+
     /// Whether the code is one the client knows.
     pub fn is_known(self) -> bool {
         !matches!(self.known(), ResponseError::Unknown(_))

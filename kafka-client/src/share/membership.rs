@@ -202,9 +202,8 @@ impl Membership {
                 MemberEvent::Fenced
             }
             // NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS
-            // and other retriable codes; UNKNOWN_SERVER_ERROR, the coordinator's own
-            // unexpected failure, too (as the consumer group's heartbeat).
-            _ if code.is_retriable() || code == ErrorCode::UNKNOWN_SERVER_ERROR => {
+            // and other codes a member retries.
+            _ if code.is_retriable_for_membership() => {
                 self.due = Some(now + RETRY_BACKOFF);
                 MemberEvent::Retry
             }

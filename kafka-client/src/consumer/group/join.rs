@@ -56,10 +56,7 @@ fn classify(code: ErrorCode, ctx: ErrorContext, link: &CoordinatorLink) -> JoinE
         }
         ErrorCode::UNKNOWN_MEMBER_ID => JoinError::RetryWithMember(String::new()),
         ErrorCode::ILLEGAL_GENERATION | ErrorCode::REBALANCE_IN_PROGRESS => JoinError::Retry(e),
-        // The coordinator's own unexpected failure: the Java consumer raises it from one
-        // `poll` and joins again at the next; here the join is retried after the backoff.
-        ErrorCode::UNKNOWN_SERVER_ERROR => JoinError::Retry(e),
-        c if c.is_retriable() => JoinError::Retry(e),
+        c if c.is_retriable_for_membership() => JoinError::Retry(e),
         _ => JoinError::Fatal(e),
     }
 }

@@ -267,11 +267,7 @@ impl HeartbeatState {
             | ErrorCode::GROUP_AUTHORIZATION_FAILED
             | ErrorCode::TOPIC_AUTHORIZATION_FAILED
             | ErrorCode::FENCED_INSTANCE_ID => Reaction::Fatal(code),
-            // The coordinator's own unexpected failure (Kafka answers it for an internal
-            // exception, e.g. while the group's partition moves): retried, and the
-            // session timeout still bounds it. Java's consumer makes it fatal; a
-            // member gone for good after one broker hiccup is the worse outcome.
-            c if c.is_retriable() || c == ErrorCode::UNKNOWN_SERVER_ERROR => {
+            c if c.is_retriable_for_membership() => {
                 self.next_beat = now + backoff;
                 Reaction::Retry
             }
