@@ -156,10 +156,15 @@ impl Ledger {
     /// (its context names the request and the broker), with its time.
     pub fn error(&self, who: &str, e: &Error) {
         let kind = format!("{who}: {}", error_kind(e));
-        if !self.errors.lock().unwrap().contains_key(&kind) {
+        let first = {
+            let mut errors = self.errors.lock().unwrap();
+            let n = errors.entry(kind.clone()).or_default();
+            *n += 1;
+            *n == 1
+        };
+        if first {
             self.event(format!("first {kind}: {e}"));
         }
-        self.note_error(kind);
     }
 
     /// Counts an error already described.
