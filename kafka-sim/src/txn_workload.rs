@@ -4,15 +4,18 @@
 //! choice, under the run's faults, then two more once the faults stopped, which must
 //! commit; and a `read_committed` reader (no group, every
 //! partition assigned from offset 0) reading the topic while the transactions run.
-//! One run in [`STALL_ONE_IN`] stalls one transaction past its transaction timeout
-//! (slow processing): the coordinator aborts it and fences its epoch, the producer's
-//! next Produce is answered INVALID_PRODUCER_EPOCH (abortable, KIP-588), its abort
-//! PRODUCER_FENCED, and the workload replaces the fenced producer, as an application
-//! does. What each side saw is recorded for the checks in `txn_check`.
+//! One run in [`STALL_ONE_IN`] (with a 10 s transaction timeout instead of 60 s) stalls
+//! one transaction past its timeout (slow processing): the coordinator aborts it and
+//! fences its epoch, the producer's next Produce is answered INVALID_PRODUCER_EPOCH
+//! (abortable, KIP-588), its abort PRODUCER_FENCED, and the workload replaces the
+//! fenced producer, as an application does (after any transaction that outlived the
+//! timeout, stalled or slowed by faults). What each side saw is recorded for the checks in `txn_check`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use kafka_client::consumer::{AutoOffsetReset, Consumer, IsolationLevel};
 use kafka_client::producer::{Producer, ProducerRecord, Transaction, TransactionalProducer};
@@ -40,9 +43,12 @@ const CALL_DEADLINE: Duration = Duration::from_secs(200);
 /// The producer's transaction timeout.
 const TXN_TIMEOUT: Duration = Duration::from_secs(60);
 /// One run in this many stalls one transaction (drawn from the seed) past its timeout.
-const STALL_ONE_IN: u32 = 6;
-/// How far past the transaction timeout a stall lasts (the coordinator aborts at once).
-const STALL_PAST: Duration = Duration::from_secs(5);
+const STALL_ONE_IN: u32 = 8;
+/// The transaction timeout of a run that stalls (short, to keep the stall cheap).
+const STALL_TXN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How far past the transaction timeout a stall lasts (the coordinator aborts at its
+/// next tick).
+const STALL_PAST: Duration = Duration::from_secs(2);
 
 /// How a transaction ended, as the SDK reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +83,11 @@ pub struct TxnRecord {
     /// was delivered) before sending the rest: the coordinator aborted it and fenced
     /// its epoch.
     pub stalled: bool,
+    /// It lasted longer than the transaction timeout, from `begin` to its end (stalled,
+    /// or slowed by faults): the coordinator may have aborted it and fenced the producer,
+    /// so a fatal error (PRODUCER_FENCED) then is expected, and the workload replaces the
+    /// producer.
+    pub overran: bool,
     /// How it ended.
     pub end: TxnEnd,
 }
@@ -89,7 +100,7 @@ pub struct TxnHistory {
     /// The transactions, in order.
     pub txns: Vec<TxnRecord>,
     /// Producers replaced: (the transaction whose `begin` found the producer fenced
-    /// after a stalled transaction, the error). A new producer then ran it.
+    /// after a transaction outlived the timeout, the error). A new producer then ran it.
     pub replaced: Vec<(u64, String)>,
     /// What the read_committed reader delivered: (partition, offset, number).
     pub read: Vec<(i32, i64, u64)>,
@@ -105,11 +116,11 @@ fn failed(e: &Error) -> TxnEnd {
 }
 
 /// Builds the transactional producer (InitProducerId), or says why it could not.
-async fn build(dialer: &SimDialer) -> Result<TransactionalProducer, String> {
+async fn build(dialer: &SimDialer, timeout: Duration) -> Result<TransactionalProducer, String> {
     let built = Producer::builder()
         .client(client(dialer, "sim-txn", Duration::from_secs(5)))
         .transactional_id("sim-txn")
-        .transaction_timeout(TXN_TIMEOUT)
+        .transaction_timeout(timeout)
         .delivery_timeout(Duration::from_secs(30))
         .linger(Duration::from_millis(2))
         .build_transactional();
@@ -123,7 +134,15 @@ async fn build(dialer: &SimDialer) -> Result<TransactionalProducer, String> {
 /// Runs the transactions; returns them (and the init error, if any).
 pub(crate) async fn transact(dialer: SimDialer, chaos: Chaos) -> TxnHistory {
     let mut history = TxnHistory::default();
-    let mut producer = match build(&dialer).await {
+    let stall_at = chaos.with(Stream::Stalls, |r| {
+        (r.u32(0..STALL_ONE_IN) == 0).then(|| r.u64(0..TRANSACTIONS))
+    });
+    let timeout = if stall_at.is_some() {
+        STALL_TXN_TIMEOUT
+    } else {
+        TXN_TIMEOUT
+    };
+    let mut producer = match build(&dialer, timeout).await {
         Ok(p) => p,
         Err(e) => {
             history.init_error = Some(e);
@@ -136,10 +155,9 @@ pub(crate) async fn transact(dialer: SimDialer, chaos: Chaos) -> TxnHistory {
         member_id: String::new(),
         group_instance_id: None,
     };
-    let stall_at = chaos.with(Stream::Stalls, |r| {
-        (r.u32(0..STALL_ONE_IN) == 0).then(|| r.u64(0..TRANSACTIONS))
-    });
-    let mut after_stall = false;
+    // A transaction of this producer outlived the transaction timeout: the coordinator
+    // may have aborted it and fenced the producer.
+    let mut overran = false;
     'transactions: for t in 0..TRANSACTIONS + AFTER_FAULTS {
         let (pause, count, commit) = chaos.with(Stream::Transactions, |r| {
             (r.u64(0..300), r.u64(1..=4), r.u32(0..4) != 0)
@@ -159,12 +177,14 @@ pub(crate) async fn transact(dialer: SimDialer, chaos: Chaos) -> TxnHistory {
             commit: commit || after_faults || stall,
             after_faults,
             stall,
+            timeout,
         };
         loop {
+            let began = Instant::now();
             let begun = match tokio::time::timeout(CALL_DEADLINE, producer.begin()).await {
                 Err(_) => None,
                 Ok(Err(e))
-                    if after_stall && e.transaction_kind() == Some(TransactionErrorKind::Fatal) =>
+                    if overran && e.transaction_kind() == Some(TransactionErrorKind::Fatal) =>
                 {
                     Some(Err(e))
                 }
@@ -184,14 +204,14 @@ pub(crate) async fn transact(dialer: SimDialer, chaos: Chaos) -> TxnHistory {
                 Some(Err(e)) => {
                     // The coordinator fenced the epoch of the transaction it timed
                     // out: as an application does, drop the producer, build another.
-                    after_stall = false;
+                    overran = false;
                     history.replaced.push((t, e.to_string()));
                     let _ = tokio::time::timeout(
                         Duration::from_secs(10),
                         producer.close(Duration::from_secs(5)),
                     )
                     .await;
-                    producer = match build(&dialer).await {
+                    producer = match build(&dialer, timeout).await {
                         Ok(p) => p,
                         Err(e) => {
                             history.init_error = Some(e);
@@ -201,8 +221,13 @@ pub(crate) async fn transact(dialer: SimDialer, chaos: Chaos) -> TxnHistory {
                     continue;
                 }
             };
-            after_stall = record.stalled;
-            let fatal = matches!(&record.end, TxnEnd::Failed { kind, .. } if kind == "Fatal");
+            let mut record = record;
+            record.overran = began.elapsed() > timeout;
+            overran |= record.overran;
+            // A fatal error after the transaction outlived its timeout: the next begin
+            // says so again, and the producer is replaced.
+            let fatal = matches!(&record.end, TxnEnd::Failed { kind, .. } if kind == "Fatal")
+                && !record.overran;
             let unresolved = record.end == TxnEnd::Unresolved;
             history.txns.push(record);
             if fatal || unresolved {
@@ -227,6 +252,8 @@ struct Plan {
     after_faults: bool,
     /// Stall past the transaction timeout after the first record was delivered.
     stall: bool,
+    /// The producer's transaction timeout.
+    timeout: Duration,
 }
 
 impl Plan {
@@ -237,6 +264,7 @@ impl Plan {
             commit: self.commit,
             after_faults: self.after_faults,
             stalled: false,
+            overran: false,
             end: TxnEnd::Unresolved,
         }
     }
@@ -266,7 +294,7 @@ async fn run(txn: Transaction<'_>, plan: &Plan, chaos: &Chaos, group: &GroupMeta
         };
         if plan.stall && j == 0 {
             if let Ok(Ok(_)) = tokio::time::timeout(CALL_DEADLINE, delivery).await {
-                tokio::time::sleep(TXN_TIMEOUT + STALL_PAST).await;
+                tokio::time::sleep(plan.timeout + STALL_PAST).await;
                 record.stalled = true;
             }
         }
