@@ -144,9 +144,11 @@ impl Txns {
 
     /// InitProducerId for `id`: a new id gets a fresh producer id (`fresh`); an
     /// existing one has its epoch bumped, after aborting what it left open (answered
-    /// CONCURRENT_TRANSACTIONS until the abort's markers are written, as Kafka does).
-    /// `given`: the producer id and epoch of a KIP-360 bump; a retry of a bump whose
-    /// answer was lost gets the current epoch again.
+    /// CONCURRENT_TRANSACTIONS until the abort's markers are written, as Kafka does; the
+    /// abort fences the open transaction's epoch as a timeout does, so a KIP-360 bump
+    /// from that epoch is then PRODUCER_FENCED). `given`: the producer id and epoch of a
+    /// KIP-360 bump; a retry of a bump whose answer was lost gets the current epoch
+    /// again.
     pub fn init(
         &mut self,
         id: &str,
@@ -155,6 +157,7 @@ impl Txns {
         fresh: impl FnOnce() -> i64,
         now: Instant,
     ) -> Result<(i64, i16), i16> {
+        let v2 = self.v2;
         let Some(t) = self.by_id.get_mut(id) else {
             let producer_id = fresh();
             self.by_id.insert(
@@ -193,10 +196,9 @@ impl Txns {
         match t.phase {
             Phase::Prepare { .. } => Err(code::CONCURRENT_TRANSACTIONS),
             Phase::Ongoing => {
-                // Abort with a bumped epoch (fencing the old one); the client retries.
-                t.bump();
-                let epoch = t.epoch;
-                t.prepare(false, epoch);
+                // Fence and abort, as on a timeout (Kafka's `prepareFenceProducerEpoch`
+                // then its own EndTxn); the client retries.
+                t.abort_timed_out(v2);
                 Err(code::CONCURRENT_TRANSACTIONS)
             }
             Phase::Empty | Phase::Complete { .. } => {
@@ -481,10 +483,11 @@ mod tests {
         assert_eq!(txns.ended, vec![("t".to_string(), 7, false)]);
         assert_eq!(
             txns.init("t", Some((pid, e0)), T, || 8, now),
-            Ok((7, e0 + 1)),
-            "the retry gets the epoch of the abort"
+            Err(code::PRODUCER_FENCED),
+            "the abort fenced e0 (Kafka forgets the previous epoch when it fences)"
         );
         let (_, e2) = txns.init("t", None, T, || 8, now).unwrap();
+        assert_eq!(e2, e0 + 2, "a new producer: the fence, then its own bump");
         txns.add_partitions("t", pid, e2, &[1], now).unwrap();
         tokio::time::advance(T + Duration::from_secs(1)).await;
         settle(&mut txns, &mut ps, Instant::now());
@@ -573,5 +576,28 @@ mod tests {
             txns.init("t", None, T, || 8, Instant::now()),
             Ok((pid, e0 + 2))
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn under_v2_a_new_producer_fences_an_open_transaction_twice_then_gets_the_next_epoch() {
+        let (mut ps, now) = (parts(), Instant::now());
+        let mut txns = Txns {
+            v2: true,
+            ..Txns::default()
+        };
+        let (pid, e0) = txns.init("t", None, T, || 7, now).unwrap();
+        txns.verify(Some("t"), pid, e0, 0, true).unwrap();
+        assert_eq!(
+            txns.init("t", None, T, || 8, now),
+            Err(code::CONCURRENT_TRANSACTIONS),
+            "the open transaction is aborted first"
+        );
+        settle(&mut txns, &mut ps, now);
+        assert_eq!(txns.ended, vec![("t".to_string(), 7, false)]);
+        assert_eq!(
+            txns.verify(Some("t"), pid, e0, 0, true),
+            Err(code::INVALID_PRODUCER_EPOCH)
+        );
+        assert_eq!(txns.init("t", None, T, || 8, now), Ok((pid, e0 + 3)));
     }
 }
