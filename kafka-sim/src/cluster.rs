@@ -136,7 +136,10 @@ impl Cluster {
             group: Group::default(),
             consumer_group: Kip848::default(),
             txn_coordinator: 2,
-            txns: Txns::default(),
+            txns: Txns {
+                v2: tv2,
+                ..Txns::default()
+            },
             tv2,
             next_producer_id: 1000,
         })))

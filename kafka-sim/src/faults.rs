@@ -34,6 +34,8 @@ pub(crate) enum Stream {
     Consumers,
     /// The visiting consumer members' arrivals and stays.
     Visitors,
+    /// Which transaction, if any, the transactional workload stalls past its timeout.
+    Stalls,
 }
 
 impl Stream {
@@ -46,6 +48,7 @@ impl Stream {
             Stream::Transactions => 5,
             Stream::Consumers => 6,
             Stream::Visitors => 7,
+            Stream::Stalls => STREAMS,
         }
     }
 }
@@ -98,6 +101,8 @@ impl Chaos {
         ];
         rngs.extend((5..STREAMS).map(|_| Mutex::new(fastrand::Rng::with_seed(rng.u64(..)))));
         rates[4] = rng.u32(0..REQUEST_DELAY_RATE);
+        // Streams added since: seeded after everything else, so the older draws stay.
+        rngs.push(Mutex::new(fastrand::Rng::with_seed(rng.u64(..))));
         Chaos {
             rngs: Arc::new(rngs),
             rates,

@@ -102,7 +102,7 @@ impl Outcome {
             .filter(|t| t.end == TxnEnd::Committed)
             .count();
         format!(
-            "seed {}: {} sends, {} acknowledged, {} delivered ({} group), {} transactions (tv{}), {} committed, {} read_committed, {} faults, {:.1} s simulated, {} violations",
+            "seed {}: {} sends, {} acknowledged, {} delivered ({} group), {} transactions (tv{}), {} committed, {} stalled past the timeout, {} producers replaced, {} read_committed, {} faults, {:.1} s simulated, {} violations",
             self.seed,
             self.history.sends.len(),
             acked,
@@ -115,6 +115,8 @@ impl Outcome {
             self.txn.txns.len(),
             if self.tv2 { 2 } else { 1 },
             committed,
+            self.txn.txns.iter().filter(|t| t.stalled).count(),
+            self.txn.replaced.len(),
             self.txn.read.len(),
             self.faults.len(),
             self.simulated.as_secs_f64(),

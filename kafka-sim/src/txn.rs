@@ -66,6 +66,8 @@ pub(crate) struct Txns {
     pub committed: BTreeMap<(String, String, i32), i64>,
     /// Every transaction ended, in order: (transactional id, producer id, commit).
     pub ended: Vec<(String, i64, bool)>,
+    /// The coordinator speaks transaction protocol v2 (its own aborts bump twice).
+    pub v2: bool,
 }
 
 impl Txn {
@@ -114,6 +116,23 @@ impl Txn {
         self.prev_epoch = self.epoch;
         self.epoch += 1;
     }
+
+    /// The coordinator's own abort of an Ongoing transaction past its timeout, as
+    /// Kafka's `abortTimedOutTransactions` does it: the epoch is fenced (bumped, with no
+    /// previous epoch a producer could claim), and under protocol v2 the abort bumps it
+    /// once more (the previous epoch is then the fencing one, which no producer ever
+    /// held). The markers carry the final epoch, so the partition leaders refuse the old
+    /// one (INVALID_PRODUCER_EPOCH), and the producer's own EndTxn with its old epoch is
+    /// no retry: PRODUCER_FENCED, under either protocol.
+    fn abort_timed_out(&mut self, v2: bool) {
+        self.epoch += 1;
+        self.prev_epoch = -1;
+        if v2 {
+            self.bump();
+        }
+        let epoch = self.epoch;
+        self.prepare(false, epoch);
+    }
 }
 
 impl Txns {
@@ -125,9 +144,11 @@ impl Txns {
 
     /// InitProducerId for `id`: a new id gets a fresh producer id (`fresh`); an
     /// existing one has its epoch bumped, after aborting what it left open (answered
-    /// CONCURRENT_TRANSACTIONS until the abort's markers are written, as Kafka does).
-    /// `given`: the producer id and epoch of a KIP-360 bump; a retry of a bump whose
-    /// answer was lost gets the current epoch again.
+    /// CONCURRENT_TRANSACTIONS until the abort's markers are written, as Kafka does; the
+    /// abort fences the open transaction's epoch as a timeout does, so a KIP-360 bump
+    /// from that epoch is then PRODUCER_FENCED). `given`: the producer id and epoch of a
+    /// KIP-360 bump; a retry of a bump whose answer was lost gets the current epoch
+    /// again.
     pub fn init(
         &mut self,
         id: &str,
@@ -136,6 +157,7 @@ impl Txns {
         fresh: impl FnOnce() -> i64,
         now: Instant,
     ) -> Result<(i64, i16), i16> {
+        let v2 = self.v2;
         let Some(t) = self.by_id.get_mut(id) else {
             let producer_id = fresh();
             self.by_id.insert(
@@ -174,10 +196,9 @@ impl Txns {
         match t.phase {
             Phase::Prepare { .. } => Err(code::CONCURRENT_TRANSACTIONS),
             Phase::Ongoing => {
-                // Abort with a bumped epoch (fencing the old one); the client retries.
-                t.bump();
-                let epoch = t.epoch;
-                t.prepare(false, epoch);
+                // Fence and abort, as on a timeout (Kafka's `prepareFenceProducerEpoch`
+                // then its own EndTxn); the client retries.
+                t.abort_timed_out(v2);
                 Err(code::CONCURRENT_TRANSACTIONS)
             }
             Phase::Empty | Phase::Complete { .. } => {
@@ -323,13 +344,11 @@ impl Txns {
     /// Writes the markers it can; completes transactions whose markers are all
     /// committed (replicated; a marker lost with a truncated leader is written again),
     /// and a commit makes its offsets committed; aborts transactions past their timeout
-    /// (bumping the epoch, as the coordinator does).
+    /// (fencing the epoch, as the coordinator does: [`Txn::abort_timed_out`]).
     pub fn tick(&mut self, partitions: &mut [Partition], now: Instant) {
         for (id, t) in &mut self.by_id {
             if t.phase == Phase::Ongoing && now.duration_since(t.started) > t.timeout {
-                t.bump();
-                let epoch = t.epoch;
-                t.prepare(false, epoch);
+                t.abort_timed_out(self.v2);
             }
             let Phase::Prepare { commit } = t.phase else {
                 continue;
@@ -464,10 +483,11 @@ mod tests {
         assert_eq!(txns.ended, vec![("t".to_string(), 7, false)]);
         assert_eq!(
             txns.init("t", Some((pid, e0)), T, || 8, now),
-            Ok((7, e0 + 1)),
-            "the retry gets the epoch of the abort"
+            Err(code::PRODUCER_FENCED),
+            "the abort fenced e0 (Kafka forgets the previous epoch when it fences)"
         );
         let (_, e2) = txns.init("t", None, T, || 8, now).unwrap();
+        assert_eq!(e2, e0 + 2, "a new producer: the fence, then its own bump");
         txns.add_partitions("t", pid, e2, &[1], now).unwrap();
         tokio::time::advance(T + Duration::from_secs(1)).await;
         settle(&mut txns, &mut ps, Instant::now());
@@ -477,5 +497,107 @@ mod tests {
             Err(code::PRODUCER_FENCED),
             "the timed-out producer is fenced"
         );
+    }
+
+    /// A transaction past its timeout, as Kafka 4.x's coordinator aborts it: returns
+    /// the coordinator and the stale epoch the producer still holds.
+    async fn timed_out(v2: bool, ps: &mut [Partition]) -> (Txns, i64, i16) {
+        let mut txns = Txns {
+            v2,
+            ..Txns::default()
+        };
+        let now = Instant::now();
+        let (pid, e0) = txns.init("t", None, T, || 7, now).unwrap();
+        if v2 {
+            txns.verify(Some("t"), pid, e0, 0, true).unwrap();
+        } else {
+            txns.add_partitions("t", pid, e0, &[0], now).unwrap();
+        }
+        tokio::time::advance(T + Duration::from_secs(1)).await;
+        settle(&mut txns, ps, Instant::now());
+        assert_eq!(txns.ended, vec![("t".to_string(), 7, false)], "aborted");
+        (txns, pid, e0)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_v2_timeout_fences_the_epoch_then_bumps_it_again_and_the_old_producer_cannot_abort() {
+        let mut ps = parts();
+        let (mut txns, pid, e0) = timed_out(true, &mut ps).await;
+        assert_eq!(
+            txns.by_id["t"].epoch,
+            e0 + 2,
+            "fence, then the abort's bump"
+        );
+        assert_eq!(ps[0].log_end(), 1, "an abort marker where the batch went");
+        assert_eq!(
+            txns.verify(Some("t"), pid, e0, 0, true),
+            Err(code::INVALID_PRODUCER_EPOCH),
+            "the old epoch's next Produce"
+        );
+        assert_eq!(
+            txns.end("t", pid, e0, false, true),
+            Err(code::PRODUCER_FENCED),
+            "no retry of an abort: the epoch before the last is the fencing one"
+        );
+        assert_eq!(
+            txns.end("t", pid, e0, true, true),
+            Err(code::PRODUCER_FENCED)
+        );
+        assert_eq!(
+            txns.init("t", Some((pid, e0)), T, || 8, Instant::now()),
+            Err(code::PRODUCER_FENCED),
+            "a KIP-360 bump from the old epoch"
+        );
+        let (_, e3) = txns.init("t", None, T, || 8, Instant::now()).unwrap();
+        assert_eq!(e3, e0 + 3, "a new producer carries on");
+        assert_eq!(txns.verify(Some("t"), pid, e3, 1, true), Ok(()));
+        assert_eq!(txns.end("t", pid, e3, true, true), Ok((pid, e3 + 1)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_v1_timeout_fences_the_epoch_once_and_forgets_the_old_one() {
+        let mut ps = parts();
+        let (mut txns, pid, e0) = timed_out(false, &mut ps).await;
+        assert_eq!(txns.by_id["t"].epoch, e0 + 1);
+        assert_eq!(
+            txns.verify(Some("t"), pid, e0, 0, false),
+            Err(code::INVALID_PRODUCER_EPOCH)
+        );
+        assert_eq!(
+            txns.end("t", pid, e0, false, false),
+            Err(code::PRODUCER_FENCED)
+        );
+        assert_eq!(
+            txns.init("t", Some((pid, e0)), T, || 8, Instant::now()),
+            Err(code::PRODUCER_FENCED),
+            "the fence leaves no previous epoch to claim"
+        );
+        assert_eq!(
+            txns.init("t", None, T, || 8, Instant::now()),
+            Ok((pid, e0 + 2))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn under_v2_a_new_producer_fences_an_open_transaction_twice_then_gets_the_next_epoch() {
+        let (mut ps, now) = (parts(), Instant::now());
+        let mut txns = Txns {
+            v2: true,
+            ..Txns::default()
+        };
+        let (pid, e0) = txns.init("t", None, T, || 7, now).unwrap();
+        txns.verify(Some("t"), pid, e0, 0, true).unwrap();
+        assert_eq!(
+            txns.init("t", None, T, || 8, now),
+            Err(code::CONCURRENT_TRANSACTIONS),
+            "the open transaction is aborted first"
+        );
+        settle(&mut txns, &mut ps, now);
+        assert_eq!(txns.ended, vec![("t".to_string(), 7, false)]);
+        assert_eq!(
+            txns.verify(Some("t"), pid, e0, 0, true),
+            Err(code::INVALID_PRODUCER_EPOCH)
+        );
+        assert_eq!(txns.init("t", None, T, || 8, now), Ok((pid, e0 + 3)));
     }
 }

@@ -15,8 +15,11 @@
 //! - **I7** every transactional call returned, and the coordinator ended every
 //!   transaction;
 //! - **L1** the producer initialized and was never fenced (nothing else uses its
-//!   transactional id, and the faults are transient), and the transactions begun after
-//!   the faults stopped committed.
+//!   transactional id, and the faults are transient) but after a transaction that
+//!   outlived its timeout (the workload then replaces the producer); a transaction the
+//!   workload stalled past its timeout failed abortable (the partition leader's
+//!   INVALID_PRODUCER_EPOCH: KIP-588), not fatal (the fence comes with the abort); and
+//!   the transactions begun after the faults stopped committed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -189,6 +192,17 @@ pub(crate) fn check(
                         t.index
                     ),
                 ))
+            }
+            TxnEnd::Failed { kind, error } if t.stalled && kind != "Abortable" => out.push(v(
+                "L1",
+                format!(
+                    "transaction {} outlived its timeout: the partition leader's \
+                     INVALID_PRODUCER_EPOCH is abortable (KIP-588), but it failed {kind}: {error}",
+                    t.index
+                ),
+            )),
+            TxnEnd::Failed { kind, .. } if kind == "Fatal" && t.overran && !t.after_faults => {
+                // Outlived the transaction timeout: the coordinator fenced it.
             }
             TxnEnd::Failed { kind, error } if kind == "Fatal" || kind == "other" => out.push(v(
                 "L1",
