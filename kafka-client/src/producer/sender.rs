@@ -637,6 +637,9 @@ mod identity_tests;
 #[path = "unit_tests/sender_leader_hint.rs"]
 mod leader_hint_tests;
 #[cfg(test)]
+#[path = "unit_tests/sender_response.rs"]
+mod response_tests;
+#[cfg(test)]
 #[path = "unit_tests/sender_retry.rs"]
 mod retry_tests;
 #[cfg(test)]
