@@ -648,3 +648,6 @@ mod step_tests;
 #[cfg(test)]
 #[path = "unit_tests/sender_internals.rs"]
 mod unit_tests;
+#[cfg(test)]
+#[path = "unit_tests/sender_wakeups.rs"]
+mod wakeup_tests;
