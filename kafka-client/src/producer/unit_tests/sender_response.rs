@@ -1,7 +1,10 @@
-//! `sender.rs`, `handle_response`, beyond `sender_internals.rs`: each partition's answer
-//! reaches its own batch whatever the order of the answers, and a failed batch's error
-//! names the API, broker, topic and partition. A child of `sender.rs`, wired there by one
+//! `sender.rs`, `handle` and `handle_response`, beyond `sender_internals.rs`: each
+//! partition's answer reaches its own batch whatever the order of the answers, a failed
+//! batch's error names the API, broker, topic and partition, and an acknowledged batch
+//! is reported to the client's hooks. A child of `sender.rs`, wired there by one
 //! `#[cfg(test)]` line.
+
+use std::sync::Mutex;
 
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
@@ -68,4 +71,43 @@ async fn a_failed_batch_names_the_api_broker_topic_and_partition() {
     assert_eq!(ctx.broker, Some(1));
     assert_eq!(ctx.resource.as_deref(), Some("t"));
     assert_eq!(ctx.partition, Some(0));
+}
+
+/// Records the base offsets of the batches the hooks hear of.
+#[derive(Default)]
+struct Acked(Mutex<Vec<(i32, String, i32, u32, i64)>>);
+
+impl crate::observe::Hooks for Acked {
+    fn on_batch_produced(&self, e: &crate::observe::BatchProduced<'_>) {
+        self.0.lock().unwrap().push((
+            e.broker,
+            e.topic.to_string(),
+            e.partition,
+            e.records,
+            e.base_offset,
+        ));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn hooks_hear_of_acknowledged_batches_with_acks_zero_as_offset_minus_one() {
+    let hooks = Arc::new(Acked::default());
+    let mut r = rig_with(
+        Producer::builder()
+            .client_config(crate::Client::builder().hooks(hooks.clone()))
+            .acks(crate::producer::Acks::None)
+            .enable_idempotence(false),
+    );
+    let _f: Vec<_> = (0..2)
+        .map(|_| append(&r.part, &r.sender.sh.res, 10))
+        .collect();
+    let b = take_now(&r.part, 1, None).unwrap();
+    let part = r.part.clone();
+    r.sender.handle(Completed {
+        batches: vec![(part, b)],
+        result: Ok(None),
+        version: 9,
+        conn: None,
+    });
+    assert_eq!(*hooks.0.lock().unwrap(), [(1, "t".to_string(), 0, 2, -1)]);
 }
