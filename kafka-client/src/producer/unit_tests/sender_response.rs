@@ -73,9 +73,12 @@ async fn a_failed_batch_names_the_api_broker_topic_and_partition() {
     assert_eq!(ctx.partition, Some(0));
 }
 
-/// Records the base offsets of the batches the hooks hear of.
+/// What the hooks hear of a batch: broker, topic, partition, records, base offset.
+type Heard = (i32, String, i32, u32, i64);
+
+/// Records the batches the hooks hear of.
 #[derive(Default)]
-struct Acked(Mutex<Vec<(i32, String, i32, u32, i64)>>);
+struct Acked(Mutex<Vec<Heard>>);
 
 impl crate::observe::Hooks for Acked {
     fn on_batch_produced(&self, e: &crate::observe::BatchProduced<'_>) {
