@@ -138,3 +138,21 @@ async fn not_enough_replicas_after_append_marks_the_batch_written() {
     advance(MAX_BACKOFF).await;
     assert!(r.next(Some(P0)).unwrap().maybe_written);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_connection_asks_a_refresh_even_for_a_partition_already_moved() {
+    // Only a stale-leader error is answered by the move; a lost connection may mean the
+    // broker is gone, which fresh metadata tells.
+    let mut r = rig();
+    let (a, _fa) = r.in_flight(1, Some(P0));
+    r.part.leader.store(0, Ordering::Release);
+    r.request_failed(
+        a,
+        Error::ConnectionLost {
+            context: ErrorContext::default(),
+            reason: "reset".into(),
+        },
+    );
+    assert!(asked_refresh(&r.sender.sh));
+    assert_eq!(r.part.leader(), 0);
+}
