@@ -53,60 +53,7 @@ struct Sender {
 
 /// The sender task for one broker. Ends when the producer is closed and idle, or aborted.
 pub(crate) async fn run(sh: Arc<Shared>, me: Arc<SenderHandle>) {
-    let mut s = Sender {
-        sh,
-        me,
-        parts: Vec::new(),
-        seen_epoch: None,
-        start: 0,
-        conn: None,
-        in_flight: FuturesUnordered::new(),
-        expired: Vec::new(),
-        init_retry_at: None,
-        init_failures: 0,
-    };
-    loop {
-        if s.sh.is_aborted() {
-            return; // dropping in-flight batches fails them (already failed by abort)
-        }
-        let epoch = s.sh.routing_epoch();
-        if s.seen_epoch != Some(epoch) {
-            s.sh.partitions_led_by(s.me.broker, &mut s.parts);
-            s.seen_epoch = Some(epoch);
-        }
-        let mut next_wake = None;
-        match s.sh.drain_identity() {
-            Ok(producer) => {
-                // Idempotence: requests must reach the broker in sequence order, so only
-                // one goes out until the connection is established and cached.
-                let limit = if producer.is_some() && s.conn.is_none() {
-                    1
-                } else {
-                    s.sh.config.max_in_flight
-                };
-                while s.in_flight.len() < limit {
-                    match s.drain(producer, &mut next_wake) {
-                        Some(req) => s.in_flight.push(req),
-                        None => break,
-                    }
-                }
-            }
-            Err(()) => s.obtain_identity(&mut next_wake).await,
-        }
-        s.fail_expired();
-        if s.sh.is_closing() {
-            if s.in_flight.is_empty() && s.sh.may_stop() {
-                return;
-            }
-            let poll = Instant::now() + Shared::STOP_POLL;
-            next_wake = Some(next_wake.map_or(poll, |t: Instant| t.min(poll)));
-        }
-        tokio::select! {
-            Some(done) = s.in_flight.next(), if !s.in_flight.is_empty() => s.handle(done),
-            () = s.me.notify.notified() => {}
-            () = sleep_until(next_wake) => {}
-        }
-    }
+    Sender::new(sh, me).run().await;
 }
 
 async fn sleep_until(t: Option<Instant>) {
@@ -117,7 +64,76 @@ async fn sleep_until(t: Option<Instant>) {
 }
 
 impl Sender {
-    /// Builds one request from every ready partition, or `None` when none is ready.
+    fn new(sh: Arc<Shared>, me: Arc<SenderHandle>) -> Self {
+        Sender {
+            sh,
+            me,
+            parts: Vec::new(),
+            seen_epoch: None,
+            start: 0,
+            conn: None,
+            in_flight: FuturesUnordered::new(),
+            expired: Vec::new(),
+            init_retry_at: None,
+            init_failures: 0,
+        }
+    }
+
+    /// The task's loop: one [`step`](Self::step), then wait for an answer, a wake-up or
+    /// the time the step named.
+    async fn run(mut self) {
+        while let Some(next_wake) = self.step().await {
+            tokio::select! {
+                Some(done) = self.in_flight.next(), if !self.in_flight.is_empty() => self.handle(done),
+                () = self.me.notify.notified() => {}
+                () = sleep_until(next_wake) => {}
+            }
+        }
+    }
+
+    /// One turn of the loop, up to its wait: follows leader changes, sends what is ready
+    /// (or obtains the producer identity first), fails expired batches. `None` when the
+    /// task ends (aborted, or closing with nothing left); otherwise when it must look
+    /// again at the latest, if no answer or wake-up comes first.
+    async fn step(&mut self) -> Option<Option<Instant>> {
+        if self.sh.is_aborted() {
+            return None; // dropping in-flight batches fails them (already failed by abort)
+        }
+        let epoch = self.sh.routing_epoch();
+        if self.seen_epoch != Some(epoch) {
+            self.sh.partitions_led_by(self.me.broker, &mut self.parts);
+            self.seen_epoch = Some(epoch);
+        }
+        let mut next_wake = None;
+        match self.sh.drain_identity() {
+            Ok(producer) => {
+                // Idempotence: requests must reach the broker in sequence order, so only
+                // one goes out until the connection is established and cached.
+                let limit = if producer.is_some() && self.conn.is_none() {
+                    1
+                } else {
+                    self.sh.config.max_in_flight
+                };
+                while self.in_flight.len() < limit {
+                    match self.drain(producer, &mut next_wake) {
+                        Some(req) => self.in_flight.push(req),
+                        None => break,
+                    }
+                }
+            }
+            Err(()) => self.obtain_identity(&mut next_wake).await,
+        }
+        self.fail_expired();
+        if self.sh.is_closing() {
+            if self.in_flight.is_empty() && self.sh.may_stop() {
+                return None;
+            }
+            let poll = Instant::now() + Shared::STOP_POLL;
+            next_wake = Some(next_wake.map_or(poll, |t: Instant| t.min(poll)));
+        }
+        Some(next_wake)
+    }
+
     /// Idempotence: gets a producer id, or bumps the epoch, once this sender has nothing
     /// in flight (batches of the old epoch must be answered first). Batches still expire
     /// meanwhile.
@@ -156,6 +172,7 @@ impl Sender {
         }
     }
 
+    /// Builds one request from every ready partition, or `None` when none is ready.
     fn drain(
         &mut self,
         producer: Option<super::batch::ProducerIdent>,
@@ -222,9 +239,57 @@ impl Sender {
 
     /// The future that sends `batches` in one Produce request.
     fn request(&self, batches: Sent) -> BoxFuture<'static, Completed> {
+        let (req, versions) = self.produce_request(&batches);
+        let timeout = self.sh.config.request_timeout;
+        let acks_none = self.sh.config.acks == Acks::None;
+        super::stats::request_sent(&self.sh, &batches);
+        let cached = self.conn.clone().filter(|c| !c.is_closed());
+        let client = self.sh.client.clone();
+        let broker = self.me.broker;
+        Box::pin(async move {
+            let conn = match cached {
+                Some(c) => c,
+                None => match client.connection(broker, ConnectionKind::Produce).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        return Completed {
+                            batches,
+                            result: Err(e),
+                            version: 0,
+                            conn: None,
+                        };
+                    }
+                },
+            };
+            let mut version = 0;
+            let result = match conn.negotiate::<ProduceRequest>(versions) {
+                Err(e) => Err(e),
+                Ok(v) => {
+                    version = v;
+                    if acks_none {
+                        conn.produce_no_response(&req, v).await.map(|()| None)
+                    } else {
+                        conn.produce(&req, v, timeout).await.map(Some)
+                    }
+                }
+            };
+            // Release the request's references to the batch bytes before they are recycled.
+            drop(req);
+            Completed {
+                batches,
+                result,
+                version,
+                conn: Some(conn),
+            }
+        })
+    }
+
+    /// The Produce request carrying `batches` (grouped by topic) and the versions it
+    /// may be sent as.
+    fn produce_request(&self, batches: &Sent) -> (ProduceRequest, VersionRange) {
         let cfg = &self.sh.config;
         let mut topics: Vec<TopicProduceData> = Vec::new();
-        for (part, b) in &batches {
+        for (part, b) in batches {
             let data = PartitionProduceData::default()
                 .with_index(part.partition)
                 .with_records(b.bytes().cloned());
@@ -254,52 +319,12 @@ impl Sender {
             .with_timeout_ms(i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX))
             .with_topic_data(topics)
             .with_transactional_id(self.sh.txn.as_ref().map(|t| t.wire_id.clone()));
-        let acks_none = cfg.acks == Acks::None;
         let min = if self.sh.needs_produce_v12() {
             12
         } else {
             PRODUCE_MIN
         };
-        super::stats::request_sent(&self.sh, &batches);
-        let cached = self.conn.clone().filter(|c| !c.is_closed());
-        let client = self.sh.client.clone();
-        let broker = self.me.broker;
-        Box::pin(async move {
-            let conn = match cached {
-                Some(c) => c,
-                None => match client.connection(broker, ConnectionKind::Produce).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        return Completed {
-                            batches,
-                            result: Err(e),
-                            version: 0,
-                            conn: None,
-                        };
-                    }
-                },
-            };
-            let mut version = 0;
-            let result = match conn.negotiate::<ProduceRequest>(VersionRange { min, max }) {
-                Err(e) => Err(e),
-                Ok(v) => {
-                    version = v;
-                    if acks_none {
-                        conn.produce_no_response(&req, v).await.map(|()| None)
-                    } else {
-                        conn.produce(&req, v, timeout).await.map(Some)
-                    }
-                }
-            };
-            // Release the request's references to the batch bytes before they are recycled.
-            drop(req);
-            Completed {
-                batches,
-                result,
-                version,
-                conn: Some(conn),
-            }
-        })
+        (req, VersionRange { min, max })
     }
 
     /// Settles, retries or splits each batch of a finished request.
@@ -603,5 +628,26 @@ fn may_be_in_log(err: &Error) -> bool {
 }
 
 #[cfg(test)]
+#[path = "unit_tests/sender_drain.rs"]
+mod drain_tests;
+#[cfg(test)]
+#[path = "unit_tests/sender_identity.rs"]
+mod identity_tests;
+#[cfg(test)]
+#[path = "unit_tests/sender_leader_hint.rs"]
+mod leader_hint_tests;
+#[cfg(test)]
+#[path = "unit_tests/sender_response.rs"]
+mod response_tests;
+#[cfg(test)]
+#[path = "unit_tests/sender_retry.rs"]
+mod retry_tests;
+#[cfg(test)]
+#[path = "unit_tests/sender_step.rs"]
+mod step_tests;
+#[cfg(test)]
 #[path = "unit_tests/sender_internals.rs"]
 mod unit_tests;
+#[cfg(test)]
+#[path = "unit_tests/sender_wakeups.rs"]
+mod wakeup_tests;

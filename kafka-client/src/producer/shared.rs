@@ -274,6 +274,21 @@ impl Shared {
         Ok(())
     }
 
+    /// Registers a handle for `broker`'s sender without starting its task (unit tests:
+    /// which sender a change wakes).
+    #[cfg(test)]
+    pub(crate) fn register_idle_sender(&self, broker: i32) -> Arc<SenderHandle> {
+        let handle = Arc::new(SenderHandle {
+            broker,
+            notify: Notify::new(),
+        });
+        self.senders
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(broker, handle.clone());
+        handle
+    }
+
     /// Wakes the sender of `broker`.
     pub(crate) fn wake_sender(&self, broker: i32) {
         if let Some(s) = self

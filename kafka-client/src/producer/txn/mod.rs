@@ -485,5 +485,8 @@ async fn add_partitions_task(ctx: Arc<TxnCtx>) {
 }
 
 #[cfg(test)]
+#[path = "../unit_tests/txn_background.rs"]
+mod background_tests;
+#[cfg(test)]
 #[path = "../unit_tests/txn_flow.rs"]
 mod unit_tests;

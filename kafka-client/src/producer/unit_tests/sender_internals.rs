@@ -24,23 +24,23 @@ use crate::producer::delivery::DeliveryFuture;
 use crate::producer::unit_tests::{P0, P1, append, take_now, topic_info, txn_shared};
 
 /// Backoff of a first retry: 100 ms ± 20 % jitter (the client's default).
-const MIN_BACKOFF: Duration = Duration::from_millis(80);
-const MAX_BACKOFF: Duration = Duration::from_millis(120);
+pub(super) const MIN_BACKOFF: Duration = Duration::from_millis(80);
+pub(super) const MAX_BACKOFF: Duration = Duration::from_millis(120);
 
-struct Rig {
+pub(super) struct Rig {
     _producer: Option<Producer>,
-    sender: Sender,
+    pub(super) sender: Sender,
     _topic: TopicEntry,
-    part: Arc<PartitionState>,
+    pub(super) part: Arc<PartitionState>,
 }
 
-fn rig_with(builder: crate::producer::ProducerBuilder) -> Rig {
+pub(super) fn rig_with(builder: crate::producer::ProducerBuilder) -> Rig {
     let producer = builder.bootstrap_servers(["127.0.0.1:1"]).build().unwrap();
     let sh = producer.shared().clone();
     rig_on(sh, Some(producer))
 }
 
-fn rig_on(sh: Arc<Shared>, producer: Option<Producer>) -> Rig {
+pub(super) fn rig_on(sh: Arc<Shared>, producer: Option<Producer>) -> Rig {
     let topic = TopicEntry::new(&topic_info("t", &[Some(1)]));
     let part = topic.partitions()[0].clone();
     let sender = Sender {
@@ -67,7 +67,7 @@ fn rig_on(sh: Arc<Shared>, producer: Option<Producer>) -> Rig {
 }
 
 /// An idempotent producer with identity P0.
-fn rig() -> Rig {
+pub(super) fn rig() -> Rig {
     let r = rig_with(Producer::builder());
     r.sender.sh.set_producer(P0);
     r
@@ -76,7 +76,7 @@ fn rig() -> Rig {
 impl Rig {
     /// Appends `n` records of 60 bytes (one 16 KiB batch) and drains that batch,
     /// stamped with `producer`.
-    fn in_flight(
+    pub(super) fn in_flight(
         &self,
         n: usize,
         producer: Option<ProducerIdent>,
@@ -89,7 +89,7 @@ impl Rig {
 
     /// Ends the request carrying `b` with `err` (no answer decoded), as the connection
     /// task reports it.
-    fn request_failed(&mut self, b: ProducerBatch, err: Error) {
+    pub(super) fn request_failed(&mut self, b: ProducerBatch, err: Error) {
         let part = self.part.clone();
         self.sender.handle(Completed {
             batches: vec![(part, b)],
@@ -99,22 +99,22 @@ impl Rig {
         });
     }
 
-    fn fail(&mut self, b: ProducerBatch, code: ErrorCode) {
+    pub(super) fn fail(&mut self, b: ProducerBatch, code: ErrorCode) {
         let err = Error::broker(code, ErrorContext::default(), None);
         let part = self.part.clone();
         self.sender.retry_or_fail(&part, b, err, Instant::now());
     }
 
-    fn next(&self, producer: Option<ProducerIdent>) -> Option<ProducerBatch> {
+    pub(super) fn next(&self, producer: Option<ProducerIdent>) -> Option<ProducerBatch> {
         take_now(&self.part, 1, producer)
     }
 
-    fn bump_pending(&self) -> bool {
+    pub(super) fn bump_pending(&self) -> bool {
         self.sender.sh.drain_identity().is_err()
     }
 }
 
-fn settled(f: DeliveryFuture) -> crate::Result<crate::producer::RecordMetadata> {
+pub(super) fn settled(f: DeliveryFuture) -> crate::Result<crate::producer::RecordMetadata> {
     f.now_or_never().expect("settled")
 }
 

@@ -15,7 +15,7 @@ use crate::error::{ErrorCode, ErrorContext};
 use crate::producer::builder::TxnConfig;
 use crate::producer::unit_tests::P0;
 
-fn txp(v2: bool) -> TransactionalProducer {
+pub(super) fn txp(v2: bool) -> TransactionalProducer {
     let base = Producer::builder()
         .bootstrap_servers(["127.0.0.1:1"])
         .build()
