@@ -277,10 +277,7 @@ async fn null_consume_job(
     batch_records: usize,
     codec: crate::spec::Codec,
 ) -> Result<ChildReport, BoxError> {
-    let compression = match codec {
-        crate::spec::Codec::None => kafka_client::records::Compression::None,
-        crate::spec::Codec::Lz4 => kafka_client::records::Compression::Lz4,
-    };
+    let compression = crate::sdk_client::compression(codec);
     let template =
         crate::null_broker::FetchTemplate::new(size, batch_records, 1 << 20, compression)?;
     let sink =

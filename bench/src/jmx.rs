@@ -4,7 +4,9 @@
 //! `kafka.network:type=RequestMetrics,name=TotalTimeMs,request=Produce` (and
 //! `request=FetchConsumer`) every 250 ms for the whole run, and `Count` and `Mean` of
 //! `name=RequestBytes,request=FetchConsumer` (Yammer's `Mean` is the exact running
-//! sum ÷ count, so Mean × Count is every consumer Fetch request's bytes so far). A
+//! sum ÷ count, so Mean × Count is every consumer Fetch request's bytes so far), and the
+//! same for `request=Produce` (the bytes producers put on the wire, for the compression
+//! ratios). A
 //! run's requests are the difference between the last sample before it started and the
 //! first sample taken after it ended (runs are sequential and nothing else produces in
 //! between).
@@ -20,6 +22,7 @@ const PRODUCE: &str = "kafka.network:type=RequestMetrics,name=TotalTimeMs,reques
 const FETCH: &str = "kafka.network:type=RequestMetrics,name=TotalTimeMs,request=FetchConsumer";
 const FETCH_BYTES: &str =
     "kafka.network:type=RequestMetrics,name=RequestBytes,request=FetchConsumer";
+const PRODUCE_BYTES: &str = "kafka.network:type=RequestMetrics,name=RequestBytes,request=Produce";
 
 /// One sample: (unix ms, counts).
 type Sample = (u64, Counts);
@@ -41,6 +44,9 @@ pub struct Counts {
     /// Bytes of every consumer Fetch request so far (request bodies, as the broker
     /// counts them).
     pub fetch_request_bytes: f64,
+    /// Bytes of every Produce request so far (what the producers put on the wire:
+    /// compressed batches plus request framing).
+    pub produce_request_bytes: f64,
 }
 
 fn now_ms() -> u64 {
@@ -80,7 +86,7 @@ impl RequestCounter {
             .arg("org.apache.kafka.tools.JmxTool")
             .args(["--jmx-url", &url])
             .args(["--object-name", PRODUCE, "--object-name", FETCH])
-            .args(["--object-name", FETCH_BYTES])
+            .args(["--object-name", FETCH_BYTES, "--object-name", PRODUCE_BYTES])
             .args(["--attributes", "Count,Mean", "--reporting-interval", "250"])
             .args(["--wait"])
             .stdin(Stdio::null())
@@ -93,7 +99,7 @@ impl RequestCounter {
         std::thread::spawn(move || {
             // The header quotes the object names (which hold commas) with their
             // attribute (`...:Count`); data lines are `time,value,...` in the header's order.
-            let mut cols: Option<[usize; 4]> = None;
+            let mut cols: Option<[usize; 6]> = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line.starts_with("\"time\"") {
                     let names: Vec<&str> = line.trim_matches('"').split("\",\"").collect();
@@ -104,15 +110,20 @@ impl RequestCounter {
                             at("name=TotalTimeMs,request=FetchConsumer:Count")?,
                             at("name=RequestBytes,request=FetchConsumer:Count")?,
                             at("name=RequestBytes,request=FetchConsumer:Mean")?,
+                            at("name=RequestBytes,request=Produce:Count")?,
+                            at("name=RequestBytes,request=Produce:Mean")?,
                         ])
                     })();
                     continue;
                 }
-                let Some([p, f, bc, bm]) = cols else { continue };
+                let Some([p, f, bc, bm, pc, pm]) = cols else {
+                    continue;
+                };
                 let fields: Vec<&str> = line.split(',').collect();
                 let num = |i: usize| fields.get(i).and_then(|v| v.trim().parse::<f64>().ok());
                 if let (Some(p), Some(f)) = (num(p), num(f)) {
                     let bytes = num(bc).zip(num(bm)).map_or(0.0, |(c, m)| c * m);
+                    let produce_bytes = num(pc).zip(num(pm)).map_or(0.0, |(c, m)| c * m);
                     // Stamped on arrival: JmxTool queries and prints at once.
                     s.lock().unwrap_or_else(|e| e.into_inner()).push((
                         now_ms(),
@@ -120,6 +131,7 @@ impl RequestCounter {
                             produce: p as u64,
                             fetch: f as u64,
                             fetch_request_bytes: bytes,
+                            produce_request_bytes: produce_bytes,
                         },
                     ));
                 }

@@ -51,6 +51,8 @@ pub async fn producer(
         .compression(match s.codec {
             Codec::None => Compression::None,
             Codec::Lz4 => Compression::Lz4,
+            Codec::Zstd => Compression::Zstd,
+            Codec::Gzip => Compression::Gzip,
         })
         .build()
         .await?)

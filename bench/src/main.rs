@@ -1,7 +1,7 @@
 //! `kafka-bench`: the side-by-side benchmark of issue 8.
 //!
 //! ```text
-//! cargo run --release --manifest-path bench/Cargo.toml -- report [--quick] [--repeats N]
+//! cargo run --release --manifest-path bench/Cargo.toml -- report [--quick] [--repeats N] [--codec none|lz4|zstd|gzip]
 //! cargo run --release --manifest-path bench/Cargo.toml -- render [results.json]
 //! cargo run --release --manifest-path bench/Cargo.toml -- null-broker [--records N]
 //! cargo run --release --manifest-path bench/Cargo.toml -- null-consume [--records N] [--lz4]
@@ -11,10 +11,11 @@
 //! ```
 //!
 //! `report` starts one Kafka 4.4.0 broker (`broker::KAFKA_VERSION`) from the test bed (pinned to core 0), runs
-//! every workload with this SDK, rust-rdkafka and Kafka's Java tools (each run a child
-//! process pinned to core 1, clients alternating A B C A B C), saves the raw figures to
-//! `bench/results/latest.json` and writes `docs/benchmarks.md` and the charts in
-//! `docs/benchmarks/`. `render` rewrites the document and charts from saved figures.
+//! every workload with this SDK, rust-rdkafka, krafka and Kafka's Java tools (each run a
+//! child process pinned to core 1, clients alternating A B C D A B C D), saves the raw
+//! figures to `bench/results/latest.json` and writes `docs/benchmarks.md` and the charts in
+//! `docs/benchmarks/`. `report --codec C` measures only codec C's producer and consumer
+//! rows again (every client) and puts them in place of the saved ones. `render` rewrites the document and charts from saved figures.
 //! `null-broker` runs only the null-broker ceiling and prints it; `broker` starts the
 //! pinned broker and keeps it running (for profiling by hand). `rebalance` times a 4th
 //! member joining a group of 3 (classic eager, cooperative-sticky, KIP-848; ours and
@@ -37,6 +38,7 @@ mod krafka_client;
 mod markdown;
 mod null_broker;
 mod payload;
+mod peer_targets;
 mod rdkafka_client;
 mod rebalance;
 mod registry_cache_hits;
@@ -102,7 +104,13 @@ fn report(args: &[String]) -> Result<(), BoxError> {
         plan.records_100b = n.parse()?;
     }
     plan.consumers_only = args.iter().any(|a| a == "--consumers-only");
-    let results = run::run(&plan)?;
+    if let Some(name) = flag_value(args, "--codec") {
+        plan.only_codec = Some(spec::Codec::parse(&name).ok_or("--codec: none, lz4, zstd or gzip")?);
+    }
+    let mut results = run::run(&plan)?;
+    if let Some(codec) = plan.only_codec {
+        results = merge_codec_rerun(results, codec)?;
+    }
     let path = results_path();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -110,6 +118,35 @@ fn report(args: &[String]) -> Result<(), BoxError> {
     std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
     eprintln!("saved {}", path.display());
     render(&results)
+}
+
+/// `report --codec C`: the saved results with every sample of codec `C` replaced by this
+/// run's (all clients re-measured together, so each row stays a same-run comparison); the
+/// rerun's date and load are kept in `reruns`.
+fn merge_codec_rerun(
+    rerun: results::Results,
+    codec: spec::Codec,
+) -> Result<results::Results, BoxError> {
+    let mut saved: results::Results =
+        serde_json::from_str(&std::fs::read_to_string(results_path())?)?;
+    saved.samples.retain(|s| s.config.codec != codec);
+    saved.samples.extend(rerun.samples);
+    saved.failures.extend(rerun.failures);
+    let records: Vec<String> = rerun
+        .produce_records
+        .iter()
+        .map(|(size, n)| format!("{n} records of {size} B"))
+        .collect();
+    saved.reruns.push(format!(
+        "{} rows measured again on {} ({} repeat{}, {} per run, load before `{}`)",
+        codec.name(),
+        rerun.date,
+        rerun.repeats,
+        if rerun.repeats == 1 { "" } else { "s" },
+        records.join(" and "),
+        rerun.load_before
+    ));
+    Ok(saved)
 }
 
 fn null_broker(args: &[String]) -> Result<(), BoxError> {
@@ -292,7 +329,7 @@ fn main() {
         Some("share") => share_bench(&args[2..]),
         Some("scale") => scale_bench(&args[2..]),
         Some("client") if args.len() == 4 => child::client_main(&args[2], &args[3]),
-        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] | render [results.json] | null-broker [--records N] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4] | rebalance [--repeats N] | avro [--records N] [--repeats R] | share [--records N] [--repeats R] | scale [--partitions 1,100,1000,10000] [--records N] [--repeats R] [--idle-secs S]".into()),
+        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] [--codec C] | render [results.json] | null-broker [--records N] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4] | rebalance [--repeats N] | avro [--records N] [--repeats R] | share [--records N] [--repeats R] | scale [--partitions 1,100,1000,10000] [--records N] [--repeats R] [--idle-secs S]".into()),
     };
     if let Err(e) = result {
         eprintln!("kafka-bench: {e}");

@@ -98,6 +98,10 @@ pub struct Sample {
     pub latency_avg_us: Option<f64>,
     /// Records that failed or did not land.
     pub errors: u64,
+    /// Producer runs: bytes of the run's Produce requests as the broker counted them
+    /// (absent in results saved before it was measured).
+    #[serde(default)]
+    pub request_bytes: Option<f64>,
 }
 
 impl Sample {
@@ -109,6 +113,14 @@ impl Sample {
     /// Payload MB (10^6 bytes) per second.
     pub fn mb_per_s(&self) -> f64 {
         self.rate() * self.config.size as f64 / 1e6
+    }
+
+    /// Value bytes sent ÷ Produce request bytes: the compression ratio the broker saw
+    /// (a little below the codec's own ratio: record and request framing count too).
+    pub fn wire_ratio(&self) -> Option<f64> {
+        self.request_bytes
+            .filter(|b| *b > 0.0)
+            .map(|b| (self.records * self.config.size as u64) as f64 / b)
     }
 
     /// Records per request.
@@ -162,6 +174,9 @@ pub struct Results {
     pub samples: Vec<Sample>,
     /// Runs that failed, with the reason.
     pub failures: Vec<String>,
+    /// Rows measured again later (`report --codec`), one line each.
+    #[serde(default)]
+    pub reruns: Vec<String>,
     /// The broker's (and the Java tools') Kafka version; runs saved before the field
     /// existed were on 4.1.1.
     #[serde(default = "kafka_before_the_field")]
@@ -223,6 +238,8 @@ pub struct Summary {
     pub rss: Option<Stat>,
     /// Records per request.
     pub per_request: Option<Stat>,
+    /// Value bytes ÷ Produce request bytes.
+    pub wire_ratio: Option<Stat>,
     /// Allocations per record.
     pub allocs: Option<Stat>,
     /// Allocated bytes per record.
@@ -279,6 +296,7 @@ impl Results {
             cpu_per_m_gross: stat(&|x| Some(per_m(x.cpu_secs, x))),
             rss: stat(&|x| Some(x.peak_rss_mib)),
             per_request: stat(&|x| x.records_per_request()),
+            wire_ratio: stat(&|x| x.wire_ratio()),
             allocs: stat(&|x| x.allocs_per_record),
             alloc_bytes: stat(&|x| x.alloc_bytes_per_record),
             p50: stat(&|x| x.latency.map(|l| l.p50_us)),

@@ -35,6 +35,9 @@ pub struct Plan {
     pub null_records: u64,
     /// Only the consumer rows (after the warm-up): for before/after runs by hand.
     pub consumers_only: bool,
+    /// Only the producer and consumer rows of this codec, every client (no latency or
+    /// null-broker rows): to measure one codec again after a change (`report --codec`).
+    pub only_codec: Option<Codec>,
 }
 
 impl Plan {
@@ -49,6 +52,7 @@ impl Plan {
                 sequential_records: 300,
                 null_records: 1_000_000,
                 consumers_only: false,
+                only_codec: None,
             }
         } else {
             Plan {
@@ -59,6 +63,7 @@ impl Plan {
                 sequential_records: 3_000,
                 null_records: 10_000_000,
                 consumers_only: false,
+                only_codec: None,
             }
         }
     }
@@ -83,6 +88,15 @@ impl Plan {
                     });
                 }
             }
+            // zstd and gzip (issue 24): one partition, for the price of each codec.
+            for codec in [Codec::Zstd, Codec::Gzip] {
+                v.push(Config {
+                    size,
+                    partitions: 1,
+                    codec,
+                    idempotence: true,
+                });
+            }
         }
         for partitions in [1, 6] {
             v.push(Config {
@@ -91,6 +105,9 @@ impl Plan {
                 codec: Codec::None,
                 idempotence: false,
             });
+        }
+        if let Some(only) = self.only_codec {
+            v.retain(|c| c.codec == only);
         }
         v
     }
@@ -255,6 +272,9 @@ impl Harness {
             "producers done in {:.1} min",
             t.elapsed().as_secs_f64() / 60.0
         );
+        if plan.only_codec.is_some() {
+            return self.consumers(plan);
+        }
         for round in 0..plan.repeats {
             self.null_broker(plan, round);
         }
@@ -414,7 +434,7 @@ impl Harness {
             .rt
             .block_on(self.broker.records_in(topic, config.partitions))?;
         let errors = expected.saturating_sub(landed) + report.as_ref().map_or(0, |r| r.errors);
-        Ok(sample(
+        let mut s = sample(
             kind,
             config,
             client,
@@ -426,7 +446,9 @@ impl Harness {
             report,
             Some(after.produce.saturating_sub(before.produce)),
             errors,
-        ))
+        );
+        s.request_bytes = Some((after.produce_request_bytes - before.produce_request_bytes).max(0.0));
+        Ok(s)
     }
 
     fn null_broker(&mut self, plan: &Plan, round: usize) {
@@ -766,5 +788,6 @@ fn sample(
         latency: report.as_ref().and_then(|r| r.latency),
         latency_avg_us: None,
         errors,
+        request_bytes: None,
     }
 }

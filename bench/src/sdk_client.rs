@@ -16,6 +16,16 @@ use crate::spec::{
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The SDK's codec for the benchmark's `codec`.
+pub fn compression(codec: Codec) -> Compression {
+    match codec {
+        Codec::None => Compression::None,
+        Codec::Lz4 => Compression::Lz4,
+        Codec::Zstd => Compression::Zstd,
+        Codec::Gzip => Compression::Gzip,
+    }
+}
+
 /// A producer with the benchmark's settings (idempotence as the row asks: on in the
 /// issue's configurations, off in the like-for-like rows, as for the other clients).
 pub fn producer(bootstrap: &str, s: &ProducerSettings) -> Result<Producer, BoxError> {
@@ -29,10 +39,7 @@ pub fn producer(bootstrap: &str, s: &ProducerSettings) -> Result<Producer, BoxEr
         .buffer_memory(s.buffer_bytes)
         .max_in_flight(s.in_flight)
         .enable_idempotence(s.idempotence)
-        .compression(match s.codec {
-            Codec::None => Compression::None,
-            Codec::Lz4 => Compression::Lz4,
-        })
+        .compression(compression(s.codec))
         .build()?)
 }
 

@@ -43,6 +43,10 @@ pub enum Codec {
     None,
     /// LZ4 (Kafka's framed LZ4).
     Lz4,
+    /// Zstandard (ours: pure Rust; librdkafka and krafka: the C library).
+    Zstd,
+    /// Gzip (ours and krafka: pure-Rust deflate; librdkafka: zlib).
+    Gzip,
 }
 
 impl Codec {
@@ -51,7 +55,16 @@ impl Codec {
         match self {
             Codec::None => "none",
             Codec::Lz4 => "lz4",
+            Codec::Zstd => "zstd",
+            Codec::Gzip => "gzip",
         }
+    }
+
+    /// The codec named `name` (as [`Codec::name`] spells it).
+    pub fn parse(name: &str) -> Option<Codec> {
+        [Codec::None, Codec::Lz4, Codec::Zstd, Codec::Gzip]
+            .into_iter()
+            .find(|c| c.name() == name)
     }
 }
 
