@@ -1,8 +1,9 @@
 //! Committed offsets: OffsetCommit and OffsetFetch to the group coordinator, retried on
 //! coordinator moves; generation errors become [`Error::CommitFailed`]. A
 //! consumer-protocol member (KIP-848) sends its member epoch with both; STALE_MEMBER_EPOCH
-//! waits for the next heartbeat answer and goes again with its epoch (as Java's
-//! `CommitRequestManager`), never falling back to the reset policy.
+//! waits for the next heartbeat answer and goes again with its epoch, never falling back
+//! to the reset policy; a commit goes again only while the member still holds every
+//! partition it names ([`still_held`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -37,7 +38,8 @@ pub(crate) struct Committer {
     pub epochs: Option<tokio::sync::watch::Receiver<i32>>,
     /// The consumer's state, for a commit retried after STALE_MEMBER_EPOCH: it goes
     /// again only if the member still holds every partition it names (see
-    /// [`still_held`]). `None`: not checked (a test's committer).
+    /// [`still_held`]). `None`: not checked (a commit outside the group, on close, or a
+    /// test's).
     pub held: Option<std::sync::Weak<Shared>>,
 }
 
@@ -47,9 +49,9 @@ pub(crate) struct Committer {
 /// to another member that committed further, and the coordinator takes any offset from
 /// a member at its current epoch, so resending the old offset would move the group's
 /// position back (records delivered twice, and a partition whose new owner has nothing
-/// more to commit stays behind). Java does not resend an application commit on
-/// STALE_MEMBER_EPOCH at all (`CommitRequestManager` fails it; only the auto-commit before
-/// a revocation goes again, with the offsets of what it holds then).
+/// more to commit stays behind). Recent Java clients do not resend an application commit
+/// on STALE_MEMBER_EPOCH at all (`CommitRequestManager` fails it); only their auto-commit
+/// before a revocation goes again, recomputing its offsets from what the member holds.
 pub(crate) fn still_held(
     who: &Committer,
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
