@@ -152,7 +152,8 @@ impl ConsumerCoordinator {
     /// due, unless one is still under way. Runs in the background; failures are logged
     /// (the next interval commits again), as in the Java client. `on_done` makes the
     /// callback the background commit runs when it ends; it is called only when a commit
-    /// starts, so a `poll` with nothing due does no work for it.
+    /// starts, so a `poll` with nothing due does no work for it. `held`: the consumer's
+    /// state, for a commit retried after STALE_MEMBER_EPOCH ([`Committer::held`]).
     pub(crate) fn maybe_auto_commit<D: FnOnce() + Send + 'static>(
         &self,
         st: &mut State,
@@ -160,13 +161,15 @@ impl ConsumerCoordinator {
         now: Instant,
         runtime: &tokio::runtime::Handle,
         on_done: impl FnOnce() -> D,
+        held: Option<std::sync::Weak<Shared>>,
     ) -> bool {
         if !st.auto_commit_due(now) {
             return false;
         }
-        let (Some(link), Some(who)) = (self.link.clone(), committer(st, config)) else {
+        let (Some(link), Some(mut who)) = (self.link.clone(), committer(st, config)) else {
             return false;
         };
+        who.held = held;
         let offsets = consumed_offsets(st);
         if offsets.is_empty() || self.auto_commit_busy.swap(true, Ordering::AcqRel) {
             return false;
@@ -241,6 +244,7 @@ pub(crate) fn committer(st: &State, cfg: &ConsumerConfig) -> Option<Committer> {
                 member_id: group.member_id.clone(),
                 instance_id: cfg.group_instance_id.clone(),
                 epochs: group.epochs.clone(),
+                held: None,
             })
         }
         _ => Some(Committer {
@@ -248,6 +252,7 @@ pub(crate) fn committer(st: &State, cfg: &ConsumerConfig) -> Option<Committer> {
             member_id: String::new(),
             instance_id: None,
             epochs: None,
+            held: None,
         }),
     }
 }
@@ -484,8 +489,14 @@ mod tests {
         let interval = sh.config.auto_commit_interval;
         let attempt = |sh: &Arc<Shared>| {
             let mut st = sh.lock();
-            sh.coordinator
-                .maybe_auto_commit(&mut st, &sh.config, Instant::now(), &rt, || || {})
+            sh.coordinator.maybe_auto_commit(
+                &mut st,
+                &sh.config,
+                Instant::now(),
+                &rt,
+                || || {},
+                None,
+            )
         };
         tokio::time::advance(interval).await;
         assert!(attempt(&sh));

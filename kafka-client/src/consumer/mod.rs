@@ -376,6 +376,7 @@ impl Consumer {
                 let sh = shared.clone();
                 move || sh.coordinator.auto_commit_done()
             },
+            Some(Arc::downgrade(shared)),
         );
         let st = &mut *guard;
         let mut out = ConsumerRecords::default();
@@ -415,7 +416,8 @@ impl Consumer {
                 let commit = shared
                     .coordinator
                     .revoke_commit(st, &shared.config, &partitions);
-                let commit = commit.map(|(link, who, offsets)| {
+                let commit = commit.map(|(link, mut who, offsets)| {
+                    who.held = Some(Arc::downgrade(&shared));
                     let ticket = link.commit_order.ticket();
                     (link, who, offsets, ticket)
                 });
@@ -829,7 +831,9 @@ impl Consumer {
         let who = {
             let st = self.shared().lock();
             st.check_open()?;
-            checked_committer(&st, &self.shared().config, offsets)?
+            let mut who = checked_committer(&st, &self.shared().config, offsets)?;
+            who.held = Some(Arc::downgrade(self.shared()));
+            who
         };
         let ticket = link.commit_order.ticket();
         Ok((link, who, ticket))

@@ -1,8 +1,9 @@
 //! Committed offsets: OffsetCommit and OffsetFetch to the group coordinator, retried on
 //! coordinator moves; generation errors become [`Error::CommitFailed`]. A
 //! consumer-protocol member (KIP-848) sends its member epoch with both; STALE_MEMBER_EPOCH
-//! waits for the next heartbeat answer and goes again with its epoch (as Java's
-//! `CommitRequestManager`), never falling back to the reset policy.
+//! waits for the next heartbeat answer and goes again with its epoch, never falling back
+//! to the reset policy; a commit goes again only while the member still holds every
+//! partition it names ([`still_held`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
 
+use crate::consumer::state::Shared;
 use crate::ops::CoordinatorLink;
 use crate::ops::coordinator::CommitTicket;
 use crate::ops::offset_fetch::{FetchingMember, offset_fetch_on};
@@ -34,6 +36,45 @@ pub(crate) struct Committer {
     /// with STALE_MEMBER_EPOCH waits for the next heartbeat answer and is sent again
     /// with the epoch it brings.
     pub epochs: Option<tokio::sync::watch::Receiver<i32>>,
+    /// The consumer's state, for a commit retried after STALE_MEMBER_EPOCH: it goes
+    /// again only if the member still holds every partition it names (see
+    /// [`still_held`]). `None`: not checked (a commit outside the group, on close, or a
+    /// test's).
+    pub held: Option<std::sync::Weak<Shared>>,
+}
+
+/// After STALE_MEMBER_EPOCH and a fresh epoch: a commit naming a partition the member no
+/// longer holds fails with [`Error::CommitFailed`] instead of going again. The epoch
+/// moved because the group reconciled; a partition revoked meanwhile may already belong
+/// to another member that committed further, and the coordinator takes any offset from
+/// a member at its current epoch, so resending the old offset would move the group's
+/// position back (records delivered twice, and a partition whose new owner has nothing
+/// more to commit stays behind). Recent Java clients do not resend an application commit
+/// on STALE_MEMBER_EPOCH at all (`CommitRequestManager` fails it); only their auto-commit
+/// before a revocation goes again, recomputing its offsets from what the member holds.
+pub(crate) fn still_held(
+    who: &Committer,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+) -> Result<()> {
+    let Some(shared) = who.held.as_ref().and_then(std::sync::Weak::upgrade) else {
+        return Ok(());
+    };
+    let st = shared.lock();
+    let lost: Vec<String> = offsets
+        .keys()
+        .filter(|tp| !st.partitions().contains_key(*tp))
+        .map(|tp| tp.to_string())
+        .collect();
+    if lost.is_empty() {
+        return Ok(());
+    }
+    Err(Error::CommitFailed {
+        reason: format!(
+            "{} no longer assigned to this member (the member epoch moved to {} while the commit was out)",
+            lost.join(", "),
+            who.generation
+        ),
+    })
 }
 
 fn str(s: &str) -> StrBytes {
@@ -73,12 +114,32 @@ async fn commit_with_retries(
     who: &Committer,
     offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
 ) -> Result<()> {
+    retry_commit(link, who, offsets, |who| async move {
+        commit_once(link, &who, offsets).await
+    })
+    .await
+}
+
+/// The retries of a commit around `send` (one OffsetCommit as the committer it is
+/// given): coordinator moves and retriable errors back off and go again until the API
+/// timeout; STALE_MEMBER_EPOCH goes again with the next epoch while the member still
+/// holds every partition of the commit ([`still_held`]).
+pub(crate) async fn retry_commit<F, Fut>(
+    link: &CoordinatorLink,
+    who: &Committer,
+    offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
+    mut send: F,
+) -> Result<()>
+where
+    F: FnMut(Committer) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
     let client = &link.client;
     let deadline = Instant::now() + client.config().api_timeout();
     let mut attempt = 0u32;
     let mut who = who.clone();
     loop {
-        let result = commit_once(link, &who, offsets).await;
+        let result = send(who.clone()).await;
         let err = match result {
             Ok(()) => return Ok(()),
             Err(e) => e,
@@ -86,6 +147,7 @@ async fn commit_with_retries(
         if err.code() == Some(ErrorCode::STALE_MEMBER_EPOCH) {
             let timeout = client.config().api_timeout();
             who.generation = next_epoch(&mut who, deadline, timeout, &err, COMMITTING).await?;
+            still_held(&who, offsets)?;
             continue;
         }
         if CoordinatorLink::is_coordinator_error(&err) {

@@ -184,7 +184,7 @@ async fn auto_commit_starts_nothing_without_offsets_generation_or_group() {
     let attempt = |sh: &Arc<Shared>| {
         let mut st = sh.lock();
         sh.coordinator
-            .maybe_auto_commit(&mut st, &sh.config, Instant::now(), &rt, || || {})
+            .maybe_auto_commit(&mut st, &sh.config, Instant::now(), &rt, || || {}, None)
     };
     // Nothing positioned.
     let sh = shared(true, true);
@@ -235,7 +235,7 @@ async fn auto_commit_waits_for_its_interval() {
     let attempt = || {
         let mut st = sh.lock();
         sh.coordinator
-            .maybe_auto_commit(&mut st, &sh.config, Instant::now(), &rt, || || {})
+            .maybe_auto_commit(&mut st, &sh.config, Instant::now(), &rt, || || {}, None)
     };
     tokio::time::advance(Duration::from_millis(4_999)).await;
     assert!(!attempt());
@@ -262,6 +262,7 @@ async fn committing_nothing_sends_nothing() {
         member_id: "m".into(),
         instance_id: None,
         epochs: None,
+        held: None,
     };
     let started = Instant::now();
     let ticket = link.commit_order.ticket();
@@ -322,6 +323,7 @@ async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch()
         member_id: "m".into(),
         instance_id: None,
         epochs: Some(rx),
+        held: None,
     };
     let timeout = Duration::from_secs(10);
     let deadline = Instant::now() + timeout;
@@ -397,6 +399,7 @@ async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch()
         member_id: "m".into(),
         instance_id: None,
         epochs: None,
+        held: None,
     };
     let e = next_epoch(
         &mut classic,
@@ -408,4 +411,82 @@ async fn a_stale_member_epoch_waits_for_the_next_heartbeat_and_takes_its_epoch()
     .await
     .expect_err("classic");
     assert!(matches!(e, Error::CommitFailed { .. }), "{e}");
+}
+
+/// A commit refused with STALE_MEMBER_EPOCH goes again with the next epoch only while
+/// the member still holds every partition it names. Found by kafka-sim (seed 430, C1,
+/// consumer protocol): a commit of `sim-2` at 94 was refused for its old epoch and sent
+/// again with the new one after the revocation that moved `sim-2` to another member,
+/// which had committed 100; the coordinator checks only the epoch, so it took 94, and
+/// the group's position of `sim-2` went back and stayed there.
+#[tokio::test(start_paused = true)]
+async fn a_stale_epoch_commit_is_not_sent_again_for_a_partition_revoked_meanwhile() {
+    use std::sync::Mutex;
+
+    use crate::consumer::group::commit::retry_commit;
+    use crate::error::{Error, ErrorCode, ErrorContext};
+
+    let sh = shared(true, false);
+    {
+        let mut st = sh.lock();
+        member(&mut st, 1);
+        st.fixture_partition(tp("t", 0), ready("t", 0));
+        st.fixture_partition(tp("t", 1), ready("t", 0));
+    }
+    let link = sh.coordinator.link().unwrap().clone();
+    let (tx, rx) = tokio::sync::watch::channel(1);
+    let mut who = Committer {
+        generation: 1,
+        member_id: "m".into(),
+        instance_id: None,
+        epochs: Some(rx),
+        held: Some(Arc::downgrade(&sh)),
+    };
+    let offsets = BTreeMap::from([
+        (tp("t", 0), OffsetAndMetadata::new(5)),
+        (tp("t", 1), OffsetAndMetadata::new(7)),
+    ]);
+    let sent: Mutex<Vec<i32>> = Mutex::default();
+    // The coordinator refuses `stale_at`; meanwhile a heartbeat answer brings the next
+    // epoch, with `revoke` (if any) revoked and released by then.
+    let coordinator = |stale_at: i32, revoke: Option<crate::types::TopicPartition>| {
+        let (sent, tx, sh) = (&sent, &tx, &sh);
+        move |who: Committer| {
+            let revoke = revoke.clone();
+            async move {
+                sent.lock().unwrap().push(who.generation);
+                if who.generation != stale_at {
+                    return Ok(());
+                }
+                if let Some(tp) = revoke {
+                    let mut st = sh.lock();
+                    st.stop(std::slice::from_ref(&tp));
+                    st.event_finished(std::slice::from_ref(&tp));
+                }
+                tx.send_replace(stale_at + 1);
+                Err(Error::broker(
+                    ErrorCode::STALE_MEMBER_EPOCH,
+                    ErrorContext::default(),
+                    None,
+                ))
+            }
+        }
+    };
+
+    // The epoch moved, the member holds both: the commit goes again with epoch 2.
+    retry_commit(&link, &who, &offsets, coordinator(1, None))
+        .await
+        .expect("both still held");
+    assert_eq!(*sent.lock().unwrap(), vec![1, 2]);
+
+    // The epoch moved because t-1 was revoked: the commit is not sent again.
+    sent.lock().unwrap().clear();
+    who.generation = 2;
+    let e = retry_commit(&link, &who, &offsets, coordinator(2, Some(tp("t", 1))))
+        .await
+        .expect_err("t-1 was revoked");
+    assert_eq!(*sent.lock().unwrap(), vec![2], "not sent with epoch 3");
+    let msg = e.to_string();
+    assert!(matches!(e, Error::CommitFailed { .. }), "{msg}");
+    assert!(msg.contains("t-1") && !msg.contains("t-0"), "{msg}");
 }
