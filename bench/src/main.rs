@@ -105,7 +105,8 @@ fn report(args: &[String]) -> Result<(), BoxError> {
     }
     plan.consumers_only = args.iter().any(|a| a == "--consumers-only");
     if let Some(name) = flag_value(args, "--codec") {
-        plan.only_codec = Some(spec::Codec::parse(&name).ok_or("--codec: none, lz4, zstd or gzip")?);
+        plan.only_codec =
+            Some(spec::Codec::parse(&name).ok_or("--codec: none, lz4, zstd or gzip")?);
     }
     let mut results = run::run(&plan)?;
     if let Some(codec) = plan.only_codec {

@@ -447,7 +447,8 @@ impl Harness {
             Some(after.produce.saturating_sub(before.produce)),
             errors,
         );
-        s.request_bytes = Some((after.produce_request_bytes - before.produce_request_bytes).max(0.0));
+        s.request_bytes =
+            Some((after.produce_request_bytes - before.produce_request_bytes).max(0.0));
         Ok(s)
     }
 
