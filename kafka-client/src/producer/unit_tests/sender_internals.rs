@@ -43,21 +43,14 @@ pub(super) fn rig_with(builder: crate::producer::ProducerBuilder) -> Rig {
 pub(super) fn rig_on(sh: Arc<Shared>, producer: Option<Producer>) -> Rig {
     let topic = TopicEntry::new(&topic_info("t", &[Some(1)]));
     let part = topic.partitions()[0].clone();
-    let sender = Sender {
+    let mut sender = Sender::new(
         sh,
-        me: Arc::new(SenderHandle {
+        Arc::new(SenderHandle {
             broker: 1,
             notify: Notify::new(),
         }),
-        parts: vec![part.clone()],
-        seen_epoch: None,
-        start: 0,
-        conn: None,
-        in_flight: FuturesUnordered::new(),
-        expired: Vec::new(),
-        init_retry_at: None,
-        init_failures: 0,
-    };
+    );
+    sender.parts = vec![part.clone()];
     Rig {
         _producer: producer,
         sender,

@@ -52,6 +52,16 @@ fn hint(leader: i32, epoch: i32) -> LeaderIdAndEpoch {
         .with_leader_epoch(epoch)
 }
 
+/// Hands the sender `t`-0's answer `code` with the hint `leader`/`epoch` and `brokers`,
+/// and checks that the partition stayed with broker 1 and no sender re-lists.
+fn hint_moves_nothing(r: &Rig, code: ErrorCode, leader: i32, epoch: i32, brokers: &[BrokerInfo]) {
+    let routing = r.sender.sh.routing_epoch();
+    r.sender
+        .take_leader_hint(&r.part, code, &hint(leader, epoch), brokers);
+    assert_eq!(r.part.leader(), 1, "{code:?}, hint {leader}@{epoch}");
+    assert_eq!(r.sender.sh.routing_epoch(), routing, "no re-routing");
+}
+
 fn cached_leader(r: &Rig) -> (Option<i32>, i32) {
     let m = r.sender.sh.client.cached_metadata();
     let p = m.topic("t").unwrap().partition(0).unwrap().clone();
@@ -79,15 +89,7 @@ async fn a_not_leader_hint_moves_the_partition_to_the_named_broker() {
 async fn a_hint_with_another_error_is_ignored() {
     let r = rig();
     cached(&r);
-    let epoch = r.sender.sh.routing_epoch();
-    r.sender.take_leader_hint(
-        &r.part,
-        ErrorCode::REQUEST_TIMED_OUT,
-        &hint(2, 4),
-        &broker_2(),
-    );
-    assert_eq!(r.part.leader(), 1);
-    assert_eq!(r.sender.sh.routing_epoch(), epoch);
+    hint_moves_nothing(&r, ErrorCode::REQUEST_TIMED_OUT, 2, 4, &broker_2());
     assert_eq!(cached_leader(&r), (Some(1), 3));
 }
 
@@ -95,41 +97,19 @@ async fn a_hint_with_another_error_is_ignored() {
 async fn a_hint_naming_this_broker_moves_nothing() {
     let r = rig();
     cached(&r);
-    let epoch = r.sender.sh.routing_epoch();
-    r.sender.take_leader_hint(
-        &r.part,
-        ErrorCode::NOT_LEADER_OR_FOLLOWER,
-        &hint(1, 4),
-        &BrokerInfo::from_endpoints([(1, "127.0.0.1", 9, None)]),
-    );
+    let broker_1 = BrokerInfo::from_endpoints([(1, "127.0.0.1", 9, None)]);
+    hint_moves_nothing(&r, ErrorCode::NOT_LEADER_OR_FOLLOWER, 1, 4, &broker_1);
     assert_eq!(cached_leader(&r), (Some(1), 4), "the newer epoch is kept");
-    assert_eq!(r.part.leader(), 1);
-    assert_eq!(r.sender.sh.routing_epoch(), epoch, "no re-routing");
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_hint_the_client_cannot_use_moves_nothing() {
     let r = rig();
     cached(&r);
-    let epoch = r.sender.sh.routing_epoch();
     // Broker 3's address is nowhere: the client cannot take the hint.
-    r.sender.take_leader_hint(
-        &r.part,
-        ErrorCode::NOT_LEADER_OR_FOLLOWER,
-        &hint(3, 4),
-        &broker_2(),
-    );
-    assert_eq!(r.part.leader(), 1);
-    assert_eq!(r.sender.sh.routing_epoch(), epoch);
+    hint_moves_nothing(&r, ErrorCode::NOT_LEADER_OR_FOLLOWER, 3, 4, &broker_2());
     // An old epoch is no news either.
-    r.sender.take_leader_hint(
-        &r.part,
-        ErrorCode::NOT_LEADER_OR_FOLLOWER,
-        &hint(2, 2),
-        &broker_2(),
-    );
-    assert_eq!(r.part.leader(), 1);
-    assert_eq!(r.sender.sh.routing_epoch(), epoch);
+    hint_moves_nothing(&r, ErrorCode::NOT_LEADER_OR_FOLLOWER, 2, 2, &broker_2());
 }
 
 #[tokio::test(start_paused = true)]
