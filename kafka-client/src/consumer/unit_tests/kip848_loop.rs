@@ -138,7 +138,10 @@ async fn an_unsubscribed_task_waits_for_a_leave_and_answers_it() {
     };
     let ((), ()) = tokio::join!(run_to_end(&mut m), sender);
     assert!(m.stopped);
-    left.await.expect("the leave is answered");
+    tokio::time::timeout(std::time::Duration::from_secs(60), left)
+        .await
+        .expect("not left waiting")
+        .expect("the leave is answered");
 }
 
 #[tokio::test(start_paused = true)]
@@ -163,7 +166,10 @@ async fn a_closed_consumer_answers_the_queued_leave_and_stops() {
     tx.send(GroupCommand::Subscribe).expect("open");
     tx.send(GroupCommand::Leave { done }).expect("open");
     run_to_end(&mut m).await;
-    left.await.expect("the leave is answered");
+    tokio::time::timeout(std::time::Duration::from_secs(60), left)
+        .await
+        .expect("not left waiting")
+        .expect("the leave is answered");
     assert!(m.owned.is_empty(), "left");
     // The handle is still there: the task stopped because the consumer is closed.
     drop(tx);

@@ -129,5 +129,8 @@ async fn a_leave_command_before_joining_answers_and_stops_without_a_request() {
     assert!(m.on_command(Some(GroupCommand::Leave { done })).await);
     assert!(m.stopped);
     assert!(m.owned.is_empty(), "leaving drops the owned set");
-    left.await.expect("the leave is answered");
+    tokio::time::timeout(std::time::Duration::from_secs(60), left)
+        .await
+        .expect("not left waiting")
+        .expect("the leave is answered");
 }

@@ -478,6 +478,18 @@ impl Member {
         self.hb.rejoin(Instant::now());
     }
 
+    /// The heartbeat that leaves the group: the member id, the leave epoch (-1; -2 for a
+    /// static member), the instance id, and nothing else.
+    pub(super) fn leave_beat(&self) -> Beat {
+        Beat {
+            member_id: self.hb.member_id().to_string(),
+            epoch: HeartbeatState::leave_epoch(self.is_static()),
+            instance_id: self.wanted.instance_id.clone(),
+            rebalance_timeout_ms: -1,
+            ..Beat::default()
+        }
+    }
+
     /// Leaves the group (epoch -1; -2 for a static member, which keeps its assignment
     /// until the session times out). Owned partitions are dropped without a listener
     /// call here (`close` and `unsubscribe` have run `revoked` already; a poll timeout
@@ -485,14 +497,8 @@ impl Member {
     pub(super) async fn leave(&mut self) {
         self.owned.clear();
         let joined = self.hb.joined();
-        let epoch = HeartbeatState::leave_epoch(self.is_static());
-        let beat = Beat {
-            member_id: self.hb.member_id().to_string(),
-            epoch,
-            instance_id: self.wanted.instance_id.clone(),
-            rebalance_timeout_ms: -1,
-            ..Beat::default()
-        };
+        let beat = self.leave_beat();
+        let epoch = beat.epoch;
         self.hb.left();
         self.target.clear();
         self.target_pending = false;
@@ -531,3 +537,7 @@ mod exchange_tests;
 #[cfg(test)]
 #[path = "../../unit_tests/kip848_loop.rs"]
 mod loop_tests;
+
+#[cfg(test)]
+#[path = "../../unit_tests/kip848_leave_and_revoke.rs"]
+mod leave_and_revoke_tests;
