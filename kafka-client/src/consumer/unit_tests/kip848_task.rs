@@ -22,9 +22,9 @@ use crate::consumer::subscription::InitState;
 use crate::consumer::unit_tests::{shared_with, tp};
 use crate::error::ErrorCode;
 
-const T: Uuid = Uuid::from_u128(0x77);
+pub(super) const T: Uuid = Uuid::from_u128(0x77);
 
-fn member() -> (Member, mpsc::UnboundedSender<GroupCommand>) {
+pub(super) fn member() -> (Member, mpsc::UnboundedSender<GroupCommand>) {
     let sh = shared_with(|b| {
         b.group_id("g")
             .group_protocol(GroupProtocol::Consumer)
@@ -61,7 +61,7 @@ fn member() -> (Member, mpsc::UnboundedSender<GroupCommand>) {
     (m, tx)
 }
 
-fn target(epoch: i32, parts: &[i32]) -> Exchange {
+pub(super) fn target(epoch: i32, parts: &[i32]) -> Exchange {
     Exchange::Answer(Answer {
         member_id: None,
         epoch,
@@ -70,12 +70,12 @@ fn target(epoch: i32, parts: &[i32]) -> Exchange {
     })
 }
 
-fn events(m: &Member) -> Vec<String> {
+pub(super) fn events(m: &Member) -> Vec<String> {
     crate::consumer::unit_tests::events(&m.shared)
 }
 
 /// Completes the queued steps as `poll` would (revocations drop their partitions).
-fn run_steps(m: &Member) {
+pub(super) fn run_steps(m: &Member) {
     let mut st = m.shared.lock();
     while let Some(ev) = st.next_event() {
         match ev {

@@ -52,6 +52,21 @@ pub(crate) struct Member {
     pub(super) stopped: bool,
 }
 
+/// One turn of the task's loop, as [`Member::turn`] decides it.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Turn {
+    /// The consumer is closed: answer the leaves still queued, then stop.
+    Closed,
+    /// Nothing subscribed: wait for a command (or until this instant), then decide
+    /// again.
+    Unsubscribed(Instant),
+    /// A target is pending and its topic ids are due for a look: reconcile now.
+    Reconcile,
+    /// Wait for a command or until this instant; then heartbeat if one is due and check
+    /// for a poll timeout.
+    Wait(Instant),
+}
+
 /// Runs the task until the consumer leaves or closes.
 pub(crate) async fn run(
     shared: Arc<Shared>,
@@ -119,46 +134,64 @@ impl Member {
 
     async fn run(&mut self) {
         while !self.stopped {
-            if self.closed() {
-                // Dropped without close(): still leave the group if asked to.
-                while let Ok(cmd) = self.rx.try_recv() {
-                    if let GroupCommand::Leave { done } = cmd {
-                        self.leave().await;
-                        let _ = done.send(());
+            match self.turn(Instant::now()) {
+                Turn::Closed => {
+                    // Dropped without close(): still leave the group if asked to.
+                    while let Ok(cmd) = self.rx.try_recv() {
+                        if let GroupCommand::Leave { done } = cmd {
+                            self.leave().await;
+                            let _ = done.send(());
+                        }
                     }
-                }
-                return;
-            }
-            if !self.subscribed() {
-                if self.idle(Instant::now() + Duration::from_secs(3600)).await {
                     return;
                 }
-                continue;
+                Turn::Unsubscribed(until) => {
+                    if self.idle(until).await {
+                        return;
+                    }
+                }
+                Turn::Reconcile => self.reconcile().await,
+                Turn::Wait(wake) => {
+                    if self.idle(wake).await {
+                        return;
+                    }
+                    if self.beat_due(Instant::now()) {
+                        self.beat().await;
+                    }
+                    self.check_poll_timeout().await;
+                }
             }
-            let now = Instant::now();
-            if self.target_pending && now >= self.next_resolve {
-                self.reconcile().await;
-                continue;
-            }
-            let mut wake = self.hb.next_beat();
-            if self.target_pending {
-                wake = wake.min(self.next_resolve);
-            }
-            if self.hb.joined() {
-                let poll_deadline = self
-                    .shared
-                    .lock()
-                    .poll_deadline(self.cfg().max_poll_interval);
-                wake = wake.min(poll_deadline);
-            }
-            if self.idle(wake).await {
-                return;
-            }
-            if Instant::now() >= self.hb.next_beat() {
-                self.beat().await;
-            }
-            self.check_poll_timeout().await;
         }
+    }
+
+    /// What the loop does next at `now` (a pure decision: the loop acts on it).
+    pub(super) fn turn(&self, now: Instant) -> Turn {
+        if self.closed() {
+            return Turn::Closed;
+        }
+        if !self.subscribed() {
+            return Turn::Unsubscribed(now + Duration::from_secs(3600));
+        }
+        if self.target_pending && now >= self.next_resolve {
+            return Turn::Reconcile;
+        }
+        let mut wake = self.hb.next_beat();
+        if self.target_pending {
+            wake = wake.min(self.next_resolve);
+        }
+        if self.hb.joined() {
+            let poll_deadline = self
+                .shared
+                .lock()
+                .poll_deadline(self.cfg().max_poll_interval);
+            wake = wake.min(poll_deadline);
+        }
+        Turn::Wait(wake)
+    }
+
+    /// Whether the heartbeat is due at `now`.
+    pub(super) fn beat_due(&self, now: Instant) -> bool {
+        now >= self.hb.next_beat()
     }
 
     /// Waits until `until` or a command; returns true when the task must stop.
@@ -282,9 +315,11 @@ impl Member {
         {
             tracing::warn!(group = %self.link.group_id,
                 "no heartbeat answer within session.timeout: partitions lost");
-            self.lose_all();
+            // Epoch 0 first, so that `lose_all` publishes "no epoch" for commits (as
+            // after fencing), not the expired one.
             self.hb
                 .rejoin(now + self.link.client.retry_backoff(self.attempt));
+            self.lose_all();
         }
     }
 
@@ -408,7 +443,7 @@ impl Member {
                 self.shared.post_lost(parts.clone());
                 return parts;
             }
-            if Instant::now() >= self.hb.next_beat() {
+            if self.beat_due(Instant::now()) {
                 self.beat().await;
                 if !self.hb.joined() {
                     // Fenced meanwhile: `lose_all` declared everything lost.
@@ -443,6 +478,18 @@ impl Member {
         self.hb.rejoin(Instant::now());
     }
 
+    /// The heartbeat that leaves the group: the member id, the leave epoch (-1; -2 for a
+    /// static member), the instance id, and nothing else.
+    pub(super) fn leave_beat(&self) -> Beat {
+        Beat {
+            member_id: self.hb.member_id().to_string(),
+            epoch: HeartbeatState::leave_epoch(self.is_static()),
+            instance_id: self.wanted.instance_id.clone(),
+            rebalance_timeout_ms: -1,
+            ..Beat::default()
+        }
+    }
+
     /// Leaves the group (epoch -1; -2 for a static member, which keeps its assignment
     /// until the session times out). Owned partitions are dropped without a listener
     /// call here (`close` and `unsubscribe` have run `revoked` already; a poll timeout
@@ -450,14 +497,8 @@ impl Member {
     pub(super) async fn leave(&mut self) {
         self.owned.clear();
         let joined = self.hb.joined();
-        let epoch = HeartbeatState::leave_epoch(self.is_static());
-        let beat = Beat {
-            member_id: self.hb.member_id().to_string(),
-            epoch,
-            instance_id: self.wanted.instance_id.clone(),
-            rebalance_timeout_ms: -1,
-            ..Beat::default()
-        };
+        let beat = self.leave_beat();
+        let epoch = beat.epoch;
         self.hb.left();
         self.target.clear();
         self.target_pending = false;
@@ -484,3 +525,19 @@ impl Member {
 #[cfg(test)]
 #[path = "../../unit_tests/kip848_task.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "../../unit_tests/kip848_subscribe.rs"]
+mod subscribe_tests;
+
+#[cfg(test)]
+#[path = "../../unit_tests/kip848_exchange.rs"]
+mod exchange_tests;
+
+#[cfg(test)]
+#[path = "../../unit_tests/kip848_loop.rs"]
+mod loop_tests;
+
+#[cfg(test)]
+#[path = "../../unit_tests/kip848_leave_and_revoke.rs"]
+mod leave_and_revoke_tests;
