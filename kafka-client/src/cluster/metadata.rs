@@ -72,6 +72,30 @@ pub struct TopicInfo {
 }
 
 impl TopicInfo {
+    /// Tests: topic `name` (nil id, not internal) whose partition `i` is led by
+    /// `leaders[i]` at leader epoch 0, with no replica lists.
+    #[cfg(test)]
+    pub(crate) fn led_by(name: &str, leaders: &[Option<i32>]) -> TopicInfo {
+        TopicInfo {
+            name: name.to_string(),
+            id: uuid::Uuid::nil(),
+            is_internal: false,
+            partitions: leaders
+                .iter()
+                .enumerate()
+                .map(|(i, l)| PartitionInfo {
+                    partition: i as i32,
+                    leader: *l,
+                    leader_epoch: 0,
+                    replicas: Vec::new(),
+                    isr: Vec::new(),
+                    offline_replicas: Vec::new(),
+                    error: None,
+                })
+                .collect(),
+        }
+    }
+
     /// The partition with index `p`.
     pub fn partition(&self, p: i32) -> Option<&PartitionInfo> {
         usize::try_from(p)
@@ -247,23 +271,11 @@ mod tests {
                 },
             );
         }
-        m.topics.insert(
-            "t".into(),
-            Arc::new(TopicInfo {
-                name: "t".into(),
-                id: uuid::Uuid::nil(),
-                is_internal: false,
-                partitions: vec![PartitionInfo {
-                    partition: 0,
-                    leader: Some(leader),
-                    leader_epoch: epoch,
-                    replicas: vec![1, 2, 3],
-                    isr: vec![1, 2, 3],
-                    offline_replicas: vec![],
-                    error: None,
-                }],
-            }),
-        );
+        let mut t = TopicInfo::led_by("t", &[Some(leader)]);
+        t.partitions[0].leader_epoch = epoch;
+        t.partitions[0].replicas = vec![1, 2, 3];
+        t.partitions[0].isr = vec![1, 2, 3];
+        m.topics.insert("t".into(), Arc::new(t));
         m
     }
 

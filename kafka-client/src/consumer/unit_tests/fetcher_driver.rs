@@ -700,30 +700,10 @@ fn wire_names_are_built_once_and_bounded() {
 
 /// Caches metadata in which partition `i` of `t` is led by `leaders[i]`.
 fn led_by(sh: &Shared, leaders: &[Option<i32>]) {
-    use crate::cluster::{ClusterMetadata, PartitionInfo, TopicInfo};
+    use crate::cluster::{ClusterMetadata, TopicInfo};
     let mut m = ClusterMetadata::empty();
-    let partitions = leaders
-        .iter()
-        .enumerate()
-        .map(|(i, l)| PartitionInfo {
-            partition: i as i32,
-            leader: *l,
-            leader_epoch: 0,
-            replicas: Vec::new(),
-            isr: Vec::new(),
-            offline_replicas: Vec::new(),
-            error: None,
-        })
-        .collect();
-    m.topics.insert(
-        "t".into(),
-        Arc::new(TopicInfo {
-            name: "t".into(),
-            id: uuid::Uuid::nil(),
-            is_internal: false,
-            partitions,
-        }),
-    );
+    m.topics
+        .insert("t".into(), Arc::new(TopicInfo::led_by("t", leaders)));
     sh.client.set_cached_metadata(m);
 }
 

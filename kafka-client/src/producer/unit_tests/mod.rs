@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use super::accumulator::{DrainRules, PartitionState, TopicEntry};
 use super::batch::{Order, ProducerBatch, ProducerIdent, Resources};
 use super::delivery::DeliveryFuture;
-use crate::cluster::{PartitionInfo, TopicInfo};
+use crate::cluster::TopicInfo;
 use crate::records::Compression;
 
 pub(crate) const P0: ProducerIdent = ProducerIdent { id: 7, epoch: 0 };
@@ -33,24 +33,7 @@ pub(crate) fn res(batch_size: usize) -> Arc<Resources> {
 }
 
 pub(crate) fn topic_info(name: &str, leaders: &[Option<i32>]) -> TopicInfo {
-    TopicInfo {
-        name: name.to_string(),
-        id: uuid::Uuid::nil(),
-        is_internal: false,
-        partitions: leaders
-            .iter()
-            .enumerate()
-            .map(|(i, l)| PartitionInfo {
-                partition: i as i32,
-                leader: *l,
-                leader_epoch: 0,
-                replicas: Vec::new(),
-                isr: Vec::new(),
-                offline_replicas: Vec::new(),
-                error: None,
-            })
-            .collect(),
-    }
+    TopicInfo::led_by(name, leaders)
 }
 
 /// Partition 0 of a one-partition topic led by broker 1.

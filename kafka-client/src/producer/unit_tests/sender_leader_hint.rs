@@ -15,29 +15,15 @@ use tokio::time::{Instant, advance};
 
 use super::unit_tests::{MAX_BACKOFF, Rig, rig};
 use super::*;
-use crate::cluster::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
+use crate::cluster::{BrokerInfo, ClusterMetadata, TopicInfo};
 use crate::producer::unit_tests::{P0, take_now};
 
 /// Caches metadata in which `t`-0 is led by broker 1 at leader epoch 3.
 fn cached(r: &Rig) {
     let mut m = ClusterMetadata::empty();
-    m.topics.insert(
-        "t".into(),
-        Arc::new(TopicInfo {
-            name: "t".into(),
-            id: uuid::Uuid::nil(),
-            is_internal: false,
-            partitions: vec![PartitionInfo {
-                partition: 0,
-                leader: Some(1),
-                leader_epoch: 3,
-                replicas: Vec::new(),
-                isr: Vec::new(),
-                offline_replicas: Vec::new(),
-                error: None,
-            }],
-        }),
-    );
+    let mut t = TopicInfo::led_by("t", &[Some(1)]);
+    t.partitions[0].leader_epoch = 3;
+    m.topics.insert("t".into(), Arc::new(t));
     r.sender.sh.client.set_cached_metadata(m);
 }
 
