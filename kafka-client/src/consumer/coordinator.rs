@@ -278,11 +278,7 @@ pub(crate) fn checked_committer(
                         .into(),
             });
         }
-        let lost: Vec<String> = offsets
-            .keys()
-            .filter(|tp| !st.partitions().contains_key(*tp))
-            .map(|tp| tp.to_string())
-            .collect();
+        let lost = st.not_held(offsets.keys());
         if !lost.is_empty() {
             return Err(Error::CommitFailed {
                 reason: format!(

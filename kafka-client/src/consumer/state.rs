@@ -227,6 +227,18 @@ impl State {
         &self.partitions
     }
 
+    /// The partitions among `tps` that are not assigned to this member (being revoked
+    /// counts as assigned), as `topic-partition` names for an error message.
+    pub(crate) fn not_held<'a>(
+        &self,
+        tps: impl IntoIterator<Item = &'a TopicPartition>,
+    ) -> Vec<String> {
+        tps.into_iter()
+            .filter(|tp| !self.partitions.contains_key(*tp))
+            .map(ToString::to_string)
+            .collect()
+    }
+
     /// One partition's state, to change it in place (a partition is added or removed
     /// only by the methods above).
     pub(crate) fn partition_mut(&mut self, tp: &TopicPartition) -> Option<&mut PartitionState> {

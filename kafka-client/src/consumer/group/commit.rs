@@ -59,12 +59,7 @@ pub(crate) fn still_held(
     let Some(shared) = who.held.as_ref().and_then(std::sync::Weak::upgrade) else {
         return Ok(());
     };
-    let st = shared.lock();
-    let lost: Vec<String> = offsets
-        .keys()
-        .filter(|tp| !st.partitions().contains_key(*tp))
-        .map(|tp| tp.to_string())
-        .collect();
+    let lost = shared.lock().not_held(offsets.keys());
     if lost.is_empty() {
         return Ok(());
     }
