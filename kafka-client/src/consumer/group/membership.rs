@@ -15,13 +15,14 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Duration, Instant, sleep_until};
 
+use crate::cluster::ClusterMetadata;
 use crate::consumer::builder::AssignmentStrategy;
 use crate::consumer::state::{AppEvent, Shared};
 use crate::error::Error;
 use crate::types::TopicPartition;
 
 use super::heartbeat::{HeartbeatOutcome, heartbeat};
-use super::join::{JoinError, join_group, leader_plan, leave_group, sync_group};
+use super::join::{JoinError, Joined, join_group, leader_plan, leave_group, sync_group};
 use crate::ops::CoordinatorLink;
 
 /// What the handle tells the group task.
@@ -62,28 +63,61 @@ pub(crate) async fn run(
     link: Arc<CoordinatorLink>,
     rx: mpsc::UnboundedReceiver<GroupCommand>,
 ) {
-    let now = Instant::now();
-    let mut m = Membership {
-        shared,
-        link,
-        rx,
-        member_id: String::new(),
-        generation: -1,
-        protocol: None,
-        topics: BTreeSet::new(),
-        owned: BTreeSet::new(),
-        need_join: false,
-        counts: BTreeMap::new(),
-        leader: false,
-        next_heartbeat: now,
-        last_heartbeat_ok: now,
-        next_metadata_check: now,
-        attempt: 0,
-    };
-    m.run().await;
+    Membership::new(shared, link, rx, Instant::now())
+        .run()
+        .await;
+}
+
+/// What the task's loop does next ([`Membership::turn`]).
+#[derive(Debug, PartialEq, Eq)]
+enum Turn {
+    /// The consumer is closed: answer any pending leave and stop.
+    Stop,
+    /// Join (or rejoin) the group.
+    Rebalance,
+    /// Nothing to do before this instant (a heartbeat, a metadata check), or a command.
+    Wait(Instant),
+}
+
+/// What follows a rebalance attempt ([`Membership::after_rebalance`]).
+#[derive(Debug, PartialEq, Eq)]
+enum AfterRebalance {
+    /// Joined: go on.
+    Joined,
+    /// The consumer cannot be a member: the task stops.
+    Stop,
+    /// Try again once this instant is reached.
+    RetryAt(Instant),
 }
 
 impl Membership {
+    /// A member not in the group yet (no member id, generation -1), subscribed to
+    /// nothing; its first metadata check is due at `now`.
+    fn new(
+        shared: Arc<Shared>,
+        link: Arc<CoordinatorLink>,
+        rx: mpsc::UnboundedReceiver<GroupCommand>,
+        now: Instant,
+    ) -> Self {
+        Membership {
+            shared,
+            link,
+            rx,
+            member_id: String::new(),
+            generation: -1,
+            protocol: None,
+            topics: BTreeSet::new(),
+            owned: BTreeSet::new(),
+            need_join: false,
+            counts: BTreeMap::new(),
+            leader: false,
+            next_heartbeat: now,
+            last_heartbeat_ok: now,
+            next_metadata_check: now,
+            attempt: 0,
+        }
+    }
+
     fn cfg(&self) -> &crate::consumer::builder::ConsumerConfig {
         &self.shared.config
     }
@@ -105,53 +139,96 @@ impl Membership {
 
     async fn run(&mut self) {
         loop {
-            if self.closed() {
-                // Dropped without close(): still leave the group if asked to.
-                while let Ok(cmd) = self.rx.try_recv() {
-                    if let GroupCommand::Leave { done } = cmd {
-                        self.leave("the consumer was dropped").await;
-                        let _ = done.send(());
+            match self.turn() {
+                Turn::Stop => {
+                    // Dropped without close(): still leave the group if asked to.
+                    while let Ok(cmd) = self.rx.try_recv() {
+                        if let GroupCommand::Leave { done } = cmd {
+                            self.leave("the consumer was dropped").await;
+                            let _ = done.send(());
+                        }
                     }
+                    return;
                 }
-                return;
-            }
-            if self.need_join && !self.topics.is_empty() {
-                match self.rebalance().await {
-                    Ok(()) => self.attempt = 0,
-                    Err(Some(fatal)) => {
-                        tracing::warn!(group = %self.link.group_id, error = %fatal, "consumer left the group for good");
-                        let parts: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
-                        self.shared.post_lost(parts);
-                        self.shared.lock().set_fatal(fatal);
-                        self.shared.wake_all();
-                        return;
-                    }
-                    Err(None) => {
-                        let wait = self.link.client.retry_backoff(self.attempt);
-                        self.attempt = self.attempt.saturating_add(1);
-                        if self.idle(Instant::now() + wait).await {
-                            return;
+                Turn::Rebalance => {
+                    let result = self.rebalance().await;
+                    match self.after_rebalance(result, Instant::now()) {
+                        AfterRebalance::Joined => {}
+                        AfterRebalance::Stop => return,
+                        AfterRebalance::RetryAt(at) => {
+                            if self.idle(at).await {
+                                return;
+                            }
                         }
                     }
                 }
-                continue;
+                Turn::Wait(wake) => {
+                    if self.idle(wake).await {
+                        return;
+                    }
+                    let now = Instant::now();
+                    if self.heartbeat_due(now) {
+                        self.beat().await;
+                    }
+                    if self.metadata_due(now) {
+                        self.check_metadata().await;
+                    }
+                    self.check_poll_timeout().await;
+                }
             }
-            let wake = if self.generation >= 0 {
-                self.next_heartbeat.min(self.next_metadata_check)
-            } else {
-                self.next_metadata_check
-            };
-            if self.idle(wake).await {
-                return;
+        }
+    }
+
+    /// The loop's next step: stop when closed, join when a subscribed member must,
+    /// otherwise wait for the next heartbeat (only in a generation) or metadata check.
+    fn turn(&self) -> Turn {
+        if self.closed() {
+            Turn::Stop
+        } else if self.need_join && !self.topics.is_empty() {
+            Turn::Rebalance
+        } else if self.generation >= 0 {
+            Turn::Wait(self.next_heartbeat.min(self.next_metadata_check))
+        } else {
+            Turn::Wait(self.next_metadata_check)
+        }
+    }
+
+    /// Whether a heartbeat is due at `now` (only a member of a generation beats).
+    fn heartbeat_due(&self, now: Instant) -> bool {
+        self.generation >= 0 && now >= self.next_heartbeat
+    }
+
+    /// Whether the metadata check is due at `now`.
+    fn metadata_due(&self, now: Instant) -> bool {
+        now >= self.next_metadata_check
+    }
+
+    /// Settles a rebalance attempt: a join resets the backoff; a fatal error loses the
+    /// partitions, records the error for the application and stops the task; any other
+    /// failure retries after the client's backoff, growing with each attempt.
+    fn after_rebalance(
+        &mut self,
+        result: Result<(), Option<Error>>,
+        now: Instant,
+    ) -> AfterRebalance {
+        match result {
+            Ok(()) => {
+                self.attempt = 0;
+                AfterRebalance::Joined
             }
-            let now = Instant::now();
-            if self.generation >= 0 && now >= self.next_heartbeat {
-                self.beat().await;
+            Err(Some(fatal)) => {
+                tracing::warn!(group = %self.link.group_id, error = %fatal, "consumer left the group for good");
+                let parts: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
+                self.shared.post_lost(parts);
+                self.shared.lock().set_fatal(fatal);
+                self.shared.wake_all();
+                AfterRebalance::Stop
             }
-            if now >= self.next_metadata_check {
-                self.check_metadata().await;
+            Err(None) => {
+                let wait = self.link.client.retry_backoff(self.attempt);
+                self.attempt = self.attempt.saturating_add(1);
+                AfterRebalance::RetryAt(now + wait)
             }
-            self.check_poll_timeout().await;
         }
     }
 
@@ -184,12 +261,19 @@ impl Membership {
     }
 
     async fn leave(&mut self, reason: &str) {
-        if !self.is_static() && !self.member_id.is_empty() && self.generation >= 0 {
+        if self.sends_leave() {
             leave_group(&self.link, &self.member_id, reason).await;
         }
         self.generation = -1;
         self.member_id.clear();
         self.publish_view(false);
+    }
+
+    /// Whether leaving sends LeaveGroup: only a dynamic member that holds a member id
+    /// in a generation. A static member's departure is left to its session timeout,
+    /// so that a restart within it keeps the assignment (KIP-345, as Java does).
+    fn sends_leave(&self) -> bool {
+        !self.is_static() && !self.member_id.is_empty() && self.generation >= 0
     }
 
     fn publish_view(&self, rebalancing: bool) {
@@ -206,10 +290,18 @@ impl Membership {
             self.cfg().group_instance_id.as_deref(),
         )
         .await;
+        self.on_heartbeat(outcome, Instant::now());
+    }
+
+    /// Acts on a heartbeat's outcome received at `now`: schedules the next heartbeat
+    /// (sooner after a transient failure), rejoins on a rebalance, loses the partitions
+    /// when the generation is gone or the session expired without an answer, and stops
+    /// the member for good when its static instance id is fenced.
+    fn on_heartbeat(&mut self, outcome: Result<HeartbeatOutcome, Error>, now: Instant) {
         let interval = self.cfg().heartbeat_interval;
-        self.next_heartbeat = Instant::now() + interval;
+        self.next_heartbeat = now + interval;
         if matches!(outcome, Ok(HeartbeatOutcome::Ok | HeartbeatOutcome::Rejoin)) {
-            self.last_heartbeat_ok = Instant::now();
+            self.last_heartbeat_ok = now;
         }
         match outcome {
             Ok(HeartbeatOutcome::Ok) => {}
@@ -221,14 +313,13 @@ impl Membership {
                 tracing::info!(group = %self.link.group_id, "generation lost: partitions lost");
                 self.lose_all(reset_member);
             }
-            Ok(HeartbeatOutcome::Retry) if self.session_expired() => {
+            Ok(HeartbeatOutcome::Retry) if self.session_expired(now) => {
                 tracing::warn!(group = %self.link.group_id,
                     "no heartbeat answer within session.timeout: partitions lost");
                 self.lose_all(!self.is_static());
             }
             Ok(HeartbeatOutcome::Retry) => {
-                self.next_heartbeat =
-                    Instant::now() + self.link.client.retry_backoff(0).min(interval);
+                self.next_heartbeat = now + self.link.client.retry_backoff(0).min(interval);
             }
             Err(e) => {
                 tracing::warn!(group = %self.link.group_id, error = %e, "heartbeat failed");
@@ -242,8 +333,9 @@ impl Membership {
     }
 
     /// Whether the coordinator has not answered a heartbeat for `session.timeout`.
-    fn session_expired(&self) -> bool {
-        self.generation >= 0 && self.last_heartbeat_ok.elapsed() >= self.cfg().session_timeout
+    fn session_expired(&self, now: Instant) -> bool {
+        self.generation >= 0
+            && now.saturating_duration_since(self.last_heartbeat_ok) >= self.cfg().session_timeout
     }
 
     fn lose_all(&mut self, reset_member: bool) {
@@ -347,18 +439,7 @@ impl Membership {
             .await
             {
                 Ok(j) => break j,
-                Err(JoinError::RetryWithMember(id)) => {
-                    if id.is_empty() {
-                        // The coordinator forgot us: what we owned is gone.
-                        self.lose_all(true);
-                    }
-                    self.member_id = id;
-                }
-                Err(JoinError::Retry(e)) => {
-                    tracing::debug!(group = %self.link.group_id, error = %e, "JoinGroup failed; retrying");
-                    return Err(None);
-                }
-                Err(JoinError::Fatal(e)) => return Err(Some(e)),
+                Err(e) => self.on_join_error(e)?,
             }
         };
         self.member_id = joined.member_id.clone();
@@ -378,31 +459,68 @@ impl Membership {
         };
         let assignment = match sync_group(&self.link, self.cfg(), &joined, plan.as_ref()).await {
             Ok(a) => a,
-            Err(JoinError::RetryWithMember(_)) => {
-                self.lose_all(true);
-                return Err(None);
+            Err(e) => return Err(self.on_sync_error(e)),
+        };
+        self.on_synced(&joined, assignment.len(), Instant::now());
+        self.apply(assignment).await;
+        Ok(())
+    }
+
+    /// Acts on a failed JoinGroup: `Ok` to send it again at once (with the member id
+    /// the coordinator gave, or none when it forgot this member, whose partitions are
+    /// then lost); `Err(None)` to retry after a backoff; `Err(Some)` when fatal.
+    fn on_join_error(&mut self, e: JoinError) -> Result<(), Option<Error>> {
+        match e {
+            JoinError::RetryWithMember(id) => {
+                if id.is_empty() {
+                    // The coordinator forgot us: what we owned is gone.
+                    self.lose_all(true);
+                }
+                self.member_id = id;
+                Ok(())
             }
-            Err(JoinError::Retry(e)) => {
+            JoinError::Retry(e) => {
+                tracing::debug!(group = %self.link.group_id, error = %e, "JoinGroup failed; retrying");
+                Err(None)
+            }
+            JoinError::Fatal(e) => Err(Some(e)),
+        }
+    }
+
+    /// Acts on a failed SyncGroup, which always ends the attempt: an unknown member
+    /// loses its partitions and id, an illegal generation its partitions only; `None`
+    /// retries after a backoff, `Some` is fatal.
+    fn on_sync_error(&mut self, e: JoinError) -> Option<Error> {
+        match e {
+            JoinError::RetryWithMember(_) => {
+                self.lose_all(true);
+                None
+            }
+            JoinError::Retry(e) => {
                 tracing::debug!(group = %self.link.group_id, error = %e, "SyncGroup failed; rejoining");
                 if matches!(e.code(), Some(crate::error::ErrorCode::ILLEGAL_GENERATION)) {
                     self.lose_all(false);
                 }
-                return Err(None);
+                None
             }
-            Err(JoinError::Fatal(e)) => return Err(Some(e)),
-        };
+            JoinError::Fatal(e) => Some(e),
+        }
+    }
+
+    /// Enters the generation `joined` names at `now` (its assignment of `partitions`
+    /// is applied next): the protocol is agreed, the heartbeat and session clocks
+    /// start, the group view is published and the rebalance counted.
+    fn on_synced(&mut self, joined: &Joined, partitions: usize, now: Instant) {
         self.generation = joined.generation;
         self.protocol = Some(joined.protocol);
         self.need_join = false;
-        self.next_heartbeat = Instant::now() + self.cfg().heartbeat_interval;
-        self.last_heartbeat_ok = Instant::now();
+        self.next_heartbeat = now + self.cfg().heartbeat_interval;
+        self.last_heartbeat_ok = now;
         self.publish_view(false);
         tracing::info!(group = %self.link.group_id, generation = self.generation,
             member = %self.member_id, protocol = joined.protocol.name(),
-            partitions = assignment.len(), "joined group");
+            partitions, "joined group");
         self.link.client.telemetry().rebalanced();
-        self.apply(assignment).await;
-        Ok(())
     }
 
     /// Applies a new assignment: new partitions start (committed offsets first) and
@@ -436,7 +554,18 @@ impl Membership {
     /// Rejoins when a subscribed topic's partition count changed (or a missing topic
     /// appeared). The leader watches every member's topics.
     async fn check_metadata(&mut self) {
-        let cfg_age = self.link.client.config().metadata_max_age;
+        let Some(topics) = self.metadata_topics(Instant::now()) else {
+            return;
+        };
+        let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let meta = self.link.client.refresh_topics(&refs).await.ok();
+        self.on_metadata(&topics, meta.as_deref(), Instant::now());
+    }
+
+    /// The topics whose partition counts to check: every member's for the leader, the
+    /// subscription otherwise. `None` (and the next check in a second) outside a
+    /// generation or without topics.
+    fn metadata_topics(&mut self, now: Instant) -> Option<Vec<String>> {
         let topics: Vec<String> = if self.leader {
             self.counts
                 .keys()
@@ -449,24 +578,31 @@ impl Membership {
             self.topics.iter().cloned().collect()
         };
         if topics.is_empty() || self.generation < 0 {
-            self.next_metadata_check = Instant::now() + Duration::from_secs(1);
-            return;
+            self.next_metadata_check = now + Duration::from_secs(1);
+            return None;
         }
-        let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        Some(topics)
+    }
+
+    /// Compares the partition counts in `meta` (`None` when the refresh failed) with
+    /// those the assignment was computed from: a change, for a topic the leader
+    /// assigned or a follower saw before, asks for a rejoin. The next check is in a
+    /// second while a topic is missing, else after the metadata age (at most 30 s).
+    fn on_metadata(&mut self, topics: &[String], meta: Option<&ClusterMetadata>, now: Instant) {
         let mut missing = false;
-        if let Ok(meta) = self.link.client.refresh_topics(&refs).await {
-            for t in &topics {
-                let now = meta.topic(t).map(|i| i.partitions.len() as i32);
-                missing |= now.is_none();
+        if let Some(meta) = meta {
+            for t in topics {
+                let count = meta.topic(t).map(|i| i.partitions.len() as i32);
+                missing |= count.is_none();
                 let before = self.counts.get(t).copied();
                 let known = self.leader || self.counts.contains_key(t);
-                if known && now != before {
-                    tracing::info!(group = %self.link.group_id, topic = %t, ?before, ?now,
+                if known && count != before {
+                    tracing::info!(group = %self.link.group_id, topic = %t, ?before, now = ?count,
                         "partition count changed: rejoining");
                     self.need_join = true;
                 }
                 if !self.leader {
-                    if let Some(n) = now {
+                    if let Some(n) = count {
                         self.counts.insert(t.clone(), n);
                     }
                 }
@@ -475,9 +611,13 @@ impl Membership {
         let every = if missing {
             Duration::from_secs(1)
         } else {
-            cfg_age.min(Duration::from_secs(30))
+            self.link
+                .client
+                .config()
+                .metadata_max_age
+                .min(Duration::from_secs(30))
         };
-        self.next_metadata_check = Instant::now() + every;
+        self.next_metadata_check = now + every;
     }
 
     /// Leaves the group when the application stopped polling for longer than
@@ -510,3 +650,7 @@ impl Membership {
 #[cfg(test)]
 #[path = "../unit_tests/membership_task.rs"]
 mod task_tests;
+
+#[cfg(test)]
+#[path = "../unit_tests/membership_turns.rs"]
+mod turn_tests;

@@ -5,7 +5,7 @@
 //! `membership.rs` (the task is private). Paths that send JoinGroup, SyncGroup or
 //! Heartbeat need a broker and are covered by the integration suites.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,39 +20,23 @@ use crate::consumer::unit_tests::{Spec, completed, events, ready, shared_with, t
 use crate::ops::CoordinatorLink;
 use crate::types::TopicPartition;
 
-fn task_with(
+pub(super) fn task_with(
     f: impl FnOnce(ConsumerBuilder) -> ConsumerBuilder,
 ) -> (Membership, mpsc::UnboundedSender<GroupCommand>) {
     let sh = shared_with(|b| f(b.group_id("g")));
     let link = Arc::new(CoordinatorLink::new(sh.client.clone(), "g".into()));
     let (tx, rx) = mpsc::unbounded_channel();
-    let now = Instant::now();
-    let m = Membership {
-        shared: sh,
-        link,
-        rx,
-        member_id: String::new(),
-        generation: -1,
-        protocol: None,
-        topics: BTreeSet::from(["t".to_string()]),
-        owned: BTreeSet::new(),
-        need_join: false,
-        counts: BTreeMap::new(),
-        leader: false,
-        next_heartbeat: now,
-        last_heartbeat_ok: now,
-        next_metadata_check: now,
-        attempt: 0,
-    };
+    let mut m = Membership::new(sh, link, rx, Instant::now());
+    m.topics = BTreeSet::from(["t".to_string()]);
     (m, tx)
 }
 
-fn task() -> (Membership, mpsc::UnboundedSender<GroupCommand>) {
+pub(super) fn task() -> (Membership, mpsc::UnboundedSender<GroupCommand>) {
     task_with(|b| b)
 }
 
 /// A member owning `parts` of `t`, each positioned at 0 with 10 bytes buffered.
-fn owning(m: &mut Membership, parts: &[i32]) {
+pub(super) fn owning(m: &mut Membership, parts: &[i32]) {
     let mut st = m.shared.lock();
     let st = &mut *st;
     for &p in parts {
@@ -261,13 +245,16 @@ async fn the_session_expires_only_in_a_generation_and_after_session_timeout() {
     let (mut m, _tx) = task_with(|b| b.session_timeout(Duration::from_secs(10)));
     m.last_heartbeat_ok = Instant::now();
     tokio::time::advance(Duration::from_secs(20)).await;
-    assert!(!m.session_expired(), "no generation, nothing to expire");
+    assert!(
+        !m.session_expired(Instant::now()),
+        "no generation, nothing to expire"
+    );
     m.generation = 1;
     m.last_heartbeat_ok = Instant::now();
     tokio::time::advance(Duration::from_millis(9_999)).await;
-    assert!(!m.session_expired());
+    assert!(!m.session_expired(Instant::now()));
     tokio::time::advance(Duration::from_millis(1)).await;
-    assert!(m.session_expired());
+    assert!(m.session_expired(Instant::now()));
 }
 
 #[tokio::test(start_paused = true)]

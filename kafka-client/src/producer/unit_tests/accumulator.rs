@@ -751,3 +751,16 @@ async fn load_counts_waiting_batches_and_skips_a_stuck_partition() {
     p.leader.store(NO_LEADER, Ordering::Release);
     assert_eq!(p.load(Instant::now(), None), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_partition_stays_available_however_long_unvisited_and_broker_0_leads() {
+    let t = TopicEntry::new(&topic_info("t", &[Some(0)]));
+    let p = t.partitions()[0].clone();
+    let timeout = Some(Duration::from_millis(500));
+    advance(Duration::from_secs(60)).await;
+    assert_eq!(
+        p.load(Instant::now(), timeout),
+        Some(0),
+        "nothing waits, so nothing is stuck; node 0 is a leader like any other"
+    );
+}
