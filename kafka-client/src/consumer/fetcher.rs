@@ -21,20 +21,19 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
-use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, TopicName};
-use kafka_protocol::protocol::{StrBytes, VersionRange};
+use kafka_protocol::messages::{ApiKey, FetchRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::error::{Error, ErrorCode, ErrorContext, Result};
 use crate::net::ConnectionKind;
-use crate::records::{DecodeLimits, RecordBatch, RecordsError, decode_batches};
+use crate::records::{RecordBatch, RecordsError};
 
 use super::builder::{AutoOffsetReset, IsolationLevel};
 use super::coordinator::fetching_member;
 use super::fetch_buffer::CompletedFetch;
-use super::fetch_session::{FetchSession, SessionOutcome, Wanted};
+use super::fetch_session::{FetchSession, Wanted};
 use super::group::commit::fetch_committed;
 use super::offsets::{Lookup, list_offsets};
 use super::read_replica::{ReadReplica, fetch_target};
@@ -42,6 +41,8 @@ use super::record::PartitionError;
 use super::state::Shared;
 use super::subscription::{InitState, ResetTarget};
 use crate::types::{OffsetAndMetadata, TopicPartition};
+
+mod wire;
 
 /// Each broker's fetch session, shared with the fetch task out on it (one at a time).
 type Sessions = HashMap<i32, Arc<std::sync::Mutex<FetchSession>>>;
@@ -170,14 +171,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 match outcome {
                     Outcome::Fetch { broker, sent, result } => {
                         busy.remove(&broker);
-                        match &result {
-                            Ok(_) => { broker_backoff.remove(&broker); }
-                            Err(_) => {
-                                let e = broker_backoff.entry(broker).or_insert((now, 0));
-                                e.1 = e.1.saturating_add(1);
-                                e.0 = Instant::now() + shared.client.retry_backoff(e.1 - 1);
-                            }
-                        }
+                        broker_done(&shared, &mut broker_backoff, broker, result.is_ok(), Instant::now());
                         on_fetch(&shared, sent, result);
                     }
                     Outcome::Committed { sent, result } => on_committed(&shared, sent, result),
@@ -189,6 +183,25 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             () = tokio::time::sleep_until(wake) => {}
         }
     }
+}
+
+/// Records how a Fetch to `broker` ended at `now`: an answer lifts the broker's backoff;
+/// a failure backs it off (its partitions wait, others go on), longer after each failure
+/// in a row.
+fn broker_done(
+    shared: &Shared,
+    backoff: &mut HashMap<i32, (Instant, u32)>,
+    broker: i32,
+    answered: bool,
+    now: Instant,
+) {
+    if answered {
+        backoff.remove(&broker);
+        return;
+    }
+    let e = backoff.entry(broker).or_insert((now, 0));
+    e.1 = e.1.saturating_add(1);
+    e.0 = now + shared.client.retry_backoff(e.1 - 1);
 }
 
 fn next_timer(shared: &Shared, brokers: &HashMap<i32, (Instant, u32)>) -> Option<Instant> {
@@ -411,7 +424,8 @@ fn start_fetches(
 /// With Fetch v7+ the request belongs to the broker's fetch session (KIP-227,
 /// `fetch_session.rs`): it carries only the partitions of `sent` that are new to the
 /// session or moved, and forgets those the session holds that `sent` lacks; the answer
-/// may name any partition of `sent`.
+/// may name any partition of `sent`. The request's form and the reading of its answer
+/// are in `fetcher/wire.rs`.
 async fn fetch(
     shared: &Shared,
     broker: i32,
@@ -423,10 +437,8 @@ async fn fetch(
         .client
         .connection(broker, ConnectionKind::Fetch)
         .await?;
-    let by_id = sent.iter().all(|s| !s.topic_id.is_nil());
-    let max = if by_id { 17 } else { 12 };
-    let version = conn.negotiate::<FetchRequest>(VersionRange { min: 4, max })?;
-    let by_id = version >= 13;
+    let version = conn.negotiate::<FetchRequest>(wire::versions(sent))?;
+    let by_id = wire::names_topics_by_id(version);
     let plan = {
         let wanted: Vec<Wanted<'_>> = sent
             .iter()
@@ -436,220 +448,21 @@ async fn fetch(
                 fetch_offset: s.fetch_offset,
             })
             .collect();
-        lock(session).build(&wanted, version >= 7 && cfg.fetch_sessions, by_id)
+        lock(session).build(&wanted, wire::uses_sessions(version, cfg), by_id)
     };
-    // The partitions the request carries, in `sent`'s order (sorted by topic: planned
-    // from the sorted assignment): one pass groups them, each topic's vector sized once.
-    let carried: Vec<&Sent> = plan.send.iter().map(|i| &sent[*i]).collect();
-    let mut topics: Vec<FetchTopic> = Vec::with_capacity(1);
-    let mut rest = &carried[..];
-    while let Some(first) = rest.first() {
-        let topic = first.tp.topic.as_str();
-        let n = rest.iter().take_while(|s| s.tp.topic == topic).count();
-        let (group, tail) = rest.split_at(n);
-        rest = tail;
-        let partitions = group
-            .iter()
-            .map(|s| {
-                FetchPartition::default()
-                    .with_partition(s.tp.partition)
-                    .with_current_leader_epoch(-1)
-                    .with_fetch_offset(s.fetch_offset)
-                    .with_last_fetched_epoch(-1)
-                    .with_log_start_offset(-1)
-                    .with_partition_max_bytes(cfg.max_partition_fetch_bytes)
-            })
-            .collect();
-        let topic = FetchTopic::default().with_partitions(partitions);
-        topics.push(if by_id {
-            topic.with_topic_id(first.topic_id)
-        } else {
-            topic.with_topic(first.wire.clone())
-        });
-    }
-    let req = FetchRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_max_wait_ms(cfg.fetch_max_wait.as_millis() as i32)
-        .with_min_bytes(cfg.fetch_min_bytes)
-        .with_max_bytes(cfg.fetch_max_bytes)
-        .with_isolation_level(cfg.isolation_level.wire())
-        .with_session_id(plan.session_id)
-        .with_session_epoch(plan.epoch)
-        .with_topics(topics)
-        .with_forgotten_topics_data(forgotten(&plan.forget, by_id, sent))
-        .with_rack_id(
-            cfg.client_rack
-                .clone()
-                .map(StrBytes::from_string)
-                .unwrap_or_default(),
-        );
-    let timeout = shared.client.config().request_timeout() + cfg.fetch_max_wait;
+    let req = wire::fetch_request(cfg, sent, &plan, by_id);
     let started = Instant::now();
-    let resp = conn.request_at(&req, version, timeout).await;
+    let resp = conn.request_at(&req, version, wire::timeout(shared)).await;
     let telemetry = shared.client.telemetry();
     telemetry.fetch_done(broker, started.elapsed());
-    let outcome = match &resp {
-        Ok(r) => match ErrorCode::from_code(r.error_code) {
-            None => SessionOutcome::Answered {
-                session_id: r.session_id,
-            },
-            Some(code) => SessionOutcome::Error(code),
-        },
-        Err(_) => SessionOutcome::Failed,
-    };
-    let reset = {
-        let mut session = lock(session);
-        let before = session.resets();
-        session.on_outcome(outcome);
-        session.resets() > before
-    };
+    let reset = wire::settle(&mut lock(session), wire::session_outcome(&resp));
     telemetry.fetch_session(plan.full, reset);
-    let resp = resp?;
-    if let Some(code) = ErrorCode::from_code(resp.error_code) {
-        return Err(Error::broker(
-            code,
-            ErrorContext::broker(Some(broker), conn.address()).with_api(ApiKey::Fetch),
-            None,
-        ));
-    }
-    let limits = DecodeLimits {
-        verify_crc: cfg.check_crcs,
-        ..DecodeLimits::default()
-    };
-    let endpoints = crate::cluster::BrokerInfo::from_endpoints(
-        resp.node_endpoints
-            .iter()
-            .map(|n| (n.node_id.0, n.host.as_str(), n.port, n.rack.as_deref())),
-    );
-    let mut out: Vec<Option<PartData>> = Vec::with_capacity(sent.len());
-    out.resize_with(sent.len(), || None);
-    for t in resp.responses {
-        // v13+ answers by topic id: the name is the one the id was sent for.
-        let topic_name = if by_id {
-            match sent.iter().find(|s| s.topic_id == t.topic_id) {
-                Some(s) => s.tp.topic.as_str(),
-                None => continue, // not asked for: ignored
-            }
-        } else {
-            t.topic.0.as_str()
-        };
-        for p in t.partitions {
-            let Some(at) = sent_index(sent, topic_name, p.partition_index) else {
-                continue; // not asked for: ignored
-            };
-            let records = p.records.unwrap_or_default();
-            let bytes = records.len();
-            telemetry.partition_fetched(
-                broker,
-                topic_name,
-                p.partition_index,
-                bytes,
-                p.high_watermark,
-            );
-            let mut batches = Vec::with_capacity(complete_batches(&records));
-            let mut decode_error = None;
-            let mut decoder = decode_batches(records, limits);
-            for b in decoder.by_ref() {
-                match b {
-                    Ok(b) => batches.push(b),
-                    Err(e) => {
-                        decode_error = Some(e);
-                        break;
-                    }
-                }
-            }
-            let truncated_only = batches.is_empty() && decode_error.is_none() && bytes > 0;
-            let error = ErrorCode::from_code(p.error_code);
-            let leader_moved = matches!(
-                error,
-                Some(ErrorCode::NOT_LEADER_OR_FOLLOWER | ErrorCode::FENCED_LEADER_EPOCH)
-            ) && shared.client.apply_leader_hint(
-                topic_name,
-                p.partition_index,
-                p.current_leader.leader_id.0,
-                p.current_leader.leader_epoch,
-                &endpoints,
-            );
-            out[at] = Some(PartData {
-                error,
-                leader_moved,
-                preferred_read_replica: p.preferred_read_replica.0,
-                high_watermark: p.high_watermark,
-                last_stable_offset: p.last_stable_offset,
-                log_start_offset: p.log_start_offset,
-                aborted: p
-                    .aborted_transactions
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|a| (a.producer_id.0, a.first_offset))
-                    .collect(),
-                batches,
-                decode_error,
-                truncated_only,
-                bytes,
-            });
-        }
-    }
-    Ok(out)
+    let context = ErrorContext::broker(Some(broker), conn.address());
+    wire::read_answer(shared, broker, context, sent, resp?, by_id)
 }
 
 fn lock(session: &std::sync::Mutex<FetchSession>) -> std::sync::MutexGuard<'_, FetchSession> {
     session.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The request's `forgotten_topics_data`: the partitions to drop from the session, by
-/// topic (id or name, as the request names topics).
-fn forgotten(
-    forget: &[(TopicPartition, uuid::Uuid)],
-    by_id: bool,
-    sent: &[Sent],
-) -> Vec<ForgottenTopic> {
-    let mut out: Vec<ForgottenTopic> = Vec::new();
-    for (tp, id) in forget {
-        let same = out.last().is_some_and(|last| {
-            if by_id {
-                last.topic_id == *id
-            } else {
-                *last.topic.0 == *tp.topic
-            }
-        });
-        if !same {
-            let t = ForgottenTopic::default();
-            out.push(if by_id {
-                t.with_topic_id(*id)
-            } else {
-                // The wire name from `sent` when there (no copy), else a new one.
-                let wire = sent
-                    .iter()
-                    .find(|s| s.tp.topic == tp.topic)
-                    .map(|s| s.wire.clone())
-                    .unwrap_or_else(|| TopicName(StrBytes::from_string(tp.topic.clone())));
-                t.with_topic(wire)
-            });
-        }
-        if let Some(last) = out.last_mut() {
-            last.partitions.push(tp.partition);
-        }
-    }
-    out
-}
-
-/// How many complete batches `records` holds, from the length fields alone (the decoder
-/// checks everything else): the batch vector is sized once.
-fn complete_batches(records: &[u8]) -> usize {
-    const LENGTH_AT: usize = 8;
-    const LOG_OVERHEAD: usize = 12;
-    let (mut pos, mut n) = (0usize, 0usize);
-    while let Some(len) = records.get(pos + LENGTH_AT..pos + LOG_OVERHEAD) {
-        let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
-        let Ok(len) = usize::try_from(len) else { break };
-        pos = pos.saturating_add(LOG_OVERHEAD).saturating_add(len);
-        if pos > records.len() {
-            break;
-        }
-        n += 1;
-    }
-    n
 }
 
 /// Where `topic`-`partition` is in `sent` (sorted, as the assignment it was planned
@@ -948,31 +761,6 @@ fn on_reset(shared: &Shared, sent: Vec<Sent>, mut result: BTreeMap<TopicPartitio
     }
     drop(st);
     shared.wake_all();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::complete_batches;
-    use crate::records::{BatchBuilder, BatchMeta, Compression};
-
-    #[test]
-    fn complete_batches_counts_whole_batches_only() {
-        let mut all = Vec::new();
-        for i in 0..3 {
-            let mut b = BatchBuilder::new(Compression::None, 1 << 16);
-            b.append(i, None, Some(b"value"), &[]).unwrap();
-            all.extend_from_slice(&b.finish(&BatchMeta::default()).unwrap());
-        }
-        assert_eq!(complete_batches(&all), 3);
-        // A batch cut short by the broker's byte limit is not counted.
-        assert_eq!(complete_batches(&all[..all.len() - 1]), 2);
-        assert_eq!(complete_batches(&all[..5]), 0);
-        assert_eq!(complete_batches(&[]), 0);
-        // A negative length stops the count (the decoder reports it).
-        let mut bad = all.clone();
-        bad[8..12].copy_from_slice(&(-1i32).to_be_bytes());
-        assert_eq!(complete_batches(&bad), 0);
-    }
 }
 
 #[cfg(test)]

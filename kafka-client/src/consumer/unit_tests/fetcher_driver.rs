@@ -964,3 +964,37 @@ async fn a_named_read_replica_is_kept_and_a_replica_error_goes_back_to_the_leade
     on_fetch(&sh, vec![s], Err(Error::Closed));
     assert_eq!(with(&sh, |p| p.read_replica), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_fetch_backs_its_broker_off_longer_each_time_an_answer_lifts_it() {
+    use crate::config::ClientBuilder;
+    let sh = shared_with(|b| {
+        b.client_builder(
+            ClientBuilder::new()
+                .bootstrap_servers(["127.0.0.1:1"])
+                .retry_backoff(Duration::from_millis(100), Duration::from_secs(60)),
+        )
+    });
+    let mut backoff = HashMap::new();
+    let now = Instant::now();
+    broker_done(&sh, &mut backoff, 1, false, now);
+    let (until, failures) = backoff[&1];
+    assert_eq!(failures, 1);
+    let wait = until - now;
+    assert!(
+        wait >= Duration::from_millis(80) && wait <= Duration::from_millis(120),
+        "{wait:?}"
+    );
+    broker_done(&sh, &mut backoff, 1, false, now);
+    broker_done(&sh, &mut backoff, 2, false, now);
+    let (until, failures) = backoff[&1];
+    assert_eq!(failures, 2);
+    let wait = until - now;
+    assert!(
+        wait >= Duration::from_millis(160) && wait <= Duration::from_millis(240),
+        "{wait:?}"
+    );
+    broker_done(&sh, &mut backoff, 1, true, now);
+    assert!(!backoff.contains_key(&1), "answered");
+    assert_eq!(backoff[&2].1, 1, "the other broker still backs off");
+}
