@@ -504,3 +504,7 @@ impl Drop for FlushGuard<'_> {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
+
+#[cfg(test)]
+#[path = "unit_tests/shared_state.rs"]
+mod tests;

@@ -573,3 +573,19 @@ async fn the_task_of_a_dropped_consumer_answers_a_pending_leave() {
         .unwrap();
     assert!(left.await.is_ok(), "the leave was answered");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_heartbeat_to_an_unreachable_coordinator_is_settled_and_rescheduled() {
+    let (mut m, _tx) = task_with(|b| timed(b).session_timeout(Duration::from_secs(3_600)));
+    in_generation(&mut m);
+    let start = Instant::now();
+    m.next_heartbeat = start;
+    tokio::time::timeout(Duration::from_secs(120), m.beat())
+        .await
+        .expect("a heartbeat ends");
+    assert!(m.next_heartbeat > start, "the next one is scheduled");
+    assert_eq!(
+        m.generation, 3,
+        "no answer within the session is not a lost generation"
+    );
+}

@@ -12,7 +12,6 @@ mod delivery;
 mod identity_flow;
 mod memory;
 mod partitioner;
-mod shared_state;
 mod txn_state;
 
 use std::sync::Arc;
