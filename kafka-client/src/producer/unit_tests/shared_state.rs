@@ -188,3 +188,51 @@ fn closing_refuses_new_reservations_at_once() {
     assert!(sh.is_closing());
     assert!(matches!(sh.res.memory.try_reserve(1), Err(Error::Closed)));
 }
+
+/// A v1 (or v2) transactional producer's state with `t-0` led by broker 1 holding a
+/// batch already sent once (stamped) and requeued, when `stamped`, else an unsent one.
+async fn txn_with_batch(v2: bool, stamped: bool) -> Arc<Shared> {
+    use crate::producer::unit_tests::{P0, append, take_now, txn_shared};
+    let sh = txn_shared(v2);
+    sh.register_idle_sender(1);
+    sh.register_topic(&topic_info("t", &[Some(1)])).unwrap();
+    let p = sh.topic("t").unwrap().partitions()[0].clone();
+    for _ in 0..2 {
+        drop(append(&p, &sh.res, 60));
+    }
+    if stamped {
+        let mut b = take_now(&p, 1, Some(P0)).unwrap();
+        b.attempts += 1;
+        p.requeue(b, None);
+    }
+    sh
+}
+
+#[tokio::test(start_paused = true)]
+async fn failing_a_stamped_batch_of_a_v1_transaction_asks_for_an_epoch_bump() {
+    let sh = txn_with_batch(false, true).await;
+    sh.fail_unsent(&Error::Closed);
+    let t = sh.topic("t").unwrap();
+    assert!(!t.partitions()[0].has_unsent());
+    assert!(
+        sh.txn.as_ref().unwrap().take_bump(),
+        "its sequences are spent"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn failing_unstamped_batches_or_under_v2_asks_for_no_bump() {
+    let sh = txn_with_batch(false, false).await;
+    sh.fail_unsent(&Error::Closed);
+    assert!(!sh.topic("t").unwrap().partitions()[0].has_unsent());
+    assert!(
+        !sh.txn.as_ref().unwrap().take_bump(),
+        "no sequence was used"
+    );
+    let sh = txn_with_batch(true, true).await;
+    sh.fail_unsent(&Error::Closed);
+    assert!(
+        !sh.txn.as_ref().unwrap().take_bump(),
+        "v2 bumps every transaction anyway"
+    );
+}
