@@ -20,7 +20,7 @@ use crate::cluster::TopicInfo;
 use crate::config::ClientBuilder;
 use crate::consumer::builder::AssignmentStrategy::{CooperativeSticky, Range};
 use crate::consumer::builder::ConsumerBuilder;
-use crate::consumer::unit_tests::{events, shared_with};
+use crate::consumer::unit_tests::{events, shared_with, tp};
 use crate::error::{ErrorCode, ErrorContext};
 
 fn broker_error(code: ErrorCode) -> Error {
@@ -587,5 +587,58 @@ async fn a_heartbeat_to_an_unreachable_coordinator_is_settled_and_rescheduled() 
     assert_eq!(
         m.generation, 3,
         "no answer within the session is not a lost generation"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_eager_rebalance_revokes_everything_before_joining() {
+    let (mut m, _tx) = task_with(|b| {
+        b.assignment_strategies([Range])
+            .max_poll_interval(Duration::from_secs(30))
+    });
+    owning(&mut m, &[0, 1]);
+    // Closed during the revocation wait: the rebalance stops before JoinGroup.
+    m.shared.lock().close();
+    assert!(m.rebalance().await.is_ok());
+    assert_eq!(events(&m.shared), ["revoke [t-0, t-1]"]);
+    assert!(m.owned.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cooperative_rebalance_keeps_the_partitions_while_joining() {
+    let (mut m, _tx) = task_with(|b| b.assignment_strategies([CooperativeSticky]));
+    owning(&mut m, &[0, 1]);
+    m.shared.lock().close();
+    assert!(m.rebalance().await.is_ok());
+    assert!(events(&m.shared).is_empty());
+    assert_eq!(m.owned.len(), 2);
+    let (mut m, _tx) = task_with(|b| b.assignment_strategies([Range]));
+    m.shared.lock().close();
+    assert!(m.rebalance().await.is_ok());
+    assert!(events(&m.shared).is_empty(), "eager, but nothing to revoke");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_keeps_heartbeating_while_a_revocation_waits_for_poll() {
+    let (mut m, _tx) = task_with(|b| {
+        timed(b)
+            .session_timeout(Duration::from_secs(3_600))
+            .max_poll_interval(Duration::from_secs(30))
+    });
+    in_generation(&mut m);
+    owning(&mut m, &[0, 1]);
+    let started = Instant::now();
+    m.next_heartbeat = started + Duration::from_secs(3);
+    m.apply(vec![tp("t", 1)]).await;
+    assert!(started.elapsed() >= Duration::from_secs(30));
+    assert_eq!(
+        events(&m.shared),
+        ["revoke [t-0]", "assigned []", "lost [t-0]"]
+    );
+    assert_eq!(m.generation, 3, "unanswered heartbeats lose no generation");
+    assert!(
+        m.next_heartbeat > started + Duration::from_secs(27),
+        "beaten every interval: {:?}",
+        m.next_heartbeat - started
     );
 }
