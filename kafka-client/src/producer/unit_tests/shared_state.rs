@@ -236,3 +236,12 @@ async fn failing_unstamped_batches_or_under_v2_asks_for_no_bump() {
         "v2 bumps every transaction anyway"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_topic_led_by_node_0_needs_no_refresh() {
+    let sh = fresh();
+    let zero = sh.register_idle_sender(0);
+    sh.register_topic(&topic_info("t", &[Some(0)])).unwrap();
+    assert!(refresh_asked(&sh).is_empty());
+    assert!(woken(&zero));
+}
