@@ -127,34 +127,71 @@ enum Outcome {
 
 /// Runs until the consumer closes.
 pub(crate) async fn run(shared: Arc<Shared>) {
-    let mut tasks: FuturesUnordered<JoinHandle<Outcome>> = FuturesUnordered::new();
-    let mut busy: HashSet<i32> = HashSet::new();
-    let mut broker_backoff: HashMap<i32, (Instant, u32)> = HashMap::new();
-    let mut refreshing = false;
-    let mut names = WireNames::default();
-    let mut sessions = Sessions::new();
-    loop {
-        if shared.lock().is_closed() {
-            for t in &tasks {
+    let mut d = Driver::new(shared);
+    while let Some(wake) = d.turn(Instant::now()) {
+        tokio::select! {
+            Some(done) = d.tasks.next() => {
+                if let Ok(outcome) = done {
+                    d.on_outcome(outcome, Instant::now());
+                }
+            }
+            () = d.shared.fetch_wake.notified() => {}
+            () = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+/// The driver's state between turns: the fetch and lookup tasks out, the brokers with a
+/// fetch out or backing off, whether a metadata refresh is out, the topics' wire names
+/// and each broker's fetch session.
+struct Driver {
+    shared: Arc<Shared>,
+    tasks: FuturesUnordered<JoinHandle<Outcome>>,
+    busy: HashSet<i32>,
+    broker_backoff: HashMap<i32, (Instant, u32)>,
+    refreshing: bool,
+    names: WireNames,
+    sessions: Sessions,
+}
+
+impl Driver {
+    fn new(shared: Arc<Shared>) -> Self {
+        Driver {
+            shared,
+            tasks: FuturesUnordered::new(),
+            busy: HashSet::new(),
+            broker_backoff: HashMap::new(),
+            refreshing: false,
+            names: WireNames::default(),
+            sessions: Sessions::new(),
+        }
+    }
+
+    /// One turn at `now`: `None` once the consumer is closed (the tasks out are
+    /// aborted); otherwise starts the lookups and fetches that are due, and a metadata
+    /// refresh when a fetchable partition has no known leader (one refresh out at a
+    /// time), and says when to look again if no task finishes first.
+    fn turn(&mut self, now: Instant) -> Option<Instant> {
+        if self.shared.lock().is_closed() {
+            for t in &self.tasks {
                 t.abort();
             }
-            return;
+            return None;
         }
-        let now = Instant::now();
-        start_lookups(&shared, &mut tasks, &mut names, now);
+        start_lookups(&self.shared, &mut self.tasks, &mut self.names, now);
         let missing_leader = start_fetches(
-            &shared,
-            &mut tasks,
-            &mut busy,
-            &broker_backoff,
-            &mut names,
-            &mut sessions,
+            &self.shared,
+            &mut self.tasks,
+            &mut self.busy,
+            &self.broker_backoff,
+            &mut self.names,
+            &mut self.sessions,
             now,
         );
-        if missing_leader && !refreshing {
-            refreshing = true;
-            let s = shared.clone();
-            tasks.push(tokio::spawn(async move {
+        if missing_leader && !self.refreshing {
+            self.refreshing = true;
+            let s = self.shared.clone();
+            self.tasks.push(tokio::spawn(async move {
                 let _ = s.client.metadata().await;
                 // Fetch with the new leaders at once; the backoff only spaces refreshes
                 // (it used to delay the first Fetch of every new consumer, and every
@@ -164,23 +201,32 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 Outcome::Refreshed
             }));
         }
-        let wake = next_timer(&shared, &broker_backoff).unwrap_or(now + Duration::from_secs(1));
-        tokio::select! {
-            Some(done) = tasks.next() => {
-                let Ok(outcome) = done else { continue };
-                match outcome {
-                    Outcome::Fetch { broker, sent, result } => {
-                        busy.remove(&broker);
-                        broker_done(&shared, &mut broker_backoff, broker, result.is_ok(), Instant::now());
-                        on_fetch(&shared, sent, result);
-                    }
-                    Outcome::Committed { sent, result } => on_committed(&shared, sent, result),
-                    Outcome::Reset { sent, result } => on_reset(&shared, sent, result),
-                    Outcome::Refreshed => refreshing = false,
-                }
+        Some(next_timer(&self.shared, &self.broker_backoff).unwrap_or(now + Duration::from_secs(1)))
+    }
+
+    /// Takes a finished task's outcome at `now`: a fetch frees its broker (and backs it
+    /// off when it failed) and its answer goes to the partitions; lookups position
+    /// their partitions; a refresh lets the next one start.
+    fn on_outcome(&mut self, outcome: Outcome, now: Instant) {
+        match outcome {
+            Outcome::Fetch {
+                broker,
+                sent,
+                result,
+            } => {
+                self.busy.remove(&broker);
+                broker_done(
+                    &self.shared,
+                    &mut self.broker_backoff,
+                    broker,
+                    result.is_ok(),
+                    now,
+                );
+                on_fetch(&self.shared, sent, result);
             }
-            () = shared.fetch_wake.notified() => {}
-            () = tokio::time::sleep_until(wake) => {}
+            Outcome::Committed { sent, result } => on_committed(&self.shared, sent, result),
+            Outcome::Reset { sent, result } => on_reset(&self.shared, sent, result),
+            Outcome::Refreshed => self.refreshing = false,
         }
     }
 }

@@ -998,3 +998,117 @@ async fn a_failed_fetch_backs_its_broker_off_longer_each_time_an_answer_lifts_it
     assert!(!backoff.contains_key(&1), "answered");
     assert_eq!(backoff[&2].1, 1, "the other broker still backs off");
 }
+
+// --- the driver's turns -----------------------------------------------------------------
+
+fn stop(d: &Driver) {
+    for t in &d.tasks {
+        t.abort();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_nothing_to_do_the_driver_looks_again_in_a_second() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let mut d = Driver::new(sh);
+    let now = Instant::now();
+    assert_eq!(d.turn(now), Some(now + Duration::from_secs(1)));
+    assert!(d.tasks.is_empty());
+    let soon = now + Duration::from_millis(300);
+    d.broker_backoff.insert(4, (soon, 1));
+    assert_eq!(d.turn(now), Some(soon), "a backoff ends sooner");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partition_without_a_leader_starts_one_refresh_at_a_time() {
+    let sh = shared(AutoOffsetReset::Latest);
+    fetchable_partitions(&sh, 1); // no metadata: no leader known
+    let mut d = Driver::new(sh);
+    d.turn(Instant::now()).unwrap();
+    assert!(d.refreshing);
+    assert_eq!(d.tasks.len(), 1, "the refresh");
+    d.turn(Instant::now()).unwrap();
+    assert_eq!(d.tasks.len(), 1, "still one refresh out");
+    d.on_outcome(Outcome::Refreshed, Instant::now());
+    assert!(!d.refreshing, "the next refresh may start");
+    stop(&d);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partition_with_a_leader_starts_a_fetch_and_no_refresh() {
+    let sh = shared(AutoOffsetReset::Latest);
+    led_by(&sh, &[Some(1)]);
+    fetchable_partitions(&sh, 1);
+    let mut d = Driver::new(sh);
+    d.turn(Instant::now()).unwrap();
+    assert!(!d.refreshing);
+    assert_eq!(d.busy, HashSet::from([1]));
+    assert_eq!(d.tasks.len(), 1, "the fetch");
+    stop(&d);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fetch_outcome_frees_its_broker_and_backs_it_off_when_it_failed() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let s = in_flight(&sh, 0);
+    let mut d = Driver::new(sh.clone());
+    d.busy.insert(1);
+    let failed = Err(Error::Connect {
+        context: ErrorContext::default(),
+        reason: "refused".into(),
+    });
+    let now = Instant::now();
+    d.on_outcome(
+        Outcome::Fetch {
+            broker: 1,
+            sent: vec![s],
+            result: failed,
+        },
+        now,
+    );
+    assert!(d.busy.is_empty());
+    assert!(d.broker_backoff[&1].0 > now, "backs off");
+    assert!(
+        !sh.lock().partitions()[&tp("t", 0)].fetch_in_flight,
+        "the answer reached the partition"
+    );
+    let s = in_flight(&sh, 0);
+    d.busy.insert(1);
+    d.on_outcome(
+        Outcome::Fetch {
+            broker: 1,
+            sent: vec![s],
+            result: Ok(vec![None]),
+        },
+        now,
+    );
+    assert!(d.busy.is_empty() && d.broker_backoff.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_consumer_stops_the_driver_and_its_tasks() {
+    let sh = shared(AutoOffsetReset::Latest);
+    led_by(&sh, &[Some(1)]);
+    fetchable_partitions(&sh, 1);
+    let mut d = Driver::new(sh.clone());
+    d.turn(Instant::now()).unwrap();
+    sh.lock().close();
+    assert_eq!(d.turn(Instant::now()), None);
+    tokio::task::yield_now().await;
+    let t = d.tasks.next().await.expect("the fetch task");
+    assert!(t.is_err_and(|e| e.is_cancelled()), "aborted");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_driver_task_runs_until_the_consumer_closes() {
+    let sh = shared(AutoOffsetReset::Latest);
+    let task = tokio::spawn(run(sh.clone()));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(!task.is_finished());
+    sh.lock().close();
+    sh.fetch_wake.notify_one();
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("stopped")
+        .unwrap();
+}

@@ -431,7 +431,7 @@ async fn the_metadata_check_waits_for_a_generation_and_a_subscription() {
     let now = Instant::now();
     assert_eq!(m.metadata_topics(now), None, "no generation");
     assert_eq!(m.next_metadata_check, now + Duration::from_secs(1));
-    m.generation = 1;
+    m.generation = 0;
     m.topics.clear();
     assert_eq!(m.metadata_topics(now), None, "no topics");
     m.topics = BTreeSet::from(["t".to_string(), "a".to_string()]);
