@@ -15,7 +15,7 @@ use crate::config::{BrokerAddress, ClientConfig};
 use crate::error::{Error, ErrorContext};
 
 /// What a connection reads and writes: any async byte stream (a TCP socket, a TLS
-/// session, or what a [`Dialer`] returns).
+/// session, or what a [`Dial`] implementation returns).
 pub trait AsyncStream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> AsyncStream for T {}
 

@@ -1112,3 +1112,68 @@ async fn the_driver_task_runs_until_the_consumer_closes() {
         .expect("stopped")
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_bound_topic_id_that_still_matches_is_fetched_again() {
+    let sh = shared(AutoOffsetReset::Earliest);
+    led_by(&sh, &[Some(1)]);
+    let id = uuid::Uuid::from_u128(1);
+    topic_id_is(&sh, id);
+    sh.lock().fixture_partition(tp("t", 0), ready("t", 500));
+    planned(&sh, &mut HashSet::new(), &HashMap::new());
+    with(&sh, |p| p.fetch_in_flight = false);
+    let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert_eq!((brokers, sent), (vec![1], vec![0]), "same topic, same id");
+    with(&sh, |p| {
+        assert_eq!((p.init, p.fetch_offset), (InitState::Ready, 500));
+    });
+}
+
+#[tokio::test]
+async fn an_empty_partition_at_offset_0_is_caught_up_not_unknown() {
+    let sh = shared(AutoOffsetReset::Latest);
+    caught_up_beside_a_full_partition(&sh);
+    {
+        let mut st = sh.lock();
+        let p = st.partition_mut(&tp("t", 0)).unwrap();
+        p.fetch_offset = 0;
+        p.high_watermark = 0;
+        p.last_stable_offset = 0;
+    }
+    let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert!(
+        brokers.is_empty() && sent.is_empty(),
+        "an end of 0 is known: nothing to fetch, so no long poll while t-1 waits"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partition_is_fetched_from_its_read_replica_while_that_is_good() {
+    use crate::cluster::BrokerInfo;
+    use crate::config::BrokerAddress;
+    use crate::consumer::read_replica::ReadReplica;
+    let sh = shared(AutoOffsetReset::Latest);
+    led_by(&sh, &[Some(1)]);
+    let mut m = (*sh.client.cached_metadata()).clone();
+    for id in [1, 2] {
+        m.brokers.insert(
+            id,
+            BrokerInfo {
+                id,
+                address: BrokerAddress::new("127.0.0.1", 9000 + id as u16),
+                rack: None,
+            },
+        );
+    }
+    sh.client.set_cached_metadata(m);
+    let mut p = ready("t", 0);
+    p.read_replica = ReadReplica::named(2, 1, 0, Instant::now(), Duration::from_secs(300));
+    sh.lock().fixture_partition(tp("t", 0), p);
+    let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
+    assert_eq!((brokers, sent), (vec![2], vec![0]), "from the replica");
+    // While the replica backs off, the partition waits (it is not sent to the leader).
+    with(&sh, |p| p.fetch_in_flight = false);
+    let backoff = HashMap::from([(2, (Instant::now() + Duration::from_secs(1), 1u32))]);
+    let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &backoff);
+    assert!(brokers.is_empty() && sent.is_empty());
+}
