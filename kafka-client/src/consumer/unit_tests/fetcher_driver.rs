@@ -1160,20 +1160,47 @@ async fn a_partition_is_fetched_from_its_read_replica_while_that_is_good() {
             id,
             BrokerInfo {
                 id,
-                address: BrokerAddress::new("127.0.0.1", 9000 + id as u16),
+                address: BrokerAddress::new("127.0.0.1", 1), // nothing listens
                 rack: None,
             },
         );
     }
     sh.client.set_cached_metadata(m);
+    // Without a replica the leader is fetched, and the request says so.
+    sh.lock().fixture_partition(tp("t", 0), ready("t", 0));
+    assert_eq!(fetched_from(&sh).await, [(1, false)]);
     let mut p = ready("t", 0);
     p.read_replica = ReadReplica::named(2, 1, 0, Instant::now(), Duration::from_secs(300));
     sh.lock().fixture_partition(tp("t", 0), p);
-    let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &HashMap::new());
-    assert_eq!((brokers, sent), (vec![2], vec![0]), "from the replica");
+    assert_eq!(fetched_from(&sh).await, [(2, true)], "from the replica");
     // While the replica backs off, the partition waits (it is not sent to the leader).
     with(&sh, |p| p.fetch_in_flight = false);
     let backoff = HashMap::from([(2, (Instant::now() + Duration::from_secs(1), 1u32))]);
     let (_, brokers, sent) = planned(&sh, &mut HashSet::new(), &backoff);
     assert!(brokers.is_empty() && sent.is_empty());
+}
+
+/// Runs one planning round and lets its fetches fail (nothing listens): the broker each
+/// went to and whether it was sent as a read-replica fetch, per partition.
+async fn fetched_from(sh: &Arc<Shared>) -> Vec<(i32, bool)> {
+    let mut tasks = Tasks::new();
+    start_fetches(
+        sh,
+        &mut tasks,
+        &mut HashSet::new(),
+        &HashMap::new(),
+        &mut WireNames::default(),
+        &mut Sessions::new(),
+        Instant::now(),
+    );
+    let mut out = Vec::new();
+    while let Some(done) = tasks.next().await {
+        if let Ok(Outcome::Fetch { broker, sent, .. }) = done {
+            out.extend(sent.iter().map(|s| (broker, s.from_replica)));
+        }
+    }
+    for (_, p) in sh.lock().partitions_mut() {
+        p.fetch_in_flight = false;
+    }
+    out
 }
