@@ -1195,7 +1195,17 @@ async fn fetched_from(sh: &Arc<Shared>) -> Vec<(i32, bool)> {
     );
     let mut out = Vec::new();
     while let Some(done) = tasks.next().await {
-        if let Ok(Outcome::Fetch { broker, sent, .. }) = done {
+        if let Ok(Outcome::Fetch {
+            broker,
+            sent,
+            result,
+        }) = done
+        {
+            assert!(
+                matches!(result, Err(Error::Connect { .. })),
+                "nothing listens: {:?}",
+                result.map(|r| r.len())
+            );
             out.extend(sent.iter().map(|s| (broker, s.from_replica)));
         }
     }
