@@ -1214,3 +1214,43 @@ async fn fetched_from(sh: &Arc<Shared>) -> Vec<(i32, bool)> {
     }
     out
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_transient_fetch_failure_drops_the_cached_leaders_a_final_one_does_not() {
+    let sh = shared(AutoOffsetReset::Latest);
+    led_by(&sh, &[Some(1)]);
+    let s = in_flight(&sh, 0);
+    on_fetch(&sh, vec![s], Err(Error::Closed));
+    assert!(
+        sh.client.cached_metadata().topic("t").is_some(),
+        "closing says nothing about leaders"
+    );
+    let s = in_flight(&sh, 0);
+    let lost = Error::Connect {
+        context: ErrorContext::default(),
+        reason: "reset".into(),
+    };
+    on_fetch(&sh, vec![s], Err(lost));
+    assert!(
+        sh.client.cached_metadata().topic("t").is_none(),
+        "looked up again before the next fetch"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retriable_partition_error_backs_off_and_looks_the_leader_up_again() {
+    let sh = shared(AutoOffsetReset::Latest);
+    led_by(&sh, &[Some(1)]);
+    let s = in_flight(&sh, 0);
+    on_fetch(
+        &sh,
+        vec![s],
+        Ok(vec![Some(error_answer(ErrorCode::NOT_ENOUGH_REPLICAS))]),
+    );
+    with(&sh, |p| {
+        assert_eq!(p.init, InitState::Ready, "not the end of the partition");
+        assert!(p.backoff_until.is_some());
+    });
+    assert!(sh.lock().pending_errors().is_empty());
+    assert!(sh.client.cached_metadata().topic("t").is_none());
+}
