@@ -453,3 +453,22 @@ fn complete_batches_counts_whole_batches_only() {
     bad[8..12].copy_from_slice(&(-1i32).to_be_bytes());
     assert_eq!(complete_batches(&bad), 0);
 }
+
+#[test]
+fn crcs_are_checked_only_when_the_consumer_asks() {
+    let sent = [sent("t", 0, uuid::Uuid::nil(), 0)];
+    let mut bad_crc = encode(Spec::data(0, 2)).to_vec();
+    bad_crc[17] ^= 0xff; // the CRC field itself (after offset, length, epoch, magic)
+    let bad_crc = Bytes::from(bad_crc);
+    for (check, decoded) in [(true, 0), (false, 1)] {
+        let sh = shared_with(|b| b.check_crcs(check));
+        let resp = FetchResponse::default().with_responses(vec![topic_by_name(
+            "t",
+            vec![partition(0, Some(bad_crc.clone()))],
+        )]);
+        let out = read_answer(&sh, 1, context(), &sent, resp, false).unwrap();
+        let d = out[0].as_ref().unwrap();
+        assert_eq!(d.batches.len(), decoded, "check.crcs={check}");
+        assert_eq!(d.decode_error.is_some(), check, "check.crcs={check}");
+    }
+}
