@@ -341,12 +341,18 @@ impl Membership {
     fn lose_all(&mut self, reset_member: bool) {
         let parts: Vec<_> = std::mem::take(&mut self.owned).into_iter().collect();
         self.shared.post_lost(parts);
+        self.forget_generation(reset_member);
+        self.need_join = true;
+        self.publish_view(false);
+    }
+
+    /// Leaves the generation (and, with `reset_member`, the member id the coordinator
+    /// no longer knows); what the member owns is the caller's concern.
+    fn forget_generation(&mut self, reset_member: bool) {
         self.generation = -1;
         if reset_member {
             self.member_id.clear();
         }
-        self.need_join = true;
-        self.publish_view(false);
     }
 
     /// Queues a revocation for `poll` and waits for it, heartbeating meanwhile. If the
@@ -405,10 +411,7 @@ impl Membership {
                 )
                 .await
                 {
-                    self.generation = -1;
-                    if reset_member {
-                        self.member_id.clear();
-                    }
+                    self.forget_generation(reset_member);
                 }
                 self.next_heartbeat = Instant::now() + self.cfg().heartbeat_interval;
             }
