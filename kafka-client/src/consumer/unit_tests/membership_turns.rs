@@ -659,3 +659,30 @@ async fn forgetting_the_generation_keeps_the_member_id_unless_told() {
     m.forget_generation(true);
     assert_eq!((m.generation, m.member_id.as_str()), (-1, ""));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_poll_timeout_applies_from_generation_0_and_not_outside_a_generation() {
+    let (mut m, _tx) = task_with(|b| b.max_poll_interval(Duration::from_secs(30)));
+    owning(&mut m, &[0]);
+    tokio::time::advance(Duration::from_secs(31)).await;
+    m.check_poll_timeout().await;
+    assert!(
+        events(&m.shared).is_empty(),
+        "not in a generation: nothing to leave"
+    );
+    assert_eq!(m.owned.len(), 1);
+
+    let (mut m, _tx) = task_with(|b| b.max_poll_interval(Duration::from_secs(30)));
+    owning(&mut m, &[0]);
+    m.generation = 0;
+    tokio::time::advance(Duration::from_secs(31)).await;
+    let sh = m.shared.clone();
+    let running = tokio::spawn(async move {
+        m.check_poll_timeout().await;
+    });
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(events(&sh), ["lost [t-0]"], "generation 0 is a generation");
+    running.abort();
+}
