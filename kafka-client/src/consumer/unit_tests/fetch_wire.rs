@@ -373,6 +373,16 @@ fn led_by_1(sh: &crate::consumer::state::Shared) {
     sh.client.set_cached_metadata(m);
 }
 
+/// The answer's `node_endpoints`: node 2 at b2:9092.
+fn endpoint_2() -> Vec<NodeEndpoint> {
+    vec![
+        NodeEndpoint::default()
+            .with_node_id(BrokerId(2))
+            .with_host(StrBytes::from_static_str("b2"))
+            .with_port(9092),
+    ]
+}
+
 fn not_leader(hint: i32, epoch: i32) -> PartitionData {
     partition(0, None)
         .with_error_code(ErrorCode::NOT_LEADER_OR_FOLLOWER.code())
@@ -390,12 +400,7 @@ fn a_leader_hint_with_the_new_leaders_address_moves_the_partition() {
     let sent = [sent("t", 0, uuid::Uuid::nil(), 0)];
     let resp = FetchResponse::default()
         .with_responses(vec![topic_by_name("t", vec![not_leader(2, 4)])])
-        .with_node_endpoints(vec![
-            NodeEndpoint::default()
-                .with_node_id(BrokerId(2))
-                .with_host(StrBytes::from_static_str("b2"))
-                .with_port(9092),
-        ]);
+        .with_node_endpoints(endpoint_2());
     let out = read_answer(&sh, 1, context(), &sent, resp, false).unwrap();
     let d = out[0].as_ref().unwrap();
     assert_eq!(d.error, Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
@@ -419,12 +424,7 @@ fn no_usable_hint_or_another_error_leaves_the_partition_where_it_was() {
     let other = not_leader(2, 4).with_error_code(ErrorCode::OFFSET_OUT_OF_RANGE.code());
     let resp = FetchResponse::default()
         .with_responses(vec![topic_by_name("t", vec![other])])
-        .with_node_endpoints(vec![
-            NodeEndpoint::default()
-                .with_node_id(BrokerId(2))
-                .with_host(StrBytes::from_static_str("b2"))
-                .with_port(9092),
-        ]);
+        .with_node_endpoints(endpoint_2());
     let out = read_answer(&sh, 1, context(), &sent, resp, false).unwrap();
     assert!(!out[0].as_ref().unwrap().leader_moved);
     let meta = sh.client.cached_metadata();

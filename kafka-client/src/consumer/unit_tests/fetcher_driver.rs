@@ -965,6 +965,14 @@ async fn a_named_read_replica_is_kept_and_a_replica_error_goes_back_to_the_leade
     assert_eq!(with(&sh, |p| p.read_replica), None);
 }
 
+/// `d` is within `lo_ms..=hi_ms` (a backoff, jittered ±20%).
+fn assert_within(d: Duration, lo_ms: u64, hi_ms: u64) {
+    assert!(
+        d >= Duration::from_millis(lo_ms) && d <= Duration::from_millis(hi_ms),
+        "{d:?} not within {lo_ms}..={hi_ms} ms"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_failed_fetch_backs_its_broker_off_longer_each_time_an_answer_lifts_it() {
     use crate::config::ClientBuilder;
@@ -980,20 +988,12 @@ async fn a_failed_fetch_backs_its_broker_off_longer_each_time_an_answer_lifts_it
     broker_done(&sh, &mut backoff, 1, false, now);
     let (until, failures) = backoff[&1];
     assert_eq!(failures, 1);
-    let wait = until - now;
-    assert!(
-        wait >= Duration::from_millis(80) && wait <= Duration::from_millis(120),
-        "{wait:?}"
-    );
+    assert_within(until - now, 80, 120);
     broker_done(&sh, &mut backoff, 1, false, now);
     broker_done(&sh, &mut backoff, 2, false, now);
     let (until, failures) = backoff[&1];
     assert_eq!(failures, 2);
-    let wait = until - now;
-    assert!(
-        wait >= Duration::from_millis(160) && wait <= Duration::from_millis(240),
-        "{wait:?}"
-    );
+    assert_within(until - now, 160, 240);
     broker_done(&sh, &mut backoff, 1, true, now);
     assert!(!backoff.contains_key(&1), "answered");
     assert_eq!(backoff[&2].1, 1, "the other broker still backs off");

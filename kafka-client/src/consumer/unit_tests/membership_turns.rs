@@ -34,6 +34,14 @@ fn in_generation(m: &mut Membership) {
     m.last_heartbeat_ok = Instant::now();
 }
 
+/// A member of generation 3 owning `t-0`.
+fn joined_owning_t0() -> (Membership, mpsc::UnboundedSender<GroupCommand>) {
+    let (mut m, tx) = task();
+    in_generation(&mut m);
+    owning(&mut m, &[0]);
+    (m, tx)
+}
+
 /// Settings with a known retry backoff (100 ms doubling, jittered ±20%) and heartbeat.
 fn timed(b: ConsumerBuilder) -> ConsumerBuilder {
     b.client_builder(
@@ -316,9 +324,7 @@ async fn a_join_answered_with_a_member_id_is_sent_again_with_it() {
 
 #[tokio::test]
 async fn a_join_by_a_forgotten_member_loses_its_partitions_and_starts_afresh() {
-    let (mut m, _tx) = task();
-    in_generation(&mut m);
-    owning(&mut m, &[0]);
+    let (mut m, _tx) = joined_owning_t0();
     assert!(
         m.on_join_error(JoinError::RetryWithMember(String::new()))
             .is_ok()
@@ -329,9 +335,7 @@ async fn a_join_by_a_forgotten_member_loses_its_partitions_and_starts_afresh() {
 
 #[tokio::test]
 async fn other_join_failures_back_off_or_are_fatal() {
-    let (mut m, _tx) = task();
-    in_generation(&mut m);
-    owning(&mut m, &[0]);
+    let (mut m, _tx) = joined_owning_t0();
     let retry = m.on_join_error(JoinError::Retry(broker_error(
         ErrorCode::COORDINATOR_NOT_AVAILABLE,
     )));
@@ -349,9 +353,7 @@ async fn other_join_failures_back_off_or_are_fatal() {
 
 #[tokio::test]
 async fn a_sync_by_an_unknown_member_loses_everything_an_illegal_generation_keeps_the_id() {
-    let (mut m, _tx) = task();
-    in_generation(&mut m);
-    owning(&mut m, &[0]);
+    let (mut m, _tx) = joined_owning_t0();
     assert!(
         m.on_sync_error(JoinError::RetryWithMember(String::new()))
             .is_none()
@@ -359,9 +361,7 @@ async fn a_sync_by_an_unknown_member_loses_everything_an_illegal_generation_keep
     assert_eq!(events(&m.shared), ["lost [t-0]"]);
     assert_eq!((m.generation, m.member_id.as_str()), (-1, ""));
 
-    let (mut m, _tx) = task();
-    in_generation(&mut m);
-    owning(&mut m, &[0]);
+    let (mut m, _tx) = joined_owning_t0();
     let illegal = JoinError::Retry(broker_error(ErrorCode::ILLEGAL_GENERATION));
     assert!(m.on_sync_error(illegal).is_none());
     assert_eq!(events(&m.shared), ["lost [t-0]"]);
@@ -370,9 +370,7 @@ async fn a_sync_by_an_unknown_member_loses_everything_an_illegal_generation_keep
 
 #[tokio::test]
 async fn a_sync_that_must_be_retried_keeps_the_partitions_a_fatal_one_is_returned() {
-    let (mut m, _tx) = task();
-    in_generation(&mut m);
-    owning(&mut m, &[0]);
+    let (mut m, _tx) = joined_owning_t0();
     let busy = JoinError::Retry(broker_error(ErrorCode::REBALANCE_IN_PROGRESS));
     assert!(m.on_sync_error(busy).is_none());
     assert!(events(&m.shared).is_empty());
@@ -645,9 +643,7 @@ async fn a_member_keeps_heartbeating_while_a_revocation_waits_for_poll() {
 
 #[tokio::test]
 async fn forgetting_the_generation_keeps_the_member_id_unless_told() {
-    let (mut m, _tx) = task();
-    in_generation(&mut m);
-    owning(&mut m, &[0]);
+    let (mut m, _tx) = joined_owning_t0();
     m.forget_generation(false);
     assert_eq!((m.generation, m.member_id.as_str()), (-1, "m-1"));
     assert_eq!(
