@@ -139,9 +139,9 @@ pub struct ProxyStats {
     pub cut: u64,
     /// Connections open now.
     pub open: u64,
-    /// Request frames forwarded whole.
+    /// Request frames forwarded whole (counted as they are written).
     pub requests: u64,
-    /// Response frames forwarded whole.
+    /// Response frames forwarded whole (counted as they are written).
     pub responses: u64,
     /// Requests reset half-way.
     pub requests_reset: u64,
@@ -620,14 +620,17 @@ async fn write_frames(
         wait_black_hole(shared).await;
         match frame.action {
             Action::Forward => {
-                if w.write_all(&frame.bytes).await.is_err() {
-                    return End::Closed;
-                }
+                // Counted before the write: a peer that has read the frame must find it
+                // counted (counting after the write raced with a test reading the stats
+                // as soon as its last response arrived).
                 let counter = match direction {
                     Direction::Requests => &shared.counters.requests,
                     Direction::Responses => &shared.counters.responses,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
+                if w.write_all(&frame.bytes).await.is_err() {
+                    return End::Closed;
+                }
             }
             Action::Truncate(n) => {
                 let _ = w.write_all(&frame.bytes[..n]).await;
