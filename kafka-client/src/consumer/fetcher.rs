@@ -503,8 +503,7 @@ async fn fetch(
     telemetry.fetch_done(broker, started.elapsed());
     let reset = wire::settle(&mut lock(session), wire::session_outcome(&resp));
     telemetry.fetch_session(plan.full, reset);
-    let context = ErrorContext::broker(Some(broker), conn.address());
-    wire::read_answer(shared, broker, context, sent, resp?, by_id)
+    wire::read_answer(shared, broker, conn.address(), sent, resp?, by_id)
 }
 
 fn lock(session: &std::sync::Mutex<FetchSession>) -> std::sync::MutexGuard<'_, FetchSession> {

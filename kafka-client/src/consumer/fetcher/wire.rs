@@ -120,7 +120,7 @@ pub(super) fn settle(session: &mut FetchSession, outcome: SessionOutcome) -> boo
     session.resets() > before
 }
 
-/// Reads a Fetch answer from broker `broker` (`context` names it in errors): a
+/// Reads a Fetch answer from broker `broker` at `address` (named in errors): a
 /// request-level error is the whole fetch's error; otherwise each partition of `sent`
 /// that the answer names gets its batches (decoded up to the first bad one), error,
 /// offsets and aborted transactions, at its index in `sent`. Partitions and topics not
@@ -129,13 +129,15 @@ pub(super) fn settle(session: &mut FetchSession, outcome: SessionOutcome) -> boo
 pub(super) fn read_answer(
     shared: &Shared,
     broker: i32,
-    context: ErrorContext,
+    address: &str,
     sent: &[Sent],
     resp: FetchResponse,
     by_id: bool,
 ) -> Result<Vec<Option<PartData>>> {
     if let Some(code) = ErrorCode::from_code(resp.error_code) {
-        return Err(Error::broker(code, context.with_api(ApiKey::Fetch), None));
+        // The context (an owned address) is built on this path only, not per Fetch.
+        let context = ErrorContext::broker(Some(broker), address).with_api(ApiKey::Fetch);
+        return Err(Error::broker(code, context, None));
     }
     let limits = DecodeLimits {
         verify_crc: shared.config.check_crcs,

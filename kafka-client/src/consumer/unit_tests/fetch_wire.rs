@@ -4,7 +4,6 @@
 //! and each partition's data, errors, offsets and leader hints read from an answer
 //! built here. A child of `wire.rs`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,11 +15,10 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::super::{Sent, WireNames};
 use super::*;
-use crate::cluster::{ClusterMetadata, TopicInfo};
 use crate::config::ClientBuilder;
 use crate::consumer::builder::IsolationLevel;
 use crate::consumer::fetch_session::{FetchSession, SessionOutcome, SessionRequest};
-use crate::consumer::unit_tests::{Spec, encode, shared_with, tp};
+use crate::consumer::unit_tests::{Spec, encode, led_by, shared_with, tp};
 use crate::error::{Error, ErrorCode, ErrorContext};
 
 fn id(n: u8) -> uuid::Uuid {
@@ -69,9 +67,8 @@ fn topic_by_name(t: &str, parts: Vec<PartitionData>) -> FetchableTopicResponse {
         .with_partitions(parts)
 }
 
-fn context() -> ErrorContext {
-    ErrorContext::broker(Some(1), "b1:9092")
-}
+/// Broker 1's address, as the connection names it.
+const B1: &str = "b1:9092";
 
 // --- versions and request ----------------------------------------------------------
 
@@ -264,7 +261,7 @@ fn a_request_level_error_fails_the_whole_fetch_naming_the_broker() {
             "t",
             vec![partition(0, Some(encode(Spec::data(0, 2))))],
         )]);
-    let err = read_answer(&sh, 1, context(), &sent, resp, false).unwrap_err();
+    let err = read_answer(&sh, 1, B1, &sent, resp, false).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::FETCH_SESSION_ID_NOT_FOUND));
     let text = err.to_string();
     assert!(text.contains("b1:9092"), "{text}");
@@ -296,7 +293,7 @@ fn each_asked_partition_gets_its_batches_offsets_and_aborted_transactions() {
         ),
         topic_by_name("v", vec![partition(0, Some(encode(Spec::data(0, 1))))]),
     ]);
-    let out = read_answer(&sh, 1, context(), &sent, resp, false).unwrap();
+    let out = read_answer(&sh, 1, B1, &sent, resp, false).unwrap();
     assert_eq!(out.len(), 3, "one slot per partition sent");
     assert!(out[0].is_none(), "t-0 not in the answer");
     assert!(out[2].is_none(), "u-0 not in the answer; v and t-9 ignored");
@@ -326,7 +323,7 @@ fn an_answer_by_id_is_matched_to_the_topic_the_id_was_sent_for() {
             .with_topic_id(id(9))
             .with_partitions(vec![partition(0, Some(encode(Spec::data(0, 1))))]),
     ]);
-    let out = read_answer(&sh, 1, context(), &sent, resp, true).unwrap();
+    let out = read_answer(&sh, 1, B1, &sent, resp, true).unwrap();
     assert!(out[0].is_none());
     assert_eq!(out[1].as_ref().unwrap().batches[0].base_offset(), 7);
 }
@@ -354,7 +351,7 @@ fn a_batch_cut_by_the_byte_limit_alone_is_truncated_only_and_a_bad_crc_stops_dec
             partition(2, None),
         ],
     )]);
-    let out = read_answer(&sh, 1, context(), &sent, resp, false).unwrap();
+    let out = read_answer(&sh, 1, B1, &sent, resp, false).unwrap();
     let cut = out[0].as_ref().unwrap();
     assert!(cut.truncated_only && cut.batches.is_empty() && cut.decode_error.is_none());
     let bad = out[1].as_ref().unwrap();
@@ -363,14 +360,6 @@ fn a_batch_cut_by_the_byte_limit_alone_is_truncated_only_and_a_bad_crc_stops_dec
     let empty = out[2].as_ref().unwrap();
     assert!(!empty.truncated_only, "no bytes: nothing was cut");
     assert_eq!(empty.bytes, 0);
-}
-
-/// Caches metadata in which `t-0` is led by broker 1 at leader epoch 0.
-fn led_by_1(sh: &crate::consumer::state::Shared) {
-    let mut m = ClusterMetadata::empty();
-    m.topics
-        .insert("t".into(), Arc::new(TopicInfo::led_by("t", &[Some(1)])));
-    sh.client.set_cached_metadata(m);
 }
 
 /// The answer's `node_endpoints`: node 2 at b2:9092.
@@ -396,12 +385,12 @@ fn not_leader(hint: i32, epoch: i32) -> PartitionData {
 #[test]
 fn a_leader_hint_with_the_new_leaders_address_moves_the_partition() {
     let sh = shared_with(|b| b);
-    led_by_1(&sh);
+    led_by(&sh, &[Some(1)]);
     let sent = [sent("t", 0, uuid::Uuid::nil(), 0)];
     let resp = FetchResponse::default()
         .with_responses(vec![topic_by_name("t", vec![not_leader(2, 4)])])
         .with_node_endpoints(endpoint_2());
-    let out = read_answer(&sh, 1, context(), &sent, resp, false).unwrap();
+    let out = read_answer(&sh, 1, B1, &sent, resp, false).unwrap();
     let d = out[0].as_ref().unwrap();
     assert_eq!(d.error, Some(ErrorCode::NOT_LEADER_OR_FOLLOWER));
     assert!(d.leader_moved);
@@ -413,19 +402,19 @@ fn a_leader_hint_with_the_new_leaders_address_moves_the_partition() {
 #[test]
 fn no_usable_hint_or_another_error_leaves_the_partition_where_it_was() {
     let sh = shared_with(|b| b);
-    led_by_1(&sh);
+    led_by(&sh, &[Some(1)]);
     let sent = [sent("t", 0, uuid::Uuid::nil(), 0)];
     // No address for node 2 in the answer or the metadata.
     let resp =
         FetchResponse::default().with_responses(vec![topic_by_name("t", vec![not_leader(2, 4)])]);
-    let out = read_answer(&sh, 1, context(), &sent, resp, false).unwrap();
+    let out = read_answer(&sh, 1, B1, &sent, resp, false).unwrap();
     assert!(!out[0].as_ref().unwrap().leader_moved);
     // A hint on an error that is not about leadership is not followed.
     let other = not_leader(2, 4).with_error_code(ErrorCode::OFFSET_OUT_OF_RANGE.code());
     let resp = FetchResponse::default()
         .with_responses(vec![topic_by_name("t", vec![other])])
         .with_node_endpoints(endpoint_2());
-    let out = read_answer(&sh, 1, context(), &sent, resp, false).unwrap();
+    let out = read_answer(&sh, 1, B1, &sent, resp, false).unwrap();
     assert!(!out[0].as_ref().unwrap().leader_moved);
     let meta = sh.client.cached_metadata();
     assert_eq!(
@@ -466,7 +455,7 @@ fn crcs_are_checked_only_when_the_consumer_asks() {
             "t",
             vec![partition(0, Some(bad_crc.clone()))],
         )]);
-        let out = read_answer(&sh, 1, context(), &sent, resp, false).unwrap();
+        let out = read_answer(&sh, 1, B1, &sent, resp, false).unwrap();
         let d = out[0].as_ref().unwrap();
         assert_eq!(d.batches.len(), decoded, "check.crcs={check}");
         assert_eq!(d.decode_error.is_some(), check, "check.crcs={check}");

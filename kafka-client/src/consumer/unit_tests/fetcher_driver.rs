@@ -15,7 +15,7 @@ use super::*;
 use crate::consumer::builder::{AutoOffsetReset, ConsumerBuilder};
 use crate::consumer::state::Shared;
 use crate::consumer::subscription::{InitState, PartitionState, ResetTarget};
-use crate::consumer::unit_tests::{Spec, batches, ready, shared_with, tp};
+use crate::consumer::unit_tests::{Spec, assert_within, batches, led_by, ready, shared_with, tp};
 use crate::records::RecordsError;
 use crate::types::{OffsetAndMetadata, OffsetAndTimestamp, TopicPartition};
 
@@ -698,15 +698,6 @@ fn wire_names_are_built_once_and_bounded() {
     assert_eq!(names.0.len(), 2);
 }
 
-/// Caches metadata in which partition `i` of `t` is led by `leaders[i]`.
-fn led_by(sh: &Shared, leaders: &[Option<i32>]) {
-    use crate::cluster::{ClusterMetadata, TopicInfo};
-    let mut m = ClusterMetadata::empty();
-    m.topics
-        .insert("t".into(), Arc::new(TopicInfo::led_by("t", leaders)));
-    sh.client.set_cached_metadata(m);
-}
-
 /// Plans one round and cancels the fetches before they run (no I/O): the brokers that
 /// got a fetch and the partitions sent.
 fn planned(
@@ -963,14 +954,6 @@ async fn a_named_read_replica_is_kept_and_a_replica_error_goes_back_to_the_leade
     s.from_replica = true;
     on_fetch(&sh, vec![s], Err(Error::Closed));
     assert_eq!(with(&sh, |p| p.read_replica), None);
-}
-
-/// `d` is within `lo_ms..=hi_ms` (a backoff, jittered ±20%).
-fn assert_within(d: Duration, lo_ms: u64, hi_ms: u64) {
-    assert!(
-        d >= Duration::from_millis(lo_ms) && d <= Duration::from_millis(hi_ms),
-        "{d:?} not within {lo_ms}..={hi_ms} ms"
-    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -16,11 +16,10 @@ use tokio::time::Instant;
 
 use super::task_tests::{owning, task, task_with};
 use super::*;
-use crate::cluster::TopicInfo;
 use crate::config::ClientBuilder;
 use crate::consumer::builder::AssignmentStrategy::{CooperativeSticky, Range};
 use crate::consumer::builder::ConsumerBuilder;
-use crate::consumer::unit_tests::{events, shared_with, tp};
+use crate::consumer::unit_tests::{assert_within, events, metadata_led_by, shared_with, tp};
 use crate::error::{ErrorCode, ErrorContext};
 
 fn broker_error(code: ErrorCode) -> Error {
@@ -52,10 +51,6 @@ fn timed(b: ConsumerBuilder) -> ConsumerBuilder {
     )
     .heartbeat_interval(Duration::from_secs(3))
     .session_timeout(Duration::from_secs(10))
-}
-
-fn within(d: Duration, lo_ms: u64, hi_ms: u64) -> bool {
-    d >= Duration::from_millis(lo_ms) && d <= Duration::from_millis(hi_ms)
 }
 
 fn rebalances(m: &Membership) -> u64 {
@@ -137,12 +132,12 @@ async fn failed_rebalances_back_off_longer_each_time_and_a_join_resets_it() {
     let AfterRebalance::RetryAt(first) = m.after_rebalance(Err(None), now) else {
         panic!("a retryable failure retries");
     };
-    assert!(within(first - now, 80, 120), "{:?}", first - now);
+    assert_within(first - now, 80, 120);
     m.after_rebalance(Err(None), now);
     let AfterRebalance::RetryAt(third) = m.after_rebalance(Err(None), now) else {
         panic!("still retrying");
     };
-    assert!(within(third - now, 320, 480), "{:?}", third - now);
+    assert_within(third - now, 320, 480);
     assert_eq!(m.attempt, 3);
     assert_eq!(m.after_rebalance(Ok(()), now), AfterRebalance::Joined);
     assert_eq!(m.attempt, 0);
@@ -232,11 +227,7 @@ async fn an_unanswered_heartbeat_is_retried_soon_within_the_session() {
     tokio::time::advance(Duration::from_millis(9_999)).await;
     let now = Instant::now();
     m.on_heartbeat(Ok(HeartbeatOutcome::Retry), now);
-    assert!(
-        within(m.next_heartbeat - now, 80, 120),
-        "{:?}",
-        m.next_heartbeat - now
-    );
+    assert_within(m.next_heartbeat - now, 80, 120);
     assert_eq!(m.last_heartbeat_ok, answered);
     assert_eq!(m.generation, 3);
     assert!(events(&m.shared).is_empty());
@@ -415,12 +406,11 @@ async fn a_completed_sync_enters_the_generation_and_starts_its_clocks() {
 // --- the metadata check -------------------------------------------------------------
 
 fn metadata(counts: &[(&str, usize)]) -> ClusterMetadata {
-    let mut meta = ClusterMetadata::empty();
-    for &(t, n) in counts {
-        meta.topics
-            .insert(t.into(), Arc::new(TopicInfo::led_by(t, &vec![Some(1); n])));
-    }
-    meta
+    let leaders: Vec<(&str, Vec<Option<i32>>)> =
+        counts.iter().map(|&(t, n)| (t, vec![Some(1); n])).collect();
+    let topics: Vec<(&str, &[Option<i32>])> =
+        leaders.iter().map(|(t, l)| (*t, l.as_slice())).collect();
+    metadata_led_by(&topics)
 }
 
 #[tokio::test(start_paused = true)]

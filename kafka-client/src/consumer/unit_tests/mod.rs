@@ -182,3 +182,32 @@ pub(crate) fn consumer_on(shared: Arc<Shared>) -> super::Consumer {
         }),
     }
 }
+
+/// Metadata in which partition `i` of each `(topic, leaders)` is led by `leaders[i]`.
+pub(crate) fn metadata_led_by(
+    topics: &[(&str, &[Option<i32>])],
+) -> crate::cluster::ClusterMetadata {
+    let mut m = crate::cluster::ClusterMetadata::empty();
+    for &(t, leaders) in topics {
+        m.topics.insert(
+            t.into(),
+            Arc::new(crate::cluster::TopicInfo::led_by(t, leaders)),
+        );
+    }
+    m
+}
+
+/// Caches metadata in which partition `i` of `t` is led by `leaders[i]`.
+pub(crate) fn led_by(sh: &Shared, leaders: &[Option<i32>]) {
+    sh.client
+        .set_cached_metadata(metadata_led_by(&[("t", leaders)]));
+}
+
+/// `d` is within `lo_ms..=hi_ms` (a backoff, jittered ±20%).
+pub(crate) fn assert_within(d: std::time::Duration, lo_ms: u64, hi_ms: u64) {
+    assert!(
+        d >= std::time::Duration::from_millis(lo_ms)
+            && d <= std::time::Duration::from_millis(hi_ms),
+        "{d:?} not within {lo_ms}..={hi_ms} ms"
+    );
+}
