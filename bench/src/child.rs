@@ -186,14 +186,16 @@ async fn sdk_job(job: Job) -> Result<ChildReport, BoxError> {
             records,
             size,
             partitions,
-        } => null_broker_job(records, size, partitions).await,
+            handle,
+        } => null_broker_job(records, size, partitions, handle).await,
         Job::NullConsume {
             records,
             size,
             partitions,
             batch_records,
             codec,
-        } => null_consume_job(records, size, partitions, batch_records, codec).await,
+            handle,
+        } => null_consume_job(records, size, partitions, batch_records, codec, handle).await,
     }
 }
 
@@ -276,6 +278,7 @@ async fn null_consume_job(
     partitions: i32,
     batch_records: usize,
     codec: crate::spec::Codec,
+    handle: crate::spec::Handle,
 ) -> Result<ChildReport, BoxError> {
     let compression = crate::sdk_client::compression(codec);
     let template =
@@ -284,7 +287,8 @@ async fn null_consume_job(
         NullBroker::start_with(partitions, Some(crate::broker::BROKER_CORE), Some(template))?;
     let bootstrap = sink.addr.to_string();
     let cpu0 = rusage::process_cpu();
-    let mut report = sdk_client::consume(&bootstrap, "null-topic", partitions, records).await?;
+    let mut report =
+        sdk_client::consume_with(&bootstrap, "null-topic", partitions, records, handle).await?;
     let requests = sink
         .counters
         .fetch_requests
@@ -305,6 +309,7 @@ async fn null_broker_job(
     records: u64,
     size: usize,
     partitions: i32,
+    handle: crate::spec::Handle,
 ) -> Result<ChildReport, BoxError> {
     let sink = NullBroker::start(partitions, Some(crate::broker::BROKER_CORE))?;
     let bootstrap = sink.addr.to_string();
@@ -312,7 +317,8 @@ async fn null_broker_job(
     // Idempotent, as the settings (the sink answers InitProducerId).
     let settings = ProducerSettings::standard(crate::spec::Codec::None, true);
     let mut report =
-        sdk_client::produce(&bootstrap, "null-topic", records, size, &settings).await?;
+        sdk_client::produce_with(&bootstrap, "null-topic", records, size, &settings, handle)
+            .await?;
     let requests = sink
         .counters
         .produce_requests

@@ -3,11 +3,12 @@
 //! ```text
 //! cargo run --release --manifest-path bench/Cargo.toml -- report [--quick] [--repeats N] [--codec none|lz4|zstd|gzip]
 //! cargo run --release --manifest-path bench/Cargo.toml -- render [results.json]
-//! cargo run --release --manifest-path bench/Cargo.toml -- null-broker [--records N]
-//! cargo run --release --manifest-path bench/Cargo.toml -- null-consume [--records N] [--lz4]
+//! cargo run --release --manifest-path bench/Cargo.toml -- null-broker [--records N] [--handle bytes|typed]
+//! cargo run --release --manifest-path bench/Cargo.toml -- null-consume [--records N] [--lz4] [--handle bytes|stream|typed|typed-stream]
 //! cargo run --release --manifest-path bench/Cargo.toml -- rebalance [--repeats N]
 //! cargo run --release --manifest-path bench/Cargo.toml -- share [--records N] [--repeats N]
 //! cargo run --release --manifest-path bench/Cargo.toml -- scale [--partitions 1,100,1000,10000]
+//! cargo run --release --manifest-path bench/Cargo.toml -- handles [--records N] [--repeats R]
 //! ```
 //!
 //! `report` starts one Kafka 4.4.0 broker (`broker::KAFKA_VERSION`) from the test bed (pinned to core 0), runs
@@ -22,7 +23,9 @@
 //! Java's), saves `bench/results/rebalance.json` and re-renders the document. `share`
 //! measures share-group consumption, ours vs Java's `ShareConsumerPerformance`
 //! (`bench/results/share.json`). `scale` measures cost as partitions grow to 10,000,
-//! our consumer with and without fetch sessions (`bench/results/scale.json`).
+//! our consumer with and without fetch sessions (`bench/results/scale.json`). `handles`
+//! measures `Consumer::stream` and the typed (kafka-serde) handles beside the byte-level
+//! ones on the null broker (`bench/results/handles.json`).
 //!
 //! Internal: `client <client json> <job json>` runs one job in this process (the harness
 //! spawns it), printing a JSON report line.
@@ -32,6 +35,7 @@ mod avro_serde;
 mod broker;
 mod charts;
 mod child;
+mod handles;
 mod java_tools;
 mod jmx;
 mod krafka_client;
@@ -159,6 +163,7 @@ fn null_broker(args: &[String]) -> Result<(), BoxError> {
         records,
         size: 100,
         partitions: 1,
+        handle: handle_flag(args)?,
     };
     let f = child::run_pinned(
         &child::client_command(spec::ClientKind::Sdk, &job)?,
@@ -179,6 +184,19 @@ fn null_broker(args: &[String]) -> Result<(), BoxError> {
         f.usage.peak_rss_mib
     );
     Ok(())
+}
+
+/// `--handle bytes|stream|typed|typed-stream` (default `bytes`).
+fn handle_flag(args: &[String]) -> Result<spec::Handle, BoxError> {
+    Ok(match flag_value(args, "--handle").as_deref() {
+        None | Some("bytes") => spec::Handle::Bytes,
+        Some("stream") => spec::Handle::Stream,
+        Some("typed") => spec::Handle::Typed,
+        Some("typed-stream") => spec::Handle::TypedStream,
+        Some(other) => {
+            return Err(format!("--handle {other}: bytes, stream, typed or typed-stream").into());
+        }
+    })
 }
 
 /// Our consumer against the null broker (`null-consume [--records N] [--size B]
@@ -206,6 +224,7 @@ fn null_consume(args: &[String]) -> Result<(), BoxError> {
         partitions,
         batch_records,
         codec,
+        handle: handle_flag(args)?,
     };
     let f = child::run_pinned(
         &child::client_command(spec::ClientKind::Sdk, &job)?,
@@ -286,6 +305,21 @@ fn scale_bench(args: &[String]) -> Result<(), BoxError> {
     save_and_rerender(&scale::results_path(), &results)
 }
 
+/// `handles [--records N] [--repeats R]`: the stream and the typed handles beside the
+/// byte-level ones on the null broker; saves its figures and re-renders the document.
+fn handles_bench(args: &[String]) -> Result<(), BoxError> {
+    let records = flag_value(args, "--records")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(5_000_000);
+    let repeats = flag_value(args, "--repeats")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(5);
+    let results = handles::run(records, repeats)?;
+    save_and_rerender(&handles::results_path(), &results)
+}
+
 /// Saves a subcommand's own figures at `path` and re-renders `docs/benchmarks.md` from
 /// `bench/results/latest.json` (its section reads the saved figures).
 fn save_and_rerender<T: serde::Serialize>(path: &Path, results: &T) -> Result<(), BoxError> {
@@ -329,8 +363,9 @@ fn main() {
         Some("avro") => avro_serde::run(&args[2..]),
         Some("share") => share_bench(&args[2..]),
         Some("scale") => scale_bench(&args[2..]),
+        Some("handles") => handles_bench(&args[2..]),
         Some("client") if args.len() == 4 => child::client_main(&args[2], &args[3]),
-        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] [--codec C] | render [results.json] | null-broker [--records N] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4] | rebalance [--repeats N] | avro [--records N] [--repeats R] | share [--records N] [--repeats R] | scale [--partitions 1,100,1000,10000] [--records N] [--repeats R] [--idle-secs S]".into()),
+        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] [--codec C] | render [results.json] | null-broker [--records N] [--handle bytes|typed] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4] [--handle bytes|stream|typed|typed-stream] | rebalance [--repeats N] | avro [--records N] [--repeats R] | share [--records N] [--repeats R] | scale [--partitions 1,100,1000,10000] [--records N] [--repeats R] [--idle-secs S] | handles [--records N] [--repeats R]".into()),
     };
     if let Err(e) = result {
         eprintln!("kafka-bench: {e}");

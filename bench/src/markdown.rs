@@ -815,6 +815,11 @@ pub fn document(r: &Results) -> String {
         let _ = write!(out, "{section}");
     }
 
+    // The stream and typed handles (`handles`), from their own saved figures.
+    if let Some(section) = crate::handles::section() {
+        let _ = write!(out, "{section}");
+    }
+
     // Partition scaling (`scale`), from its own saved figures.
     if let Some(section) = crate::scale::section() {
         let _ = write!(out, "{section}");

@@ -458,6 +458,7 @@ impl Harness {
             records: plan.null_records,
             size: config.size,
             partitions: config.partitions,
+            handle: crate::spec::Handle::Bytes,
         };
         let run = || -> Result<Sample, BoxError> {
             let f = child::run_pinned(

@@ -4,14 +4,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
+use futures::StreamExt;
 use kafka_client::consumer::{AutoOffsetReset, Consumer, TopicPartition};
 use kafka_client::producer::{Acks, Producer, ProducerRecord};
 use kafka_client::records::Compression;
+use kafka_serde::{BytesSerde, Nullable, TypedConsumer, TypedProducer, TypedRecord};
 
 use crate::alloc_count::Snapshot;
 use crate::payload;
 use crate::spec::{
-    CONSUMER_PREFETCH_BYTES, ChildReport, Codec, Percentiles, ProducerSettings, latency_histogram,
+    CONSUMER_PREFETCH_BYTES, ChildReport, Codec, Handle, Percentiles, ProducerSettings,
+    latency_histogram,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -56,8 +59,22 @@ pub async fn produce(
     size: usize,
     s: &ProducerSettings,
 ) -> Result<ChildReport, BoxError> {
+    produce_with(bootstrap, topic, records, size, s, Handle::Bytes).await
+}
+
+/// [`produce`] through `handle`: the byte-level `Producer::send`, or kafka-serde's
+/// `TypedProducer::send` with the no-op bytes serializer.
+pub async fn produce_with(
+    bootstrap: &str,
+    topic: &str,
+    records: u64,
+    size: usize,
+    s: &ProducerSettings,
+    handle: Handle,
+) -> Result<ChildReport, BoxError> {
     let pool = payload::pool(size);
     let producer = producer(bootstrap, s)?;
+    let typed = TypedProducer::<Bytes, Bytes>::new(producer.clone(), BytesSerde, BytesSerde);
     let topic: Arc<str> = topic.into();
     // Metadata and the connection, outside the clock (one record; the harness knows).
     producer
@@ -70,13 +87,19 @@ pub async fn produce(
         if i == half {
             mark = Snapshot::now();
         }
-        let value = pool[(i % pool.len() as u64) as usize].clone();
+        let value = &pool[(i % pool.len() as u64) as usize];
         // The future resolves on acknowledgement; see above for why it is dropped.
-        drop(
-            producer
-                .send(ProducerRecord::new(topic.clone()).with_value(value))
-                .await?,
-        );
+        let delivery = match handle {
+            Handle::Typed | Handle::TypedStream => {
+                typed.send(TypedRecord::new(topic.clone(), value)).await?
+            }
+            Handle::Bytes | Handle::Stream => {
+                producer
+                    .send(ProducerRecord::new(topic.clone()).with_value(value.clone()))
+                    .await?
+            }
+        };
+        drop(delivery);
     }
     producer.flush().await;
     let secs = t0.elapsed().as_secs_f64();
@@ -109,43 +132,151 @@ pub async fn consume(
     partitions: i32,
     records: u64,
 ) -> Result<ChildReport, BoxError> {
+    consume_with(bootstrap, topic, partitions, records, Handle::Bytes).await
+}
+
+/// What one read of the drain loop gives: records, their value bytes, or a failure.
+type Got = Result<(u64, u64), BoxError>;
+
+/// The drain's count, and the allocation mark taken when it passes half way.
+struct Tally {
+    records: u64,
+    half: u64,
+    mark: Option<Snapshot>,
+    n: u64,
+    bytes: u64,
+    reads: u64,
+}
+
+impl Tally {
+    /// Counts one read; `false` once every record is in.
+    fn add(&mut self, got: Got) -> Result<bool, BoxError> {
+        let (count, size) = got?;
+        self.n += count;
+        self.bytes += size;
+        self.reads += 1;
+        if self.mark.is_none() && self.n >= self.half {
+            self.mark = Some(Snapshot::now());
+        }
+        Ok(self.n < self.records)
+    }
+
+    fn stalled(&self) -> BoxError {
+        format!("stalled at {} of {} records", self.n, self.records).into()
+    }
+}
+
+/// [`consume`] through `handle`: `Consumer::poll` or `stream`, or kafka-serde's
+/// `TypedConsumer::poll` or `stream` with the no-op bytes deserializer.
+pub async fn consume_with(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    records: u64,
+    handle: Handle,
+) -> Result<ChildReport, BoxError> {
     let consumer = consumer(bootstrap, Duration::from_millis(500))?;
+    let typed = TypedConsumer::<Option<Bytes>, Bytes>::new(
+        consumer.clone(),
+        Nullable(BytesSerde),
+        BytesSerde,
+    );
     let half = records / 2;
-    let mut mark = Snapshot::now();
+    let mark = Snapshot::now();
     let t0 = Instant::now();
     consumer.assign((0..partitions).map(|p| TopicPartition::new(topic, p)))?;
     for p in 0..partitions {
         consumer.seek(TopicPartition::new(topic, p), 0)?;
     }
-    let (mut n, mut bytes, mut marked, mut polls) = (0u64, 0u64, false, 0u64);
-    while n < records {
-        let batch = consumer.poll(Duration::from_secs(10)).await?;
-        if let Some(e) = batch.errors().first() {
-            return Err(e.clone().into_error().into());
+    let mut t = Tally {
+        records,
+        half,
+        mark: None,
+        n: 0,
+        bytes: 0,
+        reads: 0,
+    };
+    // One deadline for the whole drain, so the streams pay no timer per record.
+    let drain = async {
+        match handle {
+            Handle::Bytes => loop {
+                let batch = consumer.poll(Duration::from_secs(10)).await?;
+                let got = if let Some(e) = batch.errors().first() {
+                    Err(e.clone().into_error().into())
+                } else if batch.is_empty() {
+                    Err(t.stalled())
+                } else {
+                    let size = batch
+                        .records()
+                        .iter()
+                        .map(|r| r.value.as_ref().map_or(0, |v| v.len() as u64))
+                        .sum();
+                    Ok((batch.len() as u64, size))
+                };
+                if !t.add(got)? {
+                    break Ok::<(), BoxError>(());
+                }
+            },
+            Handle::Typed => loop {
+                let batch = typed.poll(Duration::from_secs(10)).await?;
+                let got = if let Some(e) = batch.errors().first() {
+                    Err(e.clone().into_error().into())
+                } else if batch.records().is_empty() {
+                    Err(t.stalled())
+                } else {
+                    let mut size = 0;
+                    for r in batch.records() {
+                        size += r.as_ref().map_err(|e| e.to_string())?.value.len() as u64;
+                    }
+                    Ok((batch.records().len() as u64, size))
+                };
+                if !t.add(got)? {
+                    break Ok(());
+                }
+            },
+            Handle::Stream => {
+                let mut stream = std::pin::pin!(consumer.stream());
+                loop {
+                    let got = match stream.next().await {
+                        Some(Ok(r)) => Ok((1, r.value.as_ref().map_or(0, |v| v.len() as u64))),
+                        Some(Err(e)) => Err(e.into()),
+                        None => Err(t.stalled()),
+                    };
+                    if !t.add(got)? {
+                        break Ok(());
+                    }
+                }
+            }
+            Handle::TypedStream => {
+                let mut stream = std::pin::pin!(typed.stream());
+                loop {
+                    let got = match stream.next().await {
+                        Some(Ok(r)) => Ok((1, r.value.len() as u64)),
+                        Some(Err(e)) => Err(e.to_string().into()),
+                        None => Err(t.stalled()),
+                    };
+                    if !t.add(got)? {
+                        break Ok(());
+                    }
+                }
+            }
         }
-        if batch.is_empty() {
-            return Err(format!("stalled at {n} of {records} records").into());
-        }
-        for r in batch.records() {
-            bytes += r.value.as_ref().map_or(0, |v| v.len() as u64);
-        }
-        n += batch.len() as u64;
-        polls += 1;
-        if !marked && n >= half {
-            marked = true;
-            mark = Snapshot::now();
-        }
-    }
+    };
+    tokio::time::timeout(Duration::from_secs(300), drain)
+        .await
+        .map_err(|_| t.stalled())??;
     let secs = t0.elapsed().as_secs_f64();
-    let (allocs, alloc_bytes) = mark.per_record_since(n - half);
+    let (n, bytes, reads) = (t.n, t.bytes, t.reads);
+    let (allocs, alloc_bytes) = t.mark.unwrap_or(mark).per_record_since(n - half);
     consumer.close().await?;
+    let polls = matches!(handle, Handle::Bytes | Handle::Typed).then_some(reads);
     Ok(ChildReport {
         records: n,
         bytes,
         secs,
         allocs_per_record: Some(allocs),
         alloc_bytes_per_record: Some(alloc_bytes),
-        polls: Some(polls),
+        polls,
         ..ChildReport::default()
     })
 }

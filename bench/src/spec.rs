@@ -216,6 +216,9 @@ pub enum Job {
         size: usize,
         /// Partitions of the sink's topic.
         partitions: i32,
+        /// Which of our producer handles sends.
+        #[serde(default)]
+        handle: Handle,
     },
     /// The consumer against the null broker: it answers every Fetch with the same
     /// pre-built batches, so only the consumer's own work is measured.
@@ -230,7 +233,51 @@ pub enum Job {
         batch_records: usize,
         /// Codec of the batches.
         codec: Codec,
+        /// Which of our consumer handles reads.
+        #[serde(default)]
+        handle: Handle,
     },
+}
+
+/// Which of our handles a null-broker job drives (`kafka-bench handles` compares them).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub enum Handle {
+    /// The byte-level handles: `Producer::send`, `Consumer::poll`.
+    #[default]
+    Bytes,
+    /// `Consumer::stream` (the producer has no stream; a producer job reads it as `Bytes`).
+    Stream,
+    /// kafka-serde's `TypedProducer::send` / `TypedConsumer::poll` with the no-op bytes
+    /// serde (`BytesSerde`), so only the typed layer's own cost shows.
+    Typed,
+    /// `TypedConsumer::stream` with the no-op bytes serde.
+    TypedStream,
+}
+
+impl Handle {
+    /// Every consumer handle, in the order a round runs them.
+    pub const CONSUMER: [Handle; 4] = [
+        Handle::Bytes,
+        Handle::Stream,
+        Handle::Typed,
+        Handle::TypedStream,
+    ];
+    /// Every producer handle.
+    pub const PRODUCER: [Handle; 2] = [Handle::Bytes, Handle::Typed];
+
+    /// The API a row names, for the consumer or the producer.
+    pub fn label(self, consumer: bool) -> &'static str {
+        match (self, consumer) {
+            (Handle::Bytes, true) => "Consumer::poll",
+            (Handle::Stream, true) => "Consumer::stream",
+            (Handle::Typed, true) => "TypedConsumer::poll",
+            (Handle::TypedStream, true) => "TypedConsumer::stream",
+            (Handle::Typed, false) | (Handle::TypedStream, false) => "TypedProducer::send",
+            (_, false) => "Producer::send",
+        }
+    }
 }
 
 /// What a client child prints (one JSON line on stdout) when its job is done.

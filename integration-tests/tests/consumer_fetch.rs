@@ -334,6 +334,63 @@ async fn stream_and_manual_commits() {
     c2.close().await.unwrap();
 }
 
+/// The stream takes a poll's worth of records at a time: what it holds and has not
+/// yielded is never committed past (a commit while it holds them stops at its batch),
+/// and dropping it gives them back, so the group's next member starts at the first
+/// record not yielded, with auto-commit on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_stream_loses_no_record_across_a_restart() {
+    let b = bootstrap();
+    let client = common::client(&b);
+    let topic = common::unique_topic("stream-hold");
+    common::create_topic(&client, &topic, 1, 1).await;
+    kcat_produce(&b, &topic, "none", 100, 0, 10, Some(0));
+    let group = common::unique_topic("g-stream-hold");
+    let p0 = TopicPartition::new(topic.clone(), 0);
+    let c = consumer(&b)
+        .group_id(group.clone())
+        .auto_offset_reset(AutoOffsetReset::Earliest)
+        .max_poll_records(50)
+        .build()
+        .unwrap();
+    c.assign([p0.clone()]).unwrap();
+    let mut s = Box::pin(c.stream());
+    let mut seen = Vec::new();
+    while seen.len() < 10 {
+        seen.push(s.next().await.unwrap().unwrap().offset);
+    }
+    assert_eq!(seen, (0..10).collect::<Vec<_>>());
+    assert!(
+        c.position(p0.clone()).await.unwrap() > 10,
+        "a batch was taken"
+    );
+    c.commit().await.unwrap();
+    let committed = c.committed([p0.clone()]).await.unwrap()[&p0]
+        .as_ref()
+        .map_or(0, |o| o.offset);
+    assert!(
+        committed <= 10,
+        "a commit while the stream holds records stops at them: {committed}"
+    );
+    drop(s);
+    assert_eq!(c.position(p0.clone()).await.unwrap(), 10, "given back");
+    c.close().await.unwrap();
+    let after = c2_start(&b, &group, &p0).await;
+    assert_eq!(
+        after, 10,
+        "the next member starts at the first record not yielded"
+    );
+}
+
+/// The first offset a new member of `group` reads from `p0`.
+async fn c2_start(b: &str, group: &str, p0: &TopicPartition) -> i64 {
+    let c2 = consumer(b).group_id(group).build().unwrap();
+    c2.assign([p0.clone()]).unwrap();
+    let r = drain(&c2, 1, Duration::from_secs(10)).await;
+    c2.close().await.unwrap();
+    r[0].offset
+}
+
 /// Fetch-ahead with a small per-partition bound (many Fetches buffered ahead of
 /// `poll`): a seek back, a seek forward and a pause/resume in the middle of prefetched
 /// data neither skip nor repeat a record, and prefetched data of a paused partition

@@ -55,6 +55,15 @@ impl Deserializer<Bytes> for BytesSerde {
     ) -> Result<Bytes, SerdeError> {
         data.cloned().ok_or(SerdeError::Null)
     }
+
+    fn deserialize_owned(
+        &self,
+        _: &str,
+        _: &[Header],
+        data: Option<Bytes>,
+    ) -> Result<Bytes, (SerdeError, Option<Bytes>)> {
+        data.ok_or((SerdeError::Null, None))
+    }
 }
 
 impl Deserializer<Vec<u8>> for BytesSerde {
@@ -188,11 +197,65 @@ impl<T, S: Deserializer<T>> Deserializer<Option<T>> for Nullable<S> {
             None => Ok(None),
         }
     }
+
+    fn deserialize_owned(
+        &self,
+        topic: &str,
+        headers: &[Header],
+        data: Option<Bytes>,
+    ) -> Result<Option<T>, (SerdeError, Option<Bytes>)> {
+        match data {
+            Some(_) => self.0.deserialize_owned(topic, headers, data).map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_are_taken_over_by_value_without_a_copy() {
+        let data = Bytes::from(vec![1u8, 2, 3]);
+        let at = data.as_ptr();
+        let got =
+            Deserializer::<Bytes>::deserialize_owned(&BytesSerde, "t", &[], Some(data)).unwrap();
+        assert_eq!((got.as_ptr(), &got[..]), (at, &[1u8, 2, 3][..]));
+        let n = Nullable(BytesSerde);
+        let data = Bytes::from(vec![4u8]);
+        let at = data.as_ptr();
+        let got = Deserializer::<Option<Bytes>>::deserialize_owned(&n, "t", &[], Some(data))
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.as_ptr(), at);
+        assert_eq!(
+            Deserializer::<Option<Bytes>>::deserialize_owned(&n, "t", &[], None).unwrap(),
+            None
+        );
+        assert!(matches!(
+            Deserializer::<Bytes>::deserialize_owned(&BytesSerde, "t", &[], None),
+            Err((SerdeError::Null, None))
+        ));
+    }
+
+    #[test]
+    fn a_failed_owned_deserialize_gives_the_bytes_back() {
+        let data = Bytes::from_static(b"\xff");
+        let (e, back) =
+            Deserializer::<String>::deserialize_owned(&StringSerde, "t", &[], Some(data.clone()))
+                .unwrap_err();
+        assert!(matches!(e, SerdeError::Utf8 { .. }), "{e:?}");
+        assert_eq!(back, Some(data));
+        let (_, back) = Deserializer::<Option<String>>::deserialize_owned(
+            &Nullable(StringSerde),
+            "t",
+            &[],
+            Some(Bytes::from_static(b"\xfe")),
+        )
+        .unwrap_err();
+        assert_eq!(back.as_deref(), Some(&b"\xfe"[..]));
+    }
 
     #[test]
     fn strings_are_strict_utf8() {

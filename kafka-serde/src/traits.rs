@@ -27,4 +27,18 @@ pub trait Deserializer<T>: Send + Sync {
         headers: &[Header],
         data: Option<&Bytes>,
     ) -> Result<T, SerdeError>;
+
+    /// Deserializes `data` taken by value, so a deserializer that keeps the bytes (as
+    /// [`BytesSerde`](crate::BytesSerde) does) needs no copy and no reference count
+    /// increment. On failure the bytes come back with the error, so the record can be
+    /// reported whole. The default borrows them for [`deserialize`](Self::deserialize).
+    fn deserialize_owned(
+        &self,
+        topic: &str,
+        headers: &[Header],
+        data: Option<Bytes>,
+    ) -> Result<T, (SerdeError, Option<Bytes>)> {
+        self.deserialize(topic, headers, data.as_ref())
+            .map_err(|e| (e, data))
+    }
 }

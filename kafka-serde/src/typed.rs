@@ -207,26 +207,30 @@ impl<K: ?Sized, V: ?Sized> TypedProducer<K, V> {
             partition,
             timestamp,
         } = record;
-        let fail = |field, source| ProduceError::Serialize {
+        let serialized = (|| {
+            let key = match key {
+                Some(k) => self
+                    .key
+                    .serialize(&topic, &mut headers, k)
+                    .map_err(|e| (Field::Key, e))?,
+                None => None,
+            };
+            let value = match value {
+                Some(v) => self
+                    .value
+                    .serialize(&topic, &mut headers, v)
+                    .map_err(|e| (Field::Value, e))?,
+                None => None,
+            };
+            Ok((key, value))
+        })();
+        let (key, value) = serialized.map_err(|(field, source)| ProduceError::Serialize {
             topic: Arc::clone(&topic),
             field,
             source,
-        };
-        let key = match key {
-            Some(k) => self
-                .key
-                .serialize(&topic, &mut headers, k)
-                .map_err(|e| fail(Field::Key, e))?,
-            None => None,
-        };
-        let value = match value {
-            Some(v) => self
-                .value
-                .serialize(&topic, &mut headers, v)
-                .map_err(|e| fail(Field::Value, e))?,
-            None => None,
-        };
-        let mut out = ProducerRecord::new(Arc::clone(&topic));
+        })?;
+        // The topic moves into the record: no reference count traffic per record.
+        let mut out = ProducerRecord::new(topic);
         out.key = key;
         out.value = value;
         out.headers = headers;
@@ -498,9 +502,12 @@ impl<K: 'static, V: 'static> TypedConsumer<K, V> {
     /// Cancel-safe, as [`Consumer::poll`]: records are deserialized in the step that
     /// returns them, and a poll dropped before it completes loses none.
     pub async fn poll(&self, timeout: Duration) -> kafka_client::Result<TypedRecords<K, V>> {
-        let (records, errors) = self.consumer.poll(timeout).await?.into_parts();
+        let mut batch = self.consumer.poll(timeout).await?;
+        // Drained, not split: the emptied vector goes back to the consumer for its next
+        // poll. Errors are rare; cloning them costs nothing when there are none.
+        let errors = batch.errors().to_vec();
         Ok(TypedRecords {
-            records: records.into_iter().map(|r| self.deserialize(r)).collect(),
+            records: batch.drain().map(|r| self.deserialize(r)).collect(),
             errors,
         })
     }
@@ -526,19 +533,27 @@ impl<K: 'static, V: 'static> TypedConsumer<K, V> {
 fn convert<K, V>(
     key: &dyn Deserializer<K>,
     value: &dyn Deserializer<V>,
-    record: ConsumerRecord,
+    mut record: ConsumerRecord,
 ) -> Result<TypedConsumerRecord<K, V>, DeserializeError> {
-    let fail = |field, error, record: &ConsumerRecord| DeserializeError {
+    let fail = |field, error, record: ConsumerRecord| DeserializeError {
         field,
         error: Arc::new(error),
-        record: Box::new(record.clone()),
+        record: Box::new(record),
     };
-    let k = key
-        .deserialize(&record.topic, &record.headers, record.key.as_ref())
-        .map_err(|e| fail(Field::Key, e, &record))?;
-    let v = value
-        .deserialize(&record.topic, &record.headers, record.value.as_ref())
-        .map_err(|e| fail(Field::Value, e, &record))?;
+    // The key by reference (the record stays whole for a value error), the value by
+    // value (no reference count increment for a deserializer that keeps the bytes).
+    let k = match key.deserialize(&record.topic, &record.headers, record.key.as_ref()) {
+        Ok(k) => k,
+        Err(e) => return Err(fail(Field::Key, e, record)),
+    };
+    let data = record.value.take();
+    let v = match value.deserialize_owned(&record.topic, &record.headers, data) {
+        Ok(v) => v,
+        Err((e, data)) => {
+            record.value = data;
+            return Err(fail(Field::Value, e, record));
+        }
+    };
     Ok(TypedConsumerRecord {
         topic: record.topic,
         partition: record.partition,
@@ -549,4 +564,60 @@ fn convert<K, V>(
         value: v,
         headers: record.headers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BytesSerde, Nullable, StringSerde};
+
+    fn record(key: Option<&'static [u8]>, value: &'static [u8]) -> ConsumerRecord {
+        ConsumerRecord {
+            topic: Arc::from("t"),
+            partition: 2,
+            offset: 7,
+            timestamp: 1,
+            timestamp_type: TimestampType::CreateTime,
+            key: key.map(Bytes::from_static),
+            value: Some(Bytes::from_static(value)),
+            headers: vec![],
+            leader_epoch: None,
+        }
+    }
+
+    #[test]
+    fn a_value_error_carries_the_record_whole() {
+        let e = convert::<Option<Bytes>, String>(
+            &Nullable(BytesSerde),
+            &StringSerde,
+            record(Some(b"k"), b"\xff"),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, Field::Value);
+        assert_eq!(e.record.key.as_deref(), Some(&b"k"[..]));
+        assert_eq!(e.record.value.as_deref(), Some(&b"\xff"[..]));
+        assert_eq!((e.record.partition, e.record.offset), (2, 7));
+    }
+
+    #[test]
+    fn a_key_error_carries_the_record_whole() {
+        let e = convert::<String, Bytes>(&StringSerde, &BytesSerde, record(Some(b"\xfe"), b"v"))
+            .unwrap_err();
+        assert_eq!(e.field, Field::Key);
+        assert_eq!(e.record.key.as_deref(), Some(&b"\xfe"[..]));
+        assert_eq!(e.record.value.as_deref(), Some(&b"v"[..]));
+    }
+
+    #[test]
+    fn a_good_record_keeps_its_fields_and_its_value_bytes() {
+        let r = record(None, b"value");
+        let at = r.value.as_ref().map(|v| v.as_ptr());
+        let t = convert::<Option<Bytes>, Bytes>(&Nullable(BytesSerde), &BytesSerde, r).unwrap();
+        assert_eq!(t.key, None);
+        assert_eq!(Some(t.value.as_ptr()), at, "taken over, not copied");
+        assert_eq!(
+            (&*t.topic, t.partition, t.offset, t.timestamp),
+            ("t", 2, 7, 1)
+        );
+    }
 }

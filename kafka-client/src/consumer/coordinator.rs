@@ -215,18 +215,20 @@ impl ConsumerCoordinator {
     }
 }
 
-/// Offsets of what `poll` returned: the position of every assigned, positioned partition.
+/// Offsets of what `poll` returned: the position of every assigned, positioned partition
+/// (where a stream holds records it has not yielded, the first of them).
 pub(crate) fn consumed_offsets(st: &State) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
     st.partitions()
         .iter()
         .filter(|(_, p)| matches!(p.init, InitState::Ready | InitState::Failed) && p.position >= 0)
         .map(|(tp, p)| {
+            let (offset, leader_epoch) = p.committable();
             (
                 tp.clone(),
                 OffsetAndMetadata {
-                    offset: p.position,
+                    offset,
                     metadata: None,
-                    leader_epoch: p.leader_epoch,
+                    leader_epoch,
                 },
             )
         })

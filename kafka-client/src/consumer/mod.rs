@@ -35,11 +35,12 @@ mod read_replica;
 mod record;
 mod state;
 mod stats;
+mod stream;
 mod subscription;
 #[cfg(test)]
 mod unit_tests;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -69,6 +70,7 @@ use coordinator::{checked_committer, consumed_offsets, fetching_member};
 use group::GroupCommand;
 use group::commit::{commit as send_commit, fetch_committed};
 use state::{AppEvent, Shared, State};
+use stream::Holding;
 use subscription::{InitState, PartitionState, ResetTarget, Subscription};
 
 /// A Kafka consumer. Cheap to clone: clones share one consumer (its assignment,
@@ -87,7 +89,12 @@ struct Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let closed_now = self.shared.lock().close();
+        let closed_now = {
+            let mut st = self.shared.lock();
+            let now = st.close();
+            self.shared.moved();
+            now
+        };
         if closed_now {
             let (done, _) = oneshot::channel();
             self.shared.group_command(GroupCommand::Leave { done });
@@ -195,6 +202,7 @@ impl Consumer {
             let mut st = shared.lock();
             st.check_open()?;
             st.subscribe(subscription)?;
+            shared.moved();
         }
         shared
             .coordinator
@@ -214,6 +222,7 @@ impl Consumer {
             let mut st = self.shared().lock();
             st.check_open()?;
             st.assign(wanted)?;
+            self.shared().moved();
         }
         self.shared().wake_all();
         Ok(())
@@ -261,7 +270,11 @@ impl Consumer {
         if subscribed {
             self.leave_group().await;
         }
-        self.shared().lock().unsubscribe();
+        {
+            let mut st = self.shared().lock();
+            st.unsubscribe();
+            self.shared().moved();
+        }
         Ok(())
     }
 
@@ -314,18 +327,24 @@ impl Consumer {
     /// the records in order. Rebalance steps and auto-commits it started run as tasks and
     /// finish regardless.
     pub async fn poll(&self, timeout: Duration) -> Result<ConsumerRecords> {
-        self.poll_up_to(self.config().max_poll_records, timeout)
+        self.poll_up_to(self.config().max_poll_records, timeout, None)
             .await
     }
 
-    async fn poll_up_to(&self, max: usize, timeout: Duration) -> Result<ConsumerRecords> {
+    /// `poll` for up to `max` records; a stream's take passes what it holds (`hold`).
+    async fn poll_up_to(
+        &self,
+        max: usize,
+        timeout: Duration,
+        mut hold: Option<&mut Holding>,
+    ) -> Result<ConsumerRecords> {
         let shared = self.shared().clone();
         let deadline = Instant::now() + timeout;
         loop {
             let notified = shared.data_ready.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(out) = self.poll_now(max)? {
+            if let Some(out) = self.poll_now(max, hold.as_deref_mut())? {
                 return Ok(out);
             }
             self.check_reachable()?;
@@ -358,8 +377,9 @@ impl Consumer {
         Err(e)
     }
 
-    /// The synchronous part of `poll`: events, auto-commit, drain.
-    fn poll_now(&self, max: usize) -> Result<Option<ConsumerRecords>> {
+    /// The synchronous part of `poll`: events, auto-commit, drain; for a stream's take,
+    /// also what it held is released and what it takes is held (`stream.rs`).
+    fn poll_now(&self, max: usize, hold: Option<&mut Holding>) -> Result<Option<ConsumerRecords>> {
         let shared = self.shared();
         let mut guard = shared.lock();
         guard.check_open()?;
@@ -379,6 +399,10 @@ impl Consumer {
             Some(Arc::downgrade(shared)),
         );
         let st = &mut *guard;
+        let mut hold = hold;
+        if let Some(h) = hold.as_deref_mut() {
+            h.release(st);
+        }
         let mut out = ConsumerRecords::default();
         let bound = st.records_bound(max);
         if bound > 0 {
@@ -393,6 +417,9 @@ impl Consumer {
             &mut out.records,
             &mut out.errors,
         );
+        if let Some(h) = hold {
+            h.hold(shared, st, &out.records);
+        }
         if out.is_empty() {
             return Ok(None);
         }
@@ -413,6 +440,7 @@ impl Consumer {
         match ev {
             AppEvent::Revoke { partitions, done } => {
                 st.stop(&partitions);
+                shared.moved();
                 let commit = shared
                     .coordinator
                     .revoke_commit(st, &shared.config, &partitions);
@@ -456,32 +484,24 @@ impl Consumer {
 
     /// A stream of records (and per-partition errors as `Err(Error::Partition)`). Ends
     /// when the consumer is closed; a fatal error is yielded once, then the stream ends.
-    /// Records are taken one at a time, so dropping the stream loses none.
+    ///
+    /// The stream takes up to `max.poll.records` records at a time, as `poll` does, and
+    /// yields them one by one, so it costs about what `poll` costs per record. What it
+    /// holds and has not yielded yet is never lost:
+    /// - while it yields a batch, commits of the position (auto-commit,
+    ///   [`commit`](Self::commit), the commits on revocation and close) stop at the
+    ///   batch's first record: after a crash the batch is read again, nothing skipped.
+    ///   After the batch's last record they commit the position again;
+    /// - a seek, pause, revocation or close takes effect before the next record: records
+    ///   of a partition sought elsewhere, revoked or lost are dropped (its new position
+    ///   or owner decides), those of a paused partition go back to the buffer;
+    /// - dropping the stream gives its records back: the next poll or stream starts at
+    ///   the first record not yielded, partition by partition.
+    ///
+    /// [`position`](Self::position) is past the records taken, as after `poll`. Use one
+    /// stream (or `poll`) at a time per consumer.
     pub fn stream(&self) -> impl Stream<Item = Result<ConsumerRecord>> + Send + 'static {
-        let state: (Consumer, VecDeque<Result<ConsumerRecord>>, bool) =
-            (self.clone(), VecDeque::new(), false);
-        futures::stream::unfold(state, |(c, mut queued, mut ended)| async move {
-            loop {
-                if let Some(item) = queued.pop_front() {
-                    return Some((item, (c, queued, ended)));
-                }
-                if ended {
-                    return None;
-                }
-                match c.poll_up_to(1, Duration::from_secs(3600)).await {
-                    Ok(recs) => {
-                        let (records, errors) = recs.into_parts();
-                        queued.extend(errors.into_iter().map(|e| Err(e.into_error())));
-                        queued.extend(records.into_iter().map(Ok));
-                    }
-                    Err(Error::Closed) => return None,
-                    Err(e) => {
-                        ended = true;
-                        queued.push_back(Err(e));
-                    }
-                }
-            }
-        })
+        stream::RecordStream::new(self.clone())
     }
 
     fn with_partition<R>(
@@ -489,10 +509,36 @@ impl Consumer {
         tp: &TopicPartition,
         f: impl FnOnce(&mut PartitionState) -> R,
     ) -> Result<R> {
-        let mut st = self.shared().lock();
+        self.partition_op(tp, false, f)
+    }
+
+    /// [`with_partition`](Self::with_partition) for a change a stream must see (a seek,
+    /// a reset, a pause): counted in `Shared::moves`.
+    fn move_partition<R>(
+        &self,
+        tp: &TopicPartition,
+        f: impl FnOnce(&mut PartitionState) -> R,
+    ) -> Result<R> {
+        self.partition_op(tp, true, f)
+    }
+
+    fn partition_op<R>(
+        &self,
+        tp: &TopicPartition,
+        moves: bool,
+        f: impl FnOnce(&mut PartitionState) -> R,
+    ) -> Result<R> {
+        let shared = self.shared();
+        let mut st = shared.lock();
         st.check_open()?;
         match st.owned_mut(tp) {
-            Some(p) => Ok(f(p)),
+            Some(p) => {
+                let out = f(p);
+                if moves {
+                    shared.moved();
+                }
+                Ok(out)
+            }
             None => Err(Error::InvalidState(format!(
                 "{tp} is not assigned to this consumer"
             ))),
@@ -508,7 +554,7 @@ impl Consumer {
                 "cannot seek {tp} to negative offset {offset}"
             )));
         }
-        self.with_partition(&tp, |p| p.seek(offset))?;
+        self.move_partition(&tp, |p| p.seek(offset))?;
         self.discard_buffered(&[tp]);
         Ok(())
     }
@@ -522,7 +568,7 @@ impl Consumer {
 
     fn reset_all(&self, tps: Vec<TopicPartition>, target: ResetTarget) -> Result<()> {
         for tp in &tps {
-            self.with_partition(tp, |p| p.reset(InitState::Reset(target)))?;
+            self.move_partition(tp, |p| p.reset(InitState::Reset(target)))?;
         }
         self.discard_buffered(&tps);
         Ok(())
@@ -702,7 +748,7 @@ impl Consumer {
         T: Into<TopicPartition>,
     {
         for tp in tp_list(partitions) {
-            self.with_partition(&tp, |p| p.paused = true)?;
+            self.move_partition(&tp, |p| p.paused = true)?;
         }
         Ok(())
     }
@@ -714,7 +760,7 @@ impl Consumer {
         T: Into<TopicPartition>,
     {
         for tp in tp_list(partitions) {
-            self.with_partition(&tp, |p| p.paused = false)?;
+            self.move_partition(&tp, |p| p.paused = false)?;
         }
         self.shared().wake_all();
         Ok(())
@@ -940,7 +986,11 @@ impl Consumer {
                 })
             }
         };
-        self.shared().lock().close();
+        {
+            let mut st = self.shared().lock();
+            st.close();
+            self.shared().moved();
+        }
         self.shared().wake_all();
         if self.config().owns_client {
             // The terminating telemetry push (KIP-714); the client stays usable.

@@ -96,7 +96,7 @@ impl RecordVecs {
             .unwrap_or_default()
     }
 
-    fn give_back(&self, mut v: Vec<ConsumerRecord>) {
+    pub(crate) fn give_back(&self, mut v: Vec<ConsumerRecord>) {
         v.clear();
         if v.capacity() == 0 {
             return;
@@ -152,6 +152,13 @@ impl ConsumerRecords {
     /// Iterates over the records.
     pub fn iter(&self) -> std::slice::Iter<'_, ConsumerRecord> {
         self.records.iter()
+    }
+
+    /// Takes the records out by value, in order. Unlike `into_iter` or `into_parts`, the
+    /// emptied vector still goes back to the consumer when this is dropped, so the next
+    /// poll allocates none.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, ConsumerRecord> {
+        self.records.drain(..)
     }
 
     /// Splits into records and errors.

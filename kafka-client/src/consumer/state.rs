@@ -508,6 +508,11 @@ pub(crate) struct Shared {
     /// Held by the task of an `unsubscribe` or `close` while it leaves: one at a time,
     /// and a call whose future was dropped finishes before the next one starts.
     pub leaving: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Counts the changes to positions, pause state and ownership that the application
+    /// or a rebalance made (a seek, a pause, an assignment, a revocation, a close), each
+    /// counted while the state lock is held. A stream re-checks the records it holds
+    /// whenever the count moved (`consumer/stream.rs`): one atomic load per record.
+    pub moves: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -523,7 +528,15 @@ impl Shared {
             coordinator,
             record_vecs: Default::default(),
             leaving: Default::default(),
+            moves: Default::default(),
         }
+    }
+
+    /// Counts one change a stream must re-check its records against (see `moves`); call
+    /// it with the state lock held, after the change.
+    pub(crate) fn moved(&self) {
+        self.moves
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
     /// Locks the state (a poisoned lock is taken over: the state stays consistent since
@@ -565,6 +578,7 @@ impl Shared {
             let mut st = self.lock();
             st.stop(&parts);
             st.post(AppEvent::Lost { partitions: parts });
+            self.moved();
         }
         self.wake_all();
     }

@@ -99,6 +99,12 @@ pub(crate) struct PartitionState {
     /// The replica the leader named for this consumer's rack (KIP-392), fetched from
     /// instead of the leader while it stays good (`read_replica.rs`).
     pub read_replica: Option<super::read_replica::ReadReplica>,
+    /// The first record (offset, leader epoch) of the batch a [`Consumer::stream`] took
+    /// out of the buffer and is yielding: commits of the position commit this instead, so
+    /// a record in a stream's hands is never committed past (`consumer/stream.rs`).
+    ///
+    /// [`Consumer::stream`]: super::Consumer::stream
+    pub held: Option<(i64, Option<i32>)>,
 }
 
 /// A state epoch never used before in this process. Epochs are not counted per state: a
@@ -133,6 +139,7 @@ impl PartitionState {
             log_start_offset: -1,
             topic_id: None,
             read_replica: None,
+            held: None,
         }
     }
 
@@ -144,6 +151,7 @@ impl PartitionState {
         self.epoch = next_epoch();
         self.backoff_until = None;
         self.topic_id = None;
+        self.held = None;
     }
 
     /// Stops the partition at an error met while draining its buffered data: no more
@@ -163,6 +171,15 @@ impl PartitionState {
         self.epoch = next_epoch();
         self.backoff_until = None;
         self.topic_id = None;
+        self.held = None;
+    }
+
+    /// The offset (and leader epoch) a commit of the position commits: the first record a
+    /// stream holds, else the position.
+    pub(crate) fn committable(&self) -> (i64, Option<i32>) {
+        self.held
+            .filter(|&(offset, _)| offset < self.position)
+            .unwrap_or((self.position, self.leader_epoch))
     }
 
     fn backed_off(&self, now: Instant) -> bool {

@@ -1,11 +1,10 @@
-//! The handle's commit, close, stream and poll-wait paths that decide without a
-//! broker: refusals, what close releases and calls, how the stream ends.
+//! The handle's commit, close and poll-wait paths that decide without a broker:
+//! refusals, what close releases and calls (the stream's own: `stream.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -95,7 +94,7 @@ async fn close_is_final_and_idempotent() {
     c.close().await.unwrap();
     assert!(sh.lock().is_closed());
     c.close().await.expect("closing again is fine");
-    assert!(matches!(c.poll_now(10), Err(Error::Closed)));
+    assert!(matches!(c.poll_now(10, None), Err(Error::Closed)));
     assert!(matches!(c.seek(("t", 0), 1), Err(Error::Closed)));
     assert!(matches!(c.unsubscribe().await, Err(Error::Closed)));
 }
@@ -148,58 +147,6 @@ async fn closing_a_member_revokes_what_it_owns_and_releases_waiting_steps() {
         (st.group().generation, st.group().member_id.as_str()),
         (-1, "")
     );
-}
-
-#[tokio::test]
-async fn the_stream_ends_when_the_consumer_closes() {
-    let (c, sh) = consumer_with(|b| b);
-    sh.lock().close();
-    let mut s = Box::pin(c.stream());
-    assert!(s.next().await.is_none());
-}
-
-#[tokio::test]
-async fn the_stream_yields_a_fatal_error_once_then_ends() {
-    let (c, sh) = consumer_with(|b| b);
-    sh.lock().set_fatal(Error::InvalidState("fenced".into()));
-    let mut s = Box::pin(c.stream());
-    assert!(matches!(s.next().await, Some(Err(Error::InvalidState(_)))));
-    assert!(s.next().await.is_none());
-}
-
-#[tokio::test]
-async fn the_stream_yields_records_one_by_one_and_partition_errors_as_errors() {
-    let (c, sh) = consumer_with(|b| b);
-    c.assign([("t", 0)]).unwrap();
-    {
-        let mut st = sh.lock();
-        let st = &mut *st;
-        st.partition_mut(&tp("t", 0)).unwrap().seek(0);
-        let epoch = st.partitions()[&tp("t", 0)].epoch;
-        st.push_fetched(completed(
-            &tp("t", 0),
-            epoch,
-            &[Spec::data(0, 2)],
-            vec![],
-            10,
-        ));
-        st.push_error(crate::consumer::PartitionError {
-            topic_partition: tp("t", 5),
-            error: Error::InvalidState("x".into()),
-        });
-    }
-    let mut s = Box::pin(c.stream());
-    match s.next().await {
-        Some(Err(Error::Partition { partition, .. })) => assert_eq!(partition, 5),
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(s.next().await.unwrap().unwrap().offset, 0);
-    assert_eq!(
-        sh.lock().partitions()[&tp("t", 0)].position,
-        1,
-        "taken one at a time: the second record is still buffered"
-    );
-    assert_eq!(s.next().await.unwrap().unwrap().offset, 1);
 }
 
 #[tokio::test(start_paused = true)]

@@ -50,7 +50,7 @@ fn position_at(sh: &Shared, t: &TopicPartition, at: i64) {
 }
 
 fn polled(c: &Consumer) -> Vec<(i32, i64)> {
-    c.poll_now(500)
+    c.poll_now(500, None)
         .expect("open")
         .map(|r| offsets(r.records()))
         .unwrap_or_default()
@@ -138,10 +138,10 @@ async fn subscribe_needs_a_group_and_real_topic_names() {
 async fn a_closed_or_failed_consumer_refuses_work() {
     let (c, sh) = consumer();
     sh.lock().set_fatal(Error::InvalidState("fenced".into()));
-    assert!(matches!(c.poll_now(10), Err(Error::InvalidState(m)) if m == "fenced"));
+    assert!(matches!(c.poll_now(10, None), Err(Error::InvalidState(m)) if m == "fenced"));
     assert!(matches!(c.assign([("t", 0)]), Err(Error::InvalidState(_))));
     sh.lock().close();
-    assert!(matches!(c.poll_now(10), Err(Error::Closed)));
+    assert!(matches!(c.poll_now(10, None), Err(Error::Closed)));
     assert!(matches!(c.assign([("t", 0)]), Err(Error::Closed)));
 }
 
@@ -216,7 +216,7 @@ async fn pause_and_resume_gate_delivery() {
     assert_eq!(c.paused(), BTreeSet::from([tp("t", 0)]));
     assert!(c.pause([("t", 3)]).is_err());
     assert_eq!(polled(&c), vec![(1, 0)]);
-    assert!(c.poll_now(500).unwrap().is_none(), "held, not lost");
+    assert!(c.poll_now(500, None).unwrap().is_none(), "held, not lost");
     c.resume([("t", 0)]).unwrap();
     assert!(c.paused().is_empty());
     assert_eq!(polled(&c), vec![(0, 0), (0, 1)]);
@@ -232,14 +232,14 @@ async fn poll_returns_errors_first_and_at_most_max_records() {
         topic_partition: tp("t", 4),
         error: Error::InvalidState("x".into()),
     });
-    let r = c.poll_now(3).unwrap().unwrap();
+    let r = c.poll_now(3, None).unwrap().unwrap();
     assert_eq!(r.errors().len(), 1);
     assert_eq!(offsets(r.records()), vec![(0, 0), (0, 1), (0, 2)]);
     assert!(sh.lock().pending_errors().is_empty());
-    let r = c.poll_now(3).unwrap().unwrap();
+    let r = c.poll_now(3, None).unwrap().unwrap();
     assert!(r.errors().is_empty());
     assert_eq!(offsets(r.records()), vec![(0, 3), (0, 4)]);
-    assert!(c.poll_now(3).unwrap().is_none());
+    assert!(c.poll_now(3, None).unwrap().is_none());
     assert_eq!(sh.lock().partitions()[&tp("t", 0)].position, 5);
 }
 
@@ -248,7 +248,7 @@ async fn poll_records_when_the_application_last_polled() {
     let (c, sh) = consumer();
     let before = sh.lock().last_poll();
     tokio::time::advance(Duration::from_secs(3)).await;
-    assert!(c.poll_now(10).unwrap().is_none());
+    assert!(c.poll_now(10, None).unwrap().is_none());
     assert_eq!(sh.lock().last_poll() - before, Duration::from_secs(3));
 }
 
@@ -296,7 +296,7 @@ async fn an_assigned_step_lets_records_out_once_it_ran() {
         });
     }
     assert!(
-        c.poll_now(10).unwrap().is_none(),
+        c.poll_now(10, None).unwrap().is_none(),
         "the step starts, no records yet"
     );
     assert!(sh.lock().event_running());
@@ -347,16 +347,16 @@ async fn steps_run_one_at_a_time_in_order() {
             partitions: vec![tp("t", 0)],
         });
     }
-    let _ = c.poll_now(10).unwrap();
+    let _ = c.poll_now(10, None).unwrap();
     assert_eq!(sh.lock().queued_events().len(), 1, "the second waits");
-    let _ = c.poll_now(10).unwrap();
+    let _ = c.poll_now(10, None).unwrap();
     assert_eq!(sh.lock().queued_events().len(), 1, "still running");
     settle().await;
     assert!(
         !sh.lock().partitions().contains_key(&tp("t", 1)),
         "lost: removed"
     );
-    let _ = c.poll_now(10).unwrap();
+    let _ = c.poll_now(10, None).unwrap();
     assert!(sh.lock().queued_events().is_empty());
 }
 
@@ -439,7 +439,7 @@ async fn listener_calls_follow_the_steps_revoked_before_assigned_and_lost_as_rev
         });
     }
     for _ in 0..3 {
-        let _ = c.poll_now(10).unwrap();
+        let _ = c.poll_now(10, None).unwrap();
         settle().await;
     }
     assert_eq!(

@@ -12,6 +12,7 @@ mod handle;
 mod lag;
 mod record;
 mod state;
+mod stream;
 mod subscription;
 
 use std::sync::Arc;
