@@ -221,11 +221,14 @@ impl Sender {
             return None;
         }
         // Encode outside the partition locks; each batch once (retries reuse the bytes).
-        let mut batches: Sent = Vec::with_capacity(taken.len());
-        for (part, mut b) in taken {
-            match b.encode_stamped() {
-                Ok(()) => batches.push((part, b)),
+        // In place: the vector taken is the request's (one allocation per request less).
+        let mut batches = taken;
+        let mut i = 0;
+        while i < batches.len() {
+            match batches[i].1.encode_stamped() {
+                Ok(()) => i += 1,
                 Err(e) => {
+                    let (part, b) = batches.remove(i);
                     part.answered();
                     self.sh.fail_batch(b, e);
                 }
