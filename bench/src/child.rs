@@ -187,7 +187,8 @@ async fn sdk_job(job: Job) -> Result<ChildReport, BoxError> {
             size,
             partitions,
             handle,
-        } => null_broker_job(records, size, partitions, handle).await,
+            keyed,
+        } => null_broker_job(records, size, partitions, handle, keyed).await,
         Job::NullConsume {
             records,
             size,
@@ -310,15 +311,18 @@ async fn null_broker_job(
     size: usize,
     partitions: i32,
     handle: crate::spec::Handle,
+    keyed: bool,
 ) -> Result<ChildReport, BoxError> {
     let sink = NullBroker::start(partitions, Some(crate::broker::BROKER_CORE))?;
     let bootstrap = sink.addr.to_string();
     let cpu0 = rusage::process_cpu();
     // Idempotent, as the settings (the sink answers InitProducerId).
     let settings = ProducerSettings::standard(crate::spec::Codec::None, true);
-    let mut report =
-        sdk_client::produce_with(&bootstrap, "null-topic", records, size, &settings, handle)
-            .await?;
+    let mut report = if keyed {
+        sdk_client::produce_keyed(&bootstrap, "null-topic", records, size, &settings).await?
+    } else {
+        sdk_client::produce_with(&bootstrap, "null-topic", records, size, &settings, handle).await?
+    };
     let requests = sink
         .counters
         .produce_requests

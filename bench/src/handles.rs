@@ -81,6 +81,7 @@ fn job(consumer: bool, handle: Handle, records: u64) -> Job {
             size: 100,
             partitions: 1,
             handle,
+            keyed: false,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release --manifest-path bench/Cargo.toml -- report [--quick] [--repeats N] [--codec none|lz4|zstd|gzip]
 //! cargo run --release --manifest-path bench/Cargo.toml -- render [results.json]
-//! cargo run --release --manifest-path bench/Cargo.toml -- null-broker [--records N] [--handle bytes|typed]
+//! cargo run --release --manifest-path bench/Cargo.toml -- null-broker [--records N] [--handle bytes|typed] [--partitions P] [--keyed]
 //! cargo run --release --manifest-path bench/Cargo.toml -- null-consume [--records N] [--lz4] [--handle bytes|stream|typed|typed-stream]
 //! cargo run --release --manifest-path bench/Cargo.toml -- rebalance [--repeats N]
 //! cargo run --release --manifest-path bench/Cargo.toml -- share [--records N] [--repeats N]
@@ -159,11 +159,16 @@ fn null_broker(args: &[String]) -> Result<(), BoxError> {
         .map(|v| v.parse())
         .transpose()?
         .unwrap_or(10_000_000);
+    let partitions = flag_value(args, "--partitions")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(1);
     let job = spec::Job::NullBroker {
         records,
         size: 100,
-        partitions: 1,
+        partitions,
         handle: handle_flag(args)?,
+        keyed: args.iter().any(|a| a == "--keyed"),
     };
     let f = child::run_pinned(
         &child::client_command(spec::ClientKind::Sdk, &job)?,
@@ -365,7 +370,7 @@ fn main() {
         Some("scale") => scale_bench(&args[2..]),
         Some("handles") => handles_bench(&args[2..]),
         Some("client") if args.len() == 4 => child::client_main(&args[2], &args[3]),
-        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] [--codec C] | render [results.json] | null-broker [--records N] [--handle bytes|typed] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4] [--handle bytes|stream|typed|typed-stream] | rebalance [--repeats N] | avro [--records N] [--repeats R] | share [--records N] [--repeats R] | scale [--partitions 1,100,1000,10000] [--records N] [--repeats R] [--idle-secs S] | handles [--records N] [--repeats R]".into()),
+        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] [--codec C] | render [results.json] | null-broker [--records N] [--handle bytes|typed] [--partitions P] [--keyed] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4] [--handle bytes|stream|typed|typed-stream] | rebalance [--repeats N] | avro [--records N] [--repeats R] | share [--records N] [--repeats R] | scale [--partitions 1,100,1000,10000] [--records N] [--repeats R] [--idle-secs S] | handles [--records N] [--repeats R]".into()),
     };
     if let Err(e) = result {
         eprintln!("kafka-bench: {e}");

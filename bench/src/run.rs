@@ -459,6 +459,7 @@ impl Harness {
             size: config.size,
             partitions: config.partitions,
             handle: crate::spec::Handle::Bytes,
+            keyed: false,
         };
         let run = || -> Result<Sample, BoxError> {
             let f = child::run_pinned(

@@ -219,6 +219,11 @@ pub enum Job {
         /// Which of our producer handles sends.
         #[serde(default)]
         handle: Handle,
+        /// Keyed records (uniform keys over every partition, as `scale`'s producer)
+        /// instead of unkeyed ones (which the sticky partitioner sends to one partition
+        /// at a time).
+        #[serde(default)]
+        keyed: bool,
     },
     /// The consumer against the null broker: it answers every Fetch with the same
     /// pre-built batches, so only the consumer's own work is measured.

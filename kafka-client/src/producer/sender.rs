@@ -379,9 +379,13 @@ impl Sender {
                 .iter()
                 .map(|n| (n.node_id.0, n.host.as_str(), n.port, n.rack.as_deref())),
         );
+        // The broker answers in the request's order: each search starts after the last
+        // slot found, so a request of N batches is matched in O(N), not O(N²) (10,000
+        // one-record batches in a request at 10,000 partitions).
+        let mut from = 0;
         for topic in resp.responses {
             for pr in topic.partition_responses {
-                let at = slots.iter().position(|s| {
+                let matches = |s: &Option<(Arc<PartitionState>, ProducerBatch)>| {
                     s.as_ref().is_some_and(|(p, _)| {
                         p.partition == pr.index
                             && if version >= 13 {
@@ -390,8 +394,16 @@ impl Sender {
                                 p.topic.wire_name == topic.name
                             }
                     })
-                });
-                let Some((part, b)) = at.and_then(|i| slots[i].take()) else {
+                };
+                let at = slots[from..]
+                    .iter()
+                    .position(matches)
+                    .map(|i| from + i)
+                    .or_else(|| slots[..from].iter().position(matches));
+                let Some((part, b)) = at.and_then(|i| {
+                    from = i + 1;
+                    slots[i].take()
+                }) else {
                     continue;
                 };
                 let code = ErrorCode::from_code(pr.error_code).filter(|c| {

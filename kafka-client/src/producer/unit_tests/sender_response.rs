@@ -53,6 +53,39 @@ async fn answers_reach_their_partitions_in_any_order() {
     assert_eq!(offsets, [300, 700]);
 }
 
+/// The search for an answer's batch starts after the last one found (answers come in
+/// the request's order); answers out of that order, for a partition not asked for, or
+/// twice for one partition still land right or are ignored.
+#[tokio::test(start_paused = true)]
+async fn answers_out_of_order_unknown_or_repeated_still_land_right() {
+    let mut r = rig_with(Producer::builder().enable_idempotence(false));
+    let t = TopicEntry::new(&topic_info("four", &[Some(1); 4]));
+    let parts = t.partitions().to_vec();
+    let mut futs = Vec::new();
+    let mut batches = Vec::new();
+    for p in &parts {
+        futs.push(append(p, &r.sender.sh.res, 10));
+        batches.push((p.clone(), take_now(p, 1, None).unwrap()));
+    }
+    let resp = response(
+        "four",
+        vec![
+            answer(2, None, 200),
+            answer(3, None, 300),
+            answer(9, None, 900),
+            answer(0, None, 0),
+            answer(2, None, 222),
+            answer(1, None, 100),
+        ],
+    );
+    r.sender.handle_response(batches, resp, 9, Instant::now());
+    let offsets: Vec<i64> = futs
+        .into_iter()
+        .map(|f| settled(f).unwrap().offset)
+        .collect();
+    assert_eq!(offsets, [0, 100, 200, 300]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_failed_batch_names_the_api_broker_topic_and_partition() {
     let mut r = rig_with(Producer::builder().enable_idempotence(false));
