@@ -55,10 +55,14 @@ impl Resources {
     }
 
     fn recycle(&self, bytes: Bytes) {
-        if !bytes.is_unique() {
+        // Only a buffer no one else reads; emptied before it becomes a `Vec` again, which
+        // would otherwise move the batch's bytes to the buffer's start (a copy of the
+        // whole batch per recycled buffer, only to be cleared).
+        let Ok(mut buf) = bytes.try_into_mut() else {
             return; // someone still reads it: never copy just to pool
-        }
-        let buf = Vec::from(bytes);
+        };
+        buf.clear();
+        let buf = Vec::from(buf);
         if buf.capacity() < self.batch_size.min(1 << 20) {
             return;
         }
@@ -481,5 +485,40 @@ impl Drop for ProducerBatch {
         if let Content::Encoded(bytes) = std::mem::replace(&mut self.content, Content::Empty) {
             self.res.recycle(bytes);
         }
+    }
+}
+
+#[cfg(test)]
+mod recycle_tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_batch_buffer_comes_back_empty_without_a_copy() {
+        let res = Resources::new(1 << 20, 4096, Compression::None);
+        let mut v = res.buffer();
+        let (at, cap) = (v.as_ptr(), v.capacity());
+        v.extend_from_slice(&[7u8; 3000]);
+        let mut frozen = Bytes::from(v);
+        let _header = frozen.split_to(61); // what the frame takes apart; dropped
+        drop(_header);
+        res.recycle(frozen);
+        let again = res.buffer();
+        assert_eq!(
+            (again.as_ptr(), again.capacity(), again.len()),
+            (at, cap, 0)
+        );
+    }
+
+    #[test]
+    fn a_buffer_still_read_elsewhere_is_not_pooled() {
+        let res = Resources::new(1 << 20, 4096, Compression::None);
+        let mut v = res.buffer();
+        v.extend_from_slice(&[1u8; 100]);
+        let frozen = Bytes::from(v);
+        let reader = frozen.clone();
+        res.recycle(frozen);
+        let fresh = res.buffer();
+        assert_ne!(fresh.as_ptr(), reader.as_ptr(), "not handed out while read");
+        assert_eq!(&reader[..], &[1u8; 100][..]);
     }
 }
