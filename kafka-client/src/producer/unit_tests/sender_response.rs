@@ -33,23 +33,31 @@ fn response(name: &'static str, parts: Vec<PartitionProduceResponse>) -> Produce
     ])
 }
 
-#[tokio::test(start_paused = true)]
-async fn answers_reach_their_partitions_in_any_order() {
+/// One batch of one record in each of `topic`'s `n` partitions (all led by broker 1),
+/// answered with `answers`: the offset each record got, in partition order.
+fn answered_offsets(
+    topic: &'static str,
+    n: usize,
+    answers: Vec<PartitionProduceResponse>,
+) -> Vec<i64> {
     let mut r = rig_with(Producer::builder().enable_idempotence(false));
-    let t = TopicEntry::new(&topic_info("two", &[Some(1), Some(1)]));
-    let parts = t.partitions().to_vec();
+    let t = TopicEntry::new(&topic_info(topic, &vec![Some(1); n]));
     let mut futs = Vec::new();
     let mut batches = Vec::new();
-    for p in &parts {
+    for p in t.partitions().iter() {
         futs.push(append(p, &r.sender.sh.res, 10));
         batches.push((p.clone(), take_now(p, 1, None).unwrap()));
     }
-    let resp = response("two", vec![answer(1, None, 700), answer(0, None, 300)]);
-    r.sender.handle_response(batches, resp, 9, Instant::now());
-    let offsets: Vec<i64> = futs
-        .into_iter()
+    r.sender
+        .handle_response(batches, response(topic, answers), 9, Instant::now());
+    futs.into_iter()
         .map(|f| settled(f).unwrap().offset)
-        .collect();
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn answers_reach_their_partitions_in_any_order() {
+    let offsets = answered_offsets("two", 2, vec![answer(1, None, 700), answer(0, None, 300)]);
     assert_eq!(offsets, [300, 700]);
 }
 
@@ -58,17 +66,9 @@ async fn answers_reach_their_partitions_in_any_order() {
 /// twice for one partition still land right or are ignored.
 #[tokio::test(start_paused = true)]
 async fn answers_out_of_order_unknown_or_repeated_still_land_right() {
-    let mut r = rig_with(Producer::builder().enable_idempotence(false));
-    let t = TopicEntry::new(&topic_info("four", &[Some(1); 4]));
-    let parts = t.partitions().to_vec();
-    let mut futs = Vec::new();
-    let mut batches = Vec::new();
-    for p in &parts {
-        futs.push(append(p, &r.sender.sh.res, 10));
-        batches.push((p.clone(), take_now(p, 1, None).unwrap()));
-    }
-    let resp = response(
+    let offsets = answered_offsets(
         "four",
+        4,
         vec![
             answer(2, None, 200),
             answer(3, None, 300),
@@ -78,11 +78,6 @@ async fn answers_out_of_order_unknown_or_repeated_still_land_right() {
             answer(1, None, 100),
         ],
     );
-    r.sender.handle_response(batches, resp, 9, Instant::now());
-    let offsets: Vec<i64> = futs
-        .into_iter()
-        .map(|f| settled(f).unwrap().offset)
-        .collect();
     assert_eq!(offsets, [0, 100, 200, 300]);
 }
 
