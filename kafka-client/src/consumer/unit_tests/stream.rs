@@ -255,3 +255,93 @@ async fn batches_follow_one_another_in_order() {
     }
     assert_eq!(got, [0, 1, 2, 3, 4]);
 }
+
+/// Two partitions of one topic whose records share one topic name (as the fetcher's
+/// answers do), each with `n` records buffered, every batch taken at once.
+fn one_topic_two_partitions(n: i64) -> (Consumer, Arc<Shared>) {
+    let sh = shared_with(|b| b);
+    let c = consumer_on(sh.clone());
+    c.assign([("t", 0), ("t", 1)]).unwrap();
+    let name: Arc<str> = Arc::from("t");
+    let mut st = sh.lock();
+    for p in 0..2 {
+        let tp = tp("t", p);
+        st.partition_mut(&tp).unwrap().seek(0);
+        let epoch = st.partitions()[&tp].epoch;
+        st.push_fetched(crate::consumer::fetch_buffer::CompletedFetch::new(
+            tp,
+            Arc::clone(&name),
+            epoch,
+            super::batches(&[Spec::data(0, n)]),
+            vec![],
+            None,
+            10,
+        ));
+    }
+    drop(st);
+    (c, sh)
+}
+
+#[tokio::test]
+async fn every_partition_of_a_batch_is_held_even_under_one_topic_name() {
+    let (c, sh) = one_topic_two_partitions(2);
+    let mut s = Box::pin(c.stream());
+    next_offset(&mut s).await;
+    assert_eq!(
+        committable(&sh),
+        [(tp("t", 0), 0), (tp("t", 1), 0)],
+        "both partitions' records are in the stream's hands"
+    );
+}
+
+#[tokio::test]
+async fn giving_back_drops_what_is_buffered_behind_the_batch_and_wakes_the_fetcher() {
+    let sh = shared_with(|b| b.max_poll_records(2));
+    let c = consumer_on(sh.clone());
+    c.assign([("t", 0)]).unwrap();
+    {
+        let mut st = sh.lock();
+        st.partition_mut(&tp("t", 0)).unwrap().seek(0);
+        let epoch = st.partitions()[&tp("t", 0)].epoch;
+        st.push_fetched(completed(
+            &tp("t", 0),
+            epoch,
+            &[Spec::data(0, 5)],
+            vec![],
+            10,
+        ));
+    }
+    let mut s = Box::pin(c.stream());
+    assert_eq!(next_offset(&mut s).await, (0, 0));
+    assert!(
+        sh.lock().partitions()[&tp("t", 0)].buffered_bytes > 0,
+        "more behind the batch"
+    );
+    // The take's own wake-up, consumed.
+    let _ = tokio::time::timeout(Duration::ZERO, sh.fetch_wake.notified()).await;
+    drop(s);
+    assert_eq!(position(&sh, &tp("t", 0)), 1);
+    assert_eq!(
+        sh.lock().partitions()[&tp("t", 0)].buffered_bytes,
+        0,
+        "the data behind it is fetched again from the position"
+    );
+    assert!(
+        tokio::time::timeout(Duration::ZERO, sh.fetch_wake.notified())
+            .await
+            .is_ok(),
+        "the fetch driver is woken to fetch it"
+    );
+}
+
+#[tokio::test]
+async fn a_yielded_batchs_vector_is_kept_for_the_next_take() {
+    let (c, sh) = buffered(&[("t", 0)], 2);
+    let mut s = Box::pin(c.stream());
+    next_offset(&mut s).await;
+    next_offset(&mut s).await;
+    assert!(
+        sh.record_vecs.take().capacity() >= 2,
+        "no allocation at the next take"
+    );
+}
