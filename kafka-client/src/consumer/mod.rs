@@ -379,7 +379,11 @@ impl Consumer {
 
     /// The synchronous part of `poll`: events, auto-commit, drain; for a stream's take,
     /// also what it held is released and what it takes is held (`stream.rs`).
-    fn poll_now(&self, max: usize, hold: Option<&mut Holding>) -> Result<Option<ConsumerRecords>> {
+    fn poll_now(
+        &self,
+        max: usize,
+        mut hold: Option<&mut Holding>,
+    ) -> Result<Option<ConsumerRecords>> {
         let shared = self.shared();
         let mut guard = shared.lock();
         guard.check_open()?;
@@ -399,7 +403,6 @@ impl Consumer {
             Some(Arc::downgrade(shared)),
         );
         let st = &mut *guard;
-        let mut hold = hold;
         if let Some(h) = hold.as_deref_mut() {
             h.release(st);
         }

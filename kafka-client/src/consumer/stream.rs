@@ -126,7 +126,6 @@ type NextBatch = BoxFuture<'static, (Result<ConsumerRecords>, Holding)>;
 /// The stream [`Consumer::stream`] returns.
 pub(crate) struct RecordStream {
     consumer: Consumer,
-    shared: Arc<Shared>,
     errors: VecDeque<Error>,
     records: VecDeque<ConsumerRecord>,
     holding: Holding,
@@ -136,10 +135,8 @@ pub(crate) struct RecordStream {
 
 impl RecordStream {
     pub(crate) fn new(consumer: Consumer) -> Self {
-        let shared = consumer.shared().clone();
         RecordStream {
             consumer,
-            shared,
             errors: VecDeque::new(),
             records: VecDeque::new(),
             holding: Holding::default(),
@@ -153,13 +150,13 @@ impl RecordStream {
         if self.records.is_empty() {
             return None;
         }
-        if self.shared.moves.load(Ordering::Acquire) != self.holding.moves {
+        if self.consumer.shared().moves.load(Ordering::Acquire) != self.holding.moves {
             self.settle(false);
         }
         let r = self.records.pop_front()?;
         if self.records.is_empty() {
             // The batch's last record: commits commit the positions again.
-            self.holding.release(&mut self.shared.lock());
+            self.holding.release(&mut self.consumer.shared().lock());
             self.recycle();
         }
         Some(r)
@@ -168,7 +165,7 @@ impl RecordStream {
     /// Decides the fate of every partition held (all given back when the stream is being
     /// dropped), and drops the records that are no longer the stream's.
     fn settle(&mut self, dropping_stream: bool) {
-        let shared = Arc::clone(&self.shared);
+        let shared = Arc::clone(self.consumer.shared());
         let mut st = shared.lock();
         let mut gone: Vec<TopicPartition> = Vec::new();
         let mut given: Vec<TopicPartition> = Vec::new();
@@ -213,7 +210,7 @@ impl RecordStream {
     /// Hands the emptied queue's vector back for the next take.
     fn recycle(&mut self) {
         let v = Vec::from(std::mem::take(&mut self.records));
-        self.shared.record_vecs.give_back(v);
+        self.consumer.shared().record_vecs.give_back(v);
     }
 
     fn next_batch(&mut self) -> NextBatch {

@@ -17,7 +17,12 @@ use super::{Spec, completed, consumer_on, shared_with, tp};
 
 /// A consumer assigned `parts`, each at offset 0 with `n` records buffered.
 fn buffered(parts: &[(&str, i32)], n: i64) -> (Consumer, Arc<Shared>) {
-    let sh = shared_with(|b| b);
+    buffered_taking(500, parts, n)
+}
+
+/// [`buffered`], with `max.poll.records` at `max` (what one take holds).
+fn buffered_taking(max: usize, parts: &[(&str, i32)], n: i64) -> (Consumer, Arc<Shared>) {
+    let sh = shared_with(|b| b.max_poll_records(max));
     let c = consumer_on(sh.clone());
     c.assign(parts.iter().copied()).unwrap();
     let mut st = sh.lock();
@@ -227,21 +232,7 @@ async fn partition_errors_come_first_as_errors() {
 
 #[tokio::test]
 async fn batches_follow_one_another_in_order() {
-    let sh = shared_with(|b| b.max_poll_records(2));
-    let c = consumer_on(sh.clone());
-    c.assign([("t", 0)]).unwrap();
-    {
-        let mut st = sh.lock();
-        st.partition_mut(&tp("t", 0)).unwrap().seek(0);
-        let epoch = st.partitions()[&tp("t", 0)].epoch;
-        st.push_fetched(completed(
-            &tp("t", 0),
-            epoch,
-            &[Spec::data(0, 5)],
-            vec![],
-            10,
-        ));
-    }
+    let (c, sh) = buffered_taking(2, &[("t", 0)], 5);
     let mut s = Box::pin(c.stream());
     let mut got = Vec::new();
     for _ in 0..5 {
@@ -296,21 +287,7 @@ async fn every_partition_of_a_batch_is_held_even_under_one_topic_name() {
 
 #[tokio::test]
 async fn giving_back_drops_what_is_buffered_behind_the_batch_and_wakes_the_fetcher() {
-    let sh = shared_with(|b| b.max_poll_records(2));
-    let c = consumer_on(sh.clone());
-    c.assign([("t", 0)]).unwrap();
-    {
-        let mut st = sh.lock();
-        st.partition_mut(&tp("t", 0)).unwrap().seek(0);
-        let epoch = st.partitions()[&tp("t", 0)].epoch;
-        st.push_fetched(completed(
-            &tp("t", 0),
-            epoch,
-            &[Spec::data(0, 5)],
-            vec![],
-            10,
-        ));
-    }
+    let (c, sh) = buffered_taking(2, &[("t", 0)], 5);
     let mut s = Box::pin(c.stream());
     assert_eq!(next_offset(&mut s).await, (0, 0));
     assert!(
