@@ -1,15 +1,16 @@
 //! PNG charts with `plotters`: records/s and CPU per million records by client and
 //! configuration (producer and consumer panels, grouped bars with min–max whiskers), and
-//! the end-to-end latency percentiles.
+//! the end-to-end latency percentiles; the compression chart (one partition, every codec:
+//! producer and consumer records/s and the wire ratio).
 
 use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::results::{Kind, Results, Stat, Summary};
+use crate::results::{Config, Kind, Results, Stat, Summary};
 use crate::run::HEADLINE;
-use crate::spec::ClientKind;
+use crate::spec::{ClientKind, Codec};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -28,7 +29,7 @@ fn err<E: std::fmt::Display>(e: E) -> BoxError {
     e.to_string().into()
 }
 
-/// Writes `throughput.png`, `cpu.png` and `latency.png` into `dir`.
+/// Writes `throughput.png`, `cpu.png`, `latency.png` and `compression.png` into `dir`.
 pub fn all(r: &Results, dir: &Path) -> Result<(), BoxError> {
     bars(
         r,
@@ -44,7 +45,62 @@ pub fn all(r: &Results, dir: &Path) -> Result<(), BoxError> {
         |s| s.cpu_per_m,
         1.0,
     )?;
-    latency(r, &dir.join("latency.png"))
+    latency(r, &dir.join("latency.png"))?;
+    compression(r, &dir.join("compression.png"))
+}
+
+/// The compression rows (one partition, idempotent producers) of `kind`, by size then
+/// codec.
+fn codec_configs(kind: Kind) -> Vec<Config> {
+    let mut v = Vec::new();
+    for size in [100, 1024] {
+        for codec in [Codec::None, Codec::Lz4, Codec::Zstd, Codec::Gzip] {
+            v.push(Config {
+                size,
+                partitions: 1,
+                codec,
+                idempotence: kind == Kind::Produce,
+            });
+        }
+    }
+    v
+}
+
+/// `compression.png`: producer records/s, consumer records/s and the wire ratio (value
+/// bytes ÷ Produce request bytes) per codec and client.
+fn compression(r: &Results, path: &Path) -> Result<(), BoxError> {
+    let root = BitMapBackend::new(path, (WIDTH, 1500)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let panels = root.split_evenly((3, 1));
+    panel(
+        r,
+        &panels[0],
+        Kind::Produce,
+        &codec_configs(Kind::Produce),
+        "Producer by codec (1 partition, idempotent): records/s (median; whiskers: min–max)",
+        |s| s.rate,
+        1.0,
+    )?;
+    panel(
+        r,
+        &panels[1],
+        Kind::Consume,
+        &codec_configs(Kind::Consume),
+        "Consumer by codec (1 partition): records/s (median; whiskers: min–max)",
+        |s| s.rate,
+        1.0,
+    )?;
+    panel(
+        r,
+        &panels[2],
+        Kind::Produce,
+        &codec_configs(Kind::Produce),
+        "Wire ratio by codec: value bytes ÷ Produce request bytes (higher is smaller on the wire)",
+        |s| s.wire_ratio,
+        1.0,
+    )?;
+    root.present().map_err(err)?;
+    Ok(())
 }
 
 fn bars(
@@ -61,6 +117,7 @@ fn bars(
         r,
         &top,
         Kind::Produce,
+        &r.configs(Kind::Produce),
         &format!("Producer: {title}"),
         figure,
         scale,
@@ -69,6 +126,7 @@ fn bars(
         r,
         &bottom,
         Kind::Consume,
+        &r.configs(Kind::Consume),
         &format!("Consumer: {title}"),
         figure,
         scale,
@@ -81,13 +139,13 @@ fn panel(
     r: &Results,
     area: &DrawingArea<BitMapBackend<'_>, Shift>,
     kind: Kind,
+    configs: &[Config],
     title: &str,
     figure: fn(&Summary) -> Option<Stat>,
     scale: f64,
 ) -> Result<(), BoxError> {
-    let configs = r.configs(kind);
     let mut top: f64 = 0.0;
-    for c in &configs {
+    for c in configs {
         for k in ClientKind::ALL {
             if let Some(s) = figure(&r.summary(kind, *c, k)) {
                 top = top.max(s.max * scale);

@@ -188,7 +188,8 @@ async fn sdk_job(job: Job) -> Result<ChildReport, BoxError> {
             partitions,
             handle,
             keyed,
-        } => null_broker_job(records, size, partitions, handle, keyed).await,
+            codec,
+        } => null_broker_job(records, size, partitions, handle, keyed, codec).await,
         Job::NullConsume {
             records,
             size,
@@ -266,7 +267,26 @@ async fn krafka_job(job: Job) -> Result<ChildReport, BoxError> {
             records,
             size,
         } => krafka_client::consume(&bootstrap, &topic, partitions, records, size).await,
-        _ => Err("krafka runs the producer and consumer jobs only".into()),
+        Job::ScaleProduce {
+            bootstrap,
+            topic,
+            records,
+            size,
+            settings,
+        } => krafka_client::produce_keyed(&bootstrap, &topic, records, size, &settings).await,
+        Job::ScaleConsume {
+            bootstrap,
+            topic,
+            partitions,
+            group,
+            records,
+            idle_secs,
+            ..
+        } => {
+            krafka_client::scale_consume(&bootstrap, &topic, partitions, &group, records, idle_secs)
+                .await
+        }
+        _ => Err("krafka runs the producer, consumer and scale jobs only".into()),
     }
 }
 
@@ -312,12 +332,13 @@ async fn null_broker_job(
     partitions: i32,
     handle: crate::spec::Handle,
     keyed: bool,
+    codec: crate::spec::Codec,
 ) -> Result<ChildReport, BoxError> {
     let sink = NullBroker::start(partitions, Some(crate::broker::BROKER_CORE))?;
     let bootstrap = sink.addr.to_string();
     let cpu0 = rusage::process_cpu();
     // Idempotent, as the settings (the sink answers InitProducerId).
-    let settings = ProducerSettings::standard(crate::spec::Codec::None, true);
+    let settings = ProducerSettings::standard(codec, true);
     let mut report = if keyed {
         sdk_client::produce_keyed(&bootstrap, "null-topic", records, size, &settings).await?
     } else {

@@ -20,7 +20,7 @@ use crate::spec::{ClientKind, Codec, Handle, Job};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Within this much of the byte-level handle is the target.
-const TARGET: f64 = 0.10;
+pub const TARGET: f64 = 0.10;
 
 /// One measured run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -82,6 +82,7 @@ fn job(consumer: bool, handle: Handle, records: u64) -> Job {
             partitions: 1,
             handle,
             keyed: false,
+            codec: Codec::None,
         }
     }
 }
@@ -144,8 +145,13 @@ pub fn run(records: u64, repeats: usize) -> Result<HandleResults, BoxError> {
     })
 }
 
+/// The saved figures, if a run saved any.
+pub fn load() -> Option<HandleResults> {
+    serde_json::from_str(&std::fs::read_to_string(results_path()).ok()?).ok()
+}
+
 /// Median, min and max of `f` over the samples of one handle.
-fn stat(
+pub fn stat(
     r: &HandleResults,
     consumer: bool,
     handle: Handle,
@@ -171,8 +177,7 @@ fn stat(
 
 /// The section of `docs/benchmarks.md`, from the saved figures (none before a run).
 pub fn section() -> Option<String> {
-    let text = std::fs::read_to_string(results_path()).ok()?;
-    let r: HandleResults = serde_json::from_str(&text).ok()?;
+    let r = load()?;
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -1,15 +1,21 @@
 //! `kafka-bench`: the side-by-side benchmark of issue 8.
 //!
 //! ```text
+//! cargo run --release --manifest-path bench/Cargo.toml -- report --all
 //! cargo run --release --manifest-path bench/Cargo.toml -- report [--quick] [--repeats N] [--codec none|lz4|zstd|gzip]
 //! cargo run --release --manifest-path bench/Cargo.toml -- render [results.json]
-//! cargo run --release --manifest-path bench/Cargo.toml -- null-broker [--records N] [--handle bytes|typed] [--partitions P] [--keyed]
+//! cargo run --release --manifest-path bench/Cargo.toml -- null-broker [--records N] [--handle bytes|typed] [--partitions P] [--keyed] [--codec C]
 //! cargo run --release --manifest-path bench/Cargo.toml -- null-consume [--records N] [--lz4] [--handle bytes|stream|typed|typed-stream]
 //! cargo run --release --manifest-path bench/Cargo.toml -- rebalance [--repeats N]
 //! cargo run --release --manifest-path bench/Cargo.toml -- share [--records N] [--repeats N]
 //! cargo run --release --manifest-path bench/Cargo.toml -- scale [--partitions 1,100,1000,10000]
 //! cargo run --release --manifest-path bench/Cargo.toml -- handles [--records N] [--repeats R]
+//! cargo run --release --manifest-path bench/Cargo.toml -- example-memory [--repeats R]
 //! ```
+//!
+//! `report --all` is the one command behind the whole of `docs/benchmarks.md`: the
+//! report (3 repeats, latency 5), then `handles`, `scale`, `rebalance`, `share` and
+//! `example-memory`, each saving its figures, then the document and charts once more.
 //!
 //! `report` starts one Kafka 4.4.0 broker (`broker::KAFKA_VERSION`) from the test bed (pinned to core 0), runs
 //! every workload with this SDK, rust-rdkafka, krafka and Kafka's Java tools (each run a
@@ -25,7 +31,10 @@
 //! (`bench/results/share.json`). `scale` measures cost as partitions grow to 10,000,
 //! our consumer with and without fetch sessions (`bench/results/scale.json`). `handles`
 //! measures `Consumer::stream` and the typed (kafka-serde) handles beside the byte-level
-//! ones on the null broker (`bench/results/handles.json`).
+//! ones on the null broker (`bench/results/handles.json`). `example-memory` runs the
+//! `producer_bench` example and kcat side by side, measured from outside
+//! (`bench/results/example_memory.json`). Every document carries issue 24's scorecard
+//! (`scorecard.rs`): each target, its figure from the saved runs, and its verdict.
 //!
 //! Internal: `client <client json> <job json>` runs one job in this process (the harness
 //! spawns it), printing a JSON report line.
@@ -35,6 +44,7 @@ mod avro_serde;
 mod broker;
 mod charts;
 mod child;
+mod example_memory;
 mod handles;
 mod java_tools;
 mod jmx;
@@ -50,6 +60,7 @@ mod results;
 mod run;
 mod rusage;
 mod scale;
+mod scorecard;
 mod sdk_client;
 mod share_consume;
 mod spec;
@@ -100,9 +111,11 @@ fn render(results: &results::Results) -> Result<(), BoxError> {
 
 fn report(args: &[String]) -> Result<(), BoxError> {
     let quick = args.iter().any(|a| a == "--quick");
+    let all = args.iter().any(|a| a == "--all");
     let repeats = flag_value(args, "--repeats")
         .map(|v| v.parse())
-        .transpose()?;
+        .transpose()?
+        .or(all.then_some(3));
     let mut plan = run::Plan::new(quick, repeats);
     if let Some(n) = flag_value(args, "--records") {
         plan.records_100b = n.parse()?;
@@ -122,7 +135,84 @@ fn report(args: &[String]) -> Result<(), BoxError> {
     }
     std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
     eprintln!("saved {}", path.display());
-    render(&results)
+    render(&results)?;
+    if all {
+        everything_else(quick)?;
+    }
+    Ok(())
+}
+
+/// `report --all`, after the report itself: every other benchmark of the document, each
+/// saving its own figures (a failed one keeps its earlier figures and is reported at the
+/// end), then the document and charts once more.
+fn everything_else(quick: bool) -> Result<(), BoxError> {
+    let args = |v: &[&str]| -> Vec<String> { v.iter().map(|a| a.to_string()).collect() };
+    let steps: [(&str, Vec<String>); 5] = if quick {
+        [
+            ("handles", args(&["--records", "500000", "--repeats", "1"])),
+            (
+                "scale",
+                args(&[
+                    "--partitions",
+                    "1,100",
+                    "--records",
+                    "20000",
+                    "--idle-secs",
+                    "2",
+                ]),
+            ),
+            ("rebalance", args(&["--repeats", "1"])),
+            ("share", args(&["--records", "20000", "--repeats", "1"])),
+            ("example-memory", args(&["--repeats", "1"])),
+        ]
+    } else {
+        [
+            ("handles", args(&["--repeats", "5"])),
+            (
+                "scale",
+                args(&[
+                    "--partitions",
+                    "1,100,1000,10000",
+                    "--records",
+                    "1000000",
+                    "--idle-secs",
+                    "10",
+                ]),
+            ),
+            ("rebalance", args(&["--repeats", "3"])),
+            ("share", args(&["--records", "200000", "--repeats", "3"])),
+            ("example-memory", args(&["--repeats", "3"])),
+        ]
+    };
+    let mut failed = Vec::new();
+    for (name, a) in &steps {
+        let started = std::time::Instant::now();
+        eprintln!("\n== report --all: {name} {}", a.join(" "));
+        let outcome = match *name {
+            "handles" => handles_bench(a),
+            "scale" => scale_bench(a),
+            "rebalance" => rebalance_bench(a),
+            "share" => share_bench(a),
+            _ => example_memory_bench(a),
+        };
+        match outcome {
+            Ok(()) => eprintln!(
+                "== {name} done in {:.1} min",
+                started.elapsed().as_secs_f64() / 60.0
+            ),
+            Err(e) => {
+                eprintln!("== {name} FAILED: {e}");
+                failed.push(format!("{name}: {e}"));
+            }
+        }
+    }
+    let saved: results::Results = serde_json::from_str(&std::fs::read_to_string(results_path())?)?;
+    render(&saved)?;
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("report --all: {}", failed.join("; ")).into())
+    }
 }
 
 /// `report --codec C`: the saved results with every sample of codec `C` replaced by this
@@ -169,6 +259,10 @@ fn null_broker(args: &[String]) -> Result<(), BoxError> {
         partitions,
         handle: handle_flag(args)?,
         keyed: args.iter().any(|a| a == "--keyed"),
+        codec: match flag_value(args, "--codec") {
+            Some(name) => spec::Codec::parse(&name).ok_or("--codec: none, lz4, zstd or gzip")?,
+            None => spec::Codec::None,
+        },
     };
     let f = child::run_pinned(
         &child::client_command(spec::ClientKind::Sdk, &job)?,
@@ -325,6 +419,17 @@ fn handles_bench(args: &[String]) -> Result<(), BoxError> {
     save_and_rerender(&handles::results_path(), &results)
 }
 
+/// `example-memory [--repeats R]`: the `producer_bench` example beside kcat, measured from
+/// outside; saves its figures and re-renders the document.
+fn example_memory_bench(args: &[String]) -> Result<(), BoxError> {
+    let repeats = flag_value(args, "--repeats")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(3);
+    let results = example_memory::run(repeats)?;
+    save_and_rerender(&example_memory::results_path(), &results)
+}
+
 /// Saves a subcommand's own figures at `path` and re-renders `docs/benchmarks.md` from
 /// `bench/results/latest.json` (its section reads the saved figures).
 fn save_and_rerender<T: serde::Serialize>(path: &Path, results: &T) -> Result<(), BoxError> {
@@ -369,8 +474,9 @@ fn main() {
         Some("share") => share_bench(&args[2..]),
         Some("scale") => scale_bench(&args[2..]),
         Some("handles") => handles_bench(&args[2..]),
+        Some("example-memory") => example_memory_bench(&args[2..]),
         Some("client") if args.len() == 4 => child::client_main(&args[2], &args[3]),
-        _ => Err("usage: kafka-bench report [--quick] [--repeats N] [--records N] [--consumers-only] [--codec C] | render [results.json] | null-broker [--records N] [--handle bytes|typed] [--partitions P] [--keyed] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4] [--handle bytes|stream|typed|typed-stream] | rebalance [--repeats N] | avro [--records N] [--repeats R] | share [--records N] [--repeats R] | scale [--partitions 1,100,1000,10000] [--records N] [--repeats R] [--idle-secs S] | handles [--records N] [--repeats R]".into()),
+        _ => Err("usage: kafka-bench report [--all] [--quick] [--repeats N] [--records N] [--consumers-only] [--codec C] | render [results.json] | null-broker [--records N] [--handle bytes|typed] [--partitions P] [--keyed] [--codec C] | null-consume [--records N] [--size B] [--partitions P] [--batch-records R] [--lz4] [--handle bytes|stream|typed|typed-stream] | rebalance [--repeats N] | avro [--records N] [--repeats R] | share [--records N] [--repeats R] | scale [--partitions 1,100,1000,10000] [--records N] [--repeats R] [--idle-secs S] | handles [--records N] [--repeats R] | example-memory [--repeats R]".into()),
     };
     if let Err(e) = result {
         eprintln!("kafka-bench: {e}");

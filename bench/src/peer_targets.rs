@@ -8,9 +8,9 @@ use crate::results::{Config, Kind, Results, Summary};
 use crate::spec::{ClientKind, Codec};
 
 /// Records/s target: ours ≥ this × the best peer's, in every configuration.
-const RATE_TARGET: f64 = 1.5;
+pub const RATE_TARGET: f64 = 1.5;
 /// CPU target: ours ≤ this × the best (lowest) peer's, in every configuration.
-const CPU_TARGET: f64 = 0.5;
+pub const CPU_TARGET: f64 = 0.5;
 
 fn med(s: Option<crate::results::Stat>) -> f64 {
     s.map_or(f64::NAN, |s| s.median)
@@ -39,43 +39,80 @@ fn mark(met: bool) -> &'static str {
     if met { "met" } else { "**not met**" }
 }
 
-/// One table: per configuration, ours against the best peer for records/s and CPU.
-fn kind_table(out: &mut String, r: &Results, kind: Kind) -> (usize, usize, usize) {
+/// Ours against the best peer in one configuration.
+pub struct PeerRatio {
+    /// The configuration.
+    pub config: Config,
+    /// The peer with the highest records/s, and its median.
+    pub rate_peer: (ClientKind, f64),
+    /// Ours ÷ that peer's records/s.
+    pub rate: f64,
+    /// The peer with the lowest CPU per record, and its median.
+    pub cpu_peer: (ClientKind, f64),
+    /// Ours ÷ that peer's CPU per record.
+    pub cpu: f64,
+}
+
+impl PeerRatio {
+    /// Whether the records/s target is met.
+    pub fn rate_met(&self) -> bool {
+        self.rate >= RATE_TARGET
+    }
+
+    /// Whether the CPU target is met.
+    pub fn cpu_met(&self) -> bool {
+        self.cpu <= CPU_TARGET
+    }
+}
+
+/// Ours against the best peer, every configuration of `kind` in the run.
+pub fn ratios(r: &Results, kind: Kind) -> Vec<PeerRatio> {
     let rate = |s: &Summary| med(s.rate);
     let cpu = |s: &Summary| med(s.cpu_per_m);
+    r.configs(kind)
+        .into_iter()
+        .filter_map(|config| {
+            let ours = r.summary(kind, config, ClientKind::Sdk);
+            let rate_peer = best_peer(r, kind, config, rate, true)?;
+            let cpu_peer = best_peer(r, kind, config, cpu, false)?;
+            Some(PeerRatio {
+                config,
+                rate: rate(&ours) / rate_peer.1,
+                rate_peer,
+                cpu: cpu(&ours) / cpu_peer.1,
+                cpu_peer,
+            })
+        })
+        .collect()
+}
+
+/// One table: per configuration, ours against the best peer for records/s and CPU.
+fn kind_table(out: &mut String, r: &Results, kind: Kind) -> (usize, usize, usize) {
     let _ = writeln!(
         out,
         "| configuration | best peer, records/s | kafka-rs ÷ it | verdict (≥ {RATE_TARGET}×) | best peer, CPU per record | kafka-rs ÷ it | verdict (≤ {CPU_TARGET}×) |\n|---|---|---|---|---|---|---|"
     );
-    let (mut n, mut rate_met, mut cpu_met) = (0, 0, 0);
-    for config in r.configs(kind) {
-        let ours = r.summary(kind, config, ClientKind::Sdk);
-        let (Some((rp, rv)), Some((cp, cv))) = (
-            best_peer(r, kind, config, rate, true),
-            best_peer(r, kind, config, cpu, false),
-        ) else {
-            continue;
-        };
-        let rr = rate(&ours) / rv;
-        let cr = cpu(&ours) / cv;
-        n += 1;
-        rate_met += usize::from(rr >= RATE_TARGET);
-        cpu_met += usize::from(cr <= CPU_TARGET);
+    let rows = ratios(r, kind);
+    for x in &rows {
         let _ = writeln!(
             out,
             "| {} | {} {} | {:.2}× | {} | {} {} CPU-s/M | {:.2}× | {} |",
-            config.label(),
-            rp.label(),
-            crate::markdown::si(rv),
-            rr,
-            mark(rr >= RATE_TARGET),
-            cp.label(),
-            crate::markdown::num(cv),
-            cr,
-            mark(cr <= CPU_TARGET),
+            x.config.label(),
+            x.rate_peer.0.label(),
+            crate::markdown::si(x.rate_peer.1),
+            x.rate,
+            mark(x.rate_met()),
+            x.cpu_peer.0.label(),
+            crate::markdown::num(x.cpu_peer.1),
+            x.cpu,
+            mark(x.cpu_met()),
         );
     }
-    (n, rate_met, cpu_met)
+    (
+        rows.len(),
+        rows.iter().filter(|x| x.rate_met()).count(),
+        rows.iter().filter(|x| x.cpu_met()).count(),
+    )
 }
 
 /// "Targets against the best peer (issue 24)".
@@ -159,6 +196,9 @@ pub fn compression_section(r: &Results) -> String {
             }
         }
     }
-    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "\n![records/s and wire ratio by codec and client](benchmarks/compression.png)\n"
+    );
     out
 }

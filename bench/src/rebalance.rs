@@ -3,7 +3,9 @@
 //! assignor (`range`), the classic protocol with `cooperative-sticky`, and KIP-848's
 //! consumer protocol; four of our members, then four Java `KafkaConsumer`s
 //! (`bench/java/RebalanceMember.java`, kafka-clients from the test bed's broker
-//! classpath), on the same broker in the same run, alternating.
+//! classpath), then four librdkafka consumers (rust-rdkafka `BaseConsumer`s in the
+//! harness, each polled on its own thread), on the same broker in the same run,
+//! alternating.
 //!
 //! Stable: the four members own 12 partitions each, disjoint and covering all 48, and
 //! every member has been handed a record since its last ownership change. The time is
@@ -29,6 +31,11 @@ use kafka_client::consumer::{
     AssignmentStrategy, AutoOffsetReset, Consumer, GroupProtocol, RebalanceListener, TopicPartition,
 };
 use kafka_client::producer::{Producer, ProducerRecord};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{
+    BaseConsumer, Consumer as _, ConsumerContext as RdConsumerContext, Rebalance,
+};
+use rdkafka::{ClientContext, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
 use crate::BoxError;
@@ -66,7 +73,8 @@ pub enum Mode {
 }
 
 impl Mode {
-    const ALL: [Mode; 3] = [Mode::Eager, Mode::Cooperative, Mode::Consumer];
+    /// Every mode, in the order of the table.
+    pub(crate) const ALL: [Mode; 3] = [Mode::Eager, Mode::Cooperative, Mode::Consumer];
 
     fn arg(self) -> &'static str {
         match self {
@@ -76,7 +84,8 @@ impl Mode {
         }
     }
 
-    fn label(self) -> &'static str {
+    /// The protocol's name in the document.
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Mode::Eager => "classic, eager (`range`)",
             Mode::Cooperative => "classic, `cooperative-sticky`",
@@ -92,13 +101,20 @@ pub enum Who {
     Ours,
     /// The Java `KafkaConsumer`.
     Java,
+    /// librdkafka (rust-rdkafka's `BaseConsumer`).
+    Rdkafka,
 }
 
 impl Who {
-    fn label(self) -> &'static str {
+    /// Every client, in the order the rounds alternate and the table lists them.
+    pub(crate) const ALL: [Who; 3] = [Who::Ours, Who::Java, Who::Rdkafka];
+
+    /// The client's name in the document.
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Who::Ours => "kafka-rs",
             Who::Java => "Java",
+            Who::Rdkafka => "rdkafka",
         }
     }
 }
@@ -249,7 +265,67 @@ impl RebalanceListener for Listener {
     }
 }
 
-/// One group member: ours (a task in this process) or Java (a child process).
+/// librdkafka's rebalance callback, as rust-rdkafka runs it on the polling thread: its
+/// default `rebalance` does the (incremental, for cooperative-sticky and the consumer
+/// protocol) assign or unassign between these two hooks; they only keep the log.
+struct RdContext(Shared);
+
+impl ClientContext for RdContext {}
+
+impl RdConsumerContext for RdContext {
+    fn pre_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // Revoked and lost partitions both arrive as a revoke.
+        if let Rebalance::Revoke(tpl) = rebalance {
+            give_up(&self.0, partitions(tpl));
+        }
+    }
+    fn post_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            gain(&self.0, partitions(tpl));
+        }
+    }
+}
+
+fn partitions(tpl: &TopicPartitionList) -> Vec<i32> {
+    tpl.elements().iter().map(|e| e.partition()).collect()
+}
+
+/// librdkafka's spelling of the members' settings.
+fn rdkafka_config(mode: Mode, bootstrap: &str, group: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("client.id", "bench-rebalance-rdkafka")
+        .set("group.id", group)
+        .set("auto.offset.reset", "latest")
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("fetch.wait.max.ms", "500");
+    match mode {
+        // Session, heartbeat and assignor are the broker's (librdkafka refuses the
+        // classic settings with this protocol); `group.remote.assignor` unset lets the
+        // broker pick its default, `uniform`, as for the other clients.
+        Mode::Consumer => c.set("group.protocol", "consumer"),
+        Mode::Eager | Mode::Cooperative => c
+            .set("group.protocol", "classic")
+            .set("session.timeout.ms", SESSION_MS.to_string())
+            .set("heartbeat.interval.ms", HEARTBEAT_MS.to_string())
+            .set(
+                "partition.assignment.strategy",
+                if mode == Mode::Eager {
+                    "range"
+                } else {
+                    "cooperative-sticky"
+                },
+            ),
+    };
+    c
+}
+
+/// How long closing an rdkafka member (commit, leave) may take before it is left behind.
+const RDKAFKA_CLOSE_BOUND: Duration = Duration::from_secs(30);
+
+/// One group member: ours (a task in this process), Java (a child process) or
+/// librdkafka (a handle in this process, polled on its own thread).
 enum Member {
     Ours {
         consumer: Consumer,
@@ -262,6 +338,16 @@ enum Member {
         child: Child,
         stdin: ChildStdin,
         closed: Arc<AtomicBool>,
+        log: Shared,
+    },
+    Rdkafka {
+        /// Until `join` hands it to the polling thread.
+        consumer: Option<BaseConsumer<RdContext>>,
+        topic: String,
+        stop: Arc<AtomicBool>,
+        /// Set once the consumer is dropped (closed: committed and left).
+        closed: Arc<AtomicBool>,
+        thread: Option<std::thread::JoinHandle<()>>,
         log: Shared,
     },
 }
@@ -355,12 +441,26 @@ impl Member {
                     log,
                 })
             }
+            Who::Rdkafka => {
+                let consumer: BaseConsumer<RdContext> = rdkafka_config(mode, bootstrap, group)
+                    .create_with_context(RdContext(log.clone()))?;
+                Ok(Member::Rdkafka {
+                    consumer: Some(consumer),
+                    topic: topic.to_string(),
+                    stop: Arc::new(AtomicBool::new(false)),
+                    closed: Arc::new(AtomicBool::new(false)),
+                    thread: None,
+                    log,
+                })
+            }
         }
     }
 
     fn log(&self) -> &Shared {
         match self {
-            Member::Ours { log, .. } | Member::Java { log, .. } => log,
+            Member::Ours { log, .. } | Member::Java { log, .. } | Member::Rdkafka { log, .. } => {
+                log
+            }
         }
     }
 
@@ -393,6 +493,37 @@ impl Member {
             Member::Java { stdin, .. } => {
                 writeln!(stdin, "join")?;
                 stdin.flush()?;
+                Ok(())
+            }
+            Member::Rdkafka {
+                consumer,
+                topic,
+                stop,
+                closed,
+                thread,
+                log,
+            } => {
+                let c = consumer
+                    .take()
+                    .ok_or("the rdkafka member has joined already")?;
+                c.subscribe(&[topic.as_str()])?;
+                let (s, d, l) = (stop.clone(), closed.clone(), log.clone());
+                *thread = Some(std::thread::spawn(move || {
+                    // The rebalance callbacks run inside this poll.
+                    while !s.load(Ordering::Relaxed) {
+                        match c.poll(Duration::from_millis(200)) {
+                            Some(Ok(_)) => delivered(&l),
+                            Some(Err(e)) => {
+                                eprintln!("rebalance: rdkafka member's poll: {e}");
+                                std::thread::sleep(Duration::from_millis(100));
+                            }
+                            None => {}
+                        }
+                    }
+                    // Dropping closes: revoke (callback), final commit, leave.
+                    drop(c);
+                    d.store(true, Ordering::Relaxed);
+                }));
                 Ok(())
             }
         }
@@ -430,6 +561,36 @@ impl Member {
                 .await;
                 let _ = child.kill();
                 let _ = child.wait();
+            }
+            Member::Rdkafka {
+                consumer,
+                stop,
+                closed,
+                thread,
+                ..
+            } => {
+                stop.store(true, Ordering::Relaxed);
+                if let Some(c) = consumer {
+                    // Never joined: nothing to leave, but closing still blocks a little.
+                    let d = closed.clone();
+                    std::thread::spawn(move || {
+                        drop(c);
+                        d.store(true, Ordering::Relaxed);
+                    });
+                }
+                match wait_until("the rdkafka member to close", RDKAFKA_CLOSE_BOUND, || {
+                    closed.load(Ordering::Relaxed)
+                })
+                .await
+                {
+                    Ok(()) => {
+                        if let Some(t) = thread {
+                            let _ = t.join();
+                        }
+                    }
+                    // Left behind (its thread detached); the broker expires it.
+                    Err(e) => eprintln!("rebalance: {e}"),
+                }
             }
         }
     }
@@ -575,14 +736,14 @@ pub fn run(repeats: usize) -> Result<RebalanceResults, BoxError> {
         let mut samples = Vec::new();
         let mut failures = Vec::new();
         // One discarded warm-up join per client (JIT, connections, the topic's logs).
-        for who in [Who::Ours, Who::Java] {
+        for who in Who::ALL {
             if let Err(e) = one_join(&broker, &topic, who, Mode::Consumer, 0).await {
                 eprintln!("rebalance: warm-up {who:?}: {e}");
             }
         }
         for n in 1..=repeats {
             for mode in Mode::ALL {
-                for who in [Who::Ours, Who::Java] {
+                for who in Who::ALL {
                     match one_join(&broker, &topic, who, mode, n).await {
                         Ok(s) => {
                             eprintln!(
@@ -635,11 +796,28 @@ fn stats(mut xs: Vec<f64>) -> Option<(f64, f64, f64)> {
     Some((median, xs[0], xs[n - 1]))
 }
 
+/// The saved figures (`results_path()`), if the benchmark has been run.
+pub fn load() -> Option<RebalanceResults> {
+    let text = std::fs::read_to_string(results_path()).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The median time (seconds) of one protocol and client, if it has samples.
+pub fn median_secs(r: &RebalanceResults, mode: Mode, who: Who) -> Option<f64> {
+    stats(
+        r.samples
+            .iter()
+            .filter(|s| s.mode == mode && s.who == who)
+            .map(|s| s.secs)
+            .collect(),
+    )
+    .map(|(median, _, _)| median)
+}
+
 /// The "Rebalance" section of `docs/benchmarks.md`, from the saved figures (none if
 /// the benchmark has not been run).
 pub fn section() -> Option<String> {
-    let text = std::fs::read_to_string(results_path()).ok()?;
-    let r: RebalanceResults = serde_json::from_str(&text).ok()?;
+    let r = load()?;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -650,8 +828,8 @@ pub fn section() -> Option<String> {
         "Generated by `cargo run --release --manifest-path bench/Cargo.toml -- rebalance` \
          (raw figures: `bench/results/rebalance.json`) on {}: one Kafka {} node (the test bed's, \
          pinned to core 0, the benchmark's broker settings plus {}), {} repeat{} per protocol and \
-         client after one discarded warm-up join each, kafka-rs and Java alternating (the members \
-         are not pinned). Machine: {}; load before `{}`, after `{}` (shared with other builds).\n",
+         client after one discarded warm-up join each, kafka-rs, Java and rdkafka alternating (the \
+         members are not pinned). Machine: {}; load before `{}`, after `{}` (shared with other builds).\n",
         r.date,
         r.kafka,
         BROKER_GROUP_PROPERTIES
@@ -667,8 +845,9 @@ pub fn section() -> Option<String> {
     );
     let _ = writeln!(
         out,
-        "Three members of one client (four kafka-rs `Consumer`s in the harness, or four Java \
-         `KafkaConsumer` 4.4 processes, `bench/java/RebalanceMember.java`) share a {PARTITIONS}-partition \
+        "Three members of one client (four kafka-rs `Consumer`s in the harness, four Java \
+         `KafkaConsumer` 4.4 processes, `bench/java/RebalanceMember.java`, or four librdkafka \
+         consumers, rust-rdkafka 0.39 `BaseConsumer`s on librdkafka 2.12.1) share a {PARTITIONS}-partition \
          topic that a producer writes one record per partition every 10 ms to; once they are \
          stable (16 partitions each, each consuming) and 2 s later, a 4th member of the same \
          client subscribes. **Time** runs from that `subscribe` until the group is stable again: \
@@ -686,15 +865,30 @@ pub fn section() -> Option<String> {
         "Each Java member is its own JVM, started (and its `KafkaConsumer` constructed) before \
          the clock; the 4th member's first `subscribe` and `poll` still load and JIT-compile \
          the consumer's code, which on this loaded 2-core machine is part of Java's time \
-         (hence its wide spread). Our members are tasks in the harness process.\n"
+         (hence its wide spread). Our members are tasks in the harness process. The rdkafka \
+         members are librdkafka handles in the harness process, each with its own librdkafka \
+         threads and polled on its own thread; the rebalance callback (rust-rdkafka's default: \
+         `assign`/`unassign` for `range`, `incremental_assign`/`incremental_unassign` for \
+         `cooperative-sticky` and the consumer protocol) runs inside that poll. Their \
+         consumer-protocol members set `group.protocol=consumer` only (librdkafka takes no \
+         session, heartbeat or assignor setting with it; `group.remote.assignor` unset, the \
+         broker's default).\n"
     );
     let _ = writeln!(
         out,
-        "| protocol | client | time s | revoked | pause s | Java ÷ kafka-rs (time) |\n|---|---|---|---|---|---|"
+        "| protocol | client | time s | revoked | pause s | client ÷ kafka-rs (time) |\n|---|---|---|---|---|---|"
     );
+    // Figures saved before rdkafka was measured have no rows for it.
+    let clients: Vec<Who> = Who::ALL
+        .into_iter()
+        .filter(|&who| {
+            r.samples.iter().any(|s| s.who == who)
+                || r.failures.iter().any(|f| f.contains(who.label()))
+        })
+        .collect();
     for mode in Mode::ALL {
-        let mut med = [None, None];
-        for (i, who) in [Who::Ours, Who::Java].into_iter().enumerate() {
+        let ours = median_secs(&r, mode, Who::Ours);
+        for &who in &clients {
             let s: Vec<&Sample> = r
                 .samples
                 .iter()
@@ -706,10 +900,11 @@ pub fn section() -> Option<String> {
                     |(m, lo, hi)| format!("{m:.digits$} [{lo:.digits$}–{hi:.digits$}]"),
                 )
             };
-            let time = stats(s.iter().map(|x| x.secs).collect());
-            med[i] = time.map(|t| t.0);
-            let ratio = match (i, med[0], med[1]) {
-                (1, Some(a), Some(b)) if a > 0.0 => format!("{:.2}×", b / a),
+            // Java ÷ kafka-rs and rdkafka ÷ kafka-rs (median times).
+            let ratio = match (who, ours, median_secs(&r, mode, who)) {
+                (Who::Java | Who::Rdkafka, Some(a), Some(b)) if a > 0.0 => {
+                    format!("{:.2}×", b / a)
+                }
                 _ => String::new(),
             };
             let _ = writeln!(

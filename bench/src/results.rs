@@ -165,6 +165,9 @@ pub struct Results {
     pub latency_records: (u64, u64),
     /// Records per sequential latency run.
     pub sequential_records: u64,
+    /// Repeats of the latency runs (0 in runs saved before the field: `repeats` then).
+    #[serde(default)]
+    pub latency_repeats: usize,
     /// The JVM's fixed cost.
     pub java_startup: JavaStartup,
     /// lz4 compression ratio of the payloads (raw / compressed) per size, measured with
@@ -259,6 +262,15 @@ pub struct Summary {
 }
 
 impl Results {
+    /// Repeats of the latency runs (`repeats` in runs saved before the field).
+    pub fn latency_repeats(&self) -> usize {
+        if self.latency_repeats == 0 {
+            self.repeats
+        } else {
+            self.latency_repeats
+        }
+    }
+
     /// The samples of one (kind, config, client).
     pub fn samples_of(&self, kind: Kind, config: Config, client: ClientKind) -> Vec<&Sample> {
         self.samples

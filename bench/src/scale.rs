@@ -16,8 +16,9 @@
 //!   them (JMX `RequestBytes` of `FetchConsumer`: the request bodies, so sessions show).
 //!
 //! Clients: ours (consumer with fetch sessions, and without: `fetch_sessions(false)`),
-//! rust-rdkafka (librdkafka, which never uses fetch sessions), each run a child process
-//! pinned to the client core, alternating. The broker gets a bigger heap and small
+//! rust-rdkafka (librdkafka, which never uses fetch sessions) and krafka (the other
+//! pure-Rust client, which always uses them), each run a child process pinned to the
+//! client core, alternating. The broker gets a bigger heap and small
 //! index files for 10,000 partitions (see [`SCALE_BROKER_PROPERTIES`]).
 //!
 //! Raw figures go to `bench/results/scale.json`; `docs/benchmarks.md` shows them (section
@@ -38,7 +39,7 @@ use crate::jmx::RequestCounter;
 use crate::spec::{ClientKind, Codec, Job, ProducerSettings};
 
 /// Value size of the records.
-const SIZE: usize = 100;
+pub(crate) const SIZE: usize = 100;
 /// The broker's heap for `scale` (10,000 partitions' logs, indexes and fetch sessions).
 pub const SCALE_HEAP: &str = "3g";
 /// Broker settings of `scale`, beside [`crate::broker::BROKER_PROPERTIES`]: index files
@@ -55,21 +56,30 @@ pub enum Who {
     OursNoSessions,
     /// rust-rdkafka (librdkafka).
     Rdkafka,
+    /// krafka, the other pure-Rust client (always with fetch sessions).
+    Krafka,
 }
 
 impl Who {
-    fn label(self) -> &'static str {
+    /// The peers this SDK is compared with (issue 24: ahead of every peer at each point).
+    pub(crate) const PEERS: [Who; 2] = [Who::Rdkafka, Who::Krafka];
+
+    /// The label of tables and charts.
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Who::Ours => "kafka-rs",
             Who::OursNoSessions => "kafka-rs, no fetch sessions",
             Who::Rdkafka => "rdkafka",
+            Who::Krafka => "krafka",
         }
     }
 
-    fn kind(self) -> ClientKind {
+    /// Whose client runs.
+    pub(crate) fn kind(self) -> ClientKind {
         match self {
             Who::Ours | Who::OursNoSessions => ClientKind::Sdk,
             Who::Rdkafka => ClientKind::Rdkafka,
+            Who::Krafka => ClientKind::Krafka,
         }
     }
 
@@ -78,10 +88,10 @@ impl Who {
     }
 }
 
-/// Consumers measured (ours both ways, rdkafka).
-const CONSUMERS: [Who; 3] = [Who::Ours, Who::OursNoSessions, Who::Rdkafka];
+/// Consumers measured (ours both ways, rdkafka, krafka).
+pub(crate) const CONSUMERS: [Who; 4] = [Who::Ours, Who::OursNoSessions, Who::Rdkafka, Who::Krafka];
 /// Producers measured (sessions are a consumer matter).
-const PRODUCERS: [Who; 2] = [Who::Ours, Who::Rdkafka];
+pub(crate) const PRODUCERS: [Who; 3] = [Who::Ours, Who::Rdkafka, Who::Krafka];
 
 /// The workloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -327,6 +337,17 @@ pub fn run(plan: &Plan) -> Result<ScaleResults, BoxError> {
         samples: Vec::new(),
         failures: Vec::new(),
     };
+    // One discarded producer run per client on a topic of its own first, so the broker's
+    // JIT is warm before the first measured run (as the report's warm-up does): a cold
+    // broker made the first client's first run up to 2× slower.
+    let warm = format!("bench-scale-warmup-{}", std::process::id());
+    if b.rt.block_on(b.broker.create_topic(&warm, 1)).is_ok() {
+        for who in PRODUCERS {
+            b.produce(&warm, 1, who, 0, plan.records);
+        }
+        b.rt.block_on(b.broker.delete_topics(&[warm]));
+        b.samples.clear();
+    }
     let mut create_secs = Vec::new();
     let mut reached = Vec::new();
     for &partitions in &plan.partitions {
@@ -408,20 +429,29 @@ fn median(mut xs: Vec<f64>) -> f64 {
     }
 }
 
-/// The medians of one (workload, partitions, client).
+/// The medians of one (workload, partitions, client); NaN where there is no figure.
 #[derive(Debug, Clone, Copy)]
-struct Point {
-    rate: f64,
-    cpu_per_m: f64,
-    peak_rss: f64,
-    idle_rss: f64,
-    first_record: f64,
-    fetches: f64,
-    fetch_bytes: f64,
-    runs: usize,
+pub(crate) struct Point {
+    /// Records/s (producer and consumer runs).
+    pub(crate) rate: f64,
+    /// CPU seconds per million records (producer and consumer runs).
+    pub(crate) cpu_per_m: f64,
+    /// Peak RSS, MiB.
+    pub(crate) peak_rss: f64,
+    /// Idle runs: resident memory at the end, MiB.
+    pub(crate) idle_rss: f64,
+    /// Consumer runs: `subscribe` to the first record, seconds.
+    pub(crate) first_record: f64,
+    /// Consumer and idle runs: Fetch requests the broker answered.
+    pub(crate) fetches: f64,
+    /// Consumer and idle runs: bytes of those requests.
+    pub(crate) fetch_bytes: f64,
+    /// Runs behind the medians (0: none, every figure NaN).
+    pub(crate) runs: usize,
 }
 
-fn point(r: &ScaleResults, workload: Workload, partitions: i32, who: Who) -> Point {
+/// The medians of `who`'s `workload` runs at `partitions`.
+pub(crate) fn point(r: &ScaleResults, workload: Workload, partitions: i32, who: Who) -> Point {
     let s: Vec<&Sample> = r
         .samples
         .iter()
@@ -442,7 +472,7 @@ fn point(r: &ScaleResults, workload: Workload, partitions: i32, who: Who) -> Poi
 
 /// KiB of resident memory per idle partition: (RSS at `partitions` − RSS at the smallest
 /// count) ÷ the partitions added.
-fn per_idle_partition_kib(r: &ScaleResults, partitions: i32, who: Who) -> f64 {
+pub(crate) fn per_idle_partition_kib(r: &ScaleResults, partitions: i32, who: Who) -> f64 {
     let Some(&base) = r.partitions.iter().min() else {
         return f64::NAN;
     };
@@ -474,11 +504,54 @@ fn si(x: f64) -> String {
     }
 }
 
+/// The saved figures (`bench/results/scale.json`), none if the benchmark has not been
+/// run or the file does not parse.
+pub(crate) fn load() -> Option<ScaleResults> {
+    let text = std::fs::read_to_string(results_path()).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The best of [`Who::PEERS`] at `partitions` by `f` (higher is better), with its figure;
+/// none if no peer has one.
+fn best_peer(
+    r: &ScaleResults,
+    workload: Workload,
+    partitions: i32,
+    f: &dyn Fn(&Point) -> f64,
+) -> Option<(Who, f64)> {
+    Who::PEERS
+        .iter()
+        .map(|&w| (w, f(&point(r, workload, partitions, w))))
+        .filter(|(_, x)| x.is_finite())
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// The "kafka-rs ÷ this client, records/s" cell: on a peer's row, our rate (with fetch
+/// sessions) over the peer's; on our row, over the best peer's (named); empty on ours
+/// without sessions.
+fn versus(r: &ScaleResults, workload: Workload, partitions: i32, who: Who) -> String {
+    let ours = point(r, workload, partitions, Who::Ours).rate;
+    match who {
+        Who::OursNoSessions => String::new(),
+        Who::Ours => best_peer(r, workload, partitions, &|x| x.rate)
+            .map_or(String::new(), |(w, best)| {
+                format!("{}× (÷ {}, the best peer)", cell(ours / best, 2), w.label())
+            }),
+        _ => {
+            let x = point(r, workload, partitions, who).rate;
+            if (ours / x).is_finite() {
+                format!("{:.2}×", ours / x)
+            } else {
+                "—".into()
+            }
+        }
+    }
+}
+
 /// The "Partition scaling" section of `docs/benchmarks.md`, from the saved figures (none
 /// if the benchmark has not been run).
 pub fn section() -> Option<String> {
-    let text = std::fs::read_to_string(results_path()).ok()?;
-    let r: ScaleResults = serde_json::from_str(&text).ok()?;
+    let r = load()?;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -490,7 +563,7 @@ pub fn section() -> Option<String> {
          figures: `bench/results/scale.json`, chart `docs/benchmarks/scale.png`) on {}: one \
          Kafka {} node pinned to core 0 (heap {SCALE_HEAP}, the benchmark's broker settings \
          plus {}), each client run a child process pinned to core 1; {} records of {SIZE} B \
-         per producer and consumer run, {} repeat{}, clients alternating. Machine: {}; load \
+         per producer and consumer run, {} repeat{}, clients alternating, after one discarded producer run per client on a 1-partition topic (the broker warm). Machine: {}; load \
          before `{}`, after `{}` (a machine shared with other helpers' builds and clusters: \
          read the ratios between clients of one partition count, not the absolute figures). \
          Topic creation (outside every clock): {}.\n",
@@ -515,21 +588,34 @@ pub fn section() -> Option<String> {
     );
     let _ = writeln!(
         out,
-        "**Producer**: keyed records (an 8-byte counter as the key, murmur2 for every client: \
-         rdkafka with `partitioner=murmur2_random`), the report's producer settings with \
-         idempotence on. **Consumer**: one member of a fresh classic group subscribes and \
-         reads from the earliest offset; *first record* is the time from `subscribe` to the \
+        "Clients: kafka-rs (this SDK) with fetch sessions and without them \
+         (`fetch_sessions(false)`), rdkafka (librdkafka) and krafka 0.28.1 (the other \
+         pure-Rust client). **Producer**: keyed records (an 8-byte counter as the key, murmur2 \
+         for every client: rdkafka with `partitioner=murmur2_random`, krafka with its default \
+         partitioner, which is Java's: murmur2 of the key, made positive, modulo the \
+         partitions), the report's producer settings with idempotence on. **Consumer**: one \
+         member of a fresh classic group subscribes and reads from the earliest offset; *first record* is the time from `subscribe` to the \
          first record (join, assignment, offset reset, first Fetch), records/s runs from the \
          first record to the last; CPU per record is the whole process's (join and offset \
          reset included). *Fetch requests* and *bytes per Fetch request* are the \
          broker's (JMX `RequestBytes` of `FetchConsumer`, request bodies) over the consumer \
          run. **Idle**: a member of a fresh group subscribes at the end of the topic, waits \
          for the whole assignment and polls for {} s; *KiB per idle partition* is (its RSS at \
-         P − its RSS at {} partition{}) ÷ the partitions added; *CPU-s* is the whole run's; its Fetch requests (the \
-         broker's count over the whole run, join included) are the steady state of fetch \
+         P − its RSS at {} partition{}) ÷ the partitions added; *CPU-s* is the whole run's; \
+         its Fetch requests (the broker's count over the whole run, join included) are the steady state of fetch \
          sessions: long polls on partitions where nothing changes. librdkafka never uses fetch \
          sessions (every Fetch it sends is full, session epoch −1), so the like-for-like \
-         row for it is ours without sessions. Medians.\n",
+         row for it is ours without sessions. *kafka-rs ÷ this client* is our records/s \
+         (with sessions) over the row's; on our row, over the best peer's. Medians.\n\n\
+         krafka: it always uses fetch sessions (KIP-227; no setting turns them off), so its \
+         like-for-like row is ours with sessions. Its group member is a classic one (its \
+         default protocol; assignors range and cooperative-sticky, as Java's), and the idle \
+         run waits until `Consumer::assignment()` holds every partition, as the others do. Its \
+         consumer's prefetch bound counts records, not bytes: it gets as many records as 32 \
+         MiB of {SIZE}-byte values (`max_buffered_records`), with `fetch_max_wait` 500 ms, 1 \
+         MiB per partition and 50 MiB per Fetch, as in the report. Its producer keeps at most \
+         one batch in flight per partition (no setting changes it): with 1 partition it has \
+         one Produce request out at a time where the others have up to five.\n",
         r.idle_secs,
         r.partitions.iter().min().copied().unwrap_or(1),
         if r.partitions.iter().min() == Some(&1) {
@@ -541,21 +627,16 @@ pub fn section() -> Option<String> {
     let base = r.partitions.iter().min().copied().unwrap_or(1);
     let _ = writeln!(
         out,
-        "### Producer\n\n| partitions | client | records/s | ÷ own rate at {base} p | CPU-s per M records | peak RSS MiB | kafka-rs ÷ rdkafka, records/s |\n|---|---|---|---|---|---|---|"
+        "### Producer\n\n| partitions | client | records/s | ÷ own rate at {base} p | CPU-s per M records | peak RSS MiB | kafka-rs ÷ this client, records/s |\n|---|---|---|---|---|---|---|"
     );
     for &p in &r.partitions {
-        let ours = point(&r, Workload::Produce, p, Who::Ours);
         for who in PRODUCERS {
             let x = point(&r, Workload::Produce, p, who);
             if x.runs == 0 {
                 continue;
             }
             let own_base = point(&r, Workload::Produce, base, who).rate;
-            let vs = if who == Who::Ours {
-                String::new()
-            } else {
-                format!("{:.2}×", ours.rate / x.rate)
-            };
+            let vs = versus(&r, Workload::Produce, p, who);
             let _ = writeln!(
                 out,
                 "| {p} | {} | {} | {} | {} | {} | {vs} |",
@@ -569,7 +650,7 @@ pub fn section() -> Option<String> {
     }
     let _ = writeln!(
         out,
-        "\n### Consumer\n\n| partitions | client | first record s | records/s | ÷ own rate at {base} p | CPU-s per M records | peak RSS MiB | Fetch requests | bytes per Fetch request | Fetch request bytes per 1,000 records |\n|---|---|---|---|---|---|---|---|---|---|"
+        "\n### Consumer\n\n| partitions | client | first record s | records/s | ÷ own rate at {base} p | kafka-rs ÷ this client, records/s | CPU-s per M records | peak RSS MiB | Fetch requests | bytes per Fetch request | Fetch request bytes per 1,000 records |\n|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for &p in &r.partitions {
         for who in CONSUMERS {
@@ -580,11 +661,12 @@ pub fn section() -> Option<String> {
             let own_base = point(&r, Workload::Consume, base, who).rate;
             let _ = writeln!(
                 out,
-                "| {p} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {p} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 who.label(),
                 cell(x.first_record, 2),
                 si(x.rate),
                 cell(x.rate / own_base, 2),
+                versus(&r, Workload::Consume, p, who),
                 cell(x.cpu_per_m, 2),
                 cell(x.peak_rss, 0),
                 cell(x.fetches, 0),

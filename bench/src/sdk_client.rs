@@ -430,11 +430,21 @@ pub async fn produce_keyed(
     }
     producer.flush().await;
     let secs = t0.elapsed().as_secs_f64();
+    let stats = producer.stats();
+    // For profiling by hand (the harness keeps a child's standard error only on failure).
+    eprintln!(
+        "produce_keyed: {} Produce requests, {} batches ({:.1} per request, {:.1} records each)",
+        stats.produce_requests,
+        stats.batches_sent,
+        stats.batches_sent as f64 / stats.produce_requests.max(1) as f64,
+        stats.records_sent as f64 / stats.batches_sent.max(1) as f64,
+    );
     producer.close(Duration::from_secs(60)).await?;
     Ok(ChildReport {
         records,
         bytes: records * size as u64,
         secs,
+        requests: Some(stats.produce_requests),
         ..ChildReport::default()
     })
 }

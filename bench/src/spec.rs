@@ -37,9 +37,12 @@ impl ClientKind {
 }
 
 /// Batch compression under test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub enum Codec {
     /// No compression.
+    #[default]
     None,
     /// LZ4 (Kafka's framed LZ4).
     Lz4,
@@ -224,6 +227,10 @@ pub enum Job {
         /// at a time).
         #[serde(default)]
         keyed: bool,
+        /// Batch compression (none unless asked: `null-broker --codec C`, for profiling a
+        /// codec's share of the send path).
+        #[serde(default)]
+        codec: Codec,
     },
     /// The consumer against the null broker: it answers every Fetch with the same
     /// pre-built batches, so only the consumer's own work is measured.

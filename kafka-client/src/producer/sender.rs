@@ -41,7 +41,9 @@ struct Sender {
     me: Arc<SenderHandle>,
     parts: Vec<Arc<PartitionState>>,
     seen_epoch: Option<u64>,
-    /// Where the next drain starts, so every partition gets its turn first.
+    /// Where the next drain starts: after the last partition the previous request took,
+    /// so a request that filled up is followed by one that goes on from there, and
+    /// every partition gets its turn first.
     start: usize,
     conn: Option<Connection>,
     in_flight: FuturesUnordered<BoxFuture<'static, Completed>>,
@@ -190,6 +192,7 @@ impl Sender {
         let n = self.parts.len();
         let mut taken: Sent = Vec::new();
         let mut size = 0usize;
+        let mut last_taken = None;
         let gate = self.sh.txn_gate();
         for i in 0..n {
             let part = &self.parts[(self.start + i) % n];
@@ -212,10 +215,17 @@ impl Sender {
             ) {
                 size += b.size();
                 taken.push((part.clone(), b));
+                last_taken = Some(i);
             }
         }
         if n > 0 {
-            self.start = (self.start + 1) % n;
+            // On from the last partition taken, as Java's drain index: when requests fill
+            // up before every partition is visited (many partitions, `max.request.size`),
+            // each partition is taken once per round of requests, so its batch fills over
+            // the whole round. Moving on by one instead took the same first partitions
+            // every time, in batches of a record or two, and the broker's cost per batch
+            // bound the rate (issue 24, 10,000 partitions).
+            self.start = (self.start + last_taken.map_or(1, |i| i + 1)) % n;
         }
         if taken.is_empty() {
             return None;

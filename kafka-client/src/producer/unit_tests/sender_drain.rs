@@ -129,6 +129,39 @@ async fn a_request_takes_batches_up_to_the_size_limit() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_next_request_goes_on_after_the_last_partition_taken() {
+    // Two batches fill a request: four partitions take two requests, and new records
+    // on the partitions taken first wait for the second round, not jump ahead of the
+    // partitions not taken yet.
+    let mut r = rig_with(
+        Producer::builder()
+            .enable_idempotence(false)
+            .max_request_size(1024),
+    );
+    let t = topic("d", 4);
+    sender_over(&mut r, &[&t]);
+    let parts = t.partitions().to_vec();
+    let res = r.sender.sh.res.clone();
+    let mut futs: Vec<_> = parts.iter().map(|p| append(p, &res, 300)).collect();
+    let sh = r.sender.sh.clone();
+    let _g = sh.flush_guard();
+    let mut wake = None;
+    assert!(r.sender.drain(None, &mut wake).is_some());
+    assert_eq!(unsent(&parts), [false, false, true, true]);
+    futs.push(append(&parts[0], &res, 300));
+    futs.push(append(&parts[1], &res, 300));
+    assert!(r.sender.drain(None, &mut wake).is_some());
+    assert_eq!(
+        unsent(&parts),
+        [true, true, false, false],
+        "the second request takes the two partitions the first could not"
+    );
+    assert_eq!(r.sender.start, 0, "and the next starts over at the first");
+    assert!(r.sender.drain(None, &mut wake).is_some());
+    assert_eq!(unsent(&parts), [false, false, false, false]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_oversized_first_batch_still_goes_alone() {
     let mut r = rig_with(
         Producer::builder()
