@@ -280,23 +280,13 @@ pub fn stat(
     setup: Setup,
     f: fn(&Sample) -> f64,
 ) -> Option<(f64, f64, f64)> {
-    let mut v: Vec<f64> = r
+    let v = r
         .samples
         .iter()
         .filter(|s| s.setup == setup)
         .map(f)
         .collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let mid = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    Some((mid, v[0], v[n - 1]))
+    crate::results::Stat::of(v).map(|s| (s.median, s.min, s.max))
 }
 
 /// Ours ÷ kcat's median peak RSS at equal buffering (32 MiB each), and with ours at
