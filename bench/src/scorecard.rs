@@ -35,6 +35,17 @@ fn count(p: i32) -> String {
     }
 }
 
+/// The measured cell and verdict of a target checked at several points: each point's
+/// text and whether it met; "not measured" (no verdict) when there is none.
+fn checked(points: Vec<(String, bool)>) -> (String, Option<bool>) {
+    if points.is_empty() {
+        return ("not measured".into(), None);
+    }
+    let met = points.iter().all(|(_, ok)| *ok);
+    let text: Vec<String> = points.into_iter().map(|(t, _)| t).collect();
+    (text.join("; "), Some(met))
+}
+
 /// One target of the issue.
 struct Row {
     target: String,
@@ -118,7 +129,7 @@ fn peer_rows(r: &Results, out: &mut Vec<Row>) {
     }
 }
 
-fn null_rows(r: &Results, out: &mut Vec<Row>) {
+fn null_rows(r: &Results, h: Option<&handles::HandleResults>, out: &mut Vec<Row>) {
     let nb = r.summary(Kind::NullBroker, HEADLINE, ClientKind::Sdk);
     out.push(Row {
         target: "null broker, producer, one core, 100 B, no compression: ≥ 5 M records/s".into(),
@@ -134,8 +145,7 @@ fn null_rows(r: &Results, out: &mut Vec<Row>) {
         met: nb.rate.map(|s| s.median >= NULL_PRODUCE_TARGET),
         why: "why-the-null-broker-ceilings",
     });
-    let poll =
-        handles::load().and_then(|h| handles::stat(&h, true, Handle::Bytes, |s| s.records_per_sec));
+    let poll = h.and_then(|h| handles::stat(h, true, Handle::Bytes, |s| s.records_per_sec));
     out.push(Row {
         target: "null broker, consumer (null fetch), one core, 100 B: ≥ 10 M records/s".into(),
         measured: poll.map_or("not measured".into(), |(m, lo, hi)| {
@@ -216,49 +226,51 @@ fn scale_rows(out: &mut Vec<Row>) {
         (Workload::Consume, "consumer (one member)"),
     ] {
         let base = scale::point(&s, workload, 1, Who::Ours).rate;
-        let mut parts = Vec::new();
-        let mut met = true;
-        let mut any = false;
-        for (p, share) in SCALE_TARGETS {
-            let x = scale::point(&s, workload, p, Who::Ours).rate / base;
-            if x.is_finite() {
-                any = true;
-                met &= x >= share;
-                parts.push(format!("{}: {x:.2}× (target ≥ {share})", count(p)));
-            }
-        }
+        let (measured, met) = checked(
+            SCALE_TARGETS
+                .into_iter()
+                .map(|(p, share)| {
+                    (
+                        p,
+                        share,
+                        scale::point(&s, workload, p, Who::Ours).rate / base,
+                    )
+                })
+                .filter(|(.., x)| x.is_finite())
+                .map(|(p, share, x)| {
+                    (
+                        format!("{}: {x:.2}× (target ≥ {share})", count(p)),
+                        x >= share,
+                    )
+                })
+                .collect(),
+        );
         out.push(Row {
             target: format!(
                 "{name} records/s at 1,000 and 10,000 partitions within 20% and 50% of 1 partition"
             ),
-            measured: if any {
-                parts.join("; ")
-            } else {
-                "not measured".into()
-            },
-            met: any.then_some(met),
+            measured,
+            met,
             why: "why-partition-scaling",
         });
     }
-    let mut parts = Vec::new();
-    let mut met = true;
-    let mut any = false;
-    for p in [1000, 10_000] {
-        let kib = scale::per_idle_partition_kib(&s, p, Who::Ours);
-        if kib.is_finite() {
-            any = true;
-            met &= kib <= IDLE_KIB_TARGET;
-            parts.push(format!("{}: {kib:.2} KiB", count(p)));
-        }
-    }
+    let (measured, met) = checked(
+        [1000, 10_000]
+            .into_iter()
+            .map(|p| (p, scale::per_idle_partition_kib(&s, p, Who::Ours)))
+            .filter(|(_, kib)| kib.is_finite())
+            .map(|(p, kib)| {
+                (
+                    format!("{}: {kib:.2} KiB", count(p)),
+                    kib <= IDLE_KIB_TARGET,
+                )
+            })
+            .collect(),
+    );
     out.push(Row {
         target: format!("memory per idle partition ≤ {IDLE_KIB_TARGET} KiB"),
-        measured: if any {
-            parts.join("; ")
-        } else {
-            "not measured".into()
-        },
-        met: any.then_some(met),
+        measured,
+        met,
         why: "why-partition-scaling",
     });
     // Ahead of every peer (records/s) at every partition count, producer and consumer.
@@ -300,13 +312,13 @@ fn scale_rows(out: &mut Vec<Row>) {
     });
 }
 
-fn handle_rows(out: &mut Vec<Row>) {
-    let Some(h) = handles::load() else {
+fn handle_rows(h: Option<&handles::HandleResults>, out: &mut Vec<Row>) {
+    let Some(h) = h else {
         return;
     };
     let ratio = |consumer: bool, handle: Handle| {
-        let rate = |x: Handle| handles::stat(&h, consumer, x, |s| s.records_per_sec);
-        let cpu = |x: Handle| handles::stat(&h, consumer, x, |s| s.cpu_per_m);
+        let rate = |x: Handle| handles::stat(h, consumer, x, |s| s.records_per_sec);
+        let cpu = |x: Handle| handles::stat(h, consumer, x, |s| s.cpu_per_m);
         Some((
             rate(handle)?.0 / rate(Handle::Bytes)?.0,
             cpu(handle)?.0 / cpu(Handle::Bytes)?.0,
@@ -329,23 +341,24 @@ fn handle_rows(out: &mut Vec<Row>) {
         ),
     ];
     for (target, list) in rows {
-        let mut parts = Vec::new();
-        let mut met = true;
-        for (consumer, handle) in list {
-            if let Some(x) = ratio(consumer, handle) {
-                met &= within(x);
-                parts.push(format!(
-                    "`{}` {:.2}× records/s, {:.2}× CPU",
-                    handle.label(consumer),
-                    x.0,
-                    x.1
-                ));
-            }
-        }
+        let (measured, met) = checked(
+            list.into_iter()
+                .filter_map(|(consumer, handle)| {
+                    let x = ratio(consumer, handle)?;
+                    let text = format!(
+                        "`{}` {:.2}× records/s, {:.2}× CPU",
+                        handle.label(consumer),
+                        x.0,
+                        x.1
+                    );
+                    Some((text, within(x)))
+                })
+                .collect(),
+        );
         out.push(Row {
             target: target.into(),
-            measured: parts.join("; "),
-            met: (!parts.is_empty()).then_some(met),
+            measured,
+            met,
             why: "why-the-handles",
         });
     }
@@ -416,10 +429,12 @@ fn shown_rows(r: &Results, out: &mut Vec<Row>) {
 pub fn section(r: &Results) -> String {
     let mut rows = Vec::new();
     peer_rows(r, &mut rows);
-    null_rows(r, &mut rows);
+    // The handles' figures, read once for the two rows that quote them.
+    let h = handles::load();
+    null_rows(r, h.as_ref(), &mut rows);
     latency_and_alloc_rows(r, &mut rows);
     scale_rows(&mut rows);
-    handle_rows(&mut rows);
+    handle_rows(h.as_ref(), &mut rows);
     memory_row(&mut rows);
     shown_rows(r, &mut rows);
     let mut out = String::new();
